@@ -1,0 +1,316 @@
+//! `weft.yaml`: the workspace file, its schema and its loading.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer};
+
+use crate::diagnostic::Diagnostic;
+use crate::edge::EdgeKind;
+use crate::span::Span;
+use crate::yaml::{self, Node};
+
+/// The file name weft looks for at the workspace root.
+pub const FILE_NAME: &str = "weft.yaml";
+
+/// The workspace: its repositories and what discovery cannot know.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(title = "weft.yaml", extend("additionalProperties" = false))]
+pub struct WorkspaceConfig {
+    /// A name for the workspace (default: the directory's name).
+    pub name: Option<String>,
+    /// Repositories by name. Without this key every sub-directory that holds
+    /// something weft can read is a repository.
+    #[serde(default)]
+    pub repositories: IndexMap<String, RepositoryConfig>,
+    /// Services to add, or to override what discovery found: a plain name when
+    /// unique, else `repository/service`.
+    #[serde(default)]
+    pub services: IndexMap<String, ServiceConfig>,
+    /// Environment variables whose value must agree across repositories.
+    #[serde(default)]
+    pub shared_env: Vec<String>,
+    /// Where `weft resolve` picks free ports.
+    #[serde(default)]
+    pub ports: PortsConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(extend("additionalProperties" = false))]
+pub struct RepositoryConfig {
+    /// Path of the repository, relative to the workspace root (default: its name).
+    pub path: Option<String>,
+    /// Extra directories (relative to the repository) holding Kubernetes manifests.
+    #[serde(default)]
+    pub kubernetes: Vec<String>,
+    /// Glob patterns (relative to the repository) of files discovery skips.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(extend("additionalProperties" = false))]
+pub struct ServiceConfig {
+    /// The repository a service only weft.yaml defines belongs to.
+    pub repository: Option<String>,
+    pub image: Option<String>,
+    pub command: Option<String>,
+    /// What it needs: `OTHER: required|optional|soft`, or `OTHER: {kind: …}`.
+    /// These edges override inferred ones between the same two services.
+    #[serde(default)]
+    pub depends_on: IndexMap<String, DependencyConfig>,
+}
+
+/// One dependency in weft.yaml; a bare kind is shorthand for `{kind: KIND}`.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(untagged)]
+pub enum DependencyConfig {
+    Kind(EdgeKind),
+    Detailed(DependencyDetails),
+}
+
+impl DependencyConfig {
+    pub fn kind(&self) -> EdgeKind {
+        match self {
+            DependencyConfig::Kind(kind) => *kind,
+            DependencyConfig::Detailed(details) => details.kind,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(extend("additionalProperties" = false))]
+pub struct DependencyDetails {
+    #[serde(default = "required")]
+    pub kind: EdgeKind,
+}
+
+fn required() -> EdgeKind {
+    EdgeKind::Required
+}
+
+impl<'de> Deserialize<'de> for DependencyConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DependencyVisitor;
+        impl<'de> serde::de::Visitor<'de> for DependencyVisitor {
+            type Value = DependencyConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`required`, `optional`, `soft` or a mapping with `kind`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "required" => Ok(DependencyConfig::Kind(EdgeKind::Required)),
+                    "optional" => Ok(DependencyConfig::Kind(EdgeKind::Optional)),
+                    "soft" => Ok(DependencyConfig::Kind(EdgeKind::Soft)),
+                    other => Err(E::unknown_variant(other, &["required", "optional", "soft"])),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                DependencyDetails::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(DependencyConfig::Detailed)
+            }
+        }
+        deserializer.deserialize_any(DependencyVisitor)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(extend("additionalProperties" = false))]
+pub struct PortsConfig {
+    /// `FIRST-LAST`, inclusive; default `20000-29999`.
+    pub range: Option<PortRange>,
+}
+
+/// An inclusive range of ports written `FIRST-LAST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(try_from = "String")]
+#[schemars(with = "String")]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl Default for PortRange {
+    fn default() -> Self {
+        PortRange {
+            first: 20000,
+            last: 29999,
+        }
+    }
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let invalid = || format!("invalid port range `{text}`: expected FIRST-LAST, such as 20000-29999");
+        let (first, last) = text.split_once('-').ok_or_else(invalid)?;
+        let first: u16 = first.trim().parse().map_err(|_| invalid())?;
+        let last: u16 = last.trim().parse().map_err(|_| invalid())?;
+        if first == 0 || first > last {
+            return Err(invalid());
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+/// weft.yaml could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", .diagnostic.message)]
+    Invalid { diagnostic: Box<Diagnostic> },
+}
+
+/// A loaded weft.yaml and the warnings it raised (unknown keys).
+#[derive(Debug, Clone, Default)]
+pub struct LoadedConfig {
+    pub config: WorkspaceConfig,
+    /// `None` when the workspace has no weft.yaml.
+    pub file: Option<PathBuf>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads `weft.yaml` from the workspace root; a workspace without one gets the
+/// default (empty) configuration.
+pub fn load(root: &Path) -> Result<LoadedConfig, ConfigError> {
+    let path = root.join(FILE_NAME);
+    let text = match fs_err::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LoadedConfig::default());
+        }
+        Err(error) => {
+            return Err(ConfigError::Read {
+                path,
+                source: error,
+            });
+        }
+    };
+    let (config, warnings) = parse(&text)?;
+    Ok(LoadedConfig {
+        config,
+        file: Some(path),
+        warnings,
+    })
+}
+
+/// Parses the text of a weft.yaml.
+pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigError> {
+    let invalid = |diagnostic: Diagnostic| ConfigError::Invalid {
+        diagnostic: Box::new(diagnostic),
+    };
+    let node = yaml::parse_one(text).map_err(|error| {
+        invalid(
+            Diagnostic::error("yaml-syntax", format!("weft.yaml is not valid YAML: {}", error.message))
+                .in_file(FILE_NAME)
+                .at(text, error.location)
+                .with_hint("fix the YAML syntax at this position"),
+        )
+    })?;
+    if node.is_null() {
+        return Ok((WorkspaceConfig::default(), Vec::new()));
+    }
+    let mut warnings = Vec::new();
+    let config: WorkspaceConfig = yaml::from_node(&node, |path, span: Span| {
+        warnings.push(
+            Diagnostic::warning("unknown-key", format!("unknown key `{path}` in weft.yaml is ignored"))
+                .in_file(FILE_NAME)
+                .at(text, span.start)
+                .with_hint("check the spelling; `weft schema` prints every key weft.yaml accepts"),
+        );
+    })
+    .map_err(|error| {
+        let location = error.span.unwrap_or(node.span).start;
+        invalid(
+            Diagnostic::error("invalid-config", format!("invalid weft.yaml: {}", error.message))
+                .in_file(FILE_NAME)
+                .at(text, location)
+                .with_hint("`weft schema` prints every key weft.yaml accepts and its type"),
+        )
+    })?;
+    validate(&config, &node, text)?;
+    Ok((config, warnings))
+}
+
+fn validate(config: &WorkspaceConfig, node: &Node, text: &str) -> Result<(), ConfigError> {
+    for (name, repository) in &config.repositories {
+        let bad_name = name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.');
+        let bad_path = repository.path.as_deref().is_some_and(|p| p.trim().is_empty());
+        if bad_name || bad_path {
+            let at = node
+                .get("repositories")
+                .and_then(|r| r.entry(name))
+                .map_or(node.span, |(key, _)| key.span);
+            let message = if bad_name {
+                format!("repository name `{name}` must not be empty, start with `.` or contain `/`")
+            } else {
+                format!("repository `{name}` has an empty path")
+            };
+            return Err(ConfigError::Invalid {
+                diagnostic: Box::new(
+                    Diagnostic::error("invalid-config", message)
+                        .in_file(FILE_NAME)
+                        .at(text, at.start),
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The JSON Schema of weft.yaml, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(WorkspaceConfig)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_design_example() {
+        let text = "name: homelab\nrepositories:\n  infra: {path: repos/infra}\nshared_env: [TZ]\nports: {range: 21000-21999}\nservices:\n  api:\n    depends_on:\n      db: required\n      cache: {kind: optional}\n";
+        let (config, warnings) = parse(text).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.name.as_deref(), Some("homelab"));
+        assert_eq!(config.ports.range, Some(PortRange { first: 21000, last: 21999 }));
+        let api = &config.services["api"];
+        assert_eq!(api.depends_on["db"].kind(), EdgeKind::Required);
+        assert_eq!(api.depends_on["cache"].kind(), EdgeKind::Optional);
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_location() {
+        let (_, warnings) = parse("name: x\nrepositries: {}\n").unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].line, Some(2));
+        assert!(warnings[0].message.contains("repositries"));
+    }
+
+    #[test]
+    fn bad_values_are_errors_at_the_value() {
+        let Err(ConfigError::Invalid { diagnostic }) =
+            parse("services:\n  api:\n    depends_on:\n      db: mandatory\n")
+        else {
+            panic!("expected an error");
+        };
+        assert_eq!((diagnostic.line, diagnostic.column), (Some(4), Some(11)));
+        assert!(diagnostic.message.contains("mandatory"), "{}", diagnostic.message);
+        let Err(ConfigError::Invalid { diagnostic }) = parse("ports: {range: 9-1}\n") else {
+            panic!("expected an error");
+        };
+        assert_eq!(diagnostic.line, Some(1));
+    }
+}

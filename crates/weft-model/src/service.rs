@@ -1,0 +1,45 @@
+//! Services and their workspace-unique ids.
+
+use serde::Serialize;
+
+use crate::provenance::Provenance;
+
+/// `repository/service`, unique in the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ServiceId(pub String);
+
+impl ServiceId {
+    pub fn new(repository: &str, name: &str) -> Self {
+        ServiceId(format!("{repository}/{name}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ServiceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A service of the workspace, merged from every file that describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    pub id: ServiceId,
+    pub repository: String,
+    pub name: String,
+    /// Where it is described: `compose`, `kubernetes`, `nginx`, `procfile`, `weft.yaml`.
+    pub sources: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Host names other services reach it by (service name, container name,
+    /// aliases, Kubernetes DNS names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    pub provenance: Vec<Provenance>,
+}

@@ -1,0 +1,314 @@
+//! Builds the spanned tree from saphyr's event stream.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle as EventStyle};
+
+use super::node::{Node, Scalar, ScalarStyle, Value};
+use crate::span::{LineIndex, Location, Span};
+
+/// Expanding aliases can blow up a small file ("billion laughs"); past this
+/// many nodes the document is refused.
+const MAX_NODES: usize = 2_000_000;
+
+/// A YAML syntax error, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct YamlError {
+    pub message: String,
+    pub location: Location,
+}
+
+/// Parses every document of a (possibly multi-document) YAML text.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    Builder::new(text).run()
+}
+
+/// Parses a YAML text that holds one document; an empty text is a null node.
+pub fn parse_one(text: &str) -> Result<Node, YamlError> {
+    let mut documents = parse_documents(text)?;
+    Ok(if documents.is_empty() {
+        Node::scalar("", ScalarStyle::Plain, Span::default())
+    } else {
+        documents.swap_remove(0)
+    })
+}
+
+enum Frame {
+    Sequence {
+        anchor: usize,
+        start: Location,
+        items: Vec<Node>,
+    },
+    Mapping {
+        anchor: usize,
+        start: Location,
+        entries: Vec<(Node, Node)>,
+        pending_key: Option<Node>,
+    },
+}
+
+struct Builder<'t> {
+    text: &'t str,
+    lines: LineIndex,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+}
+
+impl<'t> Builder<'t> {
+    fn new(text: &'t str) -> Self {
+        Builder {
+            text,
+            lines: LineIndex::new(text),
+            anchors: HashMap::new(),
+            nodes: 0,
+        }
+    }
+
+    fn location(&self, marker: &Marker) -> Location {
+        self.lines
+            .from_line_column(self.text, marker.line(), marker.col())
+    }
+
+    fn error(&self, marker: &Marker, message: impl Into<String>) -> YamlError {
+        YamlError {
+            message: message.into(),
+            location: self.location(marker),
+        }
+    }
+
+    fn run(mut self) -> Result<Vec<Node>, YamlError> {
+        let mut parser = Parser::new_from_str(self.text);
+        let mut documents = Vec::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root: Option<Node> = None;
+        while let Some(next) = parser.next_event() {
+            let (event, span) = next.map_err(|e| self.error(e.marker(), e.info()))?;
+            let start = self.location(&span.start);
+            let end = self.location(&span.end);
+            let finished = match event {
+                Event::StreamStart | Event::Nothing => None,
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    root = None;
+                    None
+                }
+                Event::DocumentEnd => {
+                    documents.push(root.take().unwrap_or_else(|| {
+                        Node::scalar("", ScalarStyle::Plain, Span::point(start))
+                    }));
+                    None
+                }
+                Event::Alias(id) => {
+                    let Some(node) = self.anchors.get(&id).cloned() else {
+                        return Err(self.error(&span.start, "alias to an unknown anchor"));
+                    };
+                    self.count(count_nodes(&node), &span.start)?;
+                    Some(node)
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    self.count(1, &span.start)?;
+                    let style = match style {
+                        _ if tag.as_ref().is_some_and(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "str") => {
+                            ScalarStyle::Quoted
+                        }
+                        EventStyle::Plain => ScalarStyle::Plain,
+                        EventStyle::SingleQuoted | EventStyle::DoubleQuoted => ScalarStyle::Quoted,
+                        EventStyle::Literal | EventStyle::Folded => ScalarStyle::Block,
+                    };
+                    let node = Node {
+                        value: Value::Scalar(Scalar {
+                            text: text.into_owned(),
+                            style,
+                        }),
+                        span: Span::new(start, end),
+                    };
+                    self.remember(anchor, &node);
+                    Some(node)
+                }
+                Event::SequenceStart(anchor, _) => {
+                    self.count(1, &span.start)?;
+                    stack.push(Frame::Sequence {
+                        anchor,
+                        start,
+                        items: Vec::new(),
+                    });
+                    None
+                }
+                Event::MappingStart(anchor, _) => {
+                    self.count(1, &span.start)?;
+                    stack.push(Frame::Mapping {
+                        anchor,
+                        start,
+                        entries: Vec::new(),
+                        pending_key: None,
+                    });
+                    None
+                }
+                Event::SequenceEnd => match stack.pop() {
+                    Some(Frame::Sequence {
+                        anchor,
+                        start,
+                        items,
+                    }) => {
+                        let node = Node {
+                            value: Value::Sequence(items),
+                            span: Span::new(start, end.max(start)),
+                        };
+                        self.remember(anchor, &node);
+                        Some(node)
+                    }
+                    _ => return Err(self.error(&span.start, "unbalanced sequence end")),
+                },
+                Event::MappingEnd => match stack.pop() {
+                    Some(Frame::Mapping {
+                        anchor,
+                        start,
+                        entries,
+                        ..
+                    }) => {
+                        let node = Node {
+                            value: Value::Mapping(apply_merge_keys(entries)),
+                            span: Span::new(start, end.max(start)),
+                        };
+                        self.remember(anchor, &node);
+                        Some(node)
+                    }
+                    _ => return Err(self.error(&span.start, "unbalanced mapping end")),
+                },
+            };
+            if let Some(node) = finished {
+                match stack.last_mut() {
+                    None => root = Some(node),
+                    Some(Frame::Sequence { items, .. }) => items.push(node),
+                    Some(Frame::Mapping {
+                        entries,
+                        pending_key,
+                        ..
+                    }) => match pending_key.take() {
+                        None => *pending_key = Some(node),
+                        Some(key) => entries.push((key, node)),
+                    },
+                }
+            }
+        }
+        Ok(documents)
+    }
+
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+    }
+
+    fn count(&mut self, nodes: usize, at: &Marker) -> Result<(), YamlError> {
+        self.nodes += nodes;
+        if self.nodes > MAX_NODES {
+            return Err(self.error(
+                at,
+                format!("document expands to more than {MAX_NODES} nodes through aliases"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Scalar(_) => 0,
+        Value::Sequence(items) => items.iter().map(count_nodes).sum(),
+        Value::Mapping(entries) => entries
+            .iter()
+            .map(|(k, v)| count_nodes(k) + count_nodes(v))
+            .sum(),
+    }
+}
+
+/// Applies YAML merge keys: entries of `<<: *a` or `<<: [*a, *b]` are added
+/// unless the mapping sets the key itself; earlier sources win over later ones.
+fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    let is_merge = |key: &Node| {
+        matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<")
+    };
+    if !entries.iter().any(|(key, _)| is_merge(key)) {
+        return entries;
+    }
+    let mut own = Vec::with_capacity(entries.len());
+    let mut sources = Vec::new();
+    for (key, value) in entries {
+        if is_merge(&key) {
+            match value.value {
+                Value::Mapping(_) => sources.push(value),
+                Value::Sequence(items) => sources.extend(items),
+                // A merge of something that is not a mapping is kept as an entry
+                // so that readers can report it.
+                Value::Scalar(_) => own.push((key, value)),
+            }
+        } else {
+            own.push((key, value));
+        }
+    }
+    for source in sources {
+        if let Value::Mapping(merged) = source.value {
+            for (key, value) in merged {
+                let taken = own
+                    .iter()
+                    .any(|(k, _)| k.as_str().is_some() && k.as_str() == key.as_str());
+                if !taken {
+                    own.push((key, value));
+                }
+            }
+        }
+    }
+    own
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_point_at_values() {
+        let text = "services:\n  web:\n    ports: [\"8080:80\"]\n";
+        let root = parse_one(text).unwrap();
+        let port = &root.path(&["services", "web", "ports"]).unwrap().as_sequence().unwrap()[0];
+        assert_eq!(port.as_str(), Some("8080:80"));
+        assert_eq!((port.span.start.line, port.span.start.column), (3, 13));
+        assert_eq!(&text[port.span.range()], "\"8080:80\"");
+    }
+
+    #[test]
+    fn merge_keys_and_aliases_expand() {
+        let text = "x: &base {a: 1, b: 2}\ny:\n  <<: *base\n  b: 3\nz: *base\n";
+        let root = parse_one(text).unwrap();
+        let y = root.get("y").unwrap();
+        assert_eq!(y.get("a").and_then(Node::as_str), Some("1"));
+        assert_eq!(y.get("b").and_then(Node::as_str), Some("3"));
+        assert_eq!(root.path(&["z", "b"]).and_then(Node::as_str), Some("2"));
+    }
+
+    #[test]
+    fn multi_document_streams() {
+        let docs = parse_documents("a: 1\n---\nb: 2\n---\n").unwrap();
+        assert_eq!(docs.len(), 3);
+        assert!(docs[2].is_null());
+    }
+
+    #[test]
+    fn errors_carry_a_location() {
+        let error = parse_one("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(error.location.line >= 1, "{error:?}");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        assert!(parse_one(&text).is_err());
+    }
+}
