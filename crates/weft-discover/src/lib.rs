@@ -1,1 +1,16 @@
-//! placeholder
+//! weft's readers: every file format weft understands, turned into facts
+//! (services, references, resource claims) with provenance, and the builder
+//! that resolves them into one workspace [`Model`](weft_model::Model).
+//!
+//! Synchronous and pure apart from reading files: no network, no database.
+
+pub mod facts;
+pub mod host;
+pub mod kubernetes;
+pub mod nginx;
+pub mod traefik;
+
+pub use facts::{
+    ClaimFact, EnvAssignment, Facts, LocalService, Mount, Reference, ServiceFact, SourceFile, SourceKind,
+    Subject, Target,
+};

@@ -1,0 +1,125 @@
+//! Finding host names in configuration values: URLs, DSNs, `host:port`
+//! lists, and bare host names in variables whose name says they hold one.
+
+/// Host names a value refers to.
+///
+/// `key` is the variable or field name the value was set under, if any; a
+/// bare word (`db`) counts only under a name that says it holds a host
+/// (`DB_HOST`, `REDIS_ADDR`, `upstream_server`…). URLs (`postgres://u:p@db:5432/x`,
+/// `jdbc:mysql://db/x`), `host:port` and comma lists of them always count.
+pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
+    let value = value.trim().trim_matches(['"', '\'']);
+    if value.is_empty() || value.len() > 4096 {
+        return Vec::new();
+    }
+    let mut hosts = Vec::new();
+    for word in value.split([' ', ';', '\n', '\t']).filter(|p| !p.is_empty()) {
+        if let Some(host) = host_of_url(word) {
+            hosts.extend(host);
+            continue;
+        }
+        for part in word.split(',').filter(|p| !p.is_empty()) {
+            if let Some(host) = host_of_host_port(part) {
+                hosts.push(host);
+            } else if key.is_some_and(is_host_key) && is_host_name(part) {
+                hosts.push(normalize(part));
+            }
+        }
+    }
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Whether a variable name says its value is a host, address or URL.
+pub fn is_host_key(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    const SUFFIXES: &[&str] = &[
+        "HOST", "HOSTNAME", "HOSTS", "ADDR", "ADDRESS", "SERVER", "SERVERS", "URL", "URI", "ENDPOINT",
+        "DSN", "BROKER", "BROKERS", "SERVICE_NAME", "UPSTREAM",
+    ];
+    SUFFIXES
+        .iter()
+        .any(|suffix| key == *suffix || key.ends_with(&format!("_{suffix}")) || key.ends_with(&format!(".{suffix}")))
+}
+
+/// The hosts of a URL-like value (`scheme://[user[:pass]@]host[:port][,host2…][/…]`);
+/// `None` when the value is not URL-like.
+fn host_of_url(value: &str) -> Option<Vec<String>> {
+    let (_, rest) = value.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let hosts = authority
+        .split(',')
+        .filter_map(|entry| {
+            let host = strip_port(entry);
+            is_host_name(host).then(|| normalize(host))
+        })
+        .collect();
+    Some(hosts)
+}
+
+/// `host:port` with a numeric port; `None` otherwise.
+fn host_of_host_port(value: &str) -> Option<String> {
+    let (host, port) = value.rsplit_once(':')?;
+    (!port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && is_host_name(host))
+        .then(|| normalize(host))
+}
+
+fn strip_port(entry: &str) -> &str {
+    if entry.starts_with('[') {
+        // An IPv6 literal: never a service name.
+        return "";
+    }
+    entry.rsplit_once(':').map_or(entry, |(host, _)| host)
+}
+
+/// A DNS name that could be a service: letters, digits, `-`, `_`, `.`, not an
+/// IP address, not a well-known local name, and not interpolation left over.
+pub fn is_host_name(text: &str) -> bool {
+    let text = text.trim_end_matches('.');
+    if text.is_empty() || text.len() > 253 {
+        return false;
+    }
+    if !text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return false;
+    }
+    if !text.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return false; // an IPv4 address or a number
+    }
+    !matches!(
+        text.to_ascii_lowercase().as_str(),
+        "localhost" | "0.0.0.0" | "true" | "false" | "null" | "none" | "yes" | "no"
+    )
+}
+
+fn normalize(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_dsns_and_lists() {
+        assert_eq!(hosts_in_value(None, "postgres://u:p@db:5432/app"), ["db"]);
+        assert_eq!(hosts_in_value(None, "jdbc:postgresql://Db.example./x"), ["db.example"]);
+        assert_eq!(hosts_in_value(None, "mongodb://a:27017,b:27017/x?replicaSet=r"), ["a", "b"]);
+        assert_eq!(hosts_in_value(None, "kafka-1:9092,kafka-2:9092"), ["kafka-1", "kafka-2"]);
+        assert_eq!(hosts_in_value(None, "redis-cart:6379"), ["redis-cart"]);
+        assert_eq!(hosts_in_value(None, "http://[::1]:80/"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn bare_words_only_under_host_keys() {
+        assert_eq!(hosts_in_value(Some("DB_HOST"), "postgres"), ["postgres"]);
+        assert!(hosts_in_value(Some("LOG_LEVEL"), "debug").is_empty());
+        assert!(hosts_in_value(Some("DB_HOST"), "127.0.0.1").is_empty());
+        assert!(hosts_in_value(Some("REDIS_HOST"), "localhost").is_empty());
+        assert!(hosts_in_value(None, "12:30").is_empty());
+    }
+}
