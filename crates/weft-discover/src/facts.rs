@@ -81,6 +81,8 @@ pub enum Subject {
     File,
     /// The proxy of this kind in the workspace (the service running Traefik).
     Proxy(ProxyKind),
+    /// The repository itself: top-level compose `networks` and `volumes`.
+    Repository,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

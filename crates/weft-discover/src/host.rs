@@ -13,7 +13,10 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut hosts = Vec::new();
-    for word in value.split([' ', ';', '\n', '\t']).filter(|p| !p.is_empty()) {
+    for word in value
+        .split([' ', ';', '\n', '\t'])
+        .filter(|p| !p.is_empty())
+    {
         if let Some(host) = host_of_url(word) {
             hosts.extend(host);
             continue;
@@ -35,12 +38,27 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
 pub fn is_host_key(key: &str) -> bool {
     let key = key.to_ascii_uppercase();
     const SUFFIXES: &[&str] = &[
-        "HOST", "HOSTNAME", "HOSTS", "ADDR", "ADDRESS", "SERVER", "SERVERS", "URL", "URI", "ENDPOINT",
-        "DSN", "BROKER", "BROKERS", "SERVICE_NAME", "UPSTREAM",
+        "HOST",
+        "HOSTNAME",
+        "HOSTS",
+        "ADDR",
+        "ADDRESS",
+        "SERVER",
+        "SERVERS",
+        "URL",
+        "URI",
+        "ENDPOINT",
+        "DSN",
+        "BROKER",
+        "BROKERS",
+        "SERVICE_NAME",
+        "UPSTREAM",
     ];
-    SUFFIXES
-        .iter()
-        .any(|suffix| key == *suffix || key.ends_with(&format!("_{suffix}")) || key.ends_with(&format!(".{suffix}")))
+    SUFFIXES.iter().any(|suffix| {
+        key == *suffix
+            || key.ends_with(&format!("_{suffix}"))
+            || key.ends_with(&format!(".{suffix}"))
+    })
 }
 
 /// The hosts of a URL-like value (`scheme://[user[:pass]@]host[:port][,host2…][/…]`);
@@ -48,7 +66,9 @@ pub fn is_host_key(key: &str) -> bool {
 fn host_of_url(value: &str) -> Option<Vec<String>> {
     let (_, rest) = value.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let hosts = authority
         .split(',')
         .filter_map(|entry| {
@@ -62,8 +82,11 @@ fn host_of_url(value: &str) -> Option<Vec<String>> {
 /// `host:port` with a numeric port; `None` otherwise.
 fn host_of_host_port(value: &str) -> Option<String> {
     let (host, port) = value.rsplit_once(':')?;
-    (!port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && is_host_name(host))
-        .then(|| normalize(host))
+    (!port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && is_host_name(host))
+    .then(|| normalize(host))
 }
 
 fn strip_port(entry: &str) -> &str {
@@ -107,11 +130,23 @@ mod tests {
     #[test]
     fn urls_dsns_and_lists() {
         assert_eq!(hosts_in_value(None, "postgres://u:p@db:5432/app"), ["db"]);
-        assert_eq!(hosts_in_value(None, "jdbc:postgresql://Db.example./x"), ["db.example"]);
-        assert_eq!(hosts_in_value(None, "mongodb://a:27017,b:27017/x?replicaSet=r"), ["a", "b"]);
-        assert_eq!(hosts_in_value(None, "kafka-1:9092,kafka-2:9092"), ["kafka-1", "kafka-2"]);
+        assert_eq!(
+            hosts_in_value(None, "jdbc:postgresql://Db.example./x"),
+            ["db.example"]
+        );
+        assert_eq!(
+            hosts_in_value(None, "mongodb://a:27017,b:27017/x?replicaSet=r"),
+            ["a", "b"]
+        );
+        assert_eq!(
+            hosts_in_value(None, "kafka-1:9092,kafka-2:9092"),
+            ["kafka-1", "kafka-2"]
+        );
         assert_eq!(hosts_in_value(None, "redis-cart:6379"), ["redis-cart"]);
-        assert_eq!(hosts_in_value(None, "http://[::1]:80/"), Vec::<String>::new());
+        assert_eq!(
+            hosts_in_value(None, "http://[::1]:80/"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

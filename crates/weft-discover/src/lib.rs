@@ -11,6 +11,9 @@ pub mod nginx;
 pub mod traefik;
 
 pub use facts::{
-    ClaimFact, EnvAssignment, Facts, LocalService, Mount, Reference, ServiceFact, SourceFile, SourceKind,
-    Subject, Target,
+    ClaimFact, EnvAssignment, Facts, LocalService, Mount, Reference, ServiceFact, SourceFile,
+    SourceKind, Subject, Target,
 };
+pub mod compose;
+pub mod env;
+pub mod paths;

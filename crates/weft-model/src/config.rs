@@ -110,7 +110,10 @@ impl<'de> Deserialize<'de> for DependencyConfig {
                     other => Err(E::unknown_variant(other, &["required", "optional", "soft"])),
                 }
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
                 DependencyDetails::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(DependencyConfig::Detailed)
             }
@@ -149,7 +152,8 @@ impl TryFrom<String> for PortRange {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
-        let invalid = || format!("invalid port range `{text}`: expected FIRST-LAST, such as 20000-29999");
+        let invalid =
+            || format!("invalid port range `{text}`: expected FIRST-LAST, such as 20000-29999");
         let (first, last) = text.split_once('-').ok_or_else(invalid)?;
         let first: u16 = first.trim().parse().map_err(|_| invalid())?;
         let last: u16 = last.trim().parse().map_err(|_| invalid())?;
@@ -213,10 +217,13 @@ pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigErr
     };
     let node = yaml::parse_one(text).map_err(|error| {
         invalid(
-            Diagnostic::error("yaml-syntax", format!("weft.yaml is not valid YAML: {}", error.message))
-                .in_file(FILE_NAME)
-                .at(text, error.location)
-                .with_hint("fix the YAML syntax at this position"),
+            Diagnostic::error(
+                "yaml-syntax",
+                format!("weft.yaml is not valid YAML: {}", error.message),
+            )
+            .in_file(FILE_NAME)
+            .at(text, error.location)
+            .with_hint("fix the YAML syntax at this position"),
         )
     })?;
     if node.is_null() {
@@ -225,19 +232,25 @@ pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigErr
     let mut warnings = Vec::new();
     let config: WorkspaceConfig = yaml::from_node(&node, |path, span: Span| {
         warnings.push(
-            Diagnostic::warning("unknown-key", format!("unknown key `{path}` in weft.yaml is ignored"))
-                .in_file(FILE_NAME)
-                .at(text, span.start)
-                .with_hint("check the spelling; `weft schema` prints every key weft.yaml accepts"),
+            Diagnostic::warning(
+                "unknown-key",
+                format!("unknown key `{path}` in weft.yaml is ignored"),
+            )
+            .in_file(FILE_NAME)
+            .at(text, span.start)
+            .with_hint("check the spelling; `weft schema` prints every key weft.yaml accepts"),
         );
     })
     .map_err(|error| {
         let location = error.span.unwrap_or(node.span).start;
         invalid(
-            Diagnostic::error("invalid-config", format!("invalid weft.yaml: {}", error.message))
-                .in_file(FILE_NAME)
-                .at(text, location)
-                .with_hint("`weft schema` prints every key weft.yaml accepts and its type"),
+            Diagnostic::error(
+                "invalid-config",
+                format!("invalid weft.yaml: {}", error.message),
+            )
+            .in_file(FILE_NAME)
+            .at(text, location)
+            .with_hint("`weft schema` prints every key weft.yaml accepts and its type"),
         )
     })?;
     validate(&config, &node, text)?;
@@ -247,7 +260,10 @@ pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigErr
 fn validate(config: &WorkspaceConfig, node: &Node, text: &str) -> Result<(), ConfigError> {
     for (name, repository) in &config.repositories {
         let bad_name = name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.');
-        let bad_path = repository.path.as_deref().is_some_and(|p| p.trim().is_empty());
+        let bad_path = repository
+            .path
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty());
         if bad_name || bad_path {
             let at = node
                 .get("repositories")
@@ -285,7 +301,13 @@ mod tests {
         let (config, warnings) = parse(text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(config.name.as_deref(), Some("homelab"));
-        assert_eq!(config.ports.range, Some(PortRange { first: 21000, last: 21999 }));
+        assert_eq!(
+            config.ports.range,
+            Some(PortRange {
+                first: 21000,
+                last: 21999
+            })
+        );
         let api = &config.services["api"];
         assert_eq!(api.depends_on["db"].kind(), EdgeKind::Required);
         assert_eq!(api.depends_on["cache"].kind(), EdgeKind::Optional);
@@ -307,7 +329,11 @@ mod tests {
             panic!("expected an error");
         };
         assert_eq!((diagnostic.line, diagnostic.column), (Some(4), Some(11)));
-        assert!(diagnostic.message.contains("mandatory"), "{}", diagnostic.message);
+        assert!(
+            diagnostic.message.contains("mandatory"),
+            "{}",
+            diagnostic.message
+        );
         let Err(ConfigError::Invalid { diagnostic }) = parse("ports: {range: 9-1}\n") else {
             panic!("expected an error");
         };

@@ -11,7 +11,17 @@ use crate::service::ServiceId;
 /// - `optional`: started first when present; if it fails, the dependent starts degraded.
 /// - `soft`: an ordering preference from a runtime reference; never blocks.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {

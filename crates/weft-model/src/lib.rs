@@ -20,4 +20,4 @@ pub use model::{LookupError, Model, Repository};
 pub use provenance::{Provenance, Rule};
 pub use resource::{Claim, PathMatch, Platform, Protocol, ProxyKind, Resource};
 pub use service::{Service, ServiceId};
-pub use span::{Location, Span};
+pub use span::{LineIndex, Location, Span};

@@ -94,12 +94,12 @@ impl Rule {
     /// (`required: false`, `optional: true`, a variable in `proxy_pass`).
     pub fn edge_kind(self) -> EdgeKind {
         match self {
-            Rule::ComposeEnvironment
-            | Rule::KubernetesEnvironment
-            | Rule::ConfigReference => EdgeKind::Soft,
-            Rule::ComposeExternalLinks
-            | Rule::KubernetesIngressBackend
-            | Rule::TraefikRouter => EdgeKind::Optional,
+            Rule::ComposeEnvironment | Rule::KubernetesEnvironment | Rule::ConfigReference => {
+                EdgeKind::Soft
+            }
+            Rule::ComposeExternalLinks | Rule::KubernetesIngressBackend | Rule::TraefikRouter => {
+                EdgeKind::Optional
+            }
             _ => EdgeKind::Required,
         }
     }

@@ -68,7 +68,8 @@ impl LineIndex {
         let column = if self.ascii {
             offset - start
         } else {
-            text.get(start..offset).map_or(offset - start, |s| s.chars().count())
+            text.get(start..offset)
+                .map_or(offset - start, |s| s.chars().count())
         };
         Location {
             offset,
@@ -102,7 +103,11 @@ impl LineIndex {
         let Some(&start) = self.line_starts.get(index) else {
             return "";
         };
-        let end = self.line_starts.get(index + 1).copied().unwrap_or(text.len());
+        let end = self
+            .line_starts
+            .get(index + 1)
+            .copied()
+            .unwrap_or(text.len());
         text[start..end].trim_end_matches(['\n', '\r'])
     }
 }
@@ -117,7 +122,14 @@ mod tests {
         let index = LineIndex::new(text);
         let at = index.from_line_column(text, 2, 4);
         assert_eq!(&text[at.offset..], "ü2\n");
-        assert_eq!(index.location(text, at.offset), Location { offset: at.offset, line: 2, column: 5 });
+        assert_eq!(
+            index.location(text, at.offset),
+            Location {
+                offset: at.offset,
+                line: 2,
+                column: 5
+            }
+        );
         assert_eq!(index.line_text(text, 2), "bé: ü2");
         assert_eq!(index.line_text(text, 9), "");
     }

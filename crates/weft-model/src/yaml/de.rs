@@ -96,9 +96,9 @@ impl<'a> NodeDeserializer<'a> {
 
     fn parse<T: std::str::FromStr>(&self, expected: &str) -> Result<T, DecodeError> {
         let text = self.text()?;
-        text.trim().parse().map_err(|_| {
-            de::Error::invalid_value(de::Unexpected::Str(text), &expected)
-        })
+        text.trim()
+            .parse()
+            .map_err(|_| de::Error::invalid_value(de::Unexpected::Str(text), &expected))
     }
 }
 
@@ -206,16 +206,17 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'_> {
     ) -> Result<V::Value, DecodeError> {
         let span = self.0.span;
         match &self.0.value {
-            Value::Scalar(scalar) => {
-                visitor.visit_enum(IntoDeserializer::<DecodeError>::into_deserializer(
-                    scalar.text.as_str(),
-                ))
-            }
+            Value::Scalar(scalar) => visitor.visit_enum(
+                IntoDeserializer::<DecodeError>::into_deserializer(scalar.text.as_str()),
+            ),
             Value::Mapping(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
                 visitor.visit_enum(Enum { key, value })
             }
-            _ => Err(de::Error::invalid_type(self.unexpected(), &"a name or a one-key mapping")),
+            _ => Err(de::Error::invalid_type(
+                self.unexpected(),
+                &"a name or a one-key mapping",
+            )),
         }
         .map_err(|e: DecodeError| e.at(span))
     }
@@ -262,7 +263,10 @@ impl<'de> MapAccess<'de> for Mapping<'_> {
         seed.deserialize(NodeDeserializer(key)).map(Some)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DecodeError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, DecodeError> {
         let value = self
             .value
             .take()
@@ -296,11 +300,18 @@ impl<'de> de::VariantAccess<'de> for NodeDeserializer<'_> {
         Ok(())
     }
 
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DecodeError> {
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, DecodeError> {
         seed.deserialize(self)
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DecodeError> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         self.deserialize_any(visitor)
     }
 
@@ -330,7 +341,8 @@ mod tests {
     fn decodes_and_reports_unknown_keys_with_spans() {
         let node = parse_one("name: 42\nport: 8080\ncolour: red\ntags: [a]\n").unwrap();
         let mut unknown = Vec::new();
-        let config: Config = from_node(&node, |path, span| unknown.push((path, span.start.line))).unwrap();
+        let config: Config =
+            from_node(&node, |path, span| unknown.push((path, span.start.line))).unwrap();
         assert_eq!(config.name, "42");
         assert_eq!(config.port, 8080);
         assert_eq!(config.tags, ["a"]);
@@ -341,7 +353,10 @@ mod tests {
     fn type_errors_point_at_the_value() {
         let node = parse_one("name: x\nport: 99999\n").unwrap();
         let error = from_node::<Config>(&node, |_, _| {}).unwrap_err();
-        assert_eq!(error.span.map(|s| (s.start.line, s.start.column)), Some((2, 7)));
+        assert_eq!(
+            error.span.map(|s| (s.start.line, s.start.column)),
+            Some((2, 7))
+        );
         assert!(error.message.contains("65535"), "{}", error.message);
     }
 }

@@ -109,7 +109,10 @@ impl<'t> Builder<'t> {
                 Event::Scalar(text, style, anchor, tag) => {
                     self.count(1, &span.start)?;
                     let style = match style {
-                        _ if tag.as_ref().is_some_and(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "str") => {
+                        _ if tag.as_ref().is_some_and(|t| {
+                            t.handle == "tag:yaml.org,2002:" && t.suffix == "str"
+                        }) =>
+                        {
                             ScalarStyle::Quoted
                         }
                         EventStyle::Plain => ScalarStyle::Plain,
@@ -227,9 +230,7 @@ fn count_nodes(node: &Node) -> usize {
 /// Applies YAML merge keys: entries of `<<: *a` or `<<: [*a, *b]` are added
 /// unless the mapping sets the key itself; earlier sources win over later ones.
 fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-    let is_merge = |key: &Node| {
-        matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<")
-    };
+    let is_merge = |key: &Node| matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<");
     if !entries.iter().any(|(key, _)| is_merge(key)) {
         return entries;
     }
@@ -271,7 +272,11 @@ mod tests {
     fn spans_point_at_values() {
         let text = "services:\n  web:\n    ports: [\"8080:80\"]\n";
         let root = parse_one(text).unwrap();
-        let port = &root.path(&["services", "web", "ports"]).unwrap().as_sequence().unwrap()[0];
+        let port = &root
+            .path(&["services", "web", "ports"])
+            .unwrap()
+            .as_sequence()
+            .unwrap()[0];
         assert_eq!(port.as_str(), Some("8080:80"));
         assert_eq!((port.span.start.line, port.span.start.column), (3, 13));
         assert_eq!(&text[port.span.range()], "\"8080:80\"");

@@ -1,0 +1,767 @@
+//! Docker Compose files: services, dependencies, ports, names, networks,
+//! volumes, environment and Traefik labels.
+//!
+//! All compose files of one directory form one project, read in Compose's
+//! order (base file, then `*.override.*`, then the other layers). Values are
+//! interpolated from the project's `.env` the way Compose does; the process
+//! environment is deliberately not consulted, so that analysis is repeatable.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use weft_model::yaml::{self, Node};
+use weft_model::{Diagnostic, EdgeKind, Platform, Protocol, Resource, Rule, Severity, Span};
+
+use crate::env::interpolate;
+use crate::facts::{
+    ClaimFact, EnvAssignment, Facts, LocalService, Mount, Reference, ServiceFact, SourceFile,
+    SourceKind, Subject, Target,
+};
+use crate::host::hosts_in_value;
+use crate::paths::join_relative;
+use crate::traefik::{self, Label};
+
+/// How deep `extends` chains are followed.
+const MAX_EXTENDS: usize = 5;
+
+/// One compose project: the files of one directory.
+pub struct Project<'a> {
+    /// The project directory, relative to the workspace root.
+    pub directory: &'a str,
+    /// Its compose files, base first.
+    pub files: &'a [SourceFile],
+    /// Variables from the project's `.env`.
+    pub environment: &'a HashMap<String, String>,
+    /// Loads another file of the repository (for `extends: {file: …}`), by
+    /// workspace-relative path.
+    pub load: &'a dyn Fn(&str) -> Option<SourceFile>,
+}
+
+impl std::fmt::Debug for Project<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project")
+            .field("directory", &self.directory)
+            .field("files", &self.files.len())
+            .finish()
+    }
+}
+
+/// The scope of a compose project's service names.
+pub fn scope(directory: &str) -> String {
+    format!("compose:{directory}")
+}
+
+/// Reads every file of a compose project.
+pub fn read_project(project: &Project<'_>) -> Facts {
+    let mut reader = Reader {
+        project,
+        scope: scope(project.directory),
+        name: String::new(),
+        facts: Facts::default(),
+        unset: BTreeSet::new(),
+    };
+    let mut documents = Vec::new();
+    for file in project.files {
+        match yaml::parse_one(&file.text) {
+            Ok(node) => documents.push((file, node)),
+            Err(error) => reader.facts.diagnostics.push(
+                Diagnostic::error(
+                    "yaml-syntax",
+                    format!("compose file is not valid YAML: {}", error.message),
+                )
+                .in_file(&file.path)
+                .at(&file.text, error.location)
+                .with_hint(
+                    "fix the YAML at this position; `docker compose config` shows the same error",
+                ),
+            ),
+        }
+    }
+    reader.name = documents
+        .iter()
+        .find_map(|(_, node)| node.get("name").and_then(Node::as_str))
+        .map(project_name)
+        .unwrap_or_else(|| project_name(basename(project.directory)));
+    for (file, node) in &documents {
+        reader.read_file(file, node);
+    }
+    if !reader.unset.is_empty() {
+        let names: Vec<&str> = reader.unset.iter().map(String::as_str).collect();
+        let mut diagnostic = Diagnostic::new(
+            Severity::Note,
+            "unset-variable",
+            format!(
+                "variables not set, read as blank as Compose does: {}",
+                names.join(", ")
+            ),
+        )
+        .with_hint("set them in the project's .env to analyse the values Compose would use");
+        diagnostic.file = project.files.first().map(|f| f.path.clone());
+        reader.facts.diagnostics.push(diagnostic);
+    }
+    reader.facts
+}
+
+/// Compose's project name normalization: lowercase, `[a-z0-9_-]`.
+fn project_name(raw: &str) -> String {
+    raw.to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect()
+}
+
+fn basename(directory: &str) -> &str {
+    directory
+        .rsplit('/')
+        .find(|s| !s.is_empty() && *s != ".")
+        .unwrap_or("default")
+}
+
+struct Reader<'p, 'a> {
+    project: &'p Project<'a>,
+    scope: String,
+    /// The Compose project name, which prefixes network and volume names.
+    name: String,
+    facts: Facts,
+    unset: BTreeSet<String>,
+}
+
+impl Reader<'_, '_> {
+    fn text(&mut self, node: &Node) -> Option<String> {
+        let raw = node.as_str()?;
+        let environment = self.project.environment;
+        let (value, unset) = interpolate(raw, &|name| environment.get(name).cloned());
+        self.unset.extend(unset);
+        Some(value)
+    }
+
+    fn local(&self, name: &str) -> LocalService {
+        LocalService::new(&self.scope, name)
+    }
+
+    fn read_file(&mut self, file: &SourceFile, root: &Node) {
+        if root.is_null() {
+            return;
+        }
+        if root.as_mapping().is_none() {
+            self.facts.diagnostics.push(
+                file.diagnostic(
+                    Diagnostic::error(
+                        "compose-shape",
+                        format!("a compose file is a mapping, not {}", root.kind_name()),
+                    )
+                    .with_hint("a compose file starts with `services:`"),
+                    root.span,
+                ),
+            );
+            return;
+        }
+        if let Some(services) = root.get("services") {
+            for (key, body) in services.as_mapping().unwrap_or_default() {
+                let Some(name) = key.as_str() else { continue };
+                self.read_service(file, name, key.span, body);
+            }
+        }
+        if let Some(networks) = root.get("networks") {
+            for (key, definition) in networks.as_mapping().unwrap_or_default() {
+                if let Some(name) = key.as_str() {
+                    self.read_network(file, name, key.span, definition);
+                }
+            }
+        }
+        if let Some(volumes) = root.get("volumes") {
+            for (key, definition) in volumes.as_mapping().unwrap_or_default() {
+                if let Some(name) = key.as_str() {
+                    self.read_volume(file, name, key.span, definition);
+                }
+            }
+        }
+    }
+
+    fn read_service(&mut self, file: &SourceFile, name: &str, key_span: Span, body: &Node) {
+        let local = self.local(name);
+        let mut fact = ServiceFact {
+            service: local.clone(),
+            source: SourceKind::Compose,
+            image: None,
+            command: None,
+            aliases: Vec::new(),
+            directory: None,
+            provenance: file.provenance(key_span, Rule::ComposeService),
+        };
+        let own_keys: HashSet<String> = body.entries().map(|(k, _)| k.to_string()).collect();
+        self.read_body(file, &local, body, &HashSet::new(), &mut fact);
+        // `extends`: inherit what this service does not set itself.
+        let mut base = self.extends_base(file, body);
+        let mut depth = 0;
+        while let Some((base_file, base_node)) = base.take() {
+            depth += 1;
+            if depth > MAX_EXTENDS {
+                break;
+            }
+            self.read_body(&base_file, &local, &base_node, &own_keys, &mut fact);
+            base = self.extends_base(&base_file, &base_node);
+        }
+        self.facts.services.push(fact);
+    }
+
+    /// The service an `extends` points at, with the file it is in.
+    fn extends_base(&mut self, file: &SourceFile, body: &Node) -> Option<(SourceFile, Node)> {
+        let extends = body.get("extends")?;
+        let (service, other_file) = match extends.as_str() {
+            Some(service) => (service.to_string(), None),
+            None => (
+                self.text(extends.get("service")?)?,
+                extends.get("file").and_then(|f| self.text(f)),
+            ),
+        };
+        let base_file = match other_file {
+            None => file.clone(),
+            Some(path) => {
+                let directory = file.path.rsplit_once('/').map_or("", |(d, _)| d);
+                let full = join_relative(directory, &path);
+                match (self.project.load)(&full) {
+                    Some(loaded) => loaded,
+                    None => {
+                        self.facts.diagnostics.push(file.diagnostic(
+                            Diagnostic::warning(
+                                "compose-extends",
+                                format!("`extends` names `{full}`, which cannot be read"),
+                            ),
+                            extends.span,
+                        ));
+                        return None;
+                    }
+                }
+            }
+        };
+        let root = yaml::parse_one(&base_file.text).ok()?;
+        let node = root.get("services")?.get(&service)?.clone();
+        Some((base_file, node))
+    }
+
+    fn read_body(
+        &mut self,
+        file: &SourceFile,
+        local: &LocalService,
+        body: &Node,
+        skip: &HashSet<String>,
+        fact: &mut ServiceFact,
+    ) {
+        let project_directory = self.project.directory.to_string();
+        let mut labels = Vec::new();
+        for (key, value) in body.entries() {
+            if skip.contains(key) {
+                continue;
+            }
+            match key {
+                "image" => fact.image = fact.image.take().or_else(|| self.text(value)),
+                "command" => {
+                    if fact.command.is_none() {
+                        fact.command = match value.as_sequence() {
+                            Some(items) => {
+                                let words: Vec<String> =
+                                    items.iter().filter_map(|i| self.text(i)).collect();
+                                Some(words.join(" "))
+                            }
+                            None => self.text(value),
+                        };
+                    }
+                }
+                "build" => {
+                    let context = match value.as_str() {
+                        Some(_) => self.text(value),
+                        None => value.get("context").and_then(|c| self.text(c)),
+                    };
+                    if let Some(context) = context.filter(|c| !c.contains("://")) {
+                        fact.directory = Some(join_relative(&project_directory, &context));
+                    }
+                }
+                "container_name" => {
+                    if let Some(name) = self.text(value).filter(|n| !n.is_empty()) {
+                        fact.aliases.push(name.to_ascii_lowercase());
+                        self.claim(
+                            file,
+                            local,
+                            value.span,
+                            Rule::ComposeContainerName,
+                            Resource::ContainerName { name },
+                        );
+                    }
+                }
+                "hostname" => {
+                    if let Some(name) = self.text(value).filter(|n| !n.is_empty()) {
+                        fact.aliases.push(name.to_ascii_lowercase());
+                    }
+                }
+                "networks" => {
+                    for (_, network) in value.entries() {
+                        for alias in network.get("aliases").into_iter().flat_map(Node::items) {
+                            if let Some(alias) = self.text(alias) {
+                                fact.aliases.push(alias.to_ascii_lowercase());
+                            }
+                        }
+                    }
+                }
+                "depends_on" => self.read_depends_on(file, local, value),
+                "links" => {
+                    for item in value.items() {
+                        let Some(text) = self.text(item) else {
+                            continue;
+                        };
+                        let target = text.split(':').next().unwrap_or_default().to_string();
+                        self.reference(
+                            file,
+                            local,
+                            item.span,
+                            Rule::ComposeLinks,
+                            EdgeKind::Required,
+                            Target::Service(self.local(&target)),
+                        );
+                    }
+                }
+                "external_links" => {
+                    for item in value.items() {
+                        let Some(text) = self.text(item) else {
+                            continue;
+                        };
+                        let target = text
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_ascii_lowercase();
+                        self.reference(
+                            file,
+                            local,
+                            item.span,
+                            Rule::ComposeExternalLinks,
+                            EdgeKind::Optional,
+                            Target::Host(target),
+                        );
+                    }
+                }
+                "network_mode" => {
+                    if let Some(target) = self
+                        .text(value)
+                        .as_deref()
+                        .and_then(|m| m.strip_prefix("service:"))
+                    {
+                        let target = Target::Service(self.local(target));
+                        self.reference(
+                            file,
+                            local,
+                            value.span,
+                            Rule::ComposeSharedNamespace,
+                            EdgeKind::Required,
+                            target,
+                        );
+                    }
+                }
+                "volumes_from" => {
+                    for item in value.items() {
+                        let Some(text) = self.text(item) else {
+                            continue;
+                        };
+                        if text.starts_with("container:") {
+                            continue;
+                        }
+                        let target =
+                            Target::Service(self.local(text.split(':').next().unwrap_or_default()));
+                        self.reference(
+                            file,
+                            local,
+                            item.span,
+                            Rule::ComposeSharedNamespace,
+                            EdgeKind::Required,
+                            target,
+                        );
+                    }
+                }
+                "environment" => self.read_environment(file, local, value),
+                "env_file" => {
+                    let items: Vec<&Node> = match value.as_sequence() {
+                        Some(items) => items.iter().collect(),
+                        None => vec![value],
+                    };
+                    for item in items {
+                        let path = match item.get("path") {
+                            Some(path) => self.text(path),
+                            None => self.text(item),
+                        };
+                        if let Some(path) = path {
+                            self.facts.mounts.push(Mount {
+                                service: local.clone(),
+                                path: join_relative(&project_directory, &path),
+                            });
+                        }
+                    }
+                }
+                "ports" => {
+                    for item in value.items() {
+                        self.read_port(file, local, item);
+                    }
+                }
+                "volumes" => {
+                    for item in value.items() {
+                        let source = match item.get("source") {
+                            Some(source)
+                                if item.get("type").and_then(Node::as_str) == Some("bind") =>
+                            {
+                                self.text(source)
+                            }
+                            Some(_) => None,
+                            None => self.text(item).and_then(|spec| {
+                                let source = spec.split(':').next().unwrap_or_default().to_string();
+                                is_bind_source(&source).then_some(source)
+                            }),
+                        };
+                        if let Some(source) =
+                            source.filter(|s| !s.starts_with('/') && !s.starts_with('~'))
+                        {
+                            self.facts.mounts.push(Mount {
+                                service: local.clone(),
+                                path: join_relative(&project_directory, &source),
+                            });
+                        }
+                    }
+                }
+                "labels" => labels.extend(self.labels(value)),
+                "deploy" => {
+                    if let Some(deploy_labels) = value.get("labels") {
+                        labels.extend(self.labels(deploy_labels));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if labels.iter().any(|l| l.key.starts_with("traefik.")) {
+            let found = traefik::read_labels(file, local, &labels);
+            self.facts.extend(found);
+        }
+    }
+
+    fn read_depends_on(&mut self, file: &SourceFile, local: &LocalService, value: &Node) {
+        if let Some(items) = value.as_sequence() {
+            for item in items {
+                if let Some(target) = self.text(item) {
+                    let target = Target::Service(self.local(&target));
+                    self.reference(
+                        file,
+                        local,
+                        item.span,
+                        Rule::ComposeDependsOn,
+                        EdgeKind::Required,
+                        target,
+                    );
+                }
+            }
+            return;
+        }
+        for (key, spec) in value.as_mapping().unwrap_or_default() {
+            let Some(target) = key.as_str() else { continue };
+            let kind = if spec.get("required").and_then(Node::as_bool) == Some(false) {
+                EdgeKind::Optional
+            } else {
+                EdgeKind::Required
+            };
+            let target = Target::Service(self.local(target));
+            self.reference(file, local, key.span, Rule::ComposeDependsOn, kind, target);
+        }
+    }
+
+    fn read_environment(&mut self, file: &SourceFile, local: &LocalService, value: &Node) {
+        let mut pairs: Vec<(String, Option<String>, Span)> = Vec::new();
+        if let Some(items) = value.as_sequence() {
+            for item in items {
+                if let Some(text) = self.text(item) {
+                    match text.split_once('=') {
+                        Some((name, value)) => {
+                            pairs.push((name.to_string(), Some(value.to_string()), item.span))
+                        }
+                        None => pairs.push((text, None, item.span)),
+                    }
+                }
+            }
+        } else {
+            for (key, item) in value.as_mapping().unwrap_or_default() {
+                if let Some(name) = key.as_str() {
+                    let value = if item.is_null() {
+                        None
+                    } else {
+                        self.text(item)
+                    };
+                    pairs.push((name.to_string(), value, item.span));
+                }
+            }
+        }
+        for (name, value, span) in pairs {
+            let Some(value) = value else { continue };
+            for host in hosts_in_value(Some(&name), &value) {
+                if host != local.name {
+                    self.reference(
+                        file,
+                        local,
+                        span,
+                        Rule::ComposeEnvironment,
+                        EdgeKind::Soft,
+                        Target::Host(host),
+                    );
+                }
+            }
+            self.facts.env.push(EnvAssignment {
+                subject: Subject::Service(local.clone()),
+                name,
+                value,
+                provenance: file.provenance(span, Rule::ComposeEnvironment),
+            });
+        }
+    }
+
+    fn read_port(&mut self, file: &SourceFile, local: &LocalService, item: &Node) {
+        let parsed = if item.as_mapping().is_some() {
+            let Some(published) = item.get("published") else {
+                return;
+            };
+            let Some(text) = self.text(published) else {
+                return;
+            };
+            let protocol = item
+                .get("protocol")
+                .and_then(|p| self.text(p))
+                .unwrap_or_else(|| "tcp".into());
+            let host_ip = item.get("host_ip").and_then(|h| self.text(h));
+            parse_range(&text)
+                .map(|(start, end)| (host_ip, start, end, protocol))
+                .map(Some)
+                .ok_or_else(|| format!("`published: {text}` is not a port or a port range"))
+                .map(|p| (p, published.span))
+        } else {
+            let Some(text) = self.text(item) else { return };
+            parse_short_port(&text).map(|p| (p, item.span))
+        };
+        match parsed {
+            Ok((Some((host_ip, start, end, protocol)), span)) => {
+                let Some(protocol) = Protocol::parse(&protocol) else {
+                    self.facts.diagnostics.push(
+                        file.diagnostic(
+                            Diagnostic::warning(
+                                "compose-port",
+                                format!("unknown protocol `{protocol}`"),
+                            )
+                            .with_hint("use tcp, udp or sctp"),
+                            span,
+                        ),
+                    );
+                    return;
+                };
+                let host_ip =
+                    host_ip.filter(|ip| !matches!(ip.as_str(), "" | "0.0.0.0" | "::" | "[::]"));
+                self.claim(
+                    file,
+                    local,
+                    span,
+                    Rule::ComposePorts,
+                    Resource::HostPort {
+                        platform: Platform::Docker,
+                        protocol,
+                        host_ip,
+                        start,
+                        end,
+                    },
+                );
+            }
+            Ok((None, _)) => {}
+            Err(message) => self.facts.diagnostics.push(
+                file.diagnostic(
+                    Diagnostic::warning("compose-port", message)
+                        .with_hint("ports read [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]"),
+                    item.span,
+                ),
+            ),
+        }
+    }
+
+    fn labels(&mut self, value: &Node) -> Vec<Label> {
+        let mut labels = Vec::new();
+        if let Some(items) = value.as_sequence() {
+            for item in items {
+                if let Some(text) = self.text(item)
+                    && let Some((key, value)) = text.split_once('=')
+                {
+                    labels.push(Label {
+                        key: key.trim().to_string(),
+                        value: value.to_string(),
+                        span: item.span,
+                    });
+                }
+            }
+        } else {
+            for (key, item) in value.as_mapping().unwrap_or_default() {
+                if let (Some(key), Some(value)) = (key.as_str(), self.text(item)) {
+                    labels.push(Label {
+                        key: key.to_string(),
+                        value,
+                        span: item.span,
+                    });
+                }
+            }
+        }
+        labels
+    }
+
+    fn read_network(&mut self, file: &SourceFile, key: &str, key_span: Span, definition: &Node) {
+        let external = external_flag(definition);
+        let explicit = definition
+            .get("name")
+            .or_else(|| definition.path(&["external", "name"]))
+            .and_then(|n| self.text(n));
+        let name = explicit.unwrap_or_else(|| {
+            if external {
+                key.to_string()
+            } else {
+                format!("{}_{key}", self.name)
+            }
+        });
+        let subnets = definition
+            .path(&["ipam", "config"])
+            .into_iter()
+            .flat_map(Node::items)
+            .filter_map(|c| c.get("subnet").and_then(|s| self.text(s)))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let driver = definition.get("driver").and_then(|d| self.text(d));
+        self.facts.claims.push(ClaimFact {
+            subject: Subject::Repository,
+            resource: Resource::Network {
+                name,
+                subnets,
+                external,
+                driver,
+            },
+            provenance: file.provenance(key_span, Rule::ComposeNetwork),
+        });
+    }
+
+    fn read_volume(&mut self, file: &SourceFile, key: &str, key_span: Span, definition: &Node) {
+        let external = external_flag(definition);
+        let explicit = definition
+            .get("name")
+            .or_else(|| definition.path(&["external", "name"]))
+            .and_then(|n| self.text(n));
+        let name = explicit.unwrap_or_else(|| {
+            if external {
+                key.to_string()
+            } else {
+                format!("{}_{key}", self.name)
+            }
+        });
+        let driver = definition.get("driver").and_then(|d| self.text(d));
+        let options = definition
+            .get("driver_opts")
+            .map(|opts| {
+                opts.entries()
+                    .filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.facts.claims.push(ClaimFact {
+            subject: Subject::Repository,
+            resource: Resource::Volume {
+                name,
+                external,
+                driver,
+                options,
+            },
+            provenance: file.provenance(key_span, Rule::ComposeVolume),
+        });
+    }
+
+    fn reference(
+        &mut self,
+        file: &SourceFile,
+        local: &LocalService,
+        span: Span,
+        rule: Rule,
+        kind: EdgeKind,
+        target: Target,
+    ) {
+        self.facts.references.push(Reference {
+            from: Subject::Service(local.clone()),
+            target,
+            kind,
+            provenance: file.provenance(span, rule),
+        });
+    }
+
+    fn claim(
+        &mut self,
+        file: &SourceFile,
+        local: &LocalService,
+        span: Span,
+        rule: Rule,
+        resource: Resource,
+    ) {
+        self.facts.claims.push(ClaimFact {
+            subject: Subject::Service(local.clone()),
+            resource,
+            provenance: file.provenance(span, rule),
+        });
+    }
+}
+
+fn external_flag(definition: &Node) -> bool {
+    match definition.get("external") {
+        Some(node) => node.as_bool().unwrap_or(node.as_mapping().is_some()),
+        None => false,
+    }
+}
+
+/// Whether a short volume source is a path (a bind mount) rather than a volume name.
+fn is_bind_source(source: &str) -> bool {
+    source.starts_with(['.', '/', '~']) || source.contains('/')
+}
+
+type PublishedPort = (Option<String>, u16, u16, String);
+
+/// Parses the short port syntax `[HOST_IP:][HOST[-HOST]:]CONTAINER[-CONTAINER][/PROTOCOL]`.
+/// `Ok(None)` when nothing is published on the host (a container port only).
+pub fn parse_short_port(text: &str) -> Result<Option<PublishedPort>, String> {
+    let invalid = || format!("`{text}` is not a valid port mapping");
+    let text = text.trim();
+    let (mapping, protocol) = text.rsplit_once('/').map_or((text, "tcp"), |(m, p)| (m, p));
+    let (host_ip, rest) = if let Some(stripped) = mapping.strip_prefix('[') {
+        let (ip, rest) = stripped.split_once(']').ok_or_else(invalid)?;
+        (
+            Some(ip.to_string()),
+            rest.strip_prefix(':').ok_or_else(invalid)?,
+        )
+    } else {
+        match mapping.matches(':').count() {
+            0 | 1 => (None, mapping),
+            _ => {
+                let (ip, rest) = mapping.split_once(':').ok_or_else(invalid)?;
+                (Some(ip.to_string()), rest)
+            }
+        }
+    };
+    let Some((host, container)) = rest.rsplit_once(':') else {
+        parse_range(rest).ok_or_else(invalid)?;
+        return Ok(None);
+    };
+    parse_range(container).ok_or_else(invalid)?;
+    if host.is_empty() {
+        return Ok(None);
+    }
+    let (start, end) = parse_range(host).ok_or_else(invalid)?;
+    Ok(Some((host_ip, start, end, protocol.to_string())))
+}
+
+fn parse_range(text: &str) -> Option<(u16, u16)> {
+    let text = text.trim();
+    let (start, end) = text.split_once('-').unwrap_or((text, text));
+    let start: u16 = start.trim().parse().ok()?;
+    let end: u16 = end.trim().parse().ok()?;
+    (start <= end).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests;
