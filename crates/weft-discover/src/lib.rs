@@ -17,3 +17,11 @@ pub use facts::{
 pub mod compose;
 pub mod env;
 pub mod paths;
+pub mod config_files;
+pub mod procfile;
+mod builder;
+mod discover;
+pub mod workspace;
+
+pub use discover::discover;
+pub use workspace::DiscoverError;

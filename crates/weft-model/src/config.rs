@@ -183,7 +183,25 @@ pub struct LoadedConfig {
     pub config: WorkspaceConfig,
     /// `None` when the workspace has no weft.yaml.
     pub file: Option<PathBuf>,
+    /// The text and the parsed tree of weft.yaml, for locating its keys.
+    pub source: Option<(String, Node)>,
     pub warnings: Vec<Diagnostic>,
+}
+
+impl LoadedConfig {
+    /// The span of a key path in weft.yaml (`["services", "api", "depends_on", "db"]`):
+    /// the key itself, or the closest key found.
+    pub fn key_span(&self, keys: &[&str]) -> Option<Span> {
+        let (_, root) = self.source.as_ref()?;
+        let mut node = root;
+        let mut span = None;
+        for key in keys {
+            let Some((key_node, value)) = node.entry(key) else { break };
+            span = Some(key_node.span);
+            node = value;
+        }
+        span
+    }
 }
 
 /// Reads `weft.yaml` from the workspace root; a workspace without one gets the
@@ -202,16 +220,21 @@ pub fn load(root: &Path) -> Result<LoadedConfig, ConfigError> {
             });
         }
     };
-    let (config, warnings) = parse(&text)?;
+    let (config, warnings, node) = parse_with_tree(&text)?;
     Ok(LoadedConfig {
         config,
         file: Some(path),
+        source: Some((text, node)),
         warnings,
     })
 }
 
 /// Parses the text of a weft.yaml.
 pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigError> {
+    parse_with_tree(text).map(|(config, warnings, _)| (config, warnings))
+}
+
+fn parse_with_tree(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>, Node), ConfigError> {
     let invalid = |diagnostic: Diagnostic| ConfigError::Invalid {
         diagnostic: Box::new(diagnostic),
     };
@@ -227,7 +250,7 @@ pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigErr
         )
     })?;
     if node.is_null() {
-        return Ok((WorkspaceConfig::default(), Vec::new()));
+        return Ok((WorkspaceConfig::default(), Vec::new(), node));
     }
     let mut warnings = Vec::new();
     let config: WorkspaceConfig = yaml::from_node(&node, |path, span: Span| {
@@ -254,7 +277,7 @@ pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigErr
         )
     })?;
     validate(&config, &node, text)?;
-    Ok((config, warnings))
+    Ok((config, warnings, node))
 }
 
 fn validate(config: &WorkspaceConfig, node: &Node, text: &str) -> Result<(), ConfigError> {

@@ -10,7 +10,7 @@ use crate::edge::Edge;
 use crate::resource::Claim;
 use crate::service::{Service, ServiceId};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Repository {
     pub name: String,
     /// Path relative to the workspace root.

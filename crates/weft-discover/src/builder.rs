@@ -1,0 +1,627 @@
+//! Resolves the facts of every repository into one workspace model: names
+//! services, turns references into edges, attributes file facts to the
+//! services that use the files, and applies weft.yaml.
+//!
+//! How names resolve: a reference from a service looks for the target first
+//! in its own scope (compose project, Kubernetes namespace), then in its
+//! repository, then in the whole workspace; a host that names services in
+//! several other repositories is ambiguous and left out, with a note.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use weft_model::config::{DependencyConfig, LoadedConfig};
+use weft_model::{
+    Claim, Diagnostic, Edge, EdgeKind, Model, Provenance, ProxyKind, Repository, Resource, Rule, Service, ServiceId,
+    Severity, Span,
+};
+
+use crate::facts::{Facts, LocalService, Mount, Subject, Target};
+use crate::paths::{is_within, parent};
+
+#[derive(Debug)]
+struct Entry {
+    id: ServiceId,
+    repository: String,
+    name: String,
+    sources: BTreeSet<String>,
+    image: Option<String>,
+    command: Option<String>,
+    aliases: BTreeSet<String>,
+    directories: BTreeSet<String>,
+    provenance: Vec<Provenance>,
+}
+
+/// An index into the repositories and their facts.
+type RepositoryIndex = usize;
+
+pub(crate) struct Builder<'c> {
+    config: &'c LoadedConfig,
+    name: String,
+    repositories: Vec<Repository>,
+    entries: Vec<Entry>,
+    by_local: HashMap<(RepositoryIndex, LocalService), usize>,
+    /// Host name → (entry, repository, scope).
+    aliases: HashMap<String, Vec<(usize, RepositoryIndex, String)>>,
+    mounts: Vec<(RepositoryIndex, usize, String)>,
+    /// Synthetic nginx services by (repository, directory).
+    nginx_services: HashMap<(RepositoryIndex, String), usize>,
+    edges: BTreeMap<(ServiceId, ServiceId), Edge>,
+    claims: Vec<Claim>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'c> Builder<'c> {
+    pub(crate) fn new(config: &'c LoadedConfig, name: String, diagnostics: Vec<Diagnostic>) -> Self {
+        Builder {
+            config,
+            name,
+            repositories: Vec::new(),
+            entries: Vec::new(),
+            by_local: HashMap::new(),
+            aliases: HashMap::new(),
+            mounts: Vec::new(),
+            nginx_services: HashMap::new(),
+            edges: BTreeMap::new(),
+            claims: Vec::new(),
+            diagnostics,
+        }
+    }
+
+    /// Builds the model from each repository's facts.
+    pub(crate) fn build(mut self, root: std::path::PathBuf, facts: Vec<(Repository, Facts)>) -> Model {
+        self.repositories = facts.iter().map(|(r, _)| r.clone()).collect();
+        for (index, (_, repository_facts)) in facts.iter().enumerate() {
+            self.name_services(index, repository_facts);
+            self.diagnostics.extend(repository_facts.diagnostics.iter().cloned());
+        }
+        for (index, (_, repository_facts)) in facts.iter().enumerate() {
+            for Mount { service, path } in &repository_facts.mounts {
+                if let Some(&entry) = self.by_local.get(&(index, service.clone())) {
+                    self.mounts.push((index, entry, path.clone()));
+                }
+            }
+        }
+        for (index, (_, repository_facts)) in facts.iter().enumerate() {
+            self.resolve_references(index, repository_facts);
+            self.resolve_claims(index, repository_facts);
+        }
+        self.apply_config();
+        self.finish(root)
+    }
+
+    /// Gives every declared service its id. A name declared in one scope per
+    /// kind (one compose project, one namespace) is one service, merged across
+    /// kinds; a name declared in several compose projects or namespaces of
+    /// one repository is qualified by its project directory or namespace.
+    fn name_services(&mut self, repository: RepositoryIndex, facts: &Facts) {
+        let repository_name = self.repositories[repository].name.clone();
+        let repository_path = self.repositories[repository].path.clone();
+        let mut scopes_by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for fact in &facts.services {
+            scopes_by_name.entry(&fact.service.name).or_default().insert(&fact.service.scope);
+        }
+        let mut names: HashMap<(&str, &str), String> = HashMap::new();
+        for (name, scopes) in &scopes_by_name {
+            let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+            for scope in scopes {
+                *per_kind.entry(scope_kind(scope)).or_default() += 1;
+            }
+            let clash = per_kind.values().any(|&n| n > 1);
+            for scope in scopes {
+                let label = scope_label(scope, &repository_path);
+                let qualified = clash && !(label == "." || label == "default");
+                let service_name = if qualified { format!("{label}/{name}") } else { (*name).to_string() };
+                names.insert((scope, name), service_name);
+            }
+        }
+        for fact in &facts.services {
+            let service_name = names[&(fact.service.scope.as_str(), fact.service.name.as_str())].clone();
+            let id = ServiceId::new(&repository_name, &service_name);
+            let entry = match self.entries.iter().position(|e| e.id == id) {
+                Some(entry) => entry,
+                None => {
+                    self.entries.push(Entry {
+                        id,
+                        repository: repository_name.clone(),
+                        name: service_name,
+                        sources: BTreeSet::new(),
+                        image: None,
+                        command: None,
+                        aliases: BTreeSet::new(),
+                        directories: BTreeSet::new(),
+                        provenance: Vec::new(),
+                    });
+                    self.entries.len() - 1
+                }
+            };
+            let target = &mut self.entries[entry];
+            target.sources.insert(fact.source.as_str().to_string());
+            target.image = target.image.take().or_else(|| fact.image.clone());
+            target.command = target.command.take().or_else(|| fact.command.clone());
+            target.aliases.extend(fact.aliases.iter().cloned());
+            target.directories.extend(fact.directory.iter().cloned());
+            if !target.provenance.contains(&fact.provenance) {
+                target.provenance.push(fact.provenance.clone());
+            }
+            self.by_local.insert((repository, fact.service.clone()), entry);
+            let scope = fact.service.scope.clone();
+            let mut hosts: Vec<String> = fact.aliases.clone();
+            hosts.push(fact.service.name.to_ascii_lowercase());
+            for host in hosts {
+                let slot = self.aliases.entry(host).or_default();
+                if !slot.iter().any(|(e, _, s)| *e == entry && *s == scope) {
+                    slot.push((entry, repository, scope.clone()));
+                }
+            }
+        }
+    }
+
+    fn resolve_references(&mut self, repository: RepositoryIndex, facts: &Facts) {
+        for reference in &facts.references {
+            let from = self.subjects(repository, &reference.from, &reference.provenance);
+            if from.is_empty() {
+                continue;
+            }
+            let scope = match &reference.from {
+                Subject::Service(local) => Some(local.scope.clone()),
+                _ => from.first().and_then(|&e| self.scope_of(repository, e)),
+            };
+            let targets: Vec<usize> = match &reference.target {
+                Target::Service(local) => match self.resolve_local(repository, local) {
+                    Some(entry) => vec![entry],
+                    None => {
+                        self.unresolved(&local.name, reference.provenance.clone());
+                        continue;
+                    }
+                },
+                Target::Host(host) => match self.resolve_host(repository, scope.as_deref(), host, &reference.provenance) {
+                    Some(entry) => vec![entry],
+                    None => continue,
+                },
+            };
+            for &source in &from {
+                for &target in &targets {
+                    if source != target {
+                        self.add_edge(source, target, reference.kind, reference.provenance.clone(), false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn resolve_claims(&mut self, repository: RepositoryIndex, facts: &Facts) {
+        let shared: BTreeSet<&str> = self.config.config.shared_env.iter().map(String::as_str).collect();
+        let repository_name = self.repositories[repository].name.clone();
+        for claim in &facts.claims {
+            let owners = self.subjects(repository, &claim.subject, &claim.provenance);
+            let owner_ids: Vec<String> = if owners.is_empty() {
+                vec![repository_name.clone()]
+            } else {
+                owners.iter().map(|&e| self.entries[e].id.to_string()).collect()
+            };
+            for owner in owner_ids {
+                let mut resource = claim.resource.clone();
+                if let Resource::Route { proxy, router, .. } = &mut resource {
+                    match proxy {
+                        ProxyKind::Nginx => *router = owner.clone(),
+                        ProxyKind::Traefik => {
+                            if let Some(&proxy_entry) = self.traefik_proxies(repository).first() {
+                                *router = self.entries[proxy_entry].id.to_string();
+                            }
+                        }
+                        ProxyKind::Ingress => {}
+                    }
+                }
+                self.claims.push(Claim {
+                    service: owner,
+                    repository: repository_name.clone(),
+                    resource,
+                    provenance: claim.provenance.clone(),
+                });
+            }
+        }
+        for assignment in facts.env.iter().filter(|a| shared.contains(a.name.as_str())) {
+            let owners = self.subjects(repository, &assignment.subject, &assignment.provenance);
+            let owner = owners
+                .first()
+                .map_or_else(|| repository_name.clone(), |&e| self.entries[e].id.to_string());
+            self.claims.push(Claim {
+                service: owner,
+                repository: repository_name.clone(),
+                resource: Resource::EnvVar { name: assignment.name.clone(), value: assignment.value.clone() },
+                provenance: assignment.provenance.clone(),
+            });
+        }
+    }
+
+    /// The services a subject stands for.
+    fn subjects(&mut self, repository: RepositoryIndex, subject: &Subject, provenance: &Provenance) -> Vec<usize> {
+        match subject {
+            Subject::Service(local) => self.by_local.get(&(repository, local.clone())).copied().into_iter().collect(),
+            Subject::File => self.file_owners(repository, provenance),
+            Subject::Proxy(ProxyKind::Traefik) => self.traefik_proxies(repository),
+            Subject::Proxy(_) | Subject::Repository => Vec::new(),
+        }
+    }
+
+    /// The services that run a file: those that mount it (or its directory)
+    /// or list it in `env_file`; else the one whose build context holds it;
+    /// else the only service of the repository. An nginx config nobody
+    /// mounts describes an nginx of its own.
+    fn file_owners(&mut self, repository: RepositoryIndex, provenance: &Provenance) -> Vec<usize> {
+        let file = provenance.file.as_str();
+        let mut owners: Vec<usize> = self
+            .mounts
+            .iter()
+            .filter(|(r, _, path)| *r == repository && is_within(file, path))
+            .map(|(_, e, _)| *e)
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        if !owners.is_empty() {
+            return owners;
+        }
+        let deepest_context = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.repository == self.repositories[repository].name)
+            .flat_map(|(i, e)| e.directories.iter().map(move |d| (i, d)))
+            .filter(|(_, d)| is_within(file, d) && d.as_str() != self.repositories[repository].path)
+            .max_by_key(|(_, d)| d.len())
+            .map(|(i, _)| i);
+        if let Some(entry) = deepest_context {
+            return vec![entry];
+        }
+        let nginx = matches!(provenance.rule, Rule::NginxServer | Rule::NginxProxyPass);
+        if nginx {
+            return vec![self.nginx_service(repository, provenance)];
+        }
+        let repository_name = &self.repositories[repository].name;
+        let in_repository: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| &e.repository == repository_name && !e.name.contains(':'))
+            .map(|(i, _)| i)
+            .collect();
+        if let [only] = in_repository.as_slice() {
+            return vec![*only];
+        }
+        // A directory named after a service (`src/order-service/.env`).
+        let directory = parent(file);
+        let by_directory = in_repository
+            .iter()
+            .copied()
+            .filter(|&e| directory.split('/').any(|part| part == self.entries[e].name))
+            .max_by_key(|&e| self.entries[e].name.len());
+        by_directory.into_iter().collect()
+    }
+
+    fn nginx_service(&mut self, repository: RepositoryIndex, provenance: &Provenance) -> usize {
+        let directory = parent(&provenance.file).to_string();
+        if let Some(&entry) = self.nginx_services.get(&(repository, directory.clone())) {
+            return entry;
+        }
+        let repository_name = self.repositories[repository].name.clone();
+        let images: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.repository == repository_name && e.image.as_deref().is_some_and(|i| i.contains("nginx")))
+            .map(|(i, _)| i)
+            .collect();
+        let entry = if let [only] = images.as_slice() {
+            *only
+        } else {
+            let taken = |name: &str| self.entries.iter().any(|e| e.repository == repository_name && e.name == name);
+            let mut name = "nginx".to_string();
+            if taken(&name) {
+                let last = directory.rsplit('/').next().unwrap_or("conf");
+                name = format!("nginx-{last}");
+            }
+            let mut suffix = 2;
+            while taken(&name) {
+                name = format!("nginx-{suffix}");
+                suffix += 1;
+            }
+            let mut declared = provenance.clone();
+            declared.rule = Rule::NginxServer;
+            self.entries.push(Entry {
+                id: ServiceId::new(&repository_name, &name),
+                repository: repository_name,
+                name: name.clone(),
+                sources: BTreeSet::from(["nginx".to_string()]),
+                image: None,
+                command: None,
+                aliases: BTreeSet::new(),
+                directories: BTreeSet::from([directory.clone()]),
+                provenance: vec![declared],
+            });
+            let entry = self.entries.len() - 1;
+            self.aliases.entry(name.clone()).or_default().push((entry, repository, format!("nginx:{directory}")));
+            entry
+        };
+        self.nginx_services.insert((repository, directory), entry);
+        entry
+    }
+
+    /// Services running Traefik: in this repository if any, else anywhere.
+    fn traefik_proxies(&self, repository: RepositoryIndex) -> Vec<usize> {
+        let is_traefik = |e: &Entry| e.image.as_deref().is_some_and(|i| i.contains("traefik"));
+        let repository_name = &self.repositories[repository].name;
+        let local: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| &e.repository == repository_name && is_traefik(e))
+            .map(|(i, _)| i)
+            .collect();
+        if !local.is_empty() {
+            return local;
+        }
+        self.entries.iter().enumerate().filter(|(_, e)| is_traefik(e)).map(|(i, _)| i).collect()
+    }
+
+    fn scope_of(&self, repository: RepositoryIndex, entry: usize) -> Option<String> {
+        self.by_local
+            .iter()
+            .find(|((r, _), e)| *r == repository && **e == entry)
+            .map(|((_, local), _)| local.scope.clone())
+    }
+
+    fn resolve_local(&self, repository: RepositoryIndex, local: &LocalService) -> Option<usize> {
+        if let Some(&entry) = self.by_local.get(&(repository, local.clone())) {
+            return Some(entry);
+        }
+        let candidates = self.aliases.get(&local.name.to_ascii_lowercase())?;
+        candidates
+            .iter()
+            .find(|(_, r, scope)| *r == repository && *scope == local.scope)
+            .map(|(e, _, _)| *e)
+    }
+
+    fn resolve_host(
+        &mut self,
+        repository: RepositoryIndex,
+        scope: Option<&str>,
+        host: &str,
+        provenance: &Provenance,
+    ) -> Option<usize> {
+        let candidates = self.aliases.get(host)?;
+        let unique = |filter: &dyn Fn(&(usize, RepositoryIndex, String)) -> bool| -> Option<Vec<usize>> {
+            let mut found: Vec<usize> = candidates.iter().filter(|c| filter(c)).map(|c| c.0).collect();
+            found.sort_unstable();
+            found.dedup();
+            (!found.is_empty()).then_some(found)
+        };
+        let found = scope
+            .and_then(|scope| unique(&|(_, r, s)| *r == repository && s == scope))
+            .or_else(|| unique(&|(_, r, _)| *r == repository))
+            .or_else(|| unique(&|_| true))?;
+        if let [only] = found.as_slice() {
+            return Some(*only);
+        }
+        let names: Vec<String> = found.iter().map(|&e| self.entries[e].id.to_string()).collect();
+        self.diagnostics.push(
+            Diagnostic::new(
+                Severity::Note,
+                "ambiguous-reference",
+                format!("`{host}` could be any of {}; no edge drawn", names.join(", ")),
+            )
+            .in_file(&provenance.file)
+            .with_hint("add the edge under `services.NAME.depends_on` in weft.yaml"),
+        );
+        let last = self.diagnostics.len() - 1;
+        self.diagnostics[last].line = Some(provenance.line);
+        self.diagnostics[last].column = Some(provenance.column);
+        None
+    }
+
+    fn unresolved(&mut self, name: &str, provenance: Provenance) {
+        let (severity, what) = match provenance.rule {
+            Rule::ComposeDependsOn | Rule::ComposeLinks | Rule::ComposeSharedNamespace => {
+                (Severity::Warning, "this compose project does not define it")
+            }
+            Rule::KubernetesIngressBackend => (Severity::Warning, "no Service of that name is in this namespace"),
+            _ => (Severity::Note, "no repository of the workspace defines it"),
+        };
+        let mut diagnostic = Diagnostic::new(severity, "unknown-reference", format!("`{name}` is referenced here, but {what}"))
+            .in_file(&provenance.file)
+            .with_hint("check the name, or add the repository that defines it to the workspace");
+        diagnostic.line = Some(provenance.line);
+        diagnostic.column = Some(provenance.column);
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn add_edge(&mut self, from: usize, to: usize, kind: EdgeKind, provenance: Provenance, explicit: bool) {
+        let key = (self.entries[from].id.clone(), self.entries[to].id.clone());
+        let edge = self.edges.entry(key.clone()).or_insert_with(|| Edge {
+            from: key.0,
+            to: key.1,
+            kind,
+            provenance: Vec::new(),
+            explicit: false,
+        });
+        if explicit {
+            edge.kind = kind;
+            edge.explicit = true;
+            edge.provenance.insert(0, provenance);
+        } else {
+            if !edge.explicit {
+                edge.kind = edge.kind.max(kind);
+            }
+            if !edge.provenance.contains(&provenance) {
+                edge.provenance.push(provenance);
+            }
+        }
+    }
+
+    /// Applies `services` of weft.yaml: overrides and explicit edges.
+    fn apply_config(&mut self) {
+        let services = self.config.config.services.clone();
+        for (key, service) in &services {
+            let entry = match self.lookup(key) {
+                Ok(entry) => entry,
+                Err(None) => {
+                    let repository = service.repository.clone().unwrap_or_else(|| self.name.clone());
+                    if service.repository.is_some() && !self.repositories.iter().any(|r| r.name == repository) {
+                        let hint = "`repository` names a key of `repositories`";
+                        self.config_error(&["services", key, "repository"], format!("service `{key}` names unknown repository `{repository}`"), hint);
+                        continue;
+                    }
+                    let name = key.rsplit('/').next().unwrap_or(key).to_string();
+                    self.entries.push(Entry {
+                        id: ServiceId::new(&repository, &name),
+                        repository,
+                        name,
+                        sources: BTreeSet::from(["weft.yaml".to_string()]),
+                        image: None,
+                        command: None,
+                        aliases: BTreeSet::new(),
+                        directories: BTreeSet::new(),
+                        provenance: vec![self.config_provenance(&["services", key])],
+                    });
+                    self.entries.len() - 1
+                }
+                Err(Some(candidates)) => {
+                    let message = format!("service `{key}` is ambiguous: it names {}", candidates.join(", "));
+                    self.config_error(&["services", key], message, "write it as repository/service");
+                    continue;
+                }
+            };
+            let target = &mut self.entries[entry];
+            target.sources.insert("weft.yaml".to_string());
+            if service.image.is_some() {
+                target.image.clone_from(&service.image);
+            }
+            if service.command.is_some() {
+                target.command.clone_from(&service.command);
+            }
+            for (dependency, config) in &service.depends_on {
+                let kind = match config {
+                    DependencyConfig::Kind(kind) => *kind,
+                    DependencyConfig::Detailed(details) => details.kind,
+                };
+                match self.lookup(dependency) {
+                    Ok(to) if to != entry => {
+                        let provenance = self.config_provenance(&["services", key, "depends_on", dependency]);
+                        self.add_edge(entry, to, kind, provenance, true);
+                    }
+                    Ok(_) => self.config_error(
+                        &["services", key, "depends_on", dependency],
+                        format!("service `{key}` depends on itself"),
+                        "remove this entry",
+                    ),
+                    Err(candidates) => {
+                        let message = match candidates {
+                            None => format!("`{dependency}` names no service of the workspace"),
+                            Some(c) => format!("`{dependency}` is ambiguous: it names {}", c.join(", ")),
+                        };
+                        self.config_error(
+                            &["services", key, "depends_on", dependency],
+                            message,
+                            "`weft graph` lists every service id; write repository/service when a name repeats",
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Finds an entry by id or unique plain name; `Err(None)` when none,
+    /// `Err(Some(ids))` when ambiguous.
+    fn lookup(&self, key: &str) -> Result<usize, Option<Vec<String>>> {
+        if let Some(entry) = self.entries.iter().position(|e| e.id.as_str() == key) {
+            return Ok(entry);
+        }
+        let matches: Vec<usize> = (0..self.entries.len()).filter(|&e| self.entries[e].name == key).collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(None),
+            many => Err(Some(many.iter().map(|&e| self.entries[e].id.to_string()).collect())),
+        }
+    }
+
+    fn config_provenance(&self, keys: &[&str]) -> Provenance {
+        let span = self.config.key_span(keys).unwrap_or(Span::default());
+        let mut provenance = Provenance::new(weft_model::config::FILE_NAME, span, Rule::WeftYaml);
+        if span == Span::default() {
+            provenance.line = 1;
+            provenance.column = 1;
+        }
+        provenance
+    }
+
+    fn config_error(&mut self, keys: &[&str], message: String, hint: &str) {
+        let mut diagnostic = Diagnostic::error("invalid-config", message)
+            .in_file(weft_model::config::FILE_NAME)
+            .with_hint(hint);
+        if let (Some(span), Some((text, _))) = (self.config.key_span(keys), &self.config.source) {
+            diagnostic = diagnostic.at(text, span.start);
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn finish(mut self, root: std::path::PathBuf) -> Model {
+        let mut services: Vec<Service> = self
+            .entries
+            .into_iter()
+            .map(|e| Service {
+                id: e.id,
+                repository: e.repository,
+                name: e.name,
+                sources: e.sources.into_iter().collect(),
+                image: e.image,
+                command: e.command,
+                aliases: e.aliases.into_iter().collect(),
+                provenance: e.provenance,
+            })
+            .collect();
+        services.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut edges: Vec<Edge> = self.edges.into_values().collect();
+        for edge in &mut edges {
+            // weft.yaml's provenance stays first; the inferred ones follow in file order.
+            let first_inferred = usize::from(edge.explicit);
+            edge.provenance[first_inferred..].sort();
+        }
+        self.claims.sort_by(|a, b| a.provenance.cmp(&b.provenance).then_with(|| a.service.cmp(&b.service)));
+        self.diagnostics.sort_by(|a, b| {
+            (a.file.as_deref(), a.line, a.column, &a.message).cmp(&(b.file.as_deref(), b.line, b.column, &b.message))
+        });
+        self.diagnostics.dedup();
+        Model {
+            name: self.name,
+            root,
+            config: self.config.config.clone(),
+            repositories: self.repositories,
+            services,
+            edges,
+            claims: self.claims,
+            diagnostics: self.diagnostics,
+        }
+    }
+}
+
+/// `compose`, `kubernetes`, `procfile`, `nginx`.
+fn scope_kind(scope: &str) -> &str {
+    scope.split_once(':').map_or(scope, |(kind, _)| kind)
+}
+
+/// How a scope qualifies a repeated name: a compose project's or Procfile's
+/// directory relative to the repository, or a namespace.
+fn scope_label(scope: &str, repository_path: &str) -> String {
+    let (kind, rest) = scope.split_once(':').unwrap_or((scope, ""));
+    match kind {
+        "kubernetes" => rest.to_string(),
+        _ => {
+            if repository_path == "." {
+                rest.to_string()
+            } else if rest == repository_path {
+                ".".to_string()
+            } else {
+                rest.strip_prefix(repository_path).map_or(rest, |r| r.trim_start_matches('/')).to_string()
+            }
+        }
+    }
+}

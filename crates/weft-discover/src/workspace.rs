@@ -1,0 +1,342 @@
+//! Finding a workspace's repositories and sorting their files to readers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use weft_model::config::{self, ConfigError, LoadedConfig};
+use weft_model::{Diagnostic, Repository, Severity};
+
+use crate::compose::{self, Project};
+use crate::config_files::{self, ConfigFormat};
+use crate::env::parse_dotenv;
+use crate::facts::{Facts, SourceFile};
+use crate::{kubernetes, nginx, procfile};
+
+/// Files larger than this are not read.
+const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Directories never descended into.
+const SKIPPED_DIRECTORIES: &[&str] = &[
+    ".git", ".hg", ".svn", "node_modules", "target", "vendor", ".venv", "venv", "__pycache__", ".weft",
+    ".terraform", ".idea", ".vscode",
+];
+
+/// Directory names that conventionally hold Kubernetes manifests; a YAML
+/// syntax error there is an error, elsewhere a warning (it may be any YAML).
+const MANIFEST_DIRECTORIES: &[&str] = &["k8s", "kubernetes", "manifests", "deploy", "kustomize", "kubernetes-manifests"];
+
+/// The workspace could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("workspace `{}` does not exist", .path.display())]
+    NotFound { path: PathBuf },
+    #[error("workspace `{}` is not a directory", .path.display())]
+    NotADirectory { path: PathBuf },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("failed to list `{}`", .path.display())]
+    List {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One repository's files, sorted by reader.
+#[derive(Debug, Default)]
+pub struct RepositoryFiles {
+    pub repository: Repository,
+    /// Compose files by project directory, in Compose's reading order.
+    pub compose: BTreeMap<String, Vec<SourceFile>>,
+    pub kubernetes: Vec<SourceFile>,
+    pub nginx: Vec<SourceFile>,
+    pub config: Vec<(SourceFile, ConfigFormat)>,
+    pub procfiles: Vec<SourceFile>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Loads weft.yaml and lists the repositories of a workspace, with a
+/// diagnostic for each configured repository that does not exist.
+pub fn repositories(root: &Path) -> Result<(LoadedConfig, Vec<Repository>, Vec<Diagnostic>), DiscoverError> {
+    if !root.exists() {
+        return Err(DiscoverError::NotFound { path: root.to_path_buf() });
+    }
+    if !root.is_dir() {
+        return Err(DiscoverError::NotADirectory { path: root.to_path_buf() });
+    }
+    let loaded = config::load(root)?;
+    let mut diagnostics = loaded.warnings.clone();
+    let mut repositories = Vec::new();
+    if loaded.config.repositories.is_empty() {
+        let mut entries: Vec<PathBuf> = fs_err::read_dir(root)
+            .map_err(|source| DiscoverError::List { path: root.to_path_buf(), source })?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            if name.starts_with('.') || SKIPPED_DIRECTORIES.contains(&name) {
+                continue;
+            }
+            if holds_readable_files(&path) {
+                repositories.push(Repository { name: name.to_string(), path: name.to_string() });
+            }
+        }
+        if repositories.is_empty() && holds_readable_files(root) {
+            let name = workspace_name(root, &loaded);
+            repositories.push(Repository { name, path: ".".to_string() });
+        }
+    } else {
+        for (name, repository) in &loaded.config.repositories {
+            let path = repository.path.clone().unwrap_or_else(|| name.clone());
+            let full = root.join(&path);
+            if !full.is_dir() {
+                let mut diagnostic = Diagnostic::error(
+                    "repository-missing",
+                    format!("repository `{name}` is not at `{}`", full.display()),
+                )
+                .in_file(config::FILE_NAME)
+                .with_hint("clone it there, or fix its `path` in weft.yaml (relative to the workspace root)");
+                if let (Some(span), Some((text, _))) = (loaded.key_span(&["repositories", name]), &loaded.source) {
+                    diagnostic = diagnostic.at(text, span.start);
+                }
+                diagnostics.push(diagnostic);
+                continue;
+            }
+            repositories.push(Repository { name: name.clone(), path: path.trim_end_matches('/').to_string() });
+        }
+    }
+    Ok((loaded, repositories, diagnostics))
+}
+
+/// The workspace's name: `name` from weft.yaml, else the directory's name.
+pub fn workspace_name(root: &Path, loaded: &LoadedConfig) -> String {
+    loaded.config.name.clone().unwrap_or_else(|| {
+        root.canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "workspace".to_string())
+    })
+}
+
+/// Whether a directory holds (at any depth) a file some reader takes.
+fn holds_readable_files(directory: &Path) -> bool {
+    walk(directory).any(|path| classify(&path).is_some())
+}
+
+fn walk(directory: &Path) -> impl Iterator<Item = PathBuf> {
+    ignore::WalkBuilder::new(directory)
+        .standard_filters(false)
+        .filter_entry(|entry| {
+            let skipped = entry.file_type().is_some_and(|t| t.is_dir())
+                && entry.depth() > 0
+                && entry.file_name().to_str().is_some_and(|n| SKIPPED_DIRECTORIES.contains(&n));
+            !skipped
+        })
+        .build()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
+        .map(ignore::DirEntry::into_path)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Compose,
+    Kubernetes,
+    Nginx,
+    Config(ConfigFormat),
+    Procfile,
+}
+
+/// Which reader takes a file, by its path.
+fn classify(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let in_github = path.components().any(|c| c.as_os_str() == ".github");
+    if in_github {
+        return None;
+    }
+    if is_compose_file(&lower) {
+        return Some(FileKind::Compose);
+    }
+    if procfile::is_procfile(name) {
+        return Some(FileKind::Procfile);
+    }
+    if let Some(format) = config_files::format_of(name) {
+        return Some(FileKind::Config(format));
+    }
+    let in_nginx_directory = path
+        .parent()
+        .is_some_and(|p| p.components().any(|c| c.as_os_str().to_string_lossy().contains("nginx")));
+    if lower.ends_with(".conf")
+        || lower.ends_with(".conf.template")
+        || lower.ends_with(".conf.j2")
+        || lower.ends_with(".conf.tpl")
+        || (in_nginx_directory && (lower == "conf" || lower.ends_with(".template")))
+    {
+        return Some(FileKind::Nginx);
+    }
+    if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+        return Some(FileKind::Kubernetes);
+    }
+    None
+}
+
+/// Compose file names: `compose.yaml`, `docker-compose.override.yml`,
+/// `docker-compose-zipkin.yml`, `compose.observability.yaml`, `docker-stack.yml`…
+pub fn is_compose_file(lower: &str) -> bool {
+    let yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
+    yaml && (lower.starts_with("compose")
+        || lower.starts_with("docker-compose")
+        || lower.contains(".compose.")
+        || lower.starts_with("docker-stack")
+        || lower == "stack.yml")
+}
+
+/// Compose's reading order within a directory: the base file, its override,
+/// then the other layers alphabetically.
+fn compose_rank(lower: &str) -> (u8, String) {
+    let rank = match lower {
+        "compose.yaml" | "compose.yml" | "docker-compose.yaml" | "docker-compose.yml" => 0,
+        "compose.override.yaml" | "compose.override.yml" | "docker-compose.override.yaml" | "docker-compose.override.yml" => 1,
+        _ => 2,
+    };
+    (rank, lower.to_string())
+}
+
+/// Reads and sorts the files of one repository.
+pub fn collect(root: &Path, repository: &Repository, exclude: &[String]) -> RepositoryFiles {
+    let mut files = RepositoryFiles { repository: repository.clone(), ..RepositoryFiles::default() };
+    let excluded = exclude_set(exclude);
+    let base = root.join(&repository.path);
+    let mut paths: Vec<PathBuf> = walk(&base).collect();
+    paths.sort();
+    for path in paths {
+        let Some(kind) = classify(&path) else { continue };
+        let within_repository = path.strip_prefix(&base).unwrap_or(&path);
+        if excluded.as_ref().is_some_and(|set| set.is_match(within_repository)) {
+            continue;
+        }
+        let relative = relative_path(root, &path);
+        if fs_err::metadata(&path).is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
+            files.diagnostics.push(
+                Diagnostic::new(Severity::Note, "file-skipped", format!("larger than {} MiB; not read", MAX_FILE_BYTES >> 20))
+                    .in_file(&relative),
+            );
+            continue;
+        }
+        let text = match fs_err::read(&path).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            Ok(Err(_)) => {
+                files.diagnostics.push(
+                    Diagnostic::warning("file-encoding", "not UTF-8 text; not read")
+                        .in_file(&relative)
+                        .with_hint("save the file as UTF-8"),
+                );
+                continue;
+            }
+            Err(error) => {
+                files.diagnostics.push(Diagnostic::error("file-read", error.to_string()).in_file(&relative));
+                continue;
+            }
+        };
+        let file = SourceFile::new(relative.clone(), text);
+        match kind {
+            FileKind::Compose => {
+                let directory = crate::paths::parent(&relative).to_string();
+                files.compose.entry(directory).or_default().push(file);
+            }
+            FileKind::Kubernetes => files.kubernetes.push(file),
+            FileKind::Nginx => {
+                if looks_like_nginx(&file.text) {
+                    files.nginx.push(file);
+                }
+            }
+            FileKind::Config(format) => files.config.push((file, format)),
+            FileKind::Procfile => files.procfiles.push(file),
+        }
+    }
+    for project in files.compose.values_mut() {
+        project.sort_by_key(|f| compose_rank(&f.path.rsplit('/').next().unwrap_or_default().to_ascii_lowercase()));
+    }
+    files
+}
+
+fn exclude_set(patterns: &[String]) -> Option<GlobSet> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        if let Ok(glob) = Glob::new(pattern) {
+            builder.add(glob);
+        }
+    }
+    builder.build().ok()
+}
+
+fn looks_like_nginx(text: &str) -> bool {
+    ["server {", "server{", "location ", "upstream ", "proxy_pass", "listen "].iter().any(|needle| text.contains(needle))
+}
+
+/// `path` relative to `root`, with `/` separators.
+pub fn relative_path(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    let text: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if text.is_empty() { ".".to_string() } else { text.join("/") }
+}
+
+/// Runs every reader over one repository's files.
+pub fn read_repository(root: &Path, files: &RepositoryFiles) -> Facts {
+    let mut facts = Facts { diagnostics: files.diagnostics.clone(), ..Facts::default() };
+    let load = |relative: &str| -> Option<SourceFile> {
+        let text = fs_err::read_to_string(root.join(relative)).ok()?;
+        Some(SourceFile::new(relative, text))
+    };
+    for (directory, project_files) in &files.compose {
+        let environment = project_environment(&files.config, directory);
+        facts.extend(compose::read_project(&Project { directory, files: project_files, environment: &environment, load: &load }));
+    }
+    let mut kubernetes_facts = kubernetes::read(&files.kubernetes);
+    for diagnostic in &mut kubernetes_facts.diagnostics {
+        let in_manifest_directory = diagnostic
+            .file
+            .as_deref()
+            .is_some_and(|f| f.split('/').any(|part| MANIFEST_DIRECTORIES.contains(&part)));
+        if diagnostic.severity == Severity::Error && diagnostic.code == "yaml-syntax" && !in_manifest_directory {
+            diagnostic.severity = Severity::Warning;
+        }
+    }
+    facts.extend(kubernetes_facts);
+    for file in &files.nginx {
+        facts.extend(nginx::read(file));
+    }
+    for (file, format) in &files.config {
+        facts.extend(config_files::read(file, *format));
+    }
+    for file in &files.procfiles {
+        facts.extend(procfile::read(file, crate::paths::parent(&file.path)));
+    }
+    facts
+}
+
+/// The variables of a compose project's `.env`.
+fn project_environment(config: &[(SourceFile, ConfigFormat)], directory: &str) -> HashMap<String, String> {
+    let wanted = if directory == "." { ".env".to_string() } else { format!("{directory}/.env") };
+    config
+        .iter()
+        .find(|(file, _)| file.path == wanted)
+        .map(|(file, _)| {
+            let (entries, _) = parse_dotenv(file);
+            let mut environment = HashMap::new();
+            for entry in entries {
+                let (value, _) = crate::env::interpolate(&entry.value, &|name| environment.get(name).cloned());
+                environment.insert(entry.name, value);
+            }
+            environment
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,51 @@
+//! One module per subcommand, each a `run` that calls the library.
+
+mod check;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use weft_model::Model;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Outcome;
+
+/// What every command gets: the global options.
+#[derive(Debug)]
+pub(crate) struct Context {
+    workspace: Option<PathBuf>,
+}
+
+impl Context {
+    /// The workspace: a positional directory if given, else `-w`, else `.`.
+    fn workspace(&self, positional: Option<&Path>) -> PathBuf {
+        positional
+            .map(Path::to_path_buf)
+            .or_else(|| self.workspace.clone())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// For commands whose positionals are names: takes a leading argument
+    /// that is a directory as the workspace when `-w` is not given.
+    fn split_workspace(&self, arguments: &[String]) -> (PathBuf, Vec<String>) {
+        match arguments.split_first() {
+            Some((first, rest)) if self.workspace.is_none() && Path::new(first).is_dir() && !first.is_empty() => {
+                (PathBuf::from(first), rest.to_vec())
+            }
+            _ => (self.workspace(None), arguments.to_vec()),
+        }
+    }
+
+    fn discover(&self, root: &Path) -> anyhow::Result<Model> {
+        Ok(weft_discover::discover(root)?)
+    }
+}
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let context = Context { workspace: cli.global.workspace };
+    match cli.command {
+        Command::Check(args) => check::run(&context, args),
+        Command::Schema => schema::run(),
+        _ => Ok(Outcome::Internal),
+    }
+}
