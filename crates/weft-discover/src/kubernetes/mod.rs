@@ -55,19 +55,8 @@ fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Vec<Node> {
         Ok(documents) => return documents,
         Err(error) => error,
     };
-    if let Some(offset) = file.text.find("{{") {
-        let location = LineIndex::new(&file.text).location(&file.text, offset);
-        diagnostics.push(
-            file.diagnostic(
-                Diagnostic::new(
-                    Severity::Note,
-                    "template-skipped",
-                    "looks like a Helm or Go template; not read",
-                )
-                .with_hint("render it first (`helm template`) and point weft at the output"),
-                Span::point(location),
-            ),
-        );
+    if let Some(note) = template_note(file, "looks like a Helm or Go template; not read") {
+        diagnostics.push(note);
         return Vec::new();
     }
     let starts = document_starts(&file.text);
@@ -91,6 +80,20 @@ fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Vec<Node> {
         }
     }
     documents
+}
+
+/// A note that a file holding `{{` is a template, at its first `{{`; `None`
+/// for a file without one.
+fn template_note(file: &SourceFile, message: impl Into<String>) -> Option<Diagnostic> {
+    let offset = file.text.find("{{")?;
+    let location = LineIndex::new(&file.text).location(&file.text, offset);
+    Some(
+        file.diagnostic(
+            Diagnostic::new(Severity::Note, "template-skipped", message)
+                .with_hint("render it first (`helm template`) and point weft at the output"),
+            Span::point(location),
+        ),
+    )
 }
 
 fn syntax_error(file: &SourceFile, error: &weft_model::yaml::YamlError) -> Diagnostic {
@@ -241,5 +244,544 @@ fn service_fact(object: &Object<'_>, aliases: Vec<String>, rule: Rule) -> Servic
         aliases,
         directory: None,
         provenance: object.file.provenance(object.name_node.span, rule),
+    }
+}
+
+/// Reads `(path, text)` pairs, for tests.
+#[cfg(test)]
+fn read_texts(files: &[(&str, &str)]) -> Facts {
+    let files: Vec<SourceFile> = files
+        .iter()
+        .map(|(path, text)| SourceFile::new(*path, *text))
+        .collect();
+    read(&files)
+}
+
+/// The names of the service facts, as `scope/name`.
+#[cfg(test)]
+fn service_names(facts: &Facts) -> Vec<String> {
+    facts
+        .services
+        .iter()
+        .map(|fact| format!("{}/{}", fact.service.scope, fact.service.name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::facts::Target;
+
+    use super::*;
+
+    const DEPLOYMENT: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+spec:
+  template:
+    metadata:
+      labels: {app: api, tier: backend}
+    spec:
+      containers:
+        - name: api
+          image: shop/api:1.2
+          command: [/bin/api]
+          args: [--port, \"8080\"]
+          env:
+            - {name: LOG_LEVEL, value: debug}
+";
+
+    #[test]
+    fn a_service_in_another_file_merges_into_the_workloads_it_selects() {
+        let service = "\
+apiVersion: v1
+kind: Service
+metadata: {name: API, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{port: 80}]
+";
+        let facts = read_texts(&[
+            ("k8s/deployment.yaml", DEPLOYMENT),
+            ("k8s/svc.yaml", service),
+        ]);
+        assert_eq!(service_names(&facts), ["kubernetes:shop/api"]);
+        let api = &facts.services[0];
+        assert_eq!(api.source, SourceKind::Kubernetes);
+        assert_eq!(api.image.as_deref(), Some("shop/api:1.2"));
+        assert_eq!(api.command.as_deref(), Some("/bin/api --port 8080"));
+        assert_eq!(
+            api.aliases,
+            [
+                "api",
+                "api.shop",
+                "api.shop.svc",
+                "api.shop.svc.cluster.local"
+            ]
+        );
+        assert_eq!(api.provenance.rule, Rule::KubernetesWorkload);
+        assert_eq!((api.provenance.line, api.provenance.column), (4, 9));
+        assert_eq!(facts.env.len(), 1);
+        assert_eq!(
+            (facts.env[0].name.as_str(), facts.env[0].value.as_str()),
+            ("LOG_LEVEL", "debug")
+        );
+    }
+
+    #[test]
+    fn services_that_select_nothing_are_services_of_their_own() {
+        let services = "\
+apiVersion: v1
+kind: Service
+metadata: {name: other-namespace}
+spec: {selector: {app: api}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: no-selector, namespace: shop}
+spec: {ports: [{port: 5432}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: external, namespace: shop}
+spec: {type: ExternalName, externalName: db.example.com, selector: {app: api}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: too-specific, namespace: shop}
+spec: {selector: {app: api, tier: frontend}}
+";
+        let facts = read_texts(&[("deployment.yaml", DEPLOYMENT), ("services.yaml", services)]);
+        assert_eq!(
+            service_names(&facts),
+            [
+                "kubernetes:shop/api",
+                "kubernetes:default/other-namespace",
+                "kubernetes:shop/no-selector",
+                "kubernetes:shop/external",
+                "kubernetes:shop/too-specific",
+            ]
+        );
+        assert!(facts.services[0].aliases.is_empty());
+        let external = &facts.services[3];
+        assert_eq!(external.provenance.rule, Rule::KubernetesService);
+        assert_eq!(
+            external.aliases,
+            [
+                "external",
+                "external.shop",
+                "external.shop.svc",
+                "external.shop.svc.cluster.local"
+            ]
+        );
+    }
+
+    #[test]
+    fn kinds_become_prefixed_services_or_are_skipped() {
+        let text = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {DB_HOST: postgres, RETRIES: \"3\", nested: {a: b}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: credentials}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: web-tls, namespace: web}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: admin}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: api}
+---
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [deployment.yaml]
+---
+apiVersion: skaffold/v4beta6
+kind: Config
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all}
+---
+name: not kubernetes
+kind: whatever
+---
+- a list
+";
+        let facts = read_texts(&[("all.yaml", text)]);
+        assert_eq!(
+            service_names(&facts),
+            [
+                "kubernetes:default/configmap:settings",
+                "kubernetes:default/secret:credentials",
+                "kubernetes:default/pvc:data",
+                "kubernetes:web/certificate:web-tls",
+            ]
+        );
+        assert!(facts.references.is_empty());
+        assert!(facts.diagnostics.is_empty(), "{:?}", facts.diagnostics);
+        let env: Vec<_> = facts
+            .env
+            .iter()
+            .map(|env| (env.name.as_str(), env.value.as_str(), env.provenance.line))
+            .collect();
+        assert_eq!(env, [("DB_HOST", "postgres", 4), ("RETRIES", "3", 4)]);
+        assert_eq!(
+            facts.env[0].subject,
+            Subject::Service(crate::facts::LocalService::new(
+                "kubernetes:default",
+                "configmap:settings"
+            ))
+        );
+    }
+
+    #[test]
+    fn lists_workload_kinds_and_unnamed_objects() {
+        let text = "\
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: batch/v1
+    kind: CronJob
+    metadata: {name: nightly}
+    spec:
+      jobTemplate:
+        spec:
+          template:
+            spec:
+              containers: [{name: job, image: backup, env: [{name: TARGET, value: \"s3://bucket/x\"}]}]
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: debug}
+    spec:
+      containers: [{name: shell, image: busybox, command: [sh, -c, \"wget http://api:8080/\"]}]
+  - apiVersion: batch/v1
+    kind: Job
+    metadata: {generateName: migrate-}
+  - apiVersion: argoproj.io/v1alpha1
+    kind: Rollout
+    metadata: {name: canary}
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {labels: {app: x}}
+";
+        let facts = read_texts(&[("list.yaml", text)]);
+        assert_eq!(
+            service_names(&facts),
+            [
+                "kubernetes:default/nightly",
+                "kubernetes:default/debug",
+                "kubernetes:default/migrate",
+                "kubernetes:default/canary",
+            ]
+        );
+        assert_eq!(facts.services[0].image.as_deref(), Some("backup"));
+        assert_eq!(
+            facts.services[1].command.as_deref(),
+            Some("sh -c wget http://api:8080/")
+        );
+        let targets: Vec<_> = facts.references.iter().map(|r| r.target.clone()).collect();
+        assert_eq!(
+            targets,
+            [Target::Host("bucket".into()), Target::Host("api".into())]
+        );
+        let [diagnostic] = facts.diagnostics.as_slice() else {
+            panic!("one diagnostic expected: {:?}", facts.diagnostics);
+        };
+        assert_eq!(diagnostic.code, "kubernetes-unnamed");
+        assert_eq!(diagnostic.severity, Severity::Warning);
+        assert_eq!((diagnostic.line, diagnostic.column), (Some(25), Some(5)));
+    }
+
+    #[test]
+    fn templates_are_noted_and_syntax_errors_reported_by_document() {
+        let template = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include \"chart.fullname\" . }}
+spec:
+  replicas: {{ .Values.replicas }}
+";
+        let broken = "\
+apiVersion: v1
+kind: Secret
+metadata: {name: first}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: [name: broken
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: last}
+";
+        let unparsable =
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Values.name }}-{{ .Release }}\n";
+        let facts = read_texts(&[
+            ("templates/deployment.yaml", template),
+            ("broken.yaml", broken),
+            ("templates/secret.yaml", unparsable),
+        ]);
+        assert_eq!(
+            service_names(&facts),
+            [
+                "kubernetes:default/secret:first",
+                "kubernetes:default/secret:last"
+            ]
+        );
+        let found: Vec<_> = facts
+            .diagnostics
+            .iter()
+            .map(|d| (d.severity, d.code.as_str(), d.file.as_deref(), d.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Severity::Error, "yaml-syntax", Some("broken.yaml"), Some(8)),
+                (
+                    Severity::Note,
+                    "template-skipped",
+                    Some("templates/secret.yaml"),
+                    Some(4)
+                ),
+                (
+                    Severity::Note,
+                    "template-skipped",
+                    Some("templates/deployment.yaml"),
+                    Some(4)
+                ),
+            ]
+        );
+        assert!(facts.diagnostics[1].hint.is_some());
+    }
+
+    #[test]
+    fn odd_shapes_do_not_panic() {
+        let odd = [
+            "apiVersion: v1\nkind: Service\nmetadata: name\n",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: [1, 2]\n",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: NodePort, selector: x, ports: [{nodePort: 99999}, 3, {nodePort: abc}]}\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {containers: x, volumes: [{configMap: 3}, {secret: {secretName: [a]}}]}}}\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {containers: [{env: [{valueFrom: {configMapKeyRef: a}}, 1, {name: [x], value: {y: z}}], envFrom: [{secretRef: {}}], ports: [{hostPort: -1}]}]}}}\n",
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\nspec: {rules: [{host: [a], http: {paths: [{path: 3, backend: {service: {name: {}}}}]}}, x]}\n",
+            "apiVersion: v1\nkind: List\nitems: {a: b}\n",
+            "apiVersion: [v1]\nkind: Pod\n",
+            "apiVersion: v1\nkind: {a: b}\n",
+            "",
+            "---\n---\n",
+            "~",
+            "a: &x [*x]",
+        ];
+        for text in odd {
+            let _ = read_texts(&[("odd.yaml", text)]);
+        }
+    }
+
+    /// A JSON value (which is also YAML) built from Kubernetes keys, so that
+    /// random documents reach deep into the reader.
+    fn value() -> impl Strategy<Value = serde_json::Value> {
+        let keys = prop::sample::select(vec![
+            "apiVersion",
+            "kind",
+            "metadata",
+            "name",
+            "namespace",
+            "labels",
+            "spec",
+            "template",
+            "selector",
+            "containers",
+            "initContainers",
+            "env",
+            "envFrom",
+            "value",
+            "valueFrom",
+            "configMapKeyRef",
+            "secretRef",
+            "optional",
+            "volumes",
+            "projected",
+            "sources",
+            "ports",
+            "hostPort",
+            "nodePort",
+            "type",
+            "rules",
+            "host",
+            "http",
+            "paths",
+            "path",
+            "backend",
+            "service",
+            "items",
+            "data",
+            "args",
+            "command",
+            "jobTemplate",
+        ]);
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<u32>().prop_map(serde_json::Value::from),
+            prop::sample::select(vec![
+                "v1",
+                "apps/v1",
+                "Deployment",
+                "Service",
+                "Ingress",
+                "List",
+                "CronJob",
+                "NodePort",
+                "a",
+                "http://db:5432/x",
+                "{{ x }}",
+                "",
+            ])
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|entries| {
+                    serde_json::Value::Object(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn random_documents_do_not_panic(
+            kind in prop::sample::select(vec!["Deployment", "Service", "Ingress", "List", "CronJob", "Pod", "ConfigMap", "Widget"]),
+            body in value(),
+        ) {
+            let mut document = serde_json::json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": "x"}});
+            if let (Some(document), serde_json::Value::Object(body)) = (document.as_object_mut(), body) {
+                document.extend(body);
+            }
+            let _ = read_texts(&[("random.yaml", &document.to_string())]);
+        }
+    }
+
+    /// Reads the Kubernetes manifests of the shared corpus, one call per
+    /// repository: no panic, and a summary on stderr.
+    /// `cargo test -p weft-discover corpus -- --ignored --nocapture`
+    #[test]
+    #[ignore = "needs the corpus at /work/shared/corpus"]
+    #[expect(
+        clippy::print_stderr,
+        reason = "a manual sanity check prints its summary"
+    )]
+    fn corpus() {
+        let root = std::path::Path::new("/work/shared/corpus");
+        if !root.is_dir() {
+            return;
+        }
+        let workspaces = [
+            "online-boutique",
+            "bank-of-anthos",
+            "argocd-example-apps",
+            "sock-shop",
+            "descheduler",
+            "example-voting-app",
+            "aks-store-demo",
+            "kubernetes-examples",
+            "istio-bookinfo",
+        ];
+        let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+        for workspace in workspaces {
+            let Ok(repositories) = fs_err::read_dir(root.join(workspace)) else {
+                continue;
+            };
+            for repository in repositories.flatten() {
+                let mut files = Vec::new();
+                let walk = ignore::WalkBuilder::new(repository.path())
+                    .standard_filters(false)
+                    .build();
+                for entry in walk.flatten() {
+                    let path = entry.path();
+                    let is_yaml = path
+                        .extension()
+                        .is_some_and(|extension| extension == "yaml" || extension == "yml");
+                    if is_yaml && let Ok(text) = fs_err::read_to_string(path) {
+                        let relative = path.strip_prefix(root).unwrap_or(path);
+                        files.push(SourceFile::new(relative.to_string_lossy(), text));
+                    }
+                }
+                let facts = read(&files);
+                let name = repository.path().display().to_string();
+                eprintln!(
+                    "{name}: {} files, {} services, {} references, {} claims, {} env, {} diagnostics",
+                    files.len(),
+                    facts.services.len(),
+                    facts.references.len(),
+                    facts.claims.len(),
+                    facts.env.len(),
+                    facts.diagnostics.len()
+                );
+                for service in &facts.services {
+                    eprintln!(
+                        "  service {}/{} {:?}",
+                        service.service.scope, service.service.name, service.aliases
+                    );
+                }
+                for reference in &facts.references {
+                    let from = match &reference.from {
+                        Subject::Service(service) => service.name.as_str(),
+                        _ => "?",
+                    };
+                    eprintln!(
+                        "  ref {from} -> {:?} {} {}",
+                        reference.target, reference.kind, reference.provenance
+                    );
+                }
+                for claim in &facts.claims {
+                    eprintln!(
+                        "  claim {:?} {:?} {}",
+                        claim.subject, claim.resource, claim.provenance
+                    );
+                }
+                for diagnostic in &facts.diagnostics {
+                    eprintln!(
+                        "  diagnostic {} {} {}: {}",
+                        diagnostic.severity.as_str(),
+                        diagnostic.code,
+                        diagnostic.location().unwrap_or_default(),
+                        diagnostic.message
+                    );
+                    *totals
+                        .entry(format!("diagnostic {}", diagnostic.code))
+                        .or_default() += 1;
+                }
+                *totals.entry("files".into()).or_default() += files.len();
+                *totals.entry("services".into()).or_default() += facts.services.len();
+                *totals.entry("references".into()).or_default() += facts.references.len();
+                *totals.entry("claims".into()).or_default() += facts.claims.len();
+                *totals.entry("env".into()).or_default() += facts.env.len();
+            }
+        }
+        eprintln!("totals: {totals:?}");
     }
 }

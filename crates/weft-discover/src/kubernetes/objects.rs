@@ -1,8 +1,8 @@
 //! Kubernetes objects found in YAML documents: what kind each one is, its
 //! name and namespace, and where its pod template lives.
 
+use weft_model::Diagnostic;
 use weft_model::yaml::Node;
-use weft_model::{Diagnostic, Severity};
 
 use crate::facts::{LocalService, SourceFile};
 
@@ -171,13 +171,15 @@ fn is_skipped(group: &str, kind: &str) -> bool {
     KINDS.contains(&kind)
         || group.ends_with("kustomize.config.k8s.io")
         || group.ends_with("config.kubernetes.io")
-        || api_version_is_tooling(group)
+        || is_tool_configuration(group)
 }
 
-/// Skaffold (`skaffold/v4beta6`) and similar tools write `apiVersion` without
-/// a dotted group.
-fn api_version_is_tooling(group: &str) -> bool {
-    matches!(group, "skaffold" | "kpt" | "kind.x-k8s.io")
+/// Configuration files of tools (`skaffold/v4beta6`, `descheduler/v1alpha2`)
+/// borrow `apiVersion` and `kind` but are not API objects: their group has
+/// no dot, unlike every API group but the built-in ones.
+fn is_tool_configuration(group: &str) -> bool {
+    const BUILT_IN: &[&str] = &["apps", "batch", "extensions", "policy", "autoscaling"];
+    !group.is_empty() && !group.contains('.') && !BUILT_IN.contains(&group)
 }
 
 /// Collects the objects of one document into `objects`, unwrapping `List`s.
@@ -216,38 +218,30 @@ fn collect_at<'a>(
         return;
     }
     let metadata = document.get("metadata");
-    let Some((name_node, name)) = metadata
-        .and_then(|metadata| metadata.get("name"))
-        .and_then(|node| Some((node, node.as_str()?.trim())))
-        .filter(|(_, name)| !name.is_empty())
-    else {
-        if classify(api_version, kind) != Class::Skipped {
-            diagnostics.push(
-                file.diagnostic(
-                    Diagnostic::warning(
-                        "kubernetes-unnamed",
-                        format!("{kind} object has no metadata.name; not read"),
-                    )
-                    .with_hint(
-                        "give the object a name, or generate it with kustomize or Helm first",
-                    ),
-                    kind_key.span,
-                ),
-            );
+    // A Job or Pod named by `generateName` (a hook run once) is read under
+    // that prefix.
+    let name = ["name", "generateName"].iter().find_map(|key| {
+        let node = metadata?.get(key)?;
+        let name = node.as_str()?.trim().trim_end_matches('-');
+        (!name.is_empty()).then_some((node, name))
+    });
+    let Some((name_node, name)) = name else {
+        if classify(api_version, kind) == Class::Skipped {
+            return;
         }
+        let message = format!("{kind} object looks like a Helm or Go template; not read");
+        if let Some(note) = super::template_note(file, message) {
+            diagnostics.push(note);
+            return;
+        }
+        let diagnostic = Diagnostic::warning(
+            "kubernetes-unnamed",
+            format!("{kind} object has no metadata.name; not read"),
+        )
+        .with_hint("give the object a name, or generate it with kustomize or Helm first");
+        diagnostics.push(file.diagnostic(diagnostic, kind_key.span));
         return;
     };
-    if name.contains("{{") {
-        diagnostics.push(file.diagnostic(
-            Diagnostic::new(
-                Severity::Note,
-                "template-skipped",
-                format!("{kind} `{name}` is named by a Helm or Go template; not read"),
-            ),
-            name_node.span,
-        ));
-        return;
-    }
     let namespace = metadata
         .and_then(|metadata| metadata.get("namespace"))
         .and_then(Node::as_str)
