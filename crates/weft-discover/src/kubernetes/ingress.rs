@@ -102,3 +102,189 @@ fn looks_like_regex(path: &str) -> bool {
         '^', '$', '(', ')', '[', ']', '{', '}', '|', '+', '?', '\\', '*',
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use weft_model::{EdgeKind, PathMatch, ProxyKind, Resource, Rule};
+
+    use super::super::{read_texts, service_names};
+    use crate::facts::{LocalService, Subject, Target};
+
+    const INGRESSES: &str = "\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: web}
+spec:
+  ingressClassName: nginx
+  defaultBackend:
+    service: {name: fallback, port: {number: 80}}
+  rules:
+    - host: Shop.Example.com
+      http:
+        paths:
+          - path: /api
+            pathType: Prefix
+            backend: {service: {name: api, port: {number: 80}}}
+          - path: /health
+            pathType: Exact
+            backend: {service: {name: api, port: {name: http}}}
+          - path: /static(/|$)(.*)
+            pathType: ImplementationSpecific
+            backend: {service: {name: assets, port: {number: 80}}}
+    - http:
+        paths:
+          - path: /*
+            backend: {service: {name: frontend, port: {number: 80}}}
+---
+apiVersion: extensions/v1beta1
+kind: Ingress
+metadata:
+  name: legacy
+  annotations: {kubernetes.io/ingress.class: traefik}
+spec:
+  backend: {serviceName: legacy-default, servicePort: 80}
+  rules:
+    - host: old.example.com
+      http:
+        paths:
+          - backend: {serviceName: legacy, servicePort: 80}
+";
+
+    #[test]
+    fn ingresses_route_to_services() {
+        let facts = read_texts(&[("ingress.yaml", INGRESSES)]);
+        assert_eq!(
+            service_names(&facts),
+            [
+                "kubernetes:web/ingress:shop",
+                "kubernetes:default/ingress:legacy"
+            ]
+        );
+        let found: Vec<_> = facts
+            .references
+            .iter()
+            .map(|reference| {
+                let Target::Service(target) = &reference.target else {
+                    panic!("a service target expected: {reference:?}");
+                };
+                let Subject::Service(from) = &reference.from else {
+                    panic!("a service subject expected: {reference:?}");
+                };
+                assert_eq!(from.scope, target.scope);
+                assert_eq!(reference.kind, EdgeKind::Optional);
+                assert_eq!(reference.provenance.rule, Rule::KubernetesIngressBackend);
+                (
+                    from.name.as_str(),
+                    target.name.as_str(),
+                    reference.provenance.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("ingress:shop", "fallback", 7),
+                ("ingress:shop", "api", 14),
+                ("ingress:shop", "api", 17),
+                ("ingress:shop", "assets", 20),
+                ("ingress:shop", "frontend", 24),
+                ("ingress:legacy", "legacy-default", 32),
+                ("ingress:legacy", "legacy", 37),
+            ]
+        );
+    }
+
+    #[test]
+    fn ingress_rules_claim_routes_at_their_host() {
+        let facts = read_texts(&[("ingress.yaml", INGRESSES)]);
+        let found: Vec<_> = facts
+            .claims
+            .iter()
+            .map(|claim| {
+                let Resource::Route {
+                    proxy,
+                    host,
+                    path,
+                    path_match,
+                    router,
+                    name,
+                    priority,
+                    rule,
+                } = &claim.resource
+                else {
+                    panic!("a route expected: {claim:?}");
+                };
+                assert_eq!(*proxy, ProxyKind::Ingress);
+                assert_eq!((priority, rule), (&None, &None));
+                assert_eq!(claim.provenance.rule, Rule::KubernetesIngressRule);
+                let at = &INGRESSES[claim.provenance.span.range()];
+                (
+                    host.as_str(),
+                    path.as_str(),
+                    *path_match,
+                    router.as_str(),
+                    name.as_deref(),
+                    claim.provenance.line,
+                    claim.provenance.column,
+                    at,
+                )
+            })
+            .collect();
+        let shop = Some("shop");
+        let legacy = Some("legacy");
+        let host = "Shop.Example.com";
+        assert_eq!(
+            found,
+            [
+                (
+                    "shop.example.com",
+                    "/api",
+                    PathMatch::Prefix,
+                    "nginx",
+                    shop,
+                    9,
+                    13,
+                    host
+                ),
+                (
+                    "shop.example.com",
+                    "/health",
+                    PathMatch::Exact,
+                    "nginx",
+                    shop,
+                    9,
+                    13,
+                    host
+                ),
+                (
+                    "shop.example.com",
+                    "/static(/|$)(.*)",
+                    PathMatch::Regex,
+                    "nginx",
+                    shop,
+                    9,
+                    13,
+                    host
+                ),
+                ("*", "/*", PathMatch::Prefix, "nginx", shop, 23, 19, "/*"),
+                (
+                    "old.example.com",
+                    "/",
+                    PathMatch::Prefix,
+                    "traefik",
+                    legacy,
+                    34,
+                    13,
+                    "old.example.com"
+                ),
+            ]
+        );
+        let Subject::Service(subject) = &facts.claims[0].subject else {
+            panic!("a service subject expected");
+        };
+        assert_eq!(
+            subject,
+            &LocalService::new("kubernetes:web", "ingress:shop")
+        );
+    }
+}

@@ -291,3 +291,266 @@ impl PodReader<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use weft_model::{EdgeKind, Platform, Protocol, Resource, Rule};
+
+    use super::super::read_texts;
+    use crate::facts::{Facts, LocalService, Subject, Target};
+
+    const WORKLOAD: &str = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: worker, namespace: jobs}
+spec:
+  template:
+    metadata: {labels: {app: worker}}
+    spec:
+      initContainers:
+        - name: wait
+          image: busybox
+          args: [--upstream=http://queue:5672, worker:9000]
+      containers:
+        - name: worker
+          image: worker
+          env:
+            - name: MODE
+              valueFrom:
+                configMapKeyRef: {name: settings, key: mode}
+            - name: FLAGS
+              valueFrom:
+                configMapKeyRef: {name: flags, key: all, optional: true}
+            - name: PASSWORD
+              valueFrom:
+                secretKeyRef: {name: credentials, key: password}
+            - name: DATABASE_URL
+              value: postgres://user@db.data.svc.cluster.local:5432/app
+            - name: CACHE_HOST
+              value: cache
+            - name: SELF_ADDR
+              value: worker-svc:80
+          envFrom:
+            - configMapRef: {name: common}
+            - secretRef: {name: tokens, optional: true}
+          ports:
+            - containerPort: 80
+              hostPort: 8080
+            - containerPort: 53
+              hostPort: 5353
+              protocol: UDP
+              hostIP: 127.0.0.1
+      volumes:
+        - name: config
+          configMap: {name: files}
+        - name: certificates
+          secret: {secretName: tls, optional: true}
+        - name: data
+          persistentVolumeClaim: {claimName: worker-data}
+        - name: bundle
+          projected:
+            sources:
+              - configMap: {name: bundle-config}
+              - secret: {name: bundle-secret}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: worker-svc, namespace: jobs}
+spec: {selector: {app: worker}}
+";
+
+    fn read_workload() -> Facts {
+        read_texts(&[("worker.yaml", WORKLOAD)])
+    }
+
+    #[test]
+    fn references_carry_their_rule_kind_and_location() {
+        let facts = read_workload();
+        let worker = Subject::Service(LocalService::new("kubernetes:jobs", "worker"));
+        let found: Vec<_> = facts
+            .references
+            .iter()
+            .inspect(|reference| assert_eq!(reference.from, worker))
+            .map(|reference| {
+                let target = match &reference.target {
+                    Target::Service(service) => {
+                        assert_eq!(service.scope, "kubernetes:jobs");
+                        service.name.clone()
+                    }
+                    Target::Host(host) => format!("host {host}"),
+                };
+                let provenance = &reference.provenance;
+                (
+                    target,
+                    reference.kind,
+                    provenance.rule,
+                    provenance.line,
+                    provenance.column,
+                )
+            })
+            .collect();
+        // Containers first, then init containers, then volumes. `worker:9000`
+        // and `worker-svc:80` name the workload itself.
+        let expected = [
+            (
+                "configmap:settings",
+                EdgeKind::Required,
+                Rule::KubernetesConfigMapKeyRef,
+                18,
+                41,
+            ),
+            (
+                "configmap:flags",
+                EdgeKind::Optional,
+                Rule::KubernetesConfigMapKeyRef,
+                21,
+                41,
+            ),
+            (
+                "secret:credentials",
+                EdgeKind::Required,
+                Rule::KubernetesSecretKeyRef,
+                24,
+                38,
+            ),
+            (
+                "host db.data.svc.cluster.local",
+                EdgeKind::Soft,
+                Rule::KubernetesEnvironment,
+                26,
+                22,
+            ),
+            (
+                "host cache",
+                EdgeKind::Soft,
+                Rule::KubernetesEnvironment,
+                28,
+                22,
+            ),
+            (
+                "configmap:common",
+                EdgeKind::Required,
+                Rule::KubernetesEnvFrom,
+                32,
+                36,
+            ),
+            (
+                "secret:tokens",
+                EdgeKind::Optional,
+                Rule::KubernetesEnvFrom,
+                33,
+                33,
+            ),
+            (
+                "host queue",
+                EdgeKind::Soft,
+                Rule::KubernetesEnvironment,
+                11,
+                18,
+            ),
+            (
+                "configmap:files",
+                EdgeKind::Required,
+                Rule::KubernetesVolume,
+                43,
+                29,
+            ),
+            (
+                "secret:tls",
+                EdgeKind::Optional,
+                Rule::KubernetesVolume,
+                45,
+                32,
+            ),
+            (
+                "pvc:worker-data",
+                EdgeKind::Required,
+                Rule::KubernetesVolume,
+                47,
+                46,
+            ),
+            (
+                "configmap:bundle-config",
+                EdgeKind::Required,
+                Rule::KubernetesVolume,
+                51,
+                35,
+            ),
+            (
+                "secret:bundle-secret",
+                EdgeKind::Required,
+                Rule::KubernetesVolume,
+                52,
+                32,
+            ),
+        ]
+        .map(|(target, kind, rule, line, column)| (target.to_string(), kind, rule, line, column));
+        assert_eq!(found, expected);
+        let text_at = |index: usize| &WORKLOAD[facts.references[index].provenance.span.range()];
+        assert_eq!(text_at(0), "settings");
+        assert_eq!(text_at(7), "--upstream=http://queue:5672");
+        assert_eq!(text_at(10), "worker-data");
+    }
+
+    #[test]
+    fn literal_env_values_are_assignments() {
+        let facts = read_workload();
+        let names: Vec<_> = facts.env.iter().map(|env| env.name.as_str()).collect();
+        assert_eq!(names, ["DATABASE_URL", "CACHE_HOST", "SELF_ADDR"]);
+        assert_eq!(facts.env[1].value, "cache");
+        assert_eq!(
+            (facts.env[1].provenance.line, facts.env[1].provenance.column),
+            (28, 22)
+        );
+    }
+
+    #[test]
+    fn host_ports_are_claimed_at_their_number() {
+        let facts = read_workload();
+        let claims: Vec<_> = facts
+            .claims
+            .iter()
+            .map(|claim| {
+                (
+                    &claim.resource,
+                    claim.provenance.line,
+                    claim.provenance.column,
+                )
+            })
+            .collect();
+        let port = |protocol, host_ip: Option<&str>, port| Resource::HostPort {
+            platform: Platform::Kubernetes,
+            protocol,
+            host_ip: host_ip.map(str::to_string),
+            start: port,
+            end: port,
+        };
+        assert_eq!(
+            claims,
+            [
+                (&port(Protocol::Tcp, None, 8080), 36, 25),
+                (&port(Protocol::Udp, Some("127.0.0.1"), 5353), 38, 25),
+            ]
+        );
+        let claim = &facts.claims[0];
+        assert_eq!(claim.provenance.rule, Rule::KubernetesHostPort);
+        assert_eq!(&WORKLOAD[claim.provenance.span.range()], "8080");
+    }
+
+    #[test]
+    fn a_port_that_is_not_a_number_is_reported() {
+        let text = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec: {containers: [{name: c, ports: [{hostPort: 70000}, {hostPort: http}]}]}
+";
+        let facts = read_texts(&[("pod.yaml", text)]);
+        assert!(facts.claims.is_empty());
+        let codes: Vec<_> = facts.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            ["kubernetes-invalid-port", "kubernetes-invalid-port"]
+        );
+    }
+}
