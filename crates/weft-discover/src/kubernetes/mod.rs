@@ -9,6 +9,7 @@
 //! namespace lends them its DNS names instead of becoming a service of its
 //! own. Then each object is turned into facts.
 
+mod documents;
 mod ingress;
 mod objects;
 mod pods;
@@ -16,16 +17,11 @@ mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use weft_model::span::LineIndex;
-use weft_model::yaml::{Node, parse_documents};
-use weft_model::{Diagnostic, Rule, Severity, Span};
+use weft_model::Rule;
+use weft_model::yaml::Node;
 
 use crate::facts::{EnvAssignment, Facts, ServiceFact, SourceFile, SourceKind, Subject};
 use objects::{Class, Object};
-
-/// A file split into more documents than this is not re-read document by
-/// document after a syntax error.
-const MAX_SALVAGED_DOCUMENTS: usize = 200;
 
 /// Reads every Kubernetes object in the given files of one repository.
 ///
@@ -35,7 +31,7 @@ pub fn read(files: &[SourceFile]) -> Facts {
     let mut facts = Facts::default();
     let parsed: Vec<(&SourceFile, Vec<Node>)> = files
         .iter()
-        .map(|file| (file, parse(file, &mut facts.diagnostics)))
+        .map(|file| (file, documents::parse(file, &mut facts.diagnostics)))
         .collect();
     let mut objects = Vec::new();
     for (file, documents) in &parsed {
@@ -45,81 +41,6 @@ pub fn read(files: &[SourceFile]) -> Facts {
     }
     read_objects(&objects, &mut facts);
     facts
-}
-
-/// Parses a file into documents, reporting what does not parse. After a
-/// syntax error the file is read again one `---` document at a time, so that
-/// one broken document does not hide the others.
-fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Vec<Node> {
-    let error = match parse_documents(&file.text) {
-        Ok(documents) => return documents,
-        Err(error) => error,
-    };
-    if let Some(note) = template_note(file, "looks like a Helm or Go template; not read") {
-        diagnostics.push(note);
-        return Vec::new();
-    }
-    let starts = document_starts(&file.text);
-    if starts.len() < 2 || starts.len() > MAX_SALVAGED_DOCUMENTS {
-        diagnostics.push(syntax_error(file, &error));
-        return Vec::new();
-    }
-    let mut documents = Vec::new();
-    let ends = starts.iter().skip(1).copied().chain([file.text.len()]);
-    for (start, end) in starts.iter().copied().zip(ends) {
-        // Blank out what comes before the document so that spans stay those
-        // of the whole file.
-        let mut text: String = file.text[..start]
-            .bytes()
-            .map(|byte| if byte == b'\n' { '\n' } else { ' ' })
-            .collect();
-        text.push_str(&file.text[start..end]);
-        match parse_documents(&text) {
-            Ok(parsed) => documents.extend(parsed),
-            Err(error) => diagnostics.push(syntax_error(file, &error)),
-        }
-    }
-    documents
-}
-
-/// A note that a file holding `{{` is a template, at its first `{{`; `None`
-/// for a file without one.
-fn template_note(file: &SourceFile, message: impl Into<String>) -> Option<Diagnostic> {
-    let offset = file.text.find("{{")?;
-    let location = LineIndex::new(&file.text).location(&file.text, offset);
-    Some(
-        file.diagnostic(
-            Diagnostic::new(Severity::Note, "template-skipped", message)
-                .with_hint("render it first (`helm template`) and point weft at the output"),
-            Span::point(location),
-        ),
-    )
-}
-
-fn syntax_error(file: &SourceFile, error: &weft_model::yaml::YamlError) -> Diagnostic {
-    file.diagnostic(
-        Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", error.message)).with_hint(
-            "fix the syntax; the Kubernetes objects of this document are not read until it parses",
-        ),
-        Span::point(error.location),
-    )
-}
-
-/// Byte offsets where documents start: the start of the text and every
-/// `---` separator line.
-fn document_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let is_separator = line
-            .strip_prefix("---")
-            .is_some_and(|rest| rest.trim().is_empty() || rest.starts_with([' ', '\t']));
-        if is_separator && offset > 0 {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    starts
 }
 
 /// Turns the collected objects into facts.
@@ -270,6 +191,8 @@ fn service_names(facts: &Facts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    use weft_model::Severity;
 
     use crate::facts::Target;
 
@@ -510,66 +433,21 @@ items:
     }
 
     #[test]
-    fn templates_are_noted_and_syntax_errors_reported_by_document() {
-        let template = "\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ include \"chart.fullname\" . }}
+    fn a_knative_service_is_a_workload_with_dns_names() {
+        let text = "\
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: hello, namespace: apps}
 spec:
-  replicas: {{ .Values.replicas }}
+  template:
+    spec:
+      containers: [{image: hello, env: [{name: TARGET_URL, value: \"http://hello.apps:80\"}]}]
 ";
-        let broken = "\
-apiVersion: v1
-kind: Secret
-metadata: {name: first}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: [name: broken
----
-apiVersion: v1
-kind: Secret
-metadata: {name: last}
-";
-        let unparsable =
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Values.name }}-{{ .Release }}\n";
-        let facts = read_texts(&[
-            ("templates/deployment.yaml", template),
-            ("broken.yaml", broken),
-            ("templates/secret.yaml", unparsable),
-        ]);
-        assert_eq!(
-            service_names(&facts),
-            [
-                "kubernetes:default/secret:first",
-                "kubernetes:default/secret:last"
-            ]
-        );
-        let found: Vec<_> = facts
-            .diagnostics
-            .iter()
-            .map(|d| (d.severity, d.code.as_str(), d.file.as_deref(), d.line))
-            .collect();
-        assert_eq!(
-            found,
-            [
-                (Severity::Error, "yaml-syntax", Some("broken.yaml"), Some(8)),
-                (
-                    Severity::Note,
-                    "template-skipped",
-                    Some("templates/secret.yaml"),
-                    Some(4)
-                ),
-                (
-                    Severity::Note,
-                    "template-skipped",
-                    Some("templates/deployment.yaml"),
-                    Some(4)
-                ),
-            ]
-        );
-        assert!(facts.diagnostics[1].hint.is_some());
+        let facts = read_texts(&[("knative.yaml", text)]);
+        assert_eq!(service_names(&facts), ["kubernetes:apps/hello"]);
+        assert_eq!(facts.services[0].image.as_deref(), Some("hello"));
+        assert_eq!(facts.services[0].aliases.len(), 4);
+        assert!(facts.references.is_empty(), "{:?}", facts.references);
     }
 
     #[test]
@@ -725,12 +603,23 @@ metadata: {name: last}
                     let is_yaml = path
                         .extension()
                         .is_some_and(|extension| extension == "yaml" || extension == "yml");
-                    if is_yaml && let Ok(text) = fs_err::read_to_string(path) {
-                        let relative = path.strip_prefix(root).unwrap_or(path);
-                        files.push(SourceFile::new(relative.to_string_lossy(), text));
-                    }
+                    let Some(text) = is_yaml.then(|| fs_err::read_to_string(path).ok()).flatten()
+                    else {
+                        continue;
+                    };
+                    let relative = path.strip_prefix(root).unwrap_or(path);
+                    files.push(SourceFile::new(relative.to_string_lossy(), text));
                 }
                 let facts = read(&files);
+                let mut ignored = Vec::new();
+                for file in &files {
+                    let documents = documents::parse(file, &mut ignored);
+                    let mut objects = Vec::new();
+                    for document in &documents {
+                        objects::collect(file, document, &mut objects, &mut ignored);
+                    }
+                    *totals.entry("objects".into()).or_default() += objects.len();
+                }
                 let name = repository.path().display().to_string();
                 eprintln!(
                     "{name}: {} files, {} services, {} references, {} claims, {} env, {} diagnostics",

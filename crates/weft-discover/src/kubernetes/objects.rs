@@ -230,7 +230,7 @@ fn collect_at<'a>(
             return;
         }
         let message = format!("{kind} object looks like a Helm or Go template; not read");
-        if let Some(note) = super::template_note(file, message) {
+        if let Some(note) = super::documents::template_note(file, message) {
             diagnostics.push(note);
             return;
         }

@@ -273,10 +273,28 @@ impl PodReader<'_, '_> {
         });
     }
 
+    /// Whether a host names the workload itself: its name, a DNS name of a
+    /// Service selecting it, or one of its StatefulSet pods
+    /// (`db-0.db.default.svc.cluster.local`, where `db` is the headless Service).
+    fn is_own(&self, host: &str) -> bool {
+        if self.own_names.contains(host) {
+            return true;
+        }
+        let (pod, service) = host.split_once('.').unwrap_or((host, ""));
+        let workload = self.object.name.to_ascii_lowercase();
+        let is_own_pod = pod
+            .strip_prefix(workload.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|ordinal| {
+                !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit())
+            });
+        is_own_pod && (service.is_empty() || self.own_names.contains(service))
+    }
+
     /// Soft references to the hosts a value names.
     fn host_references(&self, key: Option<&str>, value: &str, node: &Node, facts: &mut Facts) {
         for host in hosts_in_value(key, value) {
-            if self.own_names.contains(&host) {
+            if self.is_own(&host) {
                 continue;
             }
             facts.references.push(Reference {
@@ -310,7 +328,7 @@ spec:
       initContainers:
         - name: wait
           image: busybox
-          args: [--upstream=http://queue:5672, worker:9000]
+          args: [--upstream=http://queue:5672, worker:9000, \"http://worker-1.worker-svc.jobs:80\"]
       containers:
         - name: worker
           image: worker
@@ -389,8 +407,8 @@ spec: {selector: {app: worker}}
                 )
             })
             .collect();
-        // Containers first, then init containers, then volumes. `worker:9000`
-        // and `worker-svc:80` name the workload itself.
+        // Containers first, then init containers, then volumes. `worker:9000`,
+        // `worker-svc:80` and `worker-1.worker-svc.jobs` name the workload itself.
         let expected = [
             (
                 "configmap:settings",
