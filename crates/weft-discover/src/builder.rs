@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use weft_model::config::{DependencyConfig, LoadedConfig};
 use weft_model::{
-    Claim, Diagnostic, Edge, EdgeKind, Model, Provenance, ProxyKind, Repository, Resource, Rule, Service, ServiceId,
-    Severity, Span,
+    Claim, Diagnostic, Edge, EdgeKind, Model, Provenance, ProxyKind, Repository, Resource, Rule,
+    Service, ServiceId, Severity, Span,
 };
 
 use crate::facts::{Facts, LocalService, Mount, Subject, Target};
@@ -51,7 +51,11 @@ pub(crate) struct Builder<'c> {
 }
 
 impl<'c> Builder<'c> {
-    pub(crate) fn new(config: &'c LoadedConfig, name: String, diagnostics: Vec<Diagnostic>) -> Self {
+    pub(crate) fn new(
+        config: &'c LoadedConfig,
+        name: String,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Self {
         Builder {
             config,
             name,
@@ -68,11 +72,16 @@ impl<'c> Builder<'c> {
     }
 
     /// Builds the model from each repository's facts.
-    pub(crate) fn build(mut self, root: std::path::PathBuf, facts: Vec<(Repository, Facts)>) -> Model {
+    pub(crate) fn build(
+        mut self,
+        root: std::path::PathBuf,
+        facts: Vec<(Repository, Facts)>,
+    ) -> Model {
         self.repositories = facts.iter().map(|(r, _)| r.clone()).collect();
         for (index, (_, repository_facts)) in facts.iter().enumerate() {
             self.name_services(index, repository_facts);
-            self.diagnostics.extend(repository_facts.diagnostics.iter().cloned());
+            self.diagnostics
+                .extend(repository_facts.diagnostics.iter().cloned());
         }
         for (index, (_, repository_facts)) in facts.iter().enumerate() {
             for Mount { service, path } in &repository_facts.mounts {
@@ -98,7 +107,10 @@ impl<'c> Builder<'c> {
         let repository_path = self.repositories[repository].path.clone();
         let mut scopes_by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for fact in &facts.services {
-            scopes_by_name.entry(&fact.service.name).or_default().insert(&fact.service.scope);
+            scopes_by_name
+                .entry(&fact.service.name)
+                .or_default()
+                .insert(&fact.service.scope);
         }
         let mut names: HashMap<(&str, &str), String> = HashMap::new();
         for (name, scopes) in &scopes_by_name {
@@ -110,12 +122,17 @@ impl<'c> Builder<'c> {
             for scope in scopes {
                 let label = scope_label(scope, &repository_path);
                 let qualified = clash && !(label == "." || label == "default");
-                let service_name = if qualified { format!("{label}/{name}") } else { (*name).to_string() };
+                let service_name = if qualified {
+                    format!("{label}/{name}")
+                } else {
+                    (*name).to_string()
+                };
                 names.insert((scope, name), service_name);
             }
         }
         for fact in &facts.services {
-            let service_name = names[&(fact.service.scope.as_str(), fact.service.name.as_str())].clone();
+            let service_name =
+                names[&(fact.service.scope.as_str(), fact.service.name.as_str())].clone();
             let id = ServiceId::new(&repository_name, &service_name);
             let entry = match self.entries.iter().position(|e| e.id == id) {
                 Some(entry) => entry,
@@ -143,7 +160,8 @@ impl<'c> Builder<'c> {
             if !target.provenance.contains(&fact.provenance) {
                 target.provenance.push(fact.provenance.clone());
             }
-            self.by_local.insert((repository, fact.service.clone()), entry);
+            self.by_local
+                .insert((repository, fact.service.clone()), entry);
             let scope = fact.service.scope.clone();
             let mut hosts: Vec<String> = fact.aliases.clone();
             hosts.push(fact.service.name.to_ascii_lowercase());
@@ -174,7 +192,12 @@ impl<'c> Builder<'c> {
                         continue;
                     }
                 },
-                Target::Host(host) => match self.resolve_host(repository, scope.as_deref(), host, &reference.provenance) {
+                Target::Host(host) => match self.resolve_host(
+                    repository,
+                    scope.as_deref(),
+                    host,
+                    &reference.provenance,
+                ) {
                     Some(entry) => vec![entry],
                     None => continue,
                 },
@@ -182,7 +205,13 @@ impl<'c> Builder<'c> {
             for &source in &from {
                 for &target in &targets {
                     if source != target {
-                        self.add_edge(source, target, reference.kind, reference.provenance.clone(), false);
+                        self.add_edge(
+                            source,
+                            target,
+                            reference.kind,
+                            reference.provenance.clone(),
+                            false,
+                        );
                     }
                 }
             }
@@ -190,14 +219,23 @@ impl<'c> Builder<'c> {
     }
 
     fn resolve_claims(&mut self, repository: RepositoryIndex, facts: &Facts) {
-        let shared: BTreeSet<&str> = self.config.config.shared_env.iter().map(String::as_str).collect();
+        let shared: BTreeSet<&str> = self
+            .config
+            .config
+            .shared_env
+            .iter()
+            .map(String::as_str)
+            .collect();
         let repository_name = self.repositories[repository].name.clone();
         for claim in &facts.claims {
             let owners = self.subjects(repository, &claim.subject, &claim.provenance);
             let owner_ids: Vec<String> = if owners.is_empty() {
                 vec![repository_name.clone()]
             } else {
-                owners.iter().map(|&e| self.entries[e].id.to_string()).collect()
+                owners
+                    .iter()
+                    .map(|&e| self.entries[e].id.to_string())
+                    .collect()
             };
             for owner in owner_ids {
                 let mut resource = claim.resource.clone();
@@ -220,24 +258,42 @@ impl<'c> Builder<'c> {
                 });
             }
         }
-        for assignment in facts.env.iter().filter(|a| shared.contains(a.name.as_str())) {
+        for assignment in facts
+            .env
+            .iter()
+            .filter(|a| shared.contains(a.name.as_str()))
+        {
             let owners = self.subjects(repository, &assignment.subject, &assignment.provenance);
-            let owner = owners
-                .first()
-                .map_or_else(|| repository_name.clone(), |&e| self.entries[e].id.to_string());
+            let owner = owners.first().map_or_else(
+                || repository_name.clone(),
+                |&e| self.entries[e].id.to_string(),
+            );
             self.claims.push(Claim {
                 service: owner,
                 repository: repository_name.clone(),
-                resource: Resource::EnvVar { name: assignment.name.clone(), value: assignment.value.clone() },
+                resource: Resource::EnvVar {
+                    name: assignment.name.clone(),
+                    value: assignment.value.clone(),
+                },
                 provenance: assignment.provenance.clone(),
             });
         }
     }
 
     /// The services a subject stands for.
-    fn subjects(&mut self, repository: RepositoryIndex, subject: &Subject, provenance: &Provenance) -> Vec<usize> {
+    fn subjects(
+        &mut self,
+        repository: RepositoryIndex,
+        subject: &Subject,
+        provenance: &Provenance,
+    ) -> Vec<usize> {
         match subject {
-            Subject::Service(local) => self.by_local.get(&(repository, local.clone())).copied().into_iter().collect(),
+            Subject::Service(local) => self
+                .by_local
+                .get(&(repository, local.clone()))
+                .copied()
+                .into_iter()
+                .collect(),
             Subject::File => self.file_owners(repository, provenance),
             Subject::Proxy(ProxyKind::Traefik) => self.traefik_proxies(repository),
             Subject::Proxy(_) | Subject::Repository => Vec::new(),
@@ -293,7 +349,11 @@ impl<'c> Builder<'c> {
         let by_directory = in_repository
             .iter()
             .copied()
-            .filter(|&e| directory.split('/').any(|part| part == self.entries[e].name))
+            .filter(|&e| {
+                directory
+                    .split('/')
+                    .any(|part| part == self.entries[e].name)
+            })
             .max_by_key(|&e| self.entries[e].name.len());
         by_directory.into_iter().collect()
     }
@@ -308,13 +368,20 @@ impl<'c> Builder<'c> {
             .entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.repository == repository_name && e.image.as_deref().is_some_and(|i| i.contains("nginx")))
+            .filter(|(_, e)| {
+                e.repository == repository_name
+                    && e.image.as_deref().is_some_and(|i| i.contains("nginx"))
+            })
             .map(|(i, _)| i)
             .collect();
         let entry = if let [only] = images.as_slice() {
             *only
         } else {
-            let taken = |name: &str| self.entries.iter().any(|e| e.repository == repository_name && e.name == name);
+            let taken = |name: &str| {
+                self.entries
+                    .iter()
+                    .any(|e| e.repository == repository_name && e.name == name)
+            };
             let mut name = "nginx".to_string();
             if taken(&name) {
                 let last = directory.rsplit('/').next().unwrap_or("conf");
@@ -339,7 +406,11 @@ impl<'c> Builder<'c> {
                 provenance: vec![declared],
             });
             let entry = self.entries.len() - 1;
-            self.aliases.entry(name.clone()).or_default().push((entry, repository, format!("nginx:{directory}")));
+            self.aliases.entry(name.clone()).or_default().push((
+                entry,
+                repository,
+                format!("nginx:{directory}"),
+            ));
             entry
         };
         self.nginx_services.insert((repository, directory), entry);
@@ -360,7 +431,12 @@ impl<'c> Builder<'c> {
         if !local.is_empty() {
             return local;
         }
-        self.entries.iter().enumerate().filter(|(_, e)| is_traefik(e)).map(|(i, _)| i).collect()
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| is_traefik(e))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     fn scope_of(&self, repository: RepositoryIndex, entry: usize) -> Option<String> {
@@ -389,12 +465,17 @@ impl<'c> Builder<'c> {
         provenance: &Provenance,
     ) -> Option<usize> {
         let candidates = self.aliases.get(host)?;
-        let unique = |filter: &dyn Fn(&(usize, RepositoryIndex, String)) -> bool| -> Option<Vec<usize>> {
-            let mut found: Vec<usize> = candidates.iter().filter(|c| filter(c)).map(|c| c.0).collect();
-            found.sort_unstable();
-            found.dedup();
-            (!found.is_empty()).then_some(found)
-        };
+        let unique =
+            |filter: &dyn Fn(&(usize, RepositoryIndex, String)) -> bool| -> Option<Vec<usize>> {
+                let mut found: Vec<usize> = candidates
+                    .iter()
+                    .filter(|c| filter(c))
+                    .map(|c| c.0)
+                    .collect();
+                found.sort_unstable();
+                found.dedup();
+                (!found.is_empty()).then_some(found)
+            };
         let found = scope
             .and_then(|scope| unique(&|(_, r, s)| *r == repository && s == scope))
             .or_else(|| unique(&|(_, r, _)| *r == repository))
@@ -402,12 +483,18 @@ impl<'c> Builder<'c> {
         if let [only] = found.as_slice() {
             return Some(*only);
         }
-        let names: Vec<String> = found.iter().map(|&e| self.entries[e].id.to_string()).collect();
+        let names: Vec<String> = found
+            .iter()
+            .map(|&e| self.entries[e].id.to_string())
+            .collect();
         self.diagnostics.push(
             Diagnostic::new(
                 Severity::Note,
                 "ambiguous-reference",
-                format!("`{host}` could be any of {}; no edge drawn", names.join(", ")),
+                format!(
+                    "`{host}` could be any of {}; no edge drawn",
+                    names.join(", ")
+                ),
             )
             .in_file(&provenance.file)
             .with_hint("add the edge under `services.NAME.depends_on` in weft.yaml"),
@@ -423,18 +510,32 @@ impl<'c> Builder<'c> {
             Rule::ComposeDependsOn | Rule::ComposeLinks | Rule::ComposeSharedNamespace => {
                 (Severity::Warning, "this compose project does not define it")
             }
-            Rule::KubernetesIngressBackend => (Severity::Warning, "no Service of that name is in this namespace"),
+            Rule::KubernetesIngressBackend => (
+                Severity::Warning,
+                "no Service of that name is in this namespace",
+            ),
             _ => (Severity::Note, "no repository of the workspace defines it"),
         };
-        let mut diagnostic = Diagnostic::new(severity, "unknown-reference", format!("`{name}` is referenced here, but {what}"))
-            .in_file(&provenance.file)
-            .with_hint("check the name, or add the repository that defines it to the workspace");
+        let mut diagnostic = Diagnostic::new(
+            severity,
+            "unknown-reference",
+            format!("`{name}` is referenced here, but {what}"),
+        )
+        .in_file(&provenance.file)
+        .with_hint("check the name, or add the repository that defines it to the workspace");
         diagnostic.line = Some(provenance.line);
         diagnostic.column = Some(provenance.column);
         self.diagnostics.push(diagnostic);
     }
 
-    fn add_edge(&mut self, from: usize, to: usize, kind: EdgeKind, provenance: Provenance, explicit: bool) {
+    fn add_edge(
+        &mut self,
+        from: usize,
+        to: usize,
+        kind: EdgeKind,
+        provenance: Provenance,
+        explicit: bool,
+    ) {
         let key = (self.entries[from].id.clone(), self.entries[to].id.clone());
         let edge = self.edges.entry(key.clone()).or_insert_with(|| Edge {
             from: key.0,
@@ -464,10 +565,19 @@ impl<'c> Builder<'c> {
             let entry = match self.lookup(key) {
                 Ok(entry) => entry,
                 Err(None) => {
-                    let repository = service.repository.clone().unwrap_or_else(|| self.name.clone());
-                    if service.repository.is_some() && !self.repositories.iter().any(|r| r.name == repository) {
+                    let repository = service
+                        .repository
+                        .clone()
+                        .unwrap_or_else(|| self.name.clone());
+                    if service.repository.is_some()
+                        && !self.repositories.iter().any(|r| r.name == repository)
+                    {
                         let hint = "`repository` names a key of `repositories`";
-                        self.config_error(&["services", key, "repository"], format!("service `{key}` names unknown repository `{repository}`"), hint);
+                        self.config_error(
+                            &["services", key, "repository"],
+                            format!("service `{key}` names unknown repository `{repository}`"),
+                            hint,
+                        );
                         continue;
                     }
                     let name = key.rsplit('/').next().unwrap_or(key).to_string();
@@ -485,8 +595,15 @@ impl<'c> Builder<'c> {
                     self.entries.len() - 1
                 }
                 Err(Some(candidates)) => {
-                    let message = format!("service `{key}` is ambiguous: it names {}", candidates.join(", "));
-                    self.config_error(&["services", key], message, "write it as repository/service");
+                    let message = format!(
+                        "service `{key}` is ambiguous: it names {}",
+                        candidates.join(", ")
+                    );
+                    self.config_error(
+                        &["services", key],
+                        message,
+                        "write it as repository/service",
+                    );
                     continue;
                 }
             };
@@ -505,7 +622,8 @@ impl<'c> Builder<'c> {
                 };
                 match self.lookup(dependency) {
                     Ok(to) if to != entry => {
-                        let provenance = self.config_provenance(&["services", key, "depends_on", dependency]);
+                        let provenance =
+                            self.config_provenance(&["services", key, "depends_on", dependency]);
                         self.add_edge(entry, to, kind, provenance, true);
                     }
                     Ok(_) => self.config_error(
@@ -516,7 +634,9 @@ impl<'c> Builder<'c> {
                     Err(candidates) => {
                         let message = match candidates {
                             None => format!("`{dependency}` names no service of the workspace"),
-                            Some(c) => format!("`{dependency}` is ambiguous: it names {}", c.join(", ")),
+                            Some(c) => {
+                                format!("`{dependency}` is ambiguous: it names {}", c.join(", "))
+                            }
                         };
                         self.config_error(
                             &["services", key, "depends_on", dependency],
@@ -535,11 +655,17 @@ impl<'c> Builder<'c> {
         if let Some(entry) = self.entries.iter().position(|e| e.id.as_str() == key) {
             return Ok(entry);
         }
-        let matches: Vec<usize> = (0..self.entries.len()).filter(|&e| self.entries[e].name == key).collect();
+        let matches: Vec<usize> = (0..self.entries.len())
+            .filter(|&e| self.entries[e].name == key)
+            .collect();
         match matches.as_slice() {
             [one] => Ok(*one),
             [] => Err(None),
-            many => Err(Some(many.iter().map(|&e| self.entries[e].id.to_string()).collect())),
+            many => Err(Some(
+                many.iter()
+                    .map(|&e| self.entries[e].id.to_string())
+                    .collect(),
+            )),
         }
     }
 
@@ -585,9 +711,18 @@ impl<'c> Builder<'c> {
             let first_inferred = usize::from(edge.explicit);
             edge.provenance[first_inferred..].sort();
         }
-        self.claims.sort_by(|a, b| a.provenance.cmp(&b.provenance).then_with(|| a.service.cmp(&b.service)));
+        self.claims.sort_by(|a, b| {
+            a.provenance
+                .cmp(&b.provenance)
+                .then_with(|| a.service.cmp(&b.service))
+        });
         self.diagnostics.sort_by(|a, b| {
-            (a.file.as_deref(), a.line, a.column, &a.message).cmp(&(b.file.as_deref(), b.line, b.column, &b.message))
+            (a.file.as_deref(), a.line, a.column, &a.message).cmp(&(
+                b.file.as_deref(),
+                b.line,
+                b.column,
+                &b.message,
+            ))
         });
         self.diagnostics.dedup();
         Model {
@@ -620,7 +755,9 @@ fn scope_label(scope: &str, repository_path: &str) -> String {
             } else if rest == repository_path {
                 ".".to_string()
             } else {
-                rest.strip_prefix(repository_path).map_or(rest, |r| r.trim_start_matches('/')).to_string()
+                rest.strip_prefix(repository_path)
+                    .map_or(rest, |r| r.trim_start_matches('/'))
+                    .to_string()
             }
         }
     }

@@ -536,7 +536,14 @@ impl Reader<'_, '_> {
                 .map(|p| (p, published.span))
         } else {
             let Some(text) = self.text(item) else { return };
-            parse_short_port(&text).map(|p| (p, item.span))
+            parse_short_port(&text)
+                .map(|p| (p, item.span))
+                .map_err(|message| match item.as_str() {
+                    Some(raw) if raw != text => {
+                        format!("{message} (`{raw}` after interpolation; are its variables set?)")
+                    }
+                    _ => message,
+                })
         };
         match parsed {
             Ok((Some((host_ip, start, end, protocol)), span)) => {

@@ -30,9 +30,17 @@ pub fn format_of(file_name: &str) -> Option<ConfigFormat> {
     {
         return Some(ConfigFormat::Dotenv);
     }
-    let structured = ["config.json", "config.yaml", "config.yml", "settings.yaml", "settings.yml", "settings.json"];
+    let structured = [
+        "config.json",
+        "config.yaml",
+        "config.yml",
+        "settings.yaml",
+        "settings.yml",
+        "settings.json",
+    ];
     if structured.contains(&lower.as_str())
-        || (lower.starts_with("application") && (lower.ends_with(".yml") || lower.ends_with(".yaml")))
+        || (lower.starts_with("application")
+            && (lower.ends_with(".yml") || lower.ends_with(".yaml")))
         || (lower.starts_with("appsettings") && lower.ends_with(".json"))
     {
         return Some(ConfigFormat::Structured);
@@ -65,8 +73,14 @@ fn reference(facts: &mut Facts, file: &SourceFile, key: &str, value: &str, span:
 
 fn read_dotenv(file: &SourceFile) -> Facts {
     let (entries, diagnostics) = parse_dotenv(file);
-    let mut facts = Facts { diagnostics, ..Facts::default() };
-    let own: HashMap<&str, &str> = entries.iter().map(|e| (e.name.as_str(), e.value.as_str())).collect();
+    let mut facts = Facts {
+        diagnostics,
+        ..Facts::default()
+    };
+    let own: HashMap<&str, &str> = entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.value.as_str()))
+        .collect();
     for entry in &entries {
         let (value, _) = interpolate(&entry.value, &|name| own.get(name).map(|v| v.to_string()));
         reference(&mut facts, file, &entry.name, &value, entry.span);
@@ -92,12 +106,23 @@ fn read_structured(file: &SourceFile) -> Facts {
             // ERB and other templates are common in config files; they are not errors of weft's input.
             let templated = file.text.contains("<%") || file.text.contains("{{");
             let diagnostic = if templated {
-                Diagnostic::new(Severity::Note, "template-skipped", "looks like a template (ERB, Jinja or Go); not read")
+                Diagnostic::new(
+                    Severity::Note,
+                    "template-skipped",
+                    "looks like a template (ERB, Jinja or Go); not read",
+                )
             } else {
-                Diagnostic::warning("config-syntax", format!("config file is not valid YAML or JSON: {}", error.message))
-                    .with_hint("fix the syntax at this position, or exclude the file in weft.yaml")
+                Diagnostic::warning(
+                    "config-syntax",
+                    format!("config file is not valid YAML or JSON: {}", error.message),
+                )
+                .with_hint("fix the syntax at this position, or exclude the file in weft.yaml")
             };
-            facts.diagnostics.push(diagnostic.in_file(&file.path).at(&file.text, error.location));
+            facts.diagnostics.push(
+                diagnostic
+                    .in_file(&file.path)
+                    .at(&file.text, error.location),
+            );
         }
     }
     facts
@@ -138,10 +163,16 @@ fn read_properties(file: &SourceFile) -> Facts {
         if trimmed.is_empty() || trimmed.starts_with(['#', '!']) {
             continue;
         }
-        let Some(separator) = trimmed.find(['=', ':']) else { continue };
+        let Some(separator) = trimmed.find(['=', ':']) else {
+            continue;
+        };
         let key = trimmed[..separator].trim();
         let value = trimmed[separator + 1..].trim();
-        let value_offset = line_start + (line.len() - trimmed.len()) + separator + 1 + (trimmed[separator + 1..].len() - trimmed[separator + 1..].trim_start().len());
+        let value_offset = line_start
+            + (line.len() - trimmed.len())
+            + separator
+            + 1
+            + (trimmed[separator + 1..].len() - trimmed[separator + 1..].trim_start().len());
         let span = Span::new(
             index.location(&file.text, value_offset),
             index.location(&file.text, value_offset + value.len()),
@@ -196,10 +227,19 @@ mod tests {
     fn classifies_file_names() {
         assert_eq!(format_of(".env"), Some(ConfigFormat::Dotenv));
         assert_eq!(format_of("db.env"), Some(ConfigFormat::Dotenv));
-        assert_eq!(format_of(".env.production.sample"), Some(ConfigFormat::Dotenv));
+        assert_eq!(
+            format_of(".env.production.sample"),
+            Some(ConfigFormat::Dotenv)
+        );
         assert_eq!(format_of("config.json"), Some(ConfigFormat::Structured));
-        assert_eq!(format_of("application-docker.yml"), Some(ConfigFormat::Structured));
-        assert_eq!(format_of("application.properties"), Some(ConfigFormat::Properties));
+        assert_eq!(
+            format_of("application-docker.yml"),
+            Some(ConfigFormat::Structured)
+        );
+        assert_eq!(
+            format_of("application.properties"),
+            Some(ConfigFormat::Properties)
+        );
         assert_eq!(format_of("compose.yaml"), None);
     }
 
@@ -210,28 +250,55 @@ mod tests {
             "COLLECTOR_HOST=otel-collector\nOTLP=http://${COLLECTOR_HOST}:4317\nLOG_LEVEL=info\n",
         );
         let facts = read(&file, ConfigFormat::Dotenv);
-        assert_eq!(hosts(&facts), [("otel-collector".to_string(), 1), ("otel-collector".to_string(), 2)]);
+        assert_eq!(
+            hosts(&facts),
+            [
+                ("otel-collector".to_string(), 1),
+                ("otel-collector".to_string(), 2)
+            ]
+        );
         assert_eq!(facts.env.len(), 3);
     }
 
     #[test]
     fn json_yaml_and_properties() {
-        let json = SourceFile::new("config.json", "{\n  \"db\": {\"url\": \"mongodb://mongo:27017\"},\n  \"name\": \"x\"\n}\n");
-        assert_eq!(hosts(&read(&json, ConfigFormat::Structured)), [("mongo".to_string(), 2)]);
-        let yaml = SourceFile::new("application.yml", "eureka:\n  client:\n    serviceUrl:\n      defaultZone: http://discovery-server:8761/eureka/\n---\nspring: {rabbitmq: {host: rabbitmq}}\n");
+        let json = SourceFile::new(
+            "config.json",
+            "{\n  \"db\": {\"url\": \"mongodb://mongo:27017\"},\n  \"name\": \"x\"\n}\n",
+        );
+        assert_eq!(
+            hosts(&read(&json, ConfigFormat::Structured)),
+            [("mongo".to_string(), 2)]
+        );
+        let yaml = SourceFile::new(
+            "application.yml",
+            "eureka:\n  client:\n    serviceUrl:\n      defaultZone: http://discovery-server:8761/eureka/\n---\nspring: {rabbitmq: {host: rabbitmq}}\n",
+        );
         assert_eq!(
             hosts(&read(&yaml, ConfigFormat::Structured)),
-            [("discovery-server".to_string(), 4), ("rabbitmq".to_string(), 6)]
+            [
+                ("discovery-server".to_string(), 4),
+                ("rabbitmq".to_string(), 6)
+            ]
         );
-        let properties = SourceFile::new("application.properties", "# c\nspring.data.mongodb.uri=mongodb://${db:carts-db}:27017/data\nendpoints.x: http://${zipkin_host:zipkin}:9411/\n");
+        let properties = SourceFile::new(
+            "application.properties",
+            "# c\nspring.data.mongodb.uri=mongodb://${db:carts-db}:27017/data\nendpoints.x: http://${zipkin_host:zipkin}:9411/\n",
+        );
         let facts = read(&properties, ConfigFormat::Properties);
-        assert_eq!(hosts(&facts), [("carts-db".to_string(), 2), ("zipkin".to_string(), 3)]);
+        assert_eq!(
+            hosts(&facts),
+            [("carts-db".to_string(), 2), ("zipkin".to_string(), 3)]
+        );
         assert_eq!(facts.references[0].provenance.column, 25);
     }
 
     #[test]
     fn templates_are_notes_not_errors() {
-        let file = SourceFile::new("config.yml", "default: &default\n  host: <%= ENV.fetch(\"DB_HOST\") { \"db\" } %>\n  x: [\n");
+        let file = SourceFile::new(
+            "config.yml",
+            "default: &default\n  host: <%= ENV.fetch(\"DB_HOST\") { \"db\" } %>\n  x: [\n",
+        );
         let facts = read(&file, ConfigFormat::Structured);
         assert_eq!(facts.diagnostics[0].severity, Severity::Note);
     }

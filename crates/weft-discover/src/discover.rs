@@ -16,10 +16,17 @@ use crate::workspace::{self, DiscoverError};
 pub fn discover(root: &Path) -> Result<Model, DiscoverError> {
     let (loaded, repositories, diagnostics) = workspace::repositories(root)?;
     let name = workspace::workspace_name(root, &loaded);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(repositories.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(repositories.len().max(1));
     let chunk = repositories.len().div_ceil(threads).max(1);
     let exclude = |name: &str| -> Vec<String> {
-        loaded.config.repositories.get(name).map(|r| r.exclude.clone()).unwrap_or_default()
+        loaded
+            .config
+            .repositories
+            .get(name)
+            .map(|r| r.exclude.clone())
+            .unwrap_or_default()
     };
     let facts: Vec<Facts> = std::thread::scope(|scope| {
         let handles: Vec<_> = repositories
@@ -30,7 +37,8 @@ pub fn discover(root: &Path) -> Result<Model, DiscoverError> {
                     group
                         .iter()
                         .map(|repository| {
-                            let files = workspace::collect(root, repository, &exclude(&repository.name));
+                            let files =
+                                workspace::collect(root, repository, &exclude(&repository.name));
                             workspace::read_repository(root, &files)
                         })
                         .collect::<Vec<Facts>>()
@@ -39,9 +47,16 @@ pub fn discover(root: &Path) -> Result<Model, DiscoverError> {
             .collect();
         handles
             .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let builder = Builder::new(&loaded, name, diagnostics);
-    Ok(builder.build(root.to_path_buf(), repositories.into_iter().zip(facts).collect()))
+    Ok(builder.build(
+        root.to_path_buf(),
+        repositories.into_iter().zip(facts).collect(),
+    ))
 }

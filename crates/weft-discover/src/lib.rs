@@ -14,13 +14,13 @@ pub use facts::{
     ClaimFact, EnvAssignment, Facts, LocalService, Mount, Reference, ServiceFact, SourceFile,
     SourceKind, Subject, Target,
 };
+mod builder;
 pub mod compose;
+pub mod config_files;
+mod discover;
 pub mod env;
 pub mod paths;
-pub mod config_files;
 pub mod procfile;
-mod builder;
-mod discover;
 pub mod workspace;
 
 pub use discover::discover;

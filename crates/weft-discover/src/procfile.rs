@@ -27,7 +27,10 @@ pub fn read(file: &SourceFile, directory: &str) -> Facts {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let start = index.location(&file.text, line_start + (line.len() - line.trim_start().len()));
+        let start = index.location(
+            &file.text,
+            line_start + (line.len() - line.trim_start().len()),
+        );
         let span = Span::new(start, index.location(&file.text, line_start + line.len()));
         match trimmed.split_once(':') {
             Some((name, command))
@@ -60,9 +63,16 @@ mod tests {
 
     #[test]
     fn reads_processes_and_flags_bad_lines() {
-        let file = SourceFile::new("api/Procfile", "web: bundle exec puma -p $PORT\n# comment\nworker:sidekiq\noops\n");
+        let file = SourceFile::new(
+            "api/Procfile",
+            "web: bundle exec puma -p $PORT\n# comment\nworker:sidekiq\noops\n",
+        );
         let facts = read(&file, "api");
-        let names: Vec<&str> = facts.services.iter().map(|s| s.service.name.as_str()).collect();
+        let names: Vec<&str> = facts
+            .services
+            .iter()
+            .map(|s| s.service.name.as_str())
+            .collect();
         assert_eq!(names, ["web", "worker"]);
         assert_eq!(facts.services[1].command.as_deref(), Some("sidekiq"));
         assert_eq!(facts.diagnostics[0].line, Some(4));

@@ -18,13 +18,31 @@ const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Directories never descended into.
 const SKIPPED_DIRECTORIES: &[&str] = &[
-    ".git", ".hg", ".svn", "node_modules", "target", "vendor", ".venv", "venv", "__pycache__", ".weft",
-    ".terraform", ".idea", ".vscode",
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    "target",
+    "vendor",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".weft",
+    ".terraform",
+    ".idea",
+    ".vscode",
 ];
 
 /// Directory names that conventionally hold Kubernetes manifests; a YAML
 /// syntax error there is an error, elsewhere a warning (it may be any YAML).
-const MANIFEST_DIRECTORIES: &[&str] = &["k8s", "kubernetes", "manifests", "deploy", "kustomize", "kubernetes-manifests"];
+const MANIFEST_DIRECTORIES: &[&str] = &[
+    "k8s",
+    "kubernetes",
+    "manifests",
+    "deploy",
+    "kustomize",
+    "kubernetes-manifests",
+];
 
 /// The workspace could not be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -58,36 +76,53 @@ pub struct RepositoryFiles {
 
 /// Loads weft.yaml and lists the repositories of a workspace, with a
 /// diagnostic for each configured repository that does not exist.
-pub fn repositories(root: &Path) -> Result<(LoadedConfig, Vec<Repository>, Vec<Diagnostic>), DiscoverError> {
+pub fn repositories(
+    root: &Path,
+) -> Result<(LoadedConfig, Vec<Repository>, Vec<Diagnostic>), DiscoverError> {
     if !root.exists() {
-        return Err(DiscoverError::NotFound { path: root.to_path_buf() });
+        return Err(DiscoverError::NotFound {
+            path: root.to_path_buf(),
+        });
     }
     if !root.is_dir() {
-        return Err(DiscoverError::NotADirectory { path: root.to_path_buf() });
+        return Err(DiscoverError::NotADirectory {
+            path: root.to_path_buf(),
+        });
     }
     let loaded = config::load(root)?;
     let mut diagnostics = loaded.warnings.clone();
     let mut repositories = Vec::new();
     if loaded.config.repositories.is_empty() {
         let mut entries: Vec<PathBuf> = fs_err::read_dir(root)
-            .map_err(|source| DiscoverError::List { path: root.to_path_buf(), source })?
+            .map_err(|source| DiscoverError::List {
+                path: root.to_path_buf(),
+                source,
+            })?
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.is_dir())
             .collect();
         entries.sort();
         for path in entries {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if name.starts_with('.') || SKIPPED_DIRECTORIES.contains(&name) {
                 continue;
             }
             if holds_readable_files(&path) {
-                repositories.push(Repository { name: name.to_string(), path: name.to_string() });
+                repositories.push(Repository {
+                    name: name.to_string(),
+                    path: name.to_string(),
+                });
             }
         }
         if repositories.is_empty() && holds_readable_files(root) {
             let name = workspace_name(root, &loaded);
-            repositories.push(Repository { name, path: ".".to_string() });
+            repositories.push(Repository {
+                name,
+                path: ".".to_string(),
+            });
         }
     } else {
         for (name, repository) in &loaded.config.repositories {
@@ -100,13 +135,18 @@ pub fn repositories(root: &Path) -> Result<(LoadedConfig, Vec<Repository>, Vec<D
                 )
                 .in_file(config::FILE_NAME)
                 .with_hint("clone it there, or fix its `path` in weft.yaml (relative to the workspace root)");
-                if let (Some(span), Some((text, _))) = (loaded.key_span(&["repositories", name]), &loaded.source) {
+                if let (Some(span), Some((text, _))) =
+                    (loaded.key_span(&["repositories", name]), &loaded.source)
+                {
                     diagnostic = diagnostic.at(text, span.start);
                 }
                 diagnostics.push(diagnostic);
                 continue;
             }
-            repositories.push(Repository { name: name.clone(), path: path.trim_end_matches('/').to_string() });
+            repositories.push(Repository {
+                name: name.clone(),
+                path: path.trim_end_matches('/').to_string(),
+            });
         }
     }
     Ok((loaded, repositories, diagnostics))
@@ -133,7 +173,10 @@ fn walk(directory: &Path) -> impl Iterator<Item = PathBuf> {
         .filter_entry(|entry| {
             let skipped = entry.file_type().is_some_and(|t| t.is_dir())
                 && entry.depth() > 0
-                && entry.file_name().to_str().is_some_and(|n| SKIPPED_DIRECTORIES.contains(&n));
+                && entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| SKIPPED_DIRECTORIES.contains(&n));
             !skipped
         })
         .build()
@@ -168,11 +211,14 @@ fn classify(path: &Path) -> Option<FileKind> {
     if let Some(format) = config_files::format_of(name) {
         return Some(FileKind::Config(format));
     }
-    let in_nginx_directory = path
-        .parent()
-        .is_some_and(|p| p.components().any(|c| c.as_os_str().to_string_lossy().contains("nginx")));
+    let in_nginx_directory = path.parent().is_some_and(|p| {
+        p.components()
+            .any(|c| c.as_os_str().to_string_lossy().contains("nginx"))
+    });
     if lower.ends_with(".conf")
         || lower.ends_with(".conf.template")
+        || lower.ends_with(".conf.sample")
+        || lower.ends_with(".conf.example")
         || lower.ends_with(".conf.j2")
         || lower.ends_with(".conf.tpl")
         || (in_nginx_directory && (lower == "conf" || lower.ends_with(".template")))
@@ -201,7 +247,10 @@ pub fn is_compose_file(lower: &str) -> bool {
 fn compose_rank(lower: &str) -> (u8, String) {
     let rank = match lower {
         "compose.yaml" | "compose.yml" | "docker-compose.yaml" | "docker-compose.yml" => 0,
-        "compose.override.yaml" | "compose.override.yml" | "docker-compose.override.yaml" | "docker-compose.override.yml" => 1,
+        "compose.override.yaml"
+        | "compose.override.yml"
+        | "docker-compose.override.yaml"
+        | "docker-compose.override.yml" => 1,
         _ => 2,
     };
     (rank, lower.to_string())
@@ -209,22 +258,34 @@ fn compose_rank(lower: &str) -> (u8, String) {
 
 /// Reads and sorts the files of one repository.
 pub fn collect(root: &Path, repository: &Repository, exclude: &[String]) -> RepositoryFiles {
-    let mut files = RepositoryFiles { repository: repository.clone(), ..RepositoryFiles::default() };
+    let mut files = RepositoryFiles {
+        repository: repository.clone(),
+        ..RepositoryFiles::default()
+    };
     let excluded = exclude_set(exclude);
     let base = root.join(&repository.path);
     let mut paths: Vec<PathBuf> = walk(&base).collect();
     paths.sort();
     for path in paths {
-        let Some(kind) = classify(&path) else { continue };
+        let Some(kind) = classify(&path) else {
+            continue;
+        };
         let within_repository = path.strip_prefix(&base).unwrap_or(&path);
-        if excluded.as_ref().is_some_and(|set| set.is_match(within_repository)) {
+        if excluded
+            .as_ref()
+            .is_some_and(|set| set.is_match(within_repository))
+        {
             continue;
         }
         let relative = relative_path(root, &path);
         if fs_err::metadata(&path).is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
             files.diagnostics.push(
-                Diagnostic::new(Severity::Note, "file-skipped", format!("larger than {} MiB; not read", MAX_FILE_BYTES >> 20))
-                    .in_file(&relative),
+                Diagnostic::new(
+                    Severity::Note,
+                    "file-skipped",
+                    format!("larger than {} MiB; not read", MAX_FILE_BYTES >> 20),
+                )
+                .in_file(&relative),
             );
             continue;
         }
@@ -239,13 +300,19 @@ pub fn collect(root: &Path, repository: &Repository, exclude: &[String]) -> Repo
                 continue;
             }
             Err(error) => {
-                files.diagnostics.push(Diagnostic::error("file-read", error.to_string()).in_file(&relative));
+                files
+                    .diagnostics
+                    .push(Diagnostic::error("file-read", error.to_string()).in_file(&relative));
                 continue;
             }
         };
         let file = SourceFile::new(relative.clone(), text);
         match kind {
             FileKind::Compose => {
+                let directory = crate::paths::parent(&relative).to_string();
+                files.compose.entry(directory).or_default().push(file);
+            }
+            FileKind::Kubernetes if looks_like_compose(&file.text) => {
                 let directory = crate::paths::parent(&relative).to_string();
                 files.compose.entry(directory).or_default().push(file);
             }
@@ -260,7 +327,15 @@ pub fn collect(root: &Path, repository: &Repository, exclude: &[String]) -> Repo
         }
     }
     for project in files.compose.values_mut() {
-        project.sort_by_key(|f| compose_rank(&f.path.rsplit('/').next().unwrap_or_default().to_ascii_lowercase()));
+        project.sort_by_key(|f| {
+            compose_rank(
+                &f.path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+            )
+        });
     }
     files
 }
@@ -278,35 +353,69 @@ fn exclude_set(patterns: &[String]) -> Option<GlobSet> {
     builder.build().ok()
 }
 
+/// A YAML file under another name that is a compose file (a fragment such
+/// as `compose/hs/radarr.yml`): a top-level `services:` and no `apiVersion:`.
+fn looks_like_compose(text: &str) -> bool {
+    let top_level = |key: &str| text.lines().any(|line| line.starts_with(key));
+    top_level("services:") && !top_level("apiVersion:") && !top_level("kind:")
+}
+
 fn looks_like_nginx(text: &str) -> bool {
-    ["server {", "server{", "location ", "upstream ", "proxy_pass", "listen "].iter().any(|needle| text.contains(needle))
+    [
+        "server {",
+        "server{",
+        "location ",
+        "upstream ",
+        "proxy_pass",
+        "listen ",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 /// `path` relative to `root`, with `/` separators.
 pub fn relative_path(root: &Path, path: &Path) -> String {
     let relative = path.strip_prefix(root).unwrap_or(path);
-    let text: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    if text.is_empty() { ".".to_string() } else { text.join("/") }
+    let text: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if text.is_empty() {
+        ".".to_string()
+    } else {
+        text.join("/")
+    }
 }
 
 /// Runs every reader over one repository's files.
 pub fn read_repository(root: &Path, files: &RepositoryFiles) -> Facts {
-    let mut facts = Facts { diagnostics: files.diagnostics.clone(), ..Facts::default() };
+    let mut facts = Facts {
+        diagnostics: files.diagnostics.clone(),
+        ..Facts::default()
+    };
     let load = |relative: &str| -> Option<SourceFile> {
         let text = fs_err::read_to_string(root.join(relative)).ok()?;
         Some(SourceFile::new(relative, text))
     };
     for (directory, project_files) in &files.compose {
         let environment = project_environment(&files.config, directory);
-        facts.extend(compose::read_project(&Project { directory, files: project_files, environment: &environment, load: &load }));
+        facts.extend(compose::read_project(&Project {
+            directory,
+            files: project_files,
+            environment: &environment,
+            load: &load,
+        }));
     }
     let mut kubernetes_facts = kubernetes::read(&files.kubernetes);
     for diagnostic in &mut kubernetes_facts.diagnostics {
-        let in_manifest_directory = diagnostic
-            .file
-            .as_deref()
-            .is_some_and(|f| f.split('/').any(|part| MANIFEST_DIRECTORIES.contains(&part)));
-        if diagnostic.severity == Severity::Error && diagnostic.code == "yaml-syntax" && !in_manifest_directory {
+        let in_manifest_directory = diagnostic.file.as_deref().is_some_and(|f| {
+            f.split('/')
+                .any(|part| MANIFEST_DIRECTORIES.contains(&part))
+        });
+        if diagnostic.severity == Severity::Error
+            && diagnostic.code == "yaml-syntax"
+            && !in_manifest_directory
+        {
             diagnostic.severity = Severity::Warning;
         }
     }
@@ -324,8 +433,15 @@ pub fn read_repository(root: &Path, files: &RepositoryFiles) -> Facts {
 }
 
 /// The variables of a compose project's `.env`.
-fn project_environment(config: &[(SourceFile, ConfigFormat)], directory: &str) -> HashMap<String, String> {
-    let wanted = if directory == "." { ".env".to_string() } else { format!("{directory}/.env") };
+fn project_environment(
+    config: &[(SourceFile, ConfigFormat)],
+    directory: &str,
+) -> HashMap<String, String> {
+    let wanted = if directory == "." {
+        ".env".to_string()
+    } else {
+        format!("{directory}/.env")
+    };
     config
         .iter()
         .find(|(file, _)| file.path == wanted)
@@ -333,7 +449,8 @@ fn project_environment(config: &[(SourceFile, ConfigFormat)], directory: &str) -
             let (entries, _) = parse_dotenv(file);
             let mut environment = HashMap::new();
             for entry in entries {
-                let (value, _) = crate::env::interpolate(&entry.value, &|name| environment.get(name).cloned());
+                let (value, _) =
+                    crate::env::interpolate(&entry.value, &|name| environment.get(name).cloned());
                 environment.insert(entry.name, value);
             }
             environment

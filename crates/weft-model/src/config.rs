@@ -196,7 +196,9 @@ impl LoadedConfig {
         let mut node = root;
         let mut span = None;
         for key in keys {
-            let Some((key_node, value)) = node.entry(key) else { break };
+            let Some((key_node, value)) = node.entry(key) else {
+                break;
+            };
             span = Some(key_node.span);
             node = value;
         }

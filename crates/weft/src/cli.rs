@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const ABOUT: &str = "See a system that spans many repositories as one: services, dependencies, shared resources";
+const ABOUT: &str =
+    "See a system that spans many repositories as one: services, dependencies, shared resources";
 
 const LONG_ABOUT: &str = "\
 weft reads every repository of a workspace (docker compose files, Kubernetes manifests, .env and config \
@@ -38,7 +39,13 @@ pub(crate) struct Cli {
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
     /// The workspace directory [default: the current directory]
-    #[arg(short = 'w', long, global = true, value_name = "DIR", env = "WEFT_WORKSPACE")]
+    #[arg(
+        short = 'w',
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "WEFT_WORKSPACE"
+    )]
     pub(crate) workspace: Option<PathBuf>,
     /// When to colour text output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
@@ -71,39 +78,53 @@ pub(crate) enum GraphFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Show the dependency graph of every service, with cycles
-    #[command(long_about = "Show the dependency graph: every service, every edge with its kind (required, \
+    #[command(
+        long_about = "Show the dependency graph: every service, every edge with its kind (required, \
 optional, soft) and where it was read from, the repository-level graph, and cycles with the edge to cut.\n\n\
-Exit code 1 when a cycle of required or optional edges exists.")]
+Exit code 1 when a cycle of required or optional edges exists."
+    )]
     Graph(GraphArgs),
     /// Show the deployment plan: phases that can run in parallel
-    #[command(long_about = "Show the deployment plan: phases of services that can be deployed in parallel, \
+    #[command(
+        long_about = "Show the deployment plan: phases of services that can be deployed in parallel, \
 each after every phase it depends on, and the critical path. Name services to plan only them (and, unless \
 --no-deps, what they depend on).\n\nWith cycles, the suggested cut edges are removed to order the rest, and \
-the plan says so. Exit code 1 when a cycle of required or optional edges exists.")]
+the plan says so. Exit code 1 when a cycle of required or optional edges exists."
+    )]
     Plan(PlanArgs),
     /// Explain one service: what it waits for and what breaks without it
-    #[command(long_about = "Explain one service: its direct and transitive dependencies (why it waits for \
-each) and dependents (what breaks if it goes down), each edge with the file, line and rule it came from.")]
+    #[command(
+        long_about = "Explain one service: its direct and transitive dependencies (why it waits for \
+each) and dependents (what breaks if it goes down), each edge with the file, line and rule it came from."
+    )]
     Explain(ExplainArgs),
     /// Find resources that services collide on
-    #[command(long_about = "Find shared-resource conflicts across repositories: host ports, domains and \
+    #[command(
+        long_about = "Find shared-resource conflicts across repositories: host ports, domains and \
 routes (including rules shadowed by another on the same proxy), container names, networks and subnets, \
 named volumes, shared_env variables, and external networks or volumes nobody creates. Each conflict has a \
 stable id, every claim with its provenance, and the strategies that can resolve it.\n\nExit code 1 when any \
-conflict is found.")]
+conflict is found."
+    )]
     Conflicts(ConflictsArgs),
     /// Resolve conflicts by editing the files that cause them
-    #[command(long_about = "Resolve conflicts by editing the source files in place (keeping comments and \
+    #[command(
+        long_about = "Resolve conflicts by editing the source files in place (keeping comments and \
 formatting) or by writing override files. Without --apply, prints the edits as unified diffs and changes \
-nothing.\n\nExit code 1 when conflicts remain that need a manual decision.")]
+nothing.\n\nExit code 1 when conflicts remain that need a manual decision."
+    )]
     Resolve(ResolveArgs),
     /// Validate weft.yaml and every input file
-    #[command(long_about = "Validate weft.yaml and every input file weft reads, and print each problem \
-with its file, line, column and a hint.\n\nExit code 2 when any error is found.")]
+    #[command(
+        long_about = "Validate weft.yaml and every input file weft reads, and print each problem \
+with its file, line, column and a hint.\n\nExit code 2 when any error is found."
+    )]
     Check(CheckArgs),
     /// Print the JSON Schema of weft.yaml
-    #[command(long_about = "Print the JSON Schema of weft.yaml, for editor completion and validation \
-(for example with the YAML language server: `# yaml-language-server: $schema=weft.schema.json`).")]
+    #[command(
+        long_about = "Print the JSON Schema of weft.yaml, for editor completion and validation \
+(for example with the YAML language server: `# yaml-language-server: $schema=weft.schema.json`)."
+    )]
     Schema,
 }
 

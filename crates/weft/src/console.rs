@@ -55,7 +55,11 @@ impl Style {
 
 fn paint_if(enabled: bool, style: Style, text: impl AsRef<str>) -> String {
     let text = text.as_ref();
-    if enabled { format!("\x1b[{}m{text}\x1b[0m", style.code()) } else { text.to_string() }
+    if enabled {
+        format!("\x1b[{}m{text}\x1b[0m", style.code())
+    } else {
+        text.to_string()
+    }
 }
 
 /// Styles text bound for standard output.
@@ -71,7 +75,11 @@ fn paint_err(style: Style, text: impl AsRef<str>) -> String {
 /// output quietly rather than with a panic.
 pub(crate) fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
         std::process::exit(0);
     }
 }
@@ -103,25 +111,37 @@ pub(crate) fn render(diagnostic: &Diagnostic, color: bool) -> String {
         paint_if(color, Style::Bold, &diagnostic.message)
     );
     if let Some(location) = diagnostic.location() {
-        text.push_str(&format!("  {} {location}\n", paint_if(color, Style::Cyan, "-->")));
+        text.push_str(&format!(
+            "  {} {location}\n",
+            paint_if(color, Style::Cyan, "-->")
+        ));
     }
     if let (Some(snippet), Some(line)) = (&diagnostic.snippet, diagnostic.line) {
         let gutter = line.to_string();
         let pad = " ".repeat(gutter.len());
         let bar = paint_if(color, Style::Cyan, "|");
         text.push_str(&format!(" {pad} {bar}\n"));
-        text.push_str(&format!(" {} {bar} {snippet}\n", paint_if(color, Style::Cyan, &gutter)));
+        text.push_str(&format!(
+            " {} {bar} {snippet}\n",
+            paint_if(color, Style::Cyan, &gutter)
+        ));
         if let Some(column) = diagnostic.column {
             let prefix: String = snippet
                 .chars()
                 .take(column.saturating_sub(1) as usize)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            text.push_str(&format!(" {pad} {bar} {prefix}{}\n", paint_if(color, style, "^")));
+            text.push_str(&format!(
+                " {pad} {bar} {prefix}{}\n",
+                paint_if(color, style, "^")
+            ));
         }
     }
     if let Some(hint) = &diagnostic.hint {
-        text.push_str(&format!("  {} {hint}\n", paint_if(color, Style::Cyan, "= hint:")));
+        text.push_str(&format!(
+            "  {} {hint}\n",
+            paint_if(color, Style::Cyan, "= hint:")
+        ));
     }
     text
 }
@@ -140,13 +160,25 @@ pub(crate) fn diagnostics(diagnostics: &[Diagnostic], verbose: bool) {
         let _ = writeln!(stderr, "{}", render(diagnostic, color));
     }
     if hidden > 0 {
-        let _ = writeln!(stderr, "{}", paint_err(Style::Dim, format!("({hidden} notes not shown; `weft check --verbose` shows them)")));
+        let _ = writeln!(
+            stderr,
+            "{}",
+            paint_err(
+                Style::Dim,
+                format!("({hidden} notes not shown; `weft check --verbose` shows them)")
+            )
+        );
     }
 }
 
 /// A one-line count of diagnostics for the end of a command's output.
 pub(crate) fn diagnostic_summary(diagnostics: &[Diagnostic]) -> Option<String> {
-    let count = |severity| diagnostics.iter().filter(|d| d.severity == severity).count();
+    let count = |severity| {
+        diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    };
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     if errors + warnings == 0 {
         return None;
@@ -173,7 +205,14 @@ pub(crate) fn error(error: &anyhow::Error) {
         message.push_str(&format!("\n  caused by: {cause}"));
     }
     let _ = writeln!(stderr, "{message}");
-    if let Some(hint) = error.downcast_ref::<UsageError>().and_then(|e| e.hint.as_deref()) {
-        let _ = writeln!(stderr, "  {} {hint}", paint_if(color, Style::Cyan, "= hint:"));
+    if let Some(hint) = error
+        .downcast_ref::<UsageError>()
+        .and_then(|e| e.hint.as_deref())
+    {
+        let _ = writeln!(
+            stderr,
+            "  {} {hint}",
+            paint_if(color, Style::Cyan, "= hint:")
+        );
     }
 }

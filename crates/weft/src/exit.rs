@@ -38,7 +38,10 @@ pub(crate) struct UsageError {
 
 impl UsageError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        UsageError { message: message.into(), hint: None }
+        UsageError {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -53,9 +56,11 @@ pub(crate) fn code_of(error: &anyhow::Error) -> Outcome {
         return Outcome::BadInput;
     }
     match error.downcast_ref::<DiscoverError>() {
-        Some(DiscoverError::NotFound { .. } | DiscoverError::NotADirectory { .. } | DiscoverError::Config(_)) => {
-            Outcome::BadInput
-        }
+        Some(
+            DiscoverError::NotFound { .. }
+            | DiscoverError::NotADirectory { .. }
+            | DiscoverError::Config(_),
+        ) => Outcome::BadInput,
         _ => Outcome::Internal,
     }
 }

@@ -12,8 +12,12 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     console::init(cli.global.color);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match commands::run(cli) {
         Ok(code) => code.into(),
         Err(error) => {

@@ -19,9 +19,91 @@ pub struct YamlError {
     pub location: Location,
 }
 
+/// How deep collections may nest; deeper input is refused rather than risk
+/// the stack.
+const MAX_DEPTH: usize = 256;
+
+/// How many under-indented lines [`parse_documents`] tolerates in one text.
+const MAX_INDENT_FIXES: usize = 64;
+
 /// Parses every document of a (possibly multi-document) YAML text.
+///
+/// Like the YAML libraries Compose and Kubernetes use (go-yaml, libyaml),
+/// this accepts a flow collection's closing bracket or a quoted scalar's
+/// continuation line indented no deeper than its parent key, which a strict
+/// YAML 1.2 reading rejects; spans still point into the original text.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    Builder::new(text).run()
+    match Builder::new(text).run() {
+        Err(error) if error.message.starts_with("invalid indentation") => {
+            parse_leniently(text, error)
+        }
+        result => result,
+    }
+}
+
+/// Re-parses with each under-indented line shifted right, then maps every
+/// location back to the original text.
+fn parse_leniently(text: &str, first_error: YamlError) -> Result<Vec<Node>, YamlError> {
+    let mut shifts = Shifts::default();
+    let mut patched = text.to_string();
+    let mut error = first_error.clone();
+    for _ in 0..MAX_INDENT_FIXES {
+        let line = error.location.line;
+        let index = LineIndex::new(&patched);
+        let start = index.from_line_column(&patched, line as usize, 0).offset;
+        patched.insert_str(start, "  ");
+        shifts.add(line, 2);
+        match Builder::new(&patched).run() {
+            Ok(mut documents) => {
+                let original = LineIndex::new(text);
+                for document in &mut documents {
+                    shifts.restore(document, text, &original);
+                }
+                return Ok(documents);
+            }
+            Err(next) if next.message.starts_with("invalid indentation") => error = next,
+            Err(_) => break,
+        }
+    }
+    Err(first_error)
+}
+
+/// Spaces inserted at the start of lines, by 1-based line.
+#[derive(Default)]
+struct Shifts {
+    lines: HashMap<u32, u32>,
+}
+
+impl Shifts {
+    fn add(&mut self, line: u32, spaces: u32) {
+        *self.lines.entry(line).or_default() += spaces;
+    }
+
+    fn location(&self, at: Location, text: &str, original: &LineIndex) -> Location {
+        let shift = self.lines.get(&at.line).copied().unwrap_or(0);
+        let column = at.column.saturating_sub(shift).max(1);
+        original.from_line_column(text, at.line as usize, column as usize - 1)
+    }
+
+    fn restore(&self, node: &mut Node, text: &str, original: &LineIndex) {
+        let mut stack = vec![node];
+        while let Some(node) = stack.pop() {
+            node.span = Span::new(
+                self.location(node.span.start, text, original),
+                self.location(node.span.end, text, original),
+            );
+            match &mut node.value {
+                Value::Scalar(_) => {}
+                Value::Sequence(items) => stack.extend(items.iter_mut()),
+                Value::Mapping(entries) => {
+                    for (key, value) in entries.iter_mut() {
+                        stack.push(key);
+                        stack.push(value);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Parses a YAML text that holds one document; an empty text is a null node.
@@ -131,6 +213,7 @@ impl<'t> Builder<'t> {
                 }
                 Event::SequenceStart(anchor, _) => {
                     self.count(1, &span.start)?;
+                    self.depth(stack.len(), &span.start)?;
                     stack.push(Frame::Sequence {
                         anchor,
                         start,
@@ -140,6 +223,7 @@ impl<'t> Builder<'t> {
                 }
                 Event::MappingStart(anchor, _) => {
                     self.count(1, &span.start)?;
+                    self.depth(stack.len(), &span.start)?;
                     stack.push(Frame::Mapping {
                         anchor,
                         start,
@@ -202,6 +286,16 @@ impl<'t> Builder<'t> {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
+    }
+
+    fn depth(&self, depth: usize, at: &Marker) -> Result<(), YamlError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.error(
+                at,
+                format!("collections nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        Ok(())
     }
 
     fn count(&mut self, nodes: usize, at: &Marker) -> Result<(), YamlError> {
@@ -303,6 +397,30 @@ mod tests {
     fn errors_carry_a_location() {
         let error = parse_one("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(error.location.line >= 1, "{error:?}");
+    }
+
+    #[test]
+    fn under_indented_flow_closers_are_accepted_with_original_spans() {
+        let text = "services:\n  web:\n    healthcheck:\n      test: [\n          \"CMD\",\n          \"true\"\n      ]\n      interval: 30s\n";
+        let root = parse_one(text).unwrap();
+        let test = root
+            .path(&["services", "web", "healthcheck", "test"])
+            .unwrap();
+        assert_eq!(test.as_sequence().unwrap().len(), 2);
+        let interval = root
+            .path(&["services", "web", "healthcheck", "interval"])
+            .unwrap();
+        assert_eq!(
+            (interval.span.start.line, interval.span.start.column),
+            (8, 17)
+        );
+        assert_eq!(&text[interval.span.range()], "30s");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = "[".repeat(10_000);
+        assert!(parse_one(&text).is_err());
     }
 
     #[test]

@@ -22,7 +22,13 @@ struct Report<'m> {
 pub(crate) fn run(context: &Context, args: CheckArgs) -> anyhow::Result<Outcome> {
     let root = context.workspace(args.workspace.as_deref());
     let model = context.discover(&root)?;
-    let count = |severity| model.diagnostics.iter().filter(|d| d.severity == severity).count();
+    let count = |severity| {
+        model
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    };
     let report = Report {
         workspace: &model.name,
         repositories: model.repositories.len(),
@@ -47,5 +53,9 @@ pub(crate) fn run(context: &Context, args: CheckArgs) -> anyhow::Result<Outcome>
             ));
         }
     }
-    Ok(if report.errors > 0 { Outcome::BadInput } else { Outcome::Clean })
+    Ok(if report.errors > 0 {
+        Outcome::BadInput
+    } else {
+        Outcome::Clean
+    })
 }

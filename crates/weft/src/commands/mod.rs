@@ -29,7 +29,9 @@ impl Context {
     /// that is a directory as the workspace when `-w` is not given.
     fn split_workspace(&self, arguments: &[String]) -> (PathBuf, Vec<String>) {
         match arguments.split_first() {
-            Some((first, rest)) if self.workspace.is_none() && Path::new(first).is_dir() && !first.is_empty() => {
+            Some((first, rest))
+                if self.workspace.is_none() && Path::new(first).is_dir() && !first.is_empty() =>
+            {
                 (PathBuf::from(first), rest.to_vec())
             }
             _ => (self.workspace(None), arguments.to_vec()),
@@ -42,7 +44,9 @@ impl Context {
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let context = Context { workspace: cli.global.workspace };
+    let context = Context {
+        workspace: cli.global.workspace,
+    };
     match cli.command {
         Command::Check(args) => check::run(&context, args),
         Command::Schema => schema::run(),
