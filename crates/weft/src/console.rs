@@ -92,6 +92,11 @@ pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Dims a note bound for standard error.
+pub(crate) fn paint_note(text: &str) -> String {
+    paint_err(Style::Dim, text)
+}
+
 /// Writes a line to standard error (progress and summaries for people).
 pub(crate) fn note(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");

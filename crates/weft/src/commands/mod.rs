@@ -1,6 +1,7 @@
 //! One module per subcommand, each a `run` that calls the library.
 
 mod check;
+mod conflicts;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match cli.command {
         Command::Check(args) => check::run(&context, args),
+        Command::Conflicts(args) => conflicts::run(&context, args),
         Command::Schema => schema::run(),
         _ => Ok(Outcome::Internal),
     }
