@@ -6,3 +6,6 @@
 pub mod conflicts;
 
 pub use conflicts::{Conflict, ConflictClaim, ConflictKind, StrategyOption, find_conflicts};
+pub mod resolve;
+
+pub use resolve::{Resolution, ResolutionPlan, ResolveError, ResolveSettings, plan_resolutions};

@@ -2,6 +2,7 @@
 
 mod check;
 mod conflicts;
+mod resolve;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::run(&context, args),
         Command::Conflicts(args) => conflicts::run(&context, args),
+        Command::Resolve(args) => resolve::run(&context, args),
         Command::Schema => schema::run(),
         _ => Ok(Outcome::Internal),
     }

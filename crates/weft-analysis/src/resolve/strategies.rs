@@ -1,0 +1,461 @@
+//! The strategies that edit files: port reassignment, container renaming,
+//! subdomain separation and value standardization. Every other strategy is
+//! reported as manual, with what to do.
+
+use std::collections::{BTreeSet, HashMap};
+
+use weft_model::config::PortRange;
+use weft_model::{Model, Platform, Provenance, Resource, Rule};
+
+use super::edit::FileEdit;
+use super::plan::{Resolution, ResolveError};
+use super::scalar::{dotenv_value, yaml_scalar};
+use crate::conflicts::{Conflict, ConflictClaim};
+
+/// Kubernetes only allocates node ports in this range.
+const NODE_PORT_RANGE: PortRange = PortRange {
+    first: 30000,
+    last: 32767,
+};
+
+pub(crate) struct Context<'m> {
+    model: &'m Model,
+    range: PortRange,
+    read: &'m dyn Fn(&str) -> std::io::Result<String>,
+    pub(crate) texts: HashMap<String, String>,
+    /// Every host port claimed, and every port handed out by this plan.
+    taken_ports: BTreeSet<u16>,
+    taken_hosts: BTreeSet<String>,
+    taken_names: BTreeSet<String>,
+}
+
+impl<'m> Context<'m> {
+    pub(crate) fn new(
+        model: &'m Model,
+        range: PortRange,
+        read: &'m dyn Fn(&str) -> std::io::Result<String>,
+    ) -> Self {
+        let mut taken_ports = BTreeSet::new();
+        let mut taken_hosts = BTreeSet::new();
+        let mut taken_names = BTreeSet::new();
+        for claim in &model.claims {
+            match &claim.resource {
+                Resource::HostPort { start, end, .. } => taken_ports.extend(*start..=*end),
+                Resource::Route { host, .. } => {
+                    taken_hosts.insert(host.clone());
+                }
+                Resource::ContainerName { name } => {
+                    taken_names.insert(name.clone());
+                }
+                _ => {}
+            }
+        }
+        Context {
+            model,
+            range,
+            read,
+            texts: HashMap::new(),
+            taken_ports,
+            taken_hosts,
+            taken_names,
+        }
+    }
+
+    fn text(&mut self, file: &str) -> Result<&str, ResolveError> {
+        if !self.texts.contains_key(file) {
+            let text = (self.read)(file).map_err(|source| ResolveError::Read {
+                file: file.to_string(),
+                source,
+            })?;
+            self.texts.insert(file.to_string(), text);
+        }
+        Ok(self.texts.get(file).map(String::as_str).unwrap_or_default())
+    }
+
+    /// The raw source text of a claim's value.
+    fn raw(&mut self, provenance: &Provenance) -> Result<Option<String>, ResolveError> {
+        let text = self.text(&provenance.file)?;
+        Ok(text.get(provenance.span.range()).map(str::to_string))
+    }
+
+    /// `count` consecutive free ports in the range, the lowest first.
+    fn free_ports(&mut self, range: PortRange, count: u16) -> Option<u16> {
+        let mut start = range.first;
+        while u32::from(start) + u32::from(count) - 1 <= u32::from(range.last) {
+            let end = start + count - 1;
+            match (start..=end).find(|p| self.taken_ports.contains(p)) {
+                None => {
+                    self.taken_ports.extend(start..=end);
+                    return Some(start);
+                }
+                Some(taken) => start = taken.checked_add(1)?,
+            }
+        }
+        None
+    }
+
+    /// The position of a repository in the workspace, for "first claimant" order.
+    fn repository_rank(&self, repository: &str) -> usize {
+        self.model
+            .repositories
+            .iter()
+            .position(|r| r.name == repository)
+            .unwrap_or(usize::MAX)
+    }
+}
+
+/// Applies one strategy to one conflict.
+pub(crate) fn resolve(
+    context: &mut Context<'_>,
+    conflict: &Conflict,
+    strategy: &str,
+) -> Result<Resolution, ResolveError> {
+    let result = match strategy {
+        "port-reassignment" => port_reassignment(context, conflict)?,
+        "container-rename" => container_rename(context, conflict)?,
+        "subdomain-separation" => subdomain_separation(context, conflict)?,
+        "value-standardization" if conflict.kind == crate::ConflictKind::SharedEnv => {
+            value_standardization(context, conflict)?
+        }
+        _ => None,
+    };
+    Ok(match result {
+        Some((summary, edits)) => Resolution {
+            conflict: conflict.id.clone(),
+            strategy: strategy.to_string(),
+            automatic: true,
+            summary,
+            edits,
+        },
+        None => Resolution {
+            conflict: conflict.id.clone(),
+            strategy: strategy.to_string(),
+            automatic: false,
+            summary: conflict
+                .strategies
+                .iter()
+                .find(|s| s.name == strategy)
+                .map_or_else(|| "resolve by hand".to_string(), |s| s.description.clone()),
+            edits: Vec::new(),
+        },
+    })
+}
+
+type Outcome = Option<(String, Vec<FileEdit>)>;
+
+/// Claims grouped by claimant, the first claimant (by repository order, then
+/// file position) first.
+fn by_claimant<'c>(
+    context: &Context<'_>,
+    conflict: &'c Conflict,
+) -> Vec<(&'c str, Vec<&'c ConflictClaim>)> {
+    let mut claims: Vec<&ConflictClaim> = conflict.claims.iter().collect();
+    claims.sort_by_key(|c| (context.repository_rank(&c.repository), c.provenance.clone()));
+    let mut groups: Vec<(&str, Vec<&ConflictClaim>)> = Vec::new();
+    for claim in claims {
+        match groups.iter_mut().find(|(owner, _)| *owner == claim.service) {
+            Some((_, group)) => group.push(claim),
+            None => groups.push((&claim.service, vec![claim])),
+        }
+    }
+    groups
+}
+
+fn edit(provenance: &Provenance, before: &str, offset: usize, old: &str, new: &str) -> FileEdit {
+    let start = provenance.span.start.offset + offset;
+    FileEdit {
+        file: provenance.file.clone(),
+        line: provenance.line,
+        column: provenance.column + before[..offset].chars().count() as u32,
+        start,
+        end: start + old.len(),
+        before: old.to_string(),
+        after: new.to_string(),
+    }
+}
+
+/// The byte offset of `needle` in `haystack` as a whole number (not part of
+/// a longer digit run).
+fn find_number(haystack: &str, needle: &str) -> Option<usize> {
+    let bytes = haystack.as_bytes();
+    haystack.match_indices(needle).map(|(i, _)| i).find(|&i| {
+        let before = i == 0 || !bytes[i - 1].is_ascii_digit();
+        let after = bytes
+            .get(i + needle.len())
+            .is_none_or(|b| !b.is_ascii_digit());
+        before && after
+    })
+}
+
+fn port_reassignment(
+    context: &mut Context<'_>,
+    conflict: &Conflict,
+) -> Result<Outcome, ResolveError> {
+    let groups = by_claimant(context, conflict);
+    let Some(((keeper, _), others)) = groups.split_first() else {
+        return Ok(None);
+    };
+    let mut edits = Vec::new();
+    let mut moves = Vec::new();
+    for (owner, claims) in others {
+        // All claims of one owner move to the same new port.
+        let mut new_start: Option<u16> = None;
+        for claim in claims {
+            let Some((platform, start, end)) = claimed_ports(context.model, claim) else {
+                continue;
+            };
+            let Some(raw) = context.raw(&claim.provenance)? else {
+                return Ok(None);
+            };
+            let range = if claim.provenance.rule == Rule::KubernetesNodePort
+                || platform == Platform::Kubernetes && start >= 30000
+            {
+                NODE_PORT_RANGE
+            } else {
+                context.range
+            };
+            let width = end - start + 1;
+            let new = match new_start {
+                Some(n) => n,
+                None => match context.free_ports(range, width) {
+                    Some(n) => n,
+                    None => return Ok(None),
+                },
+            };
+            new_start = Some(new);
+            let (old_text, new_text) = if start == end {
+                (start.to_string(), new.to_string())
+            } else {
+                (
+                    format!("{start}-{end}"),
+                    format!("{new}-{}", new + width - 1),
+                )
+            };
+            // The host part comes first in `[ip:]host:container`.
+            let Some(offset) = find_number(&raw, &old_text) else {
+                return Ok(None);
+            };
+            edits.push(edit(&claim.provenance, &raw, offset, &old_text, &new_text));
+        }
+        if let Some(new) = new_start {
+            moves.push(format!("{owner} → {new}"));
+        }
+    }
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((
+        format!("{keeper} keeps {}; {}", conflict.resource, moves.join(", ")),
+        edits,
+    )))
+}
+
+fn claimed_ports(model: &Model, claim: &ConflictClaim) -> Option<(Platform, u16, u16)> {
+    model
+        .claims
+        .iter()
+        .find(|c| c.provenance == claim.provenance && c.service == claim.service)
+        .and_then(|c| match &c.resource {
+            Resource::HostPort {
+                platform,
+                start,
+                end,
+                ..
+            } => Some((*platform, *start, *end)),
+            _ => None,
+        })
+}
+
+fn container_rename(
+    context: &mut Context<'_>,
+    conflict: &Conflict,
+) -> Result<Outcome, ResolveError> {
+    let groups = by_claimant(context, conflict);
+    let Some(((keeper, _), others)) = groups.split_first() else {
+        return Ok(None);
+    };
+    let name = conflict.resource.clone();
+    let mut edits = Vec::new();
+    let mut renames = Vec::new();
+    for (owner, claims) in others {
+        let repository = claims[0].repository.clone();
+        let mut new = format!("{repository}-{name}");
+        let mut suffix = 2;
+        while context.taken_names.contains(&new) {
+            new = format!("{repository}-{name}-{suffix}");
+            suffix += 1;
+        }
+        context.taken_names.insert(new.clone());
+        for claim in claims {
+            let Some(raw) = context.raw(&claim.provenance)? else {
+                return Ok(None);
+            };
+            let Some(offset) = raw.find(&name) else {
+                return Ok(None);
+            };
+            edits.push(edit(&claim.provenance, &raw, offset, &name, &new));
+        }
+        renames.push(format!("{owner} → {new}"));
+    }
+    Ok((!edits.is_empty()).then(|| {
+        (
+            format!("{keeper} keeps `{name}`; {}", renames.join(", ")),
+            edits,
+        )
+    }))
+}
+
+fn subdomain_separation(
+    context: &mut Context<'_>,
+    conflict: &Conflict,
+) -> Result<Outcome, ResolveError> {
+    let groups = by_claimant(context, conflict);
+    let Some(((keeper, keeper_claims), others)) = groups.split_first() else {
+        return Ok(None);
+    };
+    let host = route_host(context.model, keeper_claims[0]).unwrap_or_default();
+    if host.is_empty() {
+        return Ok(None);
+    }
+    let mut edits: Vec<FileEdit> = Vec::new();
+    let mut moves = Vec::new();
+    for (owner, claims) in others {
+        let label: String = owner
+            .rsplit('/')
+            .next()
+            .unwrap_or(owner)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let mut new_host = format!("{label}.{host}");
+        let mut suffix = 2;
+        while context.taken_hosts.contains(&new_host) {
+            new_host = format!("{label}{suffix}.{host}");
+            suffix += 1;
+        }
+        context.taken_hosts.insert(new_host.clone());
+        for claim in claims {
+            let Some(raw) = context.raw(&claim.provenance)? else {
+                return Ok(None);
+            };
+            let Some(offset) = raw.to_ascii_lowercase().find(&host) else {
+                return Ok(None);
+            };
+            let old = raw[offset..offset + host.len()].to_string();
+            let change = edit(&claim.provenance, &raw, offset, &old, &new_host);
+            if !edits
+                .iter()
+                .any(|e| e.file == change.file && e.start == change.start)
+            {
+                edits.push(change);
+            }
+        }
+        moves.push(format!("{owner} → {new_host}"));
+    }
+    Ok((!edits.is_empty()).then(|| {
+        (
+            format!("{keeper} keeps {host}; {}", moves.join(", ")),
+            edits,
+        )
+    }))
+}
+
+fn route_host(model: &Model, claim: &ConflictClaim) -> Option<String> {
+    model
+        .claims
+        .iter()
+        .find(|c| c.provenance == claim.provenance)
+        .and_then(|c| match &c.resource {
+            Resource::Route { host, .. } => Some(host.clone()),
+            _ => None,
+        })
+}
+
+fn value_standardization(
+    context: &mut Context<'_>,
+    conflict: &Conflict,
+) -> Result<Outcome, ResolveError> {
+    // The most common value; ties go to the first claimant's.
+    let mut ordered: Vec<&ConflictClaim> = conflict.claims.iter().collect();
+    ordered.sort_by_key(|c| (context.repository_rank(&c.repository), c.provenance.clone()));
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for claim in &ordered {
+        let value = claim.detail.as_deref().unwrap_or_default();
+        match counts.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((value, 1)),
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let Some(&(target, _)) = counts.iter().find(|(_, n)| *n == best) else {
+        return Ok(None);
+    };
+    let target = target.to_string();
+    let mut edits = Vec::new();
+    let mut skipped = Vec::new();
+    for claim in ordered {
+        if claim.detail.as_deref() == Some(target.as_str()) {
+            continue;
+        }
+        let Some(raw) = context.raw(&claim.provenance)? else {
+            continue;
+        };
+        if raw.contains('$') {
+            // The value is interpolated; it follows the file that defines the variable.
+            skipped.push(claim.provenance.location());
+            continue;
+        }
+        let file_name = claim.provenance.file.rsplit('/').next().unwrap_or_default();
+        let is_dotenv = is_dotenv(file_name);
+        let replacement = if is_dotenv {
+            dotenv_value(&target, &raw)
+        } else if let Some((name, _)) = raw
+            .trim_matches(['"', '\''])
+            .split_once('=')
+            .filter(|_| claim.provenance.rule == Rule::ComposeEnvironment && !raw.contains(": "))
+        {
+            yaml_scalar(&format!("{name}={target}"), &raw)
+        } else {
+            yaml_scalar(&target, &raw)
+        };
+        edits.push(edit(&claim.provenance, &raw, 0, &raw, &replacement));
+    }
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    let mut summary = format!("set {} to `{target}` everywhere", conflict.resource);
+    if !skipped.is_empty() {
+        summary.push_str(&format!(
+            " (interpolated at {} follow their variable)",
+            skipped.join(", ")
+        ));
+    }
+    Ok(Some((summary, edits)))
+}
+
+pub(crate) fn is_dotenv(file_name: &str) -> bool {
+    let lower = file_name.to_ascii_lowercase();
+    lower == ".env"
+        || lower.ends_with(".env")
+        || lower.starts_with(".env.")
+        || lower == "env.example"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_match_whole() {
+        assert_eq!(find_number("18080:8080", "8080"), Some(6));
+        assert_eq!(find_number("\"${WEB:-8080}:80\"", "8080"), Some(8));
+        assert_eq!(find_number("127.0.0.1:5432:5432", "5432"), Some(10));
+        assert_eq!(find_number("80", "8080"), None);
+    }
+}

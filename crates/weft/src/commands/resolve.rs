@@ -1,0 +1,133 @@
+//! `weft resolve`: fix conflicts by editing the files that cause them.
+
+use serde::Serialize;
+use weft_analysis::{Resolution, ResolveSettings, find_conflicts, plan_resolutions};
+
+use super::Context;
+use crate::cli::{Format, ResolveArgs};
+use crate::console::{self, Style};
+use crate::exit::{Outcome, UsageError};
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    applied: bool,
+    resolutions: &'a [Resolution],
+    /// Conflict ids still reported after `--apply`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remaining: Option<Vec<String>>,
+    diff: String,
+}
+
+pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcome> {
+    let (root, ids) = context.split_workspace(&args.conflicts);
+    let model = context.discover(&root)?;
+    let conflicts = find_conflicts(&model);
+    let settings = ResolveSettings {
+        conflicts: ids,
+        strategy: args.strategy,
+    };
+    let read = |file: &str| fs_err::read_to_string(root.join(file));
+    let plan =
+        plan_resolutions(&model, &conflicts, &settings, &read).map_err(|error| match error {
+            weft_analysis::ResolveError::UnknownConflict { .. }
+            | weft_analysis::ResolveError::UnknownStrategy { .. } => anyhow::Error::new(
+                UsageError::new(error.to_string())
+                    .with_hint("`weft conflicts` lists each conflict's id and strategies"),
+            ),
+            other => anyhow::Error::new(other),
+        })?;
+    let diff = plan.unified_diff();
+    let mut remaining = None;
+    if args.apply {
+        plan.apply(&root)?;
+        let after = weft_discover::discover(&root)?;
+        let still: Vec<String> = find_conflicts(&after)
+            .into_iter()
+            .map(|c| c.id)
+            .filter(|id| {
+                plan.resolutions
+                    .iter()
+                    .any(|r| r.automatic && &r.conflict == id)
+            })
+            .collect();
+        remaining = Some(still);
+    }
+    match args.format {
+        Format::Json => console::json(&Report {
+            applied: args.apply,
+            resolutions: &plan.resolutions,
+            remaining: remaining.clone(),
+            diff: diff.clone(),
+        })?,
+        Format::Text => {
+            if plan.resolutions.is_empty() {
+                console::out(&format!(
+                    "{} no conflicts to resolve\n",
+                    console::paint(Style::Green, "✓")
+                ));
+            }
+            for resolution in &plan.resolutions {
+                let marker = if resolution.automatic {
+                    console::paint(Style::Green, "fix")
+                } else {
+                    console::paint(Style::Yellow, "manual")
+                };
+                console::out(&format!(
+                    "{marker} {} ({}): {}\n",
+                    console::paint(Style::Bold, &resolution.conflict),
+                    resolution.strategy,
+                    resolution.summary
+                ));
+            }
+            if !diff.is_empty() {
+                if args.apply {
+                    console::out(&format!("\nwrote {} files\n", plan.changes.len()));
+                } else {
+                    console::out("\n");
+                    console::out(&colour_diff(&diff));
+                    console::out(&format!(
+                        "\n{}\n",
+                        console::paint(
+                            Style::Dim,
+                            "dry run: nothing was written; `weft resolve --apply` writes these edits"
+                        )
+                    ));
+                }
+            }
+            if let Some(still) = &remaining
+                && !still.is_empty()
+            {
+                console::out(&format!(
+                    "{} still reported after the edits: {}\n",
+                    console::paint(Style::Red, "!"),
+                    still.join(", ")
+                ));
+            }
+        }
+    }
+    let unresolved = remaining.as_ref().is_some_and(|r| !r.is_empty());
+    Ok(if plan.is_complete() && !unresolved {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
+fn colour_diff(diff: &str) -> String {
+    diff.lines()
+        .map(|line| {
+            let styled = if line.starts_with("+++") || line.starts_with("---") {
+                console::paint(Style::Bold, line)
+            } else if line.starts_with('+') {
+                console::paint(Style::Green, line)
+            } else if line.starts_with('-') {
+                console::paint(Style::Red, line)
+            } else if line.starts_with("@@") {
+                console::paint(Style::Cyan, line)
+            } else {
+                line.to_string()
+            };
+            styled + "\n"
+        })
+        .collect()
+}
