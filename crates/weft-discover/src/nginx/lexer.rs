@@ -3,7 +3,9 @@
 //!
 //! How it works: one pass over the bytes. Between tokens it skips white space,
 //! `#` comments, and Jinja statements and comments (`{% … %}`, `{# … #}`),
-//! which carry no nginx meaning. A word runs to white space, `;`, `{` or `}`,
+//! which carry no nginx meaning, and template expressions standing alone
+//! where a directive would start (Go templates' `{{ if … }}`, `{{ end }}`).
+//! A word runs to white space, `;`, `{` or `}`,
 //! but keeps Jinja expressions (`{{ var }}`), `${VAR}` and backslash escapes
 //! inside it. After the `{` of a `*_by_lua_block` directive the raw Lua body
 //! is skipped by counting braces (outside Lua strings and comments).
@@ -107,6 +109,30 @@ impl<'t> Lexer<'t> {
                 break;
             }
         }
+    }
+
+    /// Skips a template expression standing alone where a directive would
+    /// start: a Go template action (`{{ if .Env.X }}`, `{{ end }}`) or a whole
+    /// templated line, neither of which names a directive.
+    fn skip_template_statement(&mut self) -> bool {
+        if !self.starts_with("{{") {
+            return false;
+        }
+        let start = self.position;
+        if !self.skip_past("}}") {
+            self.position = start;
+            return false;
+        }
+        let standalone = match self.peek(0) {
+            None => true,
+            Some(byte) => {
+                byte.is_ascii_whitespace() || self.starts_with("{{") || self.starts_with("{%")
+            }
+        };
+        if !standalone {
+            self.position = start;
+        }
+        standalone
     }
 
     fn skip_line(&mut self) {
@@ -319,6 +345,9 @@ impl Iterator for Lexer<'_> {
             self.skip_lua_body(open);
         }
         self.skip_trivia();
+        while self.statement_head.is_none() && self.skip_template_statement() {
+            self.skip_trivia();
+        }
         let byte = self.peek(0)?;
         let token = match byte {
             b'{' if self.starts_with("{{") => self.word(),
@@ -395,8 +424,17 @@ mod tests {
     #[test]
     fn templates_stay_inside_words() {
         assert_eq!(
-            words("{% if x %}proxy_pass http://{{ HOST }}:80/${PATH};{% endif %}{# note #}"),
-            ["proxy_pass", "http://{{ HOST }}:80/${PATH}", ";"]
+            words(
+                "{% if x %}proxy_pass http://{{ HOST }}:80/${PATH};{% endif %}{# note #}\n{{ if .Env.X }}\nlisten {{ .Env.PORT }};{{ end }}"
+            ),
+            [
+                "proxy_pass",
+                "http://{{ HOST }}:80/${PATH}",
+                ";",
+                "listen",
+                "{{ .Env.PORT }}",
+                ";"
+            ]
         );
     }
 
