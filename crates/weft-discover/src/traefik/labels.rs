@@ -29,7 +29,9 @@ struct Router<'l> {
 /// Reads the Traefik labels of one service: a route claim for each host and
 /// path alternative of each router's rule, and, when the service has a
 /// router, an optional reference from the Traefik proxy to it. Nothing when
-/// `traefik.enable=false`.
+/// `traefik.enable=false`. A rule that does not parse is a `traefik-rule`
+/// error, unless a compose variable stands where the error is (its routes are
+/// unknown until interpolation).
 pub fn read_labels(file: &SourceFile, service: &LocalService, labels: &[Label]) -> Facts {
     let mut facts = Facts::default();
     let disabled = labels.iter().any(|label| {
@@ -84,6 +86,17 @@ pub fn read_labels(file: &SourceFile, service: &LocalService, labels: &[Label]) 
         let rule_text = rule_label.value.trim();
         let expression = match parse_rule(rule_text) {
             Ok(expression) => expression,
+            Err(error)
+                if rule_text
+                    .get(error.offset..)
+                    .is_some_and(|rest| rest.starts_with('$')) =>
+            {
+                // A compose variable where rule syntax should be
+                // (`rule=${SITES_RULE}`): the routes are unknown until it is
+                // interpolated, but the router exists.
+                first_rule.get_or_insert(rule_label.span);
+                continue;
+            }
             Err(error) => {
                 let index = index.get_or_insert_with(|| LineIndex::new(&file.text));
                 let location = error_location(file, index, rule_label, rule_text, error.offset);
@@ -329,6 +342,15 @@ mod tests {
             "{}",
             diagnostic.message
         );
+    }
+
+    #[test]
+    fn rules_from_variables_are_not_errors() {
+        let text = "labels:\n  - \"traefik.http.routers.v.rule=${SITES_RULE:?not set}\"\n";
+        let labels = labels_of(text, &["traefik.http.routers.v.rule"]);
+        let facts = read_labels(&SourceFile::new("compose.yaml", text), &service(), &labels);
+        assert!(facts.diagnostics.is_empty() && facts.claims.is_empty());
+        assert_eq!(facts.references.len(), 1);
     }
 
     #[test]
