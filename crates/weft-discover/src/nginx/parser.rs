@@ -253,6 +253,14 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_skipped_not_overflowed() {
+        let text = format!("{}{}", "a {".repeat(100_000), "}".repeat(100_000));
+        let parsed = parse(&text);
+        assert_eq!(parsed.errors.len(), 1);
+        assert_eq!(parsed.errors[0].message, "blocks nest more than 64 deep");
+    }
+
+    #[test]
     fn missing_semicolon_at_end_of_file() {
         let parsed = parse("worker_processes 4");
         assert_eq!(parsed.errors.len(), 1);

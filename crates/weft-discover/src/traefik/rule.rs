@@ -447,6 +447,13 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_an_error_not_an_overflow() {
+        let rule = format!("{}Host(`a`){}", "(!".repeat(50_000), ")".repeat(50_000));
+        let error = parse_rule(&rule).err().map(|error| error.message);
+        assert_eq!(error.as_deref(), Some("the rule nests more than 64 deep"));
+    }
+
+    #[test]
     fn default_priority_is_the_rule_length() {
         assert_eq!(default_priority("Host(`a.com`)"), 13);
         assert_eq!(default_priority(""), 0);
