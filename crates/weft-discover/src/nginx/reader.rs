@@ -20,6 +20,9 @@ const PASS_DIRECTIVES: &[&str] = &[
     "scgi_pass",
 ];
 
+/// How many syntax errors of one file are reported one by one.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
 /// How many times a `set` variable may refer to another before giving up.
 const MAX_VARIABLE_DEPTH: usize = 8;
 
@@ -36,10 +39,20 @@ pub fn read(file: &SourceFile) -> Facts {
         upstreams: Vec::new(),
         facts: Facts::default(),
     };
-    for error in &parsed.errors {
+    for error in parsed.errors.iter().take(MAX_SYNTAX_ERRORS) {
         let diagnostic =
             Diagnostic::error("nginx-syntax", error.message.clone()).with_hint(error.hint.clone());
         let span = reader.span(error.offset, error.offset);
+        reader
+            .facts
+            .diagnostics
+            .push(file.diagnostic(diagnostic, span));
+    }
+    if let Some(first_unreported) = parsed.errors.get(MAX_SYNTAX_ERRORS) {
+        let more = parsed.errors.len() - MAX_SYNTAX_ERRORS;
+        let diagnostic = Diagnostic::error("nginx-syntax", format!("{more} more syntax errors"))
+            .with_hint("fix the errors above first");
+        let span = reader.span(first_unreported.offset, first_unreported.offset);
         reader
             .facts
             .diagnostics
@@ -700,6 +713,14 @@ mod tests {
             (facts.diagnostics[1].line, facts.diagnostics[1].column),
             (Some(2), Some(15))
         );
+    }
+
+    #[test]
+    fn syntax_errors_are_capped() {
+        let facts = read_text(&"}\n".repeat(10_000));
+        assert_eq!(facts.diagnostics.len(), 21);
+        assert_eq!(facts.diagnostics[20].message, "9980 more syntax errors");
+        assert_eq!(facts.diagnostics[20].line, Some(21));
     }
 
     #[test]
