@@ -134,6 +134,20 @@ impl Reader<'_, '_> {
         Some(value)
     }
 
+    /// Like [`Reader::text`], but a value with unset variables stays as
+    /// written, so that readers can tell "set at deploy time" from "wrong".
+    fn text_or_raw(&mut self, node: &Node) -> Option<String> {
+        let raw = node.as_str()?;
+        let environment = self.project.environment;
+        let (value, unset) = interpolate(raw, &|name| environment.get(name).cloned());
+        if unset.is_empty() {
+            Some(value)
+        } else {
+            self.unset.extend(unset);
+            Some(raw.to_string())
+        }
+    }
+
     fn local(&self, name: &str) -> LocalService {
         LocalService::new(&self.scope, name)
     }
@@ -591,7 +605,7 @@ impl Reader<'_, '_> {
         let mut labels = Vec::new();
         if let Some(items) = value.as_sequence() {
             for item in items {
-                if let Some(text) = self.text(item)
+                if let Some(text) = self.text_or_raw(item)
                     && let Some((key, value)) = text.split_once('=')
                 {
                     labels.push(Label {
@@ -603,7 +617,7 @@ impl Reader<'_, '_> {
             }
         } else {
             for (key, item) in value.as_mapping().unwrap_or_default() {
-                if let (Some(key), Some(value)) = (key.as_str(), self.text(item)) {
+                if let (Some(key), Some(value)) = (key.as_str(), self.text_or_raw(item)) {
                     labels.push(Label {
                         key: key.to_string(),
                         value,

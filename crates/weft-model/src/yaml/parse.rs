@@ -50,9 +50,31 @@ fn parse_leniently(text: &str, first_error: YamlError) -> Result<Vec<Node>, Yaml
     for _ in 0..MAX_INDENT_FIXES {
         let line = error.location.line;
         let index = LineIndex::new(&patched);
-        let start = index.from_line_column(&patched, line as usize, 0).offset;
-        patched.insert_str(start, "  ");
-        shifts.add(line, 2);
+        if error.message.contains("quoted scalar") {
+            // The error points at the opening quote; the continuation lines
+            // up to the closing quote must be indented deeper than its line.
+            let opening = error.location.offset;
+            let indent = indentation(index.line_text(&patched, line));
+            let last = closing_quote_line(&patched, opening, &index).unwrap_or(line);
+            if last == line {
+                break;
+            }
+            for continuation in ((line + 1)..=last).rev() {
+                let current = indentation(index.line_text(&patched, continuation));
+                if current <= indent {
+                    let spaces = indent + 2 - current;
+                    let start = index
+                        .from_line_column(&patched, continuation as usize, 0)
+                        .offset;
+                    patched.insert_str(start, &" ".repeat(spaces as usize));
+                    shifts.add(continuation, spaces);
+                }
+            }
+        } else {
+            let start = index.from_line_column(&patched, line as usize, 0).offset;
+            patched.insert_str(start, "  ");
+            shifts.add(line, 2);
+        }
         match Builder::new(&patched).run() {
             Ok(mut documents) => {
                 let original = LineIndex::new(text);
@@ -66,6 +88,29 @@ fn parse_leniently(text: &str, first_error: YamlError) -> Result<Vec<Node>, Yaml
         }
     }
     Err(first_error)
+}
+
+fn indentation(line: &str) -> u32 {
+    (line.len() - line.trim_start_matches(' ').len()) as u32
+}
+
+/// The line of the quote that closes the quoted scalar opening at `opening`.
+fn closing_quote_line(text: &str, opening: usize, index: &LineIndex) -> Option<u32> {
+    let quote = *text.as_bytes().get(opening)?;
+    if quote != b'\'' && quote != b'"' {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut i = opening + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return Some(index.location(text, i).line),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Spaces inserted at the start of lines, by 1-based line.
@@ -415,6 +460,16 @@ mod tests {
             (8, 17)
         );
         assert_eq!(&text[interval.span.range()], "30s");
+    }
+
+    #[test]
+    fn under_indented_quoted_continuations_are_accepted() {
+        let text = "metadata:\n  annotations:\n    a: '[\n  {\"x\": 1}\n]'\n    b: c\n";
+        let root = parse_one(text).unwrap();
+        let a = root.path(&["metadata", "annotations", "a"]).unwrap();
+        assert!(a.as_str().unwrap().contains("\"x\": 1"));
+        let b = root.path(&["metadata", "annotations", "b"]).unwrap();
+        assert_eq!((b.span.start.line, b.span.start.column), (6, 8));
     }
 
     #[test]
