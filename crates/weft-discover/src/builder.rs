@@ -39,6 +39,12 @@ pub(crate) struct Builder<'c> {
     name: String,
     repositories: Vec<Repository>,
     entries: Vec<Entry>,
+    by_id: HashMap<ServiceId, usize>,
+    /// Entries of each repository.
+    by_repository: HashMap<RepositoryIndex, Vec<usize>>,
+    /// The scope each entry was first declared in.
+    first_scope: HashMap<usize, String>,
+    traefik: Vec<usize>,
     by_local: HashMap<(RepositoryIndex, LocalService), usize>,
     /// Host name → (entry, repository, scope).
     aliases: HashMap<String, Vec<(usize, RepositoryIndex, String)>>,
@@ -61,6 +67,10 @@ impl<'c> Builder<'c> {
             name,
             repositories: Vec::new(),
             entries: Vec::new(),
+            by_id: HashMap::new(),
+            by_repository: HashMap::new(),
+            first_scope: HashMap::new(),
+            traefik: Vec::new(),
             by_local: HashMap::new(),
             aliases: HashMap::new(),
             mounts: Vec::new(),
@@ -83,6 +93,14 @@ impl<'c> Builder<'c> {
             self.diagnostics
                 .extend(repository_facts.diagnostics.iter().cloned());
         }
+        self.traefik = (0..self.entries.len())
+            .filter(|&e| {
+                self.entries[e]
+                    .image
+                    .as_deref()
+                    .is_some_and(|i| i.contains("traefik"))
+            })
+            .collect();
         for (index, (_, repository_facts)) in facts.iter().enumerate() {
             for Mount { service, path } in &repository_facts.mounts {
                 if let Some(&entry) = self.by_local.get(&(index, service.clone())) {
@@ -134,9 +152,14 @@ impl<'c> Builder<'c> {
             let service_name =
                 names[&(fact.service.scope.as_str(), fact.service.name.as_str())].clone();
             let id = ServiceId::new(&repository_name, &service_name);
-            let entry = match self.entries.iter().position(|e| e.id == id) {
-                Some(entry) => entry,
+            let entry = match self.by_id.get(&id) {
+                Some(&entry) => entry,
                 None => {
+                    self.by_id.insert(id.clone(), self.entries.len());
+                    self.by_repository
+                        .entry(repository)
+                        .or_default()
+                        .push(self.entries.len());
                     self.entries.push(Entry {
                         id,
                         repository: repository_name.clone(),
@@ -162,6 +185,9 @@ impl<'c> Builder<'c> {
             }
             self.by_local
                 .insert((repository, fact.service.clone()), entry);
+            self.first_scope
+                .entry(entry)
+                .or_insert_with(|| fact.service.scope.clone());
             let scope = fact.service.scope.clone();
             let mut hosts: Vec<String> = fact.aliases.clone();
             hosts.push(fact.service.name.to_ascii_lowercase());
@@ -182,7 +208,7 @@ impl<'c> Builder<'c> {
             }
             let scope = match &reference.from {
                 Subject::Service(local) => Some(local.scope.clone()),
-                _ => from.first().and_then(|&e| self.scope_of(repository, e)),
+                _ => from.first().and_then(|&e| self.scope_of(e)),
             };
             let targets: Vec<usize> = match &reference.target {
                 Target::Service(local) => match self.resolve_local(repository, local) {
@@ -317,12 +343,14 @@ impl<'c> Builder<'c> {
         if !owners.is_empty() {
             return owners;
         }
-        let deepest_context = self
-            .entries
+        let in_repository: Vec<usize> = self
+            .by_repository
+            .get(&repository)
+            .cloned()
+            .unwrap_or_default();
+        let deepest_context = in_repository
             .iter()
-            .enumerate()
-            .filter(|(_, e)| e.repository == self.repositories[repository].name)
-            .flat_map(|(i, e)| e.directories.iter().map(move |d| (i, d)))
+            .flat_map(|&i| self.entries[i].directories.iter().map(move |d| (i, d)))
             .filter(|(_, d)| is_within(file, d) && d.as_str() != self.repositories[repository].path)
             .max_by_key(|(_, d)| d.len())
             .map(|(i, _)| i);
@@ -333,13 +361,9 @@ impl<'c> Builder<'c> {
         if nginx {
             return vec![self.nginx_service(repository, provenance)];
         }
-        let repository_name = &self.repositories[repository].name;
-        let in_repository: Vec<usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| &e.repository == repository_name && !e.name.contains(':'))
-            .map(|(i, _)| i)
+        let in_repository: Vec<usize> = in_repository
+            .into_iter()
+            .filter(|&e| !self.entries[e].name.contains(':'))
             .collect();
         if let [only] = in_repository.as_slice() {
             return vec![*only];
@@ -365,14 +389,17 @@ impl<'c> Builder<'c> {
         }
         let repository_name = self.repositories[repository].name.clone();
         let images: Vec<usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| {
-                e.repository == repository_name
-                    && e.image.as_deref().is_some_and(|i| i.contains("nginx"))
+            .by_repository
+            .get(&repository)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&e| {
+                self.entries[e]
+                    .image
+                    .as_deref()
+                    .is_some_and(|i| i.contains("nginx"))
             })
-            .map(|(i, _)| i)
             .collect();
         let entry = if let [only] = images.as_slice() {
             *only
@@ -394,6 +421,12 @@ impl<'c> Builder<'c> {
             }
             let mut declared = provenance.clone();
             declared.rule = Rule::NginxServer;
+            self.by_id
+                .insert(ServiceId::new(&repository_name, &name), self.entries.len());
+            self.by_repository
+                .entry(repository)
+                .or_default()
+                .push(self.entries.len());
             self.entries.push(Entry {
                 id: ServiceId::new(&repository_name, &name),
                 repository: repository_name,
@@ -419,31 +452,22 @@ impl<'c> Builder<'c> {
 
     /// Services running Traefik: in this repository if any, else anywhere.
     fn traefik_proxies(&self, repository: RepositoryIndex) -> Vec<usize> {
-        let is_traefik = |e: &Entry| e.image.as_deref().is_some_and(|i| i.contains("traefik"));
         let repository_name = &self.repositories[repository].name;
         let local: Vec<usize> = self
-            .entries
+            .traefik
             .iter()
-            .enumerate()
-            .filter(|(_, e)| &e.repository == repository_name && is_traefik(e))
-            .map(|(i, _)| i)
+            .copied()
+            .filter(|&e| &self.entries[e].repository == repository_name)
             .collect();
-        if !local.is_empty() {
-            return local;
+        if local.is_empty() {
+            self.traefik.clone()
+        } else {
+            local
         }
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| is_traefik(e))
-            .map(|(i, _)| i)
-            .collect()
     }
 
-    fn scope_of(&self, repository: RepositoryIndex, entry: usize) -> Option<String> {
-        self.by_local
-            .iter()
-            .find(|((r, _), e)| *r == repository && **e == entry)
-            .map(|((_, local), _)| local.scope.clone())
+    fn scope_of(&self, entry: usize) -> Option<String> {
+        self.first_scope.get(&entry).cloned()
     }
 
     fn resolve_local(&self, repository: RepositoryIndex, local: &LocalService) -> Option<usize> {
