@@ -132,7 +132,7 @@ with its file, line, column and a hint.\n\nExit code 2 when any error is found."
 pub(crate) struct GraphArgs {
     /// The workspace directory (same as -w)
     #[arg(value_name = "WORKSPACE")]
-    pub(crate) workspace: Option<PathBuf>,
+    pub(crate) directory: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
     pub(crate) format: GraphFormat,
     /// Draw repositories instead of services (dot and mermaid)
@@ -170,7 +170,7 @@ pub(crate) struct ExplainArgs {
 pub(crate) struct ConflictsArgs {
     /// The workspace directory (same as -w)
     #[arg(value_name = "WORKSPACE")]
-    pub(crate) workspace: Option<PathBuf>,
+    pub(crate) directory: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
 }
@@ -195,7 +195,7 @@ pub(crate) struct ResolveArgs {
 pub(crate) struct CheckArgs {
     /// The workspace directory (same as -w)
     #[arg(value_name = "WORKSPACE")]
-    pub(crate) workspace: Option<PathBuf>,
+    pub(crate) directory: Option<PathBuf>,
     /// Also show notes (templates skipped, unset variables, unresolved names)
     #[arg(long, short)]
     pub(crate) verbose: bool,

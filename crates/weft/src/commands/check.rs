@@ -20,7 +20,7 @@ struct Report<'m> {
 }
 
 pub(crate) fn run(context: &Context, args: CheckArgs) -> anyhow::Result<Outcome> {
-    let root = context.workspace(args.workspace.as_deref());
+    let root = context.workspace(args.directory.as_deref());
     let model = context.discover(&root)?;
     let count = |severity| {
         model

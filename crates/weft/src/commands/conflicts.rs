@@ -16,7 +16,7 @@ struct Report<'a> {
 }
 
 pub(crate) fn run(context: &Context, args: ConflictsArgs) -> anyhow::Result<Outcome> {
-    let root = context.workspace(args.workspace.as_deref());
+    let root = context.workspace(args.directory.as_deref());
     let model = context.discover(&root)?;
     let conflicts = find_conflicts(&model);
     match args.format {

@@ -1,0 +1,3 @@
+//! Discovery end to end: real files in temporary workspaces, read into one model.
+
+mod builder;
