@@ -2,12 +2,17 @@
 
 mod check;
 mod conflicts;
+mod explain;
+mod graph;
+mod plan;
 mod resolve;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
-use weft_model::Model;
+use weft_model::{Model, Provenance, ServiceId};
+
+use crate::exit::UsageError;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Outcome;
@@ -43,6 +48,15 @@ impl Context {
     fn discover(&self, root: &Path) -> anyhow::Result<Model> {
         Ok(weft_discover::discover(root)?)
     }
+
+    /// A service named on the command line, by id or unique plain name.
+    fn lookup(&self, model: &Model, name: &str) -> anyhow::Result<ServiceId> {
+        model.lookup(name).map(|service| service.id.clone()).map_err(|error| {
+            UsageError::new(error.to_string())
+                .with_hint("`weft graph` lists every service id; write repository/service when a name repeats")
+                .into()
+        })
+    }
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -51,9 +65,21 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match cli.command {
         Command::Check(args) => check::run(&context, args),
+        Command::Graph(args) => graph::run(&context, args),
+        Command::Plan(args) => plan::run(&context, args),
+        Command::Explain(args) => explain::run(&context, args),
         Command::Conflicts(args) => conflicts::run(&context, args),
         Command::Resolve(args) => resolve::run(&context, args),
         Command::Schema => schema::run(),
-        _ => Ok(Outcome::Internal),
     }
+}
+
+/// The first `shown` provenance entries as `file:line:col (rule)`, and how
+/// many more there are.
+pub(crate) fn render_provenance(provenance: &[Provenance], shown: usize) -> String {
+    let mut parts: Vec<String> = provenance.iter().take(shown).map(|p| p.to_string()).collect();
+    if provenance.len() > shown {
+        parts.push(format!("+{} more", provenance.len() - shown));
+    }
+    parts.join(", ")
 }
