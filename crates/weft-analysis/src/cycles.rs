@@ -1,12 +1,10 @@
 //! Dependency cycles: strongly connected components (Tarjan's algorithm), the
 //! shortest cycle through each, and the weakest edge to cut to break it.
 
-use std::collections::VecDeque;
-
 use serde::Serialize;
 use weft_model::{EdgeKind, Provenance, ServiceId, Severity};
 
-use crate::graph::ServiceGraph;
+use crate::graph::{Goal, PathSearch, ServiceGraph};
 
 /// One step of a cycle: `from` needs `to`. Parallel edges between the same two
 /// services are merged into one hop: the strongest kind, every provenance.
@@ -101,7 +99,7 @@ pub(crate) struct CycleBreaking {
 
 /// Label of nodes outside the analysed set.
 const OUTSIDE: usize = usize::MAX;
-/// Marks a node not yet reached by a search.
+/// Marks a node not yet reached by Tarjan's algorithm.
 const UNVISITED: usize = usize::MAX;
 /// Components up to this size pick, as the start of their reported cycle, the
 /// member with the shortest cycle; larger ones start at their smallest id.
@@ -112,10 +110,12 @@ const SMALL_COMPONENT: usize = 64;
 /// How it works: Tarjan's algorithm splits the nodes into strongly connected
 /// components; each component with a cycle is a round's work item. For each
 /// item, a breadth-first search inside the component finds the shortest cycle
-/// through a start node, the cycle is reported, its weakest hop is cut, and
-/// Tarjan runs again on that component alone; the components still cyclic
-/// there become the next round's items. Every item cuts at least one edge, so
-/// the loop ends, and only the components still cyclic are searched again.
+/// through a start node, the cycle is reported and its weakest hop `u → v` is
+/// cut. If `u` still reaches `v` the component is still strongly connected and
+/// goes to the next round whole; otherwise Tarjan runs again on that component
+/// alone and the parts still cyclic become next round's items. Every item cuts
+/// at least one edge, so the loop ends, and only what is still cyclic is
+/// searched again.
 ///
 /// Nodes carry a component label; an edge is followed only when both ends
 /// carry the same label and no cut removed it, which confines each search to
@@ -127,7 +127,7 @@ pub(crate) fn break_cycles_among(graph: &ServiceGraph<'_>, nodes: &[usize]) -> C
         labels[node] = 0;
     }
     let mut tarjan = Tarjan::new(graph.len());
-    let mut search = CycleSearch::new(graph.len());
+    let mut search = PathSearch::new(graph.len());
     let mut cycles = Vec::new();
     let mut next_label = 1;
     let mut pending = tarjan.components(graph, nodes, &labels, &removed);
@@ -140,7 +140,8 @@ pub(crate) fn break_cycles_among(graph: &ServiceGraph<'_>, nodes: &[usize]) -> C
                 labels[node] = next_label;
             }
             next_label += 1;
-            let Some(path) = search.shortest_cycle_in(graph, &component, &labels, &removed) else {
+            let Some(path) = shortest_cycle_in(&mut search, graph, &component, &labels, &removed)
+            else {
                 // Unreachable for a strongly connected component; skipping it
                 // still ends the loop.
                 continue;
@@ -150,7 +151,22 @@ pub(crate) fn break_cycles_among(graph: &ServiceGraph<'_>, nodes: &[usize]) -> C
                 removed[position] = true;
             }
             cycles.push(cycle);
-            next_round.extend(tarjan.components(graph, &component, &labels, &removed));
+            // Without its `u → v` edges a strongly connected component stays
+            // one exactly when `u` still reaches `v`: that is cheaper to ask
+            // than Tarjan's algorithm on the whole component.
+            let still_connected = if cut_from == cut_to {
+                component.len() > 1
+            } else {
+                let allowed = |position: usize| traversable(graph, position, &labels, &removed);
+                search
+                    .path(graph, cut_from, cut_to, Goal::Any, allowed)
+                    .is_some()
+            };
+            if still_connected {
+                next_round.push(component);
+            } else {
+                next_round.extend(tarjan.components(graph, &component, &labels, &removed));
+            }
         }
         pending = next_round;
     }
@@ -344,100 +360,35 @@ impl Tarjan {
     }
 }
 
-/// Breadth-first search for shortest cycles, with buffers reused between runs.
-#[derive(Debug)]
-struct CycleSearch {
-    parent: Vec<usize>,
-    queue: VecDeque<usize>,
-    touched: Vec<usize>,
-}
-
-impl CycleSearch {
-    fn new(node_count: usize) -> Self {
-        CycleSearch {
-            parent: vec![UNVISITED; node_count],
-            queue: VecDeque::new(),
-            touched: Vec::new(),
-        }
+/// The cycle reported for a component: the shortest through the member with
+/// the shortest cycle (smallest id on ties) when the component is small, else
+/// the shortest through its smallest id.
+fn shortest_cycle_in(
+    search: &mut PathSearch,
+    graph: &ServiceGraph<'_>,
+    component: &[usize],
+    labels: &[usize],
+    removed: &[bool],
+) -> Option<Vec<usize>> {
+    let allowed = |position: usize| traversable(graph, position, labels, removed);
+    if component.len() > SMALL_COMPONENT {
+        let &start = component.first()?;
+        return search.path(graph, start, start, Goal::Shortest, allowed);
     }
-
-    /// The cycle reported for a component: the shortest through the member
-    /// with the shortest cycle (smallest id on ties) when the component is
-    /// small, else the shortest through its smallest id.
-    fn shortest_cycle_in(
-        &mut self,
-        graph: &ServiceGraph<'_>,
-        component: &[usize],
-        labels: &[usize],
-        removed: &[bool],
-    ) -> Option<Vec<usize>> {
-        if component.len() > SMALL_COMPONENT {
-            let &start = component.first()?;
-            return self.shortest_cycle_through(graph, start, labels, removed);
-        }
-        let mut best: Option<Vec<usize>> = None;
-        for &start in component {
-            let Some(path) = self.shortest_cycle_through(graph, start, labels, removed) else {
-                continue;
-            };
-            if best.as_ref().is_none_or(|best| path.len() < best.len()) {
-                let shortest_possible = path.len() == 1;
-                best = Some(path);
-                if shortest_possible {
-                    break;
-                }
+    let mut best: Option<Vec<usize>> = None;
+    for &start in component {
+        let Some(path) = search.path(graph, start, start, Goal::Shortest, allowed) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|best| path.len() < best.len()) {
+            let shortest_possible = path.len() == 1;
+            best = Some(path);
+            if shortest_possible {
+                break;
             }
         }
-        best
     }
-
-    /// The shortest cycle through `start`, as nodes from `start` on.
-    ///
-    /// Nodes leave the queue in order of distance from `start`, so the first
-    /// node found with an edge back to `start` closes a shortest cycle.
-    fn shortest_cycle_through(
-        &mut self,
-        graph: &ServiceGraph<'_>,
-        start: usize,
-        labels: &[usize],
-        removed: &[bool],
-    ) -> Option<Vec<usize>> {
-        self.parent[start] = start;
-        self.touched.push(start);
-        self.queue.push_back(start);
-        let mut closing = None;
-        'search: while let Some(node) = self.queue.pop_front() {
-            for &position in graph.outgoing(node) {
-                if !traversable(graph, position, labels, removed) {
-                    continue;
-                }
-                let to = graph.edge(position).to;
-                if to == start {
-                    closing = Some(node);
-                    break 'search;
-                }
-                if self.parent[to] == UNVISITED {
-                    self.parent[to] = node;
-                    self.touched.push(to);
-                    self.queue.push_back(to);
-                }
-            }
-        }
-        let path = closing.map(|mut node| {
-            let mut path = vec![node];
-            while node != start {
-                node = self.parent[node];
-                path.push(node);
-            }
-            path.reverse();
-            path
-        });
-        for node in self.touched.drain(..) {
-            self.parent[node] = UNVISITED;
-        }
-        self.queue.clear();
-        path
-    }
+    best
 }
 
 #[cfg(test)]

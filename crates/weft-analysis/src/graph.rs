@@ -160,6 +160,194 @@ impl<'model> ServiceGraph<'model> {
     }
 }
 
+/// Whether a [`PathSearch`] wants a shortest path or any path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Goal {
+    Shortest,
+    Any,
+}
+
+/// Bidirectional breadth-first search over the edges a filter allows, with
+/// buffers reused between searches.
+///
+/// How it works: one search walks forward from the source, the other
+/// backward from the target, each a whole level at a time, always growing
+/// the smaller frontier. A node discovered by both sides joins two halves of
+/// a path. After `F` forward and `B` backward levels every path of at most
+/// `F + B` edges has such a node, so a path found of length at most
+/// `F + B + 1` is a shortest one. When one side runs out of nodes, it has
+/// seen everything it can reach and the best path found is final. A cycle
+/// through a node is a path from the node to itself with at least one edge:
+/// both sides start there, and the start is not counted as a meeting.
+#[derive(Debug)]
+pub(crate) struct PathSearch {
+    forward: SearchSide,
+    backward: SearchSide,
+}
+
+#[derive(Debug)]
+struct SearchSide {
+    distance: Vec<usize>,
+    parent: Vec<usize>,
+    touched: Vec<usize>,
+    frontier: Vec<usize>,
+    next: Vec<usize>,
+    levels: usize,
+}
+
+const UNREACHED: usize = usize::MAX;
+
+impl SearchSide {
+    fn new(node_count: usize) -> Self {
+        SearchSide {
+            distance: vec![UNREACHED; node_count],
+            parent: vec![UNREACHED; node_count],
+            touched: Vec::new(),
+            frontier: Vec::new(),
+            next: Vec::new(),
+            levels: 0,
+        }
+    }
+
+    fn start(&mut self, node: usize) {
+        self.distance[node] = 0;
+        self.parent[node] = node;
+        self.touched.push(node);
+        self.frontier.push(node);
+    }
+
+    fn reset(&mut self) {
+        for node in self.touched.drain(..) {
+            self.distance[node] = UNREACHED;
+            self.parent[node] = UNREACHED;
+        }
+        self.frontier.clear();
+        self.next.clear();
+        self.levels = 0;
+    }
+
+    /// Discovers the next level; records in `best` the shortest join with
+    /// `other` as `(length, meeting node)`.
+    fn expand(
+        &mut self,
+        other: &SearchSide,
+        graph: &ServiceGraph<'_>,
+        forward: bool,
+        goal: Goal,
+        allowed: &impl Fn(usize) -> bool,
+        best: &mut Option<(usize, usize)>,
+    ) {
+        let frontier = std::mem::take(&mut self.frontier);
+        'level: for &node in &frontier {
+            let adjacent = if forward {
+                graph.outgoing(node)
+            } else {
+                graph.incoming(node)
+            };
+            for &position in adjacent {
+                if !allowed(position) {
+                    continue;
+                }
+                let edge = graph.edge(position);
+                let neighbour = if forward { edge.to } else { edge.from };
+                if self.distance[neighbour] != UNREACHED {
+                    continue;
+                }
+                self.distance[neighbour] = self.distance[node] + 1;
+                self.parent[neighbour] = node;
+                self.touched.push(neighbour);
+                self.next.push(neighbour);
+                if other.distance[neighbour] != UNREACHED {
+                    let length = self.distance[neighbour] + other.distance[neighbour];
+                    if best.is_none_or(|(shortest, _)| length < shortest) {
+                        *best = Some((length, neighbour));
+                    }
+                    if goal == Goal::Any {
+                        break 'level;
+                    }
+                }
+            }
+        }
+        self.frontier = std::mem::replace(&mut self.next, frontier);
+        self.next.clear();
+        self.levels += 1;
+    }
+}
+
+impl PathSearch {
+    pub(crate) fn new(node_count: usize) -> Self {
+        PathSearch {
+            forward: SearchSide::new(node_count),
+            backward: SearchSide::new(node_count),
+        }
+    }
+
+    /// The nodes of a path from `source` to `target` along allowed edges,
+    /// both included; when they are the same node, a cycle through it, the
+    /// node not repeated at the end.
+    pub(crate) fn path(
+        &mut self,
+        graph: &ServiceGraph<'_>,
+        source: usize,
+        target: usize,
+        goal: Goal,
+        allowed: impl Fn(usize) -> bool,
+    ) -> Option<Vec<usize>> {
+        let cycle = source == target;
+        if cycle && graph.edges_between(source, source).any(&allowed) {
+            return Some(vec![source]);
+        }
+        self.forward.start(source);
+        self.backward.start(target);
+        let mut best: Option<(usize, usize)> = None;
+        if cycle {
+            // Both sides take a first step, so that a meeting needs an edge.
+            self.forward
+                .expand(&self.backward, graph, true, goal, &allowed, &mut best);
+            self.backward
+                .expand(&self.forward, graph, false, goal, &allowed, &mut best);
+        }
+        loop {
+            if let Some((length, _)) = best {
+                if goal == Goal::Any || length <= self.forward.levels + self.backward.levels + 1 {
+                    break;
+                }
+            }
+            if self.forward.frontier.is_empty() || self.backward.frontier.is_empty() {
+                break;
+            }
+            if self.forward.frontier.len() <= self.backward.frontier.len() {
+                self.forward
+                    .expand(&self.backward, graph, true, goal, &allowed, &mut best);
+            } else {
+                self.backward
+                    .expand(&self.forward, graph, false, goal, &allowed, &mut best);
+            }
+        }
+        let path = best.map(|(_, meeting)| {
+            let mut path = vec![meeting];
+            let mut node = meeting;
+            while node != source {
+                node = self.forward.parent[node];
+                path.push(node);
+            }
+            path.reverse();
+            let mut node = meeting;
+            while node != target {
+                node = self.backward.parent[node];
+                path.push(node);
+            }
+            if cycle {
+                path.pop();
+            }
+            path
+        });
+        self.forward.reset();
+        self.backward.reset();
+        path
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use weft_model::{EdgeKind, Provenance, Rule, Span};
