@@ -4,7 +4,7 @@
 use serde::Serialize;
 use weft_model::{EdgeKind, Provenance, ServiceId, Severity};
 
-use crate::graph::{Goal, PathSearch, ServiceGraph};
+use crate::graph::{Goal, PathSearch, Reach, ServiceGraph};
 
 /// One step of a cycle: `from` needs `to`. Parallel edges between the same two
 /// services are merged into one hop: the strongest kind, every provenance.
@@ -110,12 +110,10 @@ const SMALL_COMPONENT: usize = 64;
 /// How it works: Tarjan's algorithm splits the nodes into strongly connected
 /// components; each component with a cycle is a round's work item. For each
 /// item, a breadth-first search inside the component finds the shortest cycle
-/// through a start node, the cycle is reported and its weakest hop `u → v` is
-/// cut. If `u` still reaches `v` the component is still strongly connected and
-/// goes to the next round whole; otherwise Tarjan runs again on that component
-/// alone and the parts still cyclic become next round's items. Every item cuts
-/// at least one edge, so the loop ends, and only what is still cyclic is
-/// searched again.
+/// through a start node, the cycle is reported and its weakest hop is cut; the
+/// parts of the component still cyclic (see [`split_after_cut`]) become next
+/// round's items. Every item cuts at least one edge, so the loop ends, and
+/// only what is still cyclic is searched again.
 ///
 /// Nodes carry a component label; an edge is followed only when both ends
 /// carry the same label and no cut removed it, which confines each search to
@@ -151,26 +149,108 @@ pub(crate) fn break_cycles_among(graph: &ServiceGraph<'_>, nodes: &[usize]) -> C
                 removed[position] = true;
             }
             cycles.push(cycle);
-            // Without its `u → v` edges a strongly connected component stays
-            // one exactly when `u` still reaches `v`: that is cheaper to ask
-            // than Tarjan's algorithm on the whole component.
-            let still_connected = if cut_from == cut_to {
-                component.len() > 1
-            } else {
-                let allowed = |position: usize| traversable(graph, position, &labels, &removed);
-                search
-                    .path(graph, cut_from, cut_to, Goal::Any, allowed)
-                    .is_some()
-            };
-            if still_connected {
-                next_round.push(component);
-            } else {
-                next_round.extend(tarjan.components(graph, &component, &labels, &removed));
-            }
+            next_round.extend(split_after_cut(
+                graph,
+                &mut tarjan,
+                &mut search,
+                component,
+                (cut_from, cut_to),
+                &labels,
+                &removed,
+            ));
         }
         pending = next_round;
     }
     CycleBreaking { cycles, removed }
+}
+
+/// Most crossing edges [`split_after_cut`] checks before it falls back on
+/// Tarjan's algorithm.
+const CROSSING_CHECKS: usize = 64;
+
+/// The parts of a strongly connected component still cyclic once every edge
+/// `u → v` of `cut` is removed.
+///
+/// How it works: the component stays strongly connected exactly when `u`
+/// still reaches `v`, which a bidirectional search answers cheaply. When it
+/// does not, the side of the search that ran out first has found a whole
+/// strongly connected part: everything `u` reaches (nothing there reaches
+/// `v`, and everything reaches `u`), or everything that reaches `v` (which
+/// `v` reaches). The rest of the component is strongly connected too when
+/// each node where an edge crosses between the two still reaches `v` (for the
+/// part of `u`), or is still reached from `u` (for the part of `v`): any path
+/// that needed the cut edge can then go through that node instead. Only when
+/// a check fails, or there are too many to make, does Tarjan's algorithm run
+/// again on the whole component.
+fn split_after_cut(
+    graph: &ServiceGraph<'_>,
+    tarjan: &mut Tarjan,
+    search: &mut PathSearch,
+    component: Vec<usize>,
+    (from, to): (usize, usize),
+    labels: &[usize],
+    removed: &[bool],
+) -> Vec<Vec<usize>> {
+    let allowed = |position: usize| traversable(graph, position, labels, removed);
+    let is_cyclic = |part: &[usize]| match part {
+        [] => false,
+        [node] => graph.edges_between(*node, *node).any(allowed),
+        _ => true,
+    };
+    if from == to {
+        return if is_cyclic(&component) {
+            vec![component]
+        } else {
+            Vec::new()
+        };
+    }
+    let (part, part_of_source) = match search.reach(graph, from, to, allowed) {
+        Reach::Connected => return vec![component],
+        Reach::FromSource(part) => (part, true),
+        Reach::ToTarget(part) => (part, false),
+    };
+    let in_part = |node: usize| part.binary_search(&node).is_ok();
+
+    // The nodes of the rest at the end of an edge crossing into or out of the part.
+    let mut crossings: Vec<usize> = Vec::new();
+    for &node in &part {
+        let adjacent = if part_of_source {
+            graph.incoming(node)
+        } else {
+            graph.outgoing(node)
+        };
+        for &position in adjacent {
+            let edge = graph.edge(position);
+            let other = if part_of_source { edge.from } else { edge.to };
+            if allowed(position) && !in_part(other) {
+                crossings.push(other);
+            }
+        }
+    }
+    crossings.sort_unstable();
+    crossings.dedup();
+    let rest_is_connected = crossings.len() <= CROSSING_CHECKS
+        && crossings.iter().all(|&crossing| {
+            let (source, target) = if part_of_source {
+                (crossing, to)
+            } else {
+                (from, crossing)
+            };
+            source == target || search.reach(graph, source, target, allowed) == Reach::Connected
+        });
+    if !rest_is_connected {
+        return tarjan.components(graph, &component, labels, removed);
+    }
+    let rest: Vec<usize> = component
+        .into_iter()
+        .filter(|&node| !in_part(node))
+        .collect();
+    let mut parts: Vec<Vec<usize>> = [part, rest]
+        .into_iter()
+        .filter(|part| is_cyclic(part))
+        .collect();
+    parts.sort_by_key(|part| part.first().copied());
+    parts
 }
 
 fn traversable(

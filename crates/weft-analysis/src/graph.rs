@@ -297,33 +297,7 @@ impl PathSearch {
         if cycle && graph.edges_between(source, source).any(&allowed) {
             return Some(vec![source]);
         }
-        self.forward.start(source);
-        self.backward.start(target);
-        let mut best: Option<(usize, usize)> = None;
-        if cycle {
-            // Both sides take a first step, so that a meeting needs an edge.
-            self.forward
-                .expand(&self.backward, graph, true, goal, &allowed, &mut best);
-            self.backward
-                .expand(&self.forward, graph, false, goal, &allowed, &mut best);
-        }
-        loop {
-            if let Some((length, _)) = best {
-                if goal == Goal::Any || length <= self.forward.levels + self.backward.levels + 1 {
-                    break;
-                }
-            }
-            if self.forward.frontier.is_empty() || self.backward.frontier.is_empty() {
-                break;
-            }
-            if self.forward.frontier.len() <= self.backward.frontier.len() {
-                self.forward
-                    .expand(&self.backward, graph, true, goal, &allowed, &mut best);
-            } else {
-                self.backward
-                    .expand(&self.forward, graph, false, goal, &allowed, &mut best);
-            }
-        }
+        let best = self.run(graph, source, target, goal, &allowed);
         let path = best.map(|(_, meeting)| {
             let mut path = vec![meeting];
             let mut node = meeting;
@@ -346,6 +320,85 @@ impl PathSearch {
         self.backward.reset();
         path
     }
+
+    /// Whether `source` reaches `target` (two different nodes); when not,
+    /// the side that ran out first and every node it reached, sorted.
+    pub(crate) fn reach(
+        &mut self,
+        graph: &ServiceGraph<'_>,
+        source: usize,
+        target: usize,
+        allowed: impl Fn(usize) -> bool,
+    ) -> Reach {
+        let reach = if self
+            .run(graph, source, target, Goal::Any, &allowed)
+            .is_some()
+        {
+            Reach::Connected
+        } else if self.forward.frontier.is_empty() {
+            let mut reached = self.forward.touched.clone();
+            reached.sort_unstable();
+            Reach::FromSource(reached)
+        } else {
+            let mut reached = self.backward.touched.clone();
+            reached.sort_unstable();
+            Reach::ToTarget(reached)
+        };
+        self.forward.reset();
+        self.backward.reset();
+        reach
+    }
+
+    /// Runs both sides until they meet for good or one runs out; returns
+    /// the best `(length, meeting node)` and leaves the sides for the caller
+    /// to read and reset.
+    fn run(
+        &mut self,
+        graph: &ServiceGraph<'_>,
+        source: usize,
+        target: usize,
+        goal: Goal,
+        allowed: &impl Fn(usize) -> bool,
+    ) -> Option<(usize, usize)> {
+        self.forward.start(source);
+        self.backward.start(target);
+        let mut best: Option<(usize, usize)> = None;
+        if source == target {
+            // Both sides take a first step, so that a meeting needs an edge.
+            self.forward
+                .expand(&self.backward, graph, true, goal, allowed, &mut best);
+            self.backward
+                .expand(&self.forward, graph, false, goal, allowed, &mut best);
+        }
+        loop {
+            if let Some((length, _)) = best {
+                if goal == Goal::Any || length <= self.forward.levels + self.backward.levels + 1 {
+                    break;
+                }
+            }
+            if self.forward.frontier.is_empty() || self.backward.frontier.is_empty() {
+                break;
+            }
+            if self.forward.frontier.len() <= self.backward.frontier.len() {
+                self.forward
+                    .expand(&self.backward, graph, true, goal, allowed, &mut best);
+            } else {
+                self.backward
+                    .expand(&self.forward, graph, false, goal, allowed, &mut best);
+            }
+        }
+        best
+    }
+}
+
+/// The answer of [`PathSearch::reach`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reach {
+    Connected,
+    /// Everything the source reaches (the target is not among them).
+    FromSource(Vec<usize>),
+    /// Everything that reaches the target (the source is not among them).
+    ToTarget(Vec<usize>),
 }
 
 #[cfg(test)]

@@ -99,6 +99,14 @@ proptest! {
             prop_assert_eq!(shortest, Some(path.len()));
             let component: Vec<usize> = cycle.component.iter().map(number).collect();
             prop_assert!(cycle.component.windows(2).all(|pair| pair[0] < pair[1]));
+            // The component is the strongly connected component of the first
+            // node: what it reaches and what reaches it.
+            let reversed: Vec<(usize, usize)> = remaining.iter().map(|&(from, to)| (to, from)).collect();
+            let forward = reachable(&[path[0]], &remaining);
+            let backward = reachable(&[path[0]], &reversed);
+            let expected: BTreeSet<usize> = forward.intersection(&backward).copied().collect();
+            let found: BTreeSet<usize> = component.iter().copied().collect();
+            prop_assert_eq!(found, expected);
             for node in &path {
                 prop_assert!(component.contains(node));
             }
