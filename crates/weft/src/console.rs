@@ -36,7 +36,6 @@ pub(crate) enum Style {
     Yellow,
     Green,
     Cyan,
-    Magenta,
 }
 
 impl Style {
@@ -48,7 +47,6 @@ impl Style {
             Style::Yellow => "1;33",
             Style::Green => "32",
             Style::Cyan => "36",
-            Style::Magenta => "35",
         }
     }
 }

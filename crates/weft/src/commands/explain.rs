@@ -27,9 +27,15 @@ pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcom
     let model = context.discover(&root)?;
     let id = context.lookup(&model, name)?;
     let explanation = explain(&model, &id)?;
-    let service = model.service(&id).ok_or_else(|| anyhow::anyhow!("service {id} vanished from the model"))?;
+    let service = model
+        .service(&id)
+        .ok_or_else(|| anyhow::anyhow!("service {id} vanished from the model"))?;
     match args.format {
-        Format::Json => console::json(&Report { service, explanation: &explanation, diagnostics: &model.diagnostics })?,
+        Format::Json => console::json(&Report {
+            service,
+            explanation: &explanation,
+            diagnostics: &model.diagnostics,
+        })?,
         Format::Text => console::out(&text(service, &explanation)),
     }
     Ok(Outcome::Clean)
@@ -38,7 +44,10 @@ pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcom
 fn text(service: &Service, explanation: &Explanation) -> String {
     let mut out = format!("{}", console::paint(Style::Bold, service.id.as_str()));
     if let Some(image) = &service.image {
-        out.push_str(&format!("  {}", console::paint(Style::Dim, format!("image {image}"))));
+        out.push_str(&format!(
+            "  {}",
+            console::paint(Style::Dim, format!("image {image}"))
+        ));
     }
     out.push('\n');
     let declared: Vec<String> = service.provenance.iter().map(|p| p.location()).collect();
@@ -46,20 +55,32 @@ fn text(service: &Service, explanation: &Explanation) -> String {
     out.push_str(&format!(
         "\n{} ({})\n",
         console::paint(Style::Bold, "waits for"),
-        if explanation.dependencies.is_empty() { "nothing".to_string() } else { explanation.dependencies.len().to_string() }
+        if explanation.dependencies.is_empty() {
+            "nothing".to_string()
+        } else {
+            explanation.dependencies.len().to_string()
+        }
     ));
     out.push_str(&links(&explanation.dependencies, false));
     out.push_str(&format!(
         "\n{} ({})\n",
         console::paint(Style::Bold, "needed by"),
-        if explanation.dependents.is_empty() { "nothing".to_string() } else { explanation.dependents.len().to_string() }
+        if explanation.dependents.is_empty() {
+            "nothing".to_string()
+        } else {
+            explanation.dependents.len().to_string()
+        }
     ));
     out.push_str(&links(&explanation.dependents, true));
     out
 }
 
 fn links(links: &[Link], dependents: bool) -> String {
-    let width = links.iter().map(|l| l.service.as_str().len()).max().unwrap_or(0);
+    let width = links
+        .iter()
+        .map(|l| l.service.as_str().len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for link in links {
         let impact = match (dependents, link.impact) {
@@ -69,7 +90,10 @@ fn links(links: &[Link], dependents: bool) -> String {
                     "degraded" => Style::Yellow,
                     _ => Style::Dim,
                 };
-                format!("  {}", console::paint(style, format!("{:10}", impact.as_str())))
+                format!(
+                    "  {}",
+                    console::paint(style, format!("{:10}", impact.as_str()))
+                )
             }
             _ => String::new(),
         };
@@ -79,7 +103,11 @@ fn links(links: &[Link], dependents: bool) -> String {
         } else {
             "direct".to_string()
         };
-        out.push_str(&format!("  {:width$}{impact}  {:8}  {via}\n", link.service.as_str(), link.kind.as_str()));
+        out.push_str(&format!(
+            "  {:width$}{impact}  {:8}  {via}\n",
+            link.service.as_str(),
+            link.kind.as_str()
+        ));
         for edge in &link.edges {
             out.push_str(&format!(
                 "      {} → {}: {}\n",

@@ -38,9 +38,13 @@ pub(crate) fn run(context: &Context, args: GraphArgs) -> anyhow::Result<Outcome>
             cycles: &cycles,
             diagnostics: &model.diagnostics,
         })?,
-        GraphFormat::Dot if args.repositories => console::out(&repository_dot(&model, &repository_edges)),
+        GraphFormat::Dot if args.repositories => {
+            console::out(&repository_dot(&model, &repository_edges))
+        }
         GraphFormat::Dot => console::out(&dot(&model, &cycles)),
-        GraphFormat::Mermaid if args.repositories => console::out(&repository_mermaid(&model, &repository_edges)),
+        GraphFormat::Mermaid if args.repositories => {
+            console::out(&repository_mermaid(&model, &repository_edges))
+        }
         GraphFormat::Mermaid => console::out(&mermaid(&model, &cycles)),
         GraphFormat::Text => {
             console::out(&text(&model, &repository_edges, &cycles));
@@ -49,7 +53,11 @@ pub(crate) fn run(context: &Context, args: GraphArgs) -> anyhow::Result<Outcome>
             }
         }
     }
-    Ok(if cycles.iter().any(|c| c.severity == Severity::Error) { Outcome::Problems } else { Outcome::Clean })
+    Ok(if cycles.iter().any(|c| c.severity == Severity::Error) {
+        Outcome::Problems
+    } else {
+        Outcome::Clean
+    })
 }
 
 fn kind_style(kind: EdgeKind) -> Style {
@@ -72,7 +80,12 @@ fn text(model: &Model, repository_edges: &[RepositoryEdge], cycles: &[Cycle]) ->
     for edge in &model.edges {
         outgoing.entry(edge.from.as_str()).or_default().push(edge);
     }
-    let width = model.edges.iter().map(|e| e.to.as_str().len()).max().unwrap_or(0);
+    let width = model
+        .edges
+        .iter()
+        .map(|e| e.to.as_str().len())
+        .max()
+        .unwrap_or(0);
     let mut repository = "";
     for service in &model.services {
         if service.repository != repository {
@@ -94,8 +107,15 @@ fn text(model: &Model, repository_edges: &[RepositoryEdge], cycles: &[Cycle]) ->
         }
     }
     if !repository_edges.is_empty() {
-        out.push_str(&format!("\n{}\n", console::paint(Style::Bold, "repositories")));
-        let width = repository_edges.iter().map(|e| e.from.len()).max().unwrap_or(0);
+        out.push_str(&format!(
+            "\n{}\n",
+            console::paint(Style::Bold, "repositories")
+        ));
+        let width = repository_edges
+            .iter()
+            .map(|e| e.from.len())
+            .max()
+            .unwrap_or(0);
         for edge in repository_edges {
             out.push_str(&format!(
                 "  {:width$} → {}  {} ({} edge{})\n",
@@ -155,7 +175,10 @@ fn cycle_edges(cycles: &[Cycle]) -> (BTreeSet<(&str, &str)>, BTreeSet<(&str, &st
         .iter()
         .flat_map(|c| c.hops.iter().map(|h| (h.from.as_str(), h.to.as_str())))
         .collect();
-    let cuts = cycles.iter().map(|c| (c.cut.from.as_str(), c.cut.to.as_str())).collect();
+    let cuts = cycles
+        .iter()
+        .map(|c| (c.cut.from.as_str(), c.cut.to.as_str()))
+        .collect();
     (on_cycle, cuts)
 }
 
@@ -163,15 +186,27 @@ fn cycle_edges(cycles: &[Cycle]) -> (BTreeSet<(&str, &str)>, BTreeSet<(&str, &st
 /// dashed, soft dotted; cycle edges red, suggested cuts labelled.
 fn dot(model: &Model, cycles: &[Cycle]) -> String {
     let (on_cycle, cuts) = cycle_edges(cycles);
-    let mut out = String::from("digraph weft {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
+    let mut out = String::from(
+        "digraph weft {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+    );
     let mut by_repository: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
     for service in &model.services {
-        by_repository.entry(&service.repository).or_default().push(service);
+        by_repository
+            .entry(&service.repository)
+            .or_default()
+            .push(service);
     }
     for (index, (repository, services)) in by_repository.iter().enumerate() {
-        out.push_str(&format!("  subgraph cluster_{index} {{\n    label={};\n    style=rounded;\n", quote(repository)));
+        out.push_str(&format!(
+            "  subgraph cluster_{index} {{\n    label={};\n    style=rounded;\n",
+            quote(repository)
+        ));
         for service in services {
-            out.push_str(&format!("    {} [label={}];\n", quote(service.id.as_str()), quote(&service.name)));
+            out.push_str(&format!(
+                "    {} [label={}];\n",
+                quote(service.id.as_str()),
+                quote(&service.name)
+            ));
         }
         out.push_str("  }\n");
     }
@@ -182,7 +217,10 @@ fn dot(model: &Model, cycles: &[Cycle]) -> String {
             EdgeKind::Optional => "dashed",
             EdgeKind::Soft => "dotted",
         };
-        let mut attributes = vec![format!("style={style}"), format!("tooltip={}", quote(edge.kind.as_str()))];
+        let mut attributes = vec![
+            format!("style={style}"),
+            format!("tooltip={}", quote(edge.kind.as_str())),
+        ];
         if on_cycle.contains(&key) {
             attributes.push("color=red".to_string());
         }
@@ -191,14 +229,21 @@ fn dot(model: &Model, cycles: &[Cycle]) -> String {
             attributes.push("fontcolor=red".to_string());
             attributes.push("constraint=false".to_string());
         }
-        out.push_str(&format!("  {} -> {} [{}];\n", quote(edge.from.as_str()), quote(edge.to.as_str()), attributes.join(", ")));
+        out.push_str(&format!(
+            "  {} -> {} [{}];\n",
+            quote(edge.from.as_str()),
+            quote(edge.to.as_str()),
+            attributes.join(", ")
+        ));
     }
     out.push_str("}\n");
     out
 }
 
 fn repository_dot(model: &Model, edges: &[RepositoryEdge]) -> String {
-    let mut out = String::from("digraph weft {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
+    let mut out = String::from(
+        "digraph weft {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+    );
     for repository in &model.repositories {
         out.push_str(&format!("  {};\n", quote(&repository.name)));
     }
@@ -218,30 +263,52 @@ fn repository_dot(model: &Model, edges: &[RepositoryEdge]) -> String {
 /// edges red, suggested cuts labelled.
 fn mermaid(model: &Model, cycles: &[Cycle]) -> String {
     let (on_cycle, cuts) = cycle_edges(cycles);
-    let node: BTreeMap<&str, usize> = model.services.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let node: BTreeMap<&str, usize> = model
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     let mut out = String::from("flowchart LR\n");
     let mut by_repository: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
     for service in &model.services {
-        by_repository.entry(&service.repository).or_default().push(service);
+        by_repository
+            .entry(&service.repository)
+            .or_default()
+            .push(service);
     }
     for (index, (repository, services)) in by_repository.iter().enumerate() {
-        out.push_str(&format!("  subgraph r{index}[\"{}\"]\n", mermaid_text(repository)));
+        out.push_str(&format!(
+            "  subgraph r{index}[\"{}\"]\n",
+            mermaid_text(repository)
+        ));
         for service in services {
-            out.push_str(&format!("    n{}[\"{}\"]\n", node[service.id.as_str()], mermaid_text(&service.name)));
+            out.push_str(&format!(
+                "    n{}[\"{}\"]\n",
+                node[service.id.as_str()],
+                mermaid_text(&service.name)
+            ));
         }
         out.push_str("  end\n");
     }
     let mut red = Vec::new();
     let mut link = 0;
     for edge in &model.edges {
-        let (Some(from), Some(to)) = (node.get(edge.from.as_str()), node.get(edge.to.as_str())) else { continue };
+        let (Some(from), Some(to)) = (node.get(edge.from.as_str()), node.get(edge.to.as_str()))
+        else {
+            continue;
+        };
         let key = (edge.from.as_str(), edge.to.as_str());
         let arrow = match edge.kind {
             EdgeKind::Required => "==>",
             EdgeKind::Optional => "-->",
             EdgeKind::Soft => "-.->",
         };
-        let label = if cuts.contains(&key) { format!("{} (cut)", edge.kind) } else { edge.kind.to_string() };
+        let label = if cuts.contains(&key) {
+            format!("{} (cut)", edge.kind)
+        } else {
+            edge.kind.to_string()
+        };
         out.push_str(&format!("  n{from} {arrow}|{label}| n{to}\n"));
         if on_cycle.contains(&key) {
             red.push(link.to_string());
@@ -249,20 +316,35 @@ fn mermaid(model: &Model, cycles: &[Cycle]) -> String {
         link += 1;
     }
     if !red.is_empty() {
-        out.push_str(&format!("  linkStyle {} stroke:#d00,color:#d00\n", red.join(",")));
+        out.push_str(&format!(
+            "  linkStyle {} stroke:#d00,color:#d00\n",
+            red.join(",")
+        ));
     }
     out
 }
 
 fn repository_mermaid(model: &Model, edges: &[RepositoryEdge]) -> String {
-    let node: BTreeMap<&str, usize> = model.repositories.iter().enumerate().map(|(i, r)| (r.name.as_str(), i)).collect();
+    let node: BTreeMap<&str, usize> = model
+        .repositories
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
     let mut out = String::from("flowchart LR\n");
     for repository in &model.repositories {
-        out.push_str(&format!("  r{}[\"{}\"]\n", node[repository.name.as_str()], mermaid_text(&repository.name)));
+        out.push_str(&format!(
+            "  r{}[\"{}\"]\n",
+            node[repository.name.as_str()],
+            mermaid_text(&repository.name)
+        ));
     }
     for edge in edges {
         if let (Some(from), Some(to)) = (node.get(edge.from.as_str()), node.get(edge.to.as_str())) {
-            out.push_str(&format!("  r{from} -->|{} ({})| r{to}\n", edge.kind, edge.edges));
+            out.push_str(&format!(
+                "  r{from} -->|{} ({})| r{to}\n",
+                edge.kind, edge.edges
+            ));
         }
     }
     out

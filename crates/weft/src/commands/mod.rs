@@ -77,7 +77,11 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// The first `shown` provenance entries as `file:line:col (rule)`, and how
 /// many more there are.
 pub(crate) fn render_provenance(provenance: &[Provenance], shown: usize) -> String {
-    let mut parts: Vec<String> = provenance.iter().take(shown).map(|p| p.to_string()).collect();
+    let mut parts: Vec<String> = provenance
+        .iter()
+        .take(shown)
+        .map(|p| p.to_string())
+        .collect();
     if provenance.len() > shown {
         parts.push(format!("+{} more", provenance.len() - shown));
     }

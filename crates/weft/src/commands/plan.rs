@@ -24,8 +24,15 @@ struct Report<'p> {
 pub(crate) fn run(context: &Context, args: PlanArgs) -> anyhow::Result<Outcome> {
     let (root, names) = context.split_workspace(&args.services);
     let model = context.discover(&root)?;
-    let targets = names.iter().map(|name| context.lookup(&model, name)).collect::<anyhow::Result<Vec<_>>>()?;
-    let settings = PlanSettings { targets, include_dependencies: !args.no_deps, max_parallel: args.max_parallel };
+    let targets = names
+        .iter()
+        .map(|name| context.lookup(&model, name))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let settings = PlanSettings {
+        targets,
+        include_dependencies: !args.no_deps,
+        max_parallel: args.max_parallel,
+    };
     let plan = plan(&model, &settings)?;
     match args.format {
         Format::Json => console::json(&Report {
@@ -81,5 +88,11 @@ pub(crate) fn run(context: &Context, args: PlanArgs) -> anyhow::Result<Outcome> 
             }
         }
     }
-    Ok(if plan.cycles.iter().any(|c| c.severity == Severity::Error) { Outcome::Problems } else { Outcome::Clean })
+    Ok(
+        if plan.cycles.iter().any(|c| c.severity == Severity::Error) {
+            Outcome::Problems
+        } else {
+            Outcome::Clean
+        },
+    )
 }
