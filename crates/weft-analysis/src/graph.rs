@@ -482,6 +482,56 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn path_search_finds_shortest_paths_cycles_and_reach() {
+        // a → b → c → d → a, plus a → c; e → a.
+        let model = model(
+            &["a", "b", "c", "d", "e"],
+            &[
+                ("a", "b", EdgeKind::Required),
+                ("b", "c", EdgeKind::Required),
+                ("c", "d", EdgeKind::Required),
+                ("d", "a", EdgeKind::Required),
+                ("a", "c", EdgeKind::Soft),
+                ("e", "a", EdgeKind::Soft),
+            ],
+        );
+        let graph = ServiceGraph::new(&model);
+        let mut search = PathSearch::new(graph.len());
+        let everything = |_: usize| true;
+        assert_eq!(
+            search.path(&graph, 0, 3, Goal::Shortest, everything),
+            Some(vec![0, 2, 3])
+        );
+        assert_eq!(
+            search.path(&graph, 0, 0, Goal::Shortest, everything),
+            Some(vec![0, 2, 3])
+        );
+        assert_eq!(
+            search.path(&graph, 1, 1, Goal::Shortest, everything),
+            Some(vec![1, 2, 3, 0])
+        );
+        assert_eq!(search.path(&graph, 4, 4, Goal::Shortest, everything), None);
+        assert_eq!(search.path(&graph, 0, 4, Goal::Any, everything), None);
+        assert_eq!(
+            search.reach(&graph, 0, 4, everything),
+            Reach::ToTarget(vec![4])
+        );
+        assert_eq!(search.reach(&graph, 4, 1, everything), Reach::Connected);
+        let no_soft = |position: usize| graph.edge(position).edge.kind != EdgeKind::Soft;
+        assert_eq!(
+            search.path(&graph, 0, 3, Goal::Shortest, no_soft),
+            Some(vec![0, 1, 2, 3])
+        );
+        // Without d → a, nothing reaches a but e.
+        let no_return =
+            |position: usize| graph.edge(position).to != 0 || graph.edge(position).from == 4;
+        assert_eq!(
+            search.reach(&graph, 3, 0, no_return),
+            Reach::FromSource(vec![3])
+        );
+    }
+
+    #[test]
     fn closure_follows_every_kind() {
         let model = model(
             &["a", "b", "c", "d"],
