@@ -694,7 +694,7 @@ impl<'c> Builder<'c> {
     }
 
     fn config_provenance(&self, keys: &[&str]) -> Provenance {
-        let span = self.config.key_span(keys).unwrap_or(Span::default());
+        let span = self.config.key_span(keys).unwrap_or_default();
         let mut provenance = Provenance::new(weft_model::config::FILE_NAME, span, Rule::WeftYaml);
         if span == Span::default() {
             provenance.line = 1;

@@ -269,17 +269,15 @@ impl Reader<'_, '_> {
             }
             match key {
                 "image" => fact.image = fact.image.take().or_else(|| self.text(value)),
-                "command" => {
-                    if fact.command.is_none() {
-                        fact.command = match value.as_sequence() {
-                            Some(items) => {
-                                let words: Vec<String> =
-                                    items.iter().filter_map(|i| self.text(i)).collect();
-                                Some(words.join(" "))
-                            }
-                            None => self.text(value),
-                        };
-                    }
+                "command" if fact.command.is_none() => {
+                    fact.command = match value.as_sequence() {
+                        Some(items) => {
+                            let words: Vec<String> =
+                                items.iter().filter_map(|i| self.text(i)).collect();
+                            Some(words.join(" "))
+                        }
+                        None => self.text(value),
+                    };
                 }
                 "build" => {
                     let context = match value.as_str() {

@@ -217,6 +217,9 @@ fn routes(model: &Model) -> Vec<Route<'_>> {
         .collect()
 }
 
+/// An nginx server name as nginx matches it: (proxy, listen port, host).
+type ServerKey<'m> = (&'m str, Option<&'m str>, &'m str);
+
 fn is_catch_all(host: &str) -> bool {
     matches!(host, "*" | "_" | "") || host.starts_with('~') || host.contains('{')
 }
@@ -277,8 +280,7 @@ fn shadowed_routes(model: &Model, conflicts: &mut Vec<Conflict>) {
     let all = routes(model);
     // nginx: two server blocks with the same name on the same port: nginx
     // warns "conflicting server name" and uses the first it loaded.
-    let mut servers: BTreeMap<(&str, Option<&str>, &str), BTreeMap<(&str, u32), &Route<'_>>> =
-        BTreeMap::new();
+    let mut servers: BTreeMap<ServerKey<'_>, BTreeMap<(&str, u32), &Route<'_>>> = BTreeMap::new();
     for route in all
         .iter()
         .filter(|r| r.proxy == ProxyKind::Nginx && !is_catch_all(r.host))

@@ -568,10 +568,6 @@ spec:
     /// `cargo test -p weft-discover corpus -- --ignored --nocapture`
     #[test]
     #[ignore = "needs the corpus at /work/shared/corpus"]
-    #[expect(
-        clippy::print_stderr,
-        reason = "a manual sanity check prints its summary"
-    )]
     fn corpus() {
         let root = std::path::Path::new("/work/shared/corpus");
         if !root.is_dir() {

@@ -42,7 +42,7 @@ pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcom
 }
 
 fn text(service: &Service, explanation: &Explanation) -> String {
-    let mut out = format!("{}", console::paint(Style::Bold, service.id.as_str()));
+    let mut out = console::paint(Style::Bold, service.id.as_str());
     if let Some(image) = &service.image {
         out.push_str(&format!(
             "  {}",

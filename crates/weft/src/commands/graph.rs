@@ -170,7 +170,11 @@ fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn cycle_edges(cycles: &[Cycle]) -> (BTreeSet<(&str, &str)>, BTreeSet<(&str, &str)>) {
+/// Edges as (from, to) ids.
+type EdgeSet<'c> = BTreeSet<(&'c str, &'c str)>;
+
+/// The edges on a cycle, and the suggested cuts.
+fn cycle_edges(cycles: &[Cycle]) -> (EdgeSet<'_>, EdgeSet<'_>) {
     let on_cycle = cycles
         .iter()
         .flat_map(|c| c.hops.iter().map(|h| (h.from.as_str(), h.to.as_str())))
