@@ -27,6 +27,9 @@ pub(crate) struct Context<'m> {
     taken_ports: BTreeSet<u16>,
     taken_hosts: BTreeSet<String>,
     taken_names: BTreeSet<String>,
+    /// Hosts already moved by this plan, by (claimant, old host): one
+    /// claimant's routes on several paths of a host move together.
+    moved_hosts: HashMap<(String, String), String>,
 }
 
 impl<'m> Context<'m> {
@@ -55,6 +58,7 @@ impl<'m> Context<'m> {
             range,
             read,
             texts: HashMap::new(),
+            moved_hosts: HashMap::new(),
             taken_ports,
             taken_hosts,
             taken_names,
@@ -333,13 +337,21 @@ fn subdomain_separation(
                 }
             })
             .collect();
-        let mut new_host = format!("{label}.{host}");
-        let mut suffix = 2;
-        while context.taken_hosts.contains(&new_host) {
-            new_host = format!("{label}{suffix}.{host}");
-            suffix += 1;
-        }
-        context.taken_hosts.insert(new_host.clone());
+        let key = (owner.to_string(), host.clone());
+        let new_host = match context.moved_hosts.get(&key) {
+            Some(moved) => moved.clone(),
+            None => {
+                let mut new_host = format!("{label}.{host}");
+                let mut suffix = 2;
+                while context.taken_hosts.contains(&new_host) {
+                    new_host = format!("{label}{suffix}.{host}");
+                    suffix += 1;
+                }
+                context.taken_hosts.insert(new_host.clone());
+                context.moved_hosts.insert(key, new_host.clone());
+                new_host
+            }
+        };
         for claim in claims {
             let Some(raw) = context.raw(&claim.provenance)? else {
                 return Ok(None);

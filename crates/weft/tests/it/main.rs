@@ -1,0 +1,8 @@
+//! The `weft` binary end to end: real files, real processes, real clients
+//! (Compose v2, Graphviz) where they are installed.
+
+mod cli;
+mod corpus;
+mod resolve;
+mod snapshots;
+mod support;

@@ -1,0 +1,144 @@
+//! `weft resolve` against copies of real workspaces, checked with the real
+//! Compose client.
+
+use std::process::Command;
+
+use weft_testkit::Workspace;
+
+use crate::support::{client, repository_root, weft_in};
+
+fn compose_config_passes(compose: &std::path::Path, workspace: &Workspace, file: &str) {
+    let directory = workspace.path(file).parent().unwrap().to_path_buf();
+    let output = Command::new(compose)
+        .args([
+            "-f",
+            workspace.path(file).to_str().unwrap(),
+            "--profile",
+            "*",
+            "config",
+            "--format",
+            "json",
+        ])
+        .current_dir(directory)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "docker compose rejects {file} after weft's edit:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn apply_resolves_every_automatic_conflict_and_compose_still_accepts_the_files() {
+    let workspace = Workspace::copy_of(&repository_root().join("examples/homelab"));
+    let before = weft_in(workspace.root(), &["conflicts", "--format", "json"]).json();
+    let ids: Vec<String> = before["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+
+    let dry_run = weft_in(workspace.root(), &["resolve"]);
+    assert_eq!(dry_run.code, 0, "{}", dry_run.stderr);
+    assert!(
+        dry_run.stdout.contains("--- a/web/compose.yaml"),
+        "{}",
+        dry_run.stdout
+    );
+    assert!(
+        workspace.read("web/compose.yaml").contains("\"8080:80\""),
+        "a dry run writes nothing"
+    );
+
+    let apply = weft_in(
+        workspace.root(),
+        &["resolve", "--apply", "--format", "json"],
+    );
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(apply.json()["remaining"], serde_json::json!([]));
+
+    let after = weft_in(workspace.root(), &["conflicts", "--format", "json"]);
+    assert_eq!(
+        after.code, 0,
+        "conflicts left after --apply: {}",
+        after.stdout
+    );
+    // Edits are in place: the comment on the edited line survives.
+    assert!(
+        workspace
+            .read("web/compose.yaml")
+            .contains("\"20000:80\"            # collides with the Traefik dashboard"),
+        "{}",
+        workspace.read("web/compose.yaml")
+    );
+    assert!(workspace.read("api/.env").starts_with("TZ=Europe/Berlin\n"));
+
+    if let Some(compose) = client("WEFT_COMPOSE_BIN", "docker-compose", "WEFT_REQUIRE_COMPOSE") {
+        for file in [
+            "web/compose.yaml",
+            "monitoring/compose.yaml",
+            "infra/compose.yaml",
+            "api/compose.yaml",
+        ] {
+            compose_config_passes(&compose, &workspace, file);
+        }
+    }
+}
+
+#[test]
+fn ports_move_to_the_configured_range_and_node_ports_to_the_kubernetes_range() {
+    let workspace = Workspace::new()
+        .file("weft.yaml", "repositories: {a: {}, b: {}, k1: {}, k2: {}}\nports: {range: 21000-21010}\n")
+        .file("a/compose.yaml", "services:\n  a:\n    image: a\n    ports: [\"127.0.0.1:9000-9001:80-81\"]\n")
+        .file("b/compose.yaml", "services:\n  b:\n    image: b\n    ports:\n      - target: 80\n        published: 9001\n")
+        .file("k1/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: one}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 30080}]\n")
+        .file("k2/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: two}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 30080}]\n");
+    let run = weft_in(workspace.root(), &["resolve", "--apply"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        workspace
+            .read("b/compose.yaml")
+            .contains("published: 21000"),
+        "{}",
+        workspace.read("b/compose.yaml")
+    );
+    assert!(
+        workspace.read("k2/svc.yaml").contains("nodePort: 30000"),
+        "{}",
+        workspace.read("k2/svc.yaml")
+    );
+    assert_eq!(weft_in(workspace.root(), &["conflicts"]).code, 0);
+    if let Some(compose) = client("WEFT_COMPOSE_BIN", "docker-compose", "WEFT_REQUIRE_COMPOSE") {
+        compose_config_passes(&compose, &workspace, "b/compose.yaml");
+    }
+}
+
+#[test]
+fn unknown_ids_and_strategies_are_bad_input_and_manual_conflicts_exit_1() {
+    let workspace = Workspace::new()
+        .file("a/compose.yaml", "services:\n  a: {image: a}\nnetworks:\n  net: {ipam: {config: [{subnet: 10.1.0.0/16}]}}\n")
+        .file("b/compose.yaml", "services:\n  b: {image: b}\nnetworks:\n  net: {ipam: {config: [{subnet: 10.1.2.0/24}]}}\n");
+    let unknown = weft_in(workspace.root(), &["resolve", "port:docker/tcp/1"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("subnet-overlap:a_net~b_net"),
+        "{}",
+        unknown.stderr
+    );
+    let strategy = weft_in(
+        workspace.root(),
+        &[
+            "resolve",
+            "subnet-overlap:a_net~b_net",
+            "--strategy",
+            "port-reassignment",
+        ],
+    );
+    assert_eq!(strategy.code, 2, "{}", strategy.stderr);
+    let manual = weft_in(workspace.root(), &["resolve"]);
+    assert_eq!(manual.code, 1, "{}", manual.stdout);
+    assert!(manual.stdout.contains("manual"), "{}", manual.stdout);
+}
