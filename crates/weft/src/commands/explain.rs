@@ -12,8 +12,8 @@ use crate::exit::{Outcome, UsageError};
 #[derive(Debug, Serialize)]
 struct Report<'e> {
     service: &'e Service,
-    #[serde(flatten)]
-    explanation: &'e Explanation,
+    dependencies: &'e [Link],
+    dependents: &'e [Link],
     diagnostics: &'e [Diagnostic],
 }
 
@@ -33,7 +33,8 @@ pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcom
     match args.format {
         Format::Json => console::json(&Report {
             service,
-            explanation: &explanation,
+            dependencies: &explanation.dependencies,
+            dependents: &explanation.dependents,
             diagnostics: &model.diagnostics,
         })?,
         Format::Text => console::out(&text(service, &explanation)),

@@ -16,6 +16,7 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     remaining: Option<Vec<String>>,
     diff: String,
+    diagnostics: &'a [weft_model::Diagnostic],
 }
 
 pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcome> {
@@ -58,6 +59,7 @@ pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcom
             resolutions: &plan.resolutions,
             remaining: remaining.clone(),
             diff: diff.clone(),
+            diagnostics: &model.diagnostics,
         })?,
         Format::Text => {
             if plan.resolutions.is_empty() {
