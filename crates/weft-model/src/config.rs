@@ -43,9 +43,6 @@ pub struct WorkspaceConfig {
 pub struct RepositoryConfig {
     /// Path of the repository, relative to the workspace root (default: its name).
     pub path: Option<String>,
-    /// Extra directories (relative to the repository) holding Kubernetes manifests.
-    #[serde(default)]
-    pub kubernetes: Vec<String>,
     /// Glob patterns (relative to the repository) of files discovery skips.
     #[serde(default)]
     pub exclude: Vec<String>,

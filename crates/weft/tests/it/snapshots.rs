@@ -103,3 +103,23 @@ fn the_homelab_shows_every_part_of_the_analysis() {
         assert!(types.contains(&wanted), "no {wanted} conflict in {types:?}");
     }
 }
+
+#[test]
+fn dot_output_renders_with_graphviz() {
+    let Some(dot) = crate::support::client("WEFT_DOT_BIN", "dot", "WEFT_REQUIRE_DOT") else { return };
+    for arguments in [vec!["graph", HOMELAB, "--format", "dot"], vec!["graph", HOMELAB, "--format", "dot", "--repositories"]] {
+        let source = weft(&arguments).stdout;
+        let mut child = std::process::Command::new(&dot)
+            .arg("-Tsvg")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), source.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "dot rejects the graph: {}", String::from_utf8_lossy(&output.stderr));
+        let svg = String::from_utf8_lossy(&output.stdout);
+        assert!(svg.contains("<svg") && svg.contains("<title>api"), "{svg}");
+    }
+}
