@@ -3,7 +3,10 @@
 //! service per line. `bench/analysis.sh` times it against `tsort` on the same
 //! input, so both pay for reading the file and writing the order.
 
-#![expect(clippy::print_stderr, reason = "a command-line tool reports to standard error")]
+#![expect(
+    clippy::print_stderr,
+    reason = "a command-line tool reports to standard error"
+)]
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -52,7 +55,11 @@ fn main() -> ExitCode {
             provenance: Vec::new(),
         })
         .collect();
-    let model = Model { services, edges, ..Model::default() };
+    let model = Model {
+        services,
+        edges,
+        ..Model::default()
+    };
     let plan = match weft_analysis::plan(&model, &weft_analysis::PlanSettings::default()) {
         Ok(plan) => plan,
         Err(error) => {

@@ -2,7 +2,11 @@
 //! manifest under a directory into memory, then parses them repeatedly for
 //! about two seconds each and prints MB/s. Used by `bench/analysis.sh`.
 
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark prints its figures")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark prints its figures"
+)]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,19 +16,29 @@ use weft_discover::SourceFile;
 use weft_discover::compose::{Project, read_project};
 
 fn collect(directory: &Path, compose: &mut Vec<SourceFile>, kubernetes: &mut Vec<SourceFile>) {
-    let Ok(entries) = std::fs::read_dir(directory) else { return };
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, compose, kubernetes);
             continue;
         }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         let file = SourceFile::new(path.display().to_string(), text);
         if weft_discover::workspace::is_compose_file(&name) {
             compose.push(file);
-        } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && file.text.contains("apiVersion") {
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && file.text.contains("apiVersion")
+        {
             kubernetes.push(file);
         }
     }
@@ -62,7 +76,12 @@ fn main() {
     let environment = HashMap::new();
     measure("compose", &compose, |file| {
         let files = std::slice::from_ref(file);
-        let _ = read_project(&Project { directory: "bench", files, environment: &environment, load: &|_| None });
+        let _ = read_project(&Project {
+            directory: "bench",
+            files,
+            environment: &environment,
+            load: &|_| None,
+        });
     });
     measure("kubernetes", &kubernetes, |file| {
         let _ = weft_discover::kubernetes::read(std::slice::from_ref(file));

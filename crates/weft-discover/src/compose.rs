@@ -629,17 +629,7 @@ impl Reader<'_, '_> {
 
     fn read_network(&mut self, file: &SourceFile, key: &str, key_span: Span, definition: &Node) {
         let external = external_flag(definition);
-        let explicit = definition
-            .get("name")
-            .or_else(|| definition.path(&["external", "name"]))
-            .and_then(|n| self.text(n));
-        let name = explicit.unwrap_or_else(|| {
-            if external {
-                key.to_string()
-            } else {
-                format!("{}_{key}", self.name)
-            }
-        });
+        let name = self.declared_name(key, definition, external);
         let subnets = definition
             .path(&["ipam", "config"])
             .into_iter()
@@ -662,17 +652,7 @@ impl Reader<'_, '_> {
 
     fn read_volume(&mut self, file: &SourceFile, key: &str, key_span: Span, definition: &Node) {
         let external = external_flag(definition);
-        let explicit = definition
-            .get("name")
-            .or_else(|| definition.path(&["external", "name"]))
-            .and_then(|n| self.text(n));
-        let name = explicit.unwrap_or_else(|| {
-            if external {
-                key.to_string()
-            } else {
-                format!("{}_{key}", self.name)
-            }
-        });
+        let name = self.declared_name(key, definition, external);
         let driver = definition.get("driver").and_then(|d| self.text(d));
         let options = definition
             .get("driver_opts")
@@ -724,6 +704,24 @@ impl Reader<'_, '_> {
             resource,
             provenance: file.provenance(span, rule),
         });
+    }
+}
+
+impl Reader<'_, '_> {
+    /// The engine-level name of a top-level network or volume: its `name`,
+    /// else its key when external, else `PROJECT_KEY` as Compose names it.
+    fn declared_name(&mut self, key: &str, definition: &Node, external: bool) -> String {
+        let explicit = definition
+            .get("name")
+            .or_else(|| definition.path(&["external", "name"]))
+            .and_then(|n| self.text(n));
+        explicit.unwrap_or_else(|| {
+            if external {
+                key.to_string()
+            } else {
+                format!("{}_{key}", self.name)
+            }
+        })
     }
 }
 

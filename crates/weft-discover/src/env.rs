@@ -20,11 +20,7 @@ pub fn parse_dotenv(file: &SourceFile) -> (Vec<DotenvEntry>, Vec<Diagnostic>) {
     let index = LineIndex::new(&file.text);
     let mut entries = Vec::new();
     let mut diagnostics = Vec::new();
-    let mut offset = 0;
-    for raw_line in file.text.split_inclusive('\n') {
-        let line_start = offset;
-        offset += raw_line.len();
-        let line = raw_line.trim_end_matches(['\n', '\r']);
+    for (line_start, line) in crate::text::lines(&file.text) {
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;

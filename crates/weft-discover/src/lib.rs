@@ -21,6 +21,7 @@ mod discover;
 pub mod env;
 pub mod paths;
 pub mod procfile;
+mod text;
 pub mod workspace;
 
 pub use discover::discover;

@@ -18,11 +18,7 @@ pub fn scope(directory: &str) -> String {
 pub fn read(file: &SourceFile, directory: &str) -> Facts {
     let mut facts = Facts::default();
     let index = LineIndex::new(&file.text);
-    let mut offset = 0;
-    for raw_line in file.text.split_inclusive('\n') {
-        let line_start = offset;
-        offset += raw_line.len();
-        let line = raw_line.trim_end_matches(['\n', '\r']);
+    for (line_start, line) in crate::text::lines(&file.text) {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;

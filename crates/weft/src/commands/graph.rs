@@ -166,6 +166,18 @@ pub(crate) fn render_cycles(cycles: &[Cycle]) -> String {
     out
 }
 
+/// The services of each repository, repositories in name order.
+fn services_by_repository(model: &Model) -> BTreeMap<&str, Vec<&Service>> {
+    let mut by_repository: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+    for service in &model.services {
+        by_repository
+            .entry(&service.repository)
+            .or_default()
+            .push(service);
+    }
+    by_repository
+}
+
 fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -193,13 +205,7 @@ fn dot(model: &Model, cycles: &[Cycle]) -> String {
     let mut out = String::from(
         "digraph weft {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
     );
-    let mut by_repository: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
-    for service in &model.services {
-        by_repository
-            .entry(&service.repository)
-            .or_default()
-            .push(service);
-    }
+    let by_repository = services_by_repository(model);
     for (index, (repository, services)) in by_repository.iter().enumerate() {
         out.push_str(&format!(
             "  subgraph cluster_{index} {{\n    label={};\n    style=rounded;\n",
@@ -274,13 +280,7 @@ fn mermaid(model: &Model, cycles: &[Cycle]) -> String {
         .map(|(i, s)| (s.id.as_str(), i))
         .collect();
     let mut out = String::from("flowchart LR\n");
-    let mut by_repository: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
-    for service in &model.services {
-        by_repository
-            .entry(&service.repository)
-            .or_default()
-            .push(service);
-    }
+    let by_repository = services_by_repository(model);
     for (index, (repository, services)) in by_repository.iter().enumerate() {
         out.push_str(&format!(
             "  subgraph r{index}[\"{}\"]\n",

@@ -1,8 +1,14 @@
 //! The `weft` binary end to end: real files, real processes, real clients
 //! (Compose v2, Graphviz) where they are installed.
 
-#![expect(clippy::unwrap_used, reason = "test helpers fail loudly on anything unexpected")]
-#![expect(clippy::print_stdout, reason = "SKIP lines tell why a real client was not used")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on anything unexpected"
+)]
+#![expect(
+    clippy::print_stdout,
+    reason = "SKIP lines tell why a real client was not used"
+)]
 
 mod cli;
 mod corpus;

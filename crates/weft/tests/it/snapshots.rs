@@ -106,8 +106,13 @@ fn the_homelab_shows_every_part_of_the_analysis() {
 
 #[test]
 fn dot_output_renders_with_graphviz() {
-    let Some(dot) = crate::support::client("WEFT_DOT_BIN", "dot", "WEFT_REQUIRE_DOT") else { return };
-    for arguments in [vec!["graph", HOMELAB, "--format", "dot"], vec!["graph", HOMELAB, "--format", "dot", "--repositories"]] {
+    let Some(dot) = crate::support::client("WEFT_DOT_BIN", "dot", "WEFT_REQUIRE_DOT") else {
+        return;
+    };
+    for arguments in [
+        vec!["graph", HOMELAB, "--format", "dot"],
+        vec!["graph", HOMELAB, "--format", "dot", "--repositories"],
+    ] {
         let source = weft(&arguments).stdout;
         let mut child = std::process::Command::new(&dot)
             .arg("-Tsvg")
@@ -118,7 +123,11 @@ fn dot_output_renders_with_graphviz() {
             .unwrap();
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), source.as_bytes()).unwrap();
         let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "dot rejects the graph: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "dot rejects the graph: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let svg = String::from_utf8_lossy(&output.stdout);
         assert!(svg.contains("<svg") && svg.contains("<title>api"), "{svg}");
     }
