@@ -340,6 +340,24 @@ impl<'c> Builder<'c> {
             .collect();
         owners.sort_unstable();
         owners.dedup();
+        let nginx = matches!(provenance.rule, Rule::NginxServer | Rule::NginxProxyPass);
+        if nginx && owners.len() > 1 {
+            // Several services mount an nginx config (nginx and a PHP-FPM
+            // sharing a directory, say): it configures the nginx among them.
+            let running_nginx: Vec<usize> = owners
+                .iter()
+                .copied()
+                .filter(|&e| {
+                    self.entries[e]
+                        .image
+                        .as_deref()
+                        .is_some_and(|i| i.contains("nginx"))
+                })
+                .collect();
+            if !running_nginx.is_empty() {
+                owners = running_nginx;
+            }
+        }
         if !owners.is_empty() {
             return owners;
         }
@@ -357,7 +375,6 @@ impl<'c> Builder<'c> {
         if let Some(entry) = deepest_context {
             return vec![entry];
         }
-        let nginx = matches!(provenance.rule, Rule::NginxServer | Rule::NginxProxyPass);
         if nginx {
             return vec![self.nginx_service(repository, provenance)];
         }
@@ -604,6 +621,24 @@ impl<'c> Builder<'c> {
                         );
                         continue;
                     }
+                    if service.image.is_none() && service.command.is_none() {
+                        // Most likely a typo of a discovered service's name.
+                        let mut warning = Diagnostic::warning(
+                            "unknown-service",
+                            format!(
+                                "`services.{key}` matches no discovered service and has no `command` or `image`; it is added as a new service of `{repository}`"
+                            ),
+                        )
+                        .in_file(weft_model::config::FILE_NAME)
+                        .with_hint("check the name (`weft graph` lists every service), or give the service a `command`");
+                        if let (Some(span), Some((text, _))) = (
+                            self.config.key_span(&["services", key]),
+                            &self.config.source,
+                        ) {
+                            warning = warning.at(text, span.start);
+                        }
+                        self.diagnostics.push(warning);
+                    }
                     let name = key.rsplit('/').next().unwrap_or(key).to_string();
                     self.entries.push(Entry {
                         id: ServiceId::new(&repository, &name),
@@ -680,7 +715,10 @@ impl<'c> Builder<'c> {
             return Ok(entry);
         }
         let matches: Vec<usize> = (0..self.entries.len())
-            .filter(|&e| self.entries[e].name == key)
+            .filter(|&e| {
+                let name = &self.entries[e].name;
+                name == key || name.rsplit('/').next() == Some(key)
+            })
             .collect();
         match matches.as_slice() {
             [one] => Ok(*one),

@@ -21,7 +21,25 @@ use crate::paths::join_relative;
 use crate::traefik::{self, Label};
 
 /// How deep `extends` chains are followed.
-const MAX_EXTENDS: usize = 5;
+const MAX_EXTENDS: usize = 8;
+
+/// Keys that `extends` merges (or concatenates) rather than replaces.
+const MERGED_BY_EXTENDS: &[&str] = &[
+    "environment",
+    "labels",
+    "ports",
+    "expose",
+    "volumes",
+    "depends_on",
+    "links",
+    "external_links",
+    "env_file",
+    "networks",
+    "volumes_from",
+    "deploy",
+    "extra_hosts",
+    "dns",
+];
 
 /// One compose project: the files of one directory.
 pub struct Project<'a> {
@@ -202,24 +220,54 @@ impl Reader<'_, '_> {
             directory: None,
             provenance: file.provenance(key_span, Rule::ComposeService),
         };
-        let own_keys: HashSet<String> = body.entries().map(|(k, _)| k.to_string()).collect();
+        // `extends`: inherit what the service does not set itself. Keys
+        // Compose merges (environment, labels, ports, …) come from both.
+        let mut own_keys: HashSet<String> = body
+            .entries()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !MERGED_BY_EXTENDS.contains(&k.as_str()))
+            .collect();
         self.read_body(file, &local, body, &HashSet::new(), &mut fact);
-        // `extends`: inherit what this service does not set itself.
+        let mut seen = vec![(file.path.clone(), name.to_string())];
         let mut base = self.extends_base(file, body);
-        let mut depth = 0;
-        while let Some((base_file, base_node)) = base.take() {
-            depth += 1;
-            if depth > MAX_EXTENDS {
+        while let Some((base_file, base_name, base_node)) = base.take() {
+            let key = (base_file.path.clone(), base_name.clone());
+            if seen.contains(&key) || seen.len() > MAX_EXTENDS {
+                let chain: Vec<String> = seen.iter().map(|(_, s)| s.clone()).collect();
+                self.facts.diagnostics.push(
+                    file.diagnostic(
+                        Diagnostic::warning(
+                            "compose-extends",
+                            format!(
+                                "`extends` of `{name}` loops or runs too deep: {} → {base_name}",
+                                chain.join(" → ")
+                            ),
+                        )
+                        .with_hint("Compose rejects circular `extends`; break the chain"),
+                        key_span,
+                    ),
+                );
                 break;
             }
+            seen.push(key);
             self.read_body(&base_file, &local, &base_node, &own_keys, &mut fact);
+            own_keys.extend(
+                base_node
+                    .entries()
+                    .map(|(k, _)| k.to_string())
+                    .filter(|k| !MERGED_BY_EXTENDS.contains(&k.as_str())),
+            );
             base = self.extends_base(&base_file, &base_node);
         }
         self.facts.services.push(fact);
     }
 
     /// The service an `extends` points at, with the file it is in.
-    fn extends_base(&mut self, file: &SourceFile, body: &Node) -> Option<(SourceFile, Node)> {
+    fn extends_base(
+        &mut self,
+        file: &SourceFile,
+        body: &Node,
+    ) -> Option<(SourceFile, String, Node)> {
         let extends = body.get("extends")?;
         let (service, other_file) = match extends.as_str() {
             Some(service) => (service.to_string(), None),
@@ -250,7 +298,7 @@ impl Reader<'_, '_> {
         };
         let root = yaml::parse_one(&base_file.text).ok()?;
         let node = root.get("services")?.get(&service)?.clone();
-        Some((base_file, node))
+        Some((base_file, service, node))
     }
 
     fn read_body(
@@ -542,8 +590,7 @@ impl Reader<'_, '_> {
                 .unwrap_or_else(|| "tcp".into());
             let host_ip = item.get("host_ip").and_then(|h| self.text(h));
             parse_range(&text)
-                .map(|(start, end)| (host_ip, start, end, protocol))
-                .map(Some)
+                .map(|(start, end)| (start != 0).then_some((host_ip, start, end, protocol)))
                 .ok_or_else(|| format!("`published: {text}` is not a port or a port range"))
                 .map(|p| (p, published.span))
         } else {
@@ -552,7 +599,7 @@ impl Reader<'_, '_> {
                 .map(|p| (p, item.span))
                 .map_err(|message| match item.as_str() {
                     Some(raw) if raw != text => {
-                        format!("{message} (`{raw}` after interpolation; are its variables set?)")
+                        format!("{message}; it is written `{raw}`: are its variables set?")
                     }
                     _ => message,
                 })
@@ -769,6 +816,10 @@ pub fn parse_short_port(text: &str) -> Result<Option<PublishedPort>, String> {
         return Ok(None);
     }
     let (start, end) = parse_range(host).ok_or_else(invalid)?;
+    if start == 0 {
+        // Host port 0: Docker picks a free port, nothing is claimed.
+        return Ok(None);
+    }
     Ok(Some((host_ip, start, end, protocol.to_string())))
 }
 

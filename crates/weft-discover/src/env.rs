@@ -20,7 +20,11 @@ pub fn parse_dotenv(file: &SourceFile) -> (Vec<DotenvEntry>, Vec<Diagnostic>) {
     let index = LineIndex::new(&file.text);
     let mut entries = Vec::new();
     let mut diagnostics = Vec::new();
+    let mut skip_until = 0;
     for (line_start, line) in crate::text::lines(&file.text) {
+        if line_start < skip_until {
+            continue;
+        }
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
@@ -61,7 +65,15 @@ pub fn parse_dotenv(file: &SourceFile) -> (Vec<DotenvEntry>, Vec<Diagnostic>) {
         let value_start = body_start + body.len() - rest.len();
         let leading = rest.len() - rest.trim_start().len();
         let written = rest.trim_start();
+        // A quoted value may span lines (Compose accepts that): read on
+        // from the opening quote through the rest of the file.
+        let written = if written.starts_with(['"', '\'']) {
+            &file.text[value_start + leading..]
+        } else {
+            written
+        };
         let (value, written_len) = unquote(written);
+        skip_until = value_start + leading + written_len;
         let start = index.location(&file.text, value_start + leading);
         let end = index.location(&file.text, value_start + leading + written_len);
         entries.push(DotenvEntry {
@@ -96,8 +108,9 @@ fn unquote(written: &str) -> (String, usize) {
                     value.push(c);
                 }
             }
-            // Unterminated: take the rest as written.
-            (written[1..].to_string(), written.len())
+            // Unterminated: take the rest of the line as written.
+            let line = written.lines().next().unwrap_or(written);
+            (line[1..].to_string(), line.len())
         }
         _ => {
             let end = written.find(" #").unwrap_or(written.len());
@@ -279,6 +292,29 @@ mod tests {
             assert_eq!(interpolate(input, &lookup).0, expected, "{input}");
         }
         assert_eq!(interpolate("${A:?need A}", &lookup).1, ["A"]);
+    }
+
+    #[test]
+    fn quoted_values_may_span_lines() {
+        let file = SourceFile::new(
+            ".env",
+            "KEY=\"-----BEGIN\nabc\n-----END\"\nNEXT=1\nOPEN=\"never closed\nLAST=2\n",
+        );
+        let (entries, diagnostics) = parse_dotenv(&file);
+        let pairs: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("KEY", "-----BEGIN\nabc\n-----END"),
+                ("NEXT", "1"),
+                ("OPEN", "never closed"),
+                ("LAST", "2")
+            ]
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
     }
 
     #[test]

@@ -170,6 +170,7 @@ fn holds_readable_files(directory: &Path) -> bool {
 fn walk(directory: &Path) -> impl Iterator<Item = PathBuf> {
     ignore::WalkBuilder::new(directory)
         .standard_filters(false)
+        .follow_links(true)
         .filter_entry(|entry| {
             let skipped = entry.file_type().is_some_and(|t| t.is_dir())
                 && entry.depth() > 0

@@ -63,7 +63,12 @@ impl Model {
         if let Some(service) = self.services.iter().find(|s| s.id.as_str() == name) {
             return Ok(service);
         }
-        let matches: Vec<&Service> = self.services.iter().filter(|s| s.name == name).collect();
+        // A plain name matches qualified names too (`db` matches `tools/db`).
+        let matches: Vec<&Service> = self
+            .services
+            .iter()
+            .filter(|s| s.name == name || s.name.rsplit('/').next() == Some(name))
+            .collect();
         match matches.as_slice() {
             [one] => Ok(one),
             [] => {

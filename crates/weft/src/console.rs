@@ -69,6 +69,15 @@ fn paint_err(style: Style, text: impl AsRef<str>) -> String {
     paint_if(STDERR_COLOR.load(Ordering::Relaxed), style, text)
 }
 
+/// `1 service`, `2 services`.
+pub(crate) fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Writes text to standard output. A closed pipe (`weft graph | head`) ends
 /// output quietly rather than with a panic.
 pub(crate) fn out(text: &str) {

@@ -220,6 +220,16 @@ fn routes(model: &Model) -> Vec<Route<'_>> {
 /// An nginx server name as nginx matches it: (proxy, listen port, host).
 type ServerKey<'m> = (&'m str, Option<&'m str>, &'m str);
 
+/// A route read from a template (Jinja, envsubst): its server blocks may sit
+/// in branches of which only one is rendered, so shadowing is not judged.
+fn is_template(route: &Route<'_>) -> bool {
+    let file = route.claim.provenance.file.as_str();
+    [".j2", ".jinja", ".tpl", ".template", ".tmpl"]
+        .iter()
+        .any(|suffix| file.ends_with(suffix))
+        || route.name.is_some_and(|n| n.contains(['{', '$']))
+}
+
 fn is_catch_all(host: &str) -> bool {
     matches!(host, "*" | "_" | "") || host.starts_with('~') || host.contains('{')
 }
@@ -237,7 +247,16 @@ fn domains(model: &Model, conflicts: &mut Vec<Conflict>) {
                 .push(route);
         }
     }
-    for ((host, path), routes) in by_route {
+    for ((host, path), mut routes) in by_route {
+        // One place credited to several services (a config two containers
+        // mount) is one claim, not a collision.
+        routes.dedup_by_key(|r| {
+            (
+                &r.claim.provenance.file,
+                r.claim.provenance.line,
+                r.claim.provenance.column,
+            )
+        });
         let claims: Vec<&Claim> = routes.iter().map(|r| r.claim).collect();
         if distinct_owners(&claims) < 2 {
             continue;
@@ -283,7 +302,7 @@ fn shadowed_routes(model: &Model, conflicts: &mut Vec<Conflict>) {
     let mut servers: BTreeMap<ServerKey<'_>, BTreeMap<(&str, u32), &Route<'_>>> = BTreeMap::new();
     for route in all
         .iter()
-        .filter(|r| r.proxy == ProxyKind::Nginx && !is_catch_all(r.host))
+        .filter(|r| r.proxy == ProxyKind::Nginx && !is_catch_all(r.host) && !is_template(r))
     {
         servers
             .entry((route.router, route.name, route.host))

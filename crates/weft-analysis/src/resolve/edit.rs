@@ -42,7 +42,8 @@ impl FileChange {
     /// The write goes to a temporary file renamed over the original, so a
     /// crash never leaves half a file.
     pub fn write(&self, root: &Path) -> std::io::Result<()> {
-        let path = root.join(&self.file);
+        // Through a symbolic link, write the file it points at.
+        let path = fs_err::canonicalize(root.join(&self.file))?;
         let current = fs_err::read_to_string(&path)?;
         if current != self.before {
             return Err(std::io::Error::other(format!(

@@ -61,6 +61,8 @@ pub enum ResolveError {
         start: usize,
         end: usize,
     },
+    #[error("{file} changed since weft read it; nothing was written, run `weft resolve` again")]
+    Changed { file: String },
     #[error("failed to write {file}")]
     Write {
         file: String,
@@ -119,12 +121,48 @@ pub fn plan_resolutions(
                 .or(conflict.strategies.first())
                 .map_or("manual", |s| s.name),
         };
-        resolutions.push(strategies::resolve(&mut context, conflict, strategy)?);
+        let mut resolution = strategies::resolve(&mut context, conflict, strategy)?;
+        if let Some((edit, other)) = overlap(&resolutions, &resolution) {
+            resolution = Resolution {
+                automatic: false,
+                summary: format!(
+                    "its edit at {}:{} overlaps the fix for {other}; run `weft resolve` again once that fix is applied",
+                    edit.file, edit.line
+                ),
+                edits: Vec::new(),
+                ..resolution
+            };
+        }
+        resolutions.push(resolution);
     }
     let changes = collect_changes(&resolutions, &context.texts)?;
     Ok(ResolutionPlan {
         resolutions,
         changes,
+    })
+}
+
+/// The first edit of `candidate` that overlaps a different edit of an earlier
+/// resolution, and that resolution's conflict.
+fn overlap<'r>(
+    earlier: &'r [Resolution],
+    candidate: &'r Resolution,
+) -> Option<(&'r FileEdit, &'r str)> {
+    candidate.edits.iter().find_map(|edit| {
+        earlier.iter().find_map(|resolution| {
+            resolution
+                .edits
+                .iter()
+                .any(|other| {
+                    other.file == edit.file
+                        && other.start < edit.end.max(edit.start + 1)
+                        && edit.start < other.end.max(other.start + 1)
+                        && !(other.start == edit.start
+                            && other.end == edit.end
+                            && other.after == edit.after)
+                })
+                .then_some((edit, resolution.conflict.as_str()))
+        })
     })
 }
 
@@ -168,8 +206,22 @@ impl ResolutionPlan {
         self.changes.iter().map(FileChange::unified_diff).collect()
     }
 
-    /// Writes every change; each file is replaced atomically.
+    /// Writes every change. Each file is replaced atomically, and nothing is
+    /// written unless every file is still as it was read.
     pub fn apply(&self, root: &Path) -> Result<(), ResolveError> {
+        for change in &self.changes {
+            let current = fs_err::read_to_string(root.join(&change.file)).map_err(|source| {
+                ResolveError::Read {
+                    file: change.file.clone(),
+                    source,
+                }
+            })?;
+            if current != change.before {
+                return Err(ResolveError::Changed {
+                    file: change.file.clone(),
+                });
+            }
+        }
         for change in &self.changes {
             change.write(root).map_err(|source| ResolveError::Write {
                 file: change.file.clone(),

@@ -30,6 +30,9 @@ pub(crate) struct Context<'m> {
     /// Hosts already moved by this plan, by (claimant, old host): one
     /// claimant's routes on several paths of a host move together.
     moved_hosts: HashMap<(String, String), String>,
+    /// Ports already moved by this plan, by (file, offset) of the claim: a
+    /// range that collides with several ports moves once.
+    moved_ports: HashMap<(String, usize), u16>,
 }
 
 impl<'m> Context<'m> {
@@ -59,6 +62,7 @@ impl<'m> Context<'m> {
             read,
             texts: HashMap::new(),
             moved_hosts: HashMap::new(),
+            moved_ports: HashMap::new(),
             taken_ports,
             taken_hosts,
             taken_names,
@@ -121,31 +125,32 @@ pub(crate) fn resolve(
         "value-standardization" if conflict.kind == crate::ConflictKind::SharedEnv => {
             value_standardization(context, conflict)?
         }
-        _ => None,
+        _ => Err(conflict
+            .strategies
+            .iter()
+            .find(|s| s.name == strategy)
+            .map_or_else(|| "resolve by hand".to_string(), |s| s.description.clone())),
     };
     Ok(match result {
-        Some((summary, edits)) => Resolution {
+        Ok((summary, edits)) => Resolution {
             conflict: conflict.id.clone(),
             strategy: strategy.to_string(),
             automatic: true,
             summary,
             edits,
         },
-        None => Resolution {
+        Err(reason) => Resolution {
             conflict: conflict.id.clone(),
             strategy: strategy.to_string(),
             automatic: false,
-            summary: conflict
-                .strategies
-                .iter()
-                .find(|s| s.name == strategy)
-                .map_or_else(|| "resolve by hand".to_string(), |s| s.description.clone()),
+            summary: reason,
             edits: Vec::new(),
         },
     })
 }
 
-type Outcome = Option<(String, Vec<FileEdit>)>;
+/// The edits and their summary, or why a person has to act.
+type Outcome = Result<(String, Vec<FileEdit>), String>;
 
 /// Claims grouped by claimant, the first claimant (by repository order, then
 /// file position) first.
@@ -191,13 +196,63 @@ fn find_number(haystack: &str, needle: &str) -> Option<usize> {
     })
 }
 
+/// Where the published port `old` is written in a compose short-syntax
+/// mapping (`"[IP:]HOST:CONTAINER[/PROTOCOL]"`, possibly with `${VAR:-HOST}`):
+/// inside the HOST part only, never in the address or the container port.
+fn host_port_offset(raw: &str, old: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut colons = Vec::new();
+    let mut end = raw.len();
+    for (i, c) in raw.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            '[' if depth == 0 => depth = usize::MAX / 2,
+            ']' if depth == usize::MAX / 2 => depth = 0,
+            ':' if depth == 0 => colons.push(i),
+            '/' if depth == 0 => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let colons: Vec<usize> = colons.into_iter().filter(|&i| i < end).collect();
+    let (&container, rest) = colons.split_last()?;
+    let host_start = rest.last().map_or(0, |&i| i + 1);
+    let host = &raw[host_start..container];
+    find_number(host, old).map(|offset| host_start + offset)
+}
+
+/// The byte offset of `host` in `haystack` as a whole host name (not part of
+/// a longer name such as `www.host`), case-insensitively.
+fn find_host(haystack: &str, host: &str) -> Option<usize> {
+    let lower = haystack.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let part = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
+    lower.match_indices(host).map(|(i, _)| i).find(|&i| {
+        let before = i == 0 || !part(bytes[i - 1]);
+        let after = bytes.get(i + host.len()).is_none_or(|&b| !part(b));
+        before && after
+    })
+}
+
+/// Whether the keeper's claims are written at this very place (a YAML
+/// anchor shared by both, one nginx `server_name` mounted by two services):
+/// editing it would move the keeper too.
+fn shared_with(keeper: &[&ConflictClaim], claim: &ConflictClaim) -> bool {
+    keeper.iter().any(|k| {
+        k.provenance.file == claim.provenance.file && k.provenance.span == claim.provenance.span
+    })
+}
+
 fn port_reassignment(
     context: &mut Context<'_>,
     conflict: &Conflict,
 ) -> Result<Outcome, ResolveError> {
     let groups = by_claimant(context, conflict);
-    let Some(((keeper, _), others)) = groups.split_first() else {
-        return Ok(None);
+    let Some(((keeper, keeper_claims), others)) = groups.split_first() else {
+        return Ok(Err("only one claimant".to_string()));
     };
     let mut edits = Vec::new();
     let mut moves = Vec::new();
@@ -208,8 +263,26 @@ fn port_reassignment(
             let Some((platform, start, end)) = claimed_ports(context.model, claim) else {
                 continue;
             };
+            let place = (
+                claim.provenance.file.clone(),
+                claim.provenance.span.start.offset,
+            );
+            if let Some(&moved) = context.moved_ports.get(&place) {
+                // Moved already, for an overlapping conflict of this plan.
+                new_start.get_or_insert(moved);
+                continue;
+            }
+            if shared_with(keeper_claims, claim) {
+                return Ok(Err(format!(
+                    "{owner} and {keeper} publish the port from one place ({}), such as a YAML anchor; give {owner} its own `ports`",
+                    claim.provenance.location()
+                )));
+            }
             let Some(raw) = context.raw(&claim.provenance)? else {
-                return Ok(None);
+                return Ok(Err(format!(
+                    "{} is not readable at the recorded place",
+                    claim.provenance.location()
+                )));
             };
             let range = if claim.provenance.rule == Rule::KubernetesNodePort
                 || platform == Platform::Kubernetes && start >= 30000
@@ -223,7 +296,12 @@ fn port_reassignment(
                 Some(n) => n,
                 None => match context.free_ports(range, width) {
                     Some(n) => n,
-                    None => return Ok(None),
+                    None => {
+                        return Ok(Err(format!(
+                            "no {width} free consecutive ports left in {}-{}; widen `ports.range` in weft.yaml",
+                            range.first, range.last
+                        )));
+                    }
                 },
             };
             new_start = Some(new);
@@ -235,20 +313,28 @@ fn port_reassignment(
                     format!("{new}-{}", new + width - 1),
                 )
             };
-            // The host part comes first in `[ip:]host:container`.
-            let Some(offset) = find_number(&raw, &old_text) else {
-                return Ok(None);
+            let offset = if claim.provenance.rule == Rule::ComposePorts && raw.contains(':') {
+                host_port_offset(&raw, &old_text)
+            } else {
+                find_number(&raw, &old_text)
             };
+            let Some(offset) = offset else {
+                return Ok(Err(format!(
+                    "the port {old_text} of {owner} is not written literally at {} (`{raw}`); change it where its variable is set",
+                    claim.provenance.location()
+                )));
+            };
+            context.moved_ports.insert(place, new);
             edits.push(edit(&claim.provenance, &raw, offset, &old_text, &new_text));
         }
         if let Some(new) = new_start {
             moves.push(format!("{owner} → {new}"));
         }
     }
-    if edits.is_empty() {
-        return Ok(None);
+    if moves.is_empty() {
+        return Ok(Err("no claim could be moved".to_string()));
     }
-    Ok(Some((
+    Ok(Ok((
         format!("{keeper} keeps {}; {}", conflict.resource, moves.join(", ")),
         edits,
     )))
@@ -275,8 +361,8 @@ fn container_rename(
     conflict: &Conflict,
 ) -> Result<Outcome, ResolveError> {
     let groups = by_claimant(context, conflict);
-    let Some(((keeper, _), others)) = groups.split_first() else {
-        return Ok(None);
+    let Some(((keeper, keeper_claims), others)) = groups.split_first() else {
+        return Ok(Err("only one claimant".to_string()));
     };
     let name = conflict.resource.clone();
     let mut edits = Vec::new();
@@ -291,22 +377,33 @@ fn container_rename(
         }
         context.taken_names.insert(new.clone());
         for claim in claims {
-            let Some(raw) = context.raw(&claim.provenance)? else {
-                return Ok(None);
-            };
+            if shared_with(keeper_claims, claim) {
+                return Ok(Err(format!(
+                    "{owner} and {keeper} take the name from one place ({}); give {owner} its own `container_name`",
+                    claim.provenance.location()
+                )));
+            }
+            let raw = context.raw(&claim.provenance)?.unwrap_or_default();
             let Some(offset) = raw.find(&name) else {
-                return Ok(None);
+                return Ok(Err(format!(
+                    "`{name}` is not written literally at {}; change it where its variable is set",
+                    claim.provenance.location()
+                )));
             };
             edits.push(edit(&claim.provenance, &raw, offset, &name, &new));
         }
         renames.push(format!("{owner} → {new}"));
     }
-    Ok((!edits.is_empty()).then(|| {
-        (
-            format!("{keeper} keeps `{name}`; {}", renames.join(", ")),
-            edits,
-        )
-    }))
+    if renames.is_empty() {
+        return Ok(Err("no claim could be renamed".to_string()));
+    }
+    Ok(Ok((
+        format!(
+            "{keeper} keeps `{name}`; {} (services that reach a renamed container by this name now reach {keeper}: check them)",
+            renames.join(", ")
+        ),
+        edits,
+    )))
 }
 
 fn subdomain_separation(
@@ -315,11 +412,13 @@ fn subdomain_separation(
 ) -> Result<Outcome, ResolveError> {
     let groups = by_claimant(context, conflict);
     let Some(((keeper, keeper_claims), others)) = groups.split_first() else {
-        return Ok(None);
+        return Ok(Err("only one claimant".to_string()));
     };
     let host = route_host(context.model, keeper_claims[0]).unwrap_or_default();
     if host.is_empty() {
-        return Ok(None);
+        return Ok(Err(
+            "the contested route has no host to separate".to_string()
+        ));
     }
     let mut edits: Vec<FileEdit> = Vec::new();
     let mut moves = Vec::new();
@@ -353,11 +452,18 @@ fn subdomain_separation(
             }
         };
         for claim in claims {
-            let Some(raw) = context.raw(&claim.provenance)? else {
-                return Ok(None);
-            };
-            let Some(offset) = raw.to_ascii_lowercase().find(&host) else {
-                return Ok(None);
+            if shared_with(keeper_claims, claim) {
+                return Ok(Err(format!(
+                    "{owner} and {keeper} route {host} from one place ({}); split the configuration by hand",
+                    claim.provenance.location()
+                )));
+            }
+            let raw = context.raw(&claim.provenance)?.unwrap_or_default();
+            let Some(offset) = find_host(&raw, &host) else {
+                return Ok(Err(format!(
+                    "{host} is not written literally at {}; change it where its variable is set",
+                    claim.provenance.location()
+                )));
             };
             let old = raw[offset..offset + host.len()].to_string();
             let change = edit(&claim.provenance, &raw, offset, &old, &new_host);
@@ -370,12 +476,13 @@ fn subdomain_separation(
         }
         moves.push(format!("{owner} → {new_host}"));
     }
-    Ok((!edits.is_empty()).then(|| {
-        (
-            format!("{keeper} keeps {host}; {}", moves.join(", ")),
-            edits,
-        )
-    }))
+    if edits.is_empty() {
+        return Ok(Err("no route could be moved".to_string()));
+    }
+    Ok(Ok((
+        format!("{keeper} keeps {host}; {}", moves.join(", ")),
+        edits,
+    )))
 }
 
 fn route_host(model: &Model, claim: &ConflictClaim) -> Option<String> {
@@ -406,7 +513,7 @@ fn value_standardization(
     }
     let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let Some(&(target, _)) = counts.iter().find(|(_, n)| *n == best) else {
-        return Ok(None);
+        return Ok(Err("no values".to_string()));
     };
     let target = target.to_string();
     let mut edits = Vec::new();
@@ -439,7 +546,11 @@ fn value_standardization(
         edits.push(edit(&claim.provenance, &raw, 0, &raw, &replacement));
     }
     if edits.is_empty() {
-        return Ok(None);
+        return Ok(Err(format!(
+            "every differing value of {} is interpolated from a variable ({}); set it where the variable is defined",
+            conflict.resource,
+            skipped.join(", ")
+        )));
     }
     let mut summary = format!("set {} to `{target}` everywhere", conflict.resource);
     if !skipped.is_empty() {
@@ -448,7 +559,7 @@ fn value_standardization(
             skipped.join(", ")
         ));
     }
-    Ok(Some((summary, edits)))
+    Ok(Ok((summary, edits)))
 }
 
 pub(crate) fn is_dotenv(file_name: &str) -> bool {
@@ -462,6 +573,29 @@ pub(crate) fn is_dotenv(file_name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_ports_are_found_in_the_host_part_only() {
+        assert_eq!(
+            host_port_offset("\"192.168.1.53:53:53/udp\"", "53"),
+            Some(14)
+        );
+        assert_eq!(host_port_offset("\"${WEB:-8080}:8080\"", "8080"), Some(8));
+        assert_eq!(host_port_offset("[::53]:53:53", "53"), Some(7));
+        assert_eq!(host_port_offset("9000-9001:80-81", "9000-9001"), Some(0));
+        assert_eq!(host_port_offset("\"${PORT}:80\"", "8080"), None);
+    }
+
+    #[test]
+    fn hosts_match_whole_names() {
+        let rule = "Host(`www.example.com`) || Host(`example.com`)";
+        assert_eq!(find_host(rule, "example.com"), Some(33));
+        assert_eq!(
+            find_host("server_name Example.COM;", "example.com"),
+            Some(12)
+        );
+        assert_eq!(find_host("a.example.com.b", "example.com"), None);
+    }
 
     #[test]
     fn numbers_match_whole() {

@@ -229,3 +229,28 @@ fn short_port_forms() {
     assert!(parse_short_port("x:80").is_err());
     assert!(parse_short_port("9-1:80").is_err());
 }
+
+#[test]
+fn extends_merges_environment_and_reports_loops() {
+    let facts = read(
+        "services:\n  base:\n    image: base\n    environment: {DB_URL: \"postgres://db:5432/x\"}\n  child:\n    extends: base\n    environment: {LOG_LEVEL: info}\n  loop1: {extends: loop2}\n  loop2: {extends: loop1}\n  db: {image: postgres}\n",
+        &[],
+    );
+    let edges = targets(&facts);
+    assert!(
+        edges.contains(&(
+            "child".into(),
+            "host:db".into(),
+            EdgeKind::Soft,
+            Rule::ComposeEnvironment
+        )),
+        "{edges:?}"
+    );
+    let loops: Vec<&str> = facts
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "compose-extends")
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(loops.len(), 2, "{loops:?}");
+}

@@ -31,11 +31,14 @@ pub(crate) fn run(context: &Context, args: ConflictsArgs) -> anyhow::Result<Outc
             }
         }
     }
-    Ok(if conflicts.is_empty() {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(super::with_config_errors(
+        if conflicts.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Problems
+        },
+        &model,
+    ))
 }
 
 /// Conflicts grouped by type, each with its claims and strategies.

@@ -18,7 +18,7 @@ struct Report<'e> {
 }
 
 pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcome> {
-    let (root, names) = context.split_workspace(&args.service);
+    let (root, names) = context.split_workspace(&args.service)?;
     let [name] = names.as_slice() else {
         return Err(UsageError::new("name exactly one service to explain")
             .with_hint("weft explain [WORKSPACE] SERVICE")
@@ -39,7 +39,7 @@ pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcom
         })?,
         Format::Text => console::out(&text(service, &explanation)),
     }
-    Ok(Outcome::Clean)
+    Ok(super::with_config_errors(Outcome::Clean, &model))
 }
 
 fn text(service: &Service, explanation: &Explanation) -> String {

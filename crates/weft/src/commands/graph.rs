@@ -53,11 +53,14 @@ pub(crate) fn run(context: &Context, args: GraphArgs) -> anyhow::Result<Outcome>
             }
         }
     }
-    Ok(if cycles.iter().any(|c| c.severity == Severity::Error) {
-        Outcome::Problems
-    } else {
-        Outcome::Clean
-    })
+    Ok(super::with_config_errors(
+        if cycles.iter().any(|c| c.severity == Severity::Error) {
+            Outcome::Problems
+        } else {
+            Outcome::Clean
+        },
+        &model,
+    ))
 }
 
 fn kind_style(kind: EdgeKind) -> Style {

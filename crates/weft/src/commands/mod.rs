@@ -10,7 +10,9 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
-use weft_model::{Model, Provenance, ServiceId};
+use weft_model::{Diagnostic, Model, Provenance, ServiceId, Severity};
+
+use crate::console;
 
 use crate::exit::UsageError;
 
@@ -33,20 +35,40 @@ impl Context {
     }
 
     /// For commands whose positionals are names: takes a leading argument
-    /// that is a directory as the workspace when `-w` is not given.
-    fn split_workspace(&self, arguments: &[String]) -> (PathBuf, Vec<String>) {
+    /// that is a directory as the workspace when `-w` is not given. An
+    /// argument written as a path that does not exist is an error rather
+    /// than a service name.
+    fn split_workspace(&self, arguments: &[String]) -> anyhow::Result<(PathBuf, Vec<String>)> {
         match arguments.split_first() {
             Some((first, rest))
-                if self.workspace.is_none() && Path::new(first).is_dir() && !first.is_empty() =>
+                if self.workspace.is_none() && !first.is_empty() && Path::new(first).is_dir() =>
             {
-                (PathBuf::from(first), rest.to_vec())
+                Ok((PathBuf::from(first), rest.to_vec()))
             }
-            _ => (self.workspace(None), arguments.to_vec()),
+            Some((first, _))
+                if self.workspace.is_none()
+                    && ["/", "./", "../", "~"].iter().any(|p| first.starts_with(p)) =>
+            {
+                Err(
+                    UsageError::new(format!("workspace `{first}` does not exist"))
+                        .with_hint(
+                            "give an existing directory, with -w DIR or as the first argument",
+                        )
+                        .into(),
+                )
+            }
+            _ => Ok((self.workspace(None), arguments.to_vec())),
         }
     }
 
+    /// Reads the workspace. Errors in weft.yaml (a missing repository, a
+    /// dependency on no service) are printed at once: the analysis still
+    /// runs, but the command then exits 2 (see [`with_config_errors`]).
     fn discover(&self, root: &Path) -> anyhow::Result<Model> {
-        Ok(weft_discover::discover(root)?)
+        let model = weft_discover::discover(root)?;
+        let errors: Vec<Diagnostic> = config_errors(&model).cloned().collect();
+        console::diagnostics(&errors, false);
+        Ok(model)
     }
 
     /// A service named on the command line, by id or unique plain name.
@@ -86,4 +108,20 @@ pub(crate) fn render_provenance(provenance: &[Provenance], shown: usize) -> Stri
         parts.push(format!("+{} more", provenance.len() - shown));
     }
     parts.join(", ")
+}
+
+/// Errors in weft.yaml itself.
+fn config_errors(model: &Model) -> impl Iterator<Item = &Diagnostic> {
+    model.diagnostics.iter().filter(|d| {
+        d.severity == Severity::Error && d.file.as_deref() == Some(weft_model::config::FILE_NAME)
+    })
+}
+
+/// A command's outcome, made "bad input" (2) when weft.yaml has errors.
+pub(crate) fn with_config_errors(outcome: Outcome, model: &Model) -> Outcome {
+    if config_errors(model).next().is_some() {
+        Outcome::BadInput
+    } else {
+        outcome
+    }
 }

@@ -22,7 +22,7 @@ struct Report<'p> {
 }
 
 pub(crate) fn run(context: &Context, args: PlanArgs) -> anyhow::Result<Outcome> {
-    let (root, names) = context.split_workspace(&args.services);
+    let (root, names) = context.split_workspace(&args.services)?;
     let model = context.discover(&root)?;
     let targets = names
         .iter()
@@ -46,10 +46,10 @@ pub(crate) fn run(context: &Context, args: PlanArgs) -> anyhow::Result<Outcome> 
         })?,
         Format::Text => {
             let mut out = format!(
-                "{}: {} services in {} phases\n\n",
+                "{}: {} in {}\n\n",
                 console::paint(Style::Bold, format!("Deployment plan for {}", model.name)),
-                plan.order.len(),
-                plan.phases.len()
+                console::count(plan.order.len(), "service"),
+                console::count(plan.phases.len(), "phase")
             );
             let width = plan.phases.len().to_string().len();
             for phase in &plan.phases {
@@ -88,11 +88,12 @@ pub(crate) fn run(context: &Context, args: PlanArgs) -> anyhow::Result<Outcome> 
             }
         }
     }
-    Ok(
+    Ok(super::with_config_errors(
         if plan.cycles.iter().any(|c| c.severity == Severity::Error) {
             Outcome::Problems
         } else {
             Outcome::Clean
         },
-    )
+        &model,
+    ))
 }

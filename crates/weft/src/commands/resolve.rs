@@ -20,7 +20,7 @@ struct Report<'a> {
 }
 
 pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcome> {
-    let (root, ids) = context.split_workspace(&args.conflicts);
+    let (root, ids) = context.split_workspace(&args.conflicts)?;
     let model = context.discover(&root)?;
     let conflicts = find_conflicts(&model);
     let settings = ResolveSettings {
@@ -42,14 +42,25 @@ pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcom
     if args.apply {
         plan.apply(&root)?;
         let after = weft_discover::discover(&root)?;
+        // A fix worked when its conflict is gone and no conflict is left
+        // on a place it edited (an edit can move a collision, not end it).
+        let edited: Vec<(&str, u32)> = plan
+            .resolutions
+            .iter()
+            .flat_map(|r| &r.edits)
+            .map(|e| (e.file.as_str(), e.line))
+            .collect();
         let still: Vec<String> = find_conflicts(&after)
             .into_iter()
-            .map(|c| c.id)
-            .filter(|id| {
+            .filter(|c| {
                 plan.resolutions
                     .iter()
-                    .any(|r| r.automatic && &r.conflict == id)
+                    .any(|r| r.automatic && r.conflict == c.id)
+                    || c.claims.iter().any(|claim| {
+                        edited.contains(&(claim.provenance.file.as_str(), claim.provenance.line))
+                    })
             })
+            .map(|c| c.id)
             .collect();
         remaining = Some(still);
     }
@@ -108,11 +119,14 @@ pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcom
         }
     }
     let unresolved = remaining.as_ref().is_some_and(|r| !r.is_empty());
-    Ok(if plan.is_complete() && !unresolved {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(super::with_config_errors(
+        if plan.is_complete() && !unresolved {
+            Outcome::Clean
+        } else {
+            Outcome::Problems
+        },
+        &model,
+    ))
 }
 
 fn colour_diff(diff: &str) -> String {
