@@ -456,6 +456,14 @@ impl Reader<'_, '_> {
                     }
                 }
                 "ports" => {
+                    if matches!(value.tag.as_deref(), Some("!override" | "!reset")) {
+                        // A later file replaces the ports read so far (Compose's merge tags).
+                        let subject = Subject::Service(local.clone());
+                        self.facts.claims.retain(|c| {
+                            !(c.subject == subject
+                                && matches!(c.resource, Resource::HostPort { .. }))
+                        });
+                    }
                     for item in value.items() {
                         self.read_port(file, local, item);
                     }

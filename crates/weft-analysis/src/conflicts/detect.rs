@@ -161,7 +161,7 @@ fn ports(model: &Model, conflicts: &mut Vec<Conflict>) {
             claims: contested.iter().map(|c| claim(c, None)).collect(),
             strategies: vec![
                 strategy("port-reassignment", 0.9, true, "the first claimant keeps the port; the others move to the next port free of every claim in the configured range"),
-                strategy("repository-override", 0.6, false, "publish a different port from an override file (docker-compose.override.yml) instead of editing the shared file"),
+                strategy("repository-override", 0.6, true, "move the other claimants' ports in an override file (compose.override.yaml) next to their compose file, leaving it untouched"),
                 strategy("port-based-separation", 0.4, false, "bind each claimant to a different host address (127.0.0.1, a second interface)"),
             ],
         });

@@ -24,6 +24,8 @@ pub struct FileEdit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChange {
     pub file: String,
+    /// The file does not exist yet (an override file weft writes).
+    pub created: bool,
     pub before: String,
     pub after: String,
 }
@@ -34,7 +36,14 @@ impl FileChange {
         similar::TextDiff::from_lines(&self.before, &self.after)
             .unified_diff()
             .context_radius(3)
-            .header(&format!("a/{}", self.file), &format!("b/{}", self.file))
+            .header(
+                &if self.created {
+                    "/dev/null".to_string()
+                } else {
+                    format!("a/{}", self.file)
+                },
+                &format!("b/{}", self.file),
+            )
             .to_string()
     }
 
@@ -42,6 +51,14 @@ impl FileChange {
     /// The write goes to a temporary file renamed over the original, so a
     /// crash never leaves half a file.
     pub fn write(&self, root: &Path) -> std::io::Result<()> {
+        if self.created {
+            // Never over a file that appeared meanwhile.
+            let mut file = fs_err::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(root.join(&self.file))?;
+            return std::io::Write::write_all(&mut file, self.after.as_bytes());
+        }
         // Through a symbolic link, write the file it points at.
         let path = fs_err::canonicalize(root.join(&self.file))?;
         let current = fs_err::read_to_string(&path)?;
@@ -73,6 +90,7 @@ pub(crate) fn apply_edits(text: &str, edits: &[&FileEdit]) -> Result<String, (us
     let mut position = 0;
     for edit in sorted {
         if edit.start < position || edit.end > text.len() || edit.start > edit.end {
+            // (Insertions at one place are fine: `start == position`.)
             return Err((edit.start, edit.end));
         }
         out.push_str(&text[position..edit.start]);

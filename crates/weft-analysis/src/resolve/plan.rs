@@ -135,7 +135,7 @@ pub fn plan_resolutions(
         }
         resolutions.push(resolution);
     }
-    let changes = collect_changes(&resolutions, &context.texts)?;
+    let changes = collect_changes(&resolutions, &context.texts, &context.created)?;
     Ok(ResolutionPlan {
         resolutions,
         changes,
@@ -154,7 +154,9 @@ fn overlap<'r>(
                 .edits
                 .iter()
                 .any(|other| {
+                    let insertions = other.start == other.end && edit.start == edit.end;
                     other.file == edit.file
+                        && !insertions
                         && other.start < edit.end.max(edit.start + 1)
                         && edit.start < other.end.max(other.start + 1)
                         && !(other.start == edit.start
@@ -169,6 +171,7 @@ fn overlap<'r>(
 fn collect_changes(
     resolutions: &[Resolution],
     texts: &HashMap<String, String>,
+    created: &std::collections::BTreeSet<String>,
 ) -> Result<Vec<FileChange>, ResolveError> {
     let mut by_file: BTreeMap<&str, Vec<&FileEdit>> = BTreeMap::new();
     for edit in resolutions.iter().flat_map(|r| &r.edits) {
@@ -193,6 +196,7 @@ fn collect_changes(
             })?;
             Ok(FileChange {
                 file: file.to_string(),
+                created: created.contains(file),
                 before,
                 after,
             })
@@ -210,6 +214,14 @@ impl ResolutionPlan {
     /// written unless every file is still as it was read.
     pub fn apply(&self, root: &Path) -> Result<(), ResolveError> {
         for change in &self.changes {
+            if change.created {
+                if root.join(&change.file).exists() {
+                    return Err(ResolveError::Changed {
+                        file: change.file.clone(),
+                    });
+                }
+                continue;
+            }
             let current = fs_err::read_to_string(root.join(&change.file)).map_err(|source| {
                 ResolveError::Read {
                     file: change.file.clone(),

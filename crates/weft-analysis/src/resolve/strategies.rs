@@ -33,6 +33,8 @@ pub(crate) struct Context<'m> {
     /// Ports already moved by this plan, by (file, offset) of the claim: a
     /// range that collides with several ports moves once.
     moved_ports: HashMap<(String, usize), u16>,
+    /// Files this plan creates (override files).
+    pub(crate) created: BTreeSet<String>,
 }
 
 impl<'m> Context<'m> {
@@ -63,6 +65,7 @@ impl<'m> Context<'m> {
             texts: HashMap::new(),
             moved_hosts: HashMap::new(),
             moved_ports: HashMap::new(),
+            created: BTreeSet::new(),
             taken_ports,
             taken_hosts,
             taken_names,
@@ -120,6 +123,9 @@ pub(crate) fn resolve(
 ) -> Result<Resolution, ResolveError> {
     let result = match strategy {
         "port-reassignment" => port_reassignment(context, conflict)?,
+        "repository-override" if conflict.kind == crate::ConflictKind::Port => {
+            repository_override(context, conflict)?
+        }
         "container-rename" => container_rename(context, conflict)?,
         "subdomain-separation" => subdomain_separation(context, conflict)?,
         "value-standardization" if conflict.kind == crate::ConflictKind::SharedEnv => {
@@ -333,6 +339,150 @@ fn port_reassignment(
     }
     if moves.is_empty() {
         return Ok(Err("no claim could be moved".to_string()));
+    }
+    Ok(Ok((
+        format!("{keeper} keeps {}; {}", conflict.resource, moves.join(", ")),
+        edits,
+    )))
+}
+
+/// The override file Compose reads by itself next to a base compose file.
+fn override_file(base: &str) -> Option<String> {
+    let (directory, name) = base.rsplit_once('/').map_or(("", base), |(d, n)| (d, n));
+    let name = match name {
+        "compose.yaml" => "compose.override.yaml",
+        "compose.yml" => "compose.override.yml",
+        "docker-compose.yml" => "docker-compose.override.yml",
+        "docker-compose.yaml" => "docker-compose.override.yaml",
+        _ => return None,
+    };
+    Some(if directory.is_empty() {
+        name.to_string()
+    } else {
+        format!("{directory}/{name}")
+    })
+}
+
+/// Moves the other claimants' ports in an override file next to their
+/// compose file (`ports: !override [...]`), leaving the shared file as it is.
+fn repository_override(
+    context: &mut Context<'_>,
+    conflict: &Conflict,
+) -> Result<Outcome, ResolveError> {
+    let groups = by_claimant(context, conflict);
+    let Some(((keeper, keeper_claims), others)) = groups.split_first() else {
+        return Ok(Err("only one claimant".to_string()));
+    };
+    let mut edits = Vec::new();
+    let mut moves = Vec::new();
+    for (owner, claims) in others {
+        let claim = claims[0];
+        if claims.iter().any(|c| {
+            c.provenance.rule != Rule::ComposePorts || c.provenance.file != claim.provenance.file
+        }) {
+            return Ok(Err(format!(
+                "{owner} publishes the port outside one compose file; use port-reassignment"
+            )));
+        }
+        if claims.iter().any(|c| shared_with(keeper_claims, c)) {
+            return Ok(Err(format!(
+                "{owner} and {keeper} publish the port from one place; give {owner} its own `ports`"
+            )));
+        }
+        let base = claim.provenance.file.clone();
+        let Some(target) = override_file(&base) else {
+            return Ok(Err(format!(
+                "{base} is not a file Compose pairs with an override file by itself; use port-reassignment"
+            )));
+        };
+        if !context.created.contains(&target) && (context.read)(&target).is_ok() {
+            return Ok(Err(format!(
+                "{target} exists already; add `ports: !override [...]` for {owner} there"
+            )));
+        }
+        let Some((_, start, end)) = claimed_ports(context.model, claim) else {
+            return Ok(Err(format!(
+                "no port claim of {owner} at {}",
+                claim.provenance.location()
+            )));
+        };
+        let text = context.text(&base)?.to_string();
+        let service = owner.rsplit('/').next().unwrap_or(owner);
+        let Some(ports) = weft_model::yaml::parse_one(&text)
+            .ok()
+            .and_then(|root| root.path(&["services", service, "ports"]).cloned())
+        else {
+            return Ok(Err(format!(
+                "`services.{service}.ports` of {base} could not be read back"
+            )));
+        };
+        let width = end - start + 1;
+        let Some(new) = context.free_ports(context.range, width) else {
+            return Ok(Err("no free ports left in `ports.range`".to_string()));
+        };
+        let (old_text, new_text) = if start == end {
+            (start.to_string(), new.to_string())
+        } else {
+            (
+                format!("{start}-{end}"),
+                format!("{new}-{}", new + width - 1),
+            )
+        };
+        let mut block = format!("  {service}:\n    ports: !override\n");
+        for item in ports.items() {
+            let is_claim =
+                |span: weft_model::Span| claims.iter().any(|c| c.provenance.span == span);
+            let line = match item.as_mapping() {
+                Some(entries) => {
+                    let fields: Vec<String> = entries
+                        .iter()
+                        .map(|(key, value)| {
+                            let raw = &text[value.span.range()];
+                            let raw = if is_claim(value.span) {
+                                find_number(raw, &old_text).map_or(raw.to_string(), |at| {
+                                    format!(
+                                        "{}{new_text}{}",
+                                        &raw[..at],
+                                        &raw[at + old_text.len()..]
+                                    )
+                                })
+                            } else {
+                                raw.to_string()
+                            };
+                            format!("{}: {raw}", key.as_str().unwrap_or_default())
+                        })
+                        .collect();
+                    format!("{{{}}}", fields.join(", "))
+                }
+                None => {
+                    let raw = &text[item.span.range()];
+                    match host_port_offset(raw, &old_text).filter(|_| is_claim(item.span)) {
+                        Some(at) => {
+                            format!("{}{new_text}{}", &raw[..at], &raw[at + old_text.len()..])
+                        }
+                        None => raw.to_string(),
+                    }
+                }
+            };
+            block.push_str(&format!("      - {line}\n"));
+        }
+        if context.created.insert(target.clone()) {
+            context.texts.insert(target.clone(), String::new());
+            let base_name = base.rsplit('/').next().unwrap_or(&base);
+            block = format!(
+                "# Written by `weft resolve --strategy repository-override`: host ports that\n# collide with other repositories, moved without editing {base_name}.\nservices:\n{block}"
+            );
+        }
+        edits.push(FileEdit {
+            file: target.clone(),
+            line: 1,
+            column: 1,
+            start: 0,
+            end: 0,
+            before: String::new(),
+            after: block,
+        });
+        moves.push(format!("{owner} → {new} in {target}"));
     }
     Ok(Ok((
         format!("{keeper} keeps {}; {}", conflict.resource, moves.join(", ")),

@@ -254,3 +254,33 @@ fn extends_merges_environment_and_reports_loops() {
         .collect();
     assert_eq!(loops.len(), 2, "{loops:?}");
 }
+
+#[test]
+fn override_files_replace_ports_with_merge_tags() {
+    let files = [
+        SourceFile::new(
+            "app/compose.yaml",
+            "services:\n  web:\n    image: web\n    ports: [\"8080:80\", \"9000:9000\"]\n",
+        ),
+        SourceFile::new(
+            "app/compose.override.yaml",
+            "services:\n  web:\n    ports: !override\n      - \"20000:80\"\n",
+        ),
+    ];
+    let environment = HashMap::new();
+    let facts = read_project(&Project {
+        directory: "app",
+        files: &files,
+        environment: &environment,
+        load: &|_| None,
+    });
+    let ports: Vec<u16> = facts
+        .claims
+        .iter()
+        .filter_map(|c| match c.resource {
+            Resource::HostPort { start, .. } => Some(start),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ports, [20000]);
+}

@@ -28,6 +28,8 @@ pub enum Value {
 pub struct Node {
     pub value: Value,
     pub span: Span,
+    /// A local tag such as Compose's `!override` or `!reset`, with its `!`.
+    pub tag: Option<String>,
 }
 
 impl Node {
@@ -38,6 +40,7 @@ impl Node {
                 style,
             }),
             span,
+            tag: None,
         }
     }
 

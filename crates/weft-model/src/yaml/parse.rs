@@ -96,6 +96,12 @@ fn indentation(line: &str) -> u32 {
 
 /// The line of the quote that closes the quoted scalar opening at `opening`.
 fn closing_quote_line(text: &str, opening: usize, index: &LineIndex) -> Option<u32> {
+    closing_quote(text, opening).map(|close| index.location(text, close).line)
+}
+
+/// The byte offset of the quote that closes the quoted scalar opening at
+/// `opening` (`''` escapes a single quote, `\` escapes in double quotes).
+fn closing_quote(text: &str, opening: usize) -> Option<usize> {
     let quote = *text.as_bytes().get(opening)?;
     if quote != b'\'' && quote != b'"' {
         return None;
@@ -106,7 +112,7 @@ fn closing_quote_line(text: &str, opening: usize, index: &LineIndex) -> Option<u
         match bytes[i] {
             b'\\' if quote == b'"' => i += 2,
             b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
-            b if b == quote => return Some(index.location(text, i).line),
+            b if b == quote => return Some(i),
             _ => i += 1,
         }
     }
@@ -164,11 +170,13 @@ pub fn parse_one(text: &str) -> Result<Node, YamlError> {
 enum Frame {
     Sequence {
         anchor: usize,
+        tag: Option<String>,
         start: Location,
         items: Vec<Node>,
     },
     Mapping {
         anchor: usize,
+        tag: Option<String>,
         start: Location,
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
@@ -234,6 +242,7 @@ impl<'t> Builder<'t> {
                     Some(node)
                 }
                 Event::Scalar(text, style, anchor, tag) => {
+                    let local_tag = local_tag(tag.as_deref());
                     self.count(1, &span.start)?;
                     let style = match style {
                         _ if tag.as_ref().is_some_and(|t| {
@@ -246,31 +255,43 @@ impl<'t> Builder<'t> {
                         EventStyle::SingleQuoted | EventStyle::DoubleQuoted => ScalarStyle::Quoted,
                         EventStyle::Literal | EventStyle::Folded => ScalarStyle::Block,
                     };
+                    // saphyr ends a quoted scalar's span after the blanks and
+                    // comment that follow it; end it at its closing quote.
+                    let end = match style {
+                        ScalarStyle::Quoted if tag.is_none() => {
+                            closing_quote(self.text, start.offset)
+                                .map_or(end, |close| self.lines.location(self.text, close + 1))
+                        }
+                        _ => end,
+                    };
                     let node = Node {
                         value: Value::Scalar(Scalar {
                             text: text.into_owned(),
                             style,
                         }),
                         span: Span::new(start, end),
+                        tag: local_tag,
                     };
                     self.remember(anchor, &node);
                     Some(node)
                 }
-                Event::SequenceStart(anchor, _) => {
+                Event::SequenceStart(anchor, tag) => {
                     self.count(1, &span.start)?;
                     self.depth(stack.len(), &span.start)?;
                     stack.push(Frame::Sequence {
                         anchor,
+                        tag: local_tag(tag.as_deref()),
                         start,
                         items: Vec::new(),
                     });
                     None
                 }
-                Event::MappingStart(anchor, _) => {
+                Event::MappingStart(anchor, tag) => {
                     self.count(1, &span.start)?;
                     self.depth(stack.len(), &span.start)?;
                     stack.push(Frame::Mapping {
                         anchor,
+                        tag: local_tag(tag.as_deref()),
                         start,
                         entries: Vec::new(),
                         pending_key: None,
@@ -280,12 +301,14 @@ impl<'t> Builder<'t> {
                 Event::SequenceEnd => match stack.pop() {
                     Some(Frame::Sequence {
                         anchor,
+                        tag,
                         start,
                         items,
                     }) => {
                         let node = Node {
                             value: Value::Sequence(items),
                             span: Span::new(start, end.max(start)),
+                            tag,
                         };
                         self.remember(anchor, &node);
                         Some(node)
@@ -295,6 +318,7 @@ impl<'t> Builder<'t> {
                 Event::MappingEnd => match stack.pop() {
                     Some(Frame::Mapping {
                         anchor,
+                        tag,
                         start,
                         entries,
                         ..
@@ -302,6 +326,7 @@ impl<'t> Builder<'t> {
                         let node = Node {
                             value: Value::Mapping(apply_merge_keys(entries)),
                             span: Span::new(start, end.max(start)),
+                            tag,
                         };
                         self.remember(anchor, &node);
                         Some(node)
@@ -353,6 +378,13 @@ impl<'t> Builder<'t> {
         }
         Ok(())
     }
+}
+
+/// A local tag (`!override`), as written; core-schema tags (`!!str`) are
+/// not kept.
+fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
+    tag.filter(|t| t.handle == "!")
+        .map(|t| format!("!{}", t.suffix))
 }
 
 fn count_nodes(node: &Node) -> usize {
@@ -429,6 +461,28 @@ mod tests {
         assert_eq!(y.get("a").and_then(Node::as_str), Some("1"));
         assert_eq!(y.get("b").and_then(Node::as_str), Some("3"));
         assert_eq!(root.path(&["z", "b"]).and_then(Node::as_str), Some("2"));
+    }
+
+    #[test]
+    fn local_tags_are_kept() {
+        let root =
+            parse_one("ports: !override [\"1:1\"]\nenv: !reset null\nname: !!str 8\n").unwrap();
+        assert_eq!(root.get("ports").unwrap().tag.as_deref(), Some("!override"));
+        assert_eq!(root.get("env").unwrap().tag.as_deref(), Some("!reset"));
+        assert_eq!(root.get("name").unwrap().tag, None);
+    }
+
+    #[test]
+    fn quoted_spans_end_at_the_closing_quote() {
+        let text = "a:\n  - \"8080:80\"   # comment\n  - 'it''s' # c\n  - plain # c\n";
+        let root = parse_one(text).unwrap();
+        let raw: Vec<&str> = root
+            .get("a")
+            .unwrap()
+            .items()
+            .map(|i| &text[i.span.range()])
+            .collect();
+        assert_eq!(raw, ["\"8080:80\"", "'it''s'", "plain"]);
     }
 
     #[test]

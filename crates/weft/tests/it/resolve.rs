@@ -142,3 +142,73 @@ fn unknown_ids_and_strategies_are_bad_input_and_manual_conflicts_exit_1() {
     assert_eq!(manual.code, 1, "{}", manual.stdout);
     assert!(manual.stdout.contains("manual"), "{}", manual.stdout);
 }
+
+#[test]
+fn repository_override_moves_ports_in_an_override_file_compose_merges() {
+    let workspace = Workspace::copy_of(&repository_root().join("examples/homelab"));
+    let base = workspace.read("web/compose.yaml");
+    let run = weft_in(
+        workspace.root(),
+        &[
+            "resolve",
+            "port:docker/tcp/8080",
+            "--strategy",
+            "repository-override",
+            "--apply",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        workspace.read("web/compose.yaml"),
+        base,
+        "the shared file is not edited"
+    );
+    let written = workspace.read("web/compose.override.yaml");
+    assert!(
+        written.contains("ports: !override\n      - \"20000:80\"\n"),
+        "{written}"
+    );
+    let conflicts = weft_in(workspace.root(), &["conflicts", "--format", "json"]).json();
+    assert!(
+        !conflicts["conflicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "port"),
+        "{conflicts}"
+    );
+    // A second run does not overwrite the override file.
+    let again = weft_in(
+        workspace.root(),
+        &[
+            "resolve",
+            "port:docker/tcp/8080",
+            "--strategy",
+            "repository-override",
+        ],
+    );
+    assert_eq!(
+        again.code, 2,
+        "the conflict is gone, so its id is unknown: {}",
+        again.stderr
+    );
+    if let Some(compose) = client("WEFT_COMPOSE_BIN", "docker-compose", "WEFT_REQUIRE_COMPOSE") {
+        // Compose finds the override file by itself, next to compose.yaml.
+        let output = Command::new(compose)
+            .args(["config", "--format", "json"])
+            .current_dir(workspace.path("web"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(config["services"]["web"]["ports"][0]["published"], "20000");
+        assert_eq!(
+            config["services"]["web"]["ports"].as_array().unwrap().len(),
+            1
+        );
+    }
+}
