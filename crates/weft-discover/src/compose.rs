@@ -23,6 +23,9 @@ use crate::traefik::{self, Label};
 /// How deep `extends` chains are followed.
 const MAX_EXTENDS: usize = 8;
 
+/// How deep `include` chains are followed.
+const MAX_INCLUDE_DEPTH: usize = 4;
+
 /// Keys that `extends` merges (or concatenates) rather than replaces.
 const MERGED_BY_EXTENDS: &[&str] = &[
     "environment",
@@ -102,6 +105,48 @@ pub fn read_project(project: &Project<'_>) -> Facts {
     for (file, node) in &documents {
         reader.read_file(file, node);
     }
+    // `include:` brings other compose files into this project.
+    let mut pending: Vec<(SourceFile, Node, usize)> = documents
+        .iter()
+        .map(|(f, n)| ((*f).clone(), n.clone(), 0))
+        .collect();
+    let mut included = BTreeSet::new();
+    while let Some((file, node, depth)) = pending.pop() {
+        for (path, span) in reader.includes(&file, &node) {
+            if depth >= MAX_INCLUDE_DEPTH || !included.insert(path.clone()) {
+                continue;
+            }
+            let Some(other) = (project.load)(&path) else {
+                reader.facts.diagnostics.push(
+                    file.diagnostic(
+                        Diagnostic::warning(
+                            "compose-include",
+                            format!("`include` names `{path}`, which cannot be read"),
+                        )
+                        .with_hint(
+                            "check the path (relative to this file) and the variables it uses",
+                        ),
+                        span,
+                    ),
+                );
+                continue;
+            };
+            match yaml::parse_one(&other.text) {
+                Ok(other_node) => {
+                    reader.read_file(&other, &other_node);
+                    pending.push((other, other_node, depth + 1));
+                }
+                Err(error) => reader.facts.diagnostics.push(
+                    Diagnostic::error(
+                        "yaml-syntax",
+                        format!("compose file is not valid YAML: {}", error.message),
+                    )
+                    .in_file(&other.path)
+                    .at(&other.text, error.location),
+                ),
+            }
+        }
+    }
     if !reader.unset.is_empty() {
         let names: Vec<&str> = reader.unset.iter().map(String::as_str).collect();
         let mut diagnostic = Diagnostic::new(
@@ -164,6 +209,35 @@ impl Reader<'_, '_> {
             self.unset.extend(unset);
             Some(raw.to_string())
         }
+    }
+
+    /// The files a compose file's top-level `include` names (short form
+    /// `- path`, long form `- path: [a, b]`), workspace-relative.
+    fn includes(&mut self, file: &SourceFile, root: &Node) -> Vec<(String, Span)> {
+        let directory = file
+            .path
+            .rsplit_once('/')
+            .map_or("", |(d, _)| d)
+            .to_string();
+        let mut paths = Vec::new();
+        for item in root.get("include").into_iter().flat_map(Node::items) {
+            let targets: Vec<&Node> = match item.get("path") {
+                Some(path) if path.as_sequence().is_some() => path.items().collect(),
+                Some(path) => vec![path],
+                None => vec![item],
+            };
+            for target in targets {
+                // A path with unset variables is reported once, with the
+                // other unset variables, rather than as a missing file.
+                if let Some(path) = self
+                    .text_or_raw(target)
+                    .filter(|p| !p.is_empty() && !p.contains('$'))
+                {
+                    paths.push((join_relative(&directory, &path), target.span));
+                }
+            }
+        }
+        paths
     }
 
     fn local(&self, name: &str) -> LocalService {
@@ -841,3 +915,34 @@ fn parse_range(text: &str) -> Option<(u16, u16)> {
 
 #[cfg(test)]
 mod tests;
+
+/// The workspace-relative files that a compose file includes (for the
+/// workspace to read them as part of the including project, not as projects
+/// of their own).
+pub fn included_files(file: &SourceFile, environment: &HashMap<String, String>) -> Vec<String> {
+    if !file.text.contains("include") {
+        return Vec::new();
+    }
+    let Ok(root) = yaml::parse_one(&file.text) else {
+        return Vec::new();
+    };
+    let load = |_: &str| None;
+    let project = Project {
+        directory: "",
+        files: &[],
+        environment,
+        load: &load,
+    };
+    let mut reader = Reader {
+        project: &project,
+        scope: String::new(),
+        name: String::new(),
+        facts: Facts::default(),
+        unset: BTreeSet::new(),
+    };
+    reader
+        .includes(file, &root)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
+}

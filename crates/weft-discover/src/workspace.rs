@@ -398,11 +398,31 @@ pub fn read_repository(root: &Path, files: &RepositoryFiles) -> Facts {
         let text = fs_err::read_to_string(root.join(relative)).ok()?;
         Some(SourceFile::new(relative, text))
     };
+    // Files another compose file includes are read with the including project.
+    let included: std::collections::HashSet<String> = files
+        .compose
+        .iter()
+        .flat_map(|(directory, project_files)| {
+            let environment = project_environment(&files.config, directory);
+            project_files
+                .iter()
+                .flat_map(|file| compose::included_files(file, &environment))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     for (directory, project_files) in &files.compose {
+        let project_files: Vec<SourceFile> = project_files
+            .iter()
+            .filter(|f| !included.contains(&f.path))
+            .cloned()
+            .collect();
+        if project_files.is_empty() {
+            continue;
+        }
         let environment = project_environment(&files.config, directory);
         facts.extend(compose::read_project(&Project {
             directory,
-            files: project_files,
+            files: &project_files,
             environment: &environment,
             load: &load,
         }));

@@ -212,3 +212,43 @@ fn shared_env_values_become_claims_and_unknown_depends_on_is_a_warning() {
         (Some("a/compose.yaml"), Some(5))
     );
 }
+
+#[test]
+fn included_compose_files_join_the_including_project() {
+    let workspace = Workspace::new()
+        .file(
+            "app/deploy/compose.yaml",
+            "include:\n  - ../db/compose.db.yaml\n  - path: [extra.yml]\n  - missing/${NOPE}x.yaml\n  - gone.yaml\nservices:\n  api: {image: api, depends_on: [db, cache]}\n",
+        )
+        .file("app/db/compose.db.yaml", "services:\n  db: {image: postgres}\n")
+        .file("app/deploy/extra.yml", "services:\n  cache: {image: redis}\n");
+    let model = discover(workspace.root()).unwrap();
+    assert_eq!(ids(&model), ["app/api", "app/cache", "app/db"]);
+    assert_eq!(
+        edge(&model, "app/api", "app/db").unwrap().kind,
+        EdgeKind::Required
+    );
+    assert!(edge(&model, "app/api", "app/cache").is_some());
+    let db = model
+        .services
+        .iter()
+        .find(|s| s.id.as_str() == "app/db")
+        .unwrap();
+    assert_eq!(db.provenance[0].file, "app/db/compose.db.yaml");
+    let missing = model
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "compose-include")
+        .unwrap();
+    assert_eq!(
+        missing.line,
+        Some(5),
+        "a path with an unset variable is a note, a missing file a warning"
+    );
+    assert!(
+        model
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "unset-variable" && d.message.contains("NOPE"))
+    );
+}
