@@ -33,12 +33,17 @@ pub fn discover(root: &Path) -> Result<Model, DiscoverError> {
             .chunks(chunk)
             .map(|group| {
                 let exclude = &exclude;
+                let all = repositories.as_slice();
                 scope.spawn(move || {
                     group
                         .iter()
                         .map(|repository| {
-                            let files =
-                                workspace::collect(root, repository, &exclude(&repository.name));
+                            let files = workspace::collect(
+                                root,
+                                repository,
+                                all,
+                                &exclude(&repository.name),
+                            );
                             workspace::read_repository(root, &files)
                         })
                         .collect::<Vec<Facts>>()

@@ -117,12 +117,30 @@ pub fn repositories(
                 });
             }
         }
-        if repositories.is_empty() && holds_readable_files(root) {
+        // Files at the root itself (a compose file that runs the
+        // repositories together, say) form a repository of their own; it
+        // reads no file inside another repository.
+        let at_root = std::fs::read_dir(root)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| e.path().is_file() && classify(&e.path()).is_some())
+            })
+            .unwrap_or(false);
+        if (repositories.is_empty() && holds_readable_files(root)) || at_root {
             let name = workspace_name(root, &loaded);
-            repositories.push(Repository {
-                name,
-                path: ".".to_string(),
-            });
+            let name = if repositories.iter().any(|r| r.name == name) {
+                format!("{name}-root")
+            } else {
+                name
+            };
+            repositories.insert(
+                0,
+                Repository {
+                    name,
+                    path: ".".to_string(),
+                },
+            );
         }
     } else {
         for (name, repository) in &loaded.config.repositories {
@@ -168,16 +186,23 @@ fn holds_readable_files(directory: &Path) -> bool {
 }
 
 fn walk(directory: &Path) -> impl Iterator<Item = PathBuf> {
+    walk_skipping(directory, Vec::new())
+}
+
+/// Walks the files below `directory`, skipping `nested` directories (other
+/// repositories inside this one) and the directories no reader needs.
+fn walk_skipping(directory: &Path, nested: Vec<PathBuf>) -> impl Iterator<Item = PathBuf> {
     ignore::WalkBuilder::new(directory)
         .standard_filters(false)
         .follow_links(true)
-        .filter_entry(|entry| {
-            let skipped = entry.file_type().is_some_and(|t| t.is_dir())
-                && entry.depth() > 0
-                && entry
+        .filter_entry(move |entry| {
+            let is_directory = entry.file_type().is_some_and(|t| t.is_dir()) && entry.depth() > 0;
+            let skipped = is_directory
+                && (entry
                     .file_name()
                     .to_str()
-                    .is_some_and(|n| SKIPPED_DIRECTORIES.contains(&n));
+                    .is_some_and(|n| SKIPPED_DIRECTORIES.contains(&n))
+                    || nested.iter().any(|n| n == entry.path()));
             !skipped
         })
         .build()
@@ -201,6 +226,9 @@ fn classify(path: &Path) -> Option<FileKind> {
     let lower = name.to_ascii_lowercase();
     let in_github = path.components().any(|c| c.as_os_str() == ".github");
     if in_github {
+        return None;
+    }
+    if lower == config::FILE_NAME {
         return None;
     }
     if is_compose_file(&lower) {
@@ -258,14 +286,27 @@ fn compose_rank(lower: &str) -> (u8, String) {
 }
 
 /// Reads and sorts the files of one repository.
-pub fn collect(root: &Path, repository: &Repository, exclude: &[String]) -> RepositoryFiles {
+/// `others` are the workspace's other repositories: those inside this one
+/// are not read as part of it.
+pub fn collect(
+    root: &Path,
+    repository: &Repository,
+    others: &[Repository],
+    exclude: &[String],
+) -> RepositoryFiles {
     let mut files = RepositoryFiles {
         repository: repository.clone(),
         ..RepositoryFiles::default()
     };
     let excluded = exclude_set(exclude);
     let base = root.join(&repository.path);
-    let mut paths: Vec<PathBuf> = walk(&base).collect();
+    let nested: Vec<PathBuf> = others
+        .iter()
+        .filter(|other| other.name != repository.name)
+        .map(|other| root.join(&other.path))
+        .filter(|path| path.starts_with(&base) && *path != base)
+        .collect();
+    let mut paths: Vec<PathBuf> = walk_skipping(&base, nested).collect();
     paths.sort();
     for path in paths {
         let Some(kind) = classify(&path) else {

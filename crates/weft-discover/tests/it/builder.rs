@@ -252,3 +252,26 @@ fn included_compose_files_join_the_including_project() {
             .any(|d| d.code == "unset-variable" && d.message.contains("NOPE"))
     );
 }
+
+#[test]
+fn files_at_the_workspace_root_are_a_repository_that_does_not_read_the_others() {
+    let workspace = Workspace::new()
+        .file("compose.yaml", "services:\n  gateway:\n    image: nginx\n    environment: {API_URL: \"http://api:8000\"}\n")
+        .file("api/compose.yaml", "services:\n  api: {image: api}\n")
+        .file("weft.yaml", "shared_env: [TZ]\n");
+    let model = discover(workspace.root()).unwrap();
+    let repositories: Vec<(&str, &str)> = model
+        .repositories
+        .iter()
+        .map(|r| (r.name.as_str(), r.path.as_str()))
+        .collect();
+    let root_name = repositories[0].0.to_string();
+    assert_eq!(repositories, [(root_name.as_str(), "."), ("api", "api")]);
+    let gateway = format!("{root_name}/gateway");
+    let mut found = ids(&model);
+    found.sort_unstable();
+    let mut wanted = vec!["api/api", gateway.as_str()];
+    wanted.sort_unstable();
+    assert_eq!(found, wanted);
+    assert!(edge(&model, &gateway, "api/api").is_some());
+}
