@@ -9,14 +9,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use weft_model::config::{DependencyConfig, LoadedConfig};
+use weft_model::config::LoadedConfig;
 use weft_model::{
     Claim, Diagnostic, Edge, EdgeKind, Model, Provenance, ProxyKind, Repository, Resource, Rule,
-    Service, ServiceId, Severity, Span,
+    Service, ServiceId, Severity,
 };
 
 use crate::facts::{Facts, LocalService, Mount, Subject, Target};
 use crate::paths::{is_within, parent};
+
+mod config;
 
 #[derive(Debug)]
 struct Entry {
@@ -597,158 +599,6 @@ impl<'c> Builder<'c> {
                 edge.provenance.push(provenance);
             }
         }
-    }
-
-    /// Applies `services` of weft.yaml: overrides and explicit edges.
-    fn apply_config(&mut self) {
-        let services = self.config.config.services.clone();
-        for (key, service) in &services {
-            let entry = match self.lookup(key) {
-                Ok(entry) => entry,
-                Err(None) => {
-                    let repository = service
-                        .repository
-                        .clone()
-                        .unwrap_or_else(|| self.name.clone());
-                    if service.repository.is_some()
-                        && !self.repositories.iter().any(|r| r.name == repository)
-                    {
-                        let hint = "`repository` names a key of `repositories`";
-                        self.config_error(
-                            &["services", key, "repository"],
-                            format!("service `{key}` names unknown repository `{repository}`"),
-                            hint,
-                        );
-                        continue;
-                    }
-                    if service.image.is_none() && service.command.is_none() {
-                        // Most likely a typo of a discovered service's name.
-                        let mut warning = Diagnostic::warning(
-                            "unknown-service",
-                            format!(
-                                "`services.{key}` matches no discovered service and has no `command` or `image`; it is added as a new service of `{repository}`"
-                            ),
-                        )
-                        .in_file(weft_model::config::FILE_NAME)
-                        .with_hint("check the name (`weft graph` lists every service), or give the service a `command`");
-                        if let (Some(span), Some((text, _))) = (
-                            self.config.key_span(&["services", key]),
-                            &self.config.source,
-                        ) {
-                            warning = warning.at(text, span.start);
-                        }
-                        self.diagnostics.push(warning);
-                    }
-                    let name = key.rsplit('/').next().unwrap_or(key).to_string();
-                    self.entries.push(Entry {
-                        id: ServiceId::new(&repository, &name),
-                        repository,
-                        name,
-                        sources: BTreeSet::from(["weft.yaml".to_string()]),
-                        image: None,
-                        command: None,
-                        aliases: BTreeSet::new(),
-                        directories: BTreeSet::new(),
-                        provenance: vec![self.config_provenance(&["services", key])],
-                    });
-                    self.entries.len() - 1
-                }
-                Err(Some(candidates)) => {
-                    let message = format!(
-                        "service `{key}` is ambiguous: it names {}",
-                        candidates.join(", ")
-                    );
-                    self.config_error(
-                        &["services", key],
-                        message,
-                        "write it as repository/service",
-                    );
-                    continue;
-                }
-            };
-            let target = &mut self.entries[entry];
-            target.sources.insert("weft.yaml".to_string());
-            if service.image.is_some() {
-                target.image.clone_from(&service.image);
-            }
-            if service.command.is_some() {
-                target.command.clone_from(&service.command);
-            }
-            for (dependency, config) in &service.depends_on {
-                let kind = match config {
-                    DependencyConfig::Kind(kind) => *kind,
-                    DependencyConfig::Detailed(details) => details.kind,
-                };
-                match self.lookup(dependency) {
-                    Ok(to) if to != entry => {
-                        let provenance =
-                            self.config_provenance(&["services", key, "depends_on", dependency]);
-                        self.add_edge(entry, to, kind, provenance, true);
-                    }
-                    Ok(_) => self.config_error(
-                        &["services", key, "depends_on", dependency],
-                        format!("service `{key}` depends on itself"),
-                        "remove this entry",
-                    ),
-                    Err(candidates) => {
-                        let message = match candidates {
-                            None => format!("`{dependency}` names no service of the workspace"),
-                            Some(c) => {
-                                format!("`{dependency}` is ambiguous: it names {}", c.join(", "))
-                            }
-                        };
-                        self.config_error(
-                            &["services", key, "depends_on", dependency],
-                            message,
-                            "`weft graph` lists every service id; write repository/service when a name repeats",
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// Finds an entry by id or unique plain name; `Err(None)` when none,
-    /// `Err(Some(ids))` when ambiguous.
-    fn lookup(&self, key: &str) -> Result<usize, Option<Vec<String>>> {
-        if let Some(entry) = self.entries.iter().position(|e| e.id.as_str() == key) {
-            return Ok(entry);
-        }
-        let matches: Vec<usize> = (0..self.entries.len())
-            .filter(|&e| {
-                let name = &self.entries[e].name;
-                name == key || name.rsplit('/').next() == Some(key)
-            })
-            .collect();
-        match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(None),
-            many => Err(Some(
-                many.iter()
-                    .map(|&e| self.entries[e].id.to_string())
-                    .collect(),
-            )),
-        }
-    }
-
-    fn config_provenance(&self, keys: &[&str]) -> Provenance {
-        let span = self.config.key_span(keys).unwrap_or_default();
-        let mut provenance = Provenance::new(weft_model::config::FILE_NAME, span, Rule::WeftYaml);
-        if span == Span::default() {
-            provenance.line = 1;
-            provenance.column = 1;
-        }
-        provenance
-    }
-
-    fn config_error(&mut self, keys: &[&str], message: String, hint: &str) {
-        let mut diagnostic = Diagnostic::error("invalid-config", message)
-            .in_file(weft_model::config::FILE_NAME)
-            .with_hint(hint);
-        if let (Some(span), Some((text, _))) = (self.config.key_span(keys), &self.config.source) {
-            diagnostic = diagnostic.at(text, span.start);
-        }
-        self.diagnostics.push(diagnostic);
     }
 
     fn finish(mut self, root: std::path::PathBuf) -> Model {

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use weft_model::yaml::{self, Node};
-use weft_model::{Diagnostic, EdgeKind, Platform, Protocol, Resource, Rule, Severity, Span};
+use weft_model::{Diagnostic, EdgeKind, Resource, Rule, Severity, Span};
 
 use crate::env::interpolate;
 use crate::facts::{
@@ -19,6 +19,11 @@ use crate::facts::{
 use crate::host::hosts_in_value;
 use crate::paths::join_relative;
 use crate::traefik::{self, Label};
+
+mod declarations;
+mod ports;
+
+pub use ports::parse_short_port;
 
 /// How deep `extends` chains are followed.
 const MAX_EXTENDS: usize = 8;
@@ -658,76 +663,6 @@ impl Reader<'_, '_> {
         }
     }
 
-    fn read_port(&mut self, file: &SourceFile, local: &LocalService, item: &Node) {
-        let parsed = if item.as_mapping().is_some() {
-            let Some(published) = item.get("published") else {
-                return;
-            };
-            let Some(text) = self.text(published) else {
-                return;
-            };
-            let protocol = item
-                .get("protocol")
-                .and_then(|p| self.text(p))
-                .unwrap_or_else(|| "tcp".into());
-            let host_ip = item.get("host_ip").and_then(|h| self.text(h));
-            parse_range(&text)
-                .map(|(start, end)| (start != 0).then_some((host_ip, start, end, protocol)))
-                .ok_or_else(|| format!("`published: {text}` is not a port or a port range"))
-                .map(|p| (p, published.span))
-        } else {
-            let Some(text) = self.text(item) else { return };
-            parse_short_port(&text)
-                .map(|p| (p, item.span))
-                .map_err(|message| match item.as_str() {
-                    Some(raw) if raw != text => {
-                        format!("{message}; it is written `{raw}`: are its variables set?")
-                    }
-                    _ => message,
-                })
-        };
-        match parsed {
-            Ok((Some((host_ip, start, end, protocol)), span)) => {
-                let Some(protocol) = Protocol::parse(&protocol) else {
-                    self.facts.diagnostics.push(
-                        file.diagnostic(
-                            Diagnostic::warning(
-                                "compose-port",
-                                format!("unknown protocol `{protocol}`"),
-                            )
-                            .with_hint("use tcp, udp or sctp"),
-                            span,
-                        ),
-                    );
-                    return;
-                };
-                let host_ip =
-                    host_ip.filter(|ip| !matches!(ip.as_str(), "" | "0.0.0.0" | "::" | "[::]"));
-                self.claim(
-                    file,
-                    local,
-                    span,
-                    Rule::ComposePorts,
-                    Resource::HostPort {
-                        platform: Platform::Docker,
-                        protocol,
-                        host_ip,
-                        start,
-                        end,
-                    },
-                );
-            }
-            Ok((None, _)) => {}
-            Err(message) => self.facts.diagnostics.push(
-                file.diagnostic(
-                    Diagnostic::warning("compose-port", message)
-                        .with_hint("ports read [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]"),
-                    item.span,
-                ),
-            ),
-        }
-    }
-
     fn labels(&mut self, value: &Node) -> Vec<Label> {
         let mut labels = Vec::new();
         if let Some(items) = value.as_sequence() {
@@ -754,53 +689,6 @@ impl Reader<'_, '_> {
             }
         }
         labels
-    }
-
-    fn read_network(&mut self, file: &SourceFile, key: &str, key_span: Span, definition: &Node) {
-        let external = external_flag(definition);
-        let name = self.declared_name(key, definition, external);
-        let subnets = definition
-            .path(&["ipam", "config"])
-            .into_iter()
-            .flat_map(Node::items)
-            .filter_map(|c| c.get("subnet").and_then(|s| self.text(s)))
-            .filter(|s| !s.is_empty())
-            .collect();
-        let driver = definition.get("driver").and_then(|d| self.text(d));
-        self.facts.claims.push(ClaimFact {
-            subject: Subject::Repository,
-            resource: Resource::Network {
-                name,
-                subnets,
-                external,
-                driver,
-            },
-            provenance: file.provenance(key_span, Rule::ComposeNetwork),
-        });
-    }
-
-    fn read_volume(&mut self, file: &SourceFile, key: &str, key_span: Span, definition: &Node) {
-        let external = external_flag(definition);
-        let name = self.declared_name(key, definition, external);
-        let driver = definition.get("driver").and_then(|d| self.text(d));
-        let options = definition
-            .get("driver_opts")
-            .map(|opts| {
-                opts.entries()
-                    .filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.facts.claims.push(ClaimFact {
-            subject: Subject::Repository,
-            resource: Resource::Volume {
-                name,
-                external,
-                driver,
-                options,
-            },
-            provenance: file.provenance(key_span, Rule::ComposeVolume),
-        });
     }
 
     fn reference(
@@ -836,81 +724,9 @@ impl Reader<'_, '_> {
     }
 }
 
-impl Reader<'_, '_> {
-    /// The engine-level name of a top-level network or volume: its `name`,
-    /// else its key when external, else `PROJECT_KEY` as Compose names it.
-    fn declared_name(&mut self, key: &str, definition: &Node, external: bool) -> String {
-        let explicit = definition
-            .get("name")
-            .or_else(|| definition.path(&["external", "name"]))
-            .and_then(|n| self.text(n));
-        explicit.unwrap_or_else(|| {
-            if external {
-                key.to_string()
-            } else {
-                format!("{}_{key}", self.name)
-            }
-        })
-    }
-}
-
-fn external_flag(definition: &Node) -> bool {
-    match definition.get("external") {
-        Some(node) => node.as_bool().unwrap_or(node.as_mapping().is_some()),
-        None => false,
-    }
-}
-
 /// Whether a short volume source is a path (a bind mount) rather than a volume name.
 fn is_bind_source(source: &str) -> bool {
     source.starts_with(['.', '/', '~']) || source.contains('/')
-}
-
-type PublishedPort = (Option<String>, u16, u16, String);
-
-/// Parses the short port syntax `[HOST_IP:][HOST[-HOST]:]CONTAINER[-CONTAINER][/PROTOCOL]`.
-/// `Ok(None)` when nothing is published on the host (a container port only).
-pub fn parse_short_port(text: &str) -> Result<Option<PublishedPort>, String> {
-    let invalid = || format!("`{text}` is not a valid port mapping");
-    let text = text.trim();
-    let (mapping, protocol) = text.rsplit_once('/').map_or((text, "tcp"), |(m, p)| (m, p));
-    let (host_ip, rest) = if let Some(stripped) = mapping.strip_prefix('[') {
-        let (ip, rest) = stripped.split_once(']').ok_or_else(invalid)?;
-        (
-            Some(ip.to_string()),
-            rest.strip_prefix(':').ok_or_else(invalid)?,
-        )
-    } else {
-        match mapping.matches(':').count() {
-            0 | 1 => (None, mapping),
-            _ => {
-                let (ip, rest) = mapping.split_once(':').ok_or_else(invalid)?;
-                (Some(ip.to_string()), rest)
-            }
-        }
-    };
-    let Some((host, container)) = rest.rsplit_once(':') else {
-        parse_range(rest).ok_or_else(invalid)?;
-        return Ok(None);
-    };
-    parse_range(container).ok_or_else(invalid)?;
-    if host.is_empty() {
-        return Ok(None);
-    }
-    let (start, end) = parse_range(host).ok_or_else(invalid)?;
-    if start == 0 {
-        // Host port 0: Docker picks a free port, nothing is claimed.
-        return Ok(None);
-    }
-    Ok(Some((host_ip, start, end, protocol.to_string())))
-}
-
-fn parse_range(text: &str) -> Option<(u16, u16)> {
-    let text = text.trim();
-    let (start, end) = text.split_once('-').unwrap_or((text, text));
-    let start: u16 = start.trim().parse().ok()?;
-    let end: u16 = end.trim().parse().ok()?;
-    (start <= end).then_some((start, end))
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use weft_model::Protocol;
 
 fn read(text: &str, env: &[(&str, &str)]) -> Facts {
     let files = [SourceFile::new("app/compose.yaml", text)];
