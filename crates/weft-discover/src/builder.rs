@@ -33,6 +33,13 @@ struct Entry {
     provenance: Vec<Provenance>,
 }
 
+impl Entry {
+    /// Whether the service runs an image of this name (`nginx`, `traefik`).
+    fn runs(&self, image: &str) -> bool {
+        self.image.as_deref().is_some_and(|i| i.contains(image))
+    }
+}
+
 /// An index into the repositories and their facts.
 type RepositoryIndex = usize;
 
@@ -96,12 +103,7 @@ impl<'c> Builder<'c> {
                 .extend(repository_facts.diagnostics.iter().cloned());
         }
         self.traefik = (0..self.entries.len())
-            .filter(|&e| {
-                self.entries[e]
-                    .image
-                    .as_deref()
-                    .is_some_and(|i| i.contains("traefik"))
-            })
+            .filter(|&e| self.entries[e].runs("traefik"))
             .collect();
         for (index, (_, repository_facts)) in facts.iter().enumerate() {
             for Mount { service, path } in &repository_facts.mounts {
@@ -349,12 +351,7 @@ impl<'c> Builder<'c> {
             let running_nginx: Vec<usize> = owners
                 .iter()
                 .copied()
-                .filter(|&e| {
-                    self.entries[e]
-                        .image
-                        .as_deref()
-                        .is_some_and(|i| i.contains("nginx"))
-                })
+                .filter(|&e| self.entries[e].runs("nginx"))
                 .collect();
             if !running_nginx.is_empty() {
                 owners = running_nginx;
@@ -413,12 +410,7 @@ impl<'c> Builder<'c> {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&e| {
-                self.entries[e]
-                    .image
-                    .as_deref()
-                    .is_some_and(|i| i.contains("nginx"))
-            })
+            .filter(|&e| self.entries[e].runs("nginx"))
             .collect();
         let entry = if let [only] = images.as_slice() {
             *only
