@@ -11,6 +11,13 @@ use crate::edge::EdgeKind;
 use crate::span::Span;
 use crate::yaml::{self, Node};
 
+mod launch;
+
+pub use launch::{
+    Condition, Duration, LaunchConfig, OnRestart, PortConfig, ProbeConfig, RestartPolicy,
+    parse_duration,
+};
+
 /// The file name weft looks for at the workspace root.
 pub const FILE_NAME: &str = "weft.yaml";
 
@@ -32,9 +39,12 @@ pub struct WorkspaceConfig {
     /// Environment variables whose value must agree across repositories.
     #[serde(default)]
     pub shared_env: Vec<String>,
-    /// Where `weft resolve` picks free ports.
+    /// Where `weft resolve` and `weft up` pick free ports.
     #[serde(default)]
     pub ports: PortsConfig,
+    /// How `weft up` coordinates start-up.
+    #[serde(default)]
+    pub launch: LaunchConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
@@ -55,7 +65,40 @@ pub struct ServiceConfig {
     /// The repository a service only weft.yaml defines belongs to.
     pub repository: Option<String>,
     pub image: Option<String>,
+    /// The shell command `weft up` runs.
     pub command: Option<String>,
+    /// Where the command runs, relative to the repository (default: the
+    /// repository, or the directory of the Procfile that names it).
+    pub workdir: Option<String>,
+    /// Environment variables; values may refer to `${PORT}`, `${WEFT_PORT_<NAME>}`
+    /// and the discovery variables.
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// `.env` files (relative to the working directory) read before `env`.
+    #[serde(default, deserialize_with = "launch::one_or_many")]
+    #[schemars(with = "Vec<String>")]
+    pub env_file: Vec<String>,
+    /// Ports `weft up` allocates: the first is `PORT`, each is `WEFT_PORT_<NAME>`.
+    #[serde(default)]
+    pub ports: Vec<PortConfig>,
+    /// When the service can take traffic; checked for as long as it runs.
+    pub ready: Option<ProbeConfig>,
+    /// Whether the service is alive; failures restart it per `restart`.
+    pub live: Option<ProbeConfig>,
+    /// `no` (default), `on_failure` or `always`.
+    pub restart: Option<RestartPolicy>,
+    /// Restarts allowed before the service is failed (default 5).
+    pub max_restarts: Option<u32>,
+    /// First delay before a restart, doubled each time (default 200ms).
+    pub backoff: Option<Duration>,
+    /// The cap of the restart delay (default 30s).
+    pub backoff_max: Option<Duration>,
+    /// The signal that asks it to stop (default `TERM`).
+    pub stop_signal: Option<String>,
+    /// A shell command that asks it to stop, run instead of sending `stop_signal`.
+    pub stop_command: Option<String>,
+    /// How long it may take to stop before it is killed (default 10s).
+    pub stop_timeout: Option<Duration>,
     /// What it needs: `OTHER: required|optional|soft`, or `OTHER: {kind: …}`.
     /// These edges override inferred ones between the same two services.
     #[serde(default)]
@@ -77,6 +120,19 @@ impl DependencyConfig {
             DependencyConfig::Detailed(details) => details.kind,
         }
     }
+
+    /// The details, with defaults for the shorthand.
+    pub fn details(&self) -> DependencyDetails {
+        match self {
+            DependencyConfig::Kind(kind) => DependencyDetails {
+                kind: *kind,
+                condition: None,
+                timeout: None,
+                on_restart: None,
+            },
+            DependencyConfig::Detailed(details) => details.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -85,6 +141,13 @@ impl DependencyConfig {
 pub struct DependencyDetails {
     #[serde(default = "required")]
     pub kind: EdgeKind,
+    /// When the dependency counts as up: `started`, `ready` (default) or
+    /// `completed_successfully`.
+    pub condition: Option<Condition>,
+    /// How long to wait for it (default: `launch.dependency_timeout`).
+    pub timeout: Option<Duration>,
+    /// What to do when it restarts: `restart`, `wait` (default) or `ignore`.
+    pub on_restart: Option<OnRestart>,
 }
 
 fn required() -> EdgeKind {
@@ -301,6 +364,37 @@ fn validate(config: &WorkspaceConfig, node: &Node, text: &str) -> Result<(), Con
                     Diagnostic::error("invalid-config", message)
                         .in_file(FILE_NAME)
                         .at(text, at.start),
+                ),
+            });
+        }
+    }
+    for (name, service) in &config.services {
+        for (key, probe) in [("ready", &service.ready), ("live", &service.live)] {
+            let Some(probe) = probe else { continue };
+            let kinds = probe.kinds();
+            if kinds.len() == 1 {
+                continue;
+            }
+            let at = node
+                .get("services")
+                .and_then(|s| s.get(name))
+                .and_then(|s| s.entry(key))
+                .map_or(node.span, |(key, _)| key.span);
+            let message = if kinds.is_empty() {
+                format!("`services.{name}.{key}` names no probe")
+            } else {
+                format!(
+                    "`services.{name}.{key}` names {} probes ({}); a probe is one check",
+                    kinds.len(),
+                    kinds.join(", ")
+                )
+            };
+            return Err(ConfigError::Invalid {
+                diagnostic: Box::new(
+                    Diagnostic::error("invalid-config", message)
+                        .in_file(FILE_NAME)
+                        .at(text, at.start)
+                        .with_hint("give exactly one of `http`, `tcp`, `exec`, `log` or `file`"),
                 ),
             });
         }

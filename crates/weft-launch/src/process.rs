@@ -1,0 +1,165 @@
+//! One service's process: started in a process group of its own, so that a
+//! signal reaches everything it started, and tied to the supervisor so that
+//! it dies with it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use crate::settings::StopSettings;
+
+/// Starts `command` with `sh -c` in `workdir`, with exactly `env`, in a new
+/// process group whose leader gets SIGKILL if the supervisor's thread dies.
+pub fn spawn(command: &str, workdir: &Path, env: &BTreeMap<String, String>) -> std::io::Result<Child> {
+    let mut process = Command::new("sh");
+    process
+        .arg("-c")
+        .arg(shell_command(command))
+        .current_dir(workdir)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(false);
+    let parent = nix::unistd::getpid();
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec runs between fork and exec; the hook only makes async-signal-safe syscalls (prctl, getppid)"
+    )]
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid are async-signal-safe and
+    // touch no memory the parent shares.
+    unsafe {
+        process.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The supervisor died between fork and prctl: do not outlive it.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other("the supervisor exited"));
+            }
+            Ok(())
+        });
+    }
+    process.spawn()
+}
+
+/// `exec`s simple commands so that the service, not a shell, is the group
+/// leader and gets the signals; anything with shell syntax runs as written.
+fn shell_command(command: &str) -> String {
+    let trimmed = command.trim();
+    let special = |c: char| matches!(c, ';' | '&' | '|' | '(' | ')' | '<' | '>' | '\n' | '`');
+    let first = trimmed.split_whitespace().next().unwrap_or_default();
+    let keyword = matches!(
+        first,
+        "if" | "for" | "while" | "until" | "case" | "exec" | "{" | "!" | "export" | "cd"
+    ) || first.contains('=');
+    if trimmed.contains(special) || keyword {
+        trimmed.to_string()
+    } else {
+        format!("exec {trimmed}")
+    }
+}
+
+/// Sends `signal` to a whole process group; a group already gone is fine.
+pub fn signal_group(group: u32, signal: Signal) {
+    let Ok(group) = i32::try_from(group) else {
+        return;
+    };
+    if group <= 1 {
+        return;
+    }
+    match killpg(Pid::from_raw(group), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(error) => tracing::warn!("cannot signal process group {group}: {error}"),
+    }
+}
+
+/// Whether a process group still has a member.
+pub fn group_alive(group: u32) -> bool {
+    i32::try_from(group).is_ok_and(|g| g > 1 && killpg(Pid::from_raw(g), None).is_ok())
+}
+
+/// Stops a process: the stop command or signal, `timeout` of grace, then
+/// SIGKILL to the group. Whatever else is left in the group is killed too.
+/// Returns the exit status and whether it had to be killed.
+pub async fn stop(
+    child: &mut Child,
+    group: u32,
+    settings: &StopSettings,
+    workdir: &Path,
+    env: &BTreeMap<String, String>,
+) -> (Option<ExitStatus>, bool) {
+    if let Ok(Some(status)) = child.try_wait() {
+        signal_group(group, Signal::SIGKILL);
+        return (Some(status), false);
+    }
+    match &settings.command {
+        Some(command) => {
+            let run = Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .current_dir(workdir)
+                .env_clear()
+                .envs(env)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .status();
+            if !matches!(tokio::time::timeout(settings.timeout, run).await, Ok(Ok(s)) if s.success()) {
+                signal_group(group, settings.signal);
+            }
+        }
+        None => signal_group(group, settings.signal),
+    }
+    let (status, killed) = match tokio::time::timeout(settings.timeout, child.wait()).await {
+        Ok(status) => (status.ok(), false),
+        Err(_) => {
+            signal_group(group, Signal::SIGKILL);
+            (
+                tokio::time::timeout(Duration::from_secs(5), child.wait())
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                true,
+            )
+        }
+    };
+    signal_group(group, Signal::SIGKILL);
+    (status, killed)
+}
+
+/// The start time of a process in clock ticks since boot (field 22 of
+/// `/proc/PID/stat`): with the pid, it names a process unambiguously.
+/// Read once per process, never polled.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last `)`.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_commands_are_execed() {
+        assert_eq!(shell_command("./api --port $PORT"), "exec ./api --port $PORT");
+        assert_eq!(shell_command("make build && ./api"), "make build && ./api");
+        assert_eq!(shell_command("FOO=1 ./api"), "FOO=1 ./api");
+        assert_eq!(shell_command("exec ./api"), "exec ./api");
+    }
+
+    #[test]
+    fn start_time_of_this_process() {
+        let pid = std::process::id();
+        assert!(start_time(pid).is_some());
+        assert_eq!(start_time(pid), start_time(pid));
+    }
+}

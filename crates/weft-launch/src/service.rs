@@ -1,0 +1,733 @@
+//! The actor that owns one service: it waits for the service's dependencies,
+//! starts its process, runs its probes, restarts it per policy, reacts to its
+//! dependencies' restarts, and stops it when told. Nothing else touches the
+//! process; everything else talks to the actor through its command channel
+//! and reads its state from a watch channel.
+//!
+//! How it works: the actor loops over three phases. *Waiting* re-evaluates
+//! the dependencies each time any service's state changes (a watch channel
+//! bumped on every change: no polling). *Running* selects over the process's
+//! exit, probe verdicts, state changes of its dependencies, a readiness
+//! deadline and commands. *Parked* (failed, completed or stopped) waits for a
+//! command only.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tokio::process::Child;
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use weft_model::EdgeKind;
+use weft_model::config::{Condition, OnRestart, RestartPolicy};
+
+use crate::output::Stream;
+use crate::probe::{self, ProbeContext, ProbeEvent, ProbeKind};
+use crate::process;
+use crate::settings::{DependencySettings, ServiceSettings};
+use crate::state::{ExitInfo, ServiceStatus, State, now_ms};
+use crate::supervisor::Shared;
+
+/// What the supervisor asks of an actor; each is acknowledged once done.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Stop(oneshot::Sender<()>),
+    Start(oneshot::Sender<()>),
+    Restart(oneshot::Sender<()>),
+}
+
+/// Whether a dependency's condition holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Met {
+    Yes,
+    No,
+    /// It never will without a command: failed, stopped, or completed when
+    /// the condition needs it running.
+    Never(String),
+}
+
+fn met(condition: Condition, status: &ServiceStatus) -> Met {
+    let never = |status: &ServiceStatus| {
+        let why = status
+            .reason
+            .clone()
+            .unwrap_or_else(|| status.state.to_string());
+        Met::Never(format!("{} {}", status.state, why))
+    };
+    match (condition, status.state) {
+        (_, State::Failed | State::Stopped) => never(status),
+        (Condition::CompletedSuccessfully, State::Completed) => Met::Yes,
+        (Condition::CompletedSuccessfully, _) => Met::No,
+        (Condition::Started, State::Starting | State::Ready | State::NotReady | State::Completed) => {
+            Met::Yes
+        }
+        (Condition::Ready, State::Ready | State::Completed) => Met::Yes,
+        _ => Met::No,
+    }
+}
+
+enum Gate {
+    Go,
+    Blocked(String),
+    Command(Command),
+    Closed,
+}
+
+enum Ended {
+    /// Settled: the state and reason to show, parked afterwards.
+    Settled(State, String),
+    Stopped(oneshot::Sender<()>),
+    Restart(Option<oneshot::Sender<()>>),
+    Closed,
+}
+
+pub(crate) struct Actor {
+    index: usize,
+    shared: Arc<Shared>,
+    commands: mpsc::Receiver<Command>,
+    restarts: u32,
+    start_failures: u32,
+}
+
+impl Actor {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, commands: mpsc::Receiver<Command>) -> Self {
+        Actor {
+            index,
+            shared,
+            commands,
+            restarts: 0,
+            start_failures: 0,
+        }
+    }
+
+    fn settings(&self) -> &ServiceSettings {
+        &self.shared.settings.services[self.index]
+    }
+
+    fn status(&self) -> ServiceStatus {
+        self.shared.statuses[self.index].borrow().clone()
+    }
+
+    /// Changes this service's status; a change of state is also written to its output.
+    fn set(&self, change: impl FnOnce(&mut ServiceStatus)) {
+        let mut transition = None;
+        self.shared.statuses[self.index].send_modify(|status| {
+            let before = status.state;
+            change(status);
+            if status.state != before {
+                transition = Some((status.state, status.reason.clone()));
+            }
+        });
+        if let Some((state, reason)) = transition {
+            let text = match reason {
+                Some(reason) if state != State::Ready => format!("{state}: {reason}"),
+                _ => state.to_string(),
+            };
+            self.shared.outputs[self.index].note(text);
+        }
+        self.shared.changes.send_modify(|n| *n += 1);
+    }
+
+    fn set_state(&self, state: State, reason: Option<String>) {
+        self.set(|status| {
+            status.state = state;
+            status.reason = reason;
+            if state != State::Ready && state != State::NotReady {
+                status.ready_since_ms = None;
+            }
+        });
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            match self.wait_for_dependencies().await {
+                Gate::Go => {}
+                Gate::Blocked(reason) => {
+                    self.set_state(State::Failed, Some(reason));
+                    if !self.park().await {
+                        return;
+                    }
+                    continue;
+                }
+                Gate::Command(command) => {
+                    if !self.command_while_idle(command).await {
+                        return;
+                    }
+                    continue;
+                }
+                Gate::Closed => return,
+            }
+            match self.run_process().await {
+                Ended::Settled(state, reason) => {
+                    self.set_state(state, Some(reason));
+                    if !self.park().await {
+                        return;
+                    }
+                }
+                Ended::Stopped(ack) => {
+                    self.release_ports();
+                    self.set_state(State::Stopped, None);
+                    let _ = ack.send(());
+                    if !self.park().await {
+                        return;
+                    }
+                }
+                Ended::Restart(ack) => {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(());
+                    }
+                }
+                Ended::Closed => return,
+            }
+        }
+    }
+
+    /// Handles a command while no process runs; `false` when the actor should end.
+    async fn command_while_idle(&mut self, command: Command) -> bool {
+        match command {
+            Command::Stop(ack) => {
+                self.release_ports();
+                self.set_state(State::Stopped, None);
+                let _ = ack.send(());
+                self.park().await
+            }
+            Command::Start(ack) | Command::Restart(ack) => {
+                self.restarts = 0;
+                self.start_failures = 0;
+                let _ = ack.send(());
+                true
+            }
+        }
+    }
+
+    /// Waits for a command to start again; `false` when the supervisor is gone.
+    async fn park(&mut self) -> bool {
+        loop {
+            match self.commands.recv().await {
+                None => return false,
+                Some(Command::Stop(ack)) => {
+                    if self.status().state != State::Stopped {
+                        self.release_ports();
+                        self.set_state(State::Stopped, None);
+                    }
+                    let _ = ack.send(());
+                }
+                Some(Command::Start(ack) | Command::Restart(ack)) => {
+                    self.restarts = 0;
+                    self.start_failures = 0;
+                    let _ = ack.send(());
+                    return true;
+                }
+            }
+        }
+    }
+
+    async fn wait_for_dependencies(&mut self) -> Gate {
+        let began = Instant::now();
+        let mut changes = self.shared.changes.subscribe();
+        let mut degraded: Vec<String> = Vec::new();
+        let mut last_met: Option<(String, u64)> = None;
+        let gating: Vec<DependencySettings> = self
+            .settings()
+            .dependencies
+            .iter()
+            .filter(|d| d.gates())
+            .cloned()
+            .collect();
+        let mut pending: Vec<&DependencySettings> = gating.iter().collect();
+        loop {
+            let mut still = Vec::new();
+            for dependency in pending {
+                let status = self.shared.statuses[dependency.service].borrow().clone();
+                let name = &status.name;
+                match met(dependency.condition, &status) {
+                    Met::Yes => {
+                        last_met = Some((name.clone(), began.elapsed().as_millis() as u64));
+                    }
+                    Met::No if began.elapsed() >= dependency.timeout => {
+                        let why = format!(
+                            "timed out after {} waiting for {name} to be {} (it is {}{})",
+                            weft_model::config::Duration(dependency.timeout),
+                            condition_word(dependency.condition),
+                            status.state,
+                            status.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                        );
+                        if let Some(blocked) = self.dependency_failed(dependency, why, &mut degraded) {
+                            return Gate::Blocked(blocked);
+                        }
+                    }
+                    Met::No => still.push(dependency),
+                    Met::Never(why) => {
+                        let why = format!("{name} is {why}");
+                        if let Some(blocked) = self.dependency_failed(dependency, why, &mut degraded) {
+                            return Gate::Blocked(blocked);
+                        }
+                    }
+                }
+            }
+            pending = still;
+            if pending.is_empty() {
+                self.set(|status| {
+                    status.degraded = degraded;
+                    status.gated_by = last_met;
+                });
+                return Gate::Go;
+            }
+            let waiting: Vec<String> = pending
+                .iter()
+                .map(|d| {
+                    let status = self.shared.statuses[d.service].borrow();
+                    format!("{} to be {} (it is {})", status.name, condition_word(d.condition), status.state)
+                })
+                .collect();
+            let reason = format!("waiting for {}", waiting.join(", "));
+            if self.status().reason.as_deref() != Some(reason.as_str())
+                || self.status().state != State::Pending
+            {
+                self.set_state(State::Pending, Some(reason));
+            }
+            let deadline = pending
+                .iter()
+                .map(|d| began + d.timeout)
+                .min()
+                .unwrap_or_else(|| began + Duration::from_secs(3600));
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return Gate::Closed },
+                () = tokio::time::sleep_until(deadline.into()) => {}
+                command = self.commands.recv() => match command {
+                    Some(command) => return Gate::Command(command),
+                    None => return Gate::Closed,
+                },
+            }
+        }
+    }
+
+    /// A dependency failed: degrade past an optional one, or say why this
+    /// service is blocked.
+    fn dependency_failed(
+        &self,
+        dependency: &DependencySettings,
+        why: String,
+        degraded: &mut Vec<String>,
+    ) -> Option<String> {
+        let name = self.shared.statuses[dependency.service].borrow().name.clone();
+        if dependency.kind == EdgeKind::Optional && self.shared.settings.graceful_degradation {
+            self.shared.outputs[self.index]
+                .note(format!("starting without optional dependency {name}: {why}"));
+            degraded.push(name);
+            None
+        } else {
+            Some(format!("required dependency {why}"))
+        }
+    }
+
+    fn release_ports(&self) {
+        let mut ports = self.shared.ports.lock().unwrap_or_else(|e| e.into_inner());
+        ports[self.index].clear();
+        drop(ports);
+        self.set(|status| status.ports.clear());
+    }
+
+    /// Reserves the service's ports if it holds none (after a stop).
+    fn ensure_ports(&self) -> Result<(), String> {
+        let requests = &self.settings().ports;
+        let mut ports = self.shared.ports.lock().unwrap_or_else(|e| e.into_inner());
+        if !ports[self.index].is_empty() || requests.is_empty() {
+            return Ok(());
+        }
+        let previous: Vec<u16> = self.status().ports.iter().map(|p| p.port).collect();
+        let mut leases = Vec::new();
+        for (at, request) in requests.iter().enumerate() {
+            let held: Vec<u16> = leases.iter().map(|l: &crate::ports::PortLease| l.port).collect();
+            let preferred = previous.get(at).copied().or(request.preferred);
+            let seed = format!("{}:{}", self.settings().id, request.name);
+            match self.shared.allocator.reserve(preferred, request.range, &seed, &held) {
+                Some(lease) => leases.push(lease),
+                None => {
+                    return Err(format!(
+                        "no free port for {} in {}-{}",
+                        request.name, request.range.first, request.range.last
+                    ));
+                }
+            }
+        }
+        let assigned = requests
+            .iter()
+            .zip(&leases)
+            .map(|(r, l)| crate::state::PortAssignment {
+                name: r.name.clone(),
+                port: l.port,
+            })
+            .collect();
+        ports[self.index] = leases;
+        drop(ports);
+        self.set(|status| status.ports = assigned);
+        Ok(())
+    }
+
+    /// Runs the service's process, restarting it per policy, until it settles
+    /// or is told to stop or restart.
+    async fn run_process(&mut self) -> Ended {
+        loop {
+            let permit = match &self.shared.start_slots {
+                Some(slots) => slots.clone().acquire_owned().await.ok(),
+                None => None,
+            };
+            if let Err(why) = self.ensure_ports() {
+                return Ended::Settled(State::Failed, why);
+            }
+            let env = Arc::new(self.shared.environment(self.index));
+            let settings = self.settings().clone();
+            let mut child = match process::spawn(&settings.command, &settings.workdir, &env) {
+                Ok(child) => child,
+                Err(error) => {
+                    return Ended::Settled(
+                        State::Failed,
+                        format!(
+                            "cannot start `{}` in {}: {error}",
+                            settings.command,
+                            settings.workdir.display()
+                        ),
+                    );
+                }
+            };
+            let pid = child.id().unwrap_or_default();
+            if let Some(reaper) = &self.shared.reaper {
+                reaper.watch(pid);
+            }
+            let output = self.shared.outputs[self.index].clone();
+            // Subscribed before the first line can arrive.
+            let log_subscription = output.subscribe();
+            let mut pumps = Vec::new();
+            if let Some(stdout) = child.stdout.take() {
+                pumps.push(tokio::spawn(output.clone().pump(stdout, Stream::Stdout)));
+            }
+            if let Some(stderr) = child.stderr.take() {
+                pumps.push(tokio::spawn(output.clone().pump(stderr, Stream::Stderr)));
+            }
+            let generation = self.status().generation + 1;
+            let started = Instant::now();
+            let start_ticks = process::start_time(pid);
+            self.set(|status| {
+                status.generation = generation;
+                status.pid = Some(pid);
+                status.start_ticks = start_ticks;
+                status.started_at_ms = Some(now_ms());
+                status.last_probe = None;
+            });
+            output.note(format!("started `{}` (pid {pid})", settings.command));
+            let run = self
+                .supervise(&mut child, pid, generation, started, env.clone(), log_subscription, permit)
+                .await;
+            for pump in pumps {
+                // The pipes end when the group is gone; a pump never outlives it long.
+                let _ = tokio::time::timeout(Duration::from_secs(2), pump).await;
+            }
+            if let Some(reaper) = &self.shared.reaper {
+                reaper.forget(pid);
+            }
+            self.set(|status| status.pid = None);
+            let (exit, failure, ever_ready) = match run {
+                Run::Exited { exit, failure, ever_ready } => (exit, failure, ever_ready),
+                Run::Interrupted(ended) => return ended,
+            };
+            self.set(|status| status.last_exit = Some(exit.clone()));
+            let policy = settings.restart;
+            let Some(failure) = failure else {
+                if policy != RestartPolicy::Always {
+                    return Ended::Settled(State::Completed, exit.to_string());
+                }
+                if let Some(ended) = self.restart_after_backoff(&exit.to_string(), started).await {
+                    return ended;
+                }
+                continue;
+            };
+            if !ever_ready && self.start_failures < self.shared.settings.startup_retry_count {
+                self.start_failures += 1;
+                if let Some(ended) = self.restart_after_backoff(&failure, started).await {
+                    return ended;
+                }
+                continue;
+            }
+            let may_restart = matches!(policy, RestartPolicy::OnFailure | RestartPolicy::Always);
+            if may_restart && self.restarts < settings.max_restarts {
+                if let Some(ended) = self.restart_after_backoff(&failure, started).await {
+                    return ended;
+                }
+                continue;
+            }
+            let failure = if may_restart {
+                format!("{failure} (after {} restarts)", self.restarts)
+            } else {
+                failure
+            };
+            return Ended::Settled(State::Failed, failure);
+        }
+    }
+
+    /// Waits the backoff before the next start; `Some` when a command came instead.
+    async fn restart_after_backoff(&mut self, why: &str, started: Instant) -> Option<Ended> {
+        let settings = self.settings();
+        // A process that stayed up longer than the cap earns a fresh backoff.
+        let exponent = if started.elapsed() > settings.backoff_max {
+            0
+        } else {
+            self.restarts.min(16)
+        };
+        let delay = settings
+            .backoff
+            .saturating_mul(1u32 << exponent)
+            .min(settings.backoff_max);
+        self.restarts += 1;
+        let restarts = self.restarts;
+        self.set(|status| {
+            status.restarts = restarts;
+            status.state = State::Pending;
+            status.reason = Some(format!("restarting in {}ms after: {why}", delay.as_millis()));
+            status.ready_since_ms = None;
+        });
+        self.shared.outputs[self.index].note(format!("restarting in {}ms after: {why}", delay.as_millis()));
+        tokio::select! {
+            () = tokio::time::sleep(delay) => None,
+            command = self.commands.recv() => Some(match command {
+                None => Ended::Closed,
+                Some(Command::Stop(ack)) => Ended::Stopped(ack),
+                Some(Command::Start(ack) | Command::Restart(ack)) => Ended::Restart(Some(ack)),
+            }),
+        }
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one process's run, all its parts")]
+    async fn supervise(
+        &mut self,
+        child: &mut Child,
+        pid: u32,
+        generation: u64,
+        started: Instant,
+        env: Arc<BTreeMap<String, String>>,
+        log: tokio::sync::broadcast::Receiver<Arc<crate::output::LogLine>>,
+        mut permit: Option<OwnedSemaphorePermit>,
+    ) -> Run {
+        let settings = self.settings().clone();
+        let context = ProbeContext {
+            env: env.clone(),
+            workdir: settings.workdir.clone(),
+            generation,
+        };
+        let (probe_events, mut probe_rx) = mpsc::channel::<ProbeEvent>(16);
+        let mut probes: Vec<JoinHandle<()>> = Vec::new();
+        let mut log = Some(log);
+        for (kind, probe) in [(ProbeKind::Ready, &settings.ready), (ProbeKind::Live, &settings.live)] {
+            if let Some(probe) = probe {
+                let subscription = match probe.check {
+                    crate::settings::Check::Log { .. } => log.take().or_else(|| Some(self.shared.outputs[self.index].subscribe())),
+                    _ => None,
+                };
+                probes.push(tokio::spawn(probe::run(
+                    kind,
+                    probe.clone(),
+                    context.clone(),
+                    subscription,
+                    probe_events.clone(),
+                )));
+            }
+        }
+        drop(probe_events);
+        let _abort_probes = AbortOnDrop(probes);
+        let mut probe_ready = settings.ready.is_none();
+        let mut ever_ready = false;
+        let mut dependencies_ok = true;
+        let mut seen: Vec<(usize, u64)> = settings
+            .dependencies
+            .iter()
+            .map(|d| (d.service, self.shared.statuses[d.service].borrow().generation))
+            .collect();
+        let readiness_deadline = started + self.shared.settings.readiness_timeout;
+        let mut changes = self.shared.changes.subscribe();
+        let mut refresh = true;
+        loop {
+            if refresh {
+                refresh = false;
+                let state = if probe_ready && dependencies_ok {
+                    State::Ready
+                } else if ever_ready {
+                    State::NotReady
+                } else {
+                    State::Starting
+                };
+                let current = self.status();
+                if current.state != state {
+                    let reason = match state {
+                        State::Starting => settings.ready.as_ref().map(|p| {
+                            format!("waiting for its readiness probe ({})", probe::describe(&p.check, &context))
+                        }),
+                        State::NotReady if !dependencies_ok => Some("a dependency it waits on is not ready".into()),
+                        State::NotReady => Some("its readiness probe fails".into()),
+                        _ => None,
+                    };
+                    self.set(|status| {
+                        status.state = state;
+                        status.reason = reason;
+                        if state == State::Ready {
+                            status.ready_since_ms = Some(now_ms());
+                        }
+                    });
+                }
+                if state == State::Ready {
+                    ever_ready = true;
+                    permit.take();
+                }
+            }
+            tokio::select! {
+                status = child.wait() => {
+                    let exit = exit_info(status.ok());
+                    process::signal_group(pid, Signal::SIGKILL);
+                    let failure = (exit.code != Some(0)).then(|| exit.to_string());
+                    return Run::Exited { exit, failure, ever_ready };
+                }
+                Some(event) = probe_rx.recv() => {
+                    if event.generation != generation {
+                        continue;
+                    }
+                    let kind = event.kind;
+                    let verdict = event.verdict;
+                    let result = event.result;
+                    let message = result.message.clone();
+                    self.set(|status| status.last_probe = Some(result));
+                    match (kind, verdict) {
+                        (ProbeKind::Ready, Some(ok)) => {
+                            probe_ready = ok;
+                            refresh = true;
+                        }
+                        (ProbeKind::Live, Some(false)) => {
+                            let failure = format!("liveness probe failed: {message}");
+                            self.shared.outputs[self.index].note(failure.clone());
+                            let (status, _) = self.stop_process(child, pid, &env).await;
+                            let exit = exit_info(status);
+                            return Run::Exited { exit, failure: Some(failure), ever_ready };
+                        }
+                        _ => {}
+                    }
+                }
+                () = tokio::time::sleep_until(readiness_deadline.into()), if !ever_ready => {
+                    let last = self.status().last_probe.map(|p| format!("; last probe: {}", p.message)).unwrap_or_default();
+                    let failure = format!(
+                        "not ready after {}{last}",
+                        weft_model::config::Duration(self.shared.settings.readiness_timeout)
+                    );
+                    self.shared.outputs[self.index].note(failure.clone());
+                    let (status, _) = self.stop_process(child, pid, &env).await;
+                    return Run::Exited { exit: exit_info(status), failure: Some(failure), ever_ready };
+                }
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let mut ok = true;
+                    for (dependency, (index, generation_seen)) in settings.dependencies.iter().zip(seen.iter_mut()) {
+                        let status = self.shared.statuses[*index].borrow().clone();
+                        // Its first start (a soft dependency starts when it likes) is not a restart.
+                        if *generation_seen == 0 {
+                            *generation_seen = status.generation;
+                        }
+                        match dependency.on_restart {
+                            OnRestart::Restart if status.generation > *generation_seen => {
+                                self.shared.outputs[self.index].note(format!("{} restarted; restarting", status.name));
+                                self.stop_process(child, pid, &env).await;
+                                return Run::Interrupted(Ended::Restart(None));
+                            }
+                            OnRestart::Wait | OnRestart::Restart if dependency.gates() => {
+                                if met(dependency.condition, &status) != Met::Yes
+                                    && !self.status().degraded.contains(&status.name)
+                                    && ever_ready
+                                {
+                                    ok = false;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    if ok != dependencies_ok {
+                        dependencies_ok = ok;
+                        refresh = true;
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    None => {
+                        self.stop_process(child, pid, &env).await;
+                        return Run::Interrupted(Ended::Closed);
+                    }
+                    Some(Command::Stop(ack)) => {
+                        self.set_state(State::Stopping, None);
+                        self.stop_process(child, pid, &env).await;
+                        return Run::Interrupted(Ended::Stopped(ack));
+                    }
+                    Some(Command::Restart(ack)) => {
+                        self.set_state(State::Stopping, Some("restarting".into()));
+                        self.stop_process(child, pid, &env).await;
+                        self.restarts = 0;
+                        return Run::Interrupted(Ended::Restart(Some(ack)));
+                    }
+                    Some(Command::Start(ack)) => { let _ = ack.send(()); }
+                },
+            }
+        }
+    }
+
+    async fn stop_process(
+        &self,
+        child: &mut Child,
+        pid: u32,
+        env: &BTreeMap<String, String>,
+    ) -> (Option<std::process::ExitStatus>, bool) {
+        let settings = self.settings();
+        let (status, killed) = process::stop(child, pid, &settings.stop, &settings.workdir, env).await;
+        if killed {
+            self.shared.outputs[self.index].note(format!(
+                "did not stop within {} of {}; killed",
+                weft_model::config::Duration(settings.stop.timeout),
+                settings.stop.command.as_deref().map_or_else(|| format!("{:?}", settings.stop.signal), |c| format!("`{c}`"))
+            ));
+        }
+        (status, killed)
+    }
+}
+
+enum Run {
+    Exited {
+        exit: ExitInfo,
+        failure: Option<String>,
+        ever_ready: bool,
+    },
+    Interrupted(Ended),
+}
+
+struct AbortOnDrop(Vec<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+fn exit_info(status: Option<std::process::ExitStatus>) -> ExitInfo {
+    use std::os::unix::process::ExitStatusExt;
+    ExitInfo {
+        code: status.and_then(|s| s.code()),
+        signal: status
+            .and_then(|s| s.signal())
+            .map(|n| Signal::try_from(n).map_or_else(|_| format!("signal {n}"), |s| s.as_str().to_string())),
+        at_ms: now_ms(),
+    }
+}
+
+pub(crate) fn condition_word(condition: Condition) -> &'static str {
+    match condition {
+        Condition::Started => "started",
+        Condition::Ready => "ready",
+        Condition::CompletedSuccessfully => "completed successfully",
+    }
+}
