@@ -371,10 +371,10 @@ impl PathSearch {
                 .expand(&self.forward, graph, false, goal, allowed, &mut best);
         }
         loop {
-            if let Some((length, _)) = best {
-                if goal == Goal::Any || length <= self.forward.levels + self.backward.levels + 1 {
-                    break;
-                }
+            if let Some((length, _)) = best
+                && (goal == Goal::Any || length <= self.forward.levels + self.backward.levels + 1)
+            {
+                break;
             }
             if self.forward.frontier.is_empty() || self.backward.frontier.is_empty() {
                 break;

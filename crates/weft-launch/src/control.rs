@@ -27,15 +27,28 @@ use crate::supervisor::Supervisor;
 #[serde(rename_all = "snake_case", tag = "request")]
 pub enum Request {
     Status,
-    Why { service: String },
-    Stop { services: Vec<String> },
-    Start { services: Vec<String> },
-    Restart { services: Vec<String> },
+    Why {
+        service: String,
+    },
+    Stop {
+        services: Vec<String>,
+    },
+    Start {
+        services: Vec<String>,
+    },
+    Restart {
+        services: Vec<String>,
+    },
     Down,
     /// Live output of `services` (all when empty) until the client leaves.
-    Follow { services: Vec<String> },
+    Follow {
+        services: Vec<String>,
+    },
     /// Answers once `services` (all when empty) are ready, or cannot be.
-    Wait { services: Vec<String>, timeout_ms: Option<u64> },
+    Wait {
+        services: Vec<String>,
+        timeout_ms: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,12 +60,24 @@ pub enum Response {
         critical_chain: Vec<ChainLink>,
     },
     Why(Box<Why>),
-    Done { message: String },
-    Line { name: String, line: LogLine },
+    Done {
+        message: String,
+    },
+    Line {
+        name: String,
+        line: LogLine,
+    },
     /// A follower fell behind and missed this many lines.
-    Lagged { missed: u64 },
-    Waited { ready: bool, blocked: Vec<Why> },
-    Error { message: String },
+    Lagged {
+        missed: u64,
+    },
+    Waited {
+        ready: bool,
+        blocked: Vec<Why>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// Where a workspace's control socket lives: `.weft/weft.sock`, or a short
@@ -98,7 +123,13 @@ async fn handle(supervisor: Supervisor, stream: AsyncUnixStream) {
     let request: Request = match serde_json::from_str(&line) {
         Ok(request) => request,
         Err(error) => {
-            let _ = send(&mut write, &Response::Error { message: format!("bad request: {error}") }).await;
+            let _ = send(
+                &mut write,
+                &Response::Error {
+                    message: format!("bad request: {error}"),
+                },
+            )
+            .await;
             return;
         }
     };
@@ -122,17 +153,23 @@ async fn handle(supervisor: Supervisor, stream: AsyncUnixStream) {
             Ok(indices) => Response::Why(Box::new(why(&supervisor, indices[0]))),
             Err(message) => Response::Error { message },
         },
-        Request::Stop { services } | Request::Start { services } | Request::Restart { services }
+        Request::Stop { services }
+        | Request::Start { services }
+        | Request::Restart { services }
             if services.is_empty() =>
         {
-            Response::Error { message: "name the services".into() }
+            Response::Error {
+                message: "name the services".into(),
+            }
         }
         Request::Stop { services } => match resolve(&services) {
             Ok(indices) => {
                 for index in indices {
                     supervisor.stop(index).await;
                 }
-                Response::Done { message: format!("stopped {}", services.join(", ")) }
+                Response::Done {
+                    message: format!("stopped {}", services.join(", ")),
+                }
             }
             Err(message) => Response::Error { message },
         },
@@ -141,7 +178,9 @@ async fn handle(supervisor: Supervisor, stream: AsyncUnixStream) {
                 for index in indices {
                     supervisor.start_again(index).await;
                 }
-                Response::Done { message: format!("started {}", services.join(", ")) }
+                Response::Done {
+                    message: format!("started {}", services.join(", ")),
+                }
             }
             Err(message) => Response::Error { message },
         },
@@ -150,7 +189,9 @@ async fn handle(supervisor: Supervisor, stream: AsyncUnixStream) {
                 for index in indices {
                     supervisor.restart(index).await;
                 }
-                Response::Done { message: format!("restarted {}", services.join(", ")) }
+                Response::Done {
+                    message: format!("restarted {}", services.join(", ")),
+                }
             }
             Err(message) => Response::Error { message },
         },
@@ -167,13 +208,19 @@ async fn handle(supervisor: Supervisor, stream: AsyncUnixStream) {
             }
             Err(message) => Response::Error { message },
         },
-        Request::Wait { services, timeout_ms } => match resolve(&services) {
+        Request::Wait {
+            services,
+            timeout_ms,
+        } => match resolve(&services) {
             Ok(indices) => {
                 let waited = supervisor
                     .wait_ready(&indices, timeout_ms.map(Duration::from_millis))
                     .await;
                 match waited {
-                    Ok(()) => Response::Waited { ready: true, blocked: Vec::new() },
+                    Ok(()) => Response::Waited {
+                        ready: true,
+                        blocked: Vec::new(),
+                    },
                     Err(not_ready) => Response::Waited {
                         ready: false,
                         blocked: not_ready.into_iter().map(|i| why(&supervisor, i)).collect(),
@@ -192,7 +239,7 @@ pub fn status(supervisor: &Supervisor) -> Response {
     Response::Status {
         supervisor: SupervisorRecord {
             pid: std::process::id(),
-            start_ticks: None,
+            start_ticks: crate::process::start_time(std::process::id()),
             socket: supervisor.socket().to_path_buf(),
             started_at_ms: supervisor.started_at_ms(),
         },
@@ -211,8 +258,17 @@ pub fn why(supervisor: &Supervisor, index: usize) -> Why {
     report::why(supervisor.settings(), &supervisor.statuses(), index, output)
 }
 
-async fn follow(supervisor: &Supervisor, indices: &[usize], write: &mut (impl AsyncWriteExt + Unpin)) {
-    let names: Vec<String> = supervisor.settings().services.iter().map(|s| s.name.clone()).collect();
+async fn follow(
+    supervisor: &Supervisor,
+    indices: &[usize],
+    write: &mut (impl AsyncWriteExt + Unpin),
+) {
+    let names: Vec<String> = supervisor
+        .settings()
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
     let mut lines = supervisor.follow();
     loop {
         let response = match lines.recv().await {
@@ -230,7 +286,10 @@ async fn follow(supervisor: &Supervisor, indices: &[usize], write: &mut (impl As
     }
 }
 
-async fn send(write: &mut (impl AsyncWriteExt + Unpin), response: &Response) -> std::io::Result<()> {
+async fn send(
+    write: &mut (impl AsyncWriteExt + Unpin),
+    response: &Response,
+) -> std::io::Result<()> {
     let mut text = serde_json::to_vec(response).map_err(std::io::Error::other)?;
     text.push(b'\n');
     write.write_all(&text).await
@@ -256,25 +315,33 @@ impl Client {
 
     /// Sends one request.
     pub fn send(&mut self, request: &Request) -> Result<(), LaunchError> {
-        let mut text = serde_json::to_vec(request).map_err(|e| LaunchError::Protocol { message: e.to_string() })?;
+        let mut text = serde_json::to_vec(request).map_err(|e| LaunchError::Protocol {
+            message: e.to_string(),
+        })?;
         text.push(b'\n');
         self.reader
             .get_mut()
             .write_all(&text)
-            .map_err(|e| LaunchError::Protocol { message: e.to_string() })
+            .map_err(|e| LaunchError::Protocol {
+                message: e.to_string(),
+            })
     }
 
     /// The next response; `None` once the supervisor closed the connection.
-    pub fn next(&mut self) -> Result<Option<Response>, LaunchError> {
+    pub fn receive(&mut self) -> Result<Option<Response>, LaunchError> {
         let mut line = String::new();
         match self.reader.read_line(&mut line) {
             Ok(0) => Ok(None),
             Ok(_) => serde_json::from_str(&line)
                 .map(Some)
-                .map_err(|e| LaunchError::Protocol { message: e.to_string() }),
+                .map_err(|e| LaunchError::Protocol {
+                    message: e.to_string(),
+                }),
             // A supervisor that exits while answering closes the connection.
             Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(None),
-            Err(error) => Err(LaunchError::Protocol { message: error.to_string() }),
+            Err(error) => Err(LaunchError::Protocol {
+                message: error.to_string(),
+            }),
         }
     }
 
@@ -282,7 +349,7 @@ impl Client {
     pub fn ask(state_dir: &Path, request: &Request) -> Result<Response, LaunchError> {
         let mut client = Client::connect(state_dir)?;
         client.send(request)?;
-        client.next()?.ok_or_else(|| LaunchError::Protocol {
+        client.receive()?.ok_or_else(|| LaunchError::Protocol {
             message: "the supervisor closed the connection without answering".into(),
         })
     }

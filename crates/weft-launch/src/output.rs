@@ -293,7 +293,10 @@ pub fn read_log_files(path: &Path, service: usize, since_ms: u64) -> Vec<LogLine
         let Ok(file) = std::fs::File::open(&file) else {
             continue;
         };
-        for line in std::io::BufReader::new(file).split(b'\n').map_while(Result::ok) {
+        for line in std::io::BufReader::new(file)
+            .split(b'\n')
+            .map_while(Result::ok)
+        {
             let text = String::from_utf8_lossy(&line);
             let mut parts = text.splitn(3, ' ');
             let (Some(at), Some(stream), text) = (parts.next(), parts.next(), parts.next()) else {
@@ -350,11 +353,18 @@ mod tests {
             ]
         );
         assert!(rotated(&path, 1).exists());
-        assert!(!rotated(&path, 3).exists(), "only two rotated files are kept");
+        assert!(
+            !rotated(&path, 3).exists(),
+            "only two rotated files are kept"
+        );
         let on_disk = read_log_files(&path, 0, 0);
         assert_eq!(on_disk.last().unwrap().text, "no newline at the end");
         assert!(on_disk.len() < 21, "the oldest file was dropped");
-        assert!(on_disk.windows(2).all(|w| w[0].text < w[1].text || w[1].text.starts_with("no")));
+        assert!(
+            on_disk
+                .windows(2)
+                .all(|w| w[0].text < w[1].text || w[1].text.starts_with("no"))
+        );
     }
 
     #[tokio::test]

@@ -43,7 +43,7 @@ impl PortAllocator {
     pub fn in_directory(directory: PathBuf) -> Result<Self, LaunchError> {
         fs_err::create_dir_all(&directory).map_err(|e| LaunchError::Io {
             path: directory.clone(),
-            source: e.into(),
+            source: e,
         })?;
         Ok(PortAllocator { directory })
     }

@@ -89,15 +89,14 @@ pub async fn run(
     let mut verdict: Option<bool> = None;
     let mut passed_once = false;
     loop {
-        let outcome = match tokio::time::timeout(
-            settings.timeout,
-            check(&settings.check, &context),
-        )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!("no answer within {}ms", settings.timeout.as_millis())),
-        };
+        let outcome =
+            match tokio::time::timeout(settings.timeout, check(&settings.check, &context)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(format!(
+                    "no answer within {}ms",
+                    settings.timeout.as_millis()
+                )),
+            };
         let ok = outcome.is_ok();
         if ok {
             successes += 1;
@@ -286,7 +285,10 @@ mod tests {
 
     fn context() -> ProbeContext {
         let mut env = BTreeMap::new();
-        env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
+        env.insert(
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_default(),
+        );
         ProbeContext {
             env: Arc::new(env),
             workdir: std::env::temp_dir(),
@@ -313,7 +315,12 @@ mod tests {
             http(&url, None).await,
             Err("HTTP 503, expected 2xx or 3xx".to_string())
         );
-        assert!(http(&url, None).await.unwrap_err().starts_with("cannot connect"));
+        assert!(
+            http(&url, None)
+                .await
+                .unwrap_err()
+                .starts_with("cannot connect")
+        );
     }
 
     #[tokio::test]

@@ -15,7 +15,11 @@ use crate::settings::StopSettings;
 
 /// Starts `command` with `sh -c` in `workdir`, with exactly `env`, in a new
 /// process group whose leader gets SIGKILL if the supervisor's thread dies.
-pub fn spawn(command: &str, workdir: &Path, env: &BTreeMap<String, String>) -> std::io::Result<Child> {
+pub fn spawn(
+    command: &str,
+    workdir: &Path,
+    env: &BTreeMap<String, String>,
+) -> std::io::Result<Child> {
     let mut process = Command::new("sh");
     process
         .arg("-c")
@@ -111,7 +115,8 @@ pub async fn stop(
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
                 .status();
-            if !matches!(tokio::time::timeout(settings.timeout, run).await, Ok(Ok(s)) if s.success()) {
+            if !matches!(tokio::time::timeout(settings.timeout, run).await, Ok(Ok(s)) if s.success())
+            {
                 signal_group(group, settings.signal);
             }
         }
@@ -150,7 +155,10 @@ mod tests {
 
     #[test]
     fn simple_commands_are_execed() {
-        assert_eq!(shell_command("./api --port $PORT"), "exec ./api --port $PORT");
+        assert_eq!(
+            shell_command("./api --port $PORT"),
+            "exec ./api --port $PORT"
+        );
         assert_eq!(shell_command("make build && ./api"), "make build && ./api");
         assert_eq!(shell_command("FOO=1 ./api"), "FOO=1 ./api");
         assert_eq!(shell_command("exec ./api"), "exec ./api");

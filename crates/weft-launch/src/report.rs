@@ -17,7 +17,7 @@ pub struct Why {
     /// Its dependencies and whether each is met.
     pub dependencies: Vec<DependencyView>,
     /// From the service through what blocks it to the cause.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub blocked_path: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_probe: Option<crate::state::ProbeResult>,
@@ -47,14 +47,22 @@ pub struct ChainLink {
 fn is_met(condition: weft_model::config::Condition, state: State) -> bool {
     use weft_model::config::Condition;
     match condition {
-        Condition::Started => matches!(state, State::Starting | State::Ready | State::NotReady | State::Completed),
+        Condition::Started => matches!(
+            state,
+            State::Starting | State::Ready | State::NotReady | State::Completed
+        ),
         Condition::Ready => matches!(state, State::Ready | State::Completed),
         Condition::CompletedSuccessfully => state == State::Completed,
     }
 }
 
 /// Explains one service.
-pub fn why(settings: &LaunchSettings, statuses: &[ServiceStatus], index: usize, last_output: Vec<String>) -> Why {
+pub fn why(
+    settings: &LaunchSettings,
+    statuses: &[ServiceStatus],
+    index: usize,
+    last_output: Vec<String>,
+) -> Why {
     let status = &statuses[index];
     let dependencies = settings.services[index]
         .dependencies
@@ -84,7 +92,11 @@ pub fn why(settings: &LaunchSettings, statuses: &[ServiceStatus], index: usize, 
 
 /// From a service that is not ready, down the dependencies that hold it back,
 /// to the first that is not held back by another: `web → api → db: exited with code 1`.
-pub fn blocked_path(settings: &LaunchSettings, statuses: &[ServiceStatus], index: usize) -> Vec<String> {
+pub fn blocked_path(
+    settings: &LaunchSettings,
+    statuses: &[ServiceStatus],
+    index: usize,
+) -> Vec<String> {
     let mut path = Vec::new();
     let mut current = index;
     let mut seen = vec![false; statuses.len()];
@@ -111,7 +123,10 @@ pub fn blocked_path(settings: &LaunchSettings, statuses: &[ServiceStatus], index
             if let Some(probe) = &status.last_probe
                 && !probe.ok
             {
-                text.push_str(&format!(" (last {} probe, {}: {})", probe.probe, probe.check, probe.message));
+                text.push_str(&format!(
+                    " (last {} probe, {}: {})",
+                    probe.probe, probe.check, probe.message
+                ));
             }
             text
         };
@@ -156,7 +171,9 @@ pub fn critical_chain(statuses: &[ServiceStatus], started_at_ms: u64) -> Vec<Cha
             ready_after_ms: ready.saturating_sub(started_at_ms),
             own_ms: ready.saturating_sub(status.started_at_ms.unwrap_or(started_at_ms)),
         });
-        let Some((gate, _)) = &status.gated_by else { break };
+        let Some((gate, _)) = &status.gated_by else {
+            break;
+        };
         let Some(next) = statuses.iter().position(|s| &s.name == gate) else {
             break;
         };

@@ -59,9 +59,10 @@ fn met(condition: Condition, status: &ServiceStatus) -> Met {
         (_, State::Failed | State::Stopped) => never(status),
         (Condition::CompletedSuccessfully, State::Completed) => Met::Yes,
         (Condition::CompletedSuccessfully, _) => Met::No,
-        (Condition::Started, State::Starting | State::Ready | State::NotReady | State::Completed) => {
-            Met::Yes
-        }
+        (
+            Condition::Started,
+            State::Starting | State::Ready | State::NotReady | State::Completed,
+        ) => Met::Yes,
         (Condition::Ready, State::Ready | State::Completed) => Met::Yes,
         _ => Met::No,
     }
@@ -91,7 +92,11 @@ pub(crate) struct Actor {
 }
 
 impl Actor {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>, commands: mpsc::Receiver<Command>) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        commands: mpsc::Receiver<Command>,
+    ) -> Self {
         Actor {
             index,
             shared,
@@ -251,16 +256,24 @@ impl Actor {
                             weft_model::config::Duration(dependency.timeout),
                             condition_word(dependency.condition),
                             status.state,
-                            status.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                            status
+                                .reason
+                                .as_deref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
                         );
-                        if let Some(blocked) = self.dependency_failed(dependency, why, &mut degraded) {
+                        if let Some(blocked) =
+                            self.dependency_failed(dependency, why, &mut degraded)
+                        {
                             return Gate::Blocked(blocked);
                         }
                     }
                     Met::No => still.push(dependency),
                     Met::Never(why) => {
                         let why = format!("{name} is {why}");
-                        if let Some(blocked) = self.dependency_failed(dependency, why, &mut degraded) {
+                        if let Some(blocked) =
+                            self.dependency_failed(dependency, why, &mut degraded)
+                        {
                             return Gate::Blocked(blocked);
                         }
                     }
@@ -278,7 +291,12 @@ impl Actor {
                 .iter()
                 .map(|d| {
                     let status = self.shared.statuses[d.service].borrow();
-                    format!("{} to be {} (it is {})", status.name, condition_word(d.condition), status.state)
+                    format!(
+                        "{} to be {} (it is {})",
+                        status.name,
+                        condition_word(d.condition),
+                        status.state
+                    )
                 })
                 .collect();
             let reason = format!("waiting for {}", waiting.join(", "));
@@ -311,10 +329,14 @@ impl Actor {
         why: String,
         degraded: &mut Vec<String>,
     ) -> Option<String> {
-        let name = self.shared.statuses[dependency.service].borrow().name.clone();
+        let name = self.shared.statuses[dependency.service]
+            .borrow()
+            .name
+            .clone();
         if dependency.kind == EdgeKind::Optional && self.shared.settings.graceful_degradation {
-            self.shared.outputs[self.index]
-                .note(format!("starting without optional dependency {name}: {why}"));
+            self.shared.outputs[self.index].note(format!(
+                "starting without optional dependency {name}: {why}"
+            ));
             degraded.push(name);
             None
         } else {
@@ -339,10 +361,17 @@ impl Actor {
         let previous: Vec<u16> = self.status().ports.iter().map(|p| p.port).collect();
         let mut leases = Vec::new();
         for (at, request) in requests.iter().enumerate() {
-            let held: Vec<u16> = leases.iter().map(|l: &crate::ports::PortLease| l.port).collect();
+            let held: Vec<u16> = leases
+                .iter()
+                .map(|l: &crate::ports::PortLease| l.port)
+                .collect();
             let preferred = previous.get(at).copied().or(request.preferred);
             let seed = format!("{}:{}", self.settings().id, request.name);
-            match self.shared.allocator.reserve(preferred, request.range, &seed, &held) {
+            match self
+                .shared
+                .allocator
+                .reserve(preferred, request.range, &seed, &held)
+            {
                 Some(lease) => leases.push(lease),
                 None => {
                     return Err(format!(
@@ -418,7 +447,15 @@ impl Actor {
             });
             output.note(format!("started `{}` (pid {pid})", settings.command));
             let run = self
-                .supervise(&mut child, pid, generation, started, env.clone(), log_subscription, permit)
+                .supervise(
+                    &mut child,
+                    pid,
+                    generation,
+                    started,
+                    env.clone(),
+                    log_subscription,
+                    permit,
+                )
                 .await;
             for pump in pumps {
                 // The pipes end when the group is gone; a pump never outlives it long.
@@ -429,7 +466,11 @@ impl Actor {
             }
             self.set(|status| status.pid = None);
             let (exit, failure, ever_ready) = match run {
-                Run::Exited { exit, failure, ever_ready } => (exit, failure, ever_ready),
+                Run::Exited {
+                    exit,
+                    failure,
+                    ever_ready,
+                } => (exit, failure, ever_ready),
                 Run::Interrupted(ended) => return ended,
             };
             self.set(|status| status.last_exit = Some(exit.clone()));
@@ -484,10 +525,16 @@ impl Actor {
         self.set(|status| {
             status.restarts = restarts;
             status.state = State::Pending;
-            status.reason = Some(format!("restarting in {}ms after: {why}", delay.as_millis()));
+            status.reason = Some(format!(
+                "restarting in {}ms after: {why}",
+                delay.as_millis()
+            ));
             status.ready_since_ms = None;
         });
-        self.shared.outputs[self.index].note(format!("restarting in {}ms after: {why}", delay.as_millis()));
+        self.shared.outputs[self.index].note(format!(
+            "restarting in {}ms after: {why}",
+            delay.as_millis()
+        ));
         tokio::select! {
             () = tokio::time::sleep(delay) => None,
             command = self.commands.recv() => Some(match command {
@@ -498,7 +545,10 @@ impl Actor {
         }
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one process's run, all its parts")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one process's run, all its parts"
+    )]
     async fn supervise(
         &mut self,
         child: &mut Child,
@@ -518,10 +568,15 @@ impl Actor {
         let (probe_events, mut probe_rx) = mpsc::channel::<ProbeEvent>(16);
         let mut probes: Vec<JoinHandle<()>> = Vec::new();
         let mut log = Some(log);
-        for (kind, probe) in [(ProbeKind::Ready, &settings.ready), (ProbeKind::Live, &settings.live)] {
+        for (kind, probe) in [
+            (ProbeKind::Ready, &settings.ready),
+            (ProbeKind::Live, &settings.live),
+        ] {
             if let Some(probe) = probe {
                 let subscription = match probe.check {
-                    crate::settings::Check::Log { .. } => log.take().or_else(|| Some(self.shared.outputs[self.index].subscribe())),
+                    crate::settings::Check::Log { .. } => log
+                        .take()
+                        .or_else(|| Some(self.shared.outputs[self.index].subscribe())),
                     _ => None,
                 };
                 probes.push(tokio::spawn(probe::run(
@@ -541,7 +596,12 @@ impl Actor {
         let mut seen: Vec<(usize, u64)> = settings
             .dependencies
             .iter()
-            .map(|d| (d.service, self.shared.statuses[d.service].borrow().generation))
+            .map(|d| {
+                (
+                    d.service,
+                    self.shared.statuses[d.service].borrow().generation,
+                )
+            })
             .collect();
         let readiness_deadline = started + self.shared.settings.readiness_timeout;
         let mut changes = self.shared.changes.subscribe();
@@ -560,9 +620,14 @@ impl Actor {
                 if current.state != state {
                     let reason = match state {
                         State::Starting => settings.ready.as_ref().map(|p| {
-                            format!("waiting for its readiness probe ({})", probe::describe(&p.check, &context))
+                            format!(
+                                "waiting for its readiness probe ({})",
+                                probe::describe(&p.check, &context)
+                            )
                         }),
-                        State::NotReady if !dependencies_ok => Some("a dependency it waits on is not ready".into()),
+                        State::NotReady if !dependencies_ok => {
+                            Some("a dependency it waits on is not ready".into())
+                        }
                         State::NotReady => Some("its readiness probe fails".into()),
                         _ => None,
                     };
@@ -637,13 +702,13 @@ impl Actor {
                                 self.stop_process(child, pid, &env).await;
                                 return Run::Interrupted(Ended::Restart(None));
                             }
-                            OnRestart::Wait | OnRestart::Restart if dependency.gates() => {
-                                if met(dependency.condition, &status) != Met::Yes
-                                    && !self.status().degraded.contains(&status.name)
+                            OnRestart::Wait | OnRestart::Restart
+                                if dependency.gates()
                                     && ever_ready
-                                {
-                                    ok = false;
-                                }
+                                    && met(dependency.condition, &status) != Met::Yes
+                                    && !self.status().degraded.contains(&status.name) =>
+                            {
+                                ok = false;
                             }
                             _ => {}
                         }
@@ -682,12 +747,16 @@ impl Actor {
         env: &BTreeMap<String, String>,
     ) -> (Option<std::process::ExitStatus>, bool) {
         let settings = self.settings();
-        let (status, killed) = process::stop(child, pid, &settings.stop, &settings.workdir, env).await;
+        let (status, killed) =
+            process::stop(child, pid, &settings.stop, &settings.workdir, env).await;
         if killed {
             self.shared.outputs[self.index].note(format!(
                 "did not stop within {} of {}; killed",
                 weft_model::config::Duration(settings.stop.timeout),
-                settings.stop.command.as_deref().map_or_else(|| format!("{:?}", settings.stop.signal), |c| format!("`{c}`"))
+                settings.stop.command.as_deref().map_or_else(
+                    || format!("{:?}", settings.stop.signal),
+                    |c| format!("`{c}`")
+                )
             ));
         }
         (status, killed)
@@ -717,9 +786,9 @@ fn exit_info(status: Option<std::process::ExitStatus>) -> ExitInfo {
     use std::os::unix::process::ExitStatusExt;
     ExitInfo {
         code: status.and_then(|s| s.code()),
-        signal: status
-            .and_then(|s| s.signal())
-            .map(|n| Signal::try_from(n).map_or_else(|_| format!("signal {n}"), |s| s.as_str().to_string())),
+        signal: status.and_then(|s| s.signal()).map(|n| {
+            Signal::try_from(n).map_or_else(|_| format!("signal {n}"), |s| s.as_str().to_string())
+        }),
         at_ms: now_ms(),
     }
 }

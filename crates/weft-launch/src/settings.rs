@@ -72,7 +72,7 @@ pub struct ServiceSettings {
 /// A port to allocate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortRequest {
-    /// Upper-case, as in `WEFT_PORT_<NAME>`.
+    /// As written; the variable is `WEFT_PORT_<NAME>` in upper case.
     pub name: String,
     pub preferred: Option<u16>,
     pub range: PortRange,
@@ -195,7 +195,11 @@ impl LaunchSettings {
                 if !selected.insert(index) || request.no_dependencies {
                     continue;
                 }
-                for edge in model.edges.iter().filter(|e| e.from == model.services[index].id) {
+                for edge in model
+                    .edges
+                    .iter()
+                    .filter(|e| e.from == model.services[index].id)
+                {
                     if let Some(to) = model.services.iter().position(|s| s.id == edge.to) {
                         stack.push(to);
                     }
@@ -214,8 +218,11 @@ impl LaunchSettings {
         selected.retain(|&index| launchable(&model.services[index]));
 
         let order = order(model, &selected)?;
-        let position: BTreeMap<usize, usize> =
-            order.iter().enumerate().map(|(at, &index)| (index, at)).collect();
+        let position: BTreeMap<usize, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(at, &index)| (index, at))
+            .collect();
         let names = short_names(model, &order);
         let range = config.ports.range.unwrap_or_default();
         let dependency_timeout = launch
@@ -235,9 +242,9 @@ impl LaunchSettings {
                 };
                 let details = service_config
                     .and_then(|c| {
-                        c.depends_on.iter().find(|(name, _)| {
-                            model.lookup(name).is_ok_and(|s| s.id == edge.to)
-                        })
+                        c.depends_on
+                            .iter()
+                            .find(|(name, _)| model.lookup(name).is_ok_and(|s| s.id == edge.to))
                     })
                     .map(|(_, d)| d.details());
                 let details = details.unwrap_or(DependencyDetails {
@@ -380,7 +387,9 @@ fn order(model: &Model, selected: &BTreeSet<usize>) -> Result<Vec<usize>, Settin
 fn short_names(model: &Model, order: &[usize]) -> Vec<String> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for &index in order {
-        *counts.entry(model.services[index].name.as_str()).or_default() += 1;
+        *counts
+            .entry(model.services[index].name.as_str())
+            .or_default() += 1;
     }
     order
         .iter()
@@ -445,7 +454,7 @@ fn service_settings(
             }
         });
         ports.push(PortRequest {
-            name: variable_name(&port_name),
+            name: port_name,
             preferred: port.preferred,
             range: port.range.unwrap_or(range),
         });

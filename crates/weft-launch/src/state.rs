@@ -43,7 +43,10 @@ impl State {
 
     /// Whether its process may be running.
     pub fn is_running(self) -> bool {
-        matches!(self, State::Starting | State::Ready | State::NotReady | State::Stopping)
+        matches!(
+            self,
+            State::Starting | State::Ready | State::NotReady | State::Stopping
+        )
     }
 
     /// Whether it will not change without a command.

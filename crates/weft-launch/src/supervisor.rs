@@ -56,16 +56,15 @@ impl Shared {
         for file in &service.env_files {
             match std::fs::read_to_string(file) {
                 Ok(text) => {
-                    let source = weft_discover::facts::SourceFile::new(file.display().to_string(), text);
+                    let source =
+                        weft_discover::facts::SourceFile::new(file.display().to_string(), text);
                     for entry in weft_discover::env::parse_dotenv(&source).0 {
                         let value = interpolate(&entry.value, &env);
                         env.insert(entry.name, value);
                     }
                 }
-                Err(error) => self.outputs[index].note(format!(
-                    "cannot read env_file {}: {error}",
-                    file.display()
-                )),
+                Err(error) => self.outputs[index]
+                    .note(format!("cannot read env_file {}: {error}", file.display())),
             }
         }
         for dependency in &service.dependencies {
@@ -74,7 +73,10 @@ impl Shared {
             env.insert(format!("{prefix}_HOST"), "127.0.0.1".into());
             if let Some(port) = status.ports.first() {
                 env.insert(format!("{prefix}_PORT"), port.port.to_string());
-                env.insert(format!("{prefix}_URL"), format!("http://127.0.0.1:{}", port.port));
+                env.insert(
+                    format!("{prefix}_URL"),
+                    format!("http://127.0.0.1:{}", port.port),
+                );
             }
         }
         let ports = self.statuses[index].borrow().ports.clone();
@@ -82,10 +84,16 @@ impl Shared {
             env.insert("PORT".into(), first.port.to_string());
         }
         for port in &ports {
-            env.insert(format!("WEFT_PORT_{}", port.name), port.port.to_string());
+            env.insert(
+                format!("WEFT_PORT_{}", variable_name(&port.name)),
+                port.port.to_string(),
+            );
         }
         env.insert("WEFT_SERVICE".into(), service.id.clone());
-        env.insert("WEFT_WORKSPACE".into(), self.settings.root.display().to_string());
+        env.insert(
+            "WEFT_WORKSPACE".into(),
+            self.settings.root.display().to_string(),
+        );
         for (name, value) in &service.env {
             let value = interpolate(value, &env);
             env.insert(name.clone(), value);
@@ -121,7 +129,10 @@ struct Inner {
 impl Supervisor {
     /// Takes the workspace's supervisor lock, reaps what a killed supervisor
     /// left, reserves every port, and starts one actor per service.
-    pub async fn start(settings: LaunchSettings, options: SupervisorOptions) -> Result<Supervisor, LaunchError> {
+    pub async fn start(
+        settings: LaunchSettings,
+        options: SupervisorOptions,
+    ) -> Result<Supervisor, LaunchError> {
         let state_dir = settings.state_dir.clone();
         std::fs::create_dir_all(&state_dir).map_err(LaunchError::io(&state_dir))?;
         let lock_path = state_dir.join("supervisor.lock");
@@ -170,7 +181,9 @@ impl Supervisor {
             Some(program) => match Reaper::spawn(program) {
                 Ok(reaper) => Some(reaper),
                 Err(error) => {
-                    tracing::warn!("cannot start the reaper ({error}); a killed supervisor may leave processes behind");
+                    tracing::warn!(
+                        "cannot start the reaper ({error}); a killed supervisor may leave processes behind"
+                    );
                     None
                 }
             },
@@ -204,7 +217,9 @@ impl Supervisor {
             .filter(|(name, _)| !name.starts_with("WEFT_INTERNAL"))
             .collect();
         let shared = Arc::new(Shared {
-            start_slots: settings.max_parallel_starts.map(|n| Arc::new(Semaphore::new(n))),
+            start_slots: settings
+                .max_parallel_starts
+                .map(|n| Arc::new(Semaphore::new(n))),
             settings: Arc::new(settings),
             statuses,
             outputs,
@@ -220,7 +235,9 @@ impl Supervisor {
         for index in 0..shared.settings.services.len() {
             let (sender, receiver) = mpsc::channel(8);
             commands.push(sender);
-            tasks.push(tokio::spawn(Actor::new(index, shared.clone(), receiver).run()));
+            tasks.push(tokio::spawn(
+                Actor::new(index, shared.clone(), receiver).run(),
+            ));
         }
         let supervisor = Supervisor {
             inner: Arc::new(Inner {
@@ -311,7 +328,11 @@ impl Supervisor {
     /// Waits until each of `services` is ready or completed (`Ok`), or one of
     /// them that must succeed has settled as failed or stopped, or the time is
     /// up (`Err` with the services not ready).
-    pub async fn wait_ready(&self, services: &[usize], timeout: Option<Duration>) -> Result<(), Vec<usize>> {
+    pub async fn wait_ready(
+        &self,
+        services: &[usize],
+        timeout: Option<Duration>,
+    ) -> Result<(), Vec<usize>> {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut changes = self.changes();
         loop {

@@ -1,8 +1,11 @@
-//! Test support for weft: temporary workspaces built fluently, and a
-//! generator of large synthetic workspaces for benchmarks.
+//! Test support for weft: temporary workspaces built fluently, a generator
+//! of large synthetic workspaces for benchmarks, and the `weft-test-service`
+//! binary that supervisor tests launch as a child process.
 
 mod synthetic;
+mod test_service;
 mod workspace;
 
 pub use synthetic::{SyntheticSpec, generate};
+pub use test_service::{ensure_test_service, test_service_path};
 pub use workspace::Workspace;

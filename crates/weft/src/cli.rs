@@ -120,6 +120,44 @@ nothing.\n\nExit code 1 when conflicts remain that need a manual decision."
 with its file, line, column and a hint.\n\nExit code 2 when any error is found."
     )]
     Check(CheckArgs),
+    /// Start services in dependency order, with probes, ports and restarts
+    #[command(long_about = UP_ABOUT, after_help = UP_AFTER)]
+    Up(UpArgs),
+    /// Show the state of every service weft up started
+    #[command(
+        long_about = "Show the state of every service the workspace's supervisor runs: state, pid, ports, \
+ready since, restarts and the last probe result, and the critical chain of the start-up. Works from any \
+shell; when the supervisor was killed, says so and kills what it left behind.\n\n\
+Exit code 1 when a service has failed, 3 when no supervisor runs."
+    )]
+    Status(StatusArgs),
+    /// Print services' output, and follow it
+    #[command(
+        long_about = "Print the output of services (all by default) from their log files under \
+.weft/logs, interleaved by time, each line prefixed with its service. With -f, keep following the live \
+output of the running supervisor."
+    )]
+    Logs(LogsArgs),
+    /// Explain what a service waits on, or why it failed
+    #[command(
+        long_about = "Explain a service of the running supervisor: its state and why, each dependency \
+with its kind, condition and whether it is met, the path of dependencies that blocks it down to the \
+cause, its last probe result and its last lines of output."
+    )]
+    Why(WhyArgs),
+    /// Restart services (their dependents react per `on_restart`)
+    Restart(ServicesArgs),
+    /// Stop services, leaving the rest running
+    Stop(ServicesArgs),
+    /// Start services stopped with `weft stop` again
+    Start(ServicesArgs),
+    /// Stop everything, dependents before what they need
+    #[command(
+        long_about = "Stop every service of the running supervisor in reverse dependency order: each \
+gets its stop signal (or stop command), a grace period (stop_timeout, default 10s), then SIGKILL to its \
+whole process group. The supervisor exits once everything is stopped."
+    )]
+    Down(DownArgs),
     /// Print the JSON Schema of weft.yaml
     #[command(
         long_about = "Print the JSON Schema of weft.yaml, for editor completion and validation \
@@ -201,4 +239,97 @@ pub(crate) struct CheckArgs {
     pub(crate) verbose: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
+}
+
+const UP_ABOUT: &str = "\
+Start the services of the workspace (those with a command: from weft.yaml or a Procfile) in dependency \
+order. Each waits until what it needs meets its condition (started, ready or completed_successfully); an \
+optional dependency that fails lets it start degraded, a required one stops it. Each runs in its own process \
+group with its allocated ports (PORT, WEFT_PORT_<NAME>) and discovery variables (<DEPENDENCY>_HOST, _PORT, \
+_URL), is probed for readiness and liveness for as long as it runs, and is restarted per its policy.
+
+In the foreground, output is streamed with a prefix per service; Ctrl-C stops everything in reverse \
+dependency order (a second Ctrl-C kills at once). With --detach a supervisor keeps running in the \
+background; `weft status`, `logs`, `why`, `restart`, `stop` and `down` talk to it over .weft/weft.sock.
+
+Exit code with --wait: 0 when every requested service is ready, 1 when one failed or the timeout passed \
+(the blocked path is printed), 2 for bad configuration, 3 when the supervisor could not run.";
+
+const UP_AFTER: &str = "\
+Examples:
+  weft up                         everything, in the foreground
+  weft up api --detach --wait     api and what it needs, in the background; exit once ready (CI)
+  weft up --no-deps web           only web
+  weft status; weft logs -f api; weft why web; weft down";
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Services to start [default: all with a command], with what they need. A first argument that
+    /// is a directory is taken as the workspace.
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Start only the named services, not their dependencies
+    #[arg(long)]
+    pub(crate) no_deps: bool,
+    /// Run the supervisor in the background and return
+    #[arg(long, short)]
+    pub(crate) detach: bool,
+    /// Return once every requested service is ready (exit 0) or cannot be (exit 1); implies --detach
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// How long --wait waits, such as 90s or 5m
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// Run as the background supervisor (used by --detach)
+    #[arg(long, hide = true)]
+    pub(crate) supervise: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// Services to show [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Keep following the live output
+    #[arg(long, short)]
+    pub(crate) follow: bool,
+    /// Only lines from this long ago, such as 10m or 2h
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) since: Option<std::time::Duration>,
+    /// Show the last N lines of each service
+    #[arg(long, short = 'n', value_name = "N")]
+    pub(crate) tail: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WhyArgs {
+    /// The service
+    #[arg(value_name = "SERVICE")]
+    pub(crate) service: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServicesArgs {
+    /// The services
+    #[arg(value_name = "SERVICE", required = true)]
+    pub(crate) services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DownArgs {}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    weft_model::config::parse_duration(text)
 }

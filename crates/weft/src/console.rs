@@ -60,6 +60,16 @@ fn paint_if(enabled: bool, style: Style, text: impl AsRef<str>) -> String {
     }
 }
 
+/// Colours text bound for standard output with a raw SGR code (`"35"`).
+pub(crate) fn paint_code(code: &str, text: impl AsRef<str>) -> String {
+    let text = text.as_ref();
+    if STDOUT_COLOR.load(Ordering::Relaxed) {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 /// Styles text bound for standard output.
 pub(crate) fn paint(style: Style, text: impl AsRef<str>) -> String {
     paint_if(STDOUT_COLOR.load(Ordering::Relaxed), style, text)

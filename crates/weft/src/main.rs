@@ -10,6 +10,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if std::env::var_os(weft_launch::reaper::REAPER_ENV).is_some() {
+        weft_launch::reaper::run_reaper();
+        return ExitCode::SUCCESS;
+    }
     let cli = cli::Cli::parse();
     console::init(cli.global.color);
     let filter =

@@ -206,10 +206,10 @@ impl Reader<'_> {
             let Some(address) = listen.arguments.first() else {
                 continue;
             };
-            if let Some(port) = listen_port(&address.text) {
-                if !ports.contains(&port) {
-                    ports.push(port);
-                }
+            if let Some(port) = listen_port(&address.text)
+                && !ports.contains(&port)
+            {
+                ports.push(port);
             }
         }
         let has_listen = children.iter().any(|child| child.name.text == "listen");
@@ -274,11 +274,11 @@ fn scope_of(directives: &[Directive]) -> Scope {
         .iter()
         .filter(|directive| directive.name.text == "set")
     {
-        if let [variable, value, ..] = directive.arguments.as_slice() {
-            if let Some(name) = variable.text.strip_prefix('$') {
-                let name = name.trim_start_matches('{').trim_end_matches('}');
-                scope.insert(name.to_string(), value.text.clone());
-            }
+        if let [variable, value, ..] = directive.arguments.as_slice()
+            && let Some(name) = variable.text.strip_prefix('$')
+        {
+            let name = name.trim_start_matches('{').trim_end_matches('}');
+            scope.insert(name.to_string(), value.text.clone());
         }
     }
     scope
@@ -412,10 +412,10 @@ fn collect_locations(directives: &[Directive], locations: &mut Vec<(String, Path
         .iter()
         .filter(|directive| directive.name.text == "location")
     {
-        if let Some(location) = location_match(&directive.arguments) {
-            if !locations.contains(&location) {
-                locations.push(location);
-            }
+        if let Some(location) = location_match(&directive.arguments)
+            && !locations.contains(&location)
+        {
+            locations.push(location);
         }
         if let Some(children) = &directive.block {
             collect_locations(children, locations);

@@ -225,15 +225,16 @@ impl Parser<'_> {
                 self.position = start + 1 + index + 1;
                 return Ok(value);
             }
-            if character == '\\' && quote != '`' {
-                if let Some((_, escaped)) = characters.next() {
-                    value.push(match escaped {
-                        'n' => '\n',
-                        't' => '\t',
-                        other => other,
-                    });
-                    continue;
-                }
+            if character == '\\'
+                && quote != '`'
+                && let Some((_, escaped)) = characters.next()
+            {
+                value.push(match escaped {
+                    'n' => '\n',
+                    't' => '\t',
+                    other => other,
+                });
+                continue;
             }
             value.push(character);
         }

@@ -29,9 +29,9 @@ impl TryFrom<String> for Duration {
 impl std::fmt::Display for Duration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let millis = self.0.as_millis();
-        if millis % 1000 != 0 || millis == 0 {
+        if !millis.is_multiple_of(1000) || millis == 0 {
             write!(f, "{millis}ms")
-        } else if millis % 60_000 != 0 {
+        } else if !millis.is_multiple_of(60_000) {
             write!(f, "{}s", millis / 1000)
         } else {
             write!(f, "{}m", millis / 60_000)
@@ -42,7 +42,9 @@ impl std::fmt::Display for Duration {
 /// Parses `50ms`, `30s`, `10m`, `2h`, `1m30s`; a bare `0` is zero.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let invalid = || {
-        format!("invalid duration `{text}`: write a number with a unit, such as 50ms, 30s, 10m or 1h")
+        format!(
+            "invalid duration `{text}`: write a number with a unit, such as 50ms, 30s, 10m or 1h"
+        )
     };
     let trimmed = text.trim();
     if trimmed == "0" {
@@ -54,7 +56,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(invalid());
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
         if digits == 0 {
             return Err(invalid());
         }
@@ -102,7 +106,9 @@ pub enum OnRestart {
 }
 
 /// When a service's process is started again after it exits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RestartPolicy {
     /// Never (the default).
@@ -222,7 +228,10 @@ pub(super) fn one_or_many<'de, D: Deserializer<'de>>(
         fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
             Ok(Vec::new())
         }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut values = Vec::new();
             while let Some(value) = seq.next_element::<String>()? {
                 values.push(value);

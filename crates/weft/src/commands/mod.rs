@@ -2,11 +2,17 @@
 
 mod check;
 mod conflicts;
+mod down;
 mod explain;
 mod graph;
+mod launch;
+mod logs;
 mod plan;
 mod resolve;
 mod schema;
+mod status;
+mod up;
+mod why;
 
 use std::path::{Path, PathBuf};
 
@@ -93,6 +99,14 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Conflicts(args) => conflicts::run(&context, args),
         Command::Resolve(args) => resolve::run(&context, args),
         Command::Schema => schema::run(),
+        Command::Up(args) => up::run(&context, args),
+        Command::Status(args) => status::run(&context, args),
+        Command::Logs(args) => logs::run(&context, args),
+        Command::Why(args) => why::run(&context, args),
+        Command::Restart(args) => launch::control(&context, args, launch::Verb::Restart),
+        Command::Stop(args) => launch::control(&context, args, launch::Verb::Stop),
+        Command::Start(args) => launch::control(&context, args, launch::Verb::Start),
+        Command::Down(_) => down::run(&context),
     }
 }
 
@@ -111,7 +125,7 @@ pub(crate) fn render_provenance(provenance: &[Provenance], shown: usize) -> Stri
 }
 
 /// Errors in weft.yaml itself.
-fn config_errors(model: &Model) -> impl Iterator<Item = &Diagnostic> {
+pub(crate) fn config_errors(model: &Model) -> impl Iterator<Item = &Diagnostic> {
     model.diagnostics.iter().filter(|d| {
         d.severity == Severity::Error && d.file.as_deref() == Some(weft_model::config::FILE_NAME)
     })
