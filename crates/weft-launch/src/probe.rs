@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::output::LogLine;
+use crate::output::{LogLine, Stream};
 use crate::settings::{Check, ProbeSettings};
 use crate::state::{ProbeResult, now_ms};
 
@@ -67,7 +67,8 @@ pub async fn run(
     if let (Check::Log { pattern }, Some(log)) = (&settings.check, log.as_mut()) {
         loop {
             match log.recv().await {
-                Ok(line) if pattern.is_match(&line.text) => {
+                // weft's own notes are not the service's output.
+                Ok(line) if line.stream != Stream::Weft && pattern.is_match(&line.text) => {
                     let result = result(kind, &described, true, format!("matched `{}`", line.text));
                     let _ = events
                         .send(ProbeEvent {

@@ -152,7 +152,12 @@ pub fn blocked_path(
 /// The chain of services that gated start-up: from the last to become ready,
 /// back through the dependency each waited on last.
 pub fn critical_chain(statuses: &[ServiceStatus], started_at_ms: u64) -> Vec<ChainLink> {
-    let ready_at = |s: &ServiceStatus| s.ready_since_ms.filter(|_| s.state == State::Ready);
+    // Ready since, or for a one-shot, when it completed.
+    let ready_at = |s: &ServiceStatus| match s.state {
+        State::Ready => s.ready_since_ms,
+        State::Completed => s.last_exit.as_ref().map(|e| e.at_ms),
+        _ => None,
+    };
     let Some(mut current) = statuses
         .iter()
         .enumerate()

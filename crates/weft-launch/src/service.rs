@@ -53,7 +53,7 @@ fn met(condition: Condition, status: &ServiceStatus) -> Met {
             .reason
             .clone()
             .unwrap_or_else(|| status.state.to_string());
-        Met::Never(format!("{} {}", status.state, why))
+        Met::Never(format!("{}: {}", status.state, why))
     };
     match (condition, status.state) {
         (_, State::Failed | State::Stopped) => never(status),
@@ -568,28 +568,23 @@ impl Actor {
         let (probe_events, mut probe_rx) = mpsc::channel::<ProbeEvent>(16);
         let mut probes: Vec<JoinHandle<()>> = Vec::new();
         let mut log = Some(log);
-        for (kind, probe) in [
-            (ProbeKind::Ready, &settings.ready),
-            (ProbeKind::Live, &settings.live),
-        ] {
-            if let Some(probe) = probe {
-                let subscription = match probe.check {
-                    crate::settings::Check::Log { .. } => log
-                        .take()
-                        .or_else(|| Some(self.shared.outputs[self.index].subscribe())),
-                    _ => None,
-                };
-                probes.push(tokio::spawn(probe::run(
-                    kind,
-                    probe.clone(),
-                    context.clone(),
-                    subscription,
-                    probe_events.clone(),
-                )));
-            }
+        // Readiness is probed from the start; liveness once the service has
+        // been ready (a service still starting is not dead).
+        if let Some(probe) = &settings.ready {
+            let subscription = match probe.check {
+                crate::settings::Check::Log { .. } => log.take(),
+                _ => None,
+            };
+            probes.push(tokio::spawn(probe::run(
+                ProbeKind::Ready,
+                probe.clone(),
+                context.clone(),
+                subscription,
+                probe_events.clone(),
+            )));
         }
-        drop(probe_events);
-        let _abort_probes = AbortOnDrop(probes);
+        let mut live_probe = settings.live.clone();
+        let mut probes = AbortOnDrop(probes);
         let mut probe_ready = settings.ready.is_none();
         let mut ever_ready = false;
         let mut dependencies_ok = true;
@@ -642,6 +637,22 @@ impl Actor {
                 if state == State::Ready {
                     ever_ready = true;
                     permit.take();
+                    if let Some(probe) = live_probe.take() {
+                        let subscription = match probe.check {
+                            crate::settings::Check::Log { .. } => Some(
+                                log.take()
+                                    .unwrap_or_else(|| self.shared.outputs[self.index].subscribe()),
+                            ),
+                            _ => None,
+                        };
+                        probes.0.push(tokio::spawn(probe::run(
+                            ProbeKind::Live,
+                            probe,
+                            context.clone(),
+                            subscription,
+                            probe_events.clone(),
+                        )));
+                    }
                 }
             }
             tokio::select! {
