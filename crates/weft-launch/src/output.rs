@@ -242,12 +242,12 @@ impl LogFile {
                 line.text
             )?;
             self.size += written;
+            // Per line, not per read chunk: one chunk may hold many files' worth.
+            if self.size >= settings.file_size {
+                self.rotate(settings.files)?;
+            }
         }
-        self.writer.flush()?;
-        if self.size >= settings.file_size {
-            self.rotate(settings.files)?;
-        }
-        Ok(())
+        self.writer.flush()
     }
 
     /// `x.log` → `x.log.1` → … → `x.log.N`, the oldest dropped.

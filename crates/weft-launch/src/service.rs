@@ -89,6 +89,9 @@ pub(crate) struct Actor {
     commands: mpsc::Receiver<Command>,
     restarts: u32,
     start_failures: u32,
+    /// The ports it held until it was stopped, asked for first when it starts
+    /// again: its dependents were started with them.
+    released: Vec<u16>,
 }
 
 impl Actor {
@@ -103,6 +106,7 @@ impl Actor {
             commands,
             restarts: 0,
             start_failures: 0,
+            released: Vec::new(),
         }
     }
 
@@ -198,12 +202,18 @@ impl Actor {
                 self.park().await
             }
             Command::Start(ack) | Command::Restart(ack) => {
-                self.restarts = 0;
-                self.start_failures = 0;
+                self.reset_restarts();
                 let _ = ack.send(());
                 true
             }
         }
+    }
+
+    /// A start by hand begins a fresh count of restarts.
+    fn reset_restarts(&mut self) {
+        self.restarts = 0;
+        self.start_failures = 0;
+        self.set(|status| status.restarts = 0);
     }
 
     /// Waits for a command to start again; `false` when the supervisor is gone.
@@ -219,8 +229,7 @@ impl Actor {
                     let _ = ack.send(());
                 }
                 Some(Command::Start(ack) | Command::Restart(ack)) => {
-                    self.restarts = 0;
-                    self.start_failures = 0;
+                    self.reset_restarts();
                     let _ = ack.send(());
                     return true;
                 }
@@ -344,7 +353,11 @@ impl Actor {
         }
     }
 
-    fn release_ports(&self) {
+    fn release_ports(&mut self) {
+        let held: Vec<u16> = self.status().ports.iter().map(|p| p.port).collect();
+        if !held.is_empty() {
+            self.released = held;
+        }
         let mut ports = self.shared.ports.lock().unwrap_or_else(|e| e.into_inner());
         ports[self.index].clear();
         drop(ports);
@@ -358,7 +371,7 @@ impl Actor {
         if !ports[self.index].is_empty() || requests.is_empty() {
             return Ok(());
         }
-        let previous: Vec<u16> = self.status().ports.iter().map(|p| p.port).collect();
+        let previous = &self.released;
         let mut leases = Vec::new();
         for (at, request) in requests.iter().enumerate() {
             let held: Vec<u16> = leases
@@ -531,10 +544,6 @@ impl Actor {
             ));
             status.ready_since_ms = None;
         });
-        self.shared.outputs[self.index].note(format!(
-            "restarting in {}ms after: {why}",
-            delay.as_millis()
-        ));
         tokio::select! {
             () = tokio::time::sleep(delay) => None,
             command = self.commands.recv() => Some(match command {
@@ -742,7 +751,7 @@ impl Actor {
                     Some(Command::Restart(ack)) => {
                         self.set_state(State::Stopping, Some("restarting".into()));
                         self.stop_process(child, pid, &env).await;
-                        self.restarts = 0;
+                        self.reset_restarts();
                         return Run::Interrupted(Ended::Restart(Some(ack)));
                     }
                     Some(Command::Start(ack)) => { let _ = ack.send(()); }
