@@ -142,11 +142,15 @@ pub async fn stop(
 /// The start time of a process in clock ticks since boot (field 22 of
 /// `/proc/PID/stat`): with the pid, it names a process unambiguously.
 /// Read once per process, never polled.
+/// `None` for a process that is gone or a zombie (exited, not yet collected).
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last `)`.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -367,6 +367,11 @@ impl Supervisor {
         self.inner.down.send_replace(true);
     }
 
+    /// Whether `down` was requested.
+    pub fn is_down_requested(&self) -> bool {
+        *self.inner.down.borrow()
+    }
+
     /// Resolves once `down` was requested.
     pub async fn down_requested(&self) {
         let mut down = self.inner.down.subscribe();

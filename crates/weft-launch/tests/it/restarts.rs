@@ -104,7 +104,8 @@ ports: {range: "@range"}
         let restarting = notes
             .iter()
             .filter(|l| {
-                l.text.starts_with("pending: restarting in ") && l.text.contains("liveness probe failed")
+                l.text.starts_with("pending: restarting in ")
+                    && l.text.contains("liveness probe failed")
             })
             .count();
         assert_eq!(restarting, 2, "{notes:#?}");

@@ -23,10 +23,20 @@ pub(crate) fn run(context: &Context) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Clean);
         }
     };
+    let supervisor = registry::read(&state_dir).map(|r| r.supervisor);
     client.send(&Request::Down)?;
     console::note("stopping every service, dependents first…");
-    // The supervisor closes the connection once everything has stopped.
+    // The supervisor closes the connection once everything has stopped,
+    // then exits.
     while client.receive()?.is_some() {}
+    if let Some(supervisor) = supervisor {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while registry::is_alive(supervisor.pid, supervisor.start_ticks)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     console::note("stopped");
     Ok(Outcome::Clean)
 }

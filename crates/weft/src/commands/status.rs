@@ -17,7 +17,8 @@ pub(crate) fn run(context: &Context, args: StatusArgs) -> anyhow::Result<Outcome
         Ok(response) => response,
         Err(_) => {
             // No supervisor answers: clean up after one that was killed.
-            let stale = registry::read(&state_dir);
+            let stale = registry::read(&state_dir)
+                .filter(|r| !registry::is_alive(r.supervisor.pid, r.supervisor.start_ticks));
             let reaped = registry::reap_stale(&state_dir);
             match args.format {
                 Format::Json => console::json(&json!({

@@ -113,6 +113,7 @@ fn supervise(settings: LaunchSettings, foreground: bool, args: &UpArgs) -> anyho
             tokio::spawn(async move { report_start(&watcher, timeout).await });
         }
         wait_for_shutdown(&supervisor, foreground).await?;
+        supervisor.request_down();
         if foreground {
             console::note(&console::paint_note(
                 "stopping every service, dependents first… (Ctrl-C again to kill at once)",
@@ -196,6 +197,9 @@ async fn report_start(supervisor: &Supervisor, timeout: Duration) {
     let began = Instant::now();
     let result = supervisor.wait_ready(&all, Some(timeout)).await;
     let statuses = supervisor.statuses();
+    if supervisor.is_down_requested() {
+        return;
+    }
     match result {
         Ok(()) => {
             let ready = statuses

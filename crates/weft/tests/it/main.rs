@@ -12,6 +12,7 @@
 
 mod cli;
 mod corpus;
+mod launch;
 mod resolve;
 mod snapshots;
 mod support;
