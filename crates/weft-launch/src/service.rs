@@ -119,12 +119,18 @@ impl Actor {
     }
 
     /// Changes this service's status; a change of state is also written to its output.
+    /// Changes this service's status; a change of state is also written to
+    /// its output. Other services (and the registry) are woken only when what
+    /// they act on changed: a probe result that says the same as the last one
+    /// (only later) wakes nobody, so a stack at rest costs nothing but its probes.
     fn set(&self, change: impl FnOnce(&mut ServiceStatus)) {
         let mut transition = None;
+        let mut significant = false;
         self.shared.statuses[self.index].send_modify(|status| {
-            let before = status.state;
+            let before = Significant::of(status);
             change(status);
-            if status.state != before {
+            significant = Significant::of(status) != before;
+            if status.state != before.state {
                 transition = Some((status.state, status.reason.clone()));
             }
         });
@@ -135,7 +141,9 @@ impl Actor {
             };
             self.shared.outputs[self.index].note(text);
         }
-        self.shared.changes.send_modify(|n| *n += 1);
+        if significant {
+            self.shared.changes.send_modify(|n| *n += 1);
+        }
     }
 
     fn set_state(&self, state: State, reason: Option<String>) {
@@ -780,6 +788,36 @@ impl Actor {
             ));
         }
         (status, killed)
+    }
+}
+
+/// What other services and the registry act on; the time of the last probe
+/// is not part of it.
+#[derive(PartialEq, Eq)]
+struct Significant {
+    state: State,
+    generation: u64,
+    pid: Option<u32>,
+    ports: Vec<u16>,
+    reason: Option<String>,
+    restarts: u32,
+    probe: Option<(bool, String)>,
+}
+
+impl Significant {
+    fn of(status: &ServiceStatus) -> Self {
+        Significant {
+            state: status.state,
+            generation: status.generation,
+            pid: status.pid,
+            ports: status.ports.iter().map(|p| p.port).collect(),
+            reason: status.reason.clone(),
+            restarts: status.restarts,
+            probe: status
+                .last_probe
+                .as_ref()
+                .map(|p| (p.ok, p.message.clone())),
+        }
     }
 }
 
