@@ -11,7 +11,12 @@ use crate::edge::EdgeKind;
 use crate::span::Span;
 use crate::yaml::{self, Node};
 
+mod coordination;
 mod launch;
+mod push;
+
+pub use coordination::CoordinationConfig;
+pub use push::PushConfig;
 
 pub use launch::{
     Condition, Duration, LaunchConfig, OnRestart, PortConfig, ProbeConfig, RestartPolicy,
@@ -45,6 +50,12 @@ pub struct WorkspaceConfig {
     /// How `weft up` coordinates start-up.
     #[serde(default)]
     pub launch: LaunchConfig,
+    /// How `weft push` locks, rebases and retries.
+    #[serde(default)]
+    pub push: PushConfig,
+    /// Leases, priorities and `weft serve`.
+    #[serde(default)]
+    pub coordination: CoordinationConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]

@@ -158,6 +158,10 @@ gets its stop signal (or stop command), a grace period (stop_timeout, default 10
 whole process group. The supervisor exits once everything is stopped."
     )]
     Down(DownArgs),
+    /// Land local commits on a busy branch: lock, rebase with path policies, retry, roll back
+    Push(crate::commands::push::PushArgs),
+    /// Check CI workflows that push: concurrency, retries, permissions
+    Ci(crate::commands::ci::CiArgs),
     /// Print the JSON Schema of weft.yaml
     #[command(
         long_about = "Print the JSON Schema of weft.yaml, for editor completion and validation \

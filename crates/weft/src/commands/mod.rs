@@ -1,6 +1,7 @@
 //! One module per subcommand, each a `run` that calls the library.
 
 mod check;
+pub(crate) mod ci;
 mod conflicts;
 mod down;
 mod explain;
@@ -8,6 +9,7 @@ mod graph;
 mod launch;
 mod logs;
 mod plan;
+pub(crate) mod push;
 mod resolve;
 mod schema;
 mod status;
@@ -107,6 +109,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stop(args) => launch::control(&context, args, launch::Verb::Stop),
         Command::Start(args) => launch::control(&context, args, launch::Verb::Start),
         Command::Down(_) => down::run(&context),
+        Command::Push(args) => push::run(&context, args),
+        Command::Ci(args) => ci::run(&context, args),
     }
 }
 
