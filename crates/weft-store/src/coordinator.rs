@@ -1,0 +1,542 @@
+//! A running coordinator: the store plus waiting without polling, reaping on
+//! time, alerts, and the event stream.
+//!
+//! How waiting works: a claim that queues gets a waiter id and parks on a
+//! [`Notify`] registered under that id. Whoever grants it (a release, an
+//! expiry, a cancelled waiter ahead of it) wakes it: directly in this
+//! process, and on PostgreSQL through `NOTIFY`, which every replica hears.
+//! The waiter then collects its lease from the store. A slow tick is the
+//! safety net for a lost notification and keeps the waiter's heartbeat; in
+//! local mode (several CLI processes on one SQLite file, no server) the tick
+//! is short and also reaps, as no other process would wake it.
+//!
+//! A waiter whose request is dropped (the HTTP client went away, the CLI got
+//! a signal) leaves the queue: a guard cancels it, and gives back a lease
+//! granted in the meantime.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::alerts::AlertThresholds;
+use crate::error::StoreError;
+use crate::leases::{Attempt, Change, ForceReleased, Released, WaitState};
+use crate::metrics::Metrics;
+use crate::notify::{CHANNEL, Payload};
+use crate::store::{Backend, Store};
+use crate::time::now_ms;
+use crate::types::{AcquireRequest, Event, Lease, OperationStatus, ResourceId};
+
+/// How a coordinator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoordinatorMode {
+    /// `weft serve`: background reaper and alerts; waiters are woken.
+    Server,
+    /// The CLI on a local store: no background tasks; waiters tick fast.
+    Local,
+}
+
+/// Why a claim did not get its lease.
+#[derive(Debug, thiserror::Error)]
+pub enum AcquireError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("`{resource}` is held by {}", describe(holders))]
+    Conflict {
+        resource: ResourceId,
+        holders: Vec<Lease>,
+        queue_length: usize,
+    },
+    #[error("timed out after {waited_ms} ms waiting for `{resource}`, held by {}", describe(holders))]
+    Timeout {
+        resource: ResourceId,
+        holders: Vec<Lease>,
+        waited_ms: i64,
+        position: Option<usize>,
+    },
+}
+
+fn describe(holders: &[Lease]) -> String {
+    if holders.is_empty() {
+        return "nobody (the queue ahead was not granted in time)".to_owned();
+    }
+    holders
+        .iter()
+        .map(|l| format!("{} (token {}, expires {})", l.holder, l.token, l.expires_at))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Counters for health and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CoordinatorStats {
+    pub local_waiters: usize,
+    pub subscribers: usize,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    mode: CoordinatorMode,
+    waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    woken_at: Mutex<HashMap<String, Instant>>,
+    events: broadcast::Sender<Event>,
+    reaper: Notify,
+    thresholds: AlertThresholds,
+    metrics: Metrics,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The store with waiting, reaping and events. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Coordinator {
+    inner: Arc<Inner>,
+}
+
+impl Coordinator {
+    /// A coordinator over `store`. In server mode it spawns the reaper, the
+    /// alert evaluator and (on PostgreSQL) the listener; they stop with
+    /// [`Coordinator::shutdown`].
+    pub async fn start(
+        store: Store,
+        mode: CoordinatorMode,
+        thresholds: AlertThresholds,
+    ) -> Result<Coordinator, StoreError> {
+        let (events, _) = broadcast::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        let coordinator = Coordinator {
+            inner: Arc::new(Inner {
+                store,
+                mode,
+                waiters: Mutex::new(HashMap::new()),
+                woken_at: Mutex::new(HashMap::new()),
+                events,
+                reaper: Notify::new(),
+                thresholds,
+                metrics: Metrics::default(),
+                shutdown,
+            }),
+        };
+        if mode == CoordinatorMode::Server {
+            if coordinator.inner.store.backend() == Backend::Postgres {
+                coordinator.spawn_listener().await?;
+            }
+            tokio::spawn(coordinator.clone().reaper());
+            tokio::spawn(coordinator.clone().alert_loop());
+        }
+        Ok(coordinator)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn thresholds(&self) -> &AlertThresholds {
+        &self.inner.thresholds
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn stats(&self) -> CoordinatorStats {
+        CoordinatorStats {
+            local_waiters: self.inner.waiters.lock().map(|w| w.len()).unwrap_or(0),
+            subscribers: self.inner.events.receiver_count(),
+        }
+    }
+
+    /// Stops the background tasks.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Wakes waiters and publishes events after a change committed.
+    pub fn apply<T>(&self, change: Change<T>) -> T {
+        for grant in &change.granted {
+            Metrics::add(&self.inner.metrics.grants, 1);
+            self.wake(&grant.waiter);
+        }
+        if !change.granted.is_empty() {
+            self.inner.reaper.notify_one();
+        }
+        for event in &change.events {
+            match event.kind.as_str() {
+                "expire" => Metrics::add(&self.inner.metrics.expiries, 1),
+                "conflict" => Metrics::add(&self.inner.metrics.conflicts, 1),
+                "alert" => Metrics::add(&self.inner.metrics.alerts_fired, 1),
+                _ => {}
+            }
+        }
+        // On PostgreSQL every replica (this one included) publishes events
+        // from the NOTIFY it hears, so each is published once everywhere.
+        if self.inner.store.backend() == Backend::Sqlite {
+            for event in change.events {
+                let _ = self.inner.events.send(event);
+            }
+        }
+        change.value
+    }
+
+    fn wake(&self, waiter: &str) {
+        let notify = self
+            .inner
+            .waiters
+            .lock()
+            .ok()
+            .and_then(|w| w.get(waiter).cloned());
+        if let Some(notify) = notify {
+            if let Ok(mut woken) = self.inner.woken_at.lock() {
+                woken.entry(waiter.to_owned()).or_insert_with(Instant::now);
+            }
+            notify.notify_one();
+        }
+    }
+
+    fn wake_all(&self) {
+        let all: Vec<Arc<Notify>> = self
+            .inner
+            .waiters
+            .lock()
+            .map(|w| w.values().cloned().collect())
+            .unwrap_or_default();
+        for notify in all {
+            notify.notify_one();
+        }
+    }
+
+    /// Claims a lease, waiting up to the request's limit.
+    pub async fn acquire(&self, request: &AcquireRequest) -> Result<Lease, AcquireError> {
+        let started = Instant::now();
+        let change = self.inner.store.try_acquire(request).await?;
+        let attempt = self.apply(change);
+        let result = match attempt {
+            Attempt::Granted(lease) => Ok(lease),
+            Attempt::Conflict {
+                holders,
+                queue_length,
+            } => Err(AcquireError::Conflict {
+                resource: request.resource.clone(),
+                holders,
+                queue_length,
+            }),
+            Attempt::Queued {
+                waiter,
+                deadline_ms,
+                ..
+            } => self.wait(request, waiter, deadline_ms, started).await,
+        };
+        let status = match &result {
+            Ok(_) => OperationStatus::Succeeded,
+            Err(AcquireError::Store(_)) => OperationStatus::Failed,
+            Err(_) => OperationStatus::Conflict,
+        };
+        self.inner
+            .metrics
+            .operation("claim", status.as_str(), started.elapsed().as_secs_f64());
+        if let Err(AcquireError::Timeout { .. }) = &result {
+            Metrics::add(&self.inner.metrics.timeouts, 1);
+        }
+        result
+    }
+
+    async fn wait(
+        &self,
+        request: &AcquireRequest,
+        waiter: String,
+        deadline_ms: i64,
+        started: Instant,
+    ) -> Result<Lease, AcquireError> {
+        let notify = Arc::new(Notify::new());
+        if let Ok(mut waiters) = self.inner.waiters.lock() {
+            waiters.insert(waiter.clone(), notify.clone());
+        }
+        let mut guard = WaitGuard {
+            coordinator: self.clone(),
+            waiter: waiter.clone(),
+            armed: true,
+        };
+        let tick = match self.inner.mode {
+            CoordinatorMode::Server => Duration::from_secs(2),
+            CoordinatorMode::Local => Duration::from_millis(25),
+        };
+        let mut last_heartbeat = Instant::now();
+        loop {
+            match self.inner.store.collect(&waiter).await? {
+                WaitState::Granted(lease) => {
+                    guard.armed = false;
+                    let woken = self
+                        .inner
+                        .woken_at
+                        .lock()
+                        .ok()
+                        .and_then(|mut w| w.remove(&waiter));
+                    if let Some(woken) = woken {
+                        self.inner.metrics.wake(woken.elapsed().as_secs_f64());
+                    }
+                    return Ok(lease);
+                }
+                WaitState::Gone => {
+                    guard.armed = false;
+                    return Err(self.timeout(request, started, None).await);
+                }
+                WaitState::Waiting => {}
+            }
+            let left = deadline_ms - now_ms();
+            if left <= 0 {
+                guard.armed = false;
+                let change = self
+                    .inner
+                    .store
+                    .cancel_wait(&waiter, "wait timed out")
+                    .await?;
+                if let Some(lease) = self.apply(change) {
+                    return Ok(lease);
+                }
+                let position = None;
+                return Err(self.timeout(request, started, position).await);
+            }
+            let sleep = tick.min(Duration::from_millis(left.unsigned_abs()));
+            tokio::select! {
+                () = notify.notified() => {}
+                () = tokio::time::sleep(sleep) => {
+                    if self.inner.mode == CoordinatorMode::Local {
+                        let change = self.inner.store.reap().await?;
+                        self.apply(change);
+                    }
+                    if last_heartbeat.elapsed() >= Duration::from_secs(10) {
+                        self.inner.store.heartbeat(&waiter).await?;
+                        last_heartbeat = Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    async fn timeout(
+        &self,
+        request: &AcquireRequest,
+        started: Instant,
+        position: Option<usize>,
+    ) -> AcquireError {
+        let holders = match self.inner.store.resource(&request.resource).await {
+            Ok(view) => view.holders,
+            Err(error) => return AcquireError::Store(error),
+        };
+        AcquireError::Timeout {
+            resource: request.resource.clone(),
+            holders,
+            waited_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            position,
+        }
+    }
+
+    pub async fn renew(&self, lease: &str, ttl_ms: Option<i64>) -> Result<Lease, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.store.renew(lease, ttl_ms).await;
+        self.count("renew", &result, started);
+        result.map(|change| self.apply(change))
+    }
+
+    pub async fn release(&self, lease: &str) -> Result<Released, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.store.release(lease).await;
+        self.count("release", &result, started);
+        if result.is_ok() {
+            Metrics::add(&self.inner.metrics.releases, 1);
+        }
+        result.map(|change| self.apply(change))
+    }
+
+    pub async fn force_release(
+        &self,
+        resource: &ResourceId,
+        reason: &str,
+        actor: &str,
+    ) -> Result<ForceReleased, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.store.force_release(resource, reason, actor).await;
+        self.count("force_release", &result, started);
+        if result.is_ok() {
+            Metrics::add(&self.inner.metrics.force_releases, 1);
+        }
+        result.map(|change| self.apply(change))
+    }
+
+    /// Reaps expired leases and stale waiters now.
+    pub async fn reap(&self) -> Result<usize, StoreError> {
+        let change = self.inner.store.reap().await?;
+        Ok(self.apply(change))
+    }
+
+    /// Evaluates alert rules now.
+    pub async fn evaluate_alerts(&self) -> Result<Vec<Event>, StoreError> {
+        let events = self
+            .inner
+            .store
+            .evaluate_alerts(&self.inner.thresholds)
+            .await?;
+        self.apply(Change {
+            value: (),
+            granted: Vec::new(),
+            events: events.clone(),
+        });
+        Ok(events)
+    }
+
+    /// Publishes events recorded outside a lease change (operations).
+    pub fn publish(&self, events: Vec<Event>) {
+        self.apply(Change {
+            value: (),
+            granted: Vec::new(),
+            events,
+        });
+    }
+
+    fn count<T>(&self, kind: &str, result: &Result<T, StoreError>, started: Instant) {
+        let status = match result {
+            Ok(_) => "succeeded",
+            Err(error) if error.is_input() => "rejected",
+            Err(_) => "failed",
+        };
+        self.inner
+            .metrics
+            .operation(kind, status, started.elapsed().as_secs_f64());
+    }
+
+    /// Sleeps until the next lease expiry or waiter deadline, then reaps.
+    async fn reaper(self) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            let next = match self.inner.store.next_deadline().await {
+                Ok(next) => next,
+                Err(error) => {
+                    tracing::warn!(%error, "reaper cannot read the store; retrying");
+                    Some(now_ms() + 1000)
+                }
+            };
+            let wait_ms = next.map_or(5_000, |at| (at - now_ms()).clamp(0, 5_000));
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = self.inner.reaper.notified() => continue,
+                () = tokio::time::sleep(Duration::from_millis(wait_ms.unsigned_abs())) => {}
+            }
+            if let Err(error) = self.reap().await {
+                tracing::warn!(%error, "reaping failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+
+    async fn alert_loop(self) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep(Duration::from_secs(15)) => {}
+            }
+            if let Err(error) = self.evaluate_alerts().await {
+                tracing::warn!(%error, "evaluating alerts failed");
+            }
+        }
+    }
+
+    async fn spawn_listener(&self) -> Result<(), StoreError> {
+        let url = self.inner.store.connect_url().to_owned();
+        let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+        listener.listen(CHANNEL).await?;
+        let mut last_event = self.inner.store.last_event_id().await?;
+        let coordinator = self.clone();
+        tokio::spawn(async move {
+            let mut shutdown = coordinator.inner.shutdown.subscribe();
+            loop {
+                let notification = tokio::select! {
+                    _ = shutdown.changed() => return,
+                    notification = listener.try_recv() => notification,
+                };
+                match notification {
+                    Ok(Some(notification)) => {
+                        let payload: Payload =
+                            serde_json::from_str(notification.payload()).unwrap_or_default();
+                        if payload.overflow {
+                            coordinator.wake_all();
+                        }
+                        for waiter in &payload.granted {
+                            coordinator.wake(waiter);
+                        }
+                        if payload.overflow || !payload.events.is_empty() {
+                            match coordinator.inner.store.events_after(last_event, 1000).await {
+                                Ok(events) => {
+                                    for event in events {
+                                        last_event = last_event.max(event.id);
+                                        let _ = coordinator.inner.events.send(event);
+                                    }
+                                }
+                                Err(error) => tracing::warn!(%error, "cannot read events"),
+                            }
+                        }
+                    }
+                    // The connection dropped and was re-established:
+                    // notifications may be lost, so every waiter looks.
+                    Ok(None) => coordinator.wake_all(),
+                    Err(error) => {
+                        tracing::warn!(%error, "lost the PostgreSQL listener; reconnecting");
+                        coordinator.wake_all();
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Takes a waiter out of the queue when its request is dropped.
+struct WaitGuard {
+    coordinator: Coordinator,
+    waiter: String,
+    armed: bool,
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        if let Ok(mut waiters) = self.coordinator.inner.waiters.lock() {
+            waiters.remove(&self.waiter);
+        }
+        if let Ok(mut woken) = self.coordinator.inner.woken_at.lock() {
+            woken.remove(&self.waiter);
+        }
+        if !self.armed {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let coordinator = self.coordinator.clone();
+        let waiter = std::mem::take(&mut self.waiter);
+        handle.spawn(async move {
+            match coordinator
+                .inner
+                .store
+                .cancel_wait(&waiter, "waiter went away")
+                .await
+            {
+                Ok(change) => {
+                    if let Some(lease) = coordinator.apply(change) {
+                        // Granted just as the waiter left: give it back.
+                        if let Err(error) = coordinator.release(&lease.id).await {
+                            tracing::warn!(%error, "cannot give back an abandoned grant");
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot cancel an abandoned wait"),
+            }
+        });
+    }
+}

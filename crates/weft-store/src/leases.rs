@@ -1,0 +1,1139 @@
+//! Leases and the queue: claim, wait, renew, release, force-release, reap.
+//!
+//! How it works: every change to a resource is one transaction that first
+//! locks the resource's row (SQLite: the whole database, `BEGIN IMMEDIATE`;
+//! PostgreSQL: `SELECT … FOR UPDATE`), then runs the *grant pass*:
+//!
+//! 1. leases past their expiry are deleted (their tokens are void);
+//! 2. waiters past their deadline, or whose process stopped heart-beating,
+//!    leave the queue;
+//! 3. the queue is ordered by effective priority (priority plus aging), then
+//!    arrival; from its head, waiters are granted while they fit: an
+//!    exclusive lease needs the resource empty, a shared one needs no
+//!    exclusive holder and its weight within the capacity left. The first
+//!    that does not fit stops the pass, so a large request is never starved
+//!    by a stream of small ones.
+//!
+//! A claim is itself a waiter: it joins the queue and runs the pass, so it
+//! never jumps ahead of an older waiter of equal priority. Each grant takes
+//! the resource's fence plus one as its token, so tokens strictly increase
+//! per resource, across restarts and replicas: the row lock serialises them.
+//! A granted waiter keeps its row, marked with the lease, until the process
+//! waiting on it collects the lease; the grants a pass makes are returned so
+//! the caller can wake those processes.
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::error::StoreError;
+use crate::operations::{insert_event, insert_operation};
+use crate::store::Store;
+use crate::time::{now_ms, rfc3339};
+use crate::types::{
+    AcquireRequest, Event, Holder, Lease, Mode, OperationStatus, QueueEntry, Resource, ResourceId,
+    ResourceView,
+};
+
+/// How long a waiter's process may go without a heartbeat before the queue
+/// forgets it.
+pub(crate) const WAITER_HEARTBEAT_MS: i64 = 30_000;
+
+/// A grant made while running a pass: the waiter to wake and its lease.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub waiter: String,
+    pub lease: Lease,
+}
+
+/// What a claim got.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    Granted(Lease),
+    /// In the queue; wait for the waiter to be granted.
+    Queued {
+        waiter: String,
+        position: usize,
+        deadline_ms: i64,
+        holders: Vec<Lease>,
+    },
+    /// Taken, and the claim asked not to wait.
+    Conflict {
+        holders: Vec<Lease>,
+        queue_length: usize,
+    },
+}
+
+/// A waiter's state, when its process looks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaitState {
+    Waiting,
+    Granted(Lease),
+    /// The waiter left the queue: deadline passed or heartbeat lost.
+    Gone,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Released {
+    pub lease: Lease,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForceReleased {
+    pub released: Vec<Lease>,
+}
+
+/// The result of a change: its value, the waiters it granted (to wake) and
+/// the events it recorded (to publish).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change<T> {
+    pub value: T,
+    pub granted: Vec<Grant>,
+    pub events: Vec<Event>,
+}
+
+/// What one transaction accumulates.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub(crate) granted: Vec<Grant>,
+    pub(crate) events: Vec<Event>,
+}
+
+impl Effects {
+    fn into_change<T>(self, value: T) -> Change<T> {
+        Change {
+            value,
+            granted: self.granted,
+            events: self.events,
+        }
+    }
+}
+
+const LEASE_COLUMNS: &str =
+    "id, resource, mode, weight, token, holder, priority, ttl_ms, granted_at, expires_at";
+
+const WAITER_COLUMNS: &str = "id, resource, mode, weight, holder, priority, ttl_ms, enqueued_at, \
+     deadline, heartbeat_until, operation, lease";
+
+pub(crate) fn lease_from_row(row: &AnyRow) -> Result<Lease, StoreError> {
+    let resource: String = row.try_get("resource")?;
+    let holder: String = row.try_get("holder")?;
+    let mode: String = row.try_get("mode")?;
+    Ok(Lease {
+        id: row.try_get("id")?,
+        resource: ResourceId::parse(&resource).map_err(|_| StoreError::Corrupt {
+            what: "resource id",
+            message: resource.clone(),
+        })?,
+        mode: Mode::parse(&mode)?,
+        weight: row.try_get("weight")?,
+        token: row.try_get("token")?,
+        holder: parse_holder(&holder)?,
+        priority: row.try_get("priority")?,
+        ttl_ms: row.try_get("ttl_ms")?,
+        granted_at: String::new(),
+        expires_at: String::new(),
+        granted_at_ms: row.try_get("granted_at")?,
+        expires_at_ms: row.try_get("expires_at")?,
+    }
+    .stamp())
+}
+
+pub(crate) fn parse_holder(text: &str) -> Result<Holder, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt {
+        what: "holder",
+        message: error.to_string(),
+    })
+}
+
+fn holder_json(holder: &Holder) -> String {
+    serde_json::to_string(holder).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// A waiter row.
+#[derive(Debug, Clone)]
+struct Waiter {
+    id: String,
+    mode: Mode,
+    weight: i64,
+    holder: Holder,
+    priority: i64,
+    ttl_ms: i64,
+    enqueued_at: i64,
+    deadline: i64,
+    operation: String,
+    lease: Option<String>,
+}
+
+fn waiter_from_row(row: &AnyRow) -> Result<Waiter, StoreError> {
+    let mode: String = row.try_get("mode")?;
+    let holder: String = row.try_get("holder")?;
+    Ok(Waiter {
+        id: row.try_get("id")?,
+        mode: Mode::parse(&mode)?,
+        weight: row.try_get("weight")?,
+        holder: parse_holder(&holder)?,
+        priority: row.try_get("priority")?,
+        ttl_ms: row.try_get("ttl_ms")?,
+        enqueued_at: row.try_get("enqueued_at")?,
+        deadline: row.try_get("deadline")?,
+        operation: row.try_get("operation")?,
+        lease: row.try_get("lease")?,
+    })
+}
+
+fn resource_from_row(row: &AnyRow) -> Result<Resource, StoreError> {
+    let id: String = row.try_get("id")?;
+    let metadata: String = row.try_get("metadata")?;
+    Ok(Resource {
+        id: ResourceId::parse(&id).map_err(|_| StoreError::Corrupt {
+            what: "resource id",
+            message: id.clone(),
+        })?,
+        kind: row.try_get("kind")?,
+        identifier: row.try_get("identifier")?,
+        capacity: row.try_get("capacity")?,
+        metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
+        fence: row.try_get("fence")?,
+    })
+}
+
+/// Does a request of `mode`/`weight` fit beside `holders`?
+fn fits(mode: Mode, weight: i64, capacity: i64, holders: &[Lease]) -> bool {
+    match mode {
+        Mode::Exclusive => holders.is_empty(),
+        Mode::Shared => {
+            let used: i64 = holders.iter().map(|l| l.weight).sum();
+            holders.iter().all(|l| l.mode == Mode::Shared) && used + weight <= capacity
+        }
+    }
+}
+
+impl Store {
+    /// Creates the resource if it does not exist (with `capacity`), and locks
+    /// it for the rest of the transaction.
+    async fn lock_resource(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        id: &ResourceId,
+        capacity: Option<i64>,
+        create: bool,
+    ) -> Result<Resource, StoreError> {
+        if create {
+            sqlx::query(
+                "INSERT INTO resources (id, kind, identifier, capacity, metadata, fence, created_at)
+                 VALUES ($1, $2, $3, $4, '{}', 0, $5) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id.to_string())
+            .bind(id.kind())
+            .bind(id.identifier())
+            .bind(capacity.unwrap_or(1))
+            .bind(now_ms())
+            .execute(&mut **transaction)
+            .await?;
+        }
+        let sql = format!(
+            "SELECT id, kind, identifier, capacity, metadata, fence FROM resources WHERE id = $1{}",
+            self.for_update()
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&mut **transaction)
+            .await?
+            .ok_or_else(|| StoreError::UnknownResource(id.to_string()))?;
+        resource_from_row(&row)
+    }
+
+    async fn holders_of(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        id: &ResourceId,
+    ) -> Result<Vec<Lease>, StoreError> {
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE resource = $1 ORDER BY token");
+        sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_all(&mut **transaction)
+            .await?
+            .iter()
+            .map(lease_from_row)
+            .collect()
+    }
+
+    async fn waiters_of(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        id: &ResourceId,
+    ) -> Result<Vec<Waiter>, StoreError> {
+        let sql = format!(
+            "SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1 AND lease IS NULL"
+        );
+        let mut waiters: Vec<Waiter> = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_all(&mut **transaction)
+            .await?
+            .iter()
+            .map(waiter_from_row)
+            .collect::<Result<_, _>>()?;
+        let now = now_ms();
+        waiters.sort_by(|a, b| {
+            let pa = self.policy.effective_priority(a.priority, now - a.enqueued_at);
+            let pb = self.policy.effective_priority(b.priority, now - b.enqueued_at);
+            pb.cmp(&pa)
+                .then(a.enqueued_at.cmp(&b.enqueued_at))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(waiters)
+    }
+
+    /// The grant pass (see the module docs). The resource must be locked.
+    async fn grant_pass(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        resource: &Resource,
+        effects: &mut Effects,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let id = resource.id.to_string();
+        // 1. Expired leases.
+        let sql = format!(
+            "SELECT {LEASE_COLUMNS} FROM leases WHERE resource = $1 AND expires_at <= $2"
+        );
+        let expired: Vec<Lease> = sqlx::query(&sql)
+            .bind(&id)
+            .bind(now)
+            .fetch_all(&mut **transaction)
+            .await?
+            .iter()
+            .map(lease_from_row)
+            .collect::<Result<_, _>>()?;
+        for lease in &expired {
+            sqlx::query("DELETE FROM leases WHERE id = $1")
+                .bind(&lease.id)
+                .execute(&mut **transaction)
+                .await?;
+            let event = insert_event(
+                transaction,
+                "expire",
+                Some(&id),
+                json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
+                       "expired_at": lease.expires_at}),
+            )
+            .await?;
+            effects.events.push(event);
+        }
+        // 2. Waiters past their deadline or heartbeat.
+        let sql = format!(
+            "SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1
+             AND (deadline <= $2 OR heartbeat_until <= $2)"
+        );
+        let stale: Vec<Waiter> = sqlx::query(&sql)
+            .bind(&id)
+            .bind(now)
+            .fetch_all(&mut **transaction)
+            .await?
+            .iter()
+            .map(waiter_from_row)
+            .collect::<Result<_, _>>()?;
+        for waiter in &stale {
+            sqlx::query("DELETE FROM waiters WHERE id = $1")
+                .bind(&waiter.id)
+                .execute(&mut **transaction)
+                .await?;
+            if waiter.lease.is_none() {
+                let reason = if waiter.deadline <= now {
+                    "wait timed out"
+                } else {
+                    "waiter went away"
+                };
+                crate::operations::finish_operation(
+                    transaction,
+                    &waiter.operation,
+                    OperationStatus::Conflict,
+                    None,
+                    Some(reason),
+                )
+                .await?;
+            }
+        }
+        // 3. Grant from the head of the queue while requests fit.
+        let mut holders = self.holders_of(transaction, &resource.id).await?;
+        let waiters = self.waiters_of(transaction, &resource.id).await?;
+        let mut fence = resource.fence;
+        for waiter in waiters {
+            if !fits(waiter.mode, waiter.weight, resource.capacity, &holders) {
+                break;
+            }
+            fence += 1;
+            let lease = Lease {
+                id: uuid::Uuid::new_v4().to_string(),
+                resource: resource.id.clone(),
+                mode: waiter.mode,
+                weight: waiter.weight,
+                token: fence,
+                holder: waiter.holder.clone(),
+                priority: waiter.priority,
+                ttl_ms: waiter.ttl_ms,
+                granted_at: String::new(),
+                expires_at: String::new(),
+                granted_at_ms: now,
+                expires_at_ms: now.saturating_add(waiter.ttl_ms),
+            }
+            .stamp();
+            sqlx::query(&format!(
+                "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)"
+            ))
+            .bind(&lease.id)
+            .bind(&id)
+            .bind(lease.mode.as_str())
+            .bind(lease.weight)
+            .bind(lease.token)
+            .bind(holder_json(&lease.holder))
+            .bind(lease.priority)
+            .bind(lease.ttl_ms)
+            .bind(lease.granted_at_ms)
+            .bind(lease.expires_at_ms)
+            .execute(&mut **transaction)
+            .await?;
+            sqlx::query("UPDATE waiters SET lease = $1 WHERE id = $2")
+                .bind(&lease.id)
+                .bind(&waiter.id)
+                .execute(&mut **transaction)
+                .await?;
+            let event = insert_event(
+                transaction,
+                "grant",
+                Some(&id),
+                json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
+                       "mode": lease.mode, "weight": lease.weight,
+                       "waited_ms": now - waiter.enqueued_at}),
+            )
+            .await?;
+            effects.events.push(event);
+            holders.push(lease.clone());
+            effects.granted.push(Grant {
+                waiter: waiter.id,
+                lease,
+            });
+        }
+        if fence != resource.fence {
+            sqlx::query("UPDATE resources SET fence = $1 WHERE id = $2")
+                .bind(fence)
+                .bind(&id)
+                .execute(&mut **transaction)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Asks for a lease: granted at once, queued, or refused when the
+    /// request does not wait.
+    pub async fn try_acquire(
+        &self,
+        request: &AcquireRequest,
+    ) -> Result<Change<Attempt>, StoreError> {
+        let ttl = self.policy.ttl(request.ttl_ms)?;
+        let wait = self.policy.wait(request.wait_ms)?;
+        let priority = self
+            .policy
+            .priority(request.priority, request.class.as_deref())?;
+        if request.weight < 1 {
+            return Err(StoreError::invalid("weight", "must be at least 1"));
+        }
+        if let Some(capacity) = request.capacity
+            && !(1..=1_000_000).contains(&capacity)
+        {
+            return Err(StoreError::invalid("capacity", "must be 1..=1000000"));
+        }
+        let mut transaction = self.begin().await?;
+        let resource = self
+            .lock_resource(&mut transaction, &request.resource, request.capacity, true)
+            .await?;
+        if request.weight > resource.capacity {
+            return Err(StoreError::invalid(
+                "weight",
+                format!(
+                    "{} is more than `{}`'s capacity {}",
+                    request.weight, resource.id, resource.capacity
+                ),
+            ));
+        }
+        if request.mode == Mode::Exclusive && request.weight != 1 {
+            return Err(StoreError::invalid(
+                "weight",
+                "an exclusive lease holds the whole resource; weight is for shared leases",
+            ));
+        }
+        let now = now_ms();
+        let waiter = uuid::Uuid::new_v4().to_string();
+        let operation = insert_operation(
+            &mut transaction,
+            "claim",
+            Some(&resource.id.to_string()),
+            Some(&request.holder),
+            now,
+        )
+        .await?;
+        let deadline = now.saturating_add(wait);
+        sqlx::query(&format!(
+            "INSERT INTO waiters ({WAITER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+        ))
+        .bind(&waiter)
+        .bind(resource.id.to_string())
+        .bind(request.mode.as_str())
+        .bind(request.weight)
+        .bind(holder_json(&request.holder))
+        .bind(priority)
+        .bind(ttl)
+        .bind(now)
+        .bind(deadline)
+        .bind(now + WAITER_HEARTBEAT_MS)
+        .bind(&operation)
+        .execute(&mut *transaction)
+        .await?;
+        let mut effects = Effects::default();
+        self.grant_pass(&mut transaction, &resource, &mut effects)
+            .await?;
+        let mine = effects
+            .granted
+            .iter()
+            .position(|grant| grant.waiter == waiter);
+        let attempt = if let Some(index) = mine {
+            let grant = effects.granted.remove(index);
+            sqlx::query("DELETE FROM waiters WHERE id = $1")
+                .bind(&waiter)
+                .execute(&mut *transaction)
+                .await?;
+            crate::operations::finish_operation(
+                &mut transaction,
+                &operation,
+                OperationStatus::Succeeded,
+                Some(json!({"lease": grant.lease.id, "token": grant.lease.token, "waited_ms": 0})),
+                None,
+            )
+            .await?;
+            Attempt::Granted(grant.lease)
+        } else {
+            let holders = self.holders_of(&mut transaction, &resource.id).await?;
+            let queue = self.waiters_of(&mut transaction, &resource.id).await?;
+            if wait == 0 {
+                sqlx::query("DELETE FROM waiters WHERE id = $1")
+                    .bind(&waiter)
+                    .execute(&mut *transaction)
+                    .await?;
+                crate::operations::finish_operation(
+                    &mut transaction,
+                    &operation,
+                    OperationStatus::Conflict,
+                    None,
+                    Some("taken"),
+                )
+                .await?;
+                let event = insert_event(
+                    &mut transaction,
+                    "conflict",
+                    Some(&resource.id.to_string()),
+                    json!({"holder": request.holder,
+                           "held_by": holders.iter().map(|l| &l.holder).collect::<Vec<_>>()}),
+                )
+                .await?;
+                effects.events.push(event);
+                Attempt::Conflict {
+                    holders,
+                    queue_length: queue.len().saturating_sub(1),
+                }
+            } else {
+                let position = queue
+                    .iter()
+                    .position(|w| w.id == waiter)
+                    .map_or(queue.len(), |i| i + 1);
+                let event = insert_event(
+                    &mut transaction,
+                    "queued",
+                    Some(&resource.id.to_string()),
+                    json!({"waiter": waiter, "holder": request.holder, "position": position,
+                           "priority": priority}),
+                )
+                .await?;
+                effects.events.push(event);
+                Attempt::Queued {
+                    waiter,
+                    position,
+                    deadline_ms: deadline,
+                    holders,
+                }
+            }
+        };
+        self.notify(&mut transaction, &effects).await?;
+        transaction.commit().await?;
+        Ok(effects.into_change(attempt))
+    }
+
+    /// Where a queued waiter stands. A granted waiter's row is removed and
+    /// its claim finished; the lease is the caller's.
+    pub async fn collect(&self, waiter: &str) -> Result<WaitState, StoreError> {
+        let row = sqlx::query("SELECT lease, operation, enqueued_at FROM waiters WHERE id = $1")
+            .bind(waiter)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(WaitState::Gone);
+        };
+        let lease_id: Option<String> = row.try_get("lease")?;
+        let Some(lease_id) = lease_id else {
+            return Ok(WaitState::Waiting);
+        };
+        let operation: String = row.try_get("operation")?;
+        let enqueued_at: i64 = row.try_get("enqueued_at")?;
+        let mut transaction = self.begin().await?;
+        let lease = self.lease_in(&mut transaction, &lease_id).await?;
+        sqlx::query("DELETE FROM waiters WHERE id = $1")
+            .bind(waiter)
+            .execute(&mut *transaction)
+            .await?;
+        let state = match lease {
+            Some(lease) => {
+                crate::operations::finish_operation(
+                    &mut transaction,
+                    &operation,
+                    OperationStatus::Succeeded,
+                    Some(json!({"lease": lease.id, "token": lease.token,
+                                "waited_ms": lease.granted_at_ms - enqueued_at})),
+                    None,
+                )
+                .await?;
+                WaitState::Granted(lease)
+            }
+            // Granted, then expired before anyone collected it.
+            None => WaitState::Gone,
+        };
+        transaction.commit().await?;
+        Ok(state)
+    }
+
+    /// Keeps a waiter in the queue.
+    pub async fn heartbeat(&self, waiter: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE waiters SET heartbeat_until = $1 WHERE id = $2")
+            .bind(now_ms() + WAITER_HEARTBEAT_MS)
+            .bind(waiter)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a waiter out of the queue (its deadline passed, or its client
+    /// went away). When it was granted meanwhile, returns the lease, which
+    /// the caller then owns.
+    pub async fn cancel_wait(
+        &self,
+        waiter: &str,
+        reason: &str,
+    ) -> Result<Change<Option<Lease>>, StoreError> {
+        let row = sqlx::query("SELECT resource FROM waiters WHERE id = $1")
+            .bind(waiter)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(Effects::default().into_change(None));
+        };
+        let resource: String = row.try_get("resource")?;
+        let resource = ResourceId::parse(&resource)?;
+        let mut transaction = self.begin().await?;
+        let locked = self
+            .lock_resource(&mut transaction, &resource, None, false)
+            .await?;
+        let sql = format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE id = $1");
+        let Some(row) = sqlx::query(&sql)
+            .bind(waiter)
+            .fetch_optional(&mut *transaction)
+            .await?
+        else {
+            return Ok(Effects::default().into_change(None));
+        };
+        let row = waiter_from_row(&row)?;
+        sqlx::query("DELETE FROM waiters WHERE id = $1")
+            .bind(waiter)
+            .execute(&mut *transaction)
+            .await?;
+        let mut effects = Effects::default();
+        let value = if let Some(lease_id) = &row.lease {
+            let lease = self.lease_in(&mut transaction, lease_id).await?;
+            if let Some(lease) = &lease {
+                crate::operations::finish_operation(
+                    &mut transaction,
+                    &row.operation,
+                    OperationStatus::Succeeded,
+                    Some(json!({"lease": lease.id, "token": lease.token,
+                                "waited_ms": lease.granted_at_ms - row.enqueued_at})),
+                    None,
+                )
+                .await?;
+            }
+            lease
+        } else {
+            crate::operations::finish_operation(
+                &mut transaction,
+                &row.operation,
+                OperationStatus::Conflict,
+                None,
+                Some(reason),
+            )
+            .await?;
+            let event = insert_event(
+                &mut transaction,
+                "wait_cancelled",
+                Some(&resource.to_string()),
+                json!({"waiter": waiter, "holder": row.holder, "reason": reason}),
+            )
+            .await?;
+            effects.events.push(event);
+            // The head of the queue leaving may let others in.
+            self.grant_pass(&mut transaction, &locked, &mut effects)
+                .await?;
+            None
+        };
+        self.notify(&mut transaction, &effects).await?;
+        transaction.commit().await?;
+        Ok(effects.into_change(value))
+    }
+
+    async fn lease_in(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<Option<Lease>, StoreError> {
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE id = $1");
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut **transaction)
+            .await?
+            .as_ref()
+            .map(lease_from_row)
+            .transpose()
+    }
+
+    /// The resource a lease is on, read outside any transaction.
+    async fn resource_of(&self, lease: &str) -> Result<ResourceId, StoreError> {
+        let row = sqlx::query("SELECT resource FROM leases WHERE id = $1")
+            .bind(lease)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownLease(lease.to_owned()))?;
+        let resource: String = row.try_get("resource")?;
+        ResourceId::parse(&resource)
+    }
+
+    /// Locks the lease's resource and reads the lease again under the lock.
+    /// An expired lease is reaped here, and comes back as the error to
+    /// return once the reaping is committed.
+    async fn open_lease(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        id: &str,
+        effects: &mut Effects,
+    ) -> Result<Result<(Resource, Lease), StoreError>, StoreError> {
+        let resource_id = self.resource_of(id).await?;
+        let resource = self
+            .lock_resource(transaction, &resource_id, None, false)
+            .await?;
+        let lease = self
+            .lease_in(transaction, id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownLease(id.to_owned()))?;
+        if lease.expires_at_ms <= now_ms() {
+            self.grant_pass(transaction, &resource, effects).await?;
+            return Ok(Err(StoreError::LeaseExpired {
+                id: lease.id,
+                resource: resource.id.to_string(),
+                token: lease.token,
+            }));
+        }
+        Ok(Ok((resource, lease)))
+    }
+
+    async fn commit(
+        &self,
+        mut transaction: Transaction<'static, Any>,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        self.notify(&mut transaction, effects).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Extends a live lease by `ttl` from now (default: its own TTL).
+    pub async fn renew(&self, id: &str, ttl_ms: Option<i64>) -> Result<Change<Lease>, StoreError> {
+        if let Some(ttl) = ttl_ms {
+            self.policy.ttl(Some(ttl))?;
+        }
+        let mut transaction = self.begin().await?;
+        let mut effects = Effects::default();
+        let mut lease = match self.open_lease(&mut transaction, id, &mut effects).await? {
+            Ok((_, lease)) => lease,
+            Err(expired) => {
+                self.commit(transaction, &effects).await?;
+                return Err(expired);
+            }
+        };
+        let now = now_ms();
+        lease.ttl_ms = ttl_ms.unwrap_or(lease.ttl_ms);
+        lease.expires_at_ms = now.saturating_add(lease.ttl_ms);
+        sqlx::query(
+            "UPDATE leases SET ttl_ms = $1, expires_at = $2, renewed_at = $3 WHERE id = $4",
+        )
+        .bind(lease.ttl_ms)
+        .bind(lease.expires_at_ms)
+        .bind(now)
+        .bind(&lease.id)
+        .execute(&mut *transaction)
+        .await?;
+        self.commit(transaction, &effects).await?;
+        Ok(effects.into_change(lease.stamp()))
+    }
+
+    /// Gives a lease back; the next waiters are granted in the same
+    /// transaction.
+    pub async fn release(&self, id: &str) -> Result<Change<Released>, StoreError> {
+        let mut transaction = self.begin().await?;
+        let mut effects = Effects::default();
+        let (resource, lease) = match self.open_lease(&mut transaction, id, &mut effects).await? {
+            Ok(live) => live,
+            Err(expired) => {
+                self.commit(transaction, &effects).await?;
+                return Err(expired);
+            }
+        };
+        let now = now_ms();
+        sqlx::query("DELETE FROM leases WHERE id = $1")
+            .bind(&lease.id)
+            .execute(&mut *transaction)
+            .await?;
+        let operation = insert_operation(
+            &mut transaction,
+            "release",
+            Some(&resource.id.to_string()),
+            Some(&lease.holder),
+            now,
+        )
+        .await?;
+        crate::operations::finish_operation(
+            &mut transaction,
+            &operation,
+            OperationStatus::Succeeded,
+            Some(json!({"lease": lease.id, "token": lease.token,
+                        "held_ms": now - lease.granted_at_ms})),
+            None,
+        )
+        .await?;
+        let event = insert_event(
+            &mut transaction,
+            "release",
+            Some(&resource.id.to_string()),
+            json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
+                   "held_ms": now - lease.granted_at_ms}),
+        )
+        .await?;
+        effects.events.push(event);
+        self.grant_pass(&mut transaction, &resource, &mut effects)
+            .await?;
+        self.commit(transaction, &effects).await?;
+        Ok(effects.into_change(Released { lease }))
+    }
+
+    /// Takes every lease on a resource away, for an emergency, with an audit
+    /// event naming who did it and why.
+    pub async fn force_release(
+        &self,
+        resource: &ResourceId,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Change<ForceReleased>, StoreError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::invalid(
+                "reason",
+                "a force-release needs a reason for the audit trail",
+            ));
+        }
+        let mut transaction = self.begin().await?;
+        let locked = self
+            .lock_resource(&mut transaction, resource, None, false)
+            .await?;
+        let released = self.holders_of(&mut transaction, resource).await?;
+        sqlx::query("DELETE FROM leases WHERE resource = $1")
+            .bind(resource.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        let now = now_ms();
+        let operation = insert_operation(
+            &mut transaction,
+            "force_release",
+            Some(&resource.to_string()),
+            None,
+            now,
+        )
+        .await?;
+        crate::operations::finish_operation(
+            &mut transaction,
+            &operation,
+            OperationStatus::Succeeded,
+            Some(json!({"reason": reason, "actor": actor,
+                        "leases": released.iter().map(|l| &l.id).collect::<Vec<_>>()})),
+            None,
+        )
+        .await?;
+        let mut effects = Effects::default();
+        let event = insert_event(
+            &mut transaction,
+            "force_release",
+            Some(&resource.to_string()),
+            json!({"reason": reason, "actor": actor,
+                   "leases": released.iter().map(|l| json!({"lease": l.id, "token": l.token,
+                                                             "holder": l.holder})).collect::<Vec<_>>()}),
+        )
+        .await?;
+        effects.events.push(event);
+        self.grant_pass(&mut transaction, &locked, &mut effects)
+            .await?;
+        self.notify(&mut transaction, &effects).await?;
+        transaction.commit().await?;
+        Ok(effects.into_change(ForceReleased { released }))
+    }
+
+    /// Reaps every expired lease and stale waiter, granting what that frees.
+    pub async fn reap(&self) -> Result<Change<usize>, StoreError> {
+        let now = now_ms();
+        let rows = sqlx::query(
+            "SELECT resource FROM leases WHERE expires_at <= $1
+             UNION SELECT resource FROM waiters WHERE deadline <= $1 OR heartbeat_until <= $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut all = Effects::default();
+        for row in rows {
+            let resource: String = row.try_get("resource")?;
+            let resource = ResourceId::parse(&resource)?;
+            let mut transaction = self.begin().await?;
+            let locked = self
+                .lock_resource(&mut transaction, &resource, None, false)
+                .await?;
+            let mut effects = Effects::default();
+            self.grant_pass(&mut transaction, &locked, &mut effects)
+                .await?;
+            self.notify(&mut transaction, &effects).await?;
+            transaction.commit().await?;
+            all.granted.extend(effects.granted);
+            all.events.extend(effects.events);
+        }
+        let expired = all.events.iter().filter(|e| e.kind == "expire").count();
+        Ok(all.into_change(expired))
+    }
+
+    /// When the reaper next has something to do: the earliest lease expiry
+    /// or waiter deadline.
+    pub async fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(MIN(expires_at) AS BIGINT) AS lease,
+                    (SELECT CAST(MIN(deadline) AS BIGINT) FROM waiters WHERE lease IS NULL) AS waiter,
+                    (SELECT CAST(MIN(heartbeat_until) AS BIGINT) FROM waiters) AS heartbeat
+             FROM leases",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let lease: Option<i64> = row.try_get("lease")?;
+        let waiter: Option<i64> = row.try_get("waiter")?;
+        let heartbeat: Option<i64> = row.try_get("heartbeat")?;
+        Ok([lease, waiter, heartbeat].into_iter().flatten().min())
+    }
+
+    /// Registers a resource (or updates its capacity and metadata).
+    pub async fn register_resource(
+        &self,
+        id: &ResourceId,
+        capacity: Option<i64>,
+        metadata: Option<serde_json::Value>,
+    ) -> Result<Resource, StoreError> {
+        if let Some(capacity) = capacity
+            && !(1..=1_000_000).contains(&capacity)
+        {
+            return Err(StoreError::invalid("capacity", "must be 1..=1000000"));
+        }
+        if let Some(metadata) = &metadata
+            && !metadata.is_object()
+        {
+            return Err(StoreError::invalid("metadata", "must be a JSON object"));
+        }
+        let mut transaction = self.begin().await?;
+        let mut resource = self
+            .lock_resource(&mut transaction, id, capacity, true)
+            .await?;
+        if let Some(capacity) = capacity {
+            resource.capacity = capacity;
+        }
+        if let Some(metadata) = metadata {
+            resource.metadata = metadata;
+        }
+        sqlx::query("UPDATE resources SET capacity = $1, metadata = $2 WHERE id = $3")
+            .bind(resource.capacity)
+            .bind(resource.metadata.to_string())
+            .bind(id.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        // More capacity may admit waiters.
+        let mut effects = Effects::default();
+        self.grant_pass(&mut transaction, &resource, &mut effects)
+            .await?;
+        self.notify(&mut transaction, &effects).await?;
+        transaction.commit().await?;
+        Ok(resource)
+    }
+
+    /// One resource with its holders and queue.
+    pub async fn resource(&self, id: &ResourceId) -> Result<ResourceView, StoreError> {
+        self.resources(Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::UnknownResource(id.to_string()))
+    }
+
+    /// Every resource (or one) with holders and queue, in a consistent read.
+    pub async fn resources(
+        &self,
+        only: Option<&ResourceId>,
+    ) -> Result<Vec<ResourceView>, StoreError> {
+        let filter = only.map(ToString::to_string);
+        let mut connection = self.pool.acquire().await?;
+        let resources: Vec<Resource> = sqlx::query(
+            "SELECT id, kind, identifier, capacity, metadata, fence FROM resources
+             WHERE ($1 = '' OR id = $1) ORDER BY id",
+        )
+        .bind(filter.clone().unwrap_or_default())
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(resource_from_row)
+        .collect::<Result<_, _>>()?;
+        let now = now_ms();
+        let leases: Vec<Lease> = sqlx::query(&format!(
+            "SELECT {LEASE_COLUMNS} FROM leases WHERE ($1 = '' OR resource = $1) AND expires_at > $2 ORDER BY token"
+        ))
+        .bind(filter.clone().unwrap_or_default())
+        .bind(now)
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(lease_from_row)
+        .collect::<Result<_, _>>()?;
+        let waiters: Vec<(String, Waiter)> = sqlx::query(&format!(
+            "SELECT {WAITER_COLUMNS} FROM waiters WHERE ($1 = '' OR resource = $1) AND lease IS NULL
+             AND deadline > $2 AND heartbeat_until > $2"
+        ))
+        .bind(filter.unwrap_or_default())
+        .bind(now)
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(|row| {
+            let resource: String = row.try_get("resource")?;
+            Ok((resource, waiter_from_row(row)?))
+        })
+        .collect::<Result<_, StoreError>>()?;
+        Ok(resources
+            .into_iter()
+            .map(|resource| {
+                let id = resource.id.to_string();
+                let holders: Vec<Lease> = leases
+                    .iter()
+                    .filter(|l| l.resource == resource.id)
+                    .cloned()
+                    .collect();
+                let mut queue: Vec<&Waiter> = waiters
+                    .iter()
+                    .filter(|(r, _)| *r == id)
+                    .map(|(_, w)| w)
+                    .collect();
+                queue.sort_by(|a, b| {
+                    let pa = self.policy.effective_priority(a.priority, now - a.enqueued_at);
+                    let pb = self.policy.effective_priority(b.priority, now - b.enqueued_at);
+                    pb.cmp(&pa)
+                        .then(a.enqueued_at.cmp(&b.enqueued_at))
+                        .then(a.id.cmp(&b.id))
+                });
+                let queue = queue
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, w)| QueueEntry {
+                        waiter: w.id.clone(),
+                        position: index + 1,
+                        mode: w.mode,
+                        weight: w.weight,
+                        holder: w.holder.clone(),
+                        priority: w.priority,
+                        effective_priority: self
+                            .policy
+                            .effective_priority(w.priority, now - w.enqueued_at),
+                        enqueued_at: rfc3339(w.enqueued_at),
+                        waited_ms: now - w.enqueued_at,
+                        deadline: rfc3339(w.deadline),
+                    })
+                    .collect();
+                ResourceView {
+                    used: holders.iter().map(|l| l.weight).sum(),
+                    resource,
+                    holders,
+                    queue,
+                }
+            })
+            .collect())
+    }
+
+    /// Every live lease.
+    pub async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let sql = format!(
+            "SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at > $1 ORDER BY resource, token"
+        );
+        sqlx::query(&sql)
+            .bind(now_ms())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(lease_from_row)
+            .collect()
+    }
+
+    /// One live lease.
+    pub async fn lease(&self, id: &str) -> Result<Lease, StoreError> {
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE id = $1 AND expires_at > $2");
+        sqlx::query(&sql)
+            .bind(id)
+            .bind(now_ms())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(lease_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::UnknownLease(id.to_owned()))
+    }
+
+    /// On PostgreSQL, tells every replica (at commit) which waiters were
+    /// granted and which events were recorded.
+    pub(crate) async fn notify(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        if self.backend != crate::store::Backend::Postgres
+            || (effects.granted.is_empty() && effects.events.is_empty())
+        {
+            return Ok(());
+        }
+        let payload = crate::notify::payload(effects);
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::notify::CHANNEL)
+            .bind(payload)
+            .execute(&mut **transaction)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! Coordination state: resources, leases with fencing tokens, a priority
+//! queue of waiters, operations, events and alerts, on SQLite (the embedded
+//! default) or PostgreSQL (shared by several `weft serve` replicas).
+//!
+//! [`Store`] is the database: every change is one transaction, and the
+//! database is the one source of truth for who holds what. [`Coordinator`]
+//! adds what a running process needs on top: waiting for a grant without
+//! polling, reaping expired leases on time, and a stream of events.
+
+mod alerts;
+mod coordinator;
+mod error;
+mod leases;
+pub mod metrics;
+mod migrations;
+mod notify;
+mod operations;
+mod policy;
+mod store;
+pub mod time;
+mod types;
+
+pub use alerts::{AlertFilter, AlertThresholds, WindowRates};
+pub use coordinator::{AcquireError, Coordinator, CoordinatorMode, CoordinatorStats};
+pub use error::StoreError;
+pub use leases::{Attempt, Change, ForceReleased, Grant, Released, WaitState};
+pub use operations::{CleanupReport, OperationFilter};
+pub use policy::{DEFAULT_CLASSES, LeasePolicy};
+pub use store::{Backend, Store, StoreStats};
+pub use types::{
+    AcquireRequest, Alert, Event, Holder, Lease, Mode, Operation, OperationStatus, QueueEntry,
+    Resource, ResourceId, ResourceView,
+};
