@@ -206,7 +206,7 @@ impl Store {
         }
         let mut transaction = self.begin().await?;
         let open = sqlx::query("SELECT id, rule, subject FROM alerts WHERE resolved_at IS NULL")
-            .fetch_all(&mut *transaction)
+            .fetch_all(&mut **transaction)
             .await?;
         let now = now_ms();
         let mut events = Vec::new();
@@ -224,7 +224,7 @@ impl Store {
                 sqlx::query("UPDATE alerts SET resolved_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(&id)
-                    .execute(&mut *transaction)
+                    .execute(&mut **transaction)
                     .await?;
                 events.push(
                     insert_event(
@@ -257,7 +257,7 @@ impl Store {
             .bind(alert.value)
             .bind(alert.threshold)
             .bind(now)
-            .execute(&mut *transaction)
+            .execute(&mut **transaction)
             .await?;
             events.push(
                 insert_event(
@@ -312,7 +312,7 @@ impl Store {
         .bind(now_ms())
         .bind(by)
         .bind(id)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await?
         .rows_affected();
         let row = sqlx::query(
@@ -320,7 +320,7 @@ impl Store {
                     resolved_at, acknowledged_at, acknowledged_by FROM alerts WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *transaction)
+        .fetch_optional(&mut **transaction)
         .await?
         .ok_or_else(|| StoreError::UnknownAlert(id.to_owned()))?;
         if updated > 0 {

@@ -49,7 +49,10 @@ pub enum AcquireError {
         holders: Vec<Lease>,
         queue_length: usize,
     },
-    #[error("timed out after {waited_ms} ms waiting for `{resource}`, held by {}", describe(holders))]
+    #[error(
+        "timed out after {waited_ms} ms waiting for `{resource}`, held by {}",
+        describe(holders)
+    )]
     Timeout {
         resource: ResourceId,
         holders: Vec<Lease>,
@@ -361,7 +364,11 @@ impl Coordinator {
         actor: &str,
     ) -> Result<ForceReleased, StoreError> {
         let started = Instant::now();
-        let result = self.inner.store.force_release(resource, reason, actor).await;
+        let result = self
+            .inner
+            .store
+            .force_release(resource, reason, actor)
+            .await;
         self.count("force_release", &result, started);
         if result.is_ok() {
             Metrics::add(&self.inner.metrics.force_releases, 1);

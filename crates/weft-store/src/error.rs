@@ -20,19 +20,26 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("the store was written by a newer weft (schema version {found}, this weft knows {known})")]
+    #[error(
+        "the store was written by a newer weft (schema version {found}, this weft knows {known})"
+    )]
     NewerSchema { found: i64, known: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("invalid {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("unknown priority class `{name}` (known: {known})")]
     UnknownClass { name: String, known: String },
     #[error("no resource `{0}`")]
     UnknownResource(String),
     #[error("no lease `{0}`")]
     UnknownLease(String),
-    #[error("lease `{id}` on `{resource}` expired and was reaped; its fencing token {token} is void")]
+    #[error(
+        "lease `{id}` on `{resource}` expired and was reaped; its fencing token {token} is void"
+    )]
     LeaseExpired {
         id: String,
         resource: String,

@@ -28,7 +28,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::error::StoreError;
 use crate::operations::{insert_event, insert_operation};
-use crate::store::Store;
+use crate::store::{Store, Tx};
 use crate::time::{now_ms, rfc3339};
 use crate::types::{
     AcquireRequest, Event, Holder, Lease, Mode, OperationStatus, QueueEntry, Resource, ResourceId,
@@ -264,9 +264,8 @@ impl Store {
         transaction: &mut Transaction<'static, Any>,
         id: &ResourceId,
     ) -> Result<Vec<Waiter>, StoreError> {
-        let sql = format!(
-            "SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1 AND lease IS NULL"
-        );
+        let sql =
+            format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1 AND lease IS NULL");
         let mut waiters: Vec<Waiter> = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_all(&mut **transaction)
@@ -276,8 +275,12 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let now = now_ms();
         waiters.sort_by(|a, b| {
-            let pa = self.policy.effective_priority(a.priority, now - a.enqueued_at);
-            let pb = self.policy.effective_priority(b.priority, now - b.enqueued_at);
+            let pa = self
+                .policy
+                .effective_priority(a.priority, now - a.enqueued_at);
+            let pb = self
+                .policy
+                .effective_priority(b.priority, now - b.enqueued_at);
             pb.cmp(&pa)
                 .then(a.enqueued_at.cmp(&b.enqueued_at))
                 .then(a.id.cmp(&b.id))
@@ -292,12 +295,24 @@ impl Store {
         resource: &Resource,
         effects: &mut Effects,
     ) -> Result<(), StoreError> {
+        self.grant_pass_keeping(transaction, resource, effects, None)
+            .await
+    }
+
+    /// The grant pass, never dropping `keep` as stale: a claim that does
+    /// not wait has a deadline of now, and must still be considered.
+    async fn grant_pass_keeping(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        resource: &Resource,
+        effects: &mut Effects,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let id = resource.id.to_string();
         // 1. Expired leases.
-        let sql = format!(
-            "SELECT {LEASE_COLUMNS} FROM leases WHERE resource = $1 AND expires_at <= $2"
-        );
+        let sql =
+            format!("SELECT {LEASE_COLUMNS} FROM leases WHERE resource = $1 AND expires_at <= $2");
         let expired: Vec<Lease> = sqlx::query(&sql)
             .bind(&id)
             .bind(now)
@@ -334,7 +349,7 @@ impl Store {
             .iter()
             .map(waiter_from_row)
             .collect::<Result<_, _>>()?;
-        for waiter in &stale {
+        for waiter in stale.iter().filter(|w| Some(w.id.as_str()) != keep) {
             sqlx::query("DELETE FROM waiters WHERE id = $1")
                 .bind(&waiter.id)
                 .execute(&mut **transaction)
@@ -489,10 +504,10 @@ impl Store {
         .bind(deadline)
         .bind(now + WAITER_HEARTBEAT_MS)
         .bind(&operation)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await?;
         let mut effects = Effects::default();
-        self.grant_pass(&mut transaction, &resource, &mut effects)
+        self.grant_pass_keeping(&mut transaction, &resource, &mut effects, Some(&waiter))
             .await?;
         let mine = effects
             .granted
@@ -502,7 +517,7 @@ impl Store {
             let grant = effects.granted.remove(index);
             sqlx::query("DELETE FROM waiters WHERE id = $1")
                 .bind(&waiter)
-                .execute(&mut *transaction)
+                .execute(&mut **transaction)
                 .await?;
             crate::operations::finish_operation(
                 &mut transaction,
@@ -519,7 +534,7 @@ impl Store {
             if wait == 0 {
                 sqlx::query("DELETE FROM waiters WHERE id = $1")
                     .bind(&waiter)
-                    .execute(&mut *transaction)
+                    .execute(&mut **transaction)
                     .await?;
                 crate::operations::finish_operation(
                     &mut transaction,
@@ -589,7 +604,7 @@ impl Store {
         let lease = self.lease_in(&mut transaction, &lease_id).await?;
         sqlx::query("DELETE FROM waiters WHERE id = $1")
             .bind(waiter)
-            .execute(&mut *transaction)
+            .execute(&mut **transaction)
             .await?;
         let state = match lease {
             Some(lease) => {
@@ -645,7 +660,7 @@ impl Store {
         let sql = format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE id = $1");
         let Some(row) = sqlx::query(&sql)
             .bind(waiter)
-            .fetch_optional(&mut *transaction)
+            .fetch_optional(&mut **transaction)
             .await?
         else {
             return Ok(Effects::default().into_change(None));
@@ -653,7 +668,7 @@ impl Store {
         let row = waiter_from_row(&row)?;
         sqlx::query("DELETE FROM waiters WHERE id = $1")
             .bind(waiter)
-            .execute(&mut *transaction)
+            .execute(&mut **transaction)
             .await?;
         let mut effects = Effects::default();
         let value = if let Some(lease_id) = &row.lease {
@@ -729,12 +744,12 @@ impl Store {
     async fn open_lease(
         &self,
         transaction: &mut Transaction<'static, Any>,
+        resource_id: &ResourceId,
         id: &str,
         effects: &mut Effects,
     ) -> Result<Result<(Resource, Lease), StoreError>, StoreError> {
-        let resource_id = self.resource_of(id).await?;
         let resource = self
-            .lock_resource(transaction, &resource_id, None, false)
+            .lock_resource(transaction, resource_id, None, false)
             .await?;
         let lease = self
             .lease_in(transaction, id)
@@ -751,11 +766,7 @@ impl Store {
         Ok(Ok((resource, lease)))
     }
 
-    async fn commit(
-        &self,
-        mut transaction: Transaction<'static, Any>,
-        effects: &Effects,
-    ) -> Result<(), StoreError> {
+    async fn commit(&self, mut transaction: Tx, effects: &Effects) -> Result<(), StoreError> {
         self.notify(&mut transaction, effects).await?;
         transaction.commit().await?;
         Ok(())
@@ -766,9 +777,13 @@ impl Store {
         if let Some(ttl) = ttl_ms {
             self.policy.ttl(Some(ttl))?;
         }
+        let resource = self.resource_of(id).await?;
         let mut transaction = self.begin().await?;
         let mut effects = Effects::default();
-        let mut lease = match self.open_lease(&mut transaction, id, &mut effects).await? {
+        let mut lease = match self
+            .open_lease(&mut transaction, &resource, id, &mut effects)
+            .await?
+        {
             Ok((_, lease)) => lease,
             Err(expired) => {
                 self.commit(transaction, &effects).await?;
@@ -785,7 +800,7 @@ impl Store {
         .bind(lease.expires_at_ms)
         .bind(now)
         .bind(&lease.id)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await?;
         self.commit(transaction, &effects).await?;
         Ok(effects.into_change(lease.stamp()))
@@ -794,9 +809,13 @@ impl Store {
     /// Gives a lease back; the next waiters are granted in the same
     /// transaction.
     pub async fn release(&self, id: &str) -> Result<Change<Released>, StoreError> {
+        let resource = self.resource_of(id).await?;
         let mut transaction = self.begin().await?;
         let mut effects = Effects::default();
-        let (resource, lease) = match self.open_lease(&mut transaction, id, &mut effects).await? {
+        let (resource, lease) = match self
+            .open_lease(&mut transaction, &resource, id, &mut effects)
+            .await?
+        {
             Ok(live) => live,
             Err(expired) => {
                 self.commit(transaction, &effects).await?;
@@ -806,7 +825,7 @@ impl Store {
         let now = now_ms();
         sqlx::query("DELETE FROM leases WHERE id = $1")
             .bind(&lease.id)
-            .execute(&mut *transaction)
+            .execute(&mut **transaction)
             .await?;
         let operation = insert_operation(
             &mut transaction,
@@ -862,7 +881,7 @@ impl Store {
         let released = self.holders_of(&mut transaction, resource).await?;
         sqlx::query("DELETE FROM leases WHERE resource = $1")
             .bind(resource.to_string())
-            .execute(&mut *transaction)
+            .execute(&mut **transaction)
             .await?;
         let now = now_ms();
         let operation = insert_operation(
@@ -978,7 +997,7 @@ impl Store {
             .bind(resource.capacity)
             .bind(resource.metadata.to_string())
             .bind(id.to_string())
-            .execute(&mut *transaction)
+            .execute(&mut **transaction)
             .await?;
         // More capacity may admit waiters.
         let mut effects = Effects::default();
@@ -1054,8 +1073,12 @@ impl Store {
                     .map(|(_, w)| w)
                     .collect();
                 queue.sort_by(|a, b| {
-                    let pa = self.policy.effective_priority(a.priority, now - a.enqueued_at);
-                    let pb = self.policy.effective_priority(b.priority, now - b.enqueued_at);
+                    let pa = self
+                        .policy
+                        .effective_priority(a.priority, now - a.enqueued_at);
+                    let pb = self
+                        .policy
+                        .effective_priority(b.priority, now - b.enqueued_at);
                     pb.cmp(&pa)
                         .then(a.enqueued_at.cmp(&b.enqueued_at))
                         .then(a.id.cmp(&b.id))

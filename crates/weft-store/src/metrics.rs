@@ -80,7 +80,10 @@ impl Metrics {
                 .or_default() += 1;
         }
         if let Ok(mut durations) = self.durations.lock() {
-            durations.entry(kind.to_owned()).or_default().observe(seconds);
+            durations
+                .entry(kind.to_owned())
+                .or_default()
+                .observe(seconds);
         }
     }
 
@@ -91,7 +94,10 @@ impl Metrics {
     }
 
     pub fn operations(&self) -> BTreeMap<(String, String), u64> {
-        self.operations.lock().map(|o| o.clone()).unwrap_or_default()
+        self.operations
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_default()
     }
 
     pub fn durations(&self) -> BTreeMap<String, Histogram> {
@@ -99,7 +105,10 @@ impl Metrics {
     }
 
     pub fn wake_latency(&self) -> Histogram {
-        self.wake_latency.lock().map(|h| h.clone()).unwrap_or_default()
+        self.wake_latency
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default()
     }
 }
 

@@ -47,10 +47,11 @@ pub(crate) async fn run(
     )
     .execute(&mut **transaction)
     .await?;
-    let current: i64 = sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM weft_migrations")
-        .fetch_one(&mut **transaction)
-        .await?
-        .try_get("v")?;
+    let current: i64 =
+        sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM weft_migrations")
+            .fetch_one(&mut **transaction)
+            .await?
+            .try_get("v")?;
     if current > latest() {
         return Err(StoreError::NewerSchema {
             found: current,

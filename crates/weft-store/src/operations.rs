@@ -164,7 +164,7 @@ impl Store {
         finish_operation(&mut transaction, id, status, result, error).await?;
         let kind: String = sqlx::query("SELECT kind FROM operations WHERE id = $1")
             .bind(id)
-            .fetch_one(&mut *transaction)
+            .fetch_one(&mut **transaction)
             .await?
             .try_get("kind")?;
         let event = insert_event(
@@ -245,17 +245,18 @@ impl Store {
              WHERE status = 'active' AND kind <> 'claim' AND started_at < $1",
         )
         .bind(cutoff)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await?
         .rows_affected();
-        let operations = sqlx::query("DELETE FROM operations WHERE status <> 'active' AND started_at < $1")
-            .bind(cutoff)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
+        let operations =
+            sqlx::query("DELETE FROM operations WHERE status <> 'active' AND started_at < $1")
+                .bind(cutoff)
+                .execute(&mut **transaction)
+                .await?
+                .rows_affected();
         let events = sqlx::query("DELETE FROM events WHERE at < $1")
             .bind(cutoff)
-            .execute(&mut *transaction)
+            .execute(&mut **transaction)
             .await?
             .rows_affected();
         let alerts = sqlx::query(
@@ -263,7 +264,7 @@ impl Store {
              AND (acknowledged_at IS NOT NULL OR resolved_at IS NOT NULL)",
         )
         .bind(cutoff)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await?
         .rows_affected();
         transaction.commit().await?;

@@ -1,6 +1,7 @@
 //! Opening a store: the backend from the URL, the pool, the schema.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -33,6 +34,37 @@ pub struct Store {
     pub(crate) policy: LeasePolicy,
     url: String,
     connect_url: String,
+    /// SQLite has one writer at a time: this process's writers queue here
+    /// (fair, no sleeping) rather than in SQLite's busy handler, which
+    /// backs off by sleeping. Other processes still meet `busy_timeout`.
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction, holding the write gate where there is one.
+#[derive(Debug)]
+pub(crate) struct Tx {
+    transaction: Transaction<'static, Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        self.transaction.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Transaction<'static, Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.transaction
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.transaction
+    }
 }
 
 /// Counts for health and metrics.
@@ -76,6 +108,7 @@ impl Store {
             policy,
             url: display,
             connect_url,
+            write_gate: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
         };
         let mut transaction = store.pool.begin().await?;
         let applied = migrations::run(&mut transaction, backend).await?;
@@ -116,12 +149,12 @@ impl Store {
 
     /// The schema version in the database.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM weft_migrations")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("v")?,
+        Ok(sqlx::query(
+            "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM weft_migrations",
         )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("v")?)
     }
 
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
@@ -154,10 +187,18 @@ impl Store {
     /// A write transaction. SQLite takes its write lock at once, so two
     /// writers queue on `busy_timeout` rather than deadlock on an upgrade;
     /// PostgreSQL locks rows as they are touched (see [`Store::lock_resource`]).
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(match self.backend {
+    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let transaction = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx {
+            transaction,
+            _gate: gate,
         })
     }
 
@@ -259,6 +300,9 @@ mod tests {
             connect_url("mysql://x"),
             Err(StoreError::UnsupportedUrl(_))
         ));
-        assert_eq!(connect_url("postgres://h/db").map(|c| c.0).ok(), Some(Backend::Postgres));
+        assert_eq!(
+            connect_url("postgres://h/db").map(|c| c.0).ok(),
+            Some(Backend::Postgres)
+        );
     }
 }

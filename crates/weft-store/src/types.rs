@@ -32,7 +32,9 @@ impl ResourceId {
                 ),
             ));
         }
-        if identifier.is_empty() || identifier.len() > 512 || identifier.chars().any(char::is_control)
+        if identifier.is_empty()
+            || identifier.len() > 512
+            || identifier.chars().any(char::is_control)
         {
             return Err(StoreError::invalid(
                 "resource",

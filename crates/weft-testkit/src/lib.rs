@@ -2,10 +2,12 @@
 //! of large synthetic workspaces for benchmarks, and the `weft-test-service`
 //! binary that supervisor tests launch as a child process.
 
+mod postgres;
 mod synthetic;
 mod test_service;
 mod workspace;
 
+pub use postgres::Postgres;
 pub use synthetic::{SyntheticSpec, generate};
 pub use test_service::{ensure_test_service, test_service_path};
 pub use workspace::Workspace;

@@ -1,0 +1,598 @@
+//! Claims, the queue, expiry, capacity, priorities and bad input.
+
+use std::time::{Duration, Instant};
+
+use weft_store::{
+    AcquireError, AcquireRequest, Attempt, Holder, LeasePolicy, Mode, ResourceId, StoreError,
+};
+
+use crate::backends::{Backend, coordinator, store};
+use crate::on_both_backends;
+
+fn holder(name: &str) -> Holder {
+    Holder {
+        repository: Some(format!("acme/{name}")),
+        workflow: Some("deploy".to_owned()),
+        run_id: Some(name.to_owned()),
+        ..Holder::default()
+    }
+}
+
+fn request(resource: &str, who: &str) -> AcquireRequest {
+    AcquireRequest {
+        resource: ResourceId::parse(resource).expect("resource id"),
+        weight: 1,
+        holder: holder(who),
+        wait_ms: Some(0),
+        ..AcquireRequest::default()
+    }
+}
+
+async fn exclusive_grant_conflict_release(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let first = match store
+        .try_acquire(&request("branch:origin/main", "a"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    assert_eq!(first.token, 1);
+    match store
+        .try_acquire(&request("branch:origin/main", "b"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Conflict { holders, .. } => {
+            assert_eq!(holders.len(), 1);
+            assert_eq!(holders[0].holder.run_id.as_deref(), Some("a"));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    store.release(&first.id).await.expect("release");
+    let second = match store
+        .try_acquire(&request("branch:origin/main", "b"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    assert_eq!(second.token, 2, "tokens strictly increase per resource");
+    // A second resource has its own tokens.
+    match store
+        .try_acquire(&request("port:8080", "c"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => assert_eq!(lease.token, 1),
+        other => panic!("expected a grant, got {other:?}"),
+    }
+    // Released twice: the second is an error and changes nothing.
+    assert!(matches!(
+        store.release(&first.id).await,
+        Err(StoreError::UnknownLease(_))
+    ));
+    let view = store
+        .resource(&ResourceId::parse("branch:origin/main").expect("id"))
+        .await
+        .expect("view");
+    assert_eq!(view.holders.len(), 1);
+    assert_eq!(view.resource.fence, 2);
+}
+on_both_backends!(grant_conflict_release, exclusive_grant_conflict_release);
+
+async fn waiter_is_woken(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store).await;
+    let held = coordinator
+        .acquire(&request("env:staging", "a"))
+        .await
+        .expect("grant");
+    let waiting = {
+        let coordinator = coordinator.clone();
+        tokio::spawn(async move {
+            let mut wait = request("env:staging", "b");
+            wait.wait_ms = Some(60_000);
+            let lease = coordinator.acquire(&wait).await;
+            (lease, Instant::now())
+        })
+    };
+    // Wait until b is queued.
+    let resource = ResourceId::parse("env:staging").expect("id");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while coordinator
+        .store()
+        .resource(&resource)
+        .await
+        .expect("view")
+        .queue
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "b never queued");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let released_at = Instant::now();
+    coordinator.release(&held.id).await.expect("release");
+    let (lease, granted_at) = waiting.await.expect("join");
+    let lease = lease.expect("b is granted");
+    assert_eq!(lease.token, held.token + 1);
+    // The safety-net tick is 2 s: a grant well before it was pushed.
+    let latency = granted_at - released_at;
+    assert!(
+        latency < Duration::from_millis(1500),
+        "woken after {latency:?}"
+    );
+    coordinator.shutdown();
+}
+on_both_backends!(wake_without_polling, waiter_is_woken);
+
+async fn expiry_reaps_and_grants(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store).await;
+    let mut short = request("volume:pgdata", "crashed");
+    short.ttl_ms = Some(300);
+    let stale = coordinator.acquire(&short).await.expect("grant");
+    let mut wait = request("volume:pgdata", "next");
+    wait.wait_ms = Some(30_000);
+    // Nobody releases: the reaper must expire the lease and grant `next`.
+    let lease = tokio::time::timeout(Duration::from_secs(10), coordinator.acquire(&wait))
+        .await
+        .expect("granted before the test's deadline")
+        .expect("grant");
+    assert!(lease.token > stale.token);
+    assert_eq!(lease.holder.run_id.as_deref(), Some("next"));
+    // The old holder is fenced: renewing or releasing says it expired.
+    assert!(matches!(
+        coordinator.renew(&stale.id, None).await,
+        Err(StoreError::UnknownLease(_) | StoreError::LeaseExpired { .. })
+    ));
+    let events = coordinator
+        .store()
+        .events_after(0, 1000)
+        .await
+        .expect("events");
+    assert!(events.iter().any(|e| e.kind == "expire"
+        && e.data.get("lease").and_then(|l| l.as_str()) == Some(stale.id.as_str())));
+    coordinator.shutdown();
+}
+on_both_backends!(expiry, expiry_reaps_and_grants);
+
+async fn renew_extends(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let mut claim = request("lock:renewed", "a");
+    claim.ttl_ms = Some(400);
+    let lease = match store.try_acquire(&claim).await.expect("claim").value {
+        Attempt::Granted(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let renewed = store.renew(&lease.id, None).await.expect("renew").value;
+        assert_eq!(renewed.token, lease.token);
+    }
+    // 800 ms after a 400 ms TTL, still held.
+    assert_eq!(store.leases().await.expect("leases").len(), 1);
+    let view = store.resource(&claim.resource).await.expect("view");
+    assert_eq!(view.holders[0].id, lease.id);
+}
+on_both_backends!(renew, renew_extends);
+
+async fn priority_then_arrival(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store).await;
+    let held = coordinator
+        .acquire(&request("branch:main", "holder"))
+        .await
+        .expect("grant");
+    let mut handles = Vec::new();
+    // Arrival order: default, high, refresh, high2; grant order must be
+    // high, high2 (100, by arrival), refresh (40), default (20).
+    for (who, class) in [
+        ("default", "default"),
+        ("high", "cv-enhancement"),
+        ("refresh", "watch-me-work-refresh"),
+        ("high2", "cv-enhancement"),
+    ] {
+        let client = coordinator.clone();
+        let mut wait = request("branch:main", who);
+        wait.wait_ms = Some(60_000);
+        wait.class = Some(class.to_owned());
+        handles.push(tokio::spawn(async move {
+            let coordinator = client;
+            let lease = coordinator.acquire(&wait).await.expect("grant");
+            // Hold briefly, then pass it on.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let token = lease.token;
+            coordinator.release(&lease.id).await.expect("release");
+            (lease.holder.run_id.unwrap_or_default(), token)
+        }));
+        // Distinct arrival times.
+        let resource = ResourceId::parse("branch:main").expect("id");
+        let expected = handles.len();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while coordinator
+            .store()
+            .resource(&resource)
+            .await
+            .expect("view")
+            .queue
+            .len()
+            < expected
+        {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let queue = coordinator
+        .store()
+        .resource(&ResourceId::parse("branch:main").expect("id"))
+        .await
+        .expect("view")
+        .queue;
+    let order: Vec<_> = queue
+        .iter()
+        .map(|e| e.holder.run_id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(order, ["high", "high2", "refresh", "default"]);
+    assert_eq!(
+        queue.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    coordinator.release(&held.id).await.expect("release");
+    let mut granted = Vec::new();
+    for handle in handles {
+        granted.push(handle.await.expect("join"));
+    }
+    granted.sort_by_key(|(_, token)| *token);
+    let order: Vec<_> = granted.into_iter().map(|(who, _)| who).collect();
+    assert_eq!(order, ["high", "high2", "refresh", "default"]);
+    coordinator.shutdown();
+}
+on_both_backends!(priority, priority_then_arrival);
+
+async fn aging_lifts_old_waiters(backend: Backend, test: &str) {
+    let policy = LeasePolicy {
+        aging_interval_ms: 100,
+        aging_step: 50,
+        ..LeasePolicy::default()
+    };
+    let Some((store, _guard)) = store(backend, test, policy).await else {
+        return;
+    };
+    let held = store
+        .try_acquire(&request("lock:aging", "holder"))
+        .await
+        .expect("claim");
+    assert!(matches!(held.value, Attempt::Granted(_)));
+    let mut low = request("lock:aging", "old-low");
+    low.wait_ms = Some(60_000);
+    low.priority = Some(0);
+    assert!(matches!(
+        store.try_acquire(&low).await.expect("queue").value,
+        Attempt::Queued { .. }
+    ));
+    // 300 ms of waiting earns 150: more than a fresh 100.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let mut high = request("lock:aging", "new-high");
+    high.wait_ms = Some(60_000);
+    high.priority = Some(100);
+    assert!(matches!(
+        store.try_acquire(&high).await.expect("queue").value,
+        Attempt::Queued { .. }
+    ));
+    let queue = store.resource(&low.resource).await.expect("view").queue;
+    assert_eq!(
+        queue[0].holder.run_id.as_deref(),
+        Some("old-low"),
+        "{queue:?}"
+    );
+    assert!(queue[0].effective_priority > queue[1].effective_priority);
+}
+on_both_backends!(aging, aging_lifts_old_waiters);
+
+async fn shared_weights_and_capacity(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let resource = ResourceId::parse("environment:staging").expect("id");
+    store
+        .register_resource(
+            &resource,
+            Some(3),
+            Some(serde_json::json!({"owner": "platform"})),
+        )
+        .await
+        .expect("register");
+    let shared = |who: &str, weight: i64| AcquireRequest {
+        mode: Mode::Shared,
+        weight,
+        ..request("environment:staging", who)
+    };
+    let a = store.try_acquire(&shared("a", 2)).await.expect("a").value;
+    let b = store.try_acquire(&shared("b", 1)).await.expect("b").value;
+    let (Attempt::Granted(a), Attempt::Granted(_b)) = (a, b) else {
+        panic!("both fit in 3");
+    };
+    assert!(matches!(
+        store.try_acquire(&shared("c", 1)).await.expect("c").value,
+        Attempt::Conflict { .. }
+    ));
+    // An exclusive waiter queues; a shared request behind it waits too,
+    // though it would fit once a is gone: no starving the big request.
+    let mut exclusive = request("environment:staging", "x");
+    exclusive.wait_ms = Some(60_000);
+    assert!(matches!(
+        store.try_acquire(&exclusive).await.expect("x").value,
+        Attempt::Queued { .. }
+    ));
+    let mut small = shared("d", 1);
+    small.wait_ms = Some(60_000);
+    store.release(&a.id).await.expect("release a");
+    assert!(matches!(
+        store.try_acquire(&small).await.expect("d").value,
+        Attempt::Queued { .. }
+    ));
+    let view = store.resource(&resource).await.expect("view");
+    assert_eq!(view.used, 1);
+    assert_eq!(view.resource.capacity, 3);
+    assert_eq!(view.resource.metadata["owner"], "platform");
+    assert_eq!(view.queue.len(), 2);
+    // A weight over the capacity is bad input.
+    assert!(matches!(
+        store.try_acquire(&shared("huge", 4)).await,
+        Err(StoreError::Invalid {
+            field: "weight",
+            ..
+        })
+    ));
+}
+on_both_backends!(capacity, shared_weights_and_capacity);
+
+async fn timeout_names_the_holder(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store).await;
+    let _held = coordinator
+        .acquire(&request("domain:shop.example.com", "blocker"))
+        .await
+        .expect("grant");
+    let mut wait = request("domain:shop.example.com", "late");
+    wait.wait_ms = Some(300);
+    match coordinator.acquire(&wait).await {
+        Err(error @ AcquireError::Timeout { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("acme/blocker"), "{message}");
+            assert!(message.contains("timed out"), "{message}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // The waiter left the queue.
+    let view = coordinator
+        .store()
+        .resource(&wait.resource)
+        .await
+        .expect("view");
+    assert!(view.queue.is_empty());
+    let operations = coordinator
+        .store()
+        .operations(&weft_store::OperationFilter::default())
+        .await
+        .expect("operations");
+    assert!(operations.iter().any(|o| o.kind == "claim"
+        && o.status == weft_store::OperationStatus::Conflict
+        && o.error.as_deref() == Some("wait timed out")));
+    coordinator.shutdown();
+}
+on_both_backends!(timeout, timeout_names_the_holder);
+
+async fn dropped_waiter_leaves_queue(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store).await;
+    let held = coordinator
+        .acquire(&request("lock:drop", "holder"))
+        .await
+        .expect("grant");
+    let mut wait = request("lock:drop", "impatient");
+    wait.wait_ms = Some(60_000);
+    // The client goes away after 200 ms.
+    let result = tokio::time::timeout(Duration::from_millis(200), coordinator.acquire(&wait)).await;
+    assert!(result.is_err());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let view = coordinator
+            .store()
+            .resource(&wait.resource)
+            .await
+            .expect("view");
+        if view.queue.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned waiter stayed queued"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Release: nobody is granted, as nobody waits.
+    coordinator.release(&held.id).await.expect("release");
+    assert!(
+        coordinator
+            .store()
+            .leases()
+            .await
+            .expect("leases")
+            .is_empty()
+    );
+    coordinator.shutdown();
+}
+on_both_backends!(dropped_waiter, dropped_waiter_leaves_queue);
+
+async fn bad_input_changes_nothing(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let before = store.stats().await.expect("stats");
+    let cases: Vec<(AcquireRequest, &str)> = vec![
+        (
+            AcquireRequest {
+                ttl_ms: Some(-5),
+                ..request("lock:x", "a")
+            },
+            "ttl",
+        ),
+        (
+            AcquireRequest {
+                ttl_ms: Some(0),
+                ..request("lock:x", "a")
+            },
+            "ttl",
+        ),
+        (
+            AcquireRequest {
+                ttl_ms: Some(i64::MAX),
+                ..request("lock:x", "a")
+            },
+            "ttl",
+        ),
+        (
+            AcquireRequest {
+                wait_ms: Some(-1),
+                ..request("lock:x", "a")
+            },
+            "wait",
+        ),
+        (
+            AcquireRequest {
+                weight: 0,
+                ..request("lock:x", "a")
+            },
+            "weight",
+        ),
+        (
+            AcquireRequest {
+                weight: 2,
+                ..request("lock:x", "a")
+            },
+            "weight",
+        ),
+        (
+            AcquireRequest {
+                class: Some("nope".into()),
+                ..request("lock:x", "a")
+            },
+            "class",
+        ),
+        (
+            AcquireRequest {
+                class: Some("default".into()),
+                priority: Some(1),
+                ..request("lock:x", "a")
+            },
+            "priority",
+        ),
+        (
+            AcquireRequest {
+                capacity: Some(0),
+                ..request("lock:x", "a")
+            },
+            "capacity",
+        ),
+    ];
+    for (bad, what) in cases {
+        let error = store.try_acquire(&bad).await.expect_err(what);
+        assert!(error.is_input(), "{what}: {error}");
+    }
+    assert!(ResourceId::parse("bad type:x").is_err());
+    assert!(ResourceId::parse("port:").is_err());
+    assert!(matches!(
+        store.renew("no-such-lease", None).await,
+        Err(StoreError::UnknownLease(_))
+    ));
+    assert!(matches!(
+        store
+            .force_release(&ResourceId::parse("lock:x").expect("id"), "  ", "admin")
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(
+        store.stats().await.expect("stats"),
+        before,
+        "bad input changed the store"
+    );
+}
+on_both_backends!(bad_input, bad_input_changes_nothing);
+
+async fn force_release_is_audited(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store).await;
+    let stuck = coordinator
+        .acquire(&request("branch:release", "stuck"))
+        .await
+        .expect("grant");
+    let waiting = {
+        let coordinator = coordinator.clone();
+        tokio::spawn(async move {
+            let mut wait = request("branch:release", "next");
+            wait.wait_ms = Some(60_000);
+            coordinator.acquire(&wait).await
+        })
+    };
+    let resource = ResourceId::parse("branch:release").expect("id");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while coordinator
+        .store()
+        .resource(&resource)
+        .await
+        .expect("view")
+        .queue
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let forced = coordinator
+        .force_release(&resource, "runner died during deploy", "ops@example.com")
+        .await
+        .expect("force");
+    assert_eq!(forced.released.len(), 1);
+    let next = waiting
+        .await
+        .expect("join")
+        .expect("granted after the force-release");
+    assert!(next.token > stuck.token);
+    let events = coordinator
+        .store()
+        .events_after(0, 1000)
+        .await
+        .expect("events");
+    let audit = events
+        .iter()
+        .find(|e| e.kind == "force_release")
+        .expect("audit event");
+    assert_eq!(audit.data["reason"], "runner died during deploy");
+    assert_eq!(audit.data["actor"], "ops@example.com");
+    assert_eq!(audit.data["leases"][0]["lease"], stuck.id.as_str());
+    coordinator.shutdown();
+}
+on_both_backends!(force_release, force_release_is_audited);

@@ -1,0 +1,8 @@
+//! The store suite: every test runs on SQLite and on a throwaway
+//! PostgreSQL cluster (SKIP where PostgreSQL is not installed, failure under
+//! `WEFT_REQUIRE_POSTGRES=1`).
+
+mod backends;
+mod leases;
+mod records;
+mod safety;
