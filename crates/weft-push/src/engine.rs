@@ -1,0 +1,1055 @@
+//! The push engine: one run of `weft push`.
+//!
+//! How it works:
+//! 1. **Prepare**: repair what a killed run left (see `recovery`), refuse a
+//!    repository in the middle of a merge or rebase, then back up HEAD, the
+//!    index and the tracked files (see `backup`) and write the state file.
+//! 2. **Commit** what is staged (after `--add`), and set aside remaining
+//!    changes to tracked files so that the rebase can run.
+//! 3. **Lock**: the git lock ref, an external lease, or none (`--emergency`).
+//!    A keep-alive thread renews it every third of its TTL.
+//! 4. **Fetch** the remote branch, **rebase** the local commits onto it
+//!    resolving conflicts by path policy, and **land**: one atomic push of
+//!    the branch (leased on the fetched sha, so only ever a fast-forward of
+//!    what was fetched) and of the lock ref's deletion (leased on our lock's
+//!    sha, so a holder whose lock was taken over lands nothing).
+//! 5. A rejected or failed push goes back to 4 after a full-jitter backoff,
+//!    at most `retries` times; a lost lock is taken again first.
+//! 6. The lock is released in every case. On failure (or SIGINT/SIGTERM)
+//!    the rebase is aborted and the backup restored exactly; on success the
+//!    set-aside changes are put back. The run is appended to the push log.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::aside::{self, Reapplied};
+use crate::backoff::Backoff;
+use crate::backup::{HeadState, Snapshot, operation_in_progress, unmerged_paths};
+use crate::error::{PushError, PushFailure, Step};
+use crate::git::{Git, split_nul};
+use crate::git_lock::{AcquireRequest, GitLock, HeldLock, LockEvent, lock_ref, now_ms};
+use crate::interrupt::Interrupt;
+use crate::lock::{ExternalLock, LockHandle, LockMode, LockRequest};
+use crate::log::{self, LogEntry};
+use crate::recovery;
+use crate::remote::{self, Lease, PushOptions, PushResult};
+use crate::report::{FailureReport, LandedCommit, Progress, PushOutcome, PushReport};
+use crate::settings::{PushSettings, check_branch};
+use crate::state::{RemoteRef, RunState, start_ticks};
+
+/// Where `--emergency` pushes are recorded on the remote.
+pub const EMERGENCY_NAMESPACE: &str = "refs/weft/emergency/";
+
+type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// One push of one repository, set up and ready to [`Pusher::run`].
+pub struct Pusher {
+    git: Git,
+    git_dir: PathBuf,
+    settings: PushSettings,
+    lock: LockMode,
+    interrupt: Interrupt,
+    progress: ProgressFn,
+}
+
+impl std::fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pusher")
+            .field("root", &self.git.directory())
+            .field("settings", &self.settings)
+            .field("lock", &self.lock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The working tree root and git directory of the repository holding
+/// `directory`.
+pub fn locate(directory: &Path) -> Result<(PathBuf, PathBuf), PushError> {
+    let output = Git::new(directory).run(&["rev-parse", "--show-toplevel", "--absolute-git-dir"])?;
+    let mut lines = output.stdout.lines();
+    match (output.success, lines.next(), lines.next()) {
+        (true, Some(root), Some(git_dir)) if !root.is_empty() => {
+            Ok((PathBuf::from(root), PathBuf::from(git_dir)))
+        }
+        _ => Err(PushError::NotARepository {
+            path: directory.to_path_buf(),
+        }),
+    }
+}
+
+impl Pusher {
+    /// A push of the repository holding `directory`.
+    pub fn open(
+        directory: &Path,
+        settings: PushSettings,
+        lock: LockMode,
+    ) -> Result<Self, PushError> {
+        let (root, git_dir) = locate(directory)?;
+        Ok(Pusher {
+            git: Git::new(root),
+            git_dir,
+            settings,
+            lock,
+            interrupt: Interrupt::new(),
+            progress: Arc::new(|_| {}),
+        })
+    }
+
+    /// Stops at the next step (rolling back) when `interrupt` is raised.
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
+    }
+
+    /// Calls `progress` for every step.
+    pub fn on_progress(mut self, progress: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Arc::new(progress);
+        self
+    }
+
+    /// The repository's working tree root.
+    pub fn root(&self) -> &Path {
+        self.git.directory()
+    }
+
+    /// Runs the push. On failure the repository is as it was before (see
+    /// [`PushFailure`]'s report) and the lock is released.
+    pub fn run(self) -> Result<PushReport, PushFailure> {
+        let emergency = matches!(self.lock, LockMode::None);
+        let report = PushReport {
+            remote: self.settings.remote.clone(),
+            branch: self.settings.branch.clone().unwrap_or_default(),
+            emergency,
+            lock: crate::report::LockReport {
+                mode: self.lock.name().to_string(),
+                ..Default::default()
+            },
+            ..PushReport::default()
+        };
+        let mut run = Run {
+            lock: LockState::from(self.lock),
+            git: self.git,
+            git_dir: self.git_dir,
+            settings: self.settings,
+            interrupt: self.interrupt,
+            progress: self.progress,
+            report,
+            state: None,
+            step: Step::Prepare,
+            started: Instant::now(),
+            keep_alive: None,
+        };
+        match run.execute() {
+            Ok(()) => Ok(run.succeed()),
+            Err(error) => Err(run.fail(error)),
+        }
+    }
+}
+
+struct GitLease {
+    lock: GitLock,
+    held: Option<HeldLock>,
+}
+
+struct ExternalLease {
+    lock: Box<dyn ExternalLock>,
+    handle: Option<LockHandle>,
+}
+
+/// The lock of a run, shared with its keep-alive thread.
+#[derive(Clone)]
+enum LockState {
+    None,
+    Git(Arc<Mutex<Option<GitLease>>>),
+    External(Arc<Mutex<ExternalLease>>),
+}
+
+impl From<LockMode> for LockState {
+    fn from(mode: LockMode) -> Self {
+        match mode {
+            LockMode::None => LockState::None,
+            // The git lock needs the branch, known once the run has started.
+            LockMode::Git => LockState::Git(Arc::new(Mutex::new(None))),
+            LockMode::External(lock) => {
+                LockState::External(Arc::new(Mutex::new(ExternalLease { lock, handle: None })))
+            }
+        }
+    }
+}
+
+fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl LockState {
+    /// Whether a lock is wanted and not held (lost to a takeover).
+    fn lost(&self) -> bool {
+        match self {
+            LockState::None => false,
+            LockState::Git(lease) => guard(lease).as_ref().is_none_or(|l| l.held.is_none()),
+            LockState::External(lease) => guard(lease).handle.is_none(),
+        }
+    }
+}
+
+/// The thread renewing the lock.
+struct KeepAlive {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl KeepAlive {
+    fn start(lock: LockState, ttl: Duration) -> KeepAlive {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let period = (ttl / 3).max(Duration::from_millis(50));
+        let thread = std::thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                renew(&lock, ttl);
+            }
+        });
+        KeepAlive { stop, thread }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+fn renew(lock: &LockState, ttl: Duration) {
+    match lock {
+        LockState::None => {}
+        LockState::Git(lease) => {
+            let mut lease = guard(lease);
+            let Some(GitLease { lock, held }) = lease.as_mut() else {
+                return;
+            };
+            let Some(current) = held.as_mut() else {
+                return;
+            };
+            match lock.renew(current, ttl) {
+                Ok(()) => tracing::debug!(sha = %current.sha, "renewed the push lock"),
+                Err(error @ PushError::Fenced { .. }) => {
+                    tracing::warn!(%error, "the push lock was lost");
+                    *held = None;
+                }
+                Err(error) => tracing::warn!(%error, "could not renew the push lock"),
+            }
+        }
+        LockState::External(lease) => {
+            let mut lease = guard(lease);
+            let ExternalLease { lock, handle } = &mut *lease;
+            let Some(current) = handle.as_ref() else {
+                return;
+            };
+            match lock.renew(current, ttl) {
+                Ok(()) => {}
+                Err(error @ crate::ExternalLockError::Lost { .. }) => {
+                    tracing::warn!(%error, "the push lease was lost");
+                    *handle = None;
+                }
+                Err(error) => tracing::warn!(%error, "could not renew the push lease"),
+            }
+        }
+    }
+}
+
+/// The lock-less record of an `--emergency` push.
+#[derive(Debug, Serialize)]
+struct EmergencyRecord<'a> {
+    branch: &'a str,
+    holder: &'a crate::Holder,
+    at: u64,
+    head: &'a str,
+    upstream: Option<&'a str>,
+}
+
+struct Run {
+    git: Git,
+    git_dir: PathBuf,
+    settings: PushSettings,
+    lock: LockState,
+    interrupt: Interrupt,
+    progress: ProgressFn,
+    report: PushReport,
+    state: Option<RunState>,
+    step: Step,
+    started: Instant,
+    keep_alive: Option<KeepAlive>,
+}
+
+impl Run {
+    fn emit(&self, progress: Progress) {
+        (self.progress)(&progress);
+    }
+
+    fn branch(&self) -> String {
+        self.report.branch.clone()
+    }
+
+    fn set_step(&mut self, step: Step) -> Result<(), PushError> {
+        self.step = step;
+        if let Some(state) = &mut self.state {
+            state.step = step;
+            state.save(&self.git_dir)?;
+        }
+        Ok(())
+    }
+
+    fn save_state(&mut self, change: impl FnOnce(&mut RunState)) -> Result<(), PushError> {
+        if let Some(state) = &mut self.state {
+            change(state);
+            state.save(&self.git_dir)?;
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self) -> Result<(), PushError> {
+        self.prepare()?;
+        self.set_step(Step::Commit)?;
+        let committed = self.commit()?;
+        self.set_aside()?;
+        if !committed && self.nothing_to_push()? {
+            return Ok(());
+        }
+        self.set_step(Step::Lock)?;
+        self.acquire()?;
+        self.push_loop()?;
+        self.set_step(Step::Release)?;
+        self.release();
+        Ok(())
+    }
+
+    fn prepare(&mut self) -> Result<(), PushError> {
+        if let Some(recovery) = recovery::recover(&self.git, &self.git_dir)? {
+            self.emit(Progress::Recovered(recovery.clone()));
+            self.report.recovered = Some(recovery);
+        }
+        if let Some(operation) = operation_in_progress(&self.git_dir) {
+            return Err(PushError::OperationInProgress { operation });
+        }
+        let paths = unmerged_paths(&self.git)?;
+        if !paths.is_empty() {
+            return Err(PushError::UnmergedIndex { paths });
+        }
+        let head = HeadState::current(&self.git)?;
+        let branch = self
+            .settings
+            .branch
+            .clone()
+            .or_else(|| head.branch().map(str::to_string))
+            .ok_or(PushError::NoBranch)?;
+        check_branch(&branch).map_err(|error| PushError::Unsafe {
+            reason: error.to_string(),
+        })?;
+        self.report.branch = branch.clone();
+        if let LockState::Git(lease) = &self.lock {
+            *guard(lease) = Some(GitLease {
+                lock: GitLock::new(self.git.clone(), &self.settings.remote, &branch),
+                held: None,
+            });
+        }
+        let backup = Snapshot::take(&self.git, &self.git_dir, head)?;
+        backup.save(&self.git)?;
+        let pid = std::process::id();
+        let state = RunState {
+            pid,
+            start_ticks: start_ticks(pid),
+            host: self.settings.holder.host.clone(),
+            started_at: now_ms(),
+            remote: self.settings.remote.clone(),
+            branch,
+            step: Step::Prepare,
+            backup,
+            committed: None,
+            set_aside: None,
+            lock: None,
+            landing: None,
+            landed: false,
+        };
+        state.save(&self.git_dir)?;
+        self.state = Some(state);
+        Ok(())
+    }
+
+    /// Stages `--add` paths and commits what is staged. Returns whether a
+    /// commit was made.
+    fn commit(&mut self) -> Result<bool, PushError> {
+        if !self.settings.add.is_empty() {
+            let mut arguments = vec!["add", "-A", "--"];
+            arguments.extend(self.settings.add.iter().map(String::as_str));
+            self.git.ok(&arguments)?;
+        }
+        if self.git.run(&["diff", "--cached", "--quiet"])?.success {
+            return Ok(false);
+        }
+        let message = match &self.settings.message {
+            Some(message) => message.clone(),
+            None => {
+                let names = self
+                    .git
+                    .ok(&["diff", "--cached", "--name-only", "-z"])?;
+                default_message(&split_nul(&names).collect::<Vec<_>>())
+            }
+        };
+        self.git.ok(&["commit", "-q", "-m", &message])?;
+        let sha = self.git.line(&["rev-parse", "HEAD"])?;
+        let subject = message.lines().next().unwrap_or_default().to_string();
+        self.emit(Progress::Committed {
+            sha: sha.clone(),
+            subject,
+        });
+        self.report.committed = Some(sha.clone());
+        self.save_state(|state| state.committed = Some(sha))?;
+        Ok(true)
+    }
+
+    fn set_aside(&mut self) -> Result<(), PushError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        let key = state.backup.head.key().to_string();
+        if let Some(set_aside) = aside::set_aside(&self.git, &self.git_dir, &key)? {
+            self.save_state(|state| state.set_aside = Some(set_aside))?;
+            aside::clear(&self.git)?;
+            self.emit(Progress::SetAside);
+        }
+        Ok(())
+    }
+
+    /// Without a new commit, whether HEAD is already on the remote branch
+    /// (so that a run with nothing to do does not wait for the lock).
+    fn nothing_to_push(&mut self) -> Result<bool, PushError> {
+        self.set_step(Step::Fetch)?;
+        let branch = self.branch();
+        let upstream = remote::fetch_branch(&self.git, &self.settings.remote, &branch)?;
+        let Some(upstream) = upstream else {
+            return Ok(false);
+        };
+        if !self.git.is_ancestor("HEAD", &upstream)? {
+            return Ok(false);
+        }
+        self.report.upstream = Some(upstream.clone());
+        self.report.head = Some(upstream);
+        self.report.outcome = PushOutcome::NothingToPush;
+        self.emit(Progress::NothingToPush);
+        Ok(true)
+    }
+
+    fn acquire(&mut self) -> Result<(), PushError> {
+        let progress = Arc::clone(&self.progress);
+        match self.lock.clone() {
+            LockState::None => {
+                tracing::warn!("--emergency: pushing without the push lock");
+                self.emit(Progress::NoLock);
+            }
+            LockState::Git(lease) => {
+                let mut lease = guard(&lease);
+                let Some(lease) = lease.as_mut() else {
+                    return Err(PushError::Unsafe {
+                        reason: "the git lock was not set up".to_string(),
+                    });
+                };
+                let request = AcquireRequest {
+                    holder: &self.settings.holder,
+                    ttl: self.settings.lock_ttl,
+                    wait: self.settings.lock_wait,
+                    poll_base: self.settings.poll_base,
+                    poll_cap: self.settings.poll_cap,
+                    priority: self.settings.priority,
+                    class: self.settings.class.as_deref(),
+                };
+                let acquired = lease.lock.acquire(&request, &self.interrupt, &mut |event| {
+                    progress(&match event {
+                        LockEvent::Waiting { holder, expires_in } => {
+                            Progress::Waiting { holder, expires_in }
+                        }
+                        LockEvent::TakingOver { holder } => Progress::TakingOver { holder },
+                    });
+                })?;
+                lease.held = Some(acquired.held.clone());
+                let lock = RemoteRef {
+                    reference: lease.lock.reference().to_string(),
+                    sha: acquired.held.sha.clone(),
+                };
+                if let Some(state) = &mut self.state {
+                    state.lock = Some(lock);
+                    state.save(&self.git_dir)?;
+                }
+                self.report.lock.waited_ms += millis(acquired.waited);
+                self.report.lock.token = Some(acquired.held.record.token);
+                if let Some(previous) = acquired.took_over {
+                    self.report.lock.took_over_from = Some(previous.holder.describe());
+                }
+                progress(&Progress::Locked {
+                    mode: "git",
+                    token: Some(acquired.held.record.token),
+                    waited: acquired.waited,
+                });
+            }
+            LockState::External(lease) => {
+                let started = Instant::now();
+                let request = LockRequest {
+                    resource: self.resource(),
+                    holder: self.settings.holder.clone(),
+                    priority: self.settings.priority,
+                    class: self.settings.class.clone(),
+                    ttl: self.settings.lock_ttl,
+                    wait: self.settings.lock_wait,
+                };
+                let mut lease = guard(&lease);
+                let handle = lease.lock.acquire(&request, &self.interrupt)?;
+                self.report.lock.waited_ms += millis(started.elapsed());
+                self.report.lock.token = Some(handle.token);
+                progress(&Progress::Locked {
+                    mode: "external",
+                    token: Some(handle.token),
+                    waited: started.elapsed(),
+                });
+                lease.handle = Some(handle);
+            }
+        }
+        if self.settings.keep_alive
+            && self.keep_alive.is_none()
+            && !matches!(self.lock, LockState::None)
+        {
+            self.keep_alive = Some(KeepAlive::start(
+                self.lock.clone(),
+                self.settings.lock_ttl,
+            ));
+        }
+        Ok(())
+    }
+
+    /// `branch:<remote>/<branch>`, the remote named by its URL without
+    /// credentials when it has one.
+    fn resource(&self) -> String {
+        let remote = &self.settings.remote;
+        let url = self
+            .git
+            .line(&["remote", "get-url", remote])
+            .unwrap_or_else(|_| remote.clone());
+        format!("branch:{}/{}", normalize_url(&url), self.branch())
+    }
+
+    fn push_loop(&mut self) -> Result<(), PushError> {
+        let mut backoff = Backoff::new(self.settings.retry_base, self.settings.retry_cap);
+        let mut attempt = 0u32;
+        loop {
+            if self.lock.lost() {
+                self.set_step(Step::Lock)?;
+                self.acquire()?;
+            }
+            attempt += 1;
+            self.report.attempts = attempt;
+            let error = match self.attempt() {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            if !error.is_retryable() {
+                return Err(error);
+            }
+            if attempt > self.settings.retries {
+                return Err(PushError::RetriesExhausted {
+                    attempts: attempt,
+                    last: Box::new(error),
+                });
+            }
+            if let PushError::Fenced { by, .. } = &error {
+                self.report.lock.fenced += 1;
+                self.emit(Progress::Fenced { by: by.clone() });
+            }
+            let wait = backoff.next_wait();
+            tracing::info!(attempt, %error, ?wait, "retrying");
+            self.emit(Progress::Retrying {
+                attempt,
+                reason: error.to_string(),
+                wait,
+            });
+            self.interrupt.sleep(wait)?;
+        }
+    }
+
+    /// One fetch, rebase and push.
+    fn attempt(&mut self) -> Result<(), PushError> {
+        self.interrupt.check()?;
+        self.set_step(Step::Fetch)?;
+        let branch = self.branch();
+        let remote_name = self.settings.remote.clone();
+        let upstream = remote::fetch_branch(&self.git, &remote_name, &branch)?;
+        self.emit(Progress::Fetched {
+            upstream: upstream.clone(),
+        });
+        if self.report.attempts == 1 {
+            self.report.upstream = upstream.clone();
+        }
+        // A push that failed after the remote took it (a dropped connection).
+        let landing = self.state.as_ref().and_then(|s| s.landing.clone());
+        if let (Some(landing), Some(upstream)) = (&landing, &upstream)
+            && self.git.is_ancestor(landing, upstream)?
+        {
+            self.forget_lock_deleted_by_landing();
+            return self.landed(landing, self.report.upstream.clone().as_deref());
+        }
+        self.interrupt.check()?;
+        self.set_step(Step::Rebase)?;
+        if let Some(upstream) = &upstream
+            && !self.git.is_ancestor(upstream, "HEAD")?
+        {
+            let resolutions = crate::rebase::rebase(
+                &self.git,
+                &self.git_dir,
+                upstream,
+                &self.settings.policies,
+                &self.interrupt,
+            )?;
+            for resolution in resolutions {
+                self.emit(Progress::Resolved(resolution.clone()));
+                self.report.conflicts.push(resolution);
+            }
+        }
+        let commits = self.count_new(upstream.as_deref())?;
+        if commits == 0 {
+            self.report.outcome = PushOutcome::NothingToPush;
+            self.report.head = upstream;
+            self.emit(Progress::NothingToPush);
+            return Ok(());
+        }
+        self.emit(Progress::Rebased { commits });
+        let head = self.git.line(&["rev-parse", "HEAD"])?;
+        if let Some(upstream) = &upstream
+            && !self.git.is_ancestor(upstream, &head)?
+        {
+            return Err(PushError::Unsafe {
+                reason: format!(
+                    "the rebased branch does not contain {remote_name}/{branch}; that push would not be a fast-forward"
+                ),
+            });
+        }
+        self.interrupt.check()?;
+        self.set_step(Step::Land)?;
+        let landing = head.clone();
+        self.save_state(|state| state.landing = Some(landing))?;
+        self.emit(Progress::Landing { commits });
+        self.land(&head, upstream.as_deref())?;
+        self.save_state(|state| state.landed = true)?;
+        self.landed(&head, upstream.as_deref())
+    }
+
+    /// Commits of HEAD not on the remote branch (not on any of the
+    /// remote's branches when it has none yet).
+    fn count_new(&self, upstream: Option<&str>) -> Result<usize, PushError> {
+        let count = match upstream {
+            Some(upstream) => self
+                .git
+                .line(&["rev-list", "--count", &format!("{upstream}..HEAD")])?,
+            None => self.git.line(&[
+                "rev-list",
+                "--count",
+                "HEAD",
+                "--not",
+                &format!("--remotes={}", self.settings.remote),
+            ])?,
+        };
+        Ok(count.parse().unwrap_or(0))
+    }
+
+    fn land(&mut self, head: &str, upstream: Option<&str>) -> Result<(), PushError> {
+        let branch = self.branch();
+        let branch_ref = format!("refs/heads/{branch}");
+        let mut refspecs = vec![format!("{head}:{branch_ref}")];
+        let mut leases = vec![Lease::new(branch_ref.clone(), upstream)];
+        let options = PushOptions {
+            atomic: true,
+            hooks: true,
+        };
+        let remote_name = self.settings.remote.clone();
+        match self.lock.clone() {
+            LockState::Git(lease) => {
+                let mut lease = guard(&lease);
+                let Some(lease) = lease.as_mut() else {
+                    return Err(PushError::Unsafe {
+                        reason: "the git lock was not set up".to_string(),
+                    });
+                };
+                let Some(held) = lease.held.clone() else {
+                    return Err(lease.lock.fenced());
+                };
+                let (refspec, lock_lease) = lease.lock.release_in_push(&held);
+                refspecs.push(refspec);
+                leases.push(lock_lease);
+                let result = remote::push(&self.git, &remote_name, &refspecs, &leases, options)?;
+                let lock_reference = lock_ref(&branch);
+                if let PushResult::Refused(updates) = &result
+                    && updates
+                        .iter()
+                        .any(|u| u.to == lock_reference && u.lease_broken())
+                {
+                    lease.held = None;
+                    return Err(lease.lock.fenced());
+                }
+                let outcome = self.classify(result, &branch_ref);
+                if outcome.is_ok() {
+                    lease.held = None;
+                    self.report.lock.released = true;
+                    if let Some(state) = &mut self.state {
+                        state.lock = None;
+                    }
+                }
+                outcome
+            }
+            LockState::External(lease) => {
+                {
+                    let mut lease = guard(&lease);
+                    let ExternalLease { lock, handle } = &mut *lease;
+                    let Some(current) = handle.clone() else {
+                        return Err(crate::ExternalLockError::Lost {
+                            message: "the lease was lost before landing".to_string(),
+                        }
+                        .into());
+                    };
+                    // Fencing with an external lock is best effort: the lease
+                    // is checked right before the push.
+                    if let Err(error) = lock.renew(&current, self.settings.lock_ttl) {
+                        if matches!(error, crate::ExternalLockError::Lost { .. }) {
+                            *handle = None;
+                        }
+                        return Err(error.into());
+                    }
+                }
+                let result = remote::push(&self.git, &remote_name, &refspecs, &leases, options)?;
+                self.classify(result, &branch_ref)
+            }
+            LockState::None => {
+                let tree = self.git.empty_tree()?;
+                let record = EmergencyRecord {
+                    branch: &branch,
+                    holder: &self.settings.holder,
+                    at: now_ms(),
+                    head,
+                    upstream,
+                };
+                let message = serde_json::to_string(&record).map_err(|error| PushError::Unsafe {
+                    reason: format!("cannot write the emergency record: {error}"),
+                })?;
+                let sha = self.git.internal_commit(&tree, &[], &message)?;
+                refspecs.push(format!("+{sha}:{EMERGENCY_NAMESPACE}{branch}"));
+                let result = remote::push(&self.git, &remote_name, &refspecs, &leases, options)?;
+                self.classify(result, &branch_ref)
+            }
+        }
+    }
+
+    /// The error of a landing push's result, if any.
+    fn classify(&self, result: PushResult, branch_ref: &str) -> Result<(), PushError> {
+        match result {
+            PushResult::Done => Ok(()),
+            PushResult::Refused(updates) => {
+                if updates
+                    .iter()
+                    .any(|u| u.to == branch_ref && u.lease_broken())
+                {
+                    return Err(PushError::BranchMoved {
+                        remote: self.settings.remote.clone(),
+                        branch: self.branch(),
+                    });
+                }
+                let culprit = updates
+                    .iter()
+                    .find(|u| u.rejected() && !u.atomic_collateral())
+                    .or(updates.first());
+                let (reference, reason) = culprit
+                    .map(|u| (u.to.clone(), u.summary.clone()))
+                    .unwrap_or_default();
+                if culprit.is_some_and(|u| u.refused_for_good()) {
+                    Err(PushError::Rejected { reference, reason })
+                } else {
+                    Err(PushError::Transient {
+                        message: format!("{reference}: {reason}"),
+                    })
+                }
+            }
+            PushResult::Failed { message } => {
+                if remote::failure_is_permanent(&message) {
+                    Err(PushError::Rejected {
+                        reference: branch_ref.to_string(),
+                        reason: message,
+                    })
+                } else {
+                    Err(PushError::Transient { message })
+                }
+            }
+        }
+    }
+
+    /// A landing push deleted our lock ref even though we did not hear so.
+    fn forget_lock_deleted_by_landing(&mut self) {
+        if let LockState::Git(lease) = &self.lock
+            && let Some(lease) = guard(lease).as_mut()
+        {
+            lease.held = None;
+            self.report.lock.released = true;
+        }
+    }
+
+    fn landed(&mut self, head: &str, upstream: Option<&str>) -> Result<(), PushError> {
+        let range = match upstream {
+            Some(upstream) => format!("{upstream}..{head}"),
+            None => head.to_string(),
+        };
+        let mut arguments = vec!["log", "--reverse", "--format=%H%x00%s", range.as_str()];
+        let not_remotes = format!("--remotes={}", self.settings.remote);
+        if upstream.is_none() {
+            arguments.extend(["--not", not_remotes.as_str()]);
+        }
+        let log = self.git.ok(&arguments)?;
+        self.report.landed = log
+            .lines()
+            .filter_map(|line| {
+                let (sha, subject) = line.split_once('\0')?;
+                Some(LandedCommit {
+                    sha: sha.to_string(),
+                    subject: subject.to_string(),
+                })
+            })
+            .collect();
+        self.report.head = Some(head.to_string());
+        self.report.outcome = PushOutcome::Landed;
+        self.emit(Progress::Landed {
+            commits: self.report.landed.len(),
+            head: head.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Gives the lock back if the landing push did not; failures are
+    /// warnings (the lock expires on its own).
+    fn release(&mut self) {
+        if let Some(keep_alive) = self.keep_alive.take() {
+            keep_alive.stop();
+        }
+        match &self.lock {
+            LockState::None => {}
+            LockState::Git(lease) => {
+                let mut lease = guard(lease);
+                let Some(lease) = lease.as_mut() else {
+                    return;
+                };
+                if let Some(held) = lease.held.take() {
+                    match lease.lock.release(&held) {
+                        Ok(true) => {
+                            self.report.lock.released = true;
+                            self.emit(Progress::Released);
+                        }
+                        Ok(false) => {
+                            tracing::warn!("the push lock had been taken over; nothing to release");
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "could not release the push lock; it expires on its own");
+                        }
+                    }
+                } else if self.report.lock.released {
+                    self.emit(Progress::Released);
+                }
+            }
+            LockState::External(lease) => {
+                let mut lease = guard(lease);
+                let ExternalLease { lock, handle } = &mut *lease;
+                if let Some(current) = handle.take() {
+                    match lock.release(&current) {
+                        Ok(()) => {
+                            self.report.lock.released = true;
+                            self.emit(Progress::Released);
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "could not release the push lease; it expires on its own");
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(state) = &mut self.state {
+            state.lock = None;
+        }
+    }
+
+    fn succeed(mut self) -> PushReport {
+        if let Some(state) = self.state.take() {
+            if let Some(set_aside) = &state.set_aside {
+                match aside::reapply(&self.git, set_aside) {
+                    Ok(Reapplied::Kept) => self.report.uncommitted = Some("kept".to_string()),
+                    Ok(Reapplied::Stashed(name)) => {
+                        self.emit(Progress::Stashed { name: name.clone() });
+                        self.report.uncommitted = Some(format!("stashed as {name}"));
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "could not put back the uncommitted changes");
+                        self.report.uncommitted = Some(format!(
+                            "not put back ({error}); the tree is at {}",
+                            aside::reference(state.backup.head.key())
+                        ));
+                        return self.finish();
+                    }
+                }
+            }
+            if let Err(error) = recovery::forget(&self.git, &self.git_dir, &state) {
+                tracing::warn!(%error, "could not delete the backup refs");
+            }
+        }
+        self.finish()
+    }
+
+    fn finish(mut self) -> PushReport {
+        self.report.duration_ms = millis(self.started.elapsed());
+        if let Err(error) = log::append(&self.git_dir, &LogEntry::of(&self.report, now_ms())) {
+            tracing::warn!(%error, "could not write the push log");
+        }
+        self.report
+    }
+
+    fn fail(mut self, error: PushError) -> PushFailure {
+        tracing::info!(step = ?self.step, %error, "push failed; rolling back");
+        let landed = self.state.as_ref().is_some_and(|state| state.landed);
+        if let Some(keep_alive) = self.keep_alive.take() {
+            keep_alive.stop();
+        }
+        let restored = match self.state.take() {
+            None => "nothing to restore".to_string(),
+            Some(state) if landed => {
+                let _ = recovery::forget(&self.git, &self.git_dir, &state);
+                "nothing to restore: the commits landed".to_string()
+            }
+            Some(state) => match state.backup.restore(&self.git, &self.git_dir) {
+                Ok(()) => {
+                    let _ = recovery::forget(&self.git, &self.git_dir, &state);
+                    self.emit(Progress::Restored);
+                    "restored".to_string()
+                }
+                Err(restore_error) => {
+                    // Keep the state file and refs: `weft push cleanup` retries.
+                    self.state = Some(state);
+                    format!(
+                        "not restored ({restore_error}); run `weft push cleanup` to restore from refs/weft/backup/"
+                    )
+                }
+            },
+        };
+        if self.state.is_some() {
+            // The restore failed: release the lock but leave the state file.
+            let state = self.state.take();
+            self.release();
+            self.state = state;
+        } else {
+            self.release();
+        }
+        self.report.outcome = if landed {
+            PushOutcome::Landed
+        } else {
+            PushOutcome::Failed
+        };
+        let branch = self.branch();
+        self.report.failure = Some(FailureReport {
+            step: self.step,
+            message: format!(
+                "failed to {}: {}",
+                self.step.describe(&self.settings.remote, &branch),
+                chain(&error)
+            ),
+            class: error.class(),
+            restored,
+        });
+        let step = self.step;
+        let report = self.finish();
+        PushFailure {
+            step,
+            error,
+            report: Box::new(report),
+        }
+    }
+}
+
+/// An error and its causes, `: `-separated.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `Update a.csv, b.csv and 3 more files`.
+fn default_message(paths: &[&str]) -> String {
+    match paths {
+        [] => "Update".to_string(),
+        [one] => format!("Update {one}"),
+        [first, second] => format!("Update {first} and {second}"),
+        [first, second, third] => format!("Update {first}, {second} and {third}"),
+        [first, second, rest @ ..] => {
+            format!("Update {first}, {second} and {} more files", rest.len())
+        }
+    }
+}
+
+/// A remote URL without scheme, credentials or `.git`.
+fn normalize_url(url: &str) -> String {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let without_credentials = without_scheme
+        .split_once('@')
+        .filter(|(credentials, _)| !credentials.contains('/'))
+        .map_or(without_scheme, |(_, rest)| rest);
+    without_credentials
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .replacen(':', "/", usize::from(!url.contains("://")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_messages_name_the_files() {
+        assert_eq!(default_message(&["a"]), "Update a");
+        assert_eq!(default_message(&["a", "b", "c"]), "Update a, b and c");
+        assert_eq!(
+            default_message(&["a", "b", "c", "d", "e"]),
+            "Update a, b and 3 more files"
+        );
+    }
+
+    #[test]
+    fn urls_lose_credentials_and_schemes() {
+        assert_eq!(
+            normalize_url("https://x-access-token:secret@github.com/org/data.git"),
+            "github.com/org/data"
+        );
+        assert_eq!(
+            normalize_url("git@github.com:org/data.git"),
+            "github.com/org/data"
+        );
+        assert_eq!(normalize_url("/tmp/remote.git"), "/tmp/remote");
+    }
+
+    #[test]
+    fn errors_read_with_their_causes() {
+        let error = PushError::ExternalLock(crate::ExternalLockError::Refused {
+            message: "no such class".to_string(),
+        });
+        assert_eq!(
+            chain(&error),
+            "the lock service failed: the lock service refused: no such class"
+        );
+    }
+}
