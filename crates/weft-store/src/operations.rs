@@ -159,14 +159,15 @@ impl Store {
         status: OperationStatus,
         result: Option<Value>,
         error: Option<&str>,
-    ) -> Result<Event, StoreError> {
+    ) -> Result<(Event, i64), StoreError> {
         let mut transaction = self.begin().await?;
         finish_operation(&mut transaction, id, status, result, error).await?;
-        let kind: String = sqlx::query("SELECT kind FROM operations WHERE id = $1")
+        let row = sqlx::query("SELECT kind, duration_ms FROM operations WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **transaction)
-            .await?
-            .try_get("kind")?;
+            .await?;
+        let kind: String = row.try_get("kind")?;
+        let duration: Option<i64> = row.try_get("duration_ms")?;
         let event = insert_event(
             &mut transaction,
             "operation",
@@ -175,7 +176,7 @@ impl Store {
         )
         .await?;
         transaction.commit().await?;
-        Ok(event)
+        Ok((event, duration.unwrap_or(0)))
     }
 
     pub async fn operations(&self, filter: &OperationFilter) -> Result<Vec<Operation>, StoreError> {

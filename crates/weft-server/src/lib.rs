@@ -1,0 +1,19 @@
+//! `weft serve`: leases, locks and resource claims over HTTP, with
+//! operations, alerts, an event stream, Prometheus metrics and the
+//! workspace analysis, on top of a [`weft_store::Coordinator`].
+
+mod auth;
+mod error;
+mod extract;
+mod metrics;
+mod routes;
+mod serve;
+mod settings;
+mod state;
+
+pub use auth::{Scope, Token};
+pub use error::ApiError;
+pub use routes::router;
+pub use serve::{ServeError, serve};
+pub use settings::{ServeSettings, Tls};
+pub use state::AppState;
