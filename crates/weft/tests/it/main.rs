@@ -10,6 +10,7 @@
     reason = "SKIP lines tell why a real client was not used"
 )]
 
+mod ci;
 mod cli;
 mod corpus;
 mod launch;
