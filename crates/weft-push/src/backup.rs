@@ -66,7 +66,14 @@ impl HeadState {
                 git.ok(&["symbolic-ref", "HEAD", &reference])?;
             }
             HeadState::Detached { .. } => {
-                git.ok(&["update-ref", "--no-deref", "-m", "weft push: restore", "HEAD", sha])?;
+                git.ok(&[
+                    "update-ref",
+                    "--no-deref",
+                    "-m",
+                    "weft push: restore",
+                    "HEAD",
+                    sha,
+                ])?;
             }
         }
         Ok(())

@@ -45,18 +45,17 @@ pub fn cleanup(directory: &Path, remote_name: &str) -> Result<CleanupReport, Pus
             git.command(&["update-ref", "--stdin"])
                 .input(input.into_bytes())
                 .ok()?;
-            report.actions.push(format!(
-                "deleted {} backup refs no run needs",
-                stale.len()
-            ));
+            report
+                .actions
+                .push(format!("deleted {} backup refs no run needs", stale.len()));
         }
     }
     let (locks, waiters) = remote_locks(&git, remote_name)?;
     for lock in locks {
-        let holder = lock
-            .record
-            .as_ref()
-            .map_or_else(|| "an unreadable record".to_string(), |r| r.holder.describe());
+        let holder = lock.record.as_ref().map_or_else(
+            || "an unreadable record".to_string(),
+            |r| r.holder.describe(),
+        );
         if !lock.expired {
             report.actions.push(format!(
                 "the push lock of {} is held by {holder} for {}s more; left alone",

@@ -70,7 +70,8 @@ impl std::fmt::Debug for Pusher {
 /// The working tree root and git directory of the repository holding
 /// `directory`.
 pub fn locate(directory: &Path) -> Result<(PathBuf, PathBuf), PushError> {
-    let output = Git::new(directory).run(&["rev-parse", "--show-toplevel", "--absolute-git-dir"])?;
+    let output =
+        Git::new(directory).run(&["rev-parse", "--show-toplevel", "--absolute-git-dir"])?;
     let mut lines = output.stdout.lines();
     match (output.success, lines.next(), lines.next()) {
         (true, Some(root), Some(git_dir)) if !root.is_empty() => {
@@ -183,7 +184,9 @@ impl From<LockMode> for LockState {
 }
 
 fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LockState {
@@ -360,7 +363,7 @@ impl Run {
         let state = RunState {
             pid,
             start_ticks: start_ticks(pid),
-            host: self.settings.holder.host.clone(),
+            host: crate::holder::host_name(),
             started_at: now_ms(),
             remote: self.settings.remote.clone(),
             branch,
@@ -391,9 +394,7 @@ impl Run {
         let message = match &self.settings.message {
             Some(message) => message.clone(),
             None => {
-                let names = self
-                    .git
-                    .ok(&["diff", "--cached", "--name-only", "-z"])?;
+                let names = self.git.ok(&["diff", "--cached", "--name-only", "-z"])?;
                 default_message(&split_nul(&names).collect::<Vec<_>>())
             }
         };
@@ -464,14 +465,16 @@ impl Run {
                     priority: self.settings.priority,
                     class: self.settings.class.as_deref(),
                 };
-                let acquired = lease.lock.acquire(&request, &self.interrupt, &mut |event| {
-                    progress(&match event {
-                        LockEvent::Waiting { holder, expires_in } => {
-                            Progress::Waiting { holder, expires_in }
-                        }
-                        LockEvent::TakingOver { holder } => Progress::TakingOver { holder },
-                    });
-                })?;
+                let acquired = lease
+                    .lock
+                    .acquire(&request, &self.interrupt, &mut |event| {
+                        progress(&match event {
+                            LockEvent::Waiting { holder, expires_in } => {
+                                Progress::Waiting { holder, expires_in }
+                            }
+                            LockEvent::TakingOver { holder } => Progress::TakingOver { holder },
+                        });
+                    })?;
                 lease.held = Some(acquired.held.clone());
                 let lock = RemoteRef {
                     reference: lease.lock.reference().to_string(),
@@ -518,10 +521,7 @@ impl Run {
             && self.keep_alive.is_none()
             && !matches!(self.lock, LockState::None)
         {
-            self.keep_alive = Some(KeepAlive::start(
-                self.lock.clone(),
-                self.settings.lock_ttl,
-            ));
+            self.keep_alive = Some(KeepAlive::start(self.lock.clone(), self.settings.lock_ttl));
         }
         Ok(())
     }
@@ -594,7 +594,10 @@ impl Run {
             && self.git.is_ancestor(landing, upstream)?
         {
             self.forget_lock_deleted_by_landing();
-            return self.landed(landing, self.report.upstream.clone().as_deref());
+            let first_upstream = self.report.upstream.clone();
+            let commits = self.commits_between(first_upstream.as_deref(), landing)?;
+            self.landed(landing, commits);
+            return Ok(());
         }
         self.interrupt.check()?;
         self.set_step(Step::Rebase)?;
@@ -613,7 +616,8 @@ impl Run {
                 self.report.conflicts.push(resolution);
             }
         }
-        let commits = self.count_new(upstream.as_deref())?;
+        let new_commits = self.new_commits(upstream.as_deref())?;
+        let commits = new_commits.len();
         if commits == 0 {
             self.report.outcome = PushOutcome::NothingToPush;
             self.report.head = upstream;
@@ -638,25 +642,41 @@ impl Run {
         self.emit(Progress::Landing { commits });
         self.land(&head, upstream.as_deref())?;
         self.save_state(|state| state.landed = true)?;
-        self.landed(&head, upstream.as_deref())
+        self.landed(&head, new_commits);
+        Ok(())
     }
 
     /// Commits of HEAD not on the remote branch (not on any of the
-    /// remote's branches when it has none yet).
-    fn count_new(&self, upstream: Option<&str>) -> Result<usize, PushError> {
-        let count = match upstream {
-            Some(upstream) => self
-                .git
-                .line(&["rev-list", "--count", &format!("{upstream}..HEAD")])?,
-            None => self.git.line(&[
-                "rev-list",
-                "--count",
-                "HEAD",
-                "--not",
-                &format!("--remotes={}", self.settings.remote),
-            ])?,
+    /// remote's branches when it has none yet), oldest first.
+    fn new_commits(&self, upstream: Option<&str>) -> Result<Vec<LandedCommit>, PushError> {
+        self.commits_between(upstream, "HEAD")
+    }
+
+    fn commits_between(
+        &self,
+        upstream: Option<&str>,
+        head: &str,
+    ) -> Result<Vec<LandedCommit>, PushError> {
+        let range = match upstream {
+            Some(upstream) => format!("{upstream}..{head}"),
+            None => head.to_string(),
         };
-        Ok(count.parse().unwrap_or(0))
+        let mut arguments = vec!["log", "--reverse", "--format=%H%x00%s", range.as_str()];
+        let not_remotes = format!("--remotes={}", self.settings.remote);
+        if upstream.is_none() {
+            arguments.extend(["--not", not_remotes.as_str()]);
+        }
+        let log = self.git.ok(&arguments)?;
+        Ok(log
+            .lines()
+            .filter_map(|line| {
+                let (sha, subject) = line.split_once('\0')?;
+                Some(LandedCommit {
+                    sha: sha.to_string(),
+                    subject: subject.to_string(),
+                })
+            })
+            .collect())
     }
 
     fn land(&mut self, head: &str, upstream: Option<&str>) -> Result<(), PushError> {
@@ -734,9 +754,10 @@ impl Run {
                     head,
                     upstream,
                 };
-                let message = serde_json::to_string(&record).map_err(|error| PushError::Unsafe {
-                    reason: format!("cannot write the emergency record: {error}"),
-                })?;
+                let message =
+                    serde_json::to_string(&record).map_err(|error| PushError::Unsafe {
+                        reason: format!("cannot write the emergency record: {error}"),
+                    })?;
                 let sha = self.git.internal_commit(&tree, &[], &message)?;
                 refspecs.push(format!("+{sha}:{EMERGENCY_NAMESPACE}{branch}"));
                 let result = remote::push(&self.git, &remote_name, &refspecs, &leases, options)?;
@@ -797,34 +818,14 @@ impl Run {
         }
     }
 
-    fn landed(&mut self, head: &str, upstream: Option<&str>) -> Result<(), PushError> {
-        let range = match upstream {
-            Some(upstream) => format!("{upstream}..{head}"),
-            None => head.to_string(),
-        };
-        let mut arguments = vec!["log", "--reverse", "--format=%H%x00%s", range.as_str()];
-        let not_remotes = format!("--remotes={}", self.settings.remote);
-        if upstream.is_none() {
-            arguments.extend(["--not", not_remotes.as_str()]);
-        }
-        let log = self.git.ok(&arguments)?;
-        self.report.landed = log
-            .lines()
-            .filter_map(|line| {
-                let (sha, subject) = line.split_once('\0')?;
-                Some(LandedCommit {
-                    sha: sha.to_string(),
-                    subject: subject.to_string(),
-                })
-            })
-            .collect();
+    fn landed(&mut self, head: &str, commits: Vec<LandedCommit>) {
+        self.report.landed = commits;
         self.report.head = Some(head.to_string());
         self.report.outcome = PushOutcome::Landed;
         self.emit(Progress::Landed {
             commits: self.report.landed.len(),
             head: head.to_string(),
         });
-        Ok(())
     }
 
     /// Gives the lock back if the landing push did not; failures are

@@ -79,7 +79,9 @@ pub enum PushError {
         waited_ms: u64,
         holder: Option<String>,
     },
-    #[error("the push lock of {resource} expired and was taken over by {by}; this run must not land")]
+    #[error(
+        "the push lock of {resource} expired and was taken over by {by}; this run must not land"
+    )]
     Fenced { resource: String, by: String },
     #[error("the remote rejected the push of {reference}: {reason}")]
     Rejected { reference: String, reason: String },

@@ -247,7 +247,9 @@ impl GitCommand<'_> {
             command.env(name, value);
         }
         tracing::debug!(arguments = ?self.arguments, "git");
-        let mut child = command.spawn().map_err(|source| PushError::Spawn { source })?;
+        let mut child = command
+            .spawn()
+            .map_err(|source| PushError::Spawn { source })?;
         if let (Some(input), Some(mut stdin)) = (self.input, child.stdin.take()) {
             // A command that exits without reading its input is not an error here.
             let _ = stdin.write_all(&input);

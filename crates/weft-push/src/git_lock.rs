@@ -16,8 +16,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::backoff::Backoff;
 use crate::error::PushError;
@@ -80,8 +80,13 @@ pub(crate) struct Acquired {
 /// What the lock loop reports while it works.
 #[derive(Debug, Clone)]
 pub(crate) enum LockEvent {
-    Waiting { holder: String, expires_in: Duration },
-    TakingOver { holder: String },
+    Waiting {
+        holder: String,
+        expires_in: Duration,
+    },
+    TakingOver {
+        holder: String,
+    },
 }
 
 /// The lock of one branch on one remote.

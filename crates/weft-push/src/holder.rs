@@ -38,21 +38,21 @@ impl Holder {
 
     /// `run 42 of "nightly" in org/data on runner-3 (pid 812)`.
     pub fn describe(&self) -> String {
-        let mut text = String::new();
-        if let Some(run) = &self.run_id {
-            text.push_str(&format!("run {run} "));
-        }
-        if let Some(workflow) = &self.workflow {
-            text.push_str(&format!("of \"{workflow}\" "));
+        let mut parts = Vec::new();
+        match (&self.run_id, &self.workflow) {
+            (Some(run), Some(workflow)) => parts.push(format!("run {run} of \"{workflow}\"")),
+            (Some(run), None) => parts.push(format!("run {run}")),
+            (None, Some(workflow)) => parts.push(format!("workflow \"{workflow}\"")),
+            (None, None) => {}
         }
         if let Some(repository) = &self.repository {
-            text.push_str(&format!("in {repository} "));
+            parts.push(format!("in {repository}"));
         }
-        if !text.is_empty() {
-            text.push_str("on ");
+        if !parts.is_empty() {
+            parts.push("on".to_string());
         }
-        text.push_str(&format!("{} (pid {})", self.host, self.pid));
-        text
+        parts.push(format!("{} (pid {})", self.host, self.pid));
+        parts.join(" ")
     }
 }
 

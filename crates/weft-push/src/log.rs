@@ -77,7 +77,8 @@ pub(crate) fn append(git_dir: &Path, entry: &LogEntry) -> Result<(), PushError> 
         .append(true)
         .open(&path)
         .map_err(PushError::io(&path))?;
-    file.write_all(line.as_bytes()).map_err(PushError::io(&path))?;
+    file.write_all(line.as_bytes())
+        .map_err(PushError::io(&path))?;
     Ok(())
 }
 

@@ -251,7 +251,10 @@ fn union_path(git: &Git, path: &str, sides: &Sides) -> Result<String, PushError>
         policy: "union".to_string(),
         reason: reason.to_string(),
     };
-    for entry in [&sides.base, &sides.theirs, &sides.mine].into_iter().flatten() {
+    for entry in [&sides.base, &sides.theirs, &sides.mine]
+        .into_iter()
+        .flatten()
+    {
         if entry.mode == "120000" || entry.mode == "160000" {
             return Err(unresolvable("it is a symbolic link or a submodule"));
         }

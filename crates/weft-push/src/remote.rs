@@ -33,6 +33,7 @@ impl RefUpdate {
                 "stale info",
                 "incorrect old value",
                 "but expected",
+                "reference is missing",
                 "non-fast-forward",
                 "fetch first",
                 "already exists",
@@ -43,7 +44,9 @@ impl RefUpdate {
 
     /// Collateral damage of `--atomic`: this ref was fine, another was not.
     pub(crate) fn atomic_collateral(&self) -> bool {
-        self.summary.contains("atomic push failed")
+        (self.summary.contains("atomic push failed")
+            || self.summary.contains("atomic transaction failed"))
+            && !self.summary.contains(" - ")
     }
 
     /// A refusal that trying again will not change (a pre-receive hook, a
@@ -52,9 +55,15 @@ impl RefUpdate {
         let summary = self.summary.to_ascii_lowercase();
         self.rejected()
             && summary.contains("remote rejected")
-            && ["hook declined", "protected", "denied", "permission", "not allowed"]
-                .iter()
-                .any(|needle| summary.contains(needle))
+            && [
+                "hook declined",
+                "protected",
+                "denied",
+                "permission",
+                "not allowed",
+            ]
+            .iter()
+            .any(|needle| summary.contains(needle))
     }
 }
 
@@ -110,6 +119,9 @@ pub(crate) fn fetch_branch(
         "--no-tags",
         "--no-write-fetch-head",
         "--no-recurse-submodules",
+        // Only the refspec given: no opportunistic update of the user's
+        // remote-tracking refs, so a rollback leaves every ref as it was.
+        "--refmap=",
         remote,
         &refspec,
     ])?;
@@ -134,6 +146,9 @@ pub(crate) fn fetch_objects(git: &Git, remote: &str, reference: &str) -> Result<
         "--no-tags",
         "--no-write-fetch-head",
         "--no-recurse-submodules",
+        // Only the refspec given: no opportunistic update of the user's
+        // remote-tracking refs, so a rollback leaves every ref as it was.
+        "--refmap=",
         remote,
         reference,
     ])?;
@@ -200,7 +215,18 @@ pub(crate) fn push(
     arguments.push(remote.to_string());
     arguments.extend(refspecs.iter().cloned());
     let output = git.run(&arguments)?;
-    let updates = parse_porcelain(&output.stdout);
+    let mut updates = parse_porcelain(&output.stdout);
+    // With `--atomic` the remote reports every ref as "atomic transaction
+    // failed" and says in its error output which ref was not as expected.
+    for update in &mut updates {
+        let quoted = format!("'{}'", update.to);
+        if let Some(line) = output.stderr.lines().find(|line| line.contains(&quoted)) {
+            update.summary.push_str(" - ");
+            update
+                .summary
+                .push_str(line.trim_start_matches("remote: ").trim());
+        }
+    }
     if output.success && updates.iter().all(|u| !u.rejected()) {
         return Ok(PushResult::Done);
     }
@@ -283,6 +309,16 @@ mod tests {
         assert!(updates[1].atomic_collateral() && !updates[1].lease_broken());
         assert_eq!(updates[1].to, "refs/weft/locks/main");
         assert!(!updates[2].rejected());
+    }
+
+    #[test]
+    fn a_remote_side_lease_failure_is_a_broken_lease() {
+        let update = RefUpdate {
+            flag: '!',
+            to: "refs/heads/main".into(),
+            summary: "[remote rejected] (atomic transaction failed) - error: cannot lock ref 'refs/heads/main': is at 1 but expected 2".into(),
+        };
+        assert!(update.lease_broken() && !update.atomic_collateral());
     }
 
     #[test]

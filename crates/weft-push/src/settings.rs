@@ -267,7 +267,10 @@ impl PushSettings {
             add: request.add,
             priority: request.priority,
             class,
-            retries: request.retries.or(config.retries).unwrap_or(DEFAULT_RETRIES),
+            retries: request
+                .retries
+                .or(config.retries)
+                .unwrap_or(DEFAULT_RETRIES),
             lock_ttl: request
                 .lock_ttl
                 .or(config.lock_ttl.map(|d| d.0))

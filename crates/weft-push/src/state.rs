@@ -13,6 +13,9 @@ use crate::error::{PushError, Step};
 /// The file name under the git directory.
 pub const STATE_FILE: &str = "weft-push.json";
 
+/// How long a run recorded by another host counts as running.
+const OTHER_HOST_STALE_MS: u64 = 3_600_000;
+
 /// Uncommitted changes to tracked files, set aside while the run rebases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SetAside {
@@ -105,8 +108,9 @@ impl RunState {
             return false;
         }
         if self.host != host {
-            // Another machine shares this directory: assume it runs.
-            return true;
+            // Another machine (or container) shares this directory: its
+            // process cannot be checked, so it counts as running for an hour.
+            return crate::git_lock::now_ms().saturating_sub(self.started_at) < OTHER_HOST_STALE_MS;
         }
         is_alive(self.pid, self.start_ticks)
     }

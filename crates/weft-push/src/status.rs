@@ -8,7 +8,9 @@ use serde::Serialize;
 use crate::engine::{chain, locate};
 use crate::error::{PushError, Step};
 use crate::git::Git;
-use crate::git_lock::{LOCK_NAMESPACE, LockRecord, WAITING_NAMESPACE, WaitRecord, now_ms, read_record};
+use crate::git_lock::{
+    LOCK_NAMESPACE, LockRecord, WAITING_NAMESPACE, WaitRecord, now_ms, read_record,
+};
 use crate::holder::host_name;
 use crate::log::{self, LogEntry};
 use crate::remote;
@@ -112,8 +114,7 @@ pub(crate) fn remote_locks(
             locks.push(LockStatus {
                 branch: branch.to_string(),
                 expired: expires_at <= now,
-                expires_in_ms: i64::try_from(i128::from(expires_at) - i128::from(now))
-                    .unwrap_or(0),
+                expires_in_ms: i64::try_from(i128::from(expires_at) - i128::from(now)).unwrap_or(0),
                 reference,
                 sha,
                 record,

@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn a_line_either_side_deleted_is_not_resurrected() {
         // Theirs deleted b and added t; mine kept b and added m.
-        assert_eq!(union("a\nb\nc\n", "a\nc\nt\n", "a\nb\nc\nm\n"), "a\nc\nt\nm\n");
+        assert_eq!(
+            union("a\nb\nc\n", "a\nc\nt\n", "a\nb\nc\nm\n"),
+            "a\nc\nt\nm\n"
+        );
         // Mine deleted a; theirs kept it.
         assert_eq!(union("a\nb\n", "a\nb\nt\n", "b\nm\n"), "b\nt\nm\n");
     }
