@@ -111,7 +111,7 @@ impl fmt::Display for Holder {
             parts.push(format!("run {run_id}"));
         }
         if let Some(host) = &self.host {
-            parts.push(format!("on {host}"));
+            parts.push(format!("host {host}"));
         }
         for (key, value) in &self.labels {
             parts.push(format!("{key}={value}"));

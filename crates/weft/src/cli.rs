@@ -162,6 +162,28 @@ whole process group. The supervisor exits once everything is stopped."
     Push(crate::commands::push::PushArgs),
     /// Check CI workflows that push: concurrency, retries, permissions
     Ci(crate::commands::ci::CiArgs),
+    /// Run the coordination server: leases, locks, claims, metrics, events
+    #[command(
+        long_about = "Run the coordination server: a REST API under /api/v1/ for leases, locks and \
+resource claims (priority queues, capacity, TTL, fencing tokens), operations, alerts, a Server-Sent Events \
+stream at /api/v1/events, Prometheus metrics at /metrics, and the workspace analysis.\n\nWithout a token \
+(weft.yaml coordination.server.tokens, or WEFT_ADMIN_TOKEN) it listens on loopback only. With PostgreSQL \
+(--store postgres://…) several replicas can share one database."
+    )]
+    Serve(crate::commands::serve::ServeArgs),
+    /// Take, renew, release and list leases; run a command under a lock
+    #[command(
+        long_about = "Leases on a resource, from a weft server (--server or WEFT_SERVER) or, without \
+one, from the workspace's local store (.weft/state.db) shared by every weft process on this machine.\n\n\
+Exit codes: 0 done, 1 the resource stayed taken, 2 bad input, 3 the server or store failed."
+    )]
+    Lock(crate::commands::lock::LockArgs),
+    /// Claim a typed shared resource: a port, a domain, an environment…
+    #[command(
+        long_about = "Claim TYPE:ID (port 8080, domain shop.example.com, environment staging…) as \
+`weft lock acquire` does, or hold it while a command runs (`weft claim port 8080 -- ./serve`)."
+    )]
+    Claim(crate::commands::claim::ClaimCommandArgs),
     /// Print the JSON Schema of weft.yaml
     #[command(
         long_about = "Print the JSON Schema of weft.yaml, for editor completion and validation \

@@ -1,17 +1,21 @@
 //! One module per subcommand, each a `run` that calls the library.
 
 mod check;
+pub(crate) mod claim;
+mod coordination;
 pub(crate) mod ci;
 mod conflicts;
 mod down;
 mod explain;
 mod graph;
 mod launch;
+pub(crate) mod lock;
 mod logs;
 mod plan;
 pub(crate) mod push;
 mod resolve;
 mod schema;
+pub(crate) mod serve;
 mod status;
 mod up;
 mod why;
@@ -110,6 +114,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Start(args) => launch::control(&context, args, launch::Verb::Start),
         Command::Down(_) => down::run(&context),
         Command::Push(args) => push::run(&context, args),
+        Command::Serve(args) => serve::run(&context, args),
+        Command::Lock(args) => lock::run(&context, args),
+        Command::Claim(args) => claim::run(&context, args),
         Command::Ci(args) => ci::run(&context, args),
     }
 }
