@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Lock benchmark for `weft serve` (see the coordination issue), side by side
+# in one run with etcd (its lease+lock API through the JSON gateway) and Redis
+# (`SET NX PX` / `DEL`), all on 127.0.0.1:
+#   1. acquire+release operations per second, p50 and p99 latency, with 1, 16
+#      and 64 concurrent clients over HTTP (Redis: RESP over TCP), for weft on
+#      SQLite and on PostgreSQL, etcd and Redis;
+#   2. wake latency, from a holder sending its release to the next waiter's
+#      grant arriving (weft pushes it on a long poll; etcd's lock call blocks
+#      until granted; Redis has no waiting, so it is not measured).
+# Each client takes and releases its own lock, so throughput measures the
+# request path. Prints figures; asserts nothing. Needs: etcd (Debian
+# `etcd-server`), redis-server, and PostgreSQL (Debian `postgresql`);
+# missing ones are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+WAKE_ROUNDS=${WAKE_ROUNDS:-200}
+CLIENTS=${CLIENTS:-"1 16 64"}
+
+cargo build -q --release -p weft -p weft-testkit --bin weft --bin weft-lockbench
+WEFT=$PWD/target/release/weft
+BENCH=$PWD/target/release/weft-lockbench
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ -n "${pg_data:-}" ] && [ -f "$pg_data/postmaster.pid" ]; then
+        kill -INT "$(head -1 "$pg_data/postmaster.pid")" 2>/dev/null || true
+        sleep 1
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on $1" >&2
+    return 1
+}
+
+start_weft() { # name store-url -> sets url
+    local port
+    port=$(free_port)
+    mkdir -p "$work/$1"
+    (cd "$work/$1" && exec "$WEFT" serve --listen "127.0.0.1:$port" --store "$2") >"$work/$1.log" 2>&1 &
+    pids+=($!)
+    wait_port "$port"
+    url="http://127.0.0.1:$port"
+}
+
+targets=()
+start_weft weft-sqlite "sqlite://$work/weft-sqlite/state.db"
+targets+=("weft-sqlite weft $url")
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+if [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; then
+    run_as=()
+    if [ "$(id -u)" = 0 ]; then
+        run_as=(runuser -u postgres --)
+        chown postgres "$work"
+    fi
+    pg_data=$work/pg
+    pg_port=$(free_port)
+    "${run_as[@]}" "$pg_bin/initdb" -D "$pg_data" -U weft --auth=trust -N -E UTF8 --locale=C >/dev/null
+    # Durable commits, as a team would run it.
+    "${run_as[@]}" "$pg_bin/postgres" -D "$pg_data" -p "$pg_port" -k "$work" \
+        -c listen_addresses=127.0.0.1 -c max_connections=200 >"$work/pg.log" 2>&1 &
+    pids+=($!)
+    wait_port "$pg_port"
+    sleep 0.5
+    start_weft weft-postgres "postgres://weft@127.0.0.1:$pg_port/postgres"
+    targets+=("weft-postgres weft $url")
+else
+    echo "SKIP weft on PostgreSQL: PostgreSQL is not installed" >&2
+fi
+
+if command -v etcd >/dev/null 2>&1; then
+    etcd_port=$(free_port)
+    peer_port=$(free_port)
+    etcd --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+        --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+        --listen-peer-urls "http://127.0.0.1:$peer_port" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+        --initial-cluster "default=http://127.0.0.1:$peer_port" >"$work/etcd.log" 2>&1 &
+    pids+=($!)
+    wait_port "$etcd_port"
+    sleep 0.5
+    targets+=("etcd etcd http://127.0.0.1:$etcd_port")
+else
+    echo "SKIP etcd: not installed (apt-get install etcd-server)" >&2
+fi
+
+if command -v redis-server >/dev/null 2>&1; then
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+    pids+=($!)
+    wait_port "$redis_port"
+    targets+=("redis redis 127.0.0.1:$redis_port")
+else
+    echo "SKIP redis: not installed (apt-get install redis-server)" >&2
+fi
+
+echo "== acquire+release throughput (${SECONDS_PER_RUN}s per run, $(nproc) cores)"
+for clients in $CLIENTS; do
+    for target in "${targets[@]}"; do
+        set -- $target
+        printf '%-14s ' "$1"
+        "$BENCH" throughput "$2" "$3" "$clients" "$SECONDS_PER_RUN" | cut -c16-
+    done
+done
+
+echo "== wake latency: release → next waiter's grant ($WAKE_ROUNDS rounds)"
+for target in "${targets[@]}"; do
+    set -- $target
+    [ "$2" = redis ] && continue
+    printf '%-14s ' "$1"
+    "$BENCH" wake "$2" "$3" "$WAKE_ROUNDS" 2>/dev/null | cut -c16-
+done
