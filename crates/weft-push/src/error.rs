@@ -204,6 +204,19 @@ pub enum Step {
 }
 
 impl Step {
+    /// `prepare`, `commit`, `lock`, `fetch`, `rebase`, `land` or `release`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Prepare => "prepare",
+            Step::Commit => "commit",
+            Step::Lock => "lock",
+            Step::Fetch => "fetch",
+            Step::Rebase => "rebase",
+            Step::Land => "land",
+            Step::Release => "release",
+        }
+    }
+
     /// The step as the end of "failed to …".
     pub fn describe(self, remote: &str, branch: &str) -> String {
         match self {
