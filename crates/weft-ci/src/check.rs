@@ -136,8 +136,14 @@ fn callers(
                         &workflow.file,
                         call.location,
                         format!(
-                            "job `{}` calls the reusable workflow `{}` from another repository: weft cannot see what it pushes; check that repository too (its jobs run under this workflow's concurrency group)",
-                            job.id, call.target
+                            "job `{}` calls the reusable workflow `{}` from another repository: weft cannot see what it pushes; check that repository too{}",
+                            job.id,
+                            call.target,
+                            if job.concurrency.is_some() || workflow.concurrency.is_some() {
+                                " (its jobs run under this workflow's concurrency group)"
+                            } else {
+                                ""
+                            }
                         ),
                     )
                     .in_job(&job.id),
@@ -207,7 +213,9 @@ fn summaries(workflows: &[Workflow], facts: &[Vec<JobFacts>]) -> Vec<PushSummary
         for (job, facts) in workflow.jobs.iter().zip(jobs) {
             for push in &facts.pushes {
                 let branch = match &push.target {
-                    crate::push::Target::Trigger => workflow.triggers.refs.describe(),
+                    crate::push::Target::Trigger => {
+                        workflow.triggers.refs.describe().replace('`', "")
+                    }
                     other => crate::fix::branch_input(other),
                 };
                 summaries.push(PushSummary {

@@ -38,8 +38,10 @@ impl JobFacts {
             cloned: None,
             tags: HashSet::new(),
             message: None,
+            step_index: 0,
         };
-        for step in &job.steps {
+        for (index, step) in job.steps.iter().enumerate() {
+            reader.step_index = index;
             reader.step(step);
         }
         reader.facts
@@ -59,6 +61,7 @@ struct Reader<'w> {
     cloned: Option<String>,
     tags: HashSet<String>,
     message: Option<String>,
+    step_index: usize,
 }
 
 /// Shells `bash -e` rules apply to, and whether they start with `-e`.
@@ -509,6 +512,7 @@ impl Reader<'_> {
         let credential = self.checkout.clone().unwrap_or(Credential::Unknown);
         self.facts.pushes.push(Push {
             location,
+            step: self.step_index,
             mechanism,
             kind,
             target,

@@ -55,6 +55,23 @@ impl RepositoryFacts {
     }
 }
 
+/// The target with "the triggering ref" made concrete when the workflow's
+/// runs can only be on one branch (`on.push.branches: [main]`), for fixes.
+pub(crate) fn concrete(push: &Push, context: &JobContext<'_>) -> Target {
+    let refs = context.refs();
+    let single = refs.names.len() == 1 && !refs.any && !refs.pull_request;
+    match refs.names.iter().next() {
+        Some(name)
+            if push.target == Target::Trigger
+                && single
+                && (!refs.default || DEFAULT_NAMES.contains(&name.as_str())) =>
+        {
+            Target::Branch(name.clone())
+        }
+        _ => push.target.clone(),
+    }
+}
+
 /// The branch of a push, for messages.
 pub(crate) fn describe_target(push: &Push, context: &JobContext<'_>) -> String {
     match &push.target {
@@ -80,10 +97,11 @@ pub(crate) fn check(
     let job = &context.job.id;
     let finding =
         |rule: Rule, at, message: String| Finding::new(rule, file, at, message).in_job(job);
+    let mut reported = Vec::new();
     for push in &context.facts.pushes {
         let contended = repository.is_contended(push, context);
         let branch = describe_target(push, context);
-        let step = fix::weft_step(&push.target, push.message.as_deref());
+        let step = fix::weft_step(&concrete(push, context), push.message.as_deref());
         if push.force && push.is_shared() && repository.is_source(&push.target) {
             findings.push(
                 finding(
@@ -105,8 +123,13 @@ pub(crate) fn check(
             // A pull request's branch: a newer run redoes the work, so a
             // rejected push loses nothing (concurrency is what matters there).
             Retry::None { rebased_first }
-                if contended && !push.force && push.target != Target::PullRequestHead =>
+                if contended
+                    && !push.force
+                    && push.target != Target::PullRequestHead
+                    // `git push || (git pull --rebase && git push)`: once per step.
+                    && !reported.contains(&(push.step, &push.target)) =>
             {
+                reported.push((push.step, &push.target));
                 let how = match push.mechanism {
                     Mechanism::Git => "with a plain `git push`".to_string(),
                     _ => format!(
@@ -128,7 +151,7 @@ pub(crate) fn check(
                         ),
                     )
                     .with_fix(
-                        Fix::new("replace the push with weft's step: it fetches, rebases with path policies and retries with backoff (and takes the branch lock when a weft server is set)")
+                        Fix::new("replace the push with weft's step: it takes the branch's push lock, fetches, rebases with path policies and retries with backoff")
                             .with_snippet(&step),
                     ),
                 );
@@ -210,7 +233,7 @@ pub(crate) fn check(
         };
         findings.push(
             finding(Rule::LockAction, *location, message).with_fix(
-                Fix::new("weft's step takes a lease with a TTL from the weft server (so a crashed run's lock expires), and rebases and retries without one")
+                Fix::new("weft's step takes the branch's push lock with a TTL (a lock ref on the remote, or a weft server lease), taken over when a crashed run lets it expire")
                     .with_snippet(fix::weft_step(&Target::Trigger, None)),
             ),
         );
@@ -258,7 +281,8 @@ fn concurrency(
                     .with_snippet("concurrency:\n  group: ${{ github.workflow }}-${{ github.head_ref }}\n  cancel-in-progress: true\n"),
             )
         } else {
-            let group = fix::group_for(&push.target);
+            let target = concrete(push, context);
+            let group = fix::group_for(&target);
             Finding::new(
                 Rule::PushWithoutConcurrency,
                 file,
@@ -269,11 +293,11 @@ fn concurrency(
             )
             .with_fix(
                 Fix::new(format!(
-                    "land the push with weft's step, or serialize the runs with a concurrency group that queues (`{group}`)"
+                    "land the push with weft's step (runs wait for the branch's push lock in turn), or serialize the runs with a concurrency group that queues (`{group}`)"
                 ))
                 .with_snippet(format!(
                     "{}\n# or, at the top of the workflow:\n{}",
-                    fix::weft_step(&push.target, push.message.as_deref()),
+                    fix::weft_step(&target, push.message.as_deref()),
                     fix::queued_concurrency(&group)
                 )),
             )
@@ -320,7 +344,7 @@ fn concurrency(
                 )
                 .in_job(job)
                 .with_fix(
-                    Fix::new("add `queue: max` (up to 100 runs wait in order), or drop the group and land with weft's step, which waits on the branch lock instead")
+                    Fix::new("add `queue: max` (up to 100 runs wait in order), or drop the group and land with weft's step, whose push lock queues without dropping anyone")
                         .with_snippet(fix::queued_concurrency(&group.group)),
                 ),
             ),

@@ -103,6 +103,8 @@ pub(crate) enum Credential {
 pub(crate) struct Push {
     /// Where the push is: the `git` of `git push`, or the `uses:` value.
     pub location: Location,
+    /// The index of its step in the job.
+    pub step: usize,
     pub mechanism: Mechanism,
     pub kind: PushKind,
     pub target: Target,

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use crate::context::JobContext;
 use crate::finding::{Finding, Fix, Related};
 use crate::fix;
-use crate::job_rules::{RepositoryFacts, describe_target};
+use crate::job_rules::{RepositoryFacts, concrete, describe_target};
 use crate::push::Push;
 use crate::rule::Rule;
 use crate::triggers::BranchSet;
@@ -136,7 +136,17 @@ fn depends(workflow: &Workflow, job: &str, on: &str) -> bool {
 
 fn race(first: &Pusher<'_>, others: &[(&Pusher<'_>, bool)]) -> Finding {
     let file = &first.context.workflow.file;
-    let branch = describe_target(first.push, &first.context);
+    let common = others
+        .iter()
+        .fold(BranchSet::default(), |mut set, (other, _)| {
+            set.union(&first.branches.common(&other.branches));
+            set
+        });
+    let branch = if common.is_empty() {
+        describe_target(first.push, &first.context)
+    } else {
+        common.describe()
+    };
     let first_job = &first.context.job.id;
     let mut names: Vec<String> = others
         .iter()
@@ -157,7 +167,13 @@ fn race(first: &Pusher<'_>, others: &[(&Pusher<'_>, bool)]) -> Finding {
     } else {
         (format!("{}, and {last}", names.join(", ")), "all push")
     };
-    let group = fix::group_for(&first.push.target);
+    let group = match (
+        common.names.len(),
+        common.any || common.default || common.pull_request,
+    ) {
+        (1, false) => format!("push-{}", common.example()),
+        _ => fix::group_for(&concrete(first.push, &first.context)),
+    };
     let mut finding = Finding::new(
         Rule::UncoordinatedPushes,
         file,
@@ -169,9 +185,12 @@ fn race(first: &Pusher<'_>, others: &[(&Pusher<'_>, bool)]) -> Finding {
     .in_job(first_job)
     .with_fix(
         Fix::new(format!(
-            "land these pushes with weft's step (the weft server's branch lock serializes them; without one each rebases and retries), or give the jobs one concurrency group (`{group}`)"
+            "land these pushes with weft's step (its push lock is per branch, whatever the workflow, and it rebases and retries), or give the jobs one concurrency group (`{group}`)"
         ))
-        .with_snippet(fix::weft_step(&first.push.target, first.push.message.as_deref())),
+        .with_snippet(fix::weft_step(
+            &concrete(first.push, &first.context),
+            first.push.message.as_deref(),
+        )),
     );
     for (other, _) in others {
         finding = finding.with_related(Related::new(
@@ -214,7 +233,10 @@ fn matrix(pusher: &Pusher<'_>, repository: &RepositoryFacts, findings: &mut Vec<
         .in_job(&job.id)
         .with_fix(
             Fix::new("land each copy's push with weft's step, or push once from a job that `needs` the matrix")
-                .with_snippet(fix::weft_step(&pusher.push.target, pusher.push.message.as_deref())),
+                .with_snippet(fix::weft_step(
+                    &concrete(pusher.push, &pusher.context),
+                    pusher.push.message.as_deref(),
+                )),
         ),
     );
 }

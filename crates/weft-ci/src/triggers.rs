@@ -77,10 +77,41 @@ impl BranchSet {
             || (self.pull_request && other.pull_request)
     }
 
+    /// The branches both `self` and `other` can be.
+    pub(crate) fn common(&self, other: &BranchSet) -> BranchSet {
+        let mut common = BranchSet {
+            names: self.names.intersection(&other.names).cloned().collect(),
+            pull_request: self.pull_request && other.pull_request,
+            ..BranchSet::default()
+        };
+        for (one, two) in [(self, other), (other, self)] {
+            if one.any {
+                common.names.extend(two.names.iter().cloned());
+                common.default |= two.default;
+                common.any |= two.any;
+            }
+            if one.default {
+                let named: Vec<String> = two
+                    .names
+                    .iter()
+                    .filter(|n| DEFAULT_NAMES.contains(&n.as_str()))
+                    .cloned()
+                    .collect();
+                common.default |= two.default && named.is_empty();
+                common.names.extend(named);
+            }
+        }
+        common
+    }
+
     /// For messages: `main`, `the default branch`, `main or next`.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> = self.names.iter().map(|n| format!("`{n}`")).collect();
-        if self.default {
+        let default_named = self
+            .names
+            .iter()
+            .any(|n| DEFAULT_NAMES.contains(&n.as_str()));
+        if self.default && !default_named {
             parts.push("the default branch".into());
         }
         if self.pull_request {

@@ -59,6 +59,9 @@ struct CheckArgs {
     /// Leave out the findings of a rule (repeatable)
     #[arg(long, value_name = "RULE")]
     ignore: Vec<String>,
+    /// Also print notes (reusable workflows weft cannot see, lock actions)
+    #[arg(short, long)]
+    verbose: bool,
     /// List the rules, their ids and severities, and exit
     #[arg(long)]
     list_rules: bool,
@@ -104,7 +107,7 @@ fn check(context: &Context, args: CheckArgs) -> anyhow::Result<Outcome> {
     })?;
     match args.format {
         Format::Json => console::json(&report)?,
-        Format::Text => console::out(&render(&report)),
+        Format::Text => console::out(&render(&report, args.verbose)),
     }
     Ok(match report.verdict() {
         Verdict::Clean => Outcome::Clean,
@@ -113,18 +116,22 @@ fn check(context: &Context, args: CheckArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Findings grouped by file, then a one-line summary.
-fn render(report: &Report) -> String {
+/// Findings grouped by file (notes only when `verbose`), then a one-line summary.
+fn render(report: &Report, verbose: bool) -> String {
     let mut text = String::new();
     let mut current: Option<&str> = None;
-    for finding in &report.findings {
+    let shown = report
+        .findings
+        .iter()
+        .filter(|f| verbose || f.severity != Severity::Note);
+    for finding in shown {
         if current.is_some_and(|file| file != finding.file) {
             text.push('\n');
         }
         current = Some(&finding.file);
         text.push_str(&render_finding(finding));
     }
-    if !report.findings.is_empty() {
+    if current.is_some() {
         text.push('\n');
     }
     let summary = &report.summary;
@@ -145,6 +152,15 @@ fn render(report: &Report) -> String {
         n => format!("{n} pushes"),
     };
     text.push_str(&format!("{verdict}: {counts}; {pushes} found\n"));
+    if !verbose && summary.notes > 0 {
+        text.push_str(&console::paint(
+            Style::Dim,
+            format!(
+                "({} not shown; `weft ci check --verbose` shows them)\n",
+                console::count(summary.notes, "note")
+            ),
+        ));
+    }
     text
 }
 
@@ -176,7 +192,11 @@ fn render_finding(finding: &Finding) -> String {
         ));
         if let Some(snippet) = &fix.snippet {
             for line in snippet.lines() {
-                text.push_str(&format!("      {}\n", console::paint(Style::Dim, line)));
+                if line.is_empty() {
+                    text.push('\n');
+                } else {
+                    text.push_str(&format!("      {}\n", console::paint(Style::Dim, line)));
+                }
             }
         }
     }

@@ -328,6 +328,15 @@ fn reusable_workflows_are_noted_and_local_ones_checked_in_their_callers_context(
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(rules(&run), ["reusable-workflow"]);
     assert_eq!(run.json()["findings"][0]["severity"], "note");
+    let text = weft_in(workspace.root(), &["ci", "check"]);
+    assert!(!text.stdout.contains("note["), "{}", text.stdout);
+    assert!(text.stdout.contains("1 note not shown"), "{}", text.stdout);
+    let verbose = weft_in(workspace.root(), &["ci", "check", "--verbose"]);
+    assert!(
+        verbose.stdout.contains("note[reusable-workflow]"),
+        "{}",
+        verbose.stdout
+    );
     // Alone, the called workflow's context is unknown: a note, not a permissions warning.
     let alone = check(&repository("format.yml", callee));
     assert_eq!(rules(&alone), ["reusable-workflow"]);
