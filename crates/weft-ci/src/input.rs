@@ -27,8 +27,11 @@ pub type RepositoryWorkflows = Vec<WorkflowPath>;
 /// - a file: that workflow alone;
 /// - a directory with `.github/workflows`: that repository's workflows, and,
 ///   when `nested` (a workspace), those of every repository below it too;
-/// - a directory holding `.yml`/`.yaml` files: those files;
-/// - any other directory: every repository found below it (three levels).
+/// - `.github`: its `workflows`;
+/// - any other directory: every repository found below it (three levels),
+///   or, when there is none and the directory is not itself a repository,
+///   the `.yml`/`.yaml` files it holds (`action.yml` files are actions, not
+///   workflows, and are skipped).
 pub fn collect(path: &Path, nested: bool) -> Result<Vec<RepositoryWorkflows>, CiError> {
     if !path.exists() {
         return Err(CiError::NotFound {
@@ -39,18 +42,20 @@ pub fn collect(path: &Path, nested: bool) -> Result<Vec<RepositoryWorkflows>, Ci
         return Ok(vec![vec![workflow_path(path)]]);
     }
     let own = path.join(WORKFLOWS);
+    let github =
+        path.file_name().is_some_and(|n| n == ".github") && path.join("workflows").is_dir();
     let mut repositories = Vec::new();
     if own.is_dir() {
         repositories.push(yaml_files(&own)?);
         if nested {
             search(path, SEARCH_DEPTH, true, &mut repositories)?;
         }
+    } else if github {
+        repositories.push(yaml_files(&path.join("workflows"))?);
     } else {
-        let here = yaml_files(path)?;
-        if here.is_empty() {
-            search(path, SEARCH_DEPTH, true, &mut repositories)?;
-        } else {
-            repositories.push(here);
+        search(path, SEARCH_DEPTH, true, &mut repositories)?;
+        if repositories.is_empty() && !path.join(".git").exists() {
+            repositories.push(yaml_files(path)?);
         }
     }
     repositories.retain(|files| !files.is_empty());
@@ -105,7 +110,12 @@ fn yaml_files(directory: &Path) -> Result<RepositoryWorkflows, CiError> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             path.is_file()
+                && !matches!(name, "action.yml" | "action.yaml")
                 && path
                     .extension()
                     .and_then(|e| e.to_str())
@@ -154,6 +164,7 @@ mod tests {
             [2]
         );
         assert_eq!(count(collect(&root.join("group"), false).unwrap()), [1]);
+        assert_eq!(count(collect(&root.join(".github"), false).unwrap()), [2]);
         assert_eq!(
             count(collect(&root.join("api/.github/workflows/c.yml"), false).unwrap()),
             [1]
@@ -167,5 +178,15 @@ mod tests {
             collect(&root.join("empty"), false),
             Err(CiError::NoWorkflows { .. })
         ));
+        // A repository without workflows, whose root holds action.yml and other YAML.
+        write(root, "action/action.yml");
+        write(root, "action/config.yml");
+        fs_err::create_dir_all(root.join("action/.git")).unwrap();
+        assert!(matches!(
+            collect(&root.join("action"), false),
+            Err(CiError::NoWorkflows { .. })
+        ));
+        fs_err::remove_dir(root.join("action/.git")).unwrap();
+        assert_eq!(count(collect(&root.join("action"), false).unwrap()), [1]);
     }
 }

@@ -13,9 +13,14 @@ use weft_model::Location;
 
 use crate::actions::{self, ActionLock, ActionRole, BranchInput, CredentialInput};
 use crate::push::{Credential, Mechanism, Push, PushKind, Retry, Target};
+use crate::retry::{retried_script, retry_of};
 use crate::script::ScriptMap;
-use crate::shell::{self, Command, GitCommand, LoopKind, PushArguments, Scan};
+use crate::shell::{self, Command, GitCommand, PushArguments};
 use crate::workflow::{Job, Script, Step, Workflow};
+
+mod names;
+
+use names::names_this_repository;
 
 /// What one job does that matters to the checks.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +41,7 @@ impl JobFacts {
             checkout: None,
             remotes: HashMap::new(),
             cloned: None,
+            checked_out: None,
             tags: HashSet::new(),
             message: None,
             step_index: 0,
@@ -59,6 +65,8 @@ struct Reader<'w> {
     remotes: HashMap<String, String>,
     /// A repository cloned by hand, which later pushes likely go to.
     cloned: Option<String>,
+    /// Another repository `actions/checkout` checked out (`repository:`).
+    checked_out: Option<String>,
     tags: HashSet<String>,
     message: Option<String>,
     step_index: usize,
@@ -133,6 +141,11 @@ impl Reader<'_> {
     }
 
     fn checkout(&mut self, step: &Step) {
+        self.checked_out = step
+            .input("repository")
+            .map(str::trim)
+            .filter(|r| !r.is_empty() && !names_this_repository(r))
+            .map(str::to_string);
         self.branch = match step.input("ref").map(str::trim).filter(|r| !r.is_empty()) {
             Some(reference) => self.classify(step, reference, 0),
             None => Target::Trigger,
@@ -198,7 +211,10 @@ impl Reader<'_> {
         let added = &mut self.facts.pushes[index];
         added.force = push.force;
         added.credential = credential;
-        added.repository = push.repository;
+        added.repository = match push.credential {
+            CredentialInput::Checkout => push.repository.or_else(|| self.checked_out.clone()),
+            _ => push.repository,
+        };
     }
 
     /// Reads a script; `retried` when an action reruns all of it until it succeeds.
@@ -213,9 +229,32 @@ impl Reader<'_> {
                 variables.extend(command.assignments.iter().cloned());
                 continue;
             }
-            let Some((git, word)) = shell::interpret(command) else {
+            let Some((mut git, mut word)) = shell::interpret(command) else {
                 continue;
             };
+            // `weft lock run RESOURCE -- COMMAND`: a lock, then the command it runs.
+            let inner;
+            if let GitCommand::WeftLock { resource } = &git {
+                let location = locate(word.offset);
+                self.facts.locks.push((
+                    ActionLock {
+                        action: "weft lock",
+                        key: Some(format!("weft:{resource}")),
+                    },
+                    location,
+                ));
+                let Some(separator) = command.words.iter().position(|w| w.text == "--") else {
+                    continue;
+                };
+                inner = Command {
+                    words: command.words[separator + 1..].to_vec(),
+                    ..command.clone()
+                };
+                let Some((wrapped, wrapped_word)) = shell::interpret(&inner) else {
+                    continue;
+                };
+                (git, word) = (wrapped, wrapped_word);
+            }
             let location = locate(word.offset);
             match git {
                 GitCommand::Push(arguments) => {
@@ -311,6 +350,7 @@ impl Reader<'_> {
         });
         let repository = match (&url, &self.cloned) {
             (None, Some(cloned)) if !names_this_repository(cloned) => Some(cloned.clone()),
+            (None, None) => self.checked_out.clone(),
             _ => None,
         };
         let credential = self.push_credential(step, variables, url.as_deref());
@@ -326,178 +366,6 @@ impl Reader<'_> {
         push.force = arguments.force;
         push.credential = credential;
         push.repository = repository;
-    }
-
-    /// The credential a `git push` to `url` (or the checkout's remote) uses.
-    fn push_credential(
-        &self,
-        step: &Step,
-        variables: &HashMap<String, String>,
-        url: Option<&str>,
-    ) -> Credential {
-        let checkout = self.checkout.clone();
-        if let Some(Credential::Explicit(what)) = checkout {
-            return Credential::Explicit(what);
-        }
-        let from_url = url.and_then(|url| {
-            if url.starts_with("git@") || url.starts_with("ssh://") {
-                return Some(Credential::Explicit("an SSH key".into()));
-            }
-            let authority = url.split("://").nth(1)?.split('/').next()?;
-            let (user_information, _) = authority.rsplit_once('@')?;
-            let value = self.expand(step, variables, user_information);
-            Some(
-                self.credential_of(step, &value)
-                    .unwrap_or(Credential::Unknown),
-            )
-        });
-        from_url.or(checkout).unwrap_or(Credential::Unknown)
-    }
-
-    /// Classifies a credential as written: the workflow's token, or another.
-    fn credential_of(&self, step: &Step, value: &str) -> Option<Credential> {
-        let value = self.expand(step, &HashMap::new(), value);
-        let normalized: String = value
-            .to_lowercase()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        if normalized.contains("secrets.github_token") || normalized.contains("github.token") {
-            Some(Credential::DefaultToken)
-        } else if ["secrets.", "steps.", "vars.", "env."]
-            .iter()
-            .any(|p| normalized.contains(p))
-        {
-            Some(Credential::Explicit(format!("`{}`", value.trim())))
-        } else {
-            None
-        }
-    }
-
-    /// Replaces `$NAME` and `${NAME}` with their values from the script and
-    /// the `env:` of the step, job and workflow, where known.
-    fn expand(&self, step: &Step, variables: &HashMap<String, String>, text: &str) -> String {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(position) = rest.find('$') {
-            out.push_str(&rest[..position]);
-            let after = &rest[position + 1..];
-            let (name, length) =
-                if let Some(braced) = after.strip_prefix('{').filter(|b| !b.starts_with('{')) {
-                    let end = braced.find('}').unwrap_or(braced.len());
-                    (&braced[..end], end + 2)
-                } else {
-                    let end = after
-                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .unwrap_or(after.len());
-                    (&after[..end], end)
-                };
-            match self
-                .variable(step, variables, name)
-                .filter(|_| !name.is_empty())
-            {
-                Some(value) => out.push_str(&value),
-                None => out.push_str(&rest[position..position + 1 + length]),
-            }
-            rest = &rest[(position + 1 + length).min(rest.len())..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    fn variable(
-        &self,
-        step: &Step,
-        variables: &HashMap<String, String>,
-        name: &str,
-    ) -> Option<String> {
-        variables
-            .get(name)
-            .cloned()
-            .or_else(|| lookup(&step.env, name))
-            .or_else(|| lookup(&self.job.env, name))
-            .or_else(|| lookup(&self.workflow.env, name))
-    }
-
-    /// The branch a refspec updates (`HEAD:main`, `+main`, `refs/heads/x`).
-    fn refspec(&self, step: &Step, variables: &HashMap<String, String>, refspec: &str) -> Target {
-        let refspec = refspec.trim_start_matches('+');
-        let destination = refspec.rsplit_once(':').map_or(refspec, |(_, d)| d);
-        if destination == "HEAD" || destination.is_empty() {
-            return self.branch.clone();
-        }
-        if destination.starts_with("refs/tags/")
-            || destination == "tag"
-            || self.tags.contains(destination)
-        {
-            return Target::Tags;
-        }
-        self.resolve(step, variables, destination)
-    }
-
-    /// Expands a branch as written, then classifies it.
-    fn resolve(&self, step: &Step, variables: &HashMap<String, String>, text: &str) -> Target {
-        let expanded = self.expand(step, variables, text);
-        let target = self.classify(step, &expanded, 0);
-        if expanded != text && matches!(target, Target::Dynamic(_)) {
-            // Keep what the user wrote, for messages.
-            return Target::Dynamic(text.to_string());
-        }
-        target
-    }
-
-    /// What a branch as written names.
-    fn classify(&self, step: &Step, text: &str, depth: usize) -> Target {
-        let text = text.trim().trim_start_matches("refs/heads/");
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        match compact.as_str() {
-            "${{github.ref}}"
-            | "${{github.ref_name}}"
-            | "$GITHUB_REF"
-            | "${GITHUB_REF}"
-            | "$GITHUB_REF_NAME"
-            | "${GITHUB_REF_NAME}"
-            | "${GITHUB_REF#refs/heads/}" => Target::Trigger,
-            "${{github.head_ref}}"
-            | "$GITHUB_HEAD_REF"
-            | "${GITHUB_HEAD_REF}"
-            | "${{github.event.pull_request.head.ref}}" => self.head_ref(),
-            "${{github.event.repository.default_branch}}" => Target::DefaultBranch,
-            "" | "HEAD" => self.branch.clone(),
-            _ if text.contains('$') || text.contains('`') => {
-                // `${{ env.BRANCH }}` is followed (twice at most).
-                let name = compact
-                    .strip_prefix("${{env.")
-                    .and_then(|n| n.strip_suffix("}}"));
-                if let Some(value) = name
-                    .filter(|_| depth < 2)
-                    .and_then(|name| self.variable(step, &HashMap::new(), name))
-                {
-                    return self.classify(step, &value, depth + 1);
-                }
-                Target::Dynamic(text.to_string())
-            }
-            _ if text.starts_with("tags/") => Target::Tags,
-            _ => Target::Branch(text.to_string()),
-        }
-    }
-
-    /// What `github.head_ref` names: the pull request's branch in a workflow
-    /// that pull requests start (or that is only ever called); empty, so the
-    /// triggering ref, in one that other events start too.
-    fn head_ref(&self) -> Target {
-        let triggers = &self.workflow.triggers;
-        let pull_requests_only = triggers.events.iter().all(|e| {
-            matches!(
-                e.as_str(),
-                "pull_request" | "pull_request_target" | "workflow_call"
-            )
-        });
-        if pull_requests_only {
-            Target::PullRequestHead
-        } else {
-            Target::Trigger
-        }
     }
 
     fn add(
@@ -530,121 +398,10 @@ impl Reader<'_> {
     }
 }
 
-fn lookup(environment: &[(String, String)], name: &str) -> Option<String> {
-    environment
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.clone())
-}
-
 fn step_location(step: &Step) -> Location {
     step.uses
         .as_ref()
         .map_or(step.location, |(_, location)| *location)
-}
-
-/// A URL that names the workflow's own repository.
-fn names_this_repository(url: &str) -> bool {
-    url.contains("github.repository") || url.contains("GITHUB_REPOSITORY")
-}
-
-/// Whether a command integrates the remote's changes (pull, rebase, merge, reset).
-fn integrates(command: &Command) -> bool {
-    matches!(
-        shell::interpret(command),
-        Some((
-            GitCommand::Pull { .. }
-                | GitCommand::Rebase { .. }
-                | GitCommand::Merge
-                | GitCommand::Reset,
-            _
-        ))
-    )
-}
-
-/// How the push at `index` is retried by the loops around it.
-fn retry_of(scan: &Scan, index: usize, locate: &dyn Fn(usize) -> Location) -> Retry {
-    let command = &scan.commands[index];
-    for &loop_index in command.loops.iter().rev() {
-        if !is_retry_loop(scan, loop_index) {
-            continue;
-        }
-        let range = scan.loops[loop_index].first..scan.loops[loop_index].end;
-        let integrations: Vec<&Command> = scan.commands[range]
-            .iter()
-            .filter(|c| integrates(c))
-            .collect();
-        if integrations.is_empty() {
-            return Retry::LoopWithoutRebase {
-                location: locate(scan.loops[loop_index].offset),
-            };
-        }
-        let mut reasons = Vec::new();
-        if !command.guarded && command.errexit {
-            reasons.push(("the push".to_string(), locate(command.offset)));
-        }
-        for integration in integrations {
-            if !integration.guarded && integration.errexit {
-                let words: Vec<&str> = integration
-                    .words
-                    .iter()
-                    .take(3)
-                    .map(|w| w.text.as_str())
-                    .collect();
-                reasons.push((format!("`{}`", words.join(" ")), locate(integration.offset)));
-            }
-        }
-        return if reasons.is_empty() {
-            Retry::Loop
-        } else {
-            Retry::BrokenLoop { reasons }
-        };
-    }
-    let rebased_first = scan.commands[..index]
-        .iter()
-        .any(|c| integrates(c) && c.loops.is_empty());
-    Retry::None { rebased_first }
-}
-
-/// A script an action reruns until it succeeds: safe when it integrates the
-/// remote's changes before pushing again.
-fn retried_script(scan: &Scan) -> Retry {
-    if scan.commands.iter().any(integrates) {
-        Retry::Loop
-    } else {
-        Retry::None {
-            rebased_first: false,
-        }
-    }
-}
-
-/// Whether a loop retries (`until git push`, `for i in 1 2 3`, a loop that
-/// `break`s) rather than goes over a list (`for branch in a b`).
-fn is_retry_loop(scan: &Scan, index: usize) -> bool {
-    let found = &scan.loops[index];
-    let commands = &scan.commands[found.first..found.end];
-    if commands
-        .iter()
-        .any(|c| matches!(c.name(), Some("break" | "exit" | "return")))
-    {
-        return true;
-    }
-    match found.kind {
-        LoopKind::While | LoopKind::Until => !commands
-            .iter()
-            .any(|c| c.condition_of == Some(index) && c.name() == Some("read")),
-        LoopKind::For => {
-            let header = &found.header;
-            let list: Vec<&str> = header.iter().skip(2).map(String::as_str).collect();
-            header.first().is_some_and(|h| h.starts_with("(("))
-                || (!list.is_empty()
-                    && list.iter().all(|item| {
-                        item.chars().all(|c| c.is_ascii_digit())
-                            || (item.starts_with('{') && item.contains(".."))
-                            || item.starts_with("$(seq")
-                    }))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -772,6 +529,15 @@ mod tests {
             "git clone https://x@github.com/a/specs.git /tmp/s\ncd /tmp/s\ngit push origin main",
         ));
         assert!(clone.pushes[0].repository.is_some());
+        let fork = facts(
+            "      - uses: actions/checkout@v4\n        with:\n          repository: ${{ github.event.pull_request.head.repo.full_name }}\n      - uses: stefanzweifel/git-auto-commit-action@v5\n",
+        );
+        assert!(fork.pushes[0].repository.is_some());
+        let locked = facts(&run(
+            "weft lock run --ttl 5m branch:main -- git push origin HEAD:main",
+        ));
+        assert_eq!(locked.locks.len(), 1);
+        assert_eq!(locked.pushes[0].target, Target::Branch("main".into()));
         let weft = facts(&run("weft push --branch main"));
         assert_eq!(weft.pushes[0].mechanism, Mechanism::Weft);
         assert!(weft.pushes[0].retry.is_safe());

@@ -102,7 +102,8 @@ pub(crate) fn check(
         let contended = repository.is_contended(push, context);
         let branch = describe_target(push, context);
         let step = fix::weft_step(&concrete(push, context), push.message.as_deref());
-        if push.force && push.is_shared() && repository.is_source(&push.target) {
+        let detached = push.target == Target::Trigger && context.refs().is_empty();
+        if push.force && push.is_shared() && !detached && repository.is_source(&push.target) {
             findings.push(
                 finding(
                     Rule::ForcePushSharedBranch,
@@ -221,15 +222,17 @@ pub(crate) fn check(
         );
     }
     for (lock, location) in &context.facts.locks {
-        let message = match lock.key {
-            None => format!(
+        let message = match lock.action {
+            "softprops/turnstyle" => format!(
                 "`{}` waits for earlier runs of this workflow by polling the API: other workflows pushing the same branch are not covered, and long queues spend the API rate limit",
                 lock.action
             ),
-            Some(_) => format!(
+            "ben-z/gh-action-mutex" => format!(
                 "`{}` holds its lock in a branch: a run cancelled or killed before its post step leaves the lock held until someone deletes it",
                 lock.action
             ),
+            // weft's own leases expire; nothing to say.
+            _ => continue,
         };
         findings.push(
             finding(Rule::LockAction, *location, message).with_fix(
@@ -262,12 +265,14 @@ fn concurrency(
     let groups = context.groups();
     let locked = !context.facts.locks.is_empty();
     let unsafe_push = contended.iter().find(|p| !p.retry.is_safe() && !p.force);
-    // Pushes to a pull request's branch: the newest run should win.
+    // Pushes to a pull request's branch, and deploys: the newest run should
+    // win, so cancelling older runs is right.
+    let pull_request = |push: &Push| push.target == Target::PullRequestHead;
     let latest_wins = contended
         .iter()
-        .all(|p| p.target == Target::PullRequestHead);
+        .all(|p| pull_request(p) || p.kind == PushKind::Deploy);
     if let (true, false, Some(push)) = (groups.is_empty(), locked, unsafe_push) {
-        let found = if latest_wins {
+        let found = if pull_request(push) {
             Finding::new(
                 Rule::PushWithoutConcurrency,
                 file,

@@ -20,6 +20,7 @@ mod permissions;
 mod push;
 mod race;
 mod report;
+mod retry;
 mod rule;
 mod script;
 pub mod shell;

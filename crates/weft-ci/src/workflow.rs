@@ -122,7 +122,16 @@ impl Workflow {
         let invalid = |message: &str, location: Location| WorkflowError {
             code: "invalid-workflow",
             message: message.to_string(),
-            location,
+            // An empty document has no position; point at the file's start.
+            location: if location.line == 0 {
+                Location {
+                    offset: 0,
+                    line: 1,
+                    column: 1,
+                }
+            } else {
+                location
+            },
         };
         if root.as_mapping().is_none() {
             return Err(invalid(
@@ -349,5 +358,7 @@ jobs:
         assert_eq!(error.code, "invalid-workflow");
         let error = Workflow::parse("x.yml", "on: push\n").unwrap_err();
         assert_eq!(error.code, "invalid-workflow");
+        let error = Workflow::parse("x.yml", "# nothing\n").unwrap_err();
+        assert_eq!((error.location.line, error.location.column), (1, 1));
     }
 }

@@ -34,6 +34,11 @@ pub enum GitCommand {
         branch: Option<String>,
         remote: Option<String>,
     },
+    /// `weft lock run RESOURCE -- …` or `weft lock acquire RESOURCE`: a lease
+    /// that serializes whoever takes the same resource.
+    WeftLock {
+        resource: String,
+    },
     /// `git pull`: `rebase` when it rebases rather than merges.
     Pull {
         rebase: bool,
@@ -350,13 +355,42 @@ fn commit_message(arguments: &[&str]) -> Option<String> {
 
 fn weft(arguments: &[&str]) -> Option<GitCommand> {
     let index = arguments.iter().position(|a| !a.starts_with('-'))?;
-    (arguments[index] == "push").then(|| {
-        let rest = &arguments[index + 1..];
-        GitCommand::WeftPush {
+    let rest = &arguments[index + 1..];
+    match arguments[index] {
+        "push" => Some(GitCommand::WeftPush {
             branch: option_value(rest, &["--branch", "-b"]),
             remote: option_value(rest, &["--remote"]),
+        }),
+        "lock" if matches!(rest.first(), Some(&"run" | &"acquire")) => {
+            const WITH_VALUE: &[&str] = &[
+                "--ttl",
+                "--wait",
+                "--class",
+                "--priority",
+                "--weight",
+                "--server",
+                "--token",
+                "--format",
+                "--holder",
+                "-w",
+                "--workspace",
+            ];
+            let mut words = rest[1..].iter();
+            while let Some(word) = words.next() {
+                if *word == "--" {
+                    break;
+                } else if WITH_VALUE.contains(word) {
+                    words.next();
+                } else if !word.starts_with('-') {
+                    return Some(GitCommand::WeftLock {
+                        resource: (*word).to_string(),
+                    });
+                }
+            }
+            None
         }
-    })
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -451,6 +485,12 @@ mod tests {
             GitCommand::WeftPush {
                 branch: Some("main".into()),
                 remote: None
+            }
+        );
+        assert_eq!(
+            git_of("weft lock run --ttl 5m branch:main -- git push"),
+            GitCommand::WeftLock {
+                resource: "branch:main".into()
             }
         );
         assert_eq!(
