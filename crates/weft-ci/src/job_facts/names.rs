@@ -57,7 +57,12 @@ impl Reader<'_> {
 
     /// Replaces `$NAME` and `${NAME}` with their values from the script and
     /// the `env:` of the step, job and workflow, where known.
-    pub(super) fn expand(&self, step: &Step, variables: &HashMap<String, String>, text: &str) -> String {
+    pub(super) fn expand(
+        &self,
+        step: &Step,
+        variables: &HashMap<String, String>,
+        text: &str,
+    ) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(position) = rest.find('$') {
@@ -101,7 +106,12 @@ impl Reader<'_> {
     }
 
     /// The branch a refspec updates (`HEAD:main`, `+main`, `refs/heads/x`).
-    pub(super) fn refspec(&self, step: &Step, variables: &HashMap<String, String>, refspec: &str) -> Target {
+    pub(super) fn refspec(
+        &self,
+        step: &Step,
+        variables: &HashMap<String, String>,
+        refspec: &str,
+    ) -> Target {
         let refspec = refspec.trim_start_matches('+');
         let destination = refspec.rsplit_once(':').map_or(refspec, |(_, d)| d);
         if destination == "HEAD" || destination.is_empty() {
@@ -117,7 +127,12 @@ impl Reader<'_> {
     }
 
     /// Expands a branch as written, then classifies it.
-    pub(super) fn resolve(&self, step: &Step, variables: &HashMap<String, String>, text: &str) -> Target {
+    pub(super) fn resolve(
+        &self,
+        step: &Step,
+        variables: &HashMap<String, String>,
+        text: &str,
+    ) -> Target {
         let expanded = self.expand(step, variables, text);
         let target = self.classify(step, &expanded, 0);
         if expanded != text && matches!(target, Target::Dynamic(_)) {

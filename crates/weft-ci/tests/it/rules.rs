@@ -134,6 +134,25 @@ fn uncoordinated_pushes() {
 }
 
 #[test]
+fn a_weft_lock_on_the_same_resource_coordinates_two_workflows() {
+    let locked = "      - run: weft lock run branch:main -- git push origin HEAD:main\n";
+    let second = workflow(WRITE_QUEUED, locked).replace("group: update", "group: other");
+    let found = rules(&[
+        ("a.yml", &workflow(WRITE_QUEUED, locked)),
+        ("b.yml", &second),
+    ]);
+    assert!(!found.contains(&"uncoordinated-pushes"), "{found:?}");
+    // The lock does not make the push survive a push from outside it.
+    assert!(found.contains(&"push-without-retry"), "{found:?}");
+    let unlocked = second.replace("weft lock run branch:main -- ", "");
+    let found = rules(&[
+        ("a.yml", &workflow(WRITE_QUEUED, locked)),
+        ("b.yml", &unlocked),
+    ]);
+    assert!(found.contains(&"uncoordinated-pushes"), "{found:?}");
+}
+
+#[test]
 fn retry_loop_aborts_and_retry_without_rebase() {
     let broken = "      - run: |\n          while true; do\n            git pull --rebase\n            git push && break\n          done\n";
     let findings = check(&[("a.yml", &workflow(WRITE_QUEUED, broken))]);
