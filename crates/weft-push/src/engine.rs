@@ -20,30 +20,24 @@
 //!    set-aside changes are put back. The run is appended to the push log.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use serde::Serialize;
 
 use crate::aside::{self, Reapplied};
 use crate::backoff::Backoff;
 use crate::backup::{HeadState, Snapshot, operation_in_progress, unmerged_paths};
 use crate::error::{PushError, PushFailure, Step};
 use crate::git::{Git, split_nul};
-use crate::git_lock::{AcquireRequest, GitLock, HeldLock, LockEvent, lock_ref, now_ms};
+use crate::git_lock::now_ms;
 use crate::interrupt::Interrupt;
-use crate::lock::{ExternalLock, LockHandle, LockMode, LockRequest};
+use crate::lease::{KeepAlive, Landing, LockState, waited_ms};
+use crate::lock::LockMode;
 use crate::log::{self, LogEntry};
 use crate::recovery;
-use crate::remote::{self, Lease, PushOptions, PushResult};
+use crate::remote;
 use crate::report::{FailureReport, LandedCommit, Progress, PushOutcome, PushReport};
 use crate::settings::{PushSettings, check_branch};
-use crate::state::{RemoteRef, RunState, start_ticks};
-
-/// Where `--emergency` pushes are recorded on the remote.
-pub const EMERGENCY_NAMESPACE: &str = "refs/weft/emergency/";
+use crate::state::{RunState, start_ticks};
 
 type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
@@ -152,126 +146,6 @@ impl Pusher {
     }
 }
 
-struct GitLease {
-    lock: GitLock,
-    held: Option<HeldLock>,
-}
-
-struct ExternalLease {
-    lock: Box<dyn ExternalLock>,
-    handle: Option<LockHandle>,
-}
-
-/// The lock of a run, shared with its keep-alive thread.
-#[derive(Clone)]
-enum LockState {
-    None,
-    Git(Arc<Mutex<Option<GitLease>>>),
-    External(Arc<Mutex<ExternalLease>>),
-}
-
-impl From<LockMode> for LockState {
-    fn from(mode: LockMode) -> Self {
-        match mode {
-            LockMode::None => LockState::None,
-            // The git lock needs the branch, known once the run has started.
-            LockMode::Git => LockState::Git(Arc::new(Mutex::new(None))),
-            LockMode::External(lock) => {
-                LockState::External(Arc::new(Mutex::new(ExternalLease { lock, handle: None })))
-            }
-        }
-    }
-}
-
-fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl LockState {
-    /// Whether a lock is wanted and not held (lost to a takeover).
-    fn lost(&self) -> bool {
-        match self {
-            LockState::None => false,
-            LockState::Git(lease) => guard(lease).as_ref().is_none_or(|l| l.held.is_none()),
-            LockState::External(lease) => guard(lease).handle.is_none(),
-        }
-    }
-}
-
-/// The thread renewing the lock.
-struct KeepAlive {
-    stop: mpsc::Sender<()>,
-    thread: JoinHandle<()>,
-}
-
-impl KeepAlive {
-    fn start(lock: LockState, ttl: Duration) -> KeepAlive {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let period = (ttl / 3).max(Duration::from_millis(50));
-        let thread = std::thread::spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
-                renew(&lock, ttl);
-            }
-        });
-        KeepAlive { stop, thread }
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-    }
-}
-
-fn renew(lock: &LockState, ttl: Duration) {
-    match lock {
-        LockState::None => {}
-        LockState::Git(lease) => {
-            let mut lease = guard(lease);
-            let Some(GitLease { lock, held }) = lease.as_mut() else {
-                return;
-            };
-            let Some(current) = held.as_mut() else {
-                return;
-            };
-            match lock.renew(current, ttl) {
-                Ok(()) => tracing::debug!(sha = %current.sha, "renewed the push lock"),
-                Err(error @ PushError::Fenced { .. }) => {
-                    tracing::warn!(%error, "the push lock was lost");
-                    *held = None;
-                }
-                Err(error) => tracing::warn!(%error, "could not renew the push lock"),
-            }
-        }
-        LockState::External(lease) => {
-            let mut lease = guard(lease);
-            let ExternalLease { lock, handle } = &mut *lease;
-            let Some(current) = handle.as_ref() else {
-                return;
-            };
-            match lock.renew(current, ttl) {
-                Ok(()) => {}
-                Err(error @ crate::ExternalLockError::Lost { .. }) => {
-                    tracing::warn!(%error, "the push lease was lost");
-                    *handle = None;
-                }
-                Err(error) => tracing::warn!(%error, "could not renew the push lease"),
-            }
-        }
-    }
-}
-
-/// The lock-less record of an `--emergency` push.
-#[derive(Debug, Serialize)]
-struct EmergencyRecord<'a> {
-    branch: &'a str,
-    holder: &'a crate::Holder,
-    at: u64,
-    head: &'a str,
-    upstream: Option<&'a str>,
-}
-
 struct Run {
     git: Git,
     git_dir: PathBuf,
@@ -351,12 +225,7 @@ impl Run {
             reason: error.to_string(),
         })?;
         self.report.branch = branch.clone();
-        if let LockState::Git(lease) = &self.lock {
-            *guard(lease) = Some(GitLease {
-                lock: GitLock::new(self.git.clone(), &self.settings.remote, &branch),
-                held: None,
-            });
-        }
+        self.lock.target(&self.git, &self.settings.remote, &branch);
         let backup = Snapshot::take(&self.git, &self.git_dir, head)?;
         backup.save(&self.git)?;
         let pid = std::process::id();
@@ -443,85 +312,33 @@ impl Run {
     }
 
     fn acquire(&mut self) -> Result<(), PushError> {
-        let progress = Arc::clone(&self.progress);
-        match self.lock.clone() {
-            LockState::None => {
-                tracing::warn!("--emergency: pushing without the push lock");
-                self.emit(Progress::NoLock);
-            }
-            LockState::Git(lease) => {
-                let mut lease = guard(&lease);
-                let Some(lease) = lease.as_mut() else {
-                    return Err(PushError::Unsafe {
-                        reason: "the git lock was not set up".to_string(),
-                    });
-                };
-                let request = AcquireRequest {
-                    holder: &self.settings.holder,
-                    ttl: self.settings.lock_ttl,
-                    wait: self.settings.lock_wait,
-                    poll_base: self.settings.poll_base,
-                    poll_cap: self.settings.poll_cap,
-                    priority: self.settings.priority,
-                    class: self.settings.class.as_deref(),
-                };
-                let acquired = lease
-                    .lock
-                    .acquire(&request, &self.interrupt, &mut |event| {
-                        progress(&match event {
-                            LockEvent::Waiting { holder, expires_in } => {
-                                Progress::Waiting { holder, expires_in }
-                            }
-                            LockEvent::TakingOver { holder } => Progress::TakingOver { holder },
-                        });
-                    })?;
-                lease.held = Some(acquired.held.clone());
-                let lock = RemoteRef {
-                    reference: lease.lock.reference().to_string(),
-                    sha: acquired.held.sha.clone(),
-                };
-                if let Some(state) = &mut self.state {
-                    state.lock = Some(lock);
-                    state.save(&self.git_dir)?;
-                }
-                self.report.lock.waited_ms += millis(acquired.waited);
-                self.report.lock.token = Some(acquired.held.record.token);
-                if let Some(previous) = acquired.took_over {
-                    self.report.lock.took_over_from = Some(previous.holder.describe());
-                }
-                progress(&Progress::Locked {
-                    mode: "git",
-                    token: Some(acquired.held.record.token),
-                    waited: acquired.waited,
-                });
-            }
-            LockState::External(lease) => {
-                let started = Instant::now();
-                let request = LockRequest {
-                    resource: self.resource(),
-                    holder: self.settings.holder.clone(),
-                    priority: self.settings.priority,
-                    class: self.settings.class.clone(),
-                    ttl: self.settings.lock_ttl,
-                    wait: self.settings.lock_wait,
-                };
-                let mut lease = guard(&lease);
-                let handle = lease.lock.acquire(&request, &self.interrupt)?;
-                self.report.lock.waited_ms += millis(started.elapsed());
-                self.report.lock.token = Some(handle.token);
-                progress(&Progress::Locked {
-                    mode: "external",
-                    token: Some(handle.token),
-                    waited: started.elapsed(),
-                });
-                lease.handle = Some(handle);
-            }
+        if self.lock.is_none() {
+            tracing::warn!("--emergency: pushing without the push lock");
+            self.emit(Progress::NoLock);
+            return Ok(());
         }
-        if self.settings.keep_alive
-            && self.keep_alive.is_none()
-            && !matches!(self.lock, LockState::None)
-        {
-            self.keep_alive = Some(KeepAlive::start(self.lock.clone(), self.settings.lock_ttl));
+        let progress = Arc::clone(&self.progress);
+        let grant = self.lock.acquire(
+            &self.settings,
+            || self.resource(),
+            &self.interrupt,
+            progress.as_ref(),
+        )?;
+        if let Some(reference) = grant.reference.clone() {
+            self.save_state(|state| state.lock = Some(reference))?;
+        }
+        self.report.lock.waited_ms += waited_ms(&grant);
+        self.report.lock.token = grant.token;
+        if grant.took_over.is_some() {
+            self.report.lock.took_over_from = grant.took_over.clone();
+        }
+        self.emit(Progress::Locked {
+            mode: grant.mode,
+            token: grant.token,
+            waited: grant.waited,
+        });
+        if self.settings.keep_alive && self.keep_alive.is_none() {
+            self.keep_alive = Some(self.lock.keep_alive(self.settings.lock_ttl));
         }
         Ok(())
     }
@@ -593,7 +410,8 @@ impl Run {
         if let (Some(landing), Some(upstream)) = (&landing, &upstream)
             && self.git.is_ancestor(landing, upstream)?
         {
-            self.forget_lock_deleted_by_landing();
+            self.lock.forget_released();
+            self.report.lock.released = true;
             let first_upstream = self.report.upstream.clone();
             let commits = self.commits_between(first_upstream.as_deref(), landing)?;
             self.landed(landing, commits);
@@ -681,141 +499,22 @@ impl Run {
 
     fn land(&mut self, head: &str, upstream: Option<&str>) -> Result<(), PushError> {
         let branch = self.branch();
-        let branch_ref = format!("refs/heads/{branch}");
-        let mut refspecs = vec![format!("{head}:{branch_ref}")];
-        let mut leases = vec![Lease::new(branch_ref.clone(), upstream)];
-        let options = PushOptions {
-            atomic: true,
-            hooks: true,
+        let landing = Landing {
+            remote: &self.settings.remote,
+            branch: &branch,
+            head,
+            upstream,
+            holder: &self.settings.holder,
+            ttl: self.settings.lock_ttl,
         };
-        let remote_name = self.settings.remote.clone();
-        match self.lock.clone() {
-            LockState::Git(lease) => {
-                let mut lease = guard(&lease);
-                let Some(lease) = lease.as_mut() else {
-                    return Err(PushError::Unsafe {
-                        reason: "the git lock was not set up".to_string(),
-                    });
-                };
-                let Some(held) = lease.held.clone() else {
-                    return Err(lease.lock.fenced());
-                };
-                let (refspec, lock_lease) = lease.lock.release_in_push(&held);
-                refspecs.push(refspec);
-                leases.push(lock_lease);
-                let result = remote::push(&self.git, &remote_name, &refspecs, &leases, options)?;
-                let lock_reference = lock_ref(&branch);
-                if let PushResult::Refused(updates) = &result
-                    && updates
-                        .iter()
-                        .any(|u| u.to == lock_reference && u.lease_broken())
-                {
-                    lease.held = None;
-                    return Err(lease.lock.fenced());
-                }
-                let outcome = self.classify(result, &branch_ref);
-                if outcome.is_ok() {
-                    lease.held = None;
-                    self.report.lock.released = true;
-                    if let Some(state) = &mut self.state {
-                        state.lock = None;
-                    }
-                }
-                outcome
-            }
-            LockState::External(lease) => {
-                {
-                    let mut lease = guard(&lease);
-                    let ExternalLease { lock, handle } = &mut *lease;
-                    let Some(current) = handle.clone() else {
-                        return Err(crate::ExternalLockError::Lost {
-                            message: "the lease was lost before landing".to_string(),
-                        }
-                        .into());
-                    };
-                    // Fencing with an external lock is best effort: the lease
-                    // is checked right before the push.
-                    if let Err(error) = lock.renew(&current, self.settings.lock_ttl) {
-                        if matches!(error, crate::ExternalLockError::Lost { .. }) {
-                            *handle = None;
-                        }
-                        return Err(error.into());
-                    }
-                }
-                let result = remote::push(&self.git, &remote_name, &refspecs, &leases, options)?;
-                self.classify(result, &branch_ref)
-            }
-            LockState::None => {
-                let tree = self.git.empty_tree()?;
-                let record = EmergencyRecord {
-                    branch: &branch,
-                    holder: &self.settings.holder,
-                    at: now_ms(),
-                    head,
-                    upstream,
-                };
-                let message =
-                    serde_json::to_string(&record).map_err(|error| PushError::Unsafe {
-                        reason: format!("cannot write the emergency record: {error}"),
-                    })?;
-                let sha = self.git.internal_commit(&tree, &[], &message)?;
-                refspecs.push(format!("+{sha}:{EMERGENCY_NAMESPACE}{branch}"));
-                let result = remote::push(&self.git, &remote_name, &refspecs, &leases, options)?;
-                self.classify(result, &branch_ref)
-            }
-        }
-    }
-
-    /// The error of a landing push's result, if any.
-    fn classify(&self, result: PushResult, branch_ref: &str) -> Result<(), PushError> {
-        match result {
-            PushResult::Done => Ok(()),
-            PushResult::Refused(updates) => {
-                if updates
-                    .iter()
-                    .any(|u| u.to == branch_ref && u.lease_broken())
-                {
-                    return Err(PushError::BranchMoved {
-                        remote: self.settings.remote.clone(),
-                        branch: self.branch(),
-                    });
-                }
-                let culprit = updates
-                    .iter()
-                    .find(|u| u.rejected() && !u.atomic_collateral())
-                    .or(updates.first());
-                let (reference, reason) = culprit
-                    .map(|u| (u.to.clone(), u.summary.clone()))
-                    .unwrap_or_default();
-                if culprit.is_some_and(|u| u.refused_for_good()) {
-                    Err(PushError::Rejected { reference, reason })
-                } else {
-                    Err(PushError::Transient {
-                        message: format!("{reference}: {reason}"),
-                    })
-                }
-            }
-            PushResult::Failed { message } => {
-                if remote::failure_is_permanent(&message) {
-                    Err(PushError::Rejected {
-                        reference: branch_ref.to_string(),
-                        reason: message,
-                    })
-                } else {
-                    Err(PushError::Transient { message })
-                }
-            }
-        }
-    }
-
-    /// A landing push deleted our lock ref even though we did not hear so.
-    fn forget_lock_deleted_by_landing(&mut self) {
-        if let LockState::Git(lease) = &self.lock
-            && let Some(lease) = guard(lease).as_mut()
-        {
-            lease.held = None;
+        self.lock.land(&self.git, &landing)?;
+        if self.lock.released_by_landing() {
             self.report.lock.released = true;
+            if let Some(state) = &mut self.state {
+                state.lock = None;
+            }
         }
+        Ok(())
     }
 
     fn landed(&mut self, head: &str, commits: Vec<LandedCommit>) {
@@ -828,51 +527,16 @@ impl Run {
         });
     }
 
-    /// Gives the lock back if the landing push did not; failures are
-    /// warnings (the lock expires on its own).
+    /// Gives the lock back if the landing push did not.
     fn release(&mut self) {
         if let Some(keep_alive) = self.keep_alive.take() {
             keep_alive.stop();
         }
-        match &self.lock {
-            LockState::None => {}
-            LockState::Git(lease) => {
-                let mut lease = guard(lease);
-                let Some(lease) = lease.as_mut() else {
-                    return;
-                };
-                if let Some(held) = lease.held.take() {
-                    match lease.lock.release(&held) {
-                        Ok(true) => {
-                            self.report.lock.released = true;
-                            self.emit(Progress::Released);
-                        }
-                        Ok(false) => {
-                            tracing::warn!("the push lock had been taken over; nothing to release");
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "could not release the push lock; it expires on its own");
-                        }
-                    }
-                } else if self.report.lock.released {
-                    self.emit(Progress::Released);
-                }
-            }
-            LockState::External(lease) => {
-                let mut lease = guard(lease);
-                let ExternalLease { lock, handle } = &mut *lease;
-                if let Some(current) = handle.take() {
-                    match lock.release(&current) {
-                        Ok(()) => {
-                            self.report.lock.released = true;
-                            self.emit(Progress::Released);
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "could not release the push lease; it expires on its own");
-                        }
-                    }
-                }
-            }
+        if self.lock.release() {
+            self.report.lock.released = true;
+        }
+        if self.report.lock.released {
+            self.emit(Progress::Released);
         }
         if let Some(state) = &mut self.state {
             state.lock = None;
