@@ -155,7 +155,12 @@ impl FromRequestParts<AppState> for HealthAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authorize(state, &parts.headers, Scope::Read, state.settings.open_health)?;
+        authorize(
+            state,
+            &parts.headers,
+            Scope::Read,
+            state.settings.open_health,
+        )?;
         Ok(HealthAccess)
     }
 }

@@ -74,10 +74,12 @@ impl From<StoreError> for ApiError {
                 ApiError::bad_request("invalid", error.to_string())
                     .with_details(json!({"field": field}))
             }
-            StoreError::UnknownClass { .. } => ApiError::bad_request("unknown_class", error.to_string()),
-            StoreError::UnknownResource(_) | StoreError::UnknownLease(_) | StoreError::UnknownAlert(_) => {
-                ApiError::not_found(error.to_string())
+            StoreError::UnknownClass { .. } => {
+                ApiError::bad_request("unknown_class", error.to_string())
             }
+            StoreError::UnknownResource(_)
+            | StoreError::UnknownLease(_)
+            | StoreError::UnknownAlert(_) => ApiError::not_found(error.to_string()),
             StoreError::LeaseExpired { token, .. } => {
                 ApiError::new(StatusCode::GONE, "lease_expired", error.to_string())
                     .with_details(json!({"token": token}))

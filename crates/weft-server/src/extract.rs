@@ -91,14 +91,22 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for BodyOrDef
                     "the request body is larger than the server's limit",
                 ));
             }
-            Err(rejection) => return Err(ApiError::bad_request("invalid_body", rejection.body_text())),
+            Err(rejection) => {
+                return Err(ApiError::bad_request("invalid_body", rejection.body_text()));
+            }
         };
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(BodyOrDefault(T::default()));
         }
-        serde_json::from_slice(&bytes).map(BodyOrDefault).map_err(|error| {
-            let code = if error.is_data() { "invalid_body" } else { "malformed_json" };
-            ApiError::bad_request(code, error.to_string())
-        })
+        serde_json::from_slice(&bytes)
+            .map(BodyOrDefault)
+            .map_err(|error| {
+                let code = if error.is_data() {
+                    "invalid_body"
+                } else {
+                    "malformed_json"
+                };
+                ApiError::bad_request(code, error.to_string())
+            })
     }
 }

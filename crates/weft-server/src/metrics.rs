@@ -31,7 +31,11 @@ fn histogram(out: &mut String, name: &str, labels: &str, histogram: &Histogram) 
     for (bound, count) in BUCKETS.iter().zip(histogram.counts) {
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
     }
-    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", histogram.count);
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+        histogram.count
+    );
     let braces = if labels.is_empty() {
         String::new()
     } else {
@@ -65,7 +69,12 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
     let metrics = state.coordinator.metrics();
     let mut out = String::new();
 
-    header(&mut out, "weft_operations_total", "counter", "Coordination operations finished by this replica, by type and status.");
+    header(
+        &mut out,
+        "weft_operations_total",
+        "counter",
+        "Coordination operations finished by this replica, by type and status.",
+    );
     for ((kind, status), count) in metrics.operations() {
         let _ = writeln!(
             out,
@@ -74,23 +83,79 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
             escape(&status)
         );
     }
-    header(&mut out, "weft_operation_duration_seconds", "histogram", "How long operations took, waiting included, by type.");
+    header(
+        &mut out,
+        "weft_operation_duration_seconds",
+        "histogram",
+        "How long operations took, waiting included, by type.",
+    );
     for (kind, durations) in metrics.durations() {
-        histogram(&mut out, "weft_operation_duration_seconds", &format!("type=\"{}\"", escape(&kind)), &durations);
+        histogram(
+            &mut out,
+            "weft_operation_duration_seconds",
+            &format!("type=\"{}\"", escape(&kind)),
+            &durations,
+        );
     }
-    header(&mut out, "weft_wake_latency_seconds", "histogram", "From a waiter being granted to its request holding the lease.");
-    histogram(&mut out, "weft_wake_latency_seconds", "", &metrics.wake_latency());
+    header(
+        &mut out,
+        "weft_wake_latency_seconds",
+        "histogram",
+        "From a waiter being granted to its request holding the lease.",
+    );
+    histogram(
+        &mut out,
+        "weft_wake_latency_seconds",
+        "",
+        &metrics.wake_latency(),
+    );
 
     let counters: [(&str, &str, u64); 9] = [
-        ("weft_grants_total", "Leases granted to waiters in the queue.", Metrics::get(&metrics.grants)),
-        ("weft_releases_total", "Leases released by their holders.", Metrics::get(&metrics.releases)),
-        ("weft_expiries_total", "Leases reaped after their TTL ran out.", Metrics::get(&metrics.expiries)),
-        ("weft_claim_conflicts_total", "Claims that found their resource taken and did not wait.", Metrics::get(&metrics.conflicts)),
-        ("weft_wait_timeouts_total", "Waiters whose maximum wait ran out.", Metrics::get(&metrics.timeouts)),
-        ("weft_force_releases_total", "Emergency force-releases.", Metrics::get(&metrics.force_releases)),
-        ("weft_alerts_fired_total", "Alerts fired.", Metrics::get(&metrics.alerts_fired)),
-        ("weft_conflicts_found_total", "Shared-resource conflicts found by analysis requests.", Metrics::get(&metrics.conflicts_found)),
-        ("weft_conflicts_resolved_total", "Conflicts resolved automatically by resolve requests.", Metrics::get(&metrics.conflicts_resolved)),
+        (
+            "weft_grants_total",
+            "Leases granted to waiters in the queue.",
+            Metrics::get(&metrics.grants),
+        ),
+        (
+            "weft_releases_total",
+            "Leases released by their holders.",
+            Metrics::get(&metrics.releases),
+        ),
+        (
+            "weft_expiries_total",
+            "Leases reaped after their TTL ran out.",
+            Metrics::get(&metrics.expiries),
+        ),
+        (
+            "weft_claim_conflicts_total",
+            "Claims that found their resource taken and did not wait.",
+            Metrics::get(&metrics.conflicts),
+        ),
+        (
+            "weft_wait_timeouts_total",
+            "Waiters whose maximum wait ran out.",
+            Metrics::get(&metrics.timeouts),
+        ),
+        (
+            "weft_force_releases_total",
+            "Emergency force-releases.",
+            Metrics::get(&metrics.force_releases),
+        ),
+        (
+            "weft_alerts_fired_total",
+            "Alerts fired.",
+            Metrics::get(&metrics.alerts_fired),
+        ),
+        (
+            "weft_conflicts_found_total",
+            "Shared-resource conflicts found by analysis requests.",
+            Metrics::get(&metrics.conflicts_found),
+        ),
+        (
+            "weft_conflicts_resolved_total",
+            "Conflicts resolved automatically by resolve requests.",
+            Metrics::get(&metrics.conflicts_resolved),
+        ),
     ];
     for (name, help, value) in counters {
         header(&mut out, name, "counter", help);
@@ -98,20 +163,58 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
     }
 
     let gauges: [(&str, &str, i64); 5] = [
-        ("weft_leases_active", "Leases held now, across replicas.", stats.leases),
-        ("weft_waiters", "Claims waiting in a queue now, across replicas.", stats.waiters),
-        ("weft_resources", "Resources known to the store.", stats.resources),
-        ("weft_operations_active", "Operations started and not finished.", stats.active_operations),
-        ("weft_alerts_firing", "Alerts neither resolved nor acknowledged.", stats.unacknowledged_alerts),
+        (
+            "weft_leases_active",
+            "Leases held now, across replicas.",
+            stats.leases,
+        ),
+        (
+            "weft_waiters",
+            "Claims waiting in a queue now, across replicas.",
+            stats.waiters,
+        ),
+        (
+            "weft_resources",
+            "Resources known to the store.",
+            stats.resources,
+        ),
+        (
+            "weft_operations_active",
+            "Operations started and not finished.",
+            stats.active_operations,
+        ),
+        (
+            "weft_alerts_firing",
+            "Alerts neither resolved nor acknowledged.",
+            stats.unacknowledged_alerts,
+        ),
     ];
     for (name, help, value) in gauges {
         header(&mut out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
-    header(&mut out, "weft_process_resident_memory_bytes", "gauge", "Resident memory of this replica.");
-    let _ = writeln!(out, "weft_process_resident_memory_bytes {}", resident_bytes());
-    header(&mut out, "weft_uptime_seconds", "gauge", "Seconds since this replica started.");
-    let _ = writeln!(out, "weft_uptime_seconds {}", state.started.elapsed().as_secs_f64());
+    header(
+        &mut out,
+        "weft_process_resident_memory_bytes",
+        "gauge",
+        "Resident memory of this replica.",
+    );
+    let _ = writeln!(
+        out,
+        "weft_process_resident_memory_bytes {}",
+        resident_bytes()
+    );
+    header(
+        &mut out,
+        "weft_uptime_seconds",
+        "gauge",
+        "Seconds since this replica started.",
+    );
+    let _ = writeln!(
+        out,
+        "weft_uptime_seconds {}",
+        state.started.elapsed().as_secs_f64()
+    );
     Ok(out)
 }
 

@@ -73,7 +73,12 @@ pub async fn serve(
                 .serve(app)
                 .await
         }
-        None => axum_server::from_tcp(listener).handle(handle).serve(app).await,
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
     };
     state.coordinator.shutdown();
     Ok(result?)

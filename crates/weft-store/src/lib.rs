@@ -19,6 +19,7 @@ mod policy;
 mod store;
 pub mod time;
 mod types;
+mod views;
 
 pub use alerts::{AlertFilter, AlertThresholds, WindowRates};
 pub use coordinator::{AcquireError, Coordinator, CoordinatorMode, CoordinatorStats};

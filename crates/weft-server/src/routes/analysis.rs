@@ -89,7 +89,10 @@ pub(crate) fn dependencies_of(
     });
     if let Some(wanted) = &wanted {
         let known: BTreeSet<&str> = model.repositories.iter().map(|r| r.name.as_str()).collect();
-        let unknown: Vec<&String> = wanted.iter().filter(|r| !known.contains(r.as_str())).collect();
+        let unknown: Vec<&String> = wanted
+            .iter()
+            .filter(|r| !known.contains(r.as_str()))
+            .collect();
         if !unknown.is_empty() {
             return Err(ApiError::bad_request(
                 "unknown_repository",
@@ -240,18 +243,20 @@ pub(crate) async fn resolve_with(
             strategy: body.strategy,
         };
         let read = |file: &str| std::fs::read_to_string(root.join(file));
-        let plan = plan_resolutions(&model, &conflicts, &settings, &read).map_err(|error| {
-            match error {
-                weft_analysis::ResolveError::UnknownConflict { .. }
-                | weft_analysis::ResolveError::UnknownStrategy { .. } => {
-                    ApiError::bad_request("invalid", error.to_string())
-                }
-                other => ApiError::internal(&other),
-            }
-        })?;
+        let plan =
+            plan_resolutions(&model, &conflicts, &settings, &read).map_err(
+                |error| match error {
+                    weft_analysis::ResolveError::UnknownConflict { .. }
+                    | weft_analysis::ResolveError::UnknownStrategy { .. } => {
+                        ApiError::bad_request("invalid", error.to_string())
+                    }
+                    other => ApiError::internal(&other),
+                },
+            )?;
         let diff = plan.unified_diff();
         if apply {
-            plan.apply(&root).map_err(|error| ApiError::internal(&error))?;
+            plan.apply(&root)
+                .map_err(|error| ApiError::internal(&error))?;
         }
         let automatic = plan.resolutions.iter().filter(|r| r.automatic).count();
         let summary = json!({"resolutions": plan.resolutions.len(), "automatic": automatic,

@@ -46,7 +46,13 @@ pub(crate) async fn stream(
         .and_then(|v| v.parse().ok())
         .or(query.since);
     let backlog = match since {
-        Some(since) => state.coordinator.store().events_after(since, 10_000).await?,
+        Some(since) => {
+            state
+                .coordinator
+                .store()
+                .events_after(since, 10_000)
+                .await?
+        }
         None => Vec::new(),
     };
     let mut last = backlog.last().map_or(since.unwrap_or(0), |e| e.id);
@@ -57,11 +63,11 @@ pub(crate) async fn stream(
             Some(Ok(to_sse(&event)))
         }
         Ok(_) => None,
-        Err(BroadcastStreamRecvError::Lagged(missed)) => Some(Ok(SseEvent::default()
-            .event("lagged")
-            .data(format!(
+        Err(BroadcastStreamRecvError::Lagged(missed)) => {
+            Some(Ok(SseEvent::default().event("lagged").data(format!(
                 "{{\"missed\":{missed},\"hint\":\"reconnect with Last-Event-ID to replay\"}}"
-            )))),
+            ))))
+        }
     });
     Ok(Sse::new(replay.chain(live)).keep_alive(KeepAlive::default()))
 }

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use crate::auth::HealthAccess;
 use crate::state::AppState;
 
-pub(crate) async fn health(State(state): State<AppState>, _: HealthAccess) -> (StatusCode, Json<Value>) {
+pub(crate) async fn health(
+    State(state): State<AppState>,
+    _: HealthAccess,
+) -> (StatusCode, Json<Value>) {
     match state.coordinator.store().ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
         Err(error) => {

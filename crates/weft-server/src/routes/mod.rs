@@ -25,12 +25,18 @@ pub fn router(state: AppState) -> Router {
         .route("/resources", get(resources::list).post(resources::register))
         .route("/resources/{id}", get(resources::show))
         .route("/resources/{id}/queue", get(resources::queue))
-        .route("/resources/{id}/force-release", post(resources::force_release))
+        .route(
+            "/resources/{id}/force-release",
+            post(resources::force_release),
+        )
         .route("/queue", get(resources::queues))
         .route("/leases", get(leases::list).post(leases::acquire))
         .route("/leases/{id}", get(leases::show).delete(leases::release))
         .route("/leases/{id}/renew", post(leases::renew))
-        .route("/operations", get(records::operations).post(records::start_operation))
+        .route(
+            "/operations",
+            get(records::operations).post(records::start_operation),
+        )
         .route("/operations/{id}/finish", post(records::finish_operation))
         .route("/alerts", get(records::alerts))
         .route("/alerts/{id}/acknowledge", post(records::acknowledge))

@@ -85,7 +85,10 @@ pub(crate) async fn start_operation(
         .store()
         .start_operation(&body.kind, body.resource.as_deref())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "status": "active"}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "status": "active"})),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

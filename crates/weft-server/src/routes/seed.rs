@@ -109,7 +109,9 @@ pub(crate) async fn resource_conflicts(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = analysis::conflicts(state, authorized).await?;
     let total = body["conflicts"].as_array().map_or(0, Vec::len);
-    Ok(Json(json!({"success": true, "total": total, "conflicts": body["conflicts"]})))
+    Ok(Json(
+        json!({"success": true, "total": total, "conflicts": body["conflicts"]}),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -175,7 +177,9 @@ pub(crate) async fn alerts(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = records::alerts(state, authorized, query).await?;
     let total = body["alerts"].as_array().map_or(0, Vec::len);
-    Ok(Json(json!({"success": true, "total": total, "alerts": body["alerts"]})))
+    Ok(Json(
+        json!({"success": true, "total": total, "alerts": body["alerts"]}),
+    ))
 }
 
 pub(crate) async fn operations(
@@ -185,7 +189,9 @@ pub(crate) async fn operations(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = records::operations(state, authorized, query).await?;
     let total = body["operations"].as_array().map_or(0, Vec::len);
-    Ok(Json(json!({"success": true, "total": total, "operations": body["operations"]})))
+    Ok(Json(
+        json!({"success": true, "total": total, "operations": body["operations"]}),
+    ))
 }
 
 pub(crate) async fn cleanup(

@@ -112,7 +112,11 @@ fn base64(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -138,7 +142,11 @@ struct Etcd {
 impl Etcd {
     fn new(base: &str, name: &str) -> Result<Etcd> {
         let agent = agent();
-        let (_, granted) = post(&agent, &format!("{base}/v3/lease/grant"), &json!({"TTL": 600}))?;
+        let (_, granted) = post(
+            &agent,
+            &format!("{base}/v3/lease/grant"),
+            &json!({"TTL": 600}),
+        )?;
         let lease = granted["ID"]
             .as_str()
             .map(str::to_owned)
@@ -199,10 +207,14 @@ impl Redis {
             .write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
         let mut line = String::new();
-        self.stream.read_line(&mut line).map_err(|e| e.to_string())?;
+        self.stream
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         if line.starts_with('$') && line.trim() != "$-1" {
             let mut value = String::new();
-            self.stream.read_line(&mut value).map_err(|e| e.to_string())?;
+            self.stream
+                .read_line(&mut value)
+                .map_err(|e| e.to_string())?;
         }
         Ok(line.trim().to_owned())
     }

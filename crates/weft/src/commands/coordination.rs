@@ -23,7 +23,13 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, env = "WEFT_SERVER", value_name = "URL", global = true)]
     pub(crate) server: Option<String>,
     /// Bearer token for the server
-    #[arg(long, env = "WEFT_TOKEN", value_name = "TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "WEFT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub(crate) token: Option<String>,
     /// The local store (default: WORKSPACE/.weft/state.db)
     #[arg(long, value_name = "URL", global = true, conflicts_with = "server")]
@@ -40,7 +46,12 @@ pub(crate) struct ClaimArgs {
     #[arg(long, value_name = "N", requires = "shared")]
     pub(crate) weight: Option<i64>,
     /// Priority: higher is granted first
-    #[arg(long, value_name = "N", conflicts_with = "class", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "class",
+        allow_hyphen_values = true
+    )]
     pub(crate) priority: Option<i64>,
     /// A named priority class (cv-enhancement, continuous-enhancement, activity-tracker, watch-me-work-refresh, default, or weft.yaml's)
     #[arg(long, value_name = "NAME")]
@@ -187,9 +198,11 @@ impl Leases {
     pub(crate) fn connect(context: &Context, args: &ConnectionArgs) -> anyhow::Result<Leases> {
         if let Some(url) = args.server.as_deref().filter(|u| !u.is_empty()) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(UsageError::new(format!("server `{url}` is not an http(s) URL"))
-                    .with_hint("e.g. --server http://127.0.0.1:7700")
-                    .into());
+                return Err(
+                    UsageError::new(format!("server `{url}` is not an http(s) URL"))
+                        .with_hint("e.g. --server http://127.0.0.1:7700")
+                        .into(),
+                );
             }
             return Ok(Leases::Server(Client::new(url, args.token.clone())));
         }
@@ -241,7 +254,11 @@ impl Leases {
             } => {
                 let request = AcquireRequest {
                     resource: ResourceId::parse(&claim.resource)?,
-                    mode: if claim.shared { Mode::Shared } else { Mode::Exclusive },
+                    mode: if claim.shared {
+                        Mode::Shared
+                    } else {
+                        Mode::Exclusive
+                    },
                     weight: claim.weight.unwrap_or(1),
                     priority: claim.priority,
                     class: claim.class.clone(),

@@ -26,10 +26,12 @@ pub(crate) struct LockArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum LockCommand {
     /// Take a lease, waiting in the queue while the resource is taken
-    #[command(long_about = "Take a lease on RESOURCE (`TYPE:ID`, e.g. `branch:origin/main`; a plain \
+    #[command(
+        long_about = "Take a lease on RESOURCE (`TYPE:ID`, e.g. `branch:origin/main`; a plain \
 name is `lock:NAME`), waiting in the queue (by priority, then arrival) up to --wait. Prints the lease id \
 and its fencing token: give the token to whatever the lock protects, so that a holder whose lease \
-expired is refused.\n\nExit code 1 when the resource stays taken.")]
+expired is refused.\n\nExit code 1 when the resource stays taken."
+    )]
     Acquire {
         resource: String,
         #[command(flatten)]
@@ -57,10 +59,12 @@ expired is refused.\n\nExit code 1 when the resource stays taken.")]
         format: Format,
     },
     /// Hold a lease while a command runs, renewing it, releasing it on exit
-    #[command(long_about = "Take a lease on RESOURCE, run COMMAND with WEFT_LEASE_ID and \
+    #[command(
+        long_about = "Take a lease on RESOURCE, run COMMAND with WEFT_LEASE_ID and \
 WEFT_FENCING_TOKEN set, renew the lease while it runs, and release it when the command exits, fails or \
 is interrupted. Exits with the command's exit code. If the lease is lost (it expired, or was \
-force-released), the command is stopped, as it no longer holds the lock.")]
+force-released), the command is stopped, as it no longer holds the lock."
+    )]
     Run {
         resource: String,
         #[command(flatten)]
@@ -146,14 +150,21 @@ pub(crate) fn finish(result: Result<Outcome, LeaseError>) -> anyhow::Result<Outc
     match result {
         Ok(outcome) => Ok(outcome),
         Err(LeaseError::Taken(message)) => {
-            console::note(&format!("{} {message}", console::paint(Style::Yellow, "taken:")));
+            console::note(&format!(
+                "{} {message}",
+                console::paint(Style::Yellow, "taken:")
+            ));
             Ok(Outcome::Problems)
         }
         Err(other) => Err(into_anyhow(other)),
     }
 }
 
-pub(crate) fn acquire(leases: &Leases, claim: &Claim, format: Format) -> Result<Outcome, LeaseError> {
+pub(crate) fn acquire(
+    leases: &Leases,
+    claim: &Claim,
+    format: Format,
+) -> Result<Outcome, LeaseError> {
     if claim.wait_ms > 0 {
         console::note(&format!(
             "claiming {} from the {} (waiting up to {} s if taken)…",
@@ -225,7 +236,11 @@ fn describe_holder(holder: &serde_json::Value) -> String {
 }
 
 /// `weft lock run`: acquire, run, renew, release.
-pub(crate) fn hold_while(leases: &Leases, claim: &Claim, command: &[String]) -> anyhow::Result<Outcome> {
+pub(crate) fn hold_while(
+    leases: &Leases,
+    claim: &Claim,
+    command: &[String],
+) -> anyhow::Result<Outcome> {
     let lease = match leases.acquire(claim) {
         Ok(lease) => lease,
         Err(error) => return finish(Err(error)),

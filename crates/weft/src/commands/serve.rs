@@ -73,8 +73,10 @@ pub(crate) fn run(context: &Context, args: ServeArgs) -> anyhow::Result<Outcome>
     let listen = match (args.listen, &config.server.listen) {
         (Some(listen), _) => listen,
         (None, Some(text)) => text.parse().map_err(|_| {
-            UsageError::new(format!("coordination.server.listen `{text}` is not an address"))
-                .with_hint("e.g. 127.0.0.1:7700")
+            UsageError::new(format!(
+                "coordination.server.listen `{text}` is not an address"
+            ))
+            .with_hint("e.g. 127.0.0.1:7700")
         })?,
         (None, None) => ServeSettings::DEFAULT_LISTEN
             .parse()
@@ -129,13 +131,14 @@ pub(crate) fn run(context: &Context, args: ServeArgs) -> anyhow::Result<Outcome>
 }
 
 async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}

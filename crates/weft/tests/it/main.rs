@@ -14,6 +14,7 @@ mod ci;
 mod cli;
 mod corpus;
 mod launch;
+mod lock;
 mod push;
 mod resolve;
 mod snapshots;

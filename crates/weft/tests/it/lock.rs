@@ -1,0 +1,211 @@
+//! `weft lock` and `weft claim`, on the local store and on a `weft serve`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::weft_in;
+
+/// Kills the server when the test ends, passing or not.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `weft serve` on a free port of 127.0.0.1 in `directory`.
+fn serve(directory: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(directory)
+        .env("NO_COLOR", "1")
+        .env_remove("WEFT_ADMIN_TOKEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let url = loop {
+        assert!(
+            Instant::now() < deadline,
+            "weft serve never said where it listens"
+        );
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
+
+#[test]
+fn local_store_grants_refuses_and_releases() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = weft_in(
+        dir.path(),
+        &[
+            "lock",
+            "acquire",
+            "branch:origin/main",
+            "--ttl",
+            "5m",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let lease = first.json();
+    assert_eq!(lease["token"], 1);
+    assert_eq!(lease["resource"], "branch:origin/main");
+    assert!(dir.path().join(".weft/state.db").is_file());
+
+    // Another process: taken, exit 1, the holder named.
+    let second = weft_in(
+        dir.path(),
+        &["lock", "acquire", "branch:origin/main", "--wait", "0"],
+    );
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(second.stderr.contains("held by"), "{}", second.stderr);
+
+    let list = weft_in(dir.path(), &["lock", "list", "--format", "json"]);
+    assert_eq!(list.json()["resources"][0]["holders"][0]["token"], 1);
+
+    let id = lease["id"].as_str().unwrap();
+    let release = weft_in(dir.path(), &["lock", "release", id]);
+    assert_eq!(release.code, 0, "{}", release.stderr);
+    let again = weft_in(dir.path(), &["lock", "release", id]);
+    assert_eq!(
+        again.code, 2,
+        "releasing twice is bad input: {}",
+        again.stderr
+    );
+
+    let third = weft_in(
+        dir.path(),
+        &[
+            "lock",
+            "acquire",
+            "branch:origin/main",
+            "--wait",
+            "0",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(third.json()["token"], 2, "tokens strictly increase");
+}
+
+#[test]
+fn bad_input_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for arguments in [
+        &["lock", "acquire", "x", "--ttl", "-5s"][..],
+        &["lock", "acquire", "x", "--class", "no-such-class"],
+        &["lock", "acquire", "bad type:x"],
+        &["lock", "renew", "no-such-lease"],
+        &["lock", "acquire", "x", "--server", "ftp://nowhere"],
+    ] {
+        let run = weft_in(dir.path(), arguments);
+        assert_eq!(run.code, 2, "{arguments:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn run_holds_the_lock_passes_the_token_and_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = weft_in(
+        dir.path(),
+        &[
+            "lock",
+            "run",
+            "deploy",
+            "--wait",
+            "0",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$WEFT_LEASE_RESOURCE $WEFT_FENCING_TOKEN\"; exit 7",
+        ],
+    );
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "lock:deploy 1");
+    // Released on exit: the next claim gets token 2 at once.
+    let next = weft_in(
+        dir.path(),
+        &["claim", "lock", "deploy", "--wait", "0", "--format", "json"],
+    );
+    assert_eq!(next.json()["token"], 2, "{}", next.stderr);
+}
+
+#[test]
+fn server_mode_waits_for_a_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let with_server = |arguments: &[&str]| {
+        let mut all = arguments.to_vec();
+        all.extend(["--server", server.url.as_str()]);
+        weft_in(dir.path(), &all)
+    };
+    let held = with_server(&["claim", "environment", "staging", "--format", "json"]);
+    assert_eq!(held.code, 0, "{}", held.stderr);
+    let id = held.json()["id"].as_str().unwrap().to_owned();
+
+    // A waiter in another process, granted when the holder releases.
+    let waiter = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "claim",
+            "environment",
+            "staging",
+            "--wait",
+            "60s",
+            "--format",
+            "json",
+        ])
+        .args(["--server", &server.url])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = with_server(&["lock", "list", "--format", "json"]);
+        if list.json()["resources"][0]["queue"]
+            .as_array()
+            .is_some_and(|q| q.len() == 1)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the waiter never queued");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(with_server(&["lock", "release", &id]).code, 0);
+    let output = waiter.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lease: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(lease["token"], 2);
+
+    let forced = with_server(&[
+        "lock",
+        "force-release",
+        "environment:staging",
+        "--reason",
+        "stuck runner",
+    ]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let list = with_server(&["lock", "list", "--format", "json"]);
+    assert_eq!(list.json()["resources"], serde_json::json!([]));
+}
