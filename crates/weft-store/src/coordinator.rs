@@ -15,6 +15,7 @@
 //! granted in the meantime.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,6 +88,8 @@ struct Inner {
     woken_at: Mutex<HashMap<String, Instant>>,
     events: broadcast::Sender<Event>,
     reaper: Notify,
+    /// When the reaper plans to wake; an earlier expiry wakes it sooner.
+    next_reap_ms: AtomicI64,
     thresholds: AlertThresholds,
     metrics: Metrics,
     shutdown: watch::Sender<bool>,
@@ -117,6 +120,7 @@ impl Coordinator {
                 woken_at: Mutex::new(HashMap::new()),
                 events,
                 reaper: Notify::new(),
+                next_reap_ms: AtomicI64::new(i64::MAX),
                 thresholds,
                 metrics: Metrics::default(),
                 shutdown,
@@ -165,9 +169,7 @@ impl Coordinator {
         for grant in &change.granted {
             Metrics::add(&self.inner.metrics.grants, 1);
             self.wake(&grant.waiter);
-        }
-        if !change.granted.is_empty() {
-            self.inner.reaper.notify_one();
+            self.schedule(grant.lease.expires_at_ms());
         }
         for event in &change.events {
             match event.kind.as_str() {
@@ -185,6 +187,13 @@ impl Coordinator {
             }
         }
         change.value
+    }
+
+    /// Makes sure the reaper wakes by `at_ms`.
+    fn schedule(&self, at_ms: i64) {
+        if at_ms < self.inner.next_reap_ms.load(Ordering::Relaxed) {
+            self.inner.reaper.notify_one();
+        }
     }
 
     fn wake(&self, waiter: &str) {
@@ -220,7 +229,10 @@ impl Coordinator {
         let change = self.inner.store.try_acquire(request).await?;
         let attempt = self.apply(change);
         let result = match attempt {
-            Attempt::Granted(lease) => Ok(lease),
+            Attempt::Granted(lease) => {
+                self.schedule(lease.expires_at_ms());
+                Ok(lease)
+            }
             Attempt::Conflict {
                 holders,
                 queue_length,
@@ -421,6 +433,9 @@ impl Coordinator {
     async fn reaper(self) {
         let mut shutdown = self.inner.shutdown.subscribe();
         loop {
+            // While reading, any new lease wakes the reaper again (the
+            // permit waits in the Notify), so none is missed.
+            self.inner.next_reap_ms.store(i64::MAX, Ordering::Relaxed);
             let next = match self.inner.store.next_deadline().await {
                 Ok(next) => next,
                 Err(error) => {
@@ -429,6 +444,9 @@ impl Coordinator {
                 }
             };
             let wait_ms = next.map_or(5_000, |at| (at - now_ms()).clamp(0, 5_000));
+            self.inner
+                .next_reap_ms
+                .store(now_ms() + wait_ms, Ordering::Relaxed);
             tokio::select! {
                 _ = shutdown.changed() => return,
                 () = self.inner.reaper.notified() => continue,

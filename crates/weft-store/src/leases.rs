@@ -27,7 +27,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::error::StoreError;
-use crate::operations::{insert_event, insert_operation};
+use crate::operations::{insert_event, insert_finished_operation, insert_operation};
 use crate::store::{Store, Tx};
 use crate::time::now_ms;
 use crate::types::{
@@ -149,6 +149,15 @@ fn holder_json(holder: &Holder) -> String {
     serde_json::to_string(holder).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// What a grant pass leaves: the live holders, the queue still waiting (in
+/// grant order) and the resource's fence.
+#[derive(Debug)]
+pub(crate) struct PassState {
+    pub(crate) holders: Vec<Lease>,
+    pub(crate) queue: Vec<Waiter>,
+    pub(crate) fence: i64,
+}
+
 /// A waiter row.
 #[derive(Debug, Clone)]
 pub(crate) struct Waiter {
@@ -160,6 +169,7 @@ pub(crate) struct Waiter {
     pub(crate) ttl_ms: i64,
     pub(crate) enqueued_at: i64,
     pub(crate) deadline: i64,
+    pub(crate) heartbeat_until: i64,
     pub(crate) operation: String,
     pub(crate) lease: Option<String>,
 }
@@ -176,6 +186,7 @@ pub(crate) fn waiter_from_row(row: &AnyRow) -> Result<Waiter, StoreError> {
         ttl_ms: row.try_get("ttl_ms")?,
         enqueued_at: row.try_get("enqueued_at")?,
         deadline: row.try_get("deadline")?,
+        heartbeat_until: row.try_get("heartbeat_until")?,
         operation: row.try_get("operation")?,
         lease: row.try_get("lease")?,
     })
@@ -258,42 +269,13 @@ impl Store {
             .collect()
     }
 
-    async fn waiters_of(
-        &self,
-        transaction: &mut Transaction<'static, Any>,
-        id: &ResourceId,
-    ) -> Result<Vec<Waiter>, StoreError> {
-        let sql =
-            format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1 AND lease IS NULL");
-        let mut waiters: Vec<Waiter> = sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_all(&mut **transaction)
-            .await?
-            .iter()
-            .map(waiter_from_row)
-            .collect::<Result<_, _>>()?;
-        let now = now_ms();
-        waiters.sort_by(|a, b| {
-            let pa = self
-                .policy
-                .effective_priority(a.priority, now - a.enqueued_at);
-            let pb = self
-                .policy
-                .effective_priority(b.priority, now - b.enqueued_at);
-            pb.cmp(&pa)
-                .then(a.enqueued_at.cmp(&b.enqueued_at))
-                .then(a.id.cmp(&b.id))
-        });
-        Ok(waiters)
-    }
-
     /// The grant pass (see the module docs). The resource must be locked.
     pub(crate) async fn grant_pass(
         &self,
         transaction: &mut Transaction<'static, Any>,
         resource: &Resource,
         effects: &mut Effects,
-    ) -> Result<(), StoreError> {
+    ) -> Result<PassState, StoreError> {
         self.grant_pass_keeping(transaction, resource, effects, None)
             .await
     }
@@ -306,25 +288,30 @@ impl Store {
         resource: &Resource,
         effects: &mut Effects,
         keep: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<PassState, StoreError> {
         let now = now_ms();
         let id = resource.id.to_string();
-        // 1. Expired leases.
-        let sql =
-            format!("SELECT {LEASE_COLUMNS} FROM leases WHERE resource = $1 AND expires_at <= $2");
-        let expired: Vec<Lease> = sqlx::query(&sql)
+        // One read of each table; the common case (nothing expired, nobody
+        // stale) then writes nothing but the grants.
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE resource = $1 ORDER BY token");
+        let (expired, mut holders): (Vec<Lease>, Vec<Lease>) = sqlx::query(&sql)
             .bind(&id)
-            .bind(now)
             .fetch_all(&mut **transaction)
             .await?
             .iter()
             .map(lease_from_row)
-            .collect::<Result<_, _>>()?;
-        for lease in &expired {
-            sqlx::query("DELETE FROM leases WHERE id = $1")
-                .bind(&lease.id)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .partition(|lease| lease.expires_at_ms <= now);
+        // 1. Expired leases.
+        if !expired.is_empty() {
+            sqlx::query("DELETE FROM leases WHERE resource = $1 AND expires_at <= $2")
+                .bind(&id)
+                .bind(now)
                 .execute(&mut **transaction)
                 .await?;
+        }
+        for lease in &expired {
             let event = insert_event(
                 transaction,
                 "expire",
@@ -336,19 +323,19 @@ impl Store {
             effects.events.push(event);
         }
         // 2. Waiters past their deadline or heartbeat.
-        let sql = format!(
-            "SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1
-             AND (deadline <= $2 OR heartbeat_until <= $2)"
-        );
-        let stale: Vec<Waiter> = sqlx::query(&sql)
+        let sql = format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1");
+        let (stale, waiters): (Vec<Waiter>, Vec<Waiter>) = sqlx::query(&sql)
             .bind(&id)
-            .bind(now)
             .fetch_all(&mut **transaction)
             .await?
             .iter()
             .map(waiter_from_row)
-            .collect::<Result<_, _>>()?;
-        for waiter in stale.iter().filter(|w| Some(w.id.as_str()) != keep) {
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .partition(|w| {
+                Some(w.id.as_str()) != keep && (w.deadline <= now || w.heartbeat_until <= now)
+            });
+        for waiter in &stale {
             sqlx::query("DELETE FROM waiters WHERE id = $1")
                 .bind(&waiter.id)
                 .execute(&mut **transaction)
@@ -370,45 +357,29 @@ impl Store {
             }
         }
         // 3. Grant from the head of the queue while requests fit.
-        let mut holders = self.holders_of(transaction, &resource.id).await?;
-        let waiters = self.waiters_of(transaction, &resource.id).await?;
+        let mut queue: Vec<Waiter> = waiters.into_iter().filter(|w| w.lease.is_none()).collect();
+        self.order_queue(&mut queue, now);
         let mut fence = resource.fence;
-        for waiter in waiters {
+        let mut granted = 0;
+        for waiter in &queue {
             if !fits(waiter.mode, waiter.weight, resource.capacity, &holders) {
                 break;
             }
             fence += 1;
-            let lease = Lease {
-                id: uuid::Uuid::new_v4().to_string(),
-                resource: resource.id.clone(),
-                mode: waiter.mode,
-                weight: waiter.weight,
-                token: fence,
-                holder: waiter.holder.clone(),
-                priority: waiter.priority,
-                ttl_ms: waiter.ttl_ms,
-                granted_at: String::new(),
-                expires_at: String::new(),
-                granted_at_ms: now,
-                expires_at_ms: now.saturating_add(waiter.ttl_ms),
-            }
-            .stamp();
-            sqlx::query(&format!(
-                "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)"
-            ))
-            .bind(&lease.id)
-            .bind(&id)
-            .bind(lease.mode.as_str())
-            .bind(lease.weight)
-            .bind(lease.token)
-            .bind(holder_json(&lease.holder))
-            .bind(lease.priority)
-            .bind(lease.ttl_ms)
-            .bind(lease.granted_at_ms)
-            .bind(lease.expires_at_ms)
-            .execute(&mut **transaction)
-            .await?;
+            granted += 1;
+            let lease = self
+                .insert_lease(
+                    transaction,
+                    resource,
+                    waiter.mode,
+                    waiter.weight,
+                    fence,
+                    &waiter.holder,
+                    waiter.priority,
+                    waiter.ttl_ms,
+                    now,
+                )
+                .await?;
             sqlx::query("UPDATE waiters SET lease = $1 WHERE id = $2")
                 .bind(&lease.id)
                 .bind(&waiter.id)
@@ -426,7 +397,7 @@ impl Store {
             effects.events.push(event);
             holders.push(lease.clone());
             effects.granted.push(Grant {
-                waiter: waiter.id,
+                waiter: waiter.id.clone(),
                 lease,
             });
         }
@@ -437,7 +408,75 @@ impl Store {
                 .execute(&mut **transaction)
                 .await?;
         }
-        Ok(())
+        queue.drain(..granted);
+        Ok(PassState {
+            holders,
+            queue,
+            fence,
+        })
+    }
+
+    /// Sorts a queue by effective priority (priority plus aging), then
+    /// arrival.
+    pub(crate) fn order_queue(&self, queue: &mut [Waiter], now: i64) {
+        queue.sort_by(|a, b| {
+            let pa = self
+                .policy
+                .effective_priority(a.priority, now - a.enqueued_at);
+            let pb = self
+                .policy
+                .effective_priority(b.priority, now - b.enqueued_at);
+            pb.cmp(&pa)
+                .then(a.enqueued_at.cmp(&b.enqueued_at))
+                .then(a.id.cmp(&b.id))
+        });
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one row's columns")]
+    async fn insert_lease(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        resource: &Resource,
+        mode: Mode,
+        weight: i64,
+        token: i64,
+        holder: &Holder,
+        priority: i64,
+        ttl_ms: i64,
+        now: i64,
+    ) -> Result<Lease, StoreError> {
+        let lease = Lease {
+            id: uuid::Uuid::new_v4().to_string(),
+            resource: resource.id.clone(),
+            mode,
+            weight,
+            token,
+            holder: holder.clone(),
+            priority,
+            ttl_ms,
+            granted_at: String::new(),
+            expires_at: String::new(),
+            granted_at_ms: now,
+            expires_at_ms: now.saturating_add(ttl_ms),
+        }
+        .stamp();
+        sqlx::query(&format!(
+            "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)"
+        ))
+        .bind(&lease.id)
+        .bind(resource.id.to_string())
+        .bind(lease.mode.as_str())
+        .bind(lease.weight)
+        .bind(lease.token)
+        .bind(holder_json(&lease.holder))
+        .bind(lease.priority)
+        .bind(lease.ttl_ms)
+        .bind(lease.granted_at_ms)
+        .bind(lease.expires_at_ms)
+        .execute(&mut **transaction)
+        .await?;
+        Ok(lease)
     }
 
     /// Asks for a lease: granted at once, queued, or refused when the
@@ -460,7 +499,7 @@ impl Store {
             return Err(StoreError::invalid("capacity", "must be 1..=1000000"));
         }
         let mut transaction = self.begin().await?;
-        let resource = self
+        let mut resource = self
             .lock_resource(&mut transaction, &request.resource, request.capacity, true)
             .await?;
         if request.weight > resource.capacity {
@@ -479,58 +518,124 @@ impl Store {
             ));
         }
         let now = now_ms();
-        let waiter = uuid::Uuid::new_v4().to_string();
-        let operation = insert_operation(
-            &mut transaction,
-            "claim",
-            Some(&resource.id.to_string()),
-            Some(&request.holder),
-            now,
-        )
-        .await?;
-        let deadline = now.saturating_add(wait);
-        sqlx::query(&format!(
-            "INSERT INTO waiters ({WAITER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
-        ))
-        .bind(&waiter)
-        .bind(resource.id.to_string())
-        .bind(request.mode.as_str())
-        .bind(request.weight)
-        .bind(holder_json(&request.holder))
-        .bind(priority)
-        .bind(ttl)
-        .bind(now)
-        .bind(deadline)
-        .bind(now + WAITER_HEARTBEAT_MS)
-        .bind(&operation)
-        .execute(&mut **transaction)
-        .await?;
+        let resource_name = resource.id.to_string();
         let mut effects = Effects::default();
-        self.grant_pass_keeping(&mut transaction, &resource, &mut effects, Some(&waiter))
+        // Reap and serve the queue first: a claim never passes a waiter.
+        let state = self
+            .grant_pass(&mut transaction, &resource, &mut effects)
             .await?;
-        let mine = effects
-            .granted
-            .iter()
-            .position(|grant| grant.waiter == waiter);
-        let attempt = if let Some(index) = mine {
-            let grant = effects.granted.remove(index);
-            sqlx::query("DELETE FROM waiters WHERE id = $1")
-                .bind(&waiter)
+        resource.fence = state.fence;
+        let attempt = if state.queue.is_empty()
+            && fits(
+                request.mode,
+                request.weight,
+                resource.capacity,
+                &state.holders,
+            ) {
+            // The fast path: nobody waits and it fits.
+            let token = resource.fence + 1;
+            sqlx::query("UPDATE resources SET fence = $1 WHERE id = $2")
+                .bind(token)
+                .bind(&resource_name)
                 .execute(&mut **transaction)
                 .await?;
-            crate::operations::finish_operation(
+            let lease = self
+                .insert_lease(
+                    &mut transaction,
+                    &resource,
+                    request.mode,
+                    request.weight,
+                    token,
+                    &request.holder,
+                    priority,
+                    ttl,
+                    now,
+                )
+                .await?;
+            insert_finished_operation(
                 &mut transaction,
-                &operation,
+                "claim",
                 OperationStatus::Succeeded,
-                Some(json!({"lease": grant.lease.id, "token": grant.lease.token, "waited_ms": 0})),
+                Some(&resource_name),
+                Some(&request.holder),
+                now,
+                Some(json!({"lease": lease.id, "token": lease.token, "waited_ms": 0})),
                 None,
             )
             .await?;
-            Attempt::Granted(grant.lease)
+            let event = insert_event(
+                &mut transaction,
+                "grant",
+                Some(&resource_name),
+                json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
+                       "mode": lease.mode, "weight": lease.weight, "waited_ms": 0}),
+            )
+            .await?;
+            effects.events.push(event);
+            Attempt::Granted(lease)
+        } else if wait == 0 {
+            insert_finished_operation(
+                &mut transaction,
+                "claim",
+                OperationStatus::Conflict,
+                Some(&resource_name),
+                Some(&request.holder),
+                now,
+                None,
+                Some("taken"),
+            )
+            .await?;
+            let event = insert_event(
+                &mut transaction,
+                "conflict",
+                Some(&resource_name),
+                json!({"holder": request.holder,
+                       "held_by": state.holders.iter().map(|l| &l.holder).collect::<Vec<_>>()}),
+            )
+            .await?;
+            effects.events.push(event);
+            Attempt::Conflict {
+                holders: state.holders,
+                queue_length: state.queue.len(),
+            }
         } else {
-            let holders = self.holders_of(&mut transaction, &resource.id).await?;
-            let queue = self.waiters_of(&mut transaction, &resource.id).await?;
-            if wait == 0 {
+            // Queue, and run the pass again: a higher priority that fits is
+            // granted ahead of the waiters already there.
+            let waiter = uuid::Uuid::new_v4().to_string();
+            let operation = insert_operation(
+                &mut transaction,
+                "claim",
+                Some(&resource_name),
+                Some(&request.holder),
+                now,
+            )
+            .await?;
+            let deadline = now.saturating_add(wait);
+            sqlx::query(&format!(
+                "INSERT INTO waiters ({WAITER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+            ))
+            .bind(&waiter)
+            .bind(&resource_name)
+            .bind(request.mode.as_str())
+            .bind(request.weight)
+            .bind(holder_json(&request.holder))
+            .bind(priority)
+            .bind(ttl)
+            .bind(now)
+            .bind(deadline)
+            .bind(now + WAITER_HEARTBEAT_MS)
+            .bind(&operation)
+            .execute(&mut **transaction)
+            .await?;
+            let state = self
+                .grant_pass_keeping(&mut transaction, &resource, &mut effects, Some(&waiter))
+                .await?;
+            let mine = effects
+                .granted
+                .iter()
+                .position(|grant| grant.waiter == waiter);
+            if let Some(index) = mine {
+                let grant = effects.granted.remove(index);
                 sqlx::query("DELETE FROM waiters WHERE id = $1")
                     .bind(&waiter)
                     .execute(&mut **transaction)
@@ -538,33 +643,23 @@ impl Store {
                 crate::operations::finish_operation(
                     &mut transaction,
                     &operation,
-                    OperationStatus::Conflict,
+                    OperationStatus::Succeeded,
+                    Some(json!({"lease": grant.lease.id, "token": grant.lease.token,
+                                "waited_ms": 0})),
                     None,
-                    Some("taken"),
                 )
                 .await?;
-                let event = insert_event(
-                    &mut transaction,
-                    "conflict",
-                    Some(&resource.id.to_string()),
-                    json!({"holder": request.holder,
-                           "held_by": holders.iter().map(|l| &l.holder).collect::<Vec<_>>()}),
-                )
-                .await?;
-                effects.events.push(event);
-                Attempt::Conflict {
-                    holders,
-                    queue_length: queue.len().saturating_sub(1),
-                }
+                Attempt::Granted(grant.lease)
             } else {
-                let position = queue
+                let position = state
+                    .queue
                     .iter()
                     .position(|w| w.id == waiter)
-                    .map_or(queue.len(), |i| i + 1);
+                    .map_or(state.queue.len(), |i| i + 1);
                 let event = insert_event(
                     &mut transaction,
                     "queued",
-                    Some(&resource.id.to_string()),
+                    Some(&resource_name),
                     json!({"waiter": waiter, "holder": request.holder, "position": position,
                            "priority": priority}),
                 )
@@ -574,7 +669,7 @@ impl Store {
                     waiter,
                     position,
                     deadline_ms: deadline,
-                    holders,
+                    holders: state.holders,
                 }
             }
         };
@@ -822,22 +917,18 @@ impl Store {
             }
         };
         let now = now_ms();
+        let resource_name = resource.id.to_string();
         sqlx::query("DELETE FROM leases WHERE id = $1")
             .bind(&lease.id)
             .execute(&mut **transaction)
             .await?;
-        let operation = insert_operation(
+        insert_finished_operation(
             &mut transaction,
             "release",
-            Some(&resource.id.to_string()),
+            OperationStatus::Succeeded,
+            Some(&resource_name),
             Some(&lease.holder),
             now,
-        )
-        .await?;
-        crate::operations::finish_operation(
-            &mut transaction,
-            &operation,
-            OperationStatus::Succeeded,
             Some(json!({"lease": lease.id, "token": lease.token,
                         "held_ms": now - lease.granted_at_ms})),
             None,
@@ -846,7 +937,7 @@ impl Store {
         let event = insert_event(
             &mut transaction,
             "release",
-            Some(&resource.id.to_string()),
+            Some(&resource_name),
             json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
                    "held_ms": now - lease.granted_at_ms}),
         )
