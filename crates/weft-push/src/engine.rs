@@ -138,6 +138,7 @@ impl Pusher {
             step: Step::Prepare,
             started: Instant::now(),
             keep_alive: None,
+            locked_at: None,
         };
         match run.execute() {
             Ok(()) => Ok(run.succeed()),
@@ -158,6 +159,8 @@ struct Run {
     step: Step,
     started: Instant,
     keep_alive: Option<KeepAlive>,
+    /// When the lock was last taken.
+    locked_at: Option<Instant>,
 }
 
 impl Run {
@@ -167,6 +170,14 @@ impl Run {
 
     fn branch(&self) -> String {
         self.report.branch.clone()
+    }
+
+    /// The lock was given back: account for how long it was held.
+    fn mark_released(&mut self) {
+        self.report.lock.released = true;
+        if let Some(locked_at) = self.locked_at.take() {
+            self.report.lock.held_ms += millis(locked_at.elapsed());
+        }
     }
 
     fn set_step(&mut self, step: Step) -> Result<(), PushError> {
@@ -255,7 +266,13 @@ impl Run {
         if !self.settings.add.is_empty() {
             let mut arguments = vec!["add", "-A", "--"];
             arguments.extend(self.settings.add.iter().map(String::as_str));
-            self.git.ok(&arguments)?;
+            let output = self.git.run(&arguments)?;
+            if !output.success {
+                return Err(PushError::Add {
+                    paths: self.settings.add.clone(),
+                    message: remote::first_line(&output.stderr),
+                });
+            }
         }
         if self.git.run(&["diff", "--cached", "--quiet"])?.success {
             return Ok(false);
@@ -267,7 +284,14 @@ impl Run {
                 default_message(&split_nul(&names).collect::<Vec<_>>())
             }
         };
-        self.git.ok(&["commit", "-q", "-m", &message])?;
+        let output = self.git.run(&["commit", "-q", "-m", &message])?;
+        if !output.success {
+            let mut text = remote::first_line(&output.stderr);
+            if text.is_empty() {
+                text = remote::first_line(&output.stdout);
+            }
+            return Err(PushError::Commit { message: text });
+        }
         let sha = self.git.line(&["rev-parse", "HEAD"])?;
         let subject = message.lines().next().unwrap_or_default().to_string();
         self.emit(Progress::Committed {
@@ -328,6 +352,7 @@ impl Run {
             self.save_state(|state| state.lock = Some(reference))?;
         }
         self.report.lock.waited_ms += waited_ms(&grant);
+        self.locked_at = Some(Instant::now());
         self.report.lock.token = grant.token;
         if grant.took_over.is_some() {
             self.report.lock.took_over_from = grant.took_over.clone();
@@ -411,7 +436,7 @@ impl Run {
             && self.git.is_ancestor(landing, upstream)?
         {
             self.lock.forget_released();
-            self.report.lock.released = true;
+            self.mark_released();
             let first_upstream = self.report.upstream.clone();
             let commits = self.commits_between(first_upstream.as_deref(), landing)?;
             self.landed(landing, commits);
@@ -427,6 +452,7 @@ impl Run {
                 &self.git_dir,
                 upstream,
                 &self.settings.policies,
+                self.settings.replay,
                 &self.interrupt,
             )?;
             for resolution in resolutions {
@@ -509,7 +535,7 @@ impl Run {
         };
         self.lock.land(&self.git, &landing)?;
         if self.lock.released_by_landing() {
-            self.report.lock.released = true;
+            self.mark_released();
             if let Some(state) = &mut self.state {
                 state.lock = None;
             }
@@ -533,7 +559,7 @@ impl Run {
             keep_alive.stop();
         }
         if self.lock.release() {
-            self.report.lock.released = true;
+            self.mark_released();
         }
         if self.report.lock.released {
             self.emit(Progress::Released);
@@ -579,13 +605,32 @@ impl Run {
 
     fn fail(mut self, error: PushError) -> PushFailure {
         tracing::info!(step = ?self.step, %error, "push failed; rolling back");
-        let landed = self.state.as_ref().is_some_and(|state| state.landed);
+        // A push cut short (a signal killing git, a dropped connection) may
+        // still have landed: never roll back commits that are on the remote.
+        let landed = self.state.as_ref().is_some_and(|state| {
+            state.landed
+                || state
+                    .landing
+                    .as_deref()
+                    .is_some_and(|sha| recovery::has_landed(&self.git, state, sha))
+        });
         if let Some(keep_alive) = self.keep_alive.take() {
             keep_alive.stop();
         }
         let restored = match self.state.take() {
             None => "nothing to restore".to_string(),
             Some(state) if landed => {
+                if let Some(set_aside) = &state.set_aside {
+                    self.report.uncommitted = Some(match aside::reapply(&self.git, set_aside) {
+                        Ok(Reapplied::Kept) => "kept".to_string(),
+                        Ok(Reapplied::Stashed(name)) => format!("stashed as {name}"),
+                        Err(error) => format!("not put back ({error})"),
+                    });
+                }
+                if self.lock.released_by_landing() {
+                    self.lock.forget_released();
+                    self.mark_released();
+                }
                 let _ = recovery::forget(&self.git, &self.git_dir, &state);
                 "nothing to restore: the commits landed".to_string()
             }

@@ -50,6 +50,10 @@ pub enum PushError {
     UnmergedIndex { paths: Vec<String> },
     #[error("a {operation} is in progress that weft push did not start; finish or abort it first")]
     OperationInProgress { operation: &'static str },
+    #[error("cannot stage {}: {message}", .paths.join(", "))]
+    Add { paths: Vec<String>, message: String },
+    #[error("git commit refused the commit: {message}")]
+    Commit { message: String },
     #[error("another weft push (pid {pid}) is running in this repository")]
     Busy { pid: u32 },
     #[error("`{path}` conflicts (in {commit}) and its policy is `fail`{}", .rule.as_ref().map(|r| format!(" (`{r}` in push.policies)")).unwrap_or_default())]
@@ -154,6 +158,7 @@ impl PushError {
             | PushError::NoBranch
             | PushError::Unborn
             | PushError::UnmergedIndex { .. }
+            | PushError::Add { .. }
             | PushError::OperationInProgress { .. }
             | PushError::Busy { .. } => ErrorClass::BadInput,
             PushError::Interrupted { signal }

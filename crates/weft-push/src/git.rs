@@ -132,13 +132,6 @@ impl Git {
         }
     }
 
-    /// A path inside the git directory (`.git/<name>`, or the linked
-    /// worktree's own directory).
-    pub(crate) fn git_path(&self, name: &str) -> Result<PathBuf, PushError> {
-        let path = self.line(&["rev-parse", "--git-path", name])?;
-        Ok(self.directory.join(path))
-    }
-
     /// The hash of the empty tree, written into the object database.
     pub(crate) fn empty_tree(&self) -> Result<String, PushError> {
         self.command(&["mktree"]).input(Vec::new()).line()

@@ -26,6 +26,7 @@ mod log;
 mod rebase;
 mod recovery;
 mod remote;
+mod replay;
 mod report;
 mod settings;
 mod state;

@@ -62,8 +62,14 @@ pub(crate) fn rebase(
     git_dir: &Path,
     onto: &str,
     rules: &PolicyRules,
+    replay: bool,
     interrupt: &Interrupt,
 ) -> Result<Vec<Resolution>, PushError> {
+    if replay
+        && let Some(resolutions) = crate::replay::replay(git, git_dir, onto, rules, interrupt)?
+    {
+        return Ok(resolutions);
+    }
     let mut resolutions = Vec::new();
     let mut output = git.run(&["rebase", "--empty=drop", "--no-autosquash", onto])?;
     loop {
@@ -85,7 +91,7 @@ pub(crate) fn rebase(
         let commit = git
             .line(&["log", "-1", "--format=%h %s", "REBASE_HEAD"])
             .unwrap_or_else(|_| "the commit being replayed".to_string());
-        resolutions.extend(resolve_all(git, &conflicts, rules, &commit)?);
+        resolutions.extend(resolve_all(git, git_dir, &conflicts, rules, &commit)?);
         interrupt.check()?;
         output = git.run(&["rebase", "--continue"])?;
     }
@@ -132,6 +138,7 @@ fn conflicting_paths(git: &Git) -> Result<BTreeMap<String, Sides>, PushError> {
 /// `fail` policy before touching anything.
 fn resolve_all(
     git: &Git,
+    git_dir: &Path,
     conflicts: &BTreeMap<String, Sides>,
     rules: &PolicyRules,
     commit: &str,
@@ -162,7 +169,7 @@ fn resolve_all(
         let outcome = match policy {
             PathPolicy::Mine => take(git, path, sides.mine.as_ref(), "mine")?,
             PathPolicy::Theirs => take(git, path, sides.theirs.as_ref(), "theirs")?,
-            PathPolicy::Union => union_path(git, path, sides)?,
+            PathPolicy::Union => union_path(git, git_dir, path, sides)?,
             PathPolicy::Regenerate { command } => {
                 regenerate
                     .entry(command.as_str())
@@ -245,7 +252,7 @@ fn blob(git: &Git, entry: Option<&Entry>) -> Result<Vec<u8>, PushError> {
 }
 
 /// The union of both sides' lines (see [`crate::union`]).
-fn union_path(git: &Git, path: &str, sides: &Sides) -> Result<String, PushError> {
+fn union_path(git: &Git, git_dir: &Path, path: &str, sides: &Sides) -> Result<String, PushError> {
     let unresolvable = |reason: &str| PushError::Unresolvable {
         path: path.to_string(),
         policy: "union".to_string(),
@@ -267,12 +274,7 @@ fn union_path(git: &Git, path: &str, sides: &Sides) -> Result<String, PushError>
     if [&base, &theirs, &mine].iter().any(|b| union::is_binary(b)) {
         return Err(unresolvable("it is a binary file"));
     }
-    let merged = merge_file(git, path, &base, &theirs, &mine)?;
-    let mut resolved = union::resolve_diff3(&merged);
-    let ends_without_newline = |bytes: &[u8]| !bytes.is_empty() && !bytes.ends_with(b"\n");
-    if ends_without_newline(&mine) && ends_without_newline(&theirs) && resolved.ends_with(b"\n") {
-        resolved.pop();
-    }
+    let resolved = union::merge(git, git_dir, path, &base, &theirs, &mine)?;
     let file = git.directory().join(path);
     if resolved.is_empty() && (sides.mine.is_none() || sides.theirs.is_none()) {
         literal(git, &["rm", "-q", "-f", "--ignore-unmatch", "--", path])?;
@@ -307,51 +309,6 @@ fn set_executable(file: &Path, executable: bool) -> Result<(), PushError> {
         fs_err::set_permissions(file, permissions).map_err(PushError::io(file))?;
     }
     Ok(())
-}
-
-/// `git merge-file -p --diff3` of the three versions, through scratch files
-/// in the git directory.
-fn merge_file(
-    git: &Git,
-    path: &str,
-    base: &[u8],
-    theirs: &[u8],
-    mine: &[u8],
-) -> Result<Vec<u8>, PushError> {
-    let scratch = git.git_path("weft-push-merge")?;
-    fs_err::create_dir_all(&scratch).map_err(PushError::io(&scratch))?;
-    let files = [
-        (scratch.join("mine"), mine),
-        (scratch.join("base"), base),
-        (scratch.join("theirs"), theirs),
-    ];
-    for (file, bytes) in &files {
-        fs_err::write(file, bytes).map_err(PushError::io(file))?;
-    }
-    let marker = format!("--marker-size={}", union::MARKER_SIZE);
-    let arguments = [
-        "merge-file",
-        "-p",
-        "--diff3",
-        marker.as_str(),
-        "-L",
-        "weft-mine",
-        "-L",
-        "weft-base",
-        "-L",
-        "weft-theirs",
-    ];
-    let mut all: Vec<String> = arguments.iter().map(|a| a.to_string()).collect();
-    for (file, _) in &files {
-        all.push(file.to_string_lossy().into_owned());
-    }
-    let result = git.command(&all).bytes_allowing_codes();
-    let _ = fs_err::remove_dir_all(&scratch);
-    result.map_err(|error| PushError::Unresolvable {
-        path: path.to_string(),
-        policy: "union".to_string(),
-        reason: error.to_string(),
-    })
 }
 
 /// Runs a `regenerate` command in the repository root, stages the paths it

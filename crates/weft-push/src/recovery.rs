@@ -116,7 +116,7 @@ pub(crate) fn forget(git: &Git, git_dir: &Path, state: &RunState) -> Result<(), 
 }
 
 /// Whether the commit a run was pushing is on the remote branch.
-fn has_landed(git: &Git, state: &RunState, sha: &str) -> bool {
+pub(crate) fn has_landed(git: &Git, state: &RunState, sha: &str) -> bool {
     match remote::fetch_branch(git, &state.remote, &state.branch) {
         Ok(Some(upstream)) => git.is_ancestor(sha, &upstream).unwrap_or(false),
         _ => false,

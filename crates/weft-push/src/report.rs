@@ -35,6 +35,8 @@ pub struct LockReport {
     pub mode: String,
     /// Time spent waiting for it, in milliseconds.
     pub waited_ms: u64,
+    /// Time it was held (from taken to released), in milliseconds.
+    pub held_ms: u64,
     /// The fencing token held at the end.
     pub token: Option<u64>,
     /// The holder of an expired lock this run took over.

@@ -222,6 +222,9 @@ pub struct PushSettings {
     pub poll_cap: Duration,
     /// Renew the lock every third of its TTL while the push runs.
     pub keep_alive: bool,
+    /// Replay commits in the object database when possible (see `replay`);
+    /// false always uses `git rebase`.
+    pub replay: bool,
 }
 
 impl PushSettings {
@@ -288,6 +291,7 @@ impl PushSettings {
             poll_base: Duration::from_millis(25),
             poll_cap: Duration::from_millis(500),
             keep_alive: true,
+            replay: true,
         })
     }
 }

@@ -12,6 +12,10 @@
 //! side deleted is never resurrected from the other side's context.
 
 use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::PushError;
+use crate::git::Git;
 
 /// How long git's conflict markers are made, so that file content cannot
 /// be mistaken for them.
@@ -20,6 +24,71 @@ pub(crate) const MARKER_SIZE: usize = 41;
 /// Whether bytes look binary (a NUL in the first 8000 bytes, as git decides).
 pub(crate) fn is_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(8000).any(|&b| b == 0)
+}
+
+/// The union of three versions of a file: `git merge-file` aligns them,
+/// [`resolve_diff3`] resolves its conflicting hunks.
+pub(crate) fn merge(
+    git: &Git,
+    git_dir: &Path,
+    path: &str,
+    base: &[u8],
+    theirs: &[u8],
+    mine: &[u8],
+) -> Result<Vec<u8>, PushError> {
+    let merged = merge_file(git, git_dir, path, base, theirs, mine)?;
+    let mut resolved = resolve_diff3(&merged);
+    let ends_without_newline = |bytes: &[u8]| !bytes.is_empty() && !bytes.ends_with(b"\n");
+    if ends_without_newline(mine) && ends_without_newline(theirs) && resolved.ends_with(b"\n") {
+        resolved.pop();
+    }
+    Ok(resolved)
+}
+
+/// `git merge-file -p --diff3` of the three versions, through scratch files
+/// in the git directory.
+fn merge_file(
+    git: &Git,
+    git_dir: &Path,
+    path: &str,
+    base: &[u8],
+    theirs: &[u8],
+    mine: &[u8],
+) -> Result<Vec<u8>, PushError> {
+    let scratch = git_dir.join("weft-push-merge");
+    fs_err::create_dir_all(&scratch).map_err(PushError::io(&scratch))?;
+    let files = [
+        (scratch.join("mine"), mine),
+        (scratch.join("base"), base),
+        (scratch.join("theirs"), theirs),
+    ];
+    for (file, bytes) in &files {
+        fs_err::write(file, bytes).map_err(PushError::io(file))?;
+    }
+    let marker = format!("--marker-size={}", MARKER_SIZE);
+    let arguments = [
+        "merge-file",
+        "-p",
+        "--diff3",
+        marker.as_str(),
+        "-L",
+        "weft-mine",
+        "-L",
+        "weft-base",
+        "-L",
+        "weft-theirs",
+    ];
+    let mut all: Vec<String> = arguments.iter().map(|a| a.to_string()).collect();
+    for (file, _) in &files {
+        all.push(file.to_string_lossy().into_owned());
+    }
+    let result = git.command(&all).bytes_allowing_codes();
+    let _ = fs_err::remove_dir_all(&scratch);
+    result.map_err(|error| PushError::Unresolvable {
+        path: path.to_string(),
+        policy: "union".to_string(),
+        reason: error.to_string(),
+    })
 }
 
 /// Resolves every conflict hunk of `git merge-file -p --diff3

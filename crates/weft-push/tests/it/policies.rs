@@ -4,6 +4,13 @@ use weft_push::{ErrorClass, PolicySource, PushError, PushOutcome, Step};
 
 use crate::support::{Clone, Remote};
 
+/// The same conflicts resolved through `git rebase` instead of the replay
+/// in the object database.
+fn through_git_rebase(mut settings: weft_push::PushSettings) -> weft_push::PushSettings {
+    settings.replay = false;
+    settings
+}
+
 /// A remote with `files`, and two clones: `theirs` has pushed `their`
 /// changes, `mine` has committed `my` changes on the old base.
 fn conflict(
@@ -271,4 +278,62 @@ fn deleted_on_one_side_follows_the_policy() {
         .all(|name| name != "b.txt");
     assert!(missing, "b.txt stays deleted");
     assert!(!mine.path.join("b.txt").exists());
+}
+
+#[test]
+fn the_git_rebase_path_resolves_the_same_way() {
+    let (remote, mine) = conflict(
+        &[
+            ("conf.txt", "base\n"),
+            ("code.rs", "base\n"),
+            ("CHANGELOG.md", "# Changes\nx\ny\nz\n"),
+            ("gone.txt", "base\n"),
+        ],
+        &[
+            ("conf.txt", Some("theirs\n")),
+            ("code.rs", Some("theirs\n")),
+            ("CHANGELOG.md", Some("# Changes\nx\nt\nz\n")),
+            ("gone.txt", None),
+        ],
+        &[
+            ("conf.txt", Some("mine\n")),
+            ("code.rs", Some("mine\n")),
+            ("CHANGELOG.md", Some("# Changes\nx\ny\nm\nz\n")),
+            ("gone.txt", Some("mine\n")),
+        ],
+    );
+    let settings = through_git_rebase(mine.settings(
+        "push: {policies: {conf.txt: mine, code.rs: theirs, CHANGELOG.md: union, gone.txt: theirs}}",
+    ));
+    let report = mine.push(settings).unwrap();
+    assert_eq!(remote.show("conf.txt"), "mine\n");
+    assert_eq!(remote.show("code.rs"), "theirs\n");
+    assert_eq!(remote.show("CHANGELOG.md"), "# Changes\nx\nt\nm\nz\n");
+    assert!(
+        !remote
+            .git(&["ls-tree", "--name-only", "main"])
+            .contains("gone.txt")
+    );
+    assert_eq!(report.conflicts.len(), 4);
+}
+
+#[test]
+fn the_git_rebase_path_fails_and_restores_too() {
+    let (remote, mine) = conflict(
+        &[("conf.txt", "base\n")],
+        &[("conf.txt", Some("theirs\n"))],
+        &[("conf.txt", Some("mine\n"))],
+    );
+    let before = mine.snapshot();
+    let failure = mine
+        .push(through_git_rebase(
+            mine.settings("push: {policies: {conf.txt: fail}}"),
+        ))
+        .unwrap_err();
+    assert!(matches!(
+        failure.error,
+        PushError::ConflictPolicyFail { .. }
+    ));
+    assert_eq!(mine.snapshot(), before);
+    assert_eq!(remote.subjects(), ["their change", "seed"]);
 }

@@ -1,0 +1,387 @@
+//! The fast rebase: the local commits are replayed onto the remote branch
+//! in the object database (`git merge-tree --write-tree`, one commit at a
+//! time), conflicts resolved by policy from the blobs alone, and the
+//! working tree is moved once, at the end. Nothing is half-done at any
+//! point: until the last step the branch, index and files are untouched.
+//!
+//! It covers the common case. Anything else — a `regenerate` policy (the
+//! generator needs a working tree), renames or directory conflicts, merge
+//! commits, signed commits, a git without `merge-tree --write-tree` — is
+//! handed back (`Ok(None)`) to the `git rebase` path before anything
+//! changed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::PushError;
+use crate::git::Git;
+use crate::interrupt::Interrupt;
+use crate::rebase::Resolution;
+use crate::settings::{PathPolicy, PolicyRules, PolicySource};
+use crate::union;
+
+/// One side of a conflicting path in `merge-tree`'s output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    mode: String,
+    sha: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Sides {
+    base: Option<Entry>,
+    /// Stage 2: the remote branch (with the commits replayed so far).
+    theirs: Option<Entry>,
+    /// Stage 3: the pusher's commit.
+    mine: Option<Entry>,
+}
+
+/// What `merge-tree` said about one commit.
+struct Merge {
+    tree: String,
+    conflicts: BTreeMap<String, Sides>,
+    /// Conflict kinds other than content, modify/delete and add/add.
+    unusual: bool,
+}
+
+/// Conflict kinds resolved from the stages of one path.
+const PLAIN_CONFLICTS: &[&str] = &[
+    "CONFLICT (contents)",
+    "CONFLICT (modify/delete)",
+    "CONFLICT (add/add)",
+];
+
+/// Replays `onto..HEAD` onto `onto`; `Ok(None)` when the `git rebase` path
+/// must do it instead.
+pub(crate) fn replay(
+    git: &Git,
+    git_dir: &Path,
+    onto: &str,
+    rules: &PolicyRules,
+    interrupt: &Interrupt,
+) -> Result<Option<Vec<Resolution>>, PushError> {
+    let signing = git.run(&["config", "--type=bool", "commit.gpgSign"])?;
+    if signing.stdout.trim() == "true" {
+        return Ok(None);
+    }
+    let range = format!("{onto}..HEAD");
+    let listing = git.ok(&["rev-list", "--reverse", "--parents", &range])?;
+    let mut commits = Vec::new();
+    for line in listing.lines() {
+        let mut shas = line.split_whitespace();
+        let (Some(commit), Some(parent), None) = (shas.next(), shas.next(), shas.next()) else {
+            // A root commit or a merge.
+            return Ok(None);
+        };
+        commits.push((commit.to_string(), parent.to_string()));
+    }
+    let head = git.line(&["rev-parse", "HEAD"])?;
+    let mut tip = onto.to_string();
+    let mut tip_tree = git.line(&["rev-parse", &format!("{onto}^{{tree}}")])?;
+    let mut resolutions = Vec::new();
+    for (commit, parent) in &commits {
+        interrupt.check()?;
+        let Some(merge) = merge_tree(git, parent, &tip, commit)? else {
+            return Ok(None);
+        };
+        if merge.unusual {
+            return Ok(None);
+        }
+        let raw = git.ok(&["cat-file", "commit", commit])?;
+        let Some(metadata) = Metadata::parse(&raw) else {
+            return Ok(None);
+        };
+        let tree = if merge.conflicts.is_empty() {
+            merge.tree
+        } else {
+            let description = format!(
+                "{} {}",
+                commit.get(..7).unwrap_or(commit),
+                metadata.message.lines().next().unwrap_or_default()
+            );
+            let planned: Vec<(&String, &Sides, &PathPolicy, PolicySource)> = merge
+                .conflicts
+                .iter()
+                .map(|(path, sides)| {
+                    let (policy, source) = rules.policy_for(path);
+                    (path, sides, policy, source)
+                })
+                .collect();
+            if planned
+                .iter()
+                .any(|(_, _, policy, _)| matches!(policy, PathPolicy::Regenerate { .. }))
+            {
+                return Ok(None);
+            }
+            if let Some((path, _, _, source)) = planned
+                .iter()
+                .find(|(_, _, policy, _)| **policy == PathPolicy::Fail)
+            {
+                return Err(PushError::ConflictPolicyFail {
+                    path: (*path).clone(),
+                    commit: description,
+                    rule: match source {
+                        PolicySource::Rule(glob) => Some(glob.clone()),
+                        _ => None,
+                    },
+                });
+            }
+            let mut replacements = Vec::new();
+            for (path, sides, policy, source) in planned {
+                let (entry, outcome) = match policy {
+                    PathPolicy::Mine => take(sides.mine.as_ref(), "mine"),
+                    PathPolicy::Theirs => take(sides.theirs.as_ref(), "theirs"),
+                    PathPolicy::Union => union_entry(git, git_dir, path, sides)?,
+                    PathPolicy::Fail | PathPolicy::Regenerate { .. } => return Ok(None),
+                };
+                tracing::info!(path, policy = policy.name(), %outcome, "resolved a conflict");
+                resolutions.push(Resolution {
+                    path: path.clone(),
+                    policy: policy.name().to_string(),
+                    command: None,
+                    source,
+                    commit: description.clone(),
+                    outcome,
+                });
+                replacements.push((path.clone(), entry));
+            }
+            rewrite_tree(git, git_dir, &merge.tree, &replacements)?
+        };
+        if tree == tip_tree {
+            tracing::debug!(commit, "dropping a commit left empty");
+            continue;
+        }
+        let mut command = git
+            .command(&["commit-tree", &tree, "-p", &tip, "-F", "-"])
+            .input(metadata.message.as_bytes().to_vec())
+            .env("GIT_AUTHOR_NAME", &metadata.author_name)
+            .env("GIT_AUTHOR_EMAIL", &metadata.author_email)
+            .env("GIT_AUTHOR_DATE", &metadata.author_date);
+        if let Some(encoding) = &metadata.encoding {
+            command = command.env("GIT_COMMIT_ENCODING", encoding);
+        }
+        tip = command.line()?;
+        tip_tree = tree;
+    }
+    interrupt.check()?;
+    let output = git.run(&["read-tree", "-m", "-u", "HEAD", &tip_tree])?;
+    if !output.success {
+        return Err(PushError::RebaseStopped {
+            message: crate::remote::first_line(&output.stderr),
+        });
+    }
+    let message = format!("weft push: rebase onto {onto}");
+    git.ok(&["update-ref", "-m", &message, "HEAD", &tip, &head])?;
+    Ok(Some(resolutions))
+}
+
+/// Runs `git merge-tree` for one commit; `None` when this git cannot.
+fn merge_tree(
+    git: &Git,
+    parent: &str,
+    onto: &str,
+    commit: &str,
+) -> Result<Option<Merge>, PushError> {
+    let base = format!("--merge-base={parent}");
+    let output = git.run(&["merge-tree", "--write-tree", "-z", &base, onto, commit])?;
+    if !matches!(output.code, Some(0 | 1)) {
+        tracing::debug!(stderr = %output.stderr.trim(), "git merge-tree cannot replay; using git rebase");
+        return Ok(None);
+    }
+    let mut fields = output.stdout.split('\0');
+    let tree = fields.next().unwrap_or_default().to_string();
+    let mut conflicts: BTreeMap<String, Sides> = BTreeMap::new();
+    if output.code == Some(0) {
+        return Ok(Some(Merge {
+            tree,
+            conflicts,
+            unusual: false,
+        }));
+    }
+    for field in fields.by_ref() {
+        if field.is_empty() {
+            break;
+        }
+        let Some((info, path)) = field.split_once('\t') else {
+            return Ok(None);
+        };
+        let mut parts = info.split_whitespace();
+        let (Some(mode), Some(sha), Some(stage)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(None);
+        };
+        let entry = Some(Entry {
+            mode: mode.to_string(),
+            sha: sha.to_string(),
+        });
+        let sides = conflicts.entry(path.to_string()).or_default();
+        match stage {
+            "1" => sides.base = entry,
+            "2" => sides.theirs = entry,
+            "3" => sides.mine = entry,
+            _ => return Ok(None),
+        }
+    }
+    // Informational messages: <number of paths>, the paths, a type, a message.
+    let mut unusual = false;
+    let rest: Vec<&str> = fields.collect();
+    let mut index = 0;
+    while index < rest.len() {
+        let Ok(count) = rest[index].parse::<usize>() else {
+            break;
+        };
+        let kind = rest.get(index + 1 + count).copied().unwrap_or_default();
+        if kind.starts_with("CONFLICT") && !PLAIN_CONFLICTS.contains(&kind) {
+            unusual = true;
+        }
+        index += count + 3;
+    }
+    Ok(Some(Merge {
+        tree,
+        conflicts,
+        unusual,
+    }))
+}
+
+fn take(side: Option<&Entry>, name: &str) -> (Option<Entry>, String) {
+    match side {
+        Some(entry) => (Some(entry.clone()), format!("kept {name}")),
+        None => (None, format!("deleted, as {name} deleted it")),
+    }
+}
+
+fn blob(git: &Git, entry: Option<&Entry>) -> Result<Vec<u8>, PushError> {
+    match entry {
+        Some(entry) => git.command(&["cat-file", "blob", &entry.sha]).bytes(),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn union_entry(
+    git: &Git,
+    git_dir: &Path,
+    path: &str,
+    sides: &Sides,
+) -> Result<(Option<Entry>, String), PushError> {
+    let unresolvable = |reason: &str| PushError::Unresolvable {
+        path: path.to_string(),
+        policy: "union".to_string(),
+        reason: reason.to_string(),
+    };
+    for entry in [&sides.base, &sides.theirs, &sides.mine]
+        .into_iter()
+        .flatten()
+    {
+        if entry.mode == "120000" || entry.mode == "160000" {
+            return Err(unresolvable("it is a symbolic link or a submodule"));
+        }
+    }
+    let (base, theirs, mine) = (
+        blob(git, sides.base.as_ref())?,
+        blob(git, sides.theirs.as_ref())?,
+        blob(git, sides.mine.as_ref())?,
+    );
+    if [&base, &theirs, &mine].iter().any(|b| union::is_binary(b)) {
+        return Err(unresolvable("it is a binary file"));
+    }
+    let resolved = union::merge(git, git_dir, path, &base, &theirs, &mine)?;
+    if resolved.is_empty() && (sides.mine.is_none() || sides.theirs.is_none()) {
+        return Ok((None, "deleted: no line is left".to_string()));
+    }
+    let sha = git
+        .command(&["hash-object", "-w", "--stdin"])
+        .input(resolved)
+        .line()?;
+    let mode = sides
+        .mine
+        .as_ref()
+        .or(sides.theirs.as_ref())
+        .map_or_else(|| "100644".to_string(), |entry| entry.mode.clone());
+    Ok((
+        Some(Entry { mode, sha }),
+        "kept the lines of both".to_string(),
+    ))
+}
+
+/// `tree` with some paths replaced or removed, through a scratch index.
+fn rewrite_tree(
+    git: &Git,
+    git_dir: &Path,
+    tree: &str,
+    replacements: &[(String, Option<Entry>)],
+) -> Result<String, PushError> {
+    let scratch = git_dir.join("weft-push-replay-index");
+    let zero = "0".repeat(tree.len());
+    let mut input = String::new();
+    for (path, entry) in replacements {
+        input.push_str(&format!("0 {zero}\t{path}\0"));
+        if let Some(entry) = entry {
+            input.push_str(&format!("{} {}\t{path}\0", entry.mode, entry.sha));
+        }
+    }
+    let result = (|| {
+        git.command(&["read-tree", tree])
+            .env("GIT_INDEX_FILE", &scratch)
+            .ok()?;
+        git.command(&["update-index", "-z", "--index-info"])
+            .env("GIT_INDEX_FILE", &scratch)
+            .input(input.into_bytes())
+            .ok()?;
+        git.command(&["write-tree"])
+            .env("GIT_INDEX_FILE", &scratch)
+            .line()
+    })();
+    let _ = fs_err::remove_file(&scratch);
+    result
+}
+
+/// What a replayed commit keeps of the original.
+struct Metadata {
+    author_name: String,
+    author_email: String,
+    author_date: String,
+    encoding: Option<String>,
+    message: String,
+}
+
+impl Metadata {
+    /// Reads `git cat-file commit` output.
+    fn parse(raw: &str) -> Option<Metadata> {
+        let (headers, message) = raw.split_once("\n\n").unwrap_or((raw, ""));
+        let mut author = None;
+        let mut encoding = None;
+        for line in headers.lines() {
+            if let Some(ident) = line.strip_prefix("author ") {
+                author = Some(ident);
+            } else if let Some(value) = line.strip_prefix("encoding ") {
+                encoding = Some(value.to_string());
+            }
+        }
+        let author = author?;
+        let open = author.find(" <")?;
+        let close = author.rfind('>')?;
+        Some(Metadata {
+            author_name: author[..open].to_string(),
+            author_email: author.get(open + 2..close)?.to_string(),
+            author_date: author.get(close + 1..)?.trim().to_string(),
+            encoding,
+            message: message.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_commit_metadata() {
+        let raw = "tree abc\nparent def\nauthor Ada Lovelace <ada@example.org> 1700000000 +0100\ncommitter X <x@y> 1 +0000\n\nSubject line\n\nBody.\n";
+        let metadata = Metadata::parse(raw).unwrap();
+        assert_eq!(metadata.author_name, "Ada Lovelace");
+        assert_eq!(metadata.author_email, "ada@example.org");
+        assert_eq!(metadata.author_date, "1700000000 +0100");
+        assert_eq!(metadata.message, "Subject line\n\nBody.\n");
+        assert_eq!(metadata.encoding, None);
+    }
+}
