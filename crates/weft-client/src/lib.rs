@@ -11,28 +11,32 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error (`{error: {code, message, details}}`).
-    #[error("{message}")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-        details: Value,
-    },
+    #[error("{}", .0.message)]
+    Api(Box<ApiFailure>),
     #[error("cannot reach the weft server at {url}: {message}")]
     Transport { url: String, message: String },
     #[error("unexpected answer from the weft server: {0}")]
     Decode(String),
 }
 
+/// An error answer from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub details: Value,
+}
+
 impl ClientError {
     /// A conflict or a wait that ran out: the resource is taken.
     pub fn is_taken(&self) -> bool {
-        matches!(self, ClientError::Api { code, .. } if code == "conflict" || code == "timeout")
+        matches!(self, ClientError::Api(failure) if failure.code == "conflict" || failure.code == "timeout")
     }
 
     /// The caller's mistake (4xx other than a conflict).
     pub fn is_bad_request(&self) -> bool {
-        matches!(self, ClientError::Api { status, .. } if (400..500).contains(status) && *status != 409)
+        matches!(self, ClientError::Api(failure) if (400..500).contains(&failure.status) && failure.status != 409)
     }
 }
 
@@ -132,12 +136,12 @@ impl Client {
             .map_err(|_| ClientError::Decode(format!("HTTP {status}: {text}")))?;
         if status >= 400 {
             let error = &value["error"];
-            return Err(ClientError::Api {
+            return Err(ClientError::Api(Box::new(ApiFailure {
                 status,
                 code: error["code"].as_str().unwrap_or("unknown").to_owned(),
                 message: error["message"].as_str().unwrap_or(&text).to_owned(),
                 details: error["details"].clone(),
-            });
+            })));
         }
         Ok(value)
     }

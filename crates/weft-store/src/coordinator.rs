@@ -231,7 +231,7 @@ impl Coordinator {
         let result = match attempt {
             Attempt::Granted(lease) => {
                 self.schedule(lease.expires_at_ms());
-                Ok(lease)
+                Ok(*lease)
             }
             Attempt::Conflict {
                 holders,
@@ -285,6 +285,7 @@ impl Coordinator {
         loop {
             match self.inner.store.collect(&waiter).await? {
                 WaitState::Granted(lease) => {
+                    let lease = *lease;
                     guard.armed = false;
                     let woken = self
                         .inner

@@ -48,7 +48,7 @@ pub struct Grant {
 /// What a claim got.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Attempt {
-    Granted(Lease),
+    Granted(Box<Lease>),
     /// In the queue; wait for the waiter to be granted.
     Queued {
         waiter: String,
@@ -67,7 +67,7 @@ pub enum Attempt {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WaitState {
     Waiting,
-    Granted(Lease),
+    Granted(Box<Lease>),
     /// The waiter left the queue: deadline passed or heartbeat lost.
     Gone,
 }
@@ -572,7 +572,7 @@ impl Store {
             )
             .await?;
             effects.events.push(event);
-            Attempt::Granted(lease)
+            Attempt::Granted(Box::new(lease))
         } else if wait == 0 {
             insert_finished_operation(
                 &mut transaction,
@@ -649,7 +649,7 @@ impl Store {
                     None,
                 )
                 .await?;
-                Attempt::Granted(grant.lease)
+                Attempt::Granted(Box::new(grant.lease))
             } else {
                 let position = state
                     .queue
@@ -711,7 +711,7 @@ impl Store {
                     None,
                 )
                 .await?;
-                WaitState::Granted(lease)
+                WaitState::Granted(Box::new(lease))
             }
             // Granted, then expired before anyone collected it.
             None => WaitState::Gone,

@@ -3,8 +3,9 @@
 use weft_store::{AlertThresholds, Coordinator, CoordinatorMode, LeasePolicy, Store};
 use weft_testkit::Postgres;
 
-/// What keeps a store's database alive.
+/// What keeps a store's database alive: held, never read.
 #[derive(Debug)]
+#[expect(dead_code, reason = "held for its Drop: the temp dir or the cluster")]
 pub(crate) enum Guard {
     Sqlite(tempfile::TempDir),
     Postgres(Postgres),

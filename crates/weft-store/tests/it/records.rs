@@ -41,7 +41,7 @@ async fn reopen_keeps_state(backend: Backend, test: &str) {
         .await
         .expect("reopen");
     assert_eq!(store.schema_version().await.expect("version"), 1);
-    assert_eq!(store.leases().await.expect("leases"), vec![lease.clone()]);
+    assert_eq!(store.leases().await.expect("leases"), vec![*lease.clone()]);
     store.release(&lease.id).await.expect("release");
     let Attempt::Granted(next) = store
         .try_acquire(&request("lock:a"))

@@ -17,7 +17,7 @@ enum Mark {
 
 /// Checks that entries and exits alternate with the same token, and that
 /// tokens strictly increase.
-pub(crate) fn check_log(log: &[Mark], expected: usize) {
+fn check_log(log: &[Mark], expected: usize) {
     assert_eq!(log.len(), expected * 2, "every hold entered and exited");
     let mut last = 0;
     for pair in log.chunks(2) {
