@@ -1,0 +1,180 @@
+//! `/api/v1/events` read off a raw socket: live frames with ids, and a
+//! reconnect with `Last-Event-ID` that replays what came after.
+
+use std::time::Duration;
+
+use serde_json::json;
+use weft_client::AcquireBody;
+
+use crate::support::{EventStream, Frame, READ, TestServer, http, tokens};
+
+const FRAME: Duration = Duration::from_secs(30);
+
+/// The next frame that is not an alert (the alert loop may fire one at any
+/// moment, as claims conflict in these tests).
+fn next(stream: &mut EventStream) -> Frame {
+    loop {
+        let frame = stream.next(FRAME);
+        if !frame.event.starts_with("alert") {
+            return frame;
+        }
+    }
+}
+
+/// Frames up to and including one of kind `event`, alerts left out.
+fn until(stream: &mut EventStream, event: &str) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    loop {
+        let frame = next(stream);
+        let done = frame.event == event;
+        frames.push(frame);
+        if done {
+            return frames;
+        }
+    }
+}
+
+fn claim(resource: &str, holder: &str) -> AcquireBody {
+    AcquireBody {
+        resource: resource.to_owned(),
+        wait_ms: Some(0),
+        holder: json!({"repository": holder}),
+        ..AcquireBody::default()
+    }
+}
+
+#[test]
+fn grants_and_releases_stream_live_and_replay_after_the_last_id() {
+    let server = TestServer::start(|_| {});
+    let client = server.client(None);
+    let mut live = EventStream::open(server.address, None, None);
+
+    let lease = client
+        .acquire(&claim("lock:release-train", "alice"))
+        .unwrap();
+    let grant = next(&mut live);
+    assert_eq!(grant.event, "grant", "{grant:?}");
+    let grant_id = grant.id.expect("a grant frame has an id");
+    assert_eq!(grant.data["id"], grant_id);
+    assert_eq!(grant.data["kind"], "grant");
+    assert_eq!(grant.data["resource"], "lock:release-train");
+    assert_eq!(grant.data["data"]["lease"], lease.id.as_str());
+    assert_eq!(grant.data["data"]["token"], lease.token);
+    assert_eq!(grant.data["data"]["holder"]["repository"], "alice");
+
+    client.release(&lease.id).unwrap();
+    let release = next(&mut live);
+    assert_eq!(release.event, "release", "{release:?}");
+    let release_id = release.id.unwrap();
+    assert!(release_id > grant_id);
+    assert_eq!(release.data["data"]["lease"], lease.id.as_str());
+
+    // A conflict is an event too.
+    let bob = client.acquire(&claim("lock:release-train", "bob")).unwrap();
+    let _ = client
+        .acquire(&claim("lock:release-train", "carol"))
+        .unwrap_err();
+    client.release(&bob.id).unwrap();
+    let frames = until(&mut live, "release");
+    let kinds: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
+    assert_eq!(kinds, ["grant", "conflict", "release"]);
+    let ids: Vec<i64> = frames.iter().map(|f| f.id.unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(ids[0] > release_id);
+    drop(live);
+
+    // Reconnect after the first grant: everything after it, in order, then
+    // the live stream.
+    let mut replay = EventStream::open(server.address, Some(grant_id), None);
+    let replayed: Vec<_> = (0..4).map(|_| next(&mut replay)).collect();
+    let kinds: Vec<&str> = replayed.iter().map(|f| f.event.as_str()).collect();
+    assert_eq!(kinds, ["release", "grant", "conflict", "release"]);
+    assert_eq!(replayed[0].id, Some(release_id));
+    assert_eq!(
+        replayed[1..]
+            .iter()
+            .map(|f| f.id.unwrap())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    let dave = client
+        .acquire(&claim("lock:release-train", "dave"))
+        .unwrap();
+    let live_again = next(&mut replay);
+    assert_eq!(live_again.event, "grant");
+    assert_eq!(live_again.data["data"]["lease"], dave.id.as_str());
+    assert!(live_again.id.unwrap() > *ids.last().unwrap());
+
+    // `?since=` works the same, and a reconnect at the newest id replays
+    // nothing.
+    let newest = live_again.id.unwrap();
+    let mut since = EventStream::open_path(
+        server.address,
+        &format!("/api/v1/events?since={release_id}"),
+        None,
+    );
+    assert_eq!(next(&mut since).event, "grant");
+    let mut caught_up = EventStream::open(server.address, Some(newest), None);
+    client.release(&dave.id).unwrap();
+    let frame = next(&mut caught_up);
+    assert_eq!(frame.event, "release");
+    assert_eq!(frame.data["data"]["lease"], dave.id.as_str());
+    assert!(frame.id.unwrap() > newest);
+}
+
+#[test]
+fn the_event_stream_needs_the_read_scope() {
+    let server = TestServer::start(|settings| settings.tokens = tokens());
+    let (status, body) = http(server.address, "GET", "/api/v1/events", &[], None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("\"unauthorized\""), "{body}");
+    let mut stream = EventStream::open(server.address, Some(0), Some(READ));
+    let client = server.client(Some(crate::support::WRITE));
+    client.acquire(&claim("lock:x", "alice")).unwrap();
+    assert_eq!(next(&mut stream).event, "grant");
+}
+
+#[test]
+fn concurrent_writers_lose_no_live_event() {
+    let server = TestServer::start(|_| {});
+    let mut stream = EventStream::open(server.address, Some(0), None);
+    let writers: Vec<_> = (0..8)
+        .map(|writer| {
+            let client = server.client(None);
+            std::thread::spawn(move || {
+                for round in 0..25 {
+                    let lease = client
+                        .acquire(&claim(&format!("lock:w{writer}-{}", round % 3), "writer"))
+                        .unwrap();
+                    client.release(&lease.id).unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let client = server.client(None);
+    let marker = client.acquire(&claim("lock:marker", "marker")).unwrap();
+    let mut ids = Vec::new();
+    loop {
+        let frame = stream.next(FRAME);
+        assert_ne!(frame.event, "lagged", "{frame:?}");
+        ids.push(frame.id.unwrap());
+        if frame.event == "grant" && frame.data["data"]["lease"] == marker.id.as_str() {
+            break;
+        }
+    }
+    let expected: Vec<i64> = (1..=*ids.last().unwrap()).collect();
+    let missing: Vec<i64> = expected
+        .iter()
+        .filter(|id| !ids.contains(id))
+        .copied()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the live stream skipped events {missing:?} of {} (ids as received: {ids:?})",
+        expected.len()
+    );
+    assert_eq!(ids, expected, "out of order or repeated");
+}

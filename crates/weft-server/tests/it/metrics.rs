@@ -1,0 +1,179 @@
+//! `/metrics` after real traffic passes `promtool check metrics` (Debian's
+//! `prometheus` package), and carries the figures the traffic made.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use weft_client::AcquireBody;
+
+use crate::support::{TestServer, eventually, http, seed_workspace};
+
+/// promtool, or `None` (after a SKIP line) unless `WEFT_REQUIRE_PROMTOOL=1`.
+fn promtool() -> Option<PathBuf> {
+    let found = std::env::var_os("PROMTOOL")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join("promtool"))
+                    .find(|p| p.is_file())
+            })
+        })
+        .filter(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("WEFT_REQUIRE_PROMTOOL").as_deref() != Ok("1"),
+            "WEFT_REQUIRE_PROMTOOL=1 but promtool is not installed (apt-get install prometheus)"
+        );
+        eprintln!(
+            "SKIP metrics::promtool: promtool is not installed (apt-get install prometheus, or set PROMTOOL)"
+        );
+    }
+    found
+}
+
+/// Pipes `text` into `promtool check metrics`, which must pass.
+fn promtool_check(text: &str) {
+    let Some(promtool) = promtool() else {
+        return;
+    };
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics failed ({}):\n{}{}\n--- the metrics:\n{text}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn claim(resource: &str, holder: &str, wait_ms: i64) -> AcquireBody {
+    AcquireBody {
+        resource: resource.to_owned(),
+        wait_ms: Some(wait_ms),
+        holder: json!({"repository": holder}),
+        ..AcquireBody::default()
+    }
+}
+
+/// The value of an unlabelled sample.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_after_traffic_pass_promtool() {
+    let workspace = seed_workspace();
+    let root = workspace.root().to_path_buf();
+    let server = TestServer::start(move |settings| settings.workspace = root);
+    let client = server.client(None);
+
+    // Grants, a conflict, a timeout, a waiter granted by a release, a
+    // renewal, analysis calls, and an operation tracked for another tool.
+    let first = client.acquire(&claim("lock:deploy", "alice", 0)).unwrap();
+    assert!(
+        client
+            .acquire(&claim("lock:deploy", "bob", 0))
+            .unwrap_err()
+            .is_taken()
+    );
+    assert!(
+        client
+            .acquire(&claim("lock:deploy", "bob", 50))
+            .unwrap_err()
+            .is_taken()
+    );
+    let waiter = {
+        let client = server.client(None);
+        std::thread::spawn(move || {
+            client
+                .acquire(&claim("lock:deploy", "carol", 30_000))
+                .unwrap()
+        })
+    };
+    eventually("carol in the queue", Duration::from_secs(30), || {
+        (client
+            .queues()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["queue"].as_array().is_some_and(|q| !q.is_empty())))
+        .then_some(())
+    });
+    client.release(&first.id).unwrap();
+    let carol = waiter.join().unwrap();
+    client.renew(&carol.id, Some(60_000)).unwrap();
+    client.release(&carol.id).unwrap();
+    let shared = AcquireBody {
+        mode: Some("shared".to_owned()),
+        weight: Some(2),
+        capacity: Some(4),
+        ..claim("port:5432", "dave", 0)
+    };
+    client.acquire(&shared).unwrap();
+    client.get("/api/v1/analysis/conflicts").unwrap();
+    client.get("/api/v1/analysis/dependencies").unwrap();
+    client.get("/api/coordination/resource-conflicts").unwrap();
+    let (status, _) = http(server.address, "GET", "/api/v1/alerts", &[], None);
+    assert_eq!(status, 200);
+
+    let (status, text) = http(server.address, "GET", "/metrics", &[], None);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with('\n'));
+    assert_eq!(sample(&text, "weft_grants_total"), 1.0, "{text}");
+    assert_eq!(sample(&text, "weft_releases_total"), 2.0, "{text}");
+    assert_eq!(sample(&text, "weft_claim_conflicts_total"), 1.0, "{text}");
+    assert_eq!(sample(&text, "weft_wait_timeouts_total"), 1.0, "{text}");
+    assert_eq!(sample(&text, "weft_leases_active"), 1.0, "{text}");
+    assert_eq!(sample(&text, "weft_waiters"), 0.0, "{text}");
+    assert_eq!(sample(&text, "weft_resources"), 2.0, "{text}");
+    assert!(sample(&text, "weft_conflicts_found_total") >= 2.0, "{text}");
+    assert_eq!(
+        sample(&text, "weft_wake_latency_seconds_count"),
+        1.0,
+        "{text}"
+    );
+    for labelled in [
+        "weft_operations_total{type=\"claim\",status=\"succeeded\"} 3",
+        "weft_operations_total{type=\"claim\",status=\"conflict\"} 2",
+        "weft_operations_total{type=\"release\",status=\"succeeded\"} 2",
+        "weft_operations_total{type=\"renew\",status=\"succeeded\"} 1",
+        "weft_operations_total{type=\"analysis\",status=\"succeeded\"} 3",
+        "weft_operation_duration_seconds_bucket{type=\"claim\",le=\"+Inf\"} 5",
+        "weft_operation_duration_seconds_count{type=\"analysis\"} 3",
+    ] {
+        assert!(text.contains(labelled), "no `{labelled}` in:\n{text}");
+    }
+
+    promtool_check(&text);
+}
+
+#[test]
+fn metrics_of_an_idle_server_pass_promtool() {
+    let server = TestServer::start(|_| {});
+    let (status, text) = http(server.address, "GET", "/metrics", &[], None);
+    assert_eq!(status, 200);
+    assert_eq!(sample(&text, "weft_leases_active"), 0.0);
+    promtool_check(&text);
+}
