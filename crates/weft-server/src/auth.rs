@@ -84,8 +84,10 @@ pub(crate) fn authorize(
     let header = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|value| value.trim().split_once(' '))
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let Some(presented) = header else {
         return Err(ApiError::unauthorized(
             "missing bearer token: send `Authorization: Bearer TOKEN` (weft reads WEFT_TOKEN)",

@@ -63,6 +63,9 @@ impl IntoResponse for ApiError {
         let body = Json(json!({
             "error": {"code": self.code, "message": self.message, "details": self.details}
         }));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            return (self.status, [(axum::http::header::RETRY_AFTER, "1")], body).into_response();
+        }
         (self.status, body).into_response()
     }
 }
@@ -93,6 +96,11 @@ impl From<AcquireError> for ApiError {
     fn from(error: AcquireError) -> Self {
         match error {
             AcquireError::Store(error) => error.into(),
+            AcquireError::ShuttingDown { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                error.to_string(),
+            ),
             AcquireError::Conflict {
                 ref resource,
                 ref holders,

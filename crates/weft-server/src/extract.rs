@@ -110,3 +110,21 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for BodyOrDef
             })
     }
 }
+
+/// A path parameter: `{id}`.
+#[derive(Debug)]
+pub(crate) struct Id(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(Id(id)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_path",
+                body_text(&rejection.body_text()),
+            )),
+        }
+    }
+}

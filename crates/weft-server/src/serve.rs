@@ -59,9 +59,12 @@ pub async fn serve(
     };
     let handle = Handle::new();
     let stopper = handle.clone();
+    let coordinator = state.coordinator.clone();
     tokio::spawn(async move {
         shutdown.await;
-        // Long-polls get up to 10 s to end; their waiters leave the queue.
+        // Waiting long polls leave the queue and answer 503 first; then
+        // the connections get up to 10 s to finish.
+        coordinator.shutdown();
         stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let app = router(state.clone()).into_make_service();

@@ -50,6 +50,8 @@ pub enum AcquireError {
         holders: Vec<Lease>,
         queue_length: usize,
     },
+    #[error("the server is shutting down; `{resource}` was not granted, try again")]
+    ShuttingDown { resource: ResourceId },
     #[error(
         "timed out after {waited_ms} ms waiting for `{resource}`, held by {}",
         describe(holders)
@@ -282,7 +284,24 @@ impl Coordinator {
             CoordinatorMode::Local => Duration::from_millis(25),
         };
         let mut last_heartbeat = Instant::now();
+        let mut shutdown = self.inner.shutdown.subscribe();
         loop {
+            if *shutdown.borrow_and_update() {
+                // Leave the queue now, while the runtime still runs; a
+                // grant that raced in is given back.
+                guard.armed = false;
+                let change = self
+                    .inner
+                    .store
+                    .cancel_wait(&waiter, "server shutting down")
+                    .await?;
+                if let Some(lease) = self.apply(change) {
+                    self.release(&lease.id).await?;
+                }
+                return Err(AcquireError::ShuttingDown {
+                    resource: request.resource.clone(),
+                });
+            }
             match self.inner.store.collect(&waiter).await? {
                 WaitState::Granted(lease) => {
                     let lease = *lease;
@@ -321,6 +340,7 @@ impl Coordinator {
             let sleep = tick.min(Duration::from_millis(left.unsigned_abs()));
             tokio::select! {
                 () = notify.notified() => {}
+                _ = shutdown.changed() => {}
                 () = tokio::time::sleep(sleep) => {
                     if self.inner.mode == CoordinatorMode::Local {
                         let change = self.inner.store.reap().await?;

@@ -333,14 +333,47 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .partition(|w| {
-                Some(w.id.as_str()) != keep && (w.deadline <= now || w.heartbeat_until <= now)
+                // A granted waiter keeps its row until its process collects
+                // the lease; only a lost heartbeat makes it stale.
+                let stale = match w.lease {
+                    None => w.deadline <= now || w.heartbeat_until <= now,
+                    Some(_) => w.heartbeat_until <= now,
+                };
+                Some(w.id.as_str()) != keep && stale
             });
         for waiter in &stale {
             sqlx::query("DELETE FROM waiters WHERE id = $1")
                 .bind(&waiter.id)
                 .execute(&mut **transaction)
                 .await?;
-            if waiter.lease.is_none() {
+            if let Some(lease_id) = &waiter.lease {
+                // Granted to a process that went away before collecting it:
+                // give it back now rather than after its whole TTL.
+                sqlx::query("DELETE FROM leases WHERE id = $1")
+                    .bind(lease_id)
+                    .execute(&mut **transaction)
+                    .await?;
+                if let Some(index) = holders.iter().position(|l| &l.id == lease_id) {
+                    let lease = holders.remove(index);
+                    let event = insert_event(
+                        transaction,
+                        "abandoned",
+                        Some(&id),
+                        json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
+                               "reason": "granted to a waiter that went away before collecting it"}),
+                    )
+                    .await?;
+                    effects.events.push(event);
+                }
+                crate::operations::finish_operation(
+                    transaction,
+                    &waiter.operation,
+                    OperationStatus::Failed,
+                    None,
+                    Some("granted, but the waiter went away before collecting the lease"),
+                )
+                .await?;
+            } else {
                 let reason = if waiter.deadline <= now {
                     "wait timed out"
                 } else {

@@ -1,7 +1,7 @@
 //! Leases: acquire (optionally waiting), renew, release, list.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use weft_store::{AcquireRequest, Holder, Lease, Mode, ResourceId};
@@ -9,7 +9,7 @@ use weft_store::{AcquireRequest, Holder, Lease, Mode, ResourceId};
 use super::either_ms;
 use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::error::ApiError;
-use crate::extract::{Body, BodyOrDefault};
+use crate::extract::{Body, BodyOrDefault, Id};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -72,7 +72,7 @@ pub(crate) struct RenewBody {
 pub(crate) async fn renew(
     State(state): State<AppState>,
     _: Authorized<WriteScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
     BodyOrDefault(body): BodyOrDefault<RenewBody>,
 ) -> Result<Json<Lease>, ApiError> {
     let ttl = either_ms("ttl", body.ttl.as_deref(), body.ttl_ms)?;
@@ -82,7 +82,7 @@ pub(crate) async fn renew(
 pub(crate) async fn release(
     State(state): State<AppState>,
     _: Authorized<WriteScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let released = state.coordinator.release(&id).await?;
     Ok(Json(serde_json::json!({"released": released.lease})))
@@ -99,7 +99,7 @@ pub(crate) async fn list(
 pub(crate) async fn show(
     State(state): State<AppState>,
     _: Authorized<ReadScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Json<Lease>, ApiError> {
     Ok(Json(state.coordinator.store().lease(&id).await?))
 }

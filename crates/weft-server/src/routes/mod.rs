@@ -61,8 +61,17 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/coordination", seed)
         .route("/metrics", get(crate::metrics::prometheus))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method (see the README's API table)",
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -1,7 +1,7 @@
 //! Operations, alerts and cleanup.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -9,7 +9,7 @@ use weft_store::{AlertFilter, OperationFilter, OperationStatus};
 
 use crate::auth::{AdminScope, Authorized, ReadScope, WriteScope};
 use crate::error::ApiError;
-use crate::extract::{Body, BodyOrDefault, Params};
+use crate::extract::{Body, BodyOrDefault, Id, Params};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +102,7 @@ pub(crate) struct FinishBody {
 pub(crate) async fn finish_operation(
     State(state): State<AppState>,
     _: Authorized<WriteScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
     Body(body): Body<FinishBody>,
 ) -> Result<Json<Value>, ApiError> {
     let status = match OperationStatus::parse(&body.status) {
@@ -179,7 +179,7 @@ pub(crate) async fn alerts(
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     authorized: Authorized<WriteScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Json<weft_store::Alert>, ApiError> {
     Ok(Json(
         state

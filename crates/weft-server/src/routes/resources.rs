@@ -1,14 +1,14 @@
 //! Resources: register, look at holders and queues, force-release.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_store::{ResourceId, ResourceView};
 
 use crate::auth::{AdminScope, Authorized, ReadScope, WriteScope};
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::{Body, Id};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -43,7 +43,7 @@ pub(crate) async fn list(
 pub(crate) async fn show(
     State(state): State<AppState>,
     _: Authorized<ReadScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Json<ResourceView>, ApiError> {
     let id = ResourceId::parse(&id)?;
     Ok(Json(state.coordinator.store().resource(&id).await?))
@@ -52,7 +52,7 @@ pub(crate) async fn show(
 pub(crate) async fn queue(
     State(state): State<AppState>,
     _: Authorized<ReadScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
     let id = ResourceId::parse(&id)?;
     let view = state.coordinator.store().resource(&id).await?;
@@ -90,7 +90,7 @@ pub(crate) struct ForceBody {
 pub(crate) async fn force_release(
     State(state): State<AppState>,
     authorized: Authorized<AdminScope>,
-    Path(id): Path<String>,
+    Id(id): Id,
     Body(body): Body<ForceBody>,
 ) -> Result<Json<Value>, ApiError> {
     let id = ResourceId::parse(&id)?;

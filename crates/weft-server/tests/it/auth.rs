@@ -229,7 +229,6 @@ async fn other_schemes_and_malformed_headers_are_unauthorized() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the auth scheme is matched case-sensitively (`bearer TOKEN` is refused); RFC 9110 §11.1 makes it case-insensitive"]
 async fn the_bearer_scheme_is_case_insensitive() {
     let harness = Harness::new(|settings| settings.tokens = tokens()).await;
     let request = Request::builder()

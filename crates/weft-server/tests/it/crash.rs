@@ -501,7 +501,6 @@ fn sigkill_of_one_of_two_replicas_on_postgresql_keeps_leases_and_tokens() {
 }
 
 #[test]
-#[ignore = "bug: a lease granted to a waiter whose server died is never given back: the resource stays blocked for that waiter's whole TTL"]
 fn a_grant_to_a_waiter_whose_server_died_is_given_back() {
     let directory = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", directory.path().join("state.db").display());

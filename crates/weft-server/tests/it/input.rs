@@ -518,7 +518,6 @@ async fn bad_queries_are_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a known path with a method it does not serve answers 405 with an empty body, not the JSON error shape"]
 async fn a_wrong_method_is_a_json_error() {
     let (h, _) = harness().await;
     rejected(
@@ -532,7 +531,6 @@ async fn a_wrong_method_is_a_json_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a path segment that is not UTF-8 gets axum's plain-text 400, not the JSON error shape"]
 async fn a_bad_path_segment_is_a_json_error() {
     let (h, _) = harness().await;
     rejected(

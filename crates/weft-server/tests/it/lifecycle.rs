@@ -308,7 +308,6 @@ fn a_granted_long_poll_answers_201_on_the_wire() {
 }
 
 #[test]
-#[ignore = "bug: a graceful shutdown leaves open long polls' waiters in the store (serve.rs waits 10 s, then drops them; WaitGuard's spawned cancel never runs)"]
 fn a_graceful_shutdown_takes_waiters_out_of_the_queue() {
     let server = TestServer::start(|_| {});
     let client = server.client(None);
