@@ -7,12 +7,16 @@
 //! 2. **Commit** what is staged (after `--add`), and set aside remaining
 //!    changes to tracked files so that the rebase can run.
 //! 3. **Lock**: the git lock ref, an external lease, or none (`--emergency`).
-//!    A keep-alive thread renews it every third of its TTL.
+//!    A keep-alive thread renews it every third of its TTL. While waiting in
+//!    line, a holder may land our commits with its own: then we find a
+//!    receipt, move the branch to what landed, and are done (see `queue`).
 //! 4. **Fetch** the remote branch, **rebase** the local commits onto it
-//!    resolving conflicts by path policy, and **land**: one atomic push of
-//!    the branch (leased on the fetched sha, so only ever a fast-forward of
-//!    what was fetched) and of the lock ref's deletion (leased on our lock's
-//!    sha, so a holder whose lock was taken over lands nothing).
+//!    resolving conflicts by path policy (see `replay` and `rebase`), add
+//!    the commits of those waiting in line (see `batch`), and **land**: one
+//!    atomic push of the branch (leased on the fetched sha, so only ever a
+//!    fast-forward of what was fetched), of the lock ref's deletion (leased
+//!    on our lock's sha, so a holder whose lock was taken over lands
+//!    nothing) and of the batched waiters' receipts.
 //! 5. A rejected or failed push goes back to 4 after a full-jitter backoff,
 //!    at most `retries` times; a lost lock is taken again first.
 //! 6. The lock is released in every case. On failure (or SIGINT/SIGTERM)
@@ -26,16 +30,18 @@ use std::time::{Duration, Instant};
 use crate::aside::{self, Reapplied};
 use crate::backoff::Backoff;
 use crate::backup::{HeadState, Snapshot, operation_in_progress, unmerged_paths};
+use crate::batch::{self, Batch, BatchRequest};
 use crate::error::{PushError, PushFailure, Step};
 use crate::git::{Git, split_nul};
+use crate::git_lock::Batched;
 use crate::git_lock::now_ms;
 use crate::interrupt::Interrupt;
-use crate::lease::{KeepAlive, Landing, LockState, waited_ms};
+use crate::lease::{Granted, KeepAlive, Landing, LockState, waited_ms};
 use crate::lock::LockMode;
 use crate::log::{self, LogEntry};
 use crate::recovery;
 use crate::remote;
-use crate::report::{FailureReport, LandedCommit, Progress, PushOutcome, PushReport};
+use crate::report::{BatchedPush, FailureReport, LandedCommit, Progress, PushOutcome, PushReport};
 use crate::settings::{PushSettings, check_branch};
 use crate::state::{RunState, start_ticks};
 
@@ -206,8 +212,9 @@ impl Run {
             return Ok(());
         }
         self.set_step(Step::Lock)?;
-        self.acquire()?;
-        self.push_loop()?;
+        if !self.acquire()? {
+            self.push_loop()?;
+        }
         self.set_step(Step::Release)?;
         self.release();
         Ok(())
@@ -252,6 +259,7 @@ impl Run {
             committed: None,
             set_aside: None,
             lock: None,
+            waiting: None,
             landing: None,
             landed: false,
         };
@@ -335,19 +343,55 @@ impl Run {
         Ok(true)
     }
 
-    fn acquire(&mut self) -> Result<(), PushError> {
+    /// Takes the lock. Returns true when, instead, a holder landed our
+    /// commits while we waited (see `queue`): nothing is left to push.
+    fn acquire(&mut self) -> Result<bool, PushError> {
         if self.lock.is_none() {
             tracing::warn!("--emergency: pushing without the push lock");
             self.emit(Progress::NoLock);
-            return Ok(());
+            return Ok(false);
         }
+        let head = if self.settings.batch {
+            Some(self.git.line(&["rev-parse", "HEAD"])?)
+        } else {
+            None
+        };
         let progress = Arc::clone(&self.progress);
-        let grant = self.lock.acquire(
-            &self.settings,
-            || self.resource(),
-            &self.interrupt,
+        let resource = self.resource();
+        let Run {
+            lock,
+            settings,
+            interrupt,
+            state,
+            git_dir,
+            ..
+        } = self;
+        let mut queue_error = None;
+        let granted = lock.acquire(
+            settings,
+            head.as_deref(),
+            || resource,
+            interrupt,
             progress.as_ref(),
+            &mut |entry| {
+                if let Some(state) = state.as_mut() {
+                    state.waiting = entry;
+                    if let Err(error) = state.save(git_dir) {
+                        queue_error = Some(error);
+                    }
+                }
+            },
         )?;
+        if let Some(error) = queue_error {
+            return Err(error);
+        }
+        let grant = match granted {
+            Granted::Lock(grant) => grant,
+            Granted::Batched(batched) => {
+                self.finish_batched(batched)?;
+                return Ok(true);
+            }
+        };
         if let Some(reference) = grant.reference.clone() {
             self.save_state(|state| state.lock = Some(reference))?;
         }
@@ -365,6 +409,47 @@ impl Run {
         if self.settings.keep_alive && self.keep_alive.is_none() {
             self.keep_alive = Some(self.lock.keep_alive(self.settings.lock_ttl));
         }
+        Ok(false)
+    }
+
+    /// A holder landed our commits: move the branch to them as they landed.
+    fn finish_batched(&mut self, batched: Batched) -> Result<(), PushError> {
+        self.set_step(Step::Land)?;
+        let receipt = batched.receipt;
+        let remote_name = self.settings.remote.clone();
+        let have = |git: &Git| -> Result<bool, PushError> {
+            Ok(git
+                .run(&["cat-file", "-e", &format!("{}^{{commit}}", receipt.head)])?
+                .success)
+        };
+        if !have(&self.git)? {
+            remote::fetch_objects(&self.git, &remote_name, &batched.reference)?;
+        }
+        if !have(&self.git)? {
+            remote::fetch_branch(&self.git, &remote_name, &self.branch())?;
+        }
+        let head = self.git.line(&["rev-parse", "HEAD"])?;
+        let tree = self
+            .git
+            .line(&["rev-parse", &format!("{}^{{tree}}", receipt.head)])?;
+        let by = receipt.landed_by.describe();
+        crate::replay::move_head(&self.git, &head, &receipt.head, &tree, &by)?;
+        let landed_head = receipt.head.clone();
+        self.save_state(|state| {
+            state.landing = Some(landed_head);
+            state.landed = true;
+            state.waiting = None;
+        })?;
+        self.report.lock.waited_ms += millis(batched.waited);
+        self.report.lock.batched_by = Some(by.clone());
+        self.report
+            .conflicts
+            .extend(receipt.conflicts.iter().cloned());
+        self.emit(Progress::Batched {
+            by,
+            commits: receipt.commits.len(),
+        });
+        self.landed(&receipt.tip, receipt.commits.clone());
         Ok(())
     }
 
@@ -385,7 +470,9 @@ impl Run {
         loop {
             if self.lock.lost() {
                 self.set_step(Step::Lock)?;
-                self.acquire()?;
+                if self.acquire()? {
+                    return Ok(());
+                }
             }
             attempt += 1;
             self.report.attempts = attempt;
@@ -480,13 +567,50 @@ impl Run {
             });
         }
         self.interrupt.check()?;
+        let batch = if self.settings.batch && self.lock.saw_queue() {
+            let request = BatchRequest {
+                remote: &remote_name,
+                branch: &branch,
+                head: &head,
+                rules: &self.settings.policies,
+                limit: self.settings.batch_limit,
+            };
+            batch::collect(&self.git, &self.git_dir, &request, &self.interrupt)?
+        } else {
+            Batch {
+                tip: head.clone(),
+                entries: Vec::new(),
+                old_receipts: Vec::new(),
+            }
+        };
+        let receipts = batch::receipts(
+            &self.git,
+            &batch,
+            &branch,
+            &self.settings.holder,
+            self.report.lock.token,
+        )?;
         self.set_step(Step::Land)?;
-        let landing = head.clone();
+        let landing = batch.tip.clone();
         self.save_state(|state| state.landing = Some(landing))?;
         self.emit(Progress::Landing { commits });
-        self.land(&head, upstream.as_deref())?;
+        self.land(&batch.tip, upstream.as_deref(), &receipts)?;
         self.save_state(|state| state.landed = true)?;
-        self.landed(&head, new_commits);
+        self.report.batched = batch
+            .entries
+            .iter()
+            .map(|entry| BatchedPush {
+                waiter: entry.waiter.describe(),
+                commits: entry.replayed.commits.len(),
+            })
+            .collect();
+        if !batch.entries.is_empty() {
+            self.emit(Progress::LandedForOthers {
+                waiters: batch.entries.len(),
+                commits: batch.entries.iter().map(|e| e.replayed.commits.len()).sum(),
+            });
+        }
+        self.landed(&batch.tip, new_commits);
         Ok(())
     }
 
@@ -523,7 +647,12 @@ impl Run {
             .collect())
     }
 
-    fn land(&mut self, head: &str, upstream: Option<&str>) -> Result<(), PushError> {
+    fn land(
+        &mut self,
+        head: &str,
+        upstream: Option<&str>,
+        extra: &[(String, remote::Lease)],
+    ) -> Result<(), PushError> {
         let branch = self.branch();
         let landing = Landing {
             remote: &self.settings.remote,
@@ -532,6 +661,7 @@ impl Run {
             upstream,
             holder: &self.settings.holder,
             ttl: self.settings.lock_ttl,
+            extra,
         };
         self.lock.land(&self.git, &landing)?;
         if self.lock.released_by_landing() {

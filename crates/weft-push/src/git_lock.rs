@@ -7,8 +7,8 @@
 //! never both believe they took it. A free lock is taken with the lease
 //! "must not exist"; an expired one is taken over with the lease on the
 //! expired record's sha (token + 1); a live one is waited on with jittered
-//! backoff, while a `refs/weft/waiting/<id>` ref tells `weft push status`
-//! who waits. Landing pushes the branch and deletes the lock ref in one
+//! backoff in the branch's queue (see `queue`), the first in line looking
+//! often, the others less. Landing pushes the branch and deletes the lock ref in one
 //! atomic push under leases on both: a holder whose lock expired and was
 //! taken over fails at that ref transaction and lands nothing (fencing
 //! without a server).
@@ -24,13 +24,11 @@ use crate::error::PushError;
 use crate::git::Git;
 use crate::holder::Holder;
 use crate::interrupt::Interrupt;
+use crate::queue::{self, QueueRecord, Receipt, WaitRecord};
 use crate::remote::{self, Lease, PushOptions, PushResult};
 
 /// Where lock refs live on the remote: `refs/weft/locks/<branch>`.
 pub const LOCK_NAMESPACE: &str = "refs/weft/locks/";
-/// Where waiters announce themselves: `refs/weft/waiting/<id>`.
-pub const WAITING_NAMESPACE: &str = "refs/weft/waiting/";
-
 /// The JSON message of a lock commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockRecord {
@@ -47,17 +45,6 @@ pub struct LockRecord {
     pub priority: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
-}
-
-/// The JSON message of a waiting commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WaitRecord {
-    pub branch: String,
-    pub holder: Holder,
-    /// When it started waiting.
-    pub since: u64,
-    /// When it gives up; after that the ref is stale.
-    pub expires_at: u64,
 }
 
 /// A lock this process holds.
@@ -77,6 +64,24 @@ pub(crate) struct Acquired {
     pub(crate) took_over: Option<LockRecord>,
 }
 
+/// A holder landed the waiter's commits (see `queue`).
+#[derive(Debug, Clone)]
+pub(crate) struct Batched {
+    pub(crate) receipt: Receipt,
+    /// The receipt's ref.
+    pub(crate) reference: String,
+    pub(crate) waited: Duration,
+}
+
+/// How the lock loop ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Acquisition {
+    /// The lock is ours.
+    Held(Acquired),
+    /// We need it no more: a holder landed our commits.
+    Batched(Batched),
+}
+
 /// What the lock loop reports while it works.
 #[derive(Debug, Clone)]
 pub(crate) enum LockEvent {
@@ -87,6 +92,18 @@ pub(crate) enum LockEvent {
     TakingOver {
         holder: String,
     },
+    /// Our waiting ref was created (`Some`) or is gone (`None`).
+    Queued(Option<(String, String)>),
+}
+
+/// The lock and the queue as one look at the remote shows them.
+#[derive(Debug, Clone)]
+struct View {
+    lock: Option<(String, LockRecord)>,
+    /// Queue entries (ref, sha), in order.
+    waiters: Vec<(String, String)>,
+    /// The sha of the receipt of our waiting ref, if a holder left one.
+    receipt: Option<String>,
 }
 
 /// The lock of one branch on one remote.
@@ -98,6 +115,8 @@ pub(crate) struct GitLock {
     reference: String,
     empty_tree: Option<String>,
     records: HashMap<String, LockRecord>,
+    /// Whether others were in line at the last look.
+    queue_seen: bool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -126,6 +145,7 @@ impl GitLock {
             reference: lock_ref(branch),
             empty_tree: None,
             records: HashMap::new(),
+            queue_seen: false,
         }
     }
 
@@ -133,21 +153,60 @@ impl GitLock {
         &self.reference
     }
 
+    /// Whether others were in line at the last look.
+    pub(crate) fn saw_queue(&self) -> bool {
+        self.queue_seen
+    }
+
     /// The lock as the remote has it now: `None` when free.
     pub(crate) fn current(&mut self) -> Result<Option<(String, LockRecord)>, PushError> {
+        Ok(self.view(None)?.lock)
+    }
+
+    /// The lock and the branch's queue (and the receipt of our waiting ref
+    /// `mine`, if any), in one `git ls-remote`.
+    fn view(&mut self, mine: Option<&str>) -> Result<View, PushError> {
+        let queue = format!("{}*", queue::prefix(&self.branch));
+        let receipt_ref = mine.map(queue::receipt_ref);
+        let mut patterns = vec![self.reference.as_str(), queue.as_str()];
+        patterns.extend(receipt_ref.as_deref());
         for _ in 0..5 {
-            let listed = remote::list(&self.git, &self.remote, &[&self.reference])?;
+            let listed = remote::list(&self.git, &self.remote, &patterns)?;
+            let receipt = receipt_ref.as_ref().and_then(|receipt_ref| {
+                listed
+                    .iter()
+                    .find(|(_, name)| name == receipt_ref)
+                    .map(|(sha, _)| sha.clone())
+            });
+            let mut waiters: Vec<(String, String)> = listed
+                .iter()
+                .filter(|(_, name)| queue::entry_name(&self.branch, name).is_some())
+                .map(|(sha, name)| (name.clone(), sha.clone()))
+                .collect();
+            waiters.sort();
             let Some((sha, _)) = listed.into_iter().find(|(_, name)| *name == self.reference)
             else {
-                return Ok(None);
+                return Ok(View {
+                    lock: None,
+                    waiters,
+                    receipt,
+                });
             };
             if let Some(record) = self.records.get(&sha) {
-                return Ok(Some((sha, record.clone())));
+                return Ok(View {
+                    lock: Some((sha, record.clone())),
+                    waiters,
+                    receipt,
+                });
             }
             match read_record::<LockRecord>(&self.git, &self.remote, &self.reference, &sha)? {
                 Some(record) => {
                     self.records.insert(sha.clone(), record.clone());
-                    return Ok(Some((sha, record)));
+                    return Ok(View {
+                        lock: Some((sha, record)),
+                        waiters,
+                        receipt,
+                    });
                 }
                 // The ref moved between listing and fetching: look again.
                 None => continue,
@@ -158,7 +217,12 @@ impl GitLock {
         })
     }
 
-    fn write<T: Serialize>(&mut self, record: &T) -> Result<String, PushError> {
+    /// Writes a record commit (on the empty tree, with these parents).
+    pub(crate) fn write<T: Serialize>(
+        &mut self,
+        record: &T,
+        parents: &[&str],
+    ) -> Result<String, PushError> {
         let tree = match &self.empty_tree {
             Some(tree) => tree.clone(),
             None => {
@@ -170,7 +234,7 @@ impl GitLock {
         let message = serde_json::to_string(record).map_err(|error| PushError::Unsafe {
             reason: format!("cannot write the lock record: {error}"),
         })?;
-        self.git.internal_commit(&tree, &[], &message)
+        self.git.internal_commit(&tree, parents, &message)
     }
 
     fn push(&self, refspecs: &[String], leases: &[Lease]) -> Result<PushResult, PushError> {
@@ -186,21 +250,32 @@ impl GitLock {
         )
     }
 
-    /// Takes the lock: at once when free or expired, else after waiting for
-    /// it with backoff, for at most `wait`.
+    /// Takes the lock: at once when free or expired and nobody is in line
+    /// before us, else after waiting in line, for at most `wait`. Returns
+    /// early when a holder landed our commits.
     pub(crate) fn acquire(
         &mut self,
         request: &AcquireRequest<'_>,
         interrupt: &Interrupt,
         report: &mut dyn FnMut(LockEvent),
-    ) -> Result<Acquired, PushError> {
+    ) -> Result<Acquisition, PushError> {
         let started = Instant::now();
         let mut waiter: Option<(String, String)> = None;
         let result = self.acquire_loop(request, interrupt, report, started, &mut waiter);
-        if result.is_err()
-            && let Some((reference, sha)) = waiter
-        {
-            self.delete_ref_best_effort(&reference, &sha);
+        if let (Err(_), Some((reference, sha))) = (&result, waiter) {
+            // Leave the line; if that fails because a holder landed our
+            // commits meanwhile, they landed.
+            if !self.delete_ref(&reference, &sha)
+                && let Ok(Some(receipt)) = self.receipt(&reference)
+            {
+                report(LockEvent::Queued(None));
+                return Ok(Acquisition::Batched(Batched {
+                    receipt,
+                    reference: queue::receipt_ref(&reference),
+                    waited: started.elapsed(),
+                }));
+            }
+            report(LockEvent::Queued(None));
         }
         result
     }
@@ -212,14 +287,16 @@ impl GitLock {
         report: &mut dyn FnMut(LockEvent),
         started: Instant,
         waiter: &mut Option<(String, String)>,
-    ) -> Result<Acquired, PushError> {
+    ) -> Result<Acquisition, PushError> {
         let mut backoff = Backoff::new(request.poll_base, request.poll_cap);
         let mut announced: Option<String> = None;
+        let mut free_seen = false;
         loop {
             interrupt.check()?;
             let out_of_time = started.elapsed() >= request.wait;
-            let current = match self.current() {
-                Ok(current) => current,
+            let mine = waiter.as_ref().map(|(reference, _)| reference.clone());
+            let view = match self.view(mine.as_deref()) {
+                Ok(view) => view,
                 Err(error) if error.is_retryable() && !out_of_time => {
                     tracing::debug!(%error, "reading the lock failed; trying again");
                     interrupt.sleep(backoff.next_wait())?;
@@ -227,17 +304,50 @@ impl GitLock {
                 }
                 Err(error) => return Err(error),
             };
-            let now = now_ms();
-            let (expected, token, previous) = match current {
-                None => (None, 1, None),
-                Some((sha, record)) if record.expires_at <= now => {
-                    report(LockEvent::TakingOver {
-                        holder: record.holder.describe(),
-                    });
-                    let token = record.token + 1;
-                    (Some(sha), token, Some(record))
+            if let Some((reference, sha)) = waiter.clone() {
+                if let Some(receipt_sha) = &view.receipt
+                    && let Some(receipt) = self.read_receipt(&reference, receipt_sha)?
+                {
+                    *waiter = None;
+                    report(LockEvent::Queued(None));
+                    return Ok(Acquisition::Batched(Batched {
+                        receipt,
+                        reference: queue::receipt_ref(&reference),
+                        waited: started.elapsed(),
+                    }));
                 }
-                Some((sha, record)) => {
+                if !view
+                    .waiters
+                    .iter()
+                    .any(|(name, current)| *name == reference && *current == sha)
+                {
+                    // Gone without a receipt (`weft push cleanup`): queue again.
+                    *waiter = None;
+                    report(LockEvent::Queued(None));
+                }
+            }
+            let now = now_ms();
+            let stale_before = now.saturating_sub(millis(request.wait));
+            let mine = waiter.as_ref().map(|(reference, _)| reference.as_str());
+            let ahead = view
+                .waiters
+                .iter()
+                .filter(|(reference, _)| Some(reference.as_str()) != mine)
+                .filter(|(reference, _)| {
+                    queue::entry_name(&self.branch, reference)
+                        .and_then(queue::since_of)
+                        .is_some_and(|since| since >= stale_before)
+                })
+                .filter(|(reference, _)| mine.is_none_or(|mine| reference.as_str() < mine))
+                .count();
+            self.queue_seen = view
+                .waiters
+                .iter()
+                .any(|(reference, _)| Some(reference.as_str()) != mine);
+            let left = request.wait.saturating_sub(started.elapsed());
+            let (expected, token, previous) = match view.lock {
+                Some((sha, record)) if record.expires_at > now => {
+                    free_seen = false;
                     let expires_in = Duration::from_millis(record.expires_at - now);
                     if announced.as_deref() != Some(sha.as_str()) {
                         report(LockEvent::Waiting {
@@ -247,7 +357,7 @@ impl GitLock {
                         announced = Some(sha);
                     }
                     if waiter.is_none() {
-                        *waiter = self.announce_waiter(request, started).ok();
+                        *waiter = self.enqueue(request, started, report).ok();
                     }
                     if out_of_time {
                         return Err(PushError::LockTimeout {
@@ -256,15 +366,32 @@ impl GitLock {
                             holder: Some(record.holder.describe()),
                         });
                     }
-                    let left = request.wait.saturating_sub(started.elapsed());
-                    let pause = backoff
-                        .next_wait()
+                    let pause = pause(&mut backoff, request, ahead)
                         .min(expires_in + Duration::from_millis(5))
                         .min(left);
                     interrupt.sleep(pause)?;
                     continue;
                 }
+                _ if ahead > 0 && !free_seen && !out_of_time => {
+                    // Free, but others were in line first: give them one look
+                    // to take it, then take it if it is still free.
+                    free_seen = true;
+                    if waiter.is_none() {
+                        *waiter = self.enqueue(request, started, report).ok();
+                    }
+                    interrupt.sleep(pause(&mut backoff, request, ahead).min(left))?;
+                    continue;
+                }
+                None => (None, 1, None),
+                Some((sha, record)) => {
+                    report(LockEvent::TakingOver {
+                        holder: record.holder.describe(),
+                    });
+                    let token = record.token + 1;
+                    (Some(sha), token, Some(record))
+                }
             };
+            free_seen = false;
             let now = now_ms();
             let record = LockRecord {
                 branch: self.branch.clone(),
@@ -275,7 +402,7 @@ impl GitLock {
                 priority: request.priority,
                 class: request.class.map(str::to_string),
             };
-            let sha = self.write(&record)?;
+            let sha = self.write(&record, &[])?;
             let mut refspecs = vec![format!("{sha}:{}", self.reference)];
             let mut leases = vec![Lease::new(self.reference.clone(), expected.as_deref())];
             if let Some((reference, waiter_sha)) = waiter.as_ref() {
@@ -284,23 +411,25 @@ impl GitLock {
             }
             match self.push(&refspecs, &leases)? {
                 PushResult::Done => {
-                    *waiter = None;
+                    if waiter.take().is_some() {
+                        report(LockEvent::Queued(None));
+                    }
                     self.records.insert(sha.clone(), record.clone());
-                    return Ok(Acquired {
+                    return Ok(Acquisition::Held(Acquired {
                         held: HeldLock { sha, record },
                         waited: started.elapsed(),
                         took_over: previous,
-                    });
+                    }));
                 }
                 PushResult::Refused(updates) => {
-                    let waiter_gone = waiter.as_ref().is_some_and(|(reference, _)| {
+                    let waiter_changed = waiter.as_ref().is_some_and(|(reference, _)| {
                         updates
                             .iter()
                             .any(|u| u.to == *reference && u.lease_broken())
                     });
-                    if waiter_gone {
-                        // `weft push cleanup` removed our waiting ref; go on without it.
-                        *waiter = None;
+                    if waiter_changed {
+                        // Our waiting ref changed: a receipt, or deleted by
+                        // `weft push cleanup`; the next look tells.
                         continue;
                     }
                     tracing::debug!(?updates, "another pusher took the lock first");
@@ -326,31 +455,68 @@ impl GitLock {
         }
     }
 
-    fn announce_waiter(
+    /// Joins the branch's queue; returns the waiting ref and its sha.
+    fn enqueue(
         &mut self,
         request: &AcquireRequest<'_>,
         started: Instant,
+        report: &mut dyn FnMut(LockEvent),
     ) -> Result<(String, String), PushError> {
         let since = now_ms().saturating_sub(millis(started.elapsed()));
-        let record = WaitRecord {
-            branch: self.branch.clone(),
-            holder: request.holder.clone(),
-            since,
-            expires_at: since.saturating_add(millis(request.wait)),
+        let record = QueueRecord {
+            waiting: Some(WaitRecord {
+                branch: self.branch.clone(),
+                holder: request.holder.clone(),
+                since,
+                expires_at: since.saturating_add(millis(request.wait)),
+                batch: request.head.is_some(),
+                head: request.head.map(str::to_string),
+            }),
+            landed: None,
         };
-        let sha = self.write(&record)?;
-        let id = waiter_id(request.holder);
-        let reference = format!("{WAITING_NAMESPACE}{id}");
-        match self.push(
+        let parents: Vec<&str> = request.head.into_iter().collect();
+        let sha = self.write(&record, &parents)?;
+        let reference = format!(
+            "{}{}",
+            queue::prefix(&self.branch),
+            queue::new_name(since, request.holder)
+        );
+        // Recorded before the push, so that a run killed right after it
+        // still knows its place in line.
+        report(LockEvent::Queued(Some((reference.clone(), sha.clone()))));
+        let result = self.push(
             &[format!("{sha}:{reference}")],
             &[Lease::new(reference.clone(), None)],
-        )? {
-            PushResult::Done => Ok((reference, sha)),
-            PushResult::Refused(_) => Err(PushError::Transient {
-                message: "the waiting ref was refused".into(),
-            }),
-            PushResult::Failed { message } => Err(PushError::Transient { message }),
+        );
+        match result {
+            Ok(PushResult::Done) => Ok((reference, sha)),
+            other => {
+                report(LockEvent::Queued(None));
+                Err(match other {
+                    Ok(PushResult::Failed { message }) => PushError::Transient { message },
+                    Err(error) => error,
+                    _ => PushError::Transient {
+                        message: "the waiting ref was refused".into(),
+                    },
+                })
+            }
         }
+    }
+
+    /// The receipt a holder left for our waiting ref, with its sha.
+    fn receipt(&mut self, waiting: &str) -> Result<Option<Receipt>, PushError> {
+        let receipt_ref = queue::receipt_ref(waiting);
+        let listed = remote::list(&self.git, &self.remote, &[&receipt_ref])?;
+        let Some((sha, _)) = listed.into_iter().find(|(_, name)| *name == receipt_ref) else {
+            return Ok(None);
+        };
+        self.read_receipt(waiting, &sha)
+    }
+
+    fn read_receipt(&mut self, waiting: &str, sha: &str) -> Result<Option<Receipt>, PushError> {
+        let receipt_ref = queue::receipt_ref(waiting);
+        let record = read_record::<QueueRecord>(&self.git, &self.remote, &receipt_ref, sha)?;
+        Ok(record.and_then(|record| record.landed))
     }
 
     /// Extends the lock by `ttl` from now. [`PushError::Fenced`] when it is
@@ -358,7 +524,7 @@ impl GitLock {
     pub(crate) fn renew(&mut self, held: &mut HeldLock, ttl: Duration) -> Result<(), PushError> {
         let mut record = held.record.clone();
         record.expires_at = now_ms().saturating_add(millis(ttl));
-        let sha = self.write(&record)?;
+        let sha = self.write(&record, &[])?;
         let result = self.push(
             &[format!("{sha}:{}", self.reference)],
             &[Lease::new(self.reference.clone(), Some(&held.sha))],
@@ -427,15 +593,17 @@ impl GitLock {
         }
     }
 
-    /// Deletes a ref of ours under a lease, ignoring failure.
-    pub(crate) fn delete_ref_best_effort(&self, reference: &str, sha: &str) {
+    /// Deletes a ref of ours under a lease; false when it was not deleted.
+    pub(crate) fn delete_ref(&self, reference: &str, sha: &str) -> bool {
         let result = self.push(
             &[format!(":{reference}")],
             &[Lease::new(reference.to_string(), Some(sha))],
         );
-        if !matches!(result, Ok(PushResult::Done)) {
+        let done = matches!(result, Ok(PushResult::Done));
+        if !done {
             tracing::debug!(reference, ?result, "could not delete");
         }
+        done
     }
 }
 
@@ -449,22 +617,21 @@ pub(crate) struct AcquireRequest<'a> {
     pub(crate) poll_cap: Duration,
     pub(crate) priority: Option<i64>,
     pub(crate) class: Option<&'a str>,
+    /// HEAD, published with our waiting ref so that the holder may land
+    /// our commits; `None` opts out of batching.
+    pub(crate) head: Option<&'a str>,
 }
 
-/// A ref-safe, unique name for one waiter.
-fn waiter_id(holder: &Holder) -> String {
-    let host: String = holder
-        .host
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("{host}-{}-{:08x}", holder.pid, fastrand::u32(..))
+/// How long to wait before the next look: often for the first in line,
+/// less often further back.
+fn pause(backoff: &mut Backoff, request: &AcquireRequest<'_>, ahead: usize) -> Duration {
+    if ahead == 0 {
+        return backoff.next_wait();
+    }
+    let ceiling = request.poll_cap.saturating_mul(3);
+    let floor = ceiling / 2;
+    let spread = u64::try_from((ceiling - floor).as_micros()).unwrap_or(0);
+    floor + Duration::from_micros(fastrand::u64(0..=spread))
 }
 
 /// Reads the JSON record a remote ref points at, fetching it when it is not

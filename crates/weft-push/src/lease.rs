@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::error::{ExternalLockError, PushError};
 use crate::git::Git;
-use crate::git_lock::{AcquireRequest, GitLock, HeldLock, LockEvent, lock_ref, now_ms};
+use crate::git_lock::{
+    AcquireRequest, Acquisition, Batched, GitLock, HeldLock, LockEvent, lock_ref, now_ms,
+};
 use crate::holder::Holder;
 use crate::interrupt::Interrupt;
 use crate::lock::{ExternalLock, LockHandle, LockMode, LockRequest};
@@ -57,6 +59,14 @@ pub(crate) struct Grant {
     pub(crate) reference: Option<RemoteRef>,
 }
 
+/// How taking the lock ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Granted {
+    Lock(Grant),
+    /// A holder landed our commits while we waited.
+    Batched(Batched),
+}
+
 /// What a landing push needs to know.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Landing<'a> {
@@ -67,6 +77,8 @@ pub(crate) struct Landing<'a> {
     pub(crate) upstream: Option<&'a str>,
     pub(crate) holder: &'a Holder,
     pub(crate) ttl: Duration,
+    /// More refs to update in the same push (receipts of batched waiters).
+    pub(crate) extra: &'a [(String, Lease)],
 }
 
 /// The lock-less record of an `--emergency` push.
@@ -122,6 +134,15 @@ impl LockState {
         matches!(self, LockState::Git(_))
     }
 
+    /// Whether others were in line when the git lock was taken (so that
+    /// batching is worth a look at the queue).
+    pub(crate) fn saw_queue(&self) -> bool {
+        match self {
+            LockState::Git(lease) => guard(lease).as_ref().is_some_and(|l| l.lock.saw_queue()),
+            _ => false,
+        }
+    }
+
     /// Whether a lock is wanted and not held (lost to a takeover).
     pub(crate) fn lost(&self) -> bool {
         match self {
@@ -132,21 +153,25 @@ impl LockState {
     }
 
     /// Takes the lock, waiting for it as the settings allow.
+    /// `head` is published with our place in the queue, for the holder to
+    /// land (`None` opts out); `on_queue` hears of our waiting ref.
     pub(crate) fn acquire(
         &self,
         settings: &PushSettings,
+        head: Option<&str>,
         resource: impl FnOnce() -> String,
         interrupt: &Interrupt,
         progress: &(dyn Fn(&Progress) + Send + Sync),
-    ) -> Result<Grant, PushError> {
+        on_queue: &mut dyn FnMut(Option<RemoteRef>),
+    ) -> Result<Granted, PushError> {
         match self {
-            LockState::None => Ok(Grant {
+            LockState::None => Ok(Granted::Lock(Grant {
                 mode: "none",
                 token: None,
                 waited: Duration::ZERO,
                 took_over: None,
                 reference: None,
-            }),
+            })),
             LockState::Git(lease) => {
                 let mut lease = guard(lease);
                 let Some(lease) = lease.as_mut() else {
@@ -162,17 +187,28 @@ impl LockState {
                     poll_cap: settings.poll_cap,
                     priority: settings.priority,
                     class: settings.class.as_deref(),
+                    head,
                 };
-                let acquired = lease.lock.acquire(&request, interrupt, &mut |event| {
-                    progress(&match event {
-                        LockEvent::Waiting { holder, expires_in } => {
-                            Progress::Waiting { holder, expires_in }
-                        }
-                        LockEvent::TakingOver { holder } => Progress::TakingOver { holder },
-                    });
-                })?;
+                let acquisition =
+                    lease
+                        .lock
+                        .acquire(&request, interrupt, &mut |event| match event {
+                            LockEvent::Waiting { holder, expires_in } => {
+                                progress(&Progress::Waiting { holder, expires_in });
+                            }
+                            LockEvent::TakingOver { holder } => {
+                                progress(&Progress::TakingOver { holder });
+                            }
+                            LockEvent::Queued(entry) => {
+                                on_queue(entry.map(|(reference, sha)| RemoteRef { reference, sha }))
+                            }
+                        })?;
+                let acquired = match acquisition {
+                    Acquisition::Held(acquired) => acquired,
+                    Acquisition::Batched(batched) => return Ok(Granted::Batched(batched)),
+                };
                 lease.held = Some(acquired.held.clone());
-                Ok(Grant {
+                Ok(Granted::Lock(Grant {
                     mode: "git",
                     token: Some(acquired.held.record.token),
                     waited: acquired.waited,
@@ -181,7 +217,7 @@ impl LockState {
                         reference: lease.lock.reference().to_string(),
                         sha: acquired.held.sha,
                     }),
-                })
+                }))
             }
             LockState::External(lease) => {
                 let started = Instant::now();
@@ -197,13 +233,13 @@ impl LockState {
                 let handle = lease.lock.acquire(&request, interrupt)?;
                 let token = handle.token;
                 lease.handle = Some(handle);
-                Ok(Grant {
+                Ok(Granted::Lock(Grant {
                     mode: "external",
                     token: Some(token),
                     waited: started.elapsed(),
                     took_over: None,
                     reference: None,
-                })
+                }))
             }
         }
     }
@@ -267,6 +303,10 @@ impl LockState {
         let branch_ref = format!("refs/heads/{}", landing.branch);
         let mut refspecs = vec![format!("{}:{branch_ref}", landing.head)];
         let mut leases = vec![Lease::new(branch_ref.clone(), landing.upstream)];
+        for (refspec, lease) in landing.extra {
+            refspecs.push(refspec.clone());
+            leases.push(lease.clone());
+        }
         let options = PushOptions {
             atomic: true,
             hooks: true,

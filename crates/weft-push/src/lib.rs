@@ -13,6 +13,7 @@
 mod aside;
 mod backoff;
 mod backup;
+mod batch;
 mod cleanup;
 mod engine;
 mod error;
@@ -23,6 +24,7 @@ mod interrupt;
 mod lease;
 mod lock;
 mod log;
+mod queue;
 mod rebase;
 mod recovery;
 mod remote;
@@ -37,15 +39,17 @@ pub use backoff::Backoff;
 pub use cleanup::{CleanupReport, cleanup};
 pub use engine::{Pusher, locate};
 pub use error::{ErrorClass, ExternalLockError, PushError, PushFailure, SettingsError, Step};
-pub use git_lock::{LOCK_NAMESPACE, LockRecord, WAITING_NAMESPACE, WaitRecord, lock_ref, now_ms};
+pub use git_lock::{LOCK_NAMESPACE, LockRecord, lock_ref, now_ms};
 pub use holder::Holder;
 pub use interrupt::Interrupt;
 pub use lease::EMERGENCY_NAMESPACE;
 pub use lock::{ExternalLock, LockHandle, LockMode, LockRequest};
 pub use log::{LOG_FILE, LogEntry};
+pub use queue::{QueueRecord, RECEIPT_NAMESPACE, Receipt, WAITING_NAMESPACE, WaitRecord};
 pub use rebase::Resolution;
 pub use report::{
-    FailureReport, LandedCommit, LockReport, Progress, PushOutcome, PushReport, Recovery,
+    BatchedPush, FailureReport, LandedCommit, LockReport, Progress, PushOutcome, PushReport,
+    Recovery,
 };
 pub use settings::{
     DATA_GLOBS, DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT, DEFAULT_RETRIES, PathPolicy, PolicyRules,

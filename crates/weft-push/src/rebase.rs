@@ -21,7 +21,7 @@ use crate::settings::{PathPolicy, PolicyRules, PolicySource};
 use crate::union;
 
 /// One conflict weft resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Resolution {
     /// The path, relative to the repository root.
     pub path: String,

@@ -13,10 +13,12 @@ use crate::aside::{self, Reapplied};
 use crate::backup::abort_operation;
 use crate::error::PushError;
 use crate::git::Git;
+use crate::git_lock::read_record;
 use crate::holder::host_name;
+use crate::queue::QueueRecord;
 use crate::remote::{self, Lease, PushOptions, PushResult};
 use crate::report::Recovery;
-use crate::state::RunState;
+use crate::state::{RemoteRef, RunState};
 
 /// Repairs a killed run's leftovers; `None` when there are none.
 /// [`PushError::Busy`] when the run is still alive.
@@ -32,13 +34,35 @@ pub(crate) fn recover(git: &Git, git_dir: &Path) -> Result<Option<Recovery>, Pus
     if abort_operation(git, git_dir)? {
         actions.push("aborted the rebase it left half-way".to_string());
     }
-    let landed = match (&state.landing, state.landed) {
+    let mut landed = match (&state.landing, state.landed) {
         (Some(sha), true) => Some(sha.clone()),
         (Some(sha), false) if has_landed(git, &state, sha) => Some(sha.clone()),
         _ => None,
     };
+    if let Some(waiting) = &state.waiting {
+        match queue_entry(git, &state.remote, waiting) {
+            QueueEntry::Receipt(head) => {
+                actions.push(format!(
+                    "its commits were landed by the lock holder while it waited ({})",
+                    short(&head)
+                ));
+                landed = Some(head);
+            }
+            QueueEntry::Waiting => {
+                delete(git, &state.remote, waiting);
+                actions.push("left the queue it was waiting in".to_string());
+            }
+            QueueEntry::Gone => {}
+        }
+    }
     match &landed {
         Some(sha) => {
+            if !git
+                .run(&["cat-file", "-e", &format!("{sha}^{{commit}}")])?
+                .success
+            {
+                let _ = remote::fetch_branch(git, &state.remote, &state.branch);
+            }
             state.backup.head.point_at(git, sha)?;
             git.ok(&["read-tree", "--reset", "-u", "HEAD"])?;
             actions.push(format!(
@@ -99,6 +123,62 @@ pub(crate) fn recover(git: &Git, git_dir: &Path) -> Result<Option<Recovery>, Pus
     }))
 }
 
+/// What a killed waiter's queue ref has become.
+enum QueueEntry {
+    /// A receipt: a holder landed its commits; the sha they landed as.
+    Receipt(String),
+    Waiting,
+    Gone,
+}
+
+fn queue_entry(git: &Git, remote_name: &str, waiting: &RemoteRef) -> QueueEntry {
+    let receipt_ref = crate::queue::receipt_ref(&waiting.reference);
+    let Ok(listed) = remote::list(git, remote_name, &[&waiting.reference, &receipt_ref]) else {
+        return QueueEntry::Gone;
+    };
+    if listed
+        .iter()
+        .any(|(sha, name)| *name == waiting.reference && *sha == waiting.sha)
+    {
+        return QueueEntry::Waiting;
+    }
+    let Some((sha, _)) = listed.into_iter().find(|(_, name)| *name == receipt_ref) else {
+        return QueueEntry::Gone;
+    };
+    match read_record::<QueueRecord>(git, remote_name, &receipt_ref, &sha) {
+        Ok(Some(QueueRecord {
+            landed: Some(receipt),
+            ..
+        })) => {
+            let _ = remote::fetch_objects(git, remote_name, &receipt_ref);
+            QueueEntry::Receipt(receipt.head)
+        }
+        _ => QueueEntry::Gone,
+    }
+}
+
+/// Deletes a queue ref of ours, whatever it points at now.
+fn delete(git: &Git, remote_name: &str, waiting: &RemoteRef) {
+    let Ok(listed) = remote::list(git, remote_name, &[&waiting.reference]) else {
+        return;
+    };
+    if let Some((sha, _)) = listed
+        .into_iter()
+        .find(|(_, name)| *name == waiting.reference)
+    {
+        let _ = remote::push(
+            git,
+            remote_name,
+            &[format!(":{}", waiting.reference)],
+            &[Lease::new(waiting.reference.clone(), Some(&sha))],
+            PushOptions {
+                atomic: true,
+                hooks: false,
+            },
+        );
+    }
+}
+
 /// Deletes a run's backup refs and state file.
 pub(crate) fn forget(git: &Git, git_dir: &Path, state: &RunState) -> Result<(), PushError> {
     state.backup.delete(git)?;
@@ -109,6 +189,12 @@ pub(crate) fn forget(git: &Git, git_dir: &Path, state: &RunState) -> Result<(), 
         remote::FETCHED_NAMESPACE,
         state.branch
     ));
+    let queue = format!("{}{}/", crate::batch::LOCAL_QUEUE, state.branch);
+    let receipts = format!("{}{}/", crate::batch::LOCAL_RECEIPTS, state.branch);
+    let copies = git.ok(&["for-each-ref", "--format=%(refname)", &queue, &receipts])?;
+    for reference in copies.lines() {
+        input.push_str(&format!("delete {reference}\n"));
+    }
     git.command(&["update-ref", "--stdin"])
         .input(input.into_bytes())
         .ok()?;

@@ -17,6 +17,7 @@ use crate::error::PushError;
 use crate::git::Git;
 use crate::interrupt::Interrupt;
 use crate::rebase::Resolution;
+use crate::report::LandedCommit;
 use crate::settings::{PathPolicy, PolicyRules, PolicySource};
 use crate::union;
 
@@ -51,8 +52,45 @@ const PLAIN_CONFLICTS: &[&str] = &[
     "CONFLICT (add/add)",
 ];
 
-/// Replays `onto..HEAD` onto `onto`; `Ok(None)` when the `git rebase` path
-/// must do it instead.
+/// Commits replayed onto a new base.
+#[derive(Debug, Clone)]
+pub(crate) struct Replayed {
+    /// The last commit (the base itself when every commit was dropped).
+    pub(crate) tip: String,
+    pub(crate) tip_tree: String,
+    /// The new commits, oldest first (commits left empty are dropped).
+    pub(crate) commits: Vec<LandedCommit>,
+    pub(crate) resolutions: Vec<Resolution>,
+}
+
+/// `range`'s commits (oldest first) with their single parent; `None` when
+/// one is a root commit or a merge.
+pub(crate) fn linear_commits(
+    git: &Git,
+    range: &[&str],
+) -> Result<Option<Vec<(String, String)>>, PushError> {
+    let mut arguments = vec!["rev-list", "--reverse", "--parents"];
+    arguments.extend_from_slice(range);
+    let listing = git.ok(&arguments)?;
+    let mut commits = Vec::new();
+    for line in listing.lines() {
+        let mut shas = line.split_whitespace();
+        let (Some(commit), Some(parent), None) = (shas.next(), shas.next(), shas.next()) else {
+            return Ok(None);
+        };
+        commits.push((commit.to_string(), parent.to_string()));
+    }
+    Ok(Some(commits))
+}
+
+/// Whether commits must be signed (the replay cannot sign them).
+pub(crate) fn signing(git: &Git) -> Result<bool, PushError> {
+    let output = git.run(&["config", "--type=bool", "commit.gpgSign"])?;
+    Ok(output.stdout.trim() == "true")
+}
+
+/// Replays `onto..HEAD` onto `onto` and moves the branch, index and files
+/// there at the end; `Ok(None)` when the `git rebase` path must do it.
 pub(crate) fn replay(
     git: &Git,
     git_dir: &Path,
@@ -60,26 +98,61 @@ pub(crate) fn replay(
     rules: &PolicyRules,
     interrupt: &Interrupt,
 ) -> Result<Option<Vec<Resolution>>, PushError> {
-    let signing = git.run(&["config", "--type=bool", "commit.gpgSign"])?;
-    if signing.stdout.trim() == "true" {
+    if signing(git)? {
         return Ok(None);
     }
     let range = format!("{onto}..HEAD");
-    let listing = git.ok(&["rev-list", "--reverse", "--parents", &range])?;
-    let mut commits = Vec::new();
-    for line in listing.lines() {
-        let mut shas = line.split_whitespace();
-        let (Some(commit), Some(parent), None) = (shas.next(), shas.next(), shas.next()) else {
-            // A root commit or a merge.
-            return Ok(None);
-        };
-        commits.push((commit.to_string(), parent.to_string()));
-    }
+    let Some(commits) = linear_commits(git, &[&range])? else {
+        return Ok(None);
+    };
     let head = git.line(&["rev-parse", "HEAD"])?;
+    let onto_tree = git.line(&["rev-parse", &format!("{onto}^{{tree}}")])?;
+    let Some(replayed) =
+        replay_commits(git, git_dir, &commits, onto, &onto_tree, rules, interrupt)?
+    else {
+        return Ok(None);
+    };
+    interrupt.check()?;
+    move_head(git, &head, &replayed.tip, &replayed.tip_tree, onto)?;
+    Ok(Some(replayed.resolutions))
+}
+
+/// Moves HEAD (and its branch), the index and the files from `head` to
+/// `tip`; the working tree must be clean.
+pub(crate) fn move_head(
+    git: &Git,
+    head: &str,
+    tip: &str,
+    tip_tree: &str,
+    onto: &str,
+) -> Result<(), PushError> {
+    let output = git.run(&["read-tree", "-m", "-u", "HEAD", tip_tree])?;
+    if !output.success {
+        return Err(PushError::RebaseStopped {
+            message: crate::remote::first_line(&output.stderr),
+        });
+    }
+    let message = format!("weft push: rebase onto {onto}");
+    git.ok(&["update-ref", "-m", &message, "HEAD", tip, head])?;
+    Ok(())
+}
+
+/// Replays commits (each with its parent) onto `onto` in the object
+/// database only; `Ok(None)` when one of them needs the `git rebase` path.
+pub(crate) fn replay_commits(
+    git: &Git,
+    git_dir: &Path,
+    commits: &[(String, String)],
+    onto: &str,
+    onto_tree: &str,
+    rules: &PolicyRules,
+    interrupt: &Interrupt,
+) -> Result<Option<Replayed>, PushError> {
     let mut tip = onto.to_string();
-    let mut tip_tree = git.line(&["rev-parse", &format!("{onto}^{{tree}}")])?;
+    let mut tip_tree = onto_tree.to_string();
     let mut resolutions = Vec::new();
-    for (commit, parent) in &commits {
+    let mut landed = Vec::new();
+    for (commit, parent) in commits {
         interrupt.check()?;
         let Some(merge) = merge_tree(git, parent, &tip, commit)? else {
             return Ok(None);
@@ -162,17 +235,22 @@ pub(crate) fn replay(
         }
         tip = command.line()?;
         tip_tree = tree;
-    }
-    interrupt.check()?;
-    let output = git.run(&["read-tree", "-m", "-u", "HEAD", &tip_tree])?;
-    if !output.success {
-        return Err(PushError::RebaseStopped {
-            message: crate::remote::first_line(&output.stderr),
+        landed.push(LandedCommit {
+            sha: tip.clone(),
+            subject: metadata
+                .message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         });
     }
-    let message = format!("weft push: rebase onto {onto}");
-    git.ok(&["update-ref", "-m", &message, "HEAD", &tip, &head])?;
-    Ok(Some(resolutions))
+    Ok(Some(Replayed {
+        tip,
+        tip_tree,
+        commits: landed,
+        resolutions,
+    }))
 }
 
 /// Runs `git merge-tree` for one commit; `None` when this git cannot.

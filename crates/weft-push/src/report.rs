@@ -22,7 +22,7 @@ pub enum PushOutcome {
 }
 
 /// A commit that landed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LandedCommit {
     pub sha: String,
     pub subject: String,
@@ -46,6 +46,16 @@ pub struct LockReport {
     pub fenced: u32,
     /// Whether it was given back (by the landing push or afterwards).
     pub released: bool,
+    /// The holder that landed our commits while we waited (batching).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batched_by: Option<String>,
+}
+
+/// A waiter whose commits this run landed with its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchedPush {
+    pub waiter: String,
+    pub commits: usize,
 }
 
 /// What the run found left by a killed run, and did about it.
@@ -89,6 +99,9 @@ pub struct PushReport {
     pub lock: LockReport,
     /// Conflicts resolved by policy, across attempts.
     pub conflicts: Vec<Resolution>,
+    /// Waiters whose commits landed with ours.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batched: Vec<BatchedPush>,
     /// `--emergency`: no lock was taken.
     pub emergency: bool,
     /// What became of uncommitted changes to tracked files: `kept`, or
@@ -136,6 +149,10 @@ pub enum Progress {
     Landing { commits: usize },
     /// The commits landed.
     Landed { commits: usize, head: String },
+    /// The holder of the lock landed our commits with its own.
+    Batched { by: String, commits: usize },
+    /// We landed the commits of waiters with ours.
+    LandedForOthers { waiters: usize, commits: usize },
     /// Nothing to push.
     NothingToPush,
     /// An attempt failed and will be retried after `wait`.

@@ -69,7 +69,7 @@ impl std::fmt::Display for PathPolicy {
 }
 
 /// Why a path got its policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "glob")]
 pub enum PolicySource {
     /// A glob of `push.policies`.
@@ -189,6 +189,8 @@ pub struct PushRequest {
     pub lock_ttl: Option<Duration>,
     pub lock_wait: Option<Duration>,
     pub emergency: bool,
+    /// `Some(false)` for `--no-batch`.
+    pub batch: Option<bool>,
 }
 
 /// One push, resolved.
@@ -225,6 +227,11 @@ pub struct PushSettings {
     /// Replay commits in the object database when possible (see `replay`);
     /// false always uses `git rebase`.
     pub replay: bool,
+    /// Let the lock holder land our commits while we wait, and land those
+    /// of the waiters when we hold it (see `queue`).
+    pub batch: bool,
+    /// At most this many waiters in one landing.
+    pub batch_limit: usize,
 }
 
 impl PushSettings {
@@ -292,6 +299,8 @@ impl PushSettings {
             poll_cap: Duration::from_millis(500),
             keep_alive: true,
             replay: true,
+            batch: request.batch.or(config.batch).unwrap_or(true),
+            batch_limit: 32,
         })
     }
 }

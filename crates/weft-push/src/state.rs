@@ -52,6 +52,9 @@ pub(crate) struct RunState {
     pub(crate) set_aside: Option<SetAside>,
     #[serde(default)]
     pub(crate) lock: Option<RemoteRef>,
+    /// Our place in the branch's queue while waiting for the lock.
+    #[serde(default)]
+    pub(crate) waiting: Option<RemoteRef>,
     /// The commit being pushed, written just before the push.
     #[serde(default)]
     pub(crate) landing: Option<String>,

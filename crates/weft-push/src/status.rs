@@ -8,11 +8,10 @@ use serde::Serialize;
 use crate::engine::{chain, locate};
 use crate::error::{PushError, Step};
 use crate::git::Git;
-use crate::git_lock::{
-    LOCK_NAMESPACE, LockRecord, WAITING_NAMESPACE, WaitRecord, now_ms, read_record,
-};
+use crate::git_lock::{LOCK_NAMESPACE, LockRecord, now_ms, read_record};
 use crate::holder::host_name;
 use crate::log::{self, LogEntry};
+use crate::queue::{QueueRecord, RECEIPT_NAMESPACE, Receipt, WAITING_NAMESPACE, WaitRecord};
 use crate::remote;
 use crate::state::RunState;
 
@@ -32,13 +31,20 @@ pub struct LockStatus {
     pub error: Option<String>,
 }
 
-/// One waiter on the remote.
+/// How long a receipt stays before `weft push cleanup` deletes it (its
+/// waiter deletes it as soon as it has read it).
+pub(crate) const RECEIPT_STALE_MS: u64 = 600_000;
+
+/// One entry of a branch's queue on the remote: a waiter, or the receipt
+/// a holder left for a waiter whose commits it landed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WaiterStatus {
     pub reference: String,
     pub sha: String,
     pub record: Option<WaitRecord>,
-    /// Past its deadline: its run is gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// Past its deadline (its run is gone), or a receipt nobody read.
     pub stale: bool,
 }
 
@@ -94,11 +100,16 @@ pub(crate) fn remote_locks(
     let patterns = [
         format!("{LOCK_NAMESPACE}*"),
         format!("{WAITING_NAMESPACE}*"),
+        format!("{RECEIPT_NAMESPACE}*"),
     ];
     let listed = remote::list(
         git,
         remote_name,
-        &[patterns[0].as_str(), patterns[1].as_str()],
+        &[
+            patterns[0].as_str(),
+            patterns[1].as_str(),
+            patterns[2].as_str(),
+        ],
     )?;
     let now = now_ms();
     let mut locks = Vec::new();
@@ -120,15 +131,24 @@ pub(crate) fn remote_locks(
                 record,
                 error,
             });
-        } else if reference.starts_with(WAITING_NAMESPACE) {
-            let record = read_record::<WaitRecord>(git, remote_name, &reference, &sha)
+        } else if reference.starts_with(WAITING_NAMESPACE)
+            || reference.starts_with(RECEIPT_NAMESPACE)
+        {
+            let record = read_record::<QueueRecord>(git, remote_name, &reference, &sha)
                 .ok()
-                .flatten();
+                .flatten()
+                .unwrap_or_default();
+            let stale = match (&record.waiting, &record.landed) {
+                (Some(waiting), _) => waiting.expires_at <= now,
+                (None, Some(receipt)) => receipt.at.saturating_add(RECEIPT_STALE_MS) <= now,
+                (None, None) => true,
+            };
             waiters.push(WaiterStatus {
-                stale: record.as_ref().is_none_or(|r| r.expires_at <= now),
+                stale,
                 reference,
                 sha,
-                record,
+                record: record.waiting,
+                receipt: record.landed,
             });
         }
     }

@@ -33,6 +33,9 @@ pub struct PushConfig {
     pub lock_ttl: Option<Duration>,
     /// How long to wait for the push lock before giving up (default 30m).
     pub lock_wait: Option<Duration>,
+    /// Whether the holder of the lock lands the commits of those waiting
+    /// in line with its own (default true).
+    pub batch: Option<bool>,
     /// `GITHUB_WORKFLOW` name → priority class asked of the coordination
     /// server.
     #[serde(default)]

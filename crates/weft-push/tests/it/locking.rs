@@ -14,7 +14,13 @@ use weft_push::{
 use crate::support::{Clone, Remote, wait_until};
 
 /// Puts a lock record on the remote as if another run held it.
-fn plant_lock(clone: &Clone, branch: &str, token: u64, expires_in: Duration, host: &str) -> String {
+pub(crate) fn plant_lock(
+    clone: &Clone,
+    branch: &str,
+    token: u64,
+    expires_in: Duration,
+    host: &str,
+) -> String {
     let record = LockRecord {
         branch: branch.to_string(),
         holder: Holder {

@@ -6,6 +6,7 @@
     reason = "test helpers fail loudly on anything unexpected"
 )]
 
+mod batching;
 mod concurrency;
 mod landing;
 mod locking;

@@ -16,10 +16,13 @@ use crate::support::{Clone, Remote, Snapshot, wait_until};
 const CHILD: &str = "WEFT_PUSH_TEST_CHILD";
 const READY: &str = "WEFT_PUSH_TEST_READY";
 const TTL: &str = "WEFT_PUSH_TEST_TTL_MS";
+/// `rebase` (stop in a slow generator) or `wait` (stop in the queue).
+const MODE: &str = "WEFT_PUSH_TEST_MODE";
 
 /// Runs in a child process (this test binary, started again): a push that
 /// stops in a slow `regenerate` while it holds the lock and the rebase is
-/// half-way, so that the parent can kill it there.
+/// half-way, or (`wait` mode) waits in line, so that the parent can kill it
+/// there.
 #[test]
 fn child_pusher() {
     let Ok(directory) = std::env::var(CHILD) else {
@@ -27,8 +30,12 @@ fn child_pusher() {
     };
     let ready = std::env::var(READY).unwrap();
     let ttl: u64 = std::env::var(TTL).unwrap().parse().unwrap();
-    let yaml =
-        format!("push: {{policies: {{gen.txt: {{regenerate: \"touch '{ready}'; sleep 60\"}}}}}}");
+    let waiting = std::env::var(MODE).as_deref() == Ok("wait");
+    let yaml = if waiting {
+        String::new()
+    } else {
+        format!("push: {{policies: {{gen.txt: {{regenerate: \"touch '{ready}'; sleep 60\"}}}}}}")
+    };
     let (config, _) = weft_model::config::parse(&yaml).unwrap();
     let holder = Holder {
         host: "test-child".to_string(),
@@ -42,6 +49,11 @@ fn child_pusher() {
     let settings = weft_push::PushSettings::resolve_for(&config.push, request, holder).unwrap();
     let _ = Pusher::open(std::path::Path::new(&directory), settings, LockMode::Git)
         .unwrap()
+        .on_progress(move |progress| {
+            if waiting && matches!(progress, weft_push::Progress::Waiting { .. }) {
+                std::fs::write(&ready, "").unwrap();
+            }
+        })
         .run();
     panic!("the child should have been killed");
 }
@@ -135,7 +147,7 @@ fn cleanup_repairs_a_killed_run_exactly() {
     assert!(!clone.git_dir().join("rebase-merge").exists());
     assert!(!clone.git_dir().join(weft_push::STATE_FILE).exists());
     assert_eq!(clone.git(&["for-each-ref", "refs/weft/"]), "");
-    assert!(remote.refs("refs/weft/").is_empty());
+    assert!(remote.leftovers().is_empty());
     assert_eq!(remote.subjects(), ["their change", "seed"]);
 }
 
@@ -195,4 +207,64 @@ fn a_live_run_is_not_mistaken_for_a_dead_one() {
         failure.error
     );
     assert!(clone.git_dir().join(weft_push::STATE_FILE).exists());
+}
+
+#[test]
+fn a_killed_waiter_whose_commits_a_holder_landed_is_repaired_without_landing_twice() {
+    let remote = Remote::new();
+    let planter = remote.clone("planter");
+    let planted =
+        crate::locking::plant_lock(&planter, "main", 1, Duration::from_secs(60), "busy-runner");
+    let clone = remote.clone("a");
+    clone.write("a.txt", "a\n");
+    clone.commit_all("a commit");
+    let ready: PathBuf = clone.path.join("..").join("waiter-ready");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "recovery::child_pusher",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD, &clone.path)
+        .env(READY, &ready)
+        .env(TTL, "60000")
+        .env(MODE, "wait")
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(30), || {
+        !remote.refs("refs/weft/waiting/main/").is_empty()
+    }));
+    assert!(ready.exists());
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+    killpg(pid, Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    // The busy runner lets go; another pusher lines up behind the dead
+    // waiter, takes the lock, and lands the dead waiter's commit with its own.
+    planter.git(&[
+        "push",
+        "-q",
+        &format!("--force-with-lease=refs/weft/locks/main:{planted}"),
+        "origin",
+        ":refs/weft/locks/main",
+    ]);
+    let other = remote.clone("other");
+    other.write("b.txt", "b\n");
+    other.commit_all("other commit");
+    let report = other.push(other.settings("")).unwrap();
+    assert_eq!(report.batched.len(), 1, "{report:?}");
+    assert_eq!(remote.subjects(), ["a commit", "other commit", "seed"]);
+    // The dead waiter's clone finds the receipt and does not land again.
+    let cleanup = weft_push::cleanup(&clone.path, "origin").unwrap();
+    let actions = cleanup.recovered.unwrap().actions.join("\n");
+    assert!(actions.contains("landed by the lock holder"), "{actions}");
+    assert_eq!(clone.git(&["status", "--porcelain"]), "");
+    let report = clone.push(clone.settings("")).unwrap();
+    assert_eq!(report.outcome, PushOutcome::NothingToPush);
+    assert_eq!(remote.subjects(), ["a commit", "other commit", "seed"]);
+    assert!(remote.leftovers().is_empty(), "{:?}", remote.leftovers());
 }

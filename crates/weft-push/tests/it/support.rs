@@ -127,6 +127,14 @@ impl Remote {
     pub(crate) fn head(&self) -> String {
         self.git(&["rev-parse", "main"]).trim().to_string()
     }
+
+    /// Locks and waiters left on the remote (receipts excluded: later
+    /// holders delete them).
+    pub(crate) fn leftovers(&self) -> Vec<String> {
+        let mut refs = self.refs("refs/weft/locks/");
+        refs.extend(self.refs("refs/weft/waiting/"));
+        refs
+    }
 }
 
 impl Clone {

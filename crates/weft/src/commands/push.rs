@@ -104,6 +104,10 @@ struct LandArgs {
     /// Push without the lock; recorded under refs/weft/emergency/<branch>, and still never forces
     #[arg(long)]
     emergency: bool,
+    /// Land only our own commits: neither let the lock holder land ours while we wait, nor land
+    /// those of the waiters when we hold the lock [default: push.batch, else batching on]
+    #[arg(long)]
+    no_batch: bool,
     /// The coordination server that grants the lock [default: the lock ref on the remote]
     #[arg(long, value_name = "URL", env = "WEFT_SERVER")]
     server: Option<String>,
@@ -206,6 +210,7 @@ fn land(root: &Path, config: &PushConfig, args: LandArgs) -> anyhow::Result<Outc
         lock_ttl: args.lock_ttl,
         lock_wait: args.lock_wait,
         emergency: args.emergency,
+        batch: args.no_batch.then_some(false),
     };
     let settings = PushSettings::resolve(config, request)
         .map_err(|error| UsageError::new(error.to_string()))?;
@@ -333,6 +338,15 @@ fn describe(progress: &Progress) -> Option<String> {
             )
         }
         Progress::NothingToPush => "nothing to push: the remote branch has HEAD".to_string(),
+        Progress::Batched { by, commits } => format!(
+            "{} landed by the lock holder while we waited: {by}",
+            console::count(*commits, "commit")
+        ),
+        Progress::LandedForOthers { waiters, commits } => format!(
+            "landed {} of {} waiting in line with ours",
+            console::count(*commits, "commit"),
+            console::count(*waiters, "pusher")
+        ),
         Progress::Retrying {
             attempt,
             reason,
@@ -369,6 +383,15 @@ fn summary(report: &PushReport) -> String {
                 text.push_str(&format!(
                     ", {} waiting for the lock",
                     seconds(Duration::from_millis(report.lock.waited_ms))
+                ));
+            }
+            if let Some(by) = &report.lock.batched_by {
+                text.push_str(&format!(", landed by the lock holder {by}"));
+            }
+            if !report.batched.is_empty() {
+                text.push_str(&format!(
+                    ", with the commits of {} waiting",
+                    console::count(report.batched.len(), "pusher")
                 ));
             }
             if !report.conflicts.is_empty() {
@@ -449,15 +472,22 @@ fn render_status(status: &PushStatus) -> String {
     if !status.waiters.is_empty() {
         text.push_str("waiting:\n");
         for waiter in &status.waiters {
-            let line = match &waiter.record {
-                Some(record) => format!(
+            let line = match (&waiter.record, &waiter.receipt) {
+                (Some(record), _) => format!(
                     "  {}  {} for {}{}\n",
                     record.branch,
                     record.holder,
                     span(status.now.saturating_sub(record.since)),
                     if waiter.stale { " (stale)" } else { "" }
                 ),
-                None => format!("  {} (unreadable)\n", waiter.reference),
+                (None, Some(receipt)) => format!(
+                    "  {}  landed {} for a waiter {} ago (receipt not read yet{})\n",
+                    receipt.branch,
+                    console::count(receipt.commits.len(), "commit"),
+                    span(status.now.saturating_sub(receipt.at)),
+                    if waiter.stale { "; stale" } else { "" }
+                ),
+                (None, None) => format!("  {} (unreadable)\n", waiter.reference),
             };
             text.push_str(&line);
         }

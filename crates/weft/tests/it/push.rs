@@ -215,6 +215,11 @@ fn bad_input_exits_2() {
 
     let (code, _, stderr) = run(&clone, &["push", "--priority", "1", "--class", "batch"]);
     assert_eq!(code, 2, "{stderr}");
+
+    let (code, _, stderr) = run(&clone, &["push", "--add", "no-such-file"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot stage no-such-file"), "{stderr}");
+    assert!(stderr.contains("failed to commit the staged changes"), "{stderr}");
 }
 
 #[test]

@@ -1,0 +1,250 @@
+//! Landing the commits of those waiting in line together with our own:
+//! the holder of the lock fetches the branch's queue, replays each
+//! waiter's commits (oldest waiter first) onto its own by the path policies,
+//! and writes a receipt for each into the landing push (see `queue`).
+//!
+//! Only what the replay in the object database can do is batched: a
+//! waiter whose commits need a `regenerate`, hit a `fail` policy, or cannot
+//! be replayed there is left in line, to land (or fail) on its own.
+
+use std::path::Path;
+
+use crate::error::PushError;
+use crate::git::Git;
+use crate::holder::Holder;
+use crate::interrupt::Interrupt;
+use crate::queue::{self, QueueRecord, Receipt};
+use crate::remote::Lease;
+use crate::replay::{Replayed, linear_commits, replay_commits};
+use crate::settings::PolicyRules;
+
+/// Where the holder keeps its copy of the queue, and of the receipts.
+pub(crate) const LOCAL_QUEUE: &str = "refs/weft/queue/";
+pub(crate) const LOCAL_RECEIPTS: &str = "refs/weft/queue-receipts/";
+
+/// How old a receipt is before a holder deletes it (its waiter reads it
+/// within a look or two).
+const RECEIPT_KEPT_SECONDS: u64 = 60;
+
+/// One waiter whose commits ride along.
+#[derive(Debug, Clone)]
+pub(crate) struct BatchEntry {
+    /// Its waiting ref, and the sha the receipt replaces.
+    pub(crate) reference: String,
+    pub(crate) sha: String,
+    pub(crate) waiter: Holder,
+    pub(crate) replayed: Replayed,
+}
+
+/// The commits to land: ours, then the batched waiters'.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    /// The last commit.
+    pub(crate) tip: String,
+    pub(crate) entries: Vec<BatchEntry>,
+    /// Receipts old enough to delete in the same push (ref, sha).
+    pub(crate) old_receipts: Vec<(String, String)>,
+}
+
+/// Where to batch, and how much.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchRequest<'a> {
+    pub(crate) remote: &'a str,
+    pub(crate) branch: &'a str,
+    /// Our rebased HEAD.
+    pub(crate) head: &'a str,
+    pub(crate) rules: &'a PolicyRules,
+    pub(crate) limit: usize,
+}
+
+/// Collects the waiters whose commits can land on top of `request.head`.
+/// Batching is best effort: a failure to read the queue batches nothing.
+pub(crate) fn collect(
+    git: &Git,
+    git_dir: &Path,
+    request: &BatchRequest<'_>,
+    interrupt: &Interrupt,
+) -> Result<Batch, PushError> {
+    let mut batch = Batch {
+        tip: request.head.to_string(),
+        entries: Vec::new(),
+        old_receipts: Vec::new(),
+    };
+    let local = format!("{LOCAL_QUEUE}{}/", request.branch);
+    let refspec = format!("+{}*:{local}*", queue::prefix(request.branch));
+    let local_receipts = format!("{LOCAL_RECEIPTS}{}/", request.branch);
+    let receipts_refspec = format!(
+        "+{}*:{local_receipts}*",
+        queue::receipt_prefix(request.branch)
+    );
+    let fetched = git.run(&[
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+        "--refmap=",
+        "--prune",
+        request.remote,
+        &refspec,
+        &receipts_refspec,
+    ])?;
+    if !fetched.success {
+        tracing::debug!(stderr = %fetched.stderr.trim(), "could not fetch the queue; batching nothing");
+        return Ok(batch);
+    }
+    let listing = git.ok(&["for-each-ref", "--format=%(refname) %(objectname)", &local])?;
+    let mut waiting: Vec<(String, String)> = listing
+        .lines()
+        .filter_map(|line| {
+            let (name, sha) = line.split_once(' ')?;
+            let remote_name = format!(
+                "{}{}",
+                queue::prefix(request.branch),
+                name.strip_prefix(&local)?
+            );
+            queue::entry_name(request.branch, &remote_name)?;
+            Some((remote_name, sha.to_string()))
+        })
+        .collect();
+    waiting.sort();
+    let now = crate::git_lock::now_ms() / 1000;
+    let receipts = git.ok(&[
+        "for-each-ref",
+        "--format=%(refname) %(objectname) %(committerdate:unix)",
+        &local_receipts,
+    ])?;
+    batch.old_receipts = receipts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let (name, sha, date) = (fields.next()?, fields.next()?, fields.next()?);
+            let date: u64 = date.parse().ok()?;
+            let remote_name = format!(
+                "{}{}",
+                queue::receipt_prefix(request.branch),
+                name.strip_prefix(&local_receipts)?
+            );
+            (date.saturating_add(RECEIPT_KEPT_SECONDS) < now)
+                .then(|| (remote_name, sha.to_string()))
+        })
+        .collect();
+    let mut tip_tree = git.line(&["rev-parse", &format!("{}^{{tree}}", request.head)])?;
+    for (reference, sha) in waiting.into_iter().take(request.limit) {
+        interrupt.check()?;
+        let Some((waiter, head)) = waiter_of(git, request.branch, &sha)? else {
+            continue;
+        };
+        let Some(commits) = linear_commits(git, &[&head, "--not", &batch.tip])? else {
+            continue;
+        };
+        if commits.is_empty() {
+            continue;
+        }
+        match replay_commits(
+            git,
+            git_dir,
+            &commits,
+            &batch.tip,
+            &tip_tree,
+            request.rules,
+            interrupt,
+        ) {
+            Ok(Some(replayed)) => {
+                tracing::info!(waiter = %waiter, commits = replayed.commits.len(), "landing a waiter's commits with ours");
+                batch.tip = replayed.tip.clone();
+                tip_tree = replayed.tip_tree.clone();
+                batch.entries.push(BatchEntry {
+                    reference,
+                    sha,
+                    waiter,
+                    replayed,
+                });
+            }
+            Ok(None) => {
+                tracing::debug!(%reference, "left in line: needs the git rebase path");
+            }
+            Err(error @ PushError::Interrupted { .. }) => return Err(error),
+            Err(error) => {
+                tracing::debug!(%reference, %error, "left in line: it lands on its own");
+            }
+        }
+    }
+    Ok(batch)
+}
+
+/// The waiter a queue record describes, and its HEAD, if it may be batched.
+fn waiter_of(git: &Git, branch: &str, sha: &str) -> Result<Option<(Holder, String)>, PushError> {
+    let raw = git.ok(&["cat-file", "commit", sha])?;
+    let (headers, message) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    let Ok(record) = serde_json::from_str::<QueueRecord>(message.trim()) else {
+        return Ok(None);
+    };
+    let Some(waiting) = record.waiting else {
+        return Ok(None);
+    };
+    let Some(head) = waiting
+        .head
+        .filter(|_| waiting.batch && waiting.branch == branch)
+    else {
+        return Ok(None);
+    };
+    let parent_is_head = headers
+        .lines()
+        .any(|line| line.strip_prefix("parent ") == Some(head.as_str()));
+    Ok(parent_is_head.then_some((waiting.holder, head)))
+}
+
+/// The receipts of a batch (each replacing its waiting ref) and the
+/// deletion of old receipts, as refspecs and leases for the landing push.
+pub(crate) fn receipts(
+    git: &Git,
+    batch: &Batch,
+    branch: &str,
+    holder: &Holder,
+    token: Option<u64>,
+) -> Result<Vec<(String, Lease)>, PushError> {
+    let mut updates: Vec<(String, Lease)> = batch
+        .old_receipts
+        .iter()
+        .map(|(reference, sha)| {
+            (
+                format!(":{reference}"),
+                Lease::new(reference.clone(), Some(sha)),
+            )
+        })
+        .collect();
+    if batch.entries.is_empty() {
+        return Ok(updates);
+    }
+    let tree = git.empty_tree()?;
+    for entry in &batch.entries {
+        let record = QueueRecord {
+            waiting: None,
+            landed: Some(Receipt {
+                branch: branch.to_string(),
+                landed_by: holder.clone(),
+                token,
+                at: crate::git_lock::now_ms(),
+                head: entry.replayed.tip.clone(),
+                tip: batch.tip.clone(),
+                commits: entry.replayed.commits.clone(),
+                conflicts: entry.replayed.resolutions.clone(),
+            }),
+        };
+        let message = serde_json::to_string(&record).map_err(|error| PushError::Unsafe {
+            reason: format!("cannot write a receipt: {error}"),
+        })?;
+        let sha = git.internal_commit(&tree, &[&entry.replayed.tip], &message)?;
+        let receipt_ref = queue::receipt_ref(&entry.reference);
+        updates.push((
+            format!(":{}", entry.reference),
+            Lease::new(entry.reference.clone(), Some(&entry.sha)),
+        ));
+        updates.push((
+            format!("{sha}:{receipt_ref}"),
+            Lease::new(receipt_ref, None),
+        ));
+    }
+    Ok(updates)
+}
