@@ -93,7 +93,15 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// Takes the snapshot; the index must have no conflicts.
     pub(crate) fn take(git: &Git, git_dir: &Path, head: HeadState) -> Result<Snapshot, PushError> {
-        let index_tree = git.line(&["write-tree"])?;
+        let written = git.run(&["write-tree"])?;
+        if !written.success {
+            let paths = unmerged_paths(git)?;
+            if !paths.is_empty() {
+                return Err(PushError::UnmergedIndex { paths });
+            }
+            return Err(written.into_error(&["write-tree"]));
+        }
+        let index_tree = written.stdout.trim().to_string();
         let worktree_tree = worktree_tree(git, git_dir)?;
         Ok(Snapshot {
             head,

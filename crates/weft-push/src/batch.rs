@@ -7,8 +7,10 @@
 //! waiter whose commits need a `regenerate`, hit a `fail` policy, or cannot
 //! be replayed there is left in line, to land (or fail) on its own.
 
+use std::collections::HashSet;
 use std::path::Path;
 
+use crate::cat_file::CatFile;
 use crate::error::PushError;
 use crate::git::Git;
 use crate::holder::Holder;
@@ -59,6 +61,8 @@ pub(crate) struct BatchRequest<'a> {
 
 /// Collects the waiters whose commits can land on top of `request.head`.
 /// Batching is best effort: a failure to read the queue batches nothing.
+/// Waiters who join the line while the first ones are replayed are looked
+/// at too (a few passes), so that one landing takes as many as it can.
 pub(crate) fn collect(
     git: &Git,
     git_dir: &Path,
@@ -70,6 +74,80 @@ pub(crate) fn collect(
         entries: Vec::new(),
         old_receipts: Vec::new(),
     };
+    let mut tip_tree = git.line(&["rev-parse", &format!("{}^{{tree}}", request.head)])?;
+    let mut cat = CatFile::start(git)?;
+    let mut seen: HashSet<String> = HashSet::new();
+    for pass in 0..PASSES {
+        let Some(waiting) = fetch_queue(git, request, pass == 0, &mut batch)? else {
+            break;
+        };
+        let fresh: Vec<(String, String)> = waiting
+            .into_iter()
+            .filter(|(reference, _)| seen.insert(reference.clone()))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for (reference, sha) in fresh {
+            if batch.entries.len() >= request.limit {
+                return Ok(batch);
+            }
+            interrupt.check()?;
+            let Some((waiter, head)) = waiter_of(&mut cat, request.branch, &sha)? else {
+                continue;
+            };
+            let Some(commits) = linear_commits(git, &[&head, "--not", &batch.tip])? else {
+                continue;
+            };
+            if commits.is_empty() {
+                continue;
+            }
+            match replay_commits(
+                git,
+                &mut cat,
+                git_dir,
+                &commits,
+                &batch.tip,
+                &tip_tree,
+                request.rules,
+                interrupt,
+            ) {
+                Ok(Some(replayed)) => {
+                    tracing::info!(waiter = %waiter, commits = replayed.commits.len(), "landing a waiter's commits with ours");
+                    batch.tip = replayed.tip.clone();
+                    tip_tree = replayed.tip_tree.clone();
+                    batch.entries.push(BatchEntry {
+                        reference,
+                        sha,
+                        waiter,
+                        replayed,
+                    });
+                }
+                Ok(None) => {
+                    tracing::debug!(%reference, "left in line: needs the git rebase path");
+                }
+                Err(error @ PushError::Interrupted { .. }) => return Err(error),
+                Err(error) => {
+                    tracing::debug!(%reference, %error, "left in line: it lands on its own");
+                }
+            }
+        }
+    }
+    Ok(batch)
+}
+
+/// How many times the queue is read for one landing.
+const PASSES: usize = 3;
+
+/// Fetches the branch's queue (and, the first time, notes the receipts old
+/// enough to delete); the waiting refs in line order, or `None` when the
+/// queue cannot be read.
+fn fetch_queue(
+    git: &Git,
+    request: &BatchRequest<'_>,
+    with_receipts: bool,
+    batch: &mut Batch,
+) -> Result<Option<Vec<(String, String)>>, PushError> {
     let local = format!("{LOCAL_QUEUE}{}/", request.branch);
     let refspec = format!("+{}*:{local}*", queue::prefix(request.branch));
     let local_receipts = format!("{LOCAL_RECEIPTS}{}/", request.branch);
@@ -77,7 +155,7 @@ pub(crate) fn collect(
         "+{}*:{local_receipts}*",
         queue::receipt_prefix(request.branch)
     );
-    let fetched = git.run(&[
+    let mut arguments = vec![
         "fetch",
         "--quiet",
         "--no-tags",
@@ -87,11 +165,14 @@ pub(crate) fn collect(
         "--prune",
         request.remote,
         &refspec,
-        &receipts_refspec,
-    ])?;
+    ];
+    if with_receipts {
+        arguments.push(&receipts_refspec);
+    }
+    let fetched = git.run(&arguments)?;
     if !fetched.success {
-        tracing::debug!(stderr = %fetched.stderr.trim(), "could not fetch the queue; batching nothing");
-        return Ok(batch);
+        tracing::debug!(stderr = %fetched.stderr.trim(), "could not fetch the queue; batching nothing more");
+        return Ok(None);
     }
     let listing = git.ok(&["for-each-ref", "--format=%(refname) %(objectname)", &local])?;
     let mut waiting: Vec<(String, String)> = listing
@@ -108,74 +189,39 @@ pub(crate) fn collect(
         })
         .collect();
     waiting.sort();
-    let now = crate::git_lock::now_ms() / 1000;
-    let receipts = git.ok(&[
-        "for-each-ref",
-        "--format=%(refname) %(objectname) %(committerdate:unix)",
-        &local_receipts,
-    ])?;
-    batch.old_receipts = receipts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split(' ');
-            let (name, sha, date) = (fields.next()?, fields.next()?, fields.next()?);
-            let date: u64 = date.parse().ok()?;
-            let remote_name = format!(
-                "{}{}",
-                queue::receipt_prefix(request.branch),
-                name.strip_prefix(&local_receipts)?
-            );
-            (date.saturating_add(RECEIPT_KEPT_SECONDS) < now)
-                .then(|| (remote_name, sha.to_string()))
-        })
-        .collect();
-    let mut tip_tree = git.line(&["rev-parse", &format!("{}^{{tree}}", request.head)])?;
-    for (reference, sha) in waiting.into_iter().take(request.limit) {
-        interrupt.check()?;
-        let Some((waiter, head)) = waiter_of(git, request.branch, &sha)? else {
-            continue;
-        };
-        let Some(commits) = linear_commits(git, &[&head, "--not", &batch.tip])? else {
-            continue;
-        };
-        if commits.is_empty() {
-            continue;
-        }
-        match replay_commits(
-            git,
-            git_dir,
-            &commits,
-            &batch.tip,
-            &tip_tree,
-            request.rules,
-            interrupt,
-        ) {
-            Ok(Some(replayed)) => {
-                tracing::info!(waiter = %waiter, commits = replayed.commits.len(), "landing a waiter's commits with ours");
-                batch.tip = replayed.tip.clone();
-                tip_tree = replayed.tip_tree.clone();
-                batch.entries.push(BatchEntry {
-                    reference,
-                    sha,
-                    waiter,
-                    replayed,
-                });
-            }
-            Ok(None) => {
-                tracing::debug!(%reference, "left in line: needs the git rebase path");
-            }
-            Err(error @ PushError::Interrupted { .. }) => return Err(error),
-            Err(error) => {
-                tracing::debug!(%reference, %error, "left in line: it lands on its own");
-            }
-        }
+    if with_receipts {
+        let now = crate::git_lock::now_ms() / 1000;
+        let receipts = git.ok(&[
+            "for-each-ref",
+            "--format=%(refname) %(objectname) %(committerdate:unix)",
+            &local_receipts,
+        ])?;
+        batch.old_receipts = receipts
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split(' ');
+                let (name, sha, date) = (fields.next()?, fields.next()?, fields.next()?);
+                let date: u64 = date.parse().ok()?;
+                let remote_name = format!(
+                    "{}{}",
+                    queue::receipt_prefix(request.branch),
+                    name.strip_prefix(&local_receipts)?
+                );
+                (date.saturating_add(RECEIPT_KEPT_SECONDS) < now)
+                    .then(|| (remote_name, sha.to_string()))
+            })
+            .collect();
     }
-    Ok(batch)
+    Ok(Some(waiting))
 }
 
 /// The waiter a queue record describes, and its HEAD, if it may be batched.
-fn waiter_of(git: &Git, branch: &str, sha: &str) -> Result<Option<(Holder, String)>, PushError> {
-    let raw = git.ok(&["cat-file", "commit", sha])?;
+fn waiter_of(
+    cat: &mut CatFile,
+    branch: &str,
+    sha: &str,
+) -> Result<Option<(Holder, String)>, PushError> {
+    let raw = cat.commit(sha)?;
     let (headers, message) = raw.split_once("\n\n").unwrap_or((&raw, ""));
     let Ok(record) = serde_json::from_str::<QueueRecord>(message.trim()) else {
         return Ok(None);

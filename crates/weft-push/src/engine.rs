@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::aside::{self, Reapplied};
 use crate::backoff::Backoff;
-use crate::backup::{HeadState, Snapshot, operation_in_progress, unmerged_paths};
+use crate::backup::{HeadState, Snapshot, operation_in_progress};
 use crate::batch::{self, Batch, BatchRequest};
 use crate::error::{PushError, PushFailure, Step};
 use crate::git::{Git, split_nul};
@@ -228,10 +228,6 @@ impl Run {
         if let Some(operation) = operation_in_progress(&self.git_dir) {
             return Err(PushError::OperationInProgress { operation });
         }
-        let paths = unmerged_paths(&self.git)?;
-        if !paths.is_empty() {
-            return Err(PushError::UnmergedIndex { paths });
-        }
         let head = HeadState::current(&self.git)?;
         let branch = self
             .settings
@@ -357,7 +353,11 @@ impl Run {
             None
         };
         let progress = Arc::clone(&self.progress);
-        let resource = self.resource();
+        let resource = if matches!(self.lock, LockState::External(_)) {
+            self.resource()
+        } else {
+            String::new()
+        };
         let Run {
             lock,
             settings,

@@ -212,7 +212,8 @@ impl GitCommand<'_> {
         }
     }
 
-    fn run_raw(self) -> Result<(std::process::ExitStatus, Vec<u8>, String), PushError> {
+    /// The `git` command with weft's configuration and environment.
+    fn build(&self) -> Command {
         let mut command = Command::new("git");
         for setting in CONFIG {
             command.arg("-c").arg(setting);
@@ -239,6 +240,22 @@ impl GitCommand<'_> {
         for (name, value) in &self.environment {
             command.env(name, value);
         }
+        command
+    }
+
+    /// Starts the command with its standard input and output piped, for a
+    /// conversation (`git cat-file --batch`).
+    pub(crate) fn spawn_piped(self) -> Result<std::process::Child, PushError> {
+        let mut command = self.build();
+        command.stdin(Stdio::piped()).stderr(Stdio::null());
+        tracing::debug!(arguments = ?self.arguments, "git (piped)");
+        command
+            .spawn()
+            .map_err(|source| PushError::Spawn { source })
+    }
+
+    fn run_raw(self) -> Result<(std::process::ExitStatus, Vec<u8>, String), PushError> {
+        let mut command = self.build();
         tracing::debug!(arguments = ?self.arguments, "git");
         let mut child = command
             .spawn()

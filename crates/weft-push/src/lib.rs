@@ -14,6 +14,7 @@ mod aside;
 mod backoff;
 mod backup;
 mod batch;
+mod cat_file;
 mod cleanup;
 mod engine;
 mod error;

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::cat_file::CatFile;
 use crate::error::PushError;
 use crate::git::Git;
 use crate::interrupt::Interrupt;
@@ -107,8 +108,10 @@ pub(crate) fn replay(
     };
     let head = git.line(&["rev-parse", "HEAD"])?;
     let onto_tree = git.line(&["rev-parse", &format!("{onto}^{{tree}}")])?;
-    let Some(replayed) =
-        replay_commits(git, git_dir, &commits, onto, &onto_tree, rules, interrupt)?
+    let mut cat = CatFile::start(git)?;
+    let Some(replayed) = replay_commits(
+        git, &mut cat, git_dir, &commits, onto, &onto_tree, rules, interrupt,
+    )?
     else {
         return Ok(None);
     };
@@ -139,8 +142,13 @@ pub(crate) fn move_head(
 
 /// Replays commits (each with its parent) onto `onto` in the object
 /// database only; `Ok(None)` when one of them needs the `git rebase` path.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the replay's inputs; bundling them would only rename them"
+)]
 pub(crate) fn replay_commits(
     git: &Git,
+    cat: &mut CatFile,
     git_dir: &Path,
     commits: &[(String, String)],
     onto: &str,
@@ -160,7 +168,7 @@ pub(crate) fn replay_commits(
         if merge.unusual {
             return Ok(None);
         }
-        let raw = git.ok(&["cat-file", "commit", commit])?;
+        let raw = cat.commit(commit)?;
         let Some(metadata) = Metadata::parse(&raw) else {
             return Ok(None);
         };
@@ -204,7 +212,7 @@ pub(crate) fn replay_commits(
                 let (entry, outcome) = match policy {
                     PathPolicy::Mine => take(sides.mine.as_ref(), "mine"),
                     PathPolicy::Theirs => take(sides.theirs.as_ref(), "theirs"),
-                    PathPolicy::Union => union_entry(git, git_dir, path, sides)?,
+                    PathPolicy::Union => union_entry(git, cat, git_dir, path, sides)?,
                     PathPolicy::Fail | PathPolicy::Regenerate { .. } => return Ok(None),
                 };
                 tracing::info!(path, policy = policy.name(), %outcome, "resolved a conflict");
@@ -328,15 +336,9 @@ fn take(side: Option<&Entry>, name: &str) -> (Option<Entry>, String) {
     }
 }
 
-fn blob(git: &Git, entry: Option<&Entry>) -> Result<Vec<u8>, PushError> {
-    match entry {
-        Some(entry) => git.command(&["cat-file", "blob", &entry.sha]).bytes(),
-        None => Ok(Vec::new()),
-    }
-}
-
 fn union_entry(
     git: &Git,
+    cat: &mut CatFile,
     git_dir: &Path,
     path: &str,
     sides: &Sides,
@@ -354,10 +356,11 @@ fn union_entry(
             return Err(unresolvable("it is a symbolic link or a submodule"));
         }
     }
+    let sha = |entry: &Option<Entry>| entry.as_ref().map(|e| e.sha.clone());
     let (base, theirs, mine) = (
-        blob(git, sides.base.as_ref())?,
-        blob(git, sides.theirs.as_ref())?,
-        blob(git, sides.mine.as_ref())?,
+        cat.blob(sha(&sides.base).as_deref())?,
+        cat.blob(sha(&sides.theirs).as_deref())?,
+        cat.blob(sha(&sides.mine).as_deref())?,
     );
     if [&base, &theirs, &mine].iter().any(|b| union::is_binary(b)) {
         return Err(unresolvable("it is a binary file"));

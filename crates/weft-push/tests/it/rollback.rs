@@ -165,3 +165,24 @@ fn a_repository_mid_rebase_is_refused_untouched() {
     );
     assert!(clone.git_dir().join("rebase-merge").exists());
 }
+
+#[test]
+fn an_index_with_conflicts_is_refused_untouched() {
+    let remote = Remote::with_files(&[("conf.txt", "base\n")]);
+    let clone = remote.clone("a");
+    clone.write("conf.txt", "stashed\n");
+    clone.git(&["stash", "-q"]);
+    clone.write("conf.txt", "committed\n");
+    clone.commit_all("committed");
+    // `git stash pop` conflicts without leaving a merge in progress.
+    assert!(!clone.try_git(&["stash", "pop", "-q"]).status.success());
+    let before = clone.snapshot();
+    let failure = clone.push(clone.settings("")).unwrap_err();
+    assert!(
+        matches!(&failure.error, PushError::UnmergedIndex { paths } if paths == &["conf.txt"]),
+        "{:?}",
+        failure.error
+    );
+    assert_eq!(failure.error.class(), ErrorClass::BadInput);
+    assert_eq!(clone.snapshot(), before);
+}
