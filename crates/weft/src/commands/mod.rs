@@ -13,6 +13,7 @@ pub(crate) mod lock;
 mod logs;
 mod plan;
 pub(crate) mod push;
+mod push_lock;
 mod resolve;
 mod schema;
 pub(crate) mod serve;

@@ -189,16 +189,6 @@ fn remote_of(remote: Option<String>, config: &PushConfig) -> String {
 }
 
 fn land(root: &Path, config: &PushConfig, args: LandArgs) -> anyhow::Result<Outcome> {
-    if args.server.as_deref().is_some_and(|s| !s.trim().is_empty()) {
-        return Err(UsageError::new(
-            "server mode (--server or WEFT_SERVER) is wired by the coordination client, which this \
-             build of weft push does not have yet",
-        )
-        .with_hint(
-            "unset WEFT_SERVER to use the lock ref on the remote, or use --emergency to push without a lock",
-        )
-        .into());
-    }
     let request = PushRequest {
         remote: args.remote,
         branch: args.branch,
@@ -214,10 +204,21 @@ fn land(root: &Path, config: &PushConfig, args: LandArgs) -> anyhow::Result<Outc
     };
     let settings = PushSettings::resolve(config, request)
         .map_err(|error| UsageError::new(error.to_string()))?;
-    let lock = if args.emergency {
-        LockMode::None
-    } else {
-        LockMode::Git
+    let server = args.server.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let lock = match server {
+        _ if args.emergency => LockMode::None,
+        Some(url) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(UsageError::new(format!("server `{url}` is not an http(s) URL"))
+                    .with_hint("e.g. --server http://127.0.0.1:7700, or unset WEFT_SERVER")
+                    .into());
+            }
+            LockMode::External(Box::new(super::push_lock::ServerLock::new(
+                url,
+                std::env::var("WEFT_TOKEN").ok().filter(|t| !t.is_empty()),
+            )))
+        }
+        None => LockMode::Git,
     };
     let interrupt = Interrupt::from_signals()?;
     let pusher = Pusher::open(root, settings, lock)

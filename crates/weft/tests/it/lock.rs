@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use crate::support::weft_in;
 
 /// Kills the server when the test ends, passing or not.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Server {
@@ -20,7 +20,7 @@ impl Drop for Server {
 }
 
 /// `weft serve` on a free port of 127.0.0.1 in `directory`.
-fn serve(directory: &std::path::Path) -> Server {
+pub(crate) fn serve(directory: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(directory)

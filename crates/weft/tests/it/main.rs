@@ -16,6 +16,7 @@ mod corpus;
 mod launch;
 mod lock;
 mod push;
+mod push_server;
 mod resolve;
 mod snapshots;
 mod support;
