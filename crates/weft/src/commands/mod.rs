@@ -1,10 +1,10 @@
 //! One module per subcommand, each a `run` that calls the library.
 
 mod check;
-pub(crate) mod claim;
-mod coordination;
 pub(crate) mod ci;
+pub(crate) mod claim;
 mod conflicts;
+mod coordination;
 mod down;
 mod explain;
 mod graph;

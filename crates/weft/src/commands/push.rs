@@ -204,14 +204,20 @@ fn land(root: &Path, config: &PushConfig, args: LandArgs) -> anyhow::Result<Outc
     };
     let settings = PushSettings::resolve(config, request)
         .map_err(|error| UsageError::new(error.to_string()))?;
-    let server = args.server.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let server = args
+        .server
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let lock = match server {
         _ if args.emergency => LockMode::None,
         Some(url) => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(UsageError::new(format!("server `{url}` is not an http(s) URL"))
-                    .with_hint("e.g. --server http://127.0.0.1:7700, or unset WEFT_SERVER")
-                    .into());
+                return Err(
+                    UsageError::new(format!("server `{url}` is not an http(s) URL"))
+                        .with_hint("e.g. --server http://127.0.0.1:7700, or unset WEFT_SERVER")
+                        .into(),
+                );
             }
             LockMode::External(Box::new(super::push_lock::ServerLock::new(
                 url,
