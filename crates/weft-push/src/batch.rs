@@ -155,6 +155,22 @@ fn fetch_queue(
         "+{}*:{local_receipts}*",
         queue::receipt_prefix(request.branch)
     );
+    // A look first: an empty line costs no fetch.
+    let queue_pattern = format!("{}*", queue::prefix(request.branch));
+    let receipts_pattern = format!("{}*", queue::receipt_prefix(request.branch));
+    let mut patterns = vec![queue_pattern.as_str()];
+    if with_receipts {
+        patterns.push(receipts_pattern.as_str());
+    }
+    let Ok(listed) = crate::remote::list(git, request.remote, &patterns) else {
+        return Ok(None);
+    };
+    if !listed
+        .iter()
+        .any(|(_, name)| queue::entry_name(request.branch, name).is_some())
+    {
+        return Ok(Some(Vec::new()));
+    }
     let mut arguments = vec![
         "fetch",
         "--quiet",

@@ -567,7 +567,7 @@ impl Run {
             });
         }
         self.interrupt.check()?;
-        let batch = if self.settings.batch && self.lock.saw_queue() {
+        let batch = if self.settings.batch && self.lock.released_by_landing() {
             let request = BatchRequest {
                 remote: &remote_name,
                 branch: &branch,

@@ -115,8 +115,6 @@ pub(crate) struct GitLock {
     reference: String,
     empty_tree: Option<String>,
     records: HashMap<String, LockRecord>,
-    /// Whether others were in line at the last look.
-    queue_seen: bool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -145,17 +143,11 @@ impl GitLock {
             reference: lock_ref(branch),
             empty_tree: None,
             records: HashMap::new(),
-            queue_seen: false,
         }
     }
 
     pub(crate) fn reference(&self) -> &str {
         &self.reference
-    }
-
-    /// Whether others were in line at the last look.
-    pub(crate) fn saw_queue(&self) -> bool {
-        self.queue_seen
     }
 
     /// The lock as the remote has it now: `None` when free.
@@ -340,10 +332,6 @@ impl GitLock {
                 })
                 .filter(|(reference, _)| mine.is_none_or(|mine| reference.as_str() < mine))
                 .count();
-            self.queue_seen = view
-                .waiters
-                .iter()
-                .any(|(reference, _)| Some(reference.as_str()) != mine);
             let left = request.wait.saturating_sub(started.elapsed());
             let (expected, token, previous) = match view.lock {
                 Some((sha, record)) if record.expires_at > now => {

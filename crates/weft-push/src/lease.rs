@@ -134,15 +134,6 @@ impl LockState {
         matches!(self, LockState::Git(_))
     }
 
-    /// Whether others were in line when the git lock was taken (so that
-    /// batching is worth a look at the queue).
-    pub(crate) fn saw_queue(&self) -> bool {
-        match self {
-            LockState::Git(lease) => guard(lease).as_ref().is_some_and(|l| l.lock.saw_queue()),
-            _ => false,
-        }
-    }
-
     /// Whether a lock is wanted and not held (lost to a takeover).
     pub(crate) fn lost(&self) -> bool {
         match self {

@@ -233,14 +233,26 @@ fn status_shows_the_holder_and_who_waits() {
     a_thread.join().unwrap().unwrap();
     let b_report = b_thread.join().unwrap().unwrap();
     assert!(b_report.lock.waited_ms > 0);
-    let after = weft_push::status(&b_path, "origin", 10).unwrap();
+    // A, holding the lock, landed B's commit with its own: B has a receipt.
     assert!(
-        after.locks.is_empty() && after.waiters.is_empty(),
-        "{after:?}"
+        b_report
+            .lock
+            .batched_by
+            .as_deref()
+            .is_some_and(|by| by.contains("test-a"))
+    );
+    let after = weft_push::status(&b_path, "origin", 10).unwrap();
+    assert!(after.locks.is_empty(), "{after:?}");
+    assert!(
+        after
+            .waiters
+            .iter()
+            .all(|entry| entry.receipt.is_some() && entry.record.is_none()),
+        "only receipts are left: {after:?}"
     );
     assert_eq!(after.recent.len(), 1);
     assert_eq!(after.recent[0].outcome, "landed");
-    assert!(remote.refs("refs/weft/").is_empty());
+    assert!(remote.leftovers().is_empty());
 }
 
 #[test]
