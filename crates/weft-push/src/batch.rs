@@ -10,11 +10,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::cat_file::CatFile;
 use crate::error::PushError;
 use crate::git::Git;
 use crate::holder::Holder;
 use crate::interrupt::Interrupt;
+use crate::objects::Objects;
 use crate::queue::{self, QueueRecord, Receipt};
 use crate::remote::Lease;
 use crate::replay::{Replayed, linear_commits, replay_commits};
@@ -39,13 +39,15 @@ pub(crate) struct BatchEntry {
 }
 
 /// The commits to land: ours, then the batched waiters'.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Batch {
     /// The last commit.
     pub(crate) tip: String,
     pub(crate) entries: Vec<BatchEntry>,
     /// Receipts old enough to delete in the same push (ref, sha).
     pub(crate) old_receipts: Vec<(String, String)>,
+    /// The object writers the receipts are written with.
+    pub(crate) objects: Option<Objects>,
 }
 
 /// Where to batch, and how much.
@@ -73,9 +75,10 @@ pub(crate) fn collect(
         tip: request.head.to_string(),
         entries: Vec::new(),
         old_receipts: Vec::new(),
+        objects: None,
     };
     let mut tip_tree = git.line(&["rev-parse", &format!("{}^{{tree}}", request.head)])?;
-    let mut cat = CatFile::start(git)?;
+    let mut objects = Objects::start(git, git_dir)?;
     let mut seen: HashSet<String> = HashSet::new();
     for pass in 0..PASSES {
         let Some(waiting) = fetch_queue(git, request, pass == 0, &mut batch)? else {
@@ -90,10 +93,11 @@ pub(crate) fn collect(
         }
         for (reference, sha) in fresh {
             if batch.entries.len() >= request.limit {
+                batch.objects = Some(objects);
                 return Ok(batch);
             }
             interrupt.check()?;
-            let Some((waiter, head)) = waiter_of(&mut cat, request.branch, &sha)? else {
+            let Some((waiter, head)) = waiter_of(&mut objects, request.branch, &sha)? else {
                 continue;
             };
             let Some(commits) = linear_commits(git, &[&head, "--not", &batch.tip])? else {
@@ -104,7 +108,7 @@ pub(crate) fn collect(
             }
             match replay_commits(
                 git,
-                &mut cat,
+                &mut objects,
                 git_dir,
                 &commits,
                 &batch.tip,
@@ -133,6 +137,7 @@ pub(crate) fn collect(
             }
         }
     }
+    batch.objects = Some(objects);
     Ok(batch)
 }
 
@@ -233,11 +238,11 @@ fn fetch_queue(
 
 /// The waiter a queue record describes, and its HEAD, if it may be batched.
 fn waiter_of(
-    cat: &mut CatFile,
+    objects: &mut Objects,
     branch: &str,
     sha: &str,
 ) -> Result<Option<(Holder, String)>, PushError> {
-    let raw = cat.commit(sha)?;
+    let raw = objects.cat.commit(sha)?;
     let (headers, message) = raw.split_once("\n\n").unwrap_or((&raw, ""));
     let Ok(record) = serde_json::from_str::<QueueRecord>(message.trim()) else {
         return Ok(None);
@@ -261,7 +266,8 @@ fn waiter_of(
 /// deletion of old receipts, as refspecs and leases for the landing push.
 pub(crate) fn receipts(
     git: &Git,
-    batch: &Batch,
+    git_dir: &Path,
+    batch: &mut Batch,
     branch: &str,
     holder: &Holder,
     token: Option<u64>,
@@ -279,7 +285,13 @@ pub(crate) fn receipts(
     if batch.entries.is_empty() {
         return Ok(updates);
     }
-    let tree = git.empty_tree()?;
+    let mut objects = match batch.objects.take() {
+        Some(objects) => objects,
+        None => Objects::start(git, git_dir)?,
+    };
+    let tree = objects.empty_tree()?;
+    let now = crate::git_lock::now_ms();
+    let identity = format!("weft push <weft-push@localhost> {} +0000", now / 1000);
     for entry in &batch.entries {
         let record = QueueRecord {
             waiting: None,
@@ -287,7 +299,7 @@ pub(crate) fn receipts(
                 branch: branch.to_string(),
                 landed_by: holder.clone(),
                 token,
-                at: crate::git_lock::now_ms(),
+                at: now,
                 head: entry.replayed.tip.clone(),
                 tip: batch.tip.clone(),
                 commits: entry.replayed.commits.clone(),
@@ -297,7 +309,10 @@ pub(crate) fn receipts(
         let message = serde_json::to_string(&record).map_err(|error| PushError::Unsafe {
             reason: format!("cannot write a receipt: {error}"),
         })?;
-        let sha = git.internal_commit(&tree, &[&entry.replayed.tip], &message)?;
+        let sha = objects.commit_text(&format!(
+            "tree {tree}\nparent {}\nauthor {identity}\ncommitter {identity}\n\n{message}",
+            entry.replayed.tip
+        ))?;
         let receipt_ref = queue::receipt_ref(&entry.reference);
         updates.push((
             format!(":{}", entry.reference),

@@ -581,11 +581,14 @@ impl Run {
                 tip: head.clone(),
                 entries: Vec::new(),
                 old_receipts: Vec::new(),
+                objects: None,
             }
         };
+        let mut batch = batch;
         let receipts = batch::receipts(
             &self.git,
-            &batch,
+            &self.git_dir,
+            &mut batch,
             &branch,
             &self.settings.holder,
             self.report.lock.token,

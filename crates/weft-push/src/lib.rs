@@ -25,6 +25,7 @@ mod interrupt;
 mod lease;
 mod lock;
 mod log;
+mod objects;
 mod queue;
 mod rebase;
 mod recovery;

@@ -13,10 +13,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::cat_file::CatFile;
 use crate::error::PushError;
 use crate::git::Git;
 use crate::interrupt::Interrupt;
+use crate::objects::{Objects, TreeEntry};
 use crate::rebase::Resolution;
 use crate::report::LandedCommit;
 use crate::settings::{PathPolicy, PolicyRules, PolicySource};
@@ -108,9 +108,16 @@ pub(crate) fn replay(
     };
     let head = git.line(&["rev-parse", "HEAD"])?;
     let onto_tree = git.line(&["rev-parse", &format!("{onto}^{{tree}}")])?;
-    let mut cat = CatFile::start(git)?;
+    let mut objects = Objects::start(git, git_dir)?;
     let Some(replayed) = replay_commits(
-        git, &mut cat, git_dir, &commits, onto, &onto_tree, rules, interrupt,
+        git,
+        &mut objects,
+        git_dir,
+        &commits,
+        onto,
+        &onto_tree,
+        rules,
+        interrupt,
     )?
     else {
         return Ok(None);
@@ -148,7 +155,7 @@ pub(crate) fn move_head(
 )]
 pub(crate) fn replay_commits(
     git: &Git,
-    cat: &mut CatFile,
+    objects: &mut Objects,
     git_dir: &Path,
     commits: &[(String, String)],
     onto: &str,
@@ -168,8 +175,8 @@ pub(crate) fn replay_commits(
         if merge.unusual {
             return Ok(None);
         }
-        let raw = cat.commit(commit)?;
-        let Some(metadata) = Metadata::parse(&raw) else {
+        let raw = objects.cat.commit(commit)?;
+        let Some(metadata) = Metadata::parse(&raw).filter(|m| m.encoding.is_none()) else {
             return Ok(None);
         };
         let tree = if merge.conflicts.is_empty() {
@@ -212,7 +219,7 @@ pub(crate) fn replay_commits(
                 let (entry, outcome) = match policy {
                     PathPolicy::Mine => take(sides.mine.as_ref(), "mine"),
                     PathPolicy::Theirs => take(sides.theirs.as_ref(), "theirs"),
-                    PathPolicy::Union => union_entry(git, cat, git_dir, path, sides)?,
+                    PathPolicy::Union => union_entry(git, objects, git_dir, path, sides)?,
                     PathPolicy::Fail | PathPolicy::Regenerate { .. } => return Ok(None),
                 };
                 tracing::info!(path, policy = policy.name(), %outcome, "resolved a conflict");
@@ -226,22 +233,29 @@ pub(crate) fn replay_commits(
                 });
                 replacements.push((path.clone(), entry));
             }
-            rewrite_tree(git, git_dir, &merge.tree, &replacements)?
+            let changes: Vec<(String, Option<TreeEntry>)> = replacements
+                .into_iter()
+                .map(|(path, entry)| {
+                    (
+                        path,
+                        entry.map(|entry| TreeEntry {
+                            mode: entry.mode,
+                            sha: entry.sha,
+                        }),
+                    )
+                })
+                .collect();
+            objects.rewrite_tree(&merge.tree, &changes)?
         };
         if tree == tip_tree {
             tracing::debug!(commit, "dropping a commit left empty");
             continue;
         }
-        let mut command = git
-            .command(&["commit-tree", &tree, "-p", &tip, "-F", "-"])
-            .input(metadata.message.as_bytes().to_vec())
-            .env("GIT_AUTHOR_NAME", &metadata.author_name)
-            .env("GIT_AUTHOR_EMAIL", &metadata.author_email)
-            .env("GIT_AUTHOR_DATE", &metadata.author_date);
-        if let Some(encoding) = &metadata.encoding {
-            command = command.env("GIT_COMMIT_ENCODING", encoding);
-        }
-        tip = command.line()?;
+        let author = format!(
+            "{} <{}> {}",
+            metadata.author_name, metadata.author_email, metadata.author_date
+        );
+        tip = objects.commit(&tree, &tip, &author, &metadata.message)?;
         tip_tree = tree;
         landed.push(LandedCommit {
             sha: tip.clone(),
@@ -338,7 +352,7 @@ fn take(side: Option<&Entry>, name: &str) -> (Option<Entry>, String) {
 
 fn union_entry(
     git: &Git,
-    cat: &mut CatFile,
+    objects: &mut Objects,
     git_dir: &Path,
     path: &str,
     sides: &Sides,
@@ -358,9 +372,9 @@ fn union_entry(
     }
     let sha = |entry: &Option<Entry>| entry.as_ref().map(|e| e.sha.clone());
     let (base, theirs, mine) = (
-        cat.blob(sha(&sides.base).as_deref())?,
-        cat.blob(sha(&sides.theirs).as_deref())?,
-        cat.blob(sha(&sides.mine).as_deref())?,
+        objects.cat.blob(sha(&sides.base).as_deref())?,
+        objects.cat.blob(sha(&sides.theirs).as_deref())?,
+        objects.cat.blob(sha(&sides.mine).as_deref())?,
     );
     if [&base, &theirs, &mine].iter().any(|b| union::is_binary(b)) {
         return Err(unresolvable("it is a binary file"));
@@ -369,10 +383,7 @@ fn union_entry(
     if resolved.is_empty() && (sides.mine.is_none() || sides.theirs.is_none()) {
         return Ok((None, "deleted: no line is left".to_string()));
     }
-    let sha = git
-        .command(&["hash-object", "-w", "--stdin"])
-        .input(resolved)
-        .line()?;
+    let sha = objects.blob(&resolved)?;
     let mode = sides
         .mine
         .as_ref()
@@ -382,38 +393,6 @@ fn union_entry(
         Some(Entry { mode, sha }),
         "kept the lines of both".to_string(),
     ))
-}
-
-/// `tree` with some paths replaced or removed, through a scratch index.
-fn rewrite_tree(
-    git: &Git,
-    git_dir: &Path,
-    tree: &str,
-    replacements: &[(String, Option<Entry>)],
-) -> Result<String, PushError> {
-    let scratch = git_dir.join("weft-push-replay-index");
-    let zero = "0".repeat(tree.len());
-    let mut input = String::new();
-    for (path, entry) in replacements {
-        input.push_str(&format!("0 {zero}\t{path}\0"));
-        if let Some(entry) = entry {
-            input.push_str(&format!("{} {}\t{path}\0", entry.mode, entry.sha));
-        }
-    }
-    let result = (|| {
-        git.command(&["read-tree", tree])
-            .env("GIT_INDEX_FILE", &scratch)
-            .ok()?;
-        git.command(&["update-index", "-z", "--index-info"])
-            .env("GIT_INDEX_FILE", &scratch)
-            .input(input.into_bytes())
-            .ok()?;
-        git.command(&["write-tree"])
-            .env("GIT_INDEX_FILE", &scratch)
-            .line()
-    })();
-    let _ = fs_err::remove_file(&scratch);
-    result
 }
 
 /// What a replayed commit keeps of the original.

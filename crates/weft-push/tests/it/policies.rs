@@ -56,6 +56,11 @@ fn mine_keeps_the_pushed_version() {
         PolicySource::Rule("conf.txt".to_string())
     );
     assert!(report.conflicts[0].commit.ends_with("my change"));
+    // The replayed commit keeps its author and message.
+    assert_eq!(
+        remote.git(&["log", "-1", "--format=%an <%ae>|%cn|%B", "main"]),
+        "mine <mine@example.invalid>|mine|my change\n\n"
+    );
 }
 
 #[test]
