@@ -219,7 +219,10 @@ fn bad_input_exits_2() {
     let (code, _, stderr) = run(&clone, &["push", "--add", "no-such-file"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("cannot stage no-such-file"), "{stderr}");
-    assert!(stderr.contains("failed to commit the staged changes"), "{stderr}");
+    assert!(
+        stderr.contains("failed to commit the staged changes"),
+        "{stderr}"
+    );
 }
 
 #[test]
