@@ -15,7 +15,7 @@ mod coordination;
 mod launch;
 mod push;
 
-pub use coordination::CoordinationConfig;
+pub use coordination::{AlertsConfig, CoordinationConfig, ServerConfig, TokenConfig};
 pub use push::PushConfig;
 
 pub use launch::{
