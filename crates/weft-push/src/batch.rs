@@ -20,10 +20,6 @@ use crate::remote::Lease;
 use crate::replay::{Replayed, linear_commits, replay_commits};
 use crate::settings::PolicyRules;
 
-/// Where the holder keeps its copy of the queue, and of the receipts.
-pub(crate) const LOCAL_QUEUE: &str = "refs/weft/queue/";
-pub(crate) const LOCAL_RECEIPTS: &str = "refs/weft/queue-receipts/";
-
 /// How old a receipt is before a holder deletes it (its waiter reads it
 /// within a look or two).
 const RECEIPT_KEPT_SECONDS: u64 = 60;
@@ -81,7 +77,7 @@ pub(crate) fn collect(
     let mut objects = Objects::start(git, git_dir)?;
     let mut seen: HashSet<String> = HashSet::new();
     for pass in 0..PASSES {
-        let Some(waiting) = fetch_queue(git, request, pass == 0, &mut batch)? else {
+        let Some(waiting) = fetch_queue(git, &mut objects, request, pass == 0, &mut batch)? else {
             break;
         };
         let fresh: Vec<(String, String)> = waiting
@@ -144,25 +140,20 @@ pub(crate) fn collect(
 /// How many times the queue is read for one landing.
 const PASSES: usize = 3;
 
-/// Fetches the branch's queue (and, the first time, notes the receipts old
-/// enough to delete); the waiting refs in line order, or `None` when the
-/// queue cannot be read.
+/// Looks at the branch's queue and fetches the records (and commits) of
+/// those waiting; the first time, also notes the receipts old enough to
+/// delete. Returns the waiting refs in line order, or `None` when the queue
+/// cannot be read.
 fn fetch_queue(
     git: &Git,
+    objects: &mut Objects,
     request: &BatchRequest<'_>,
     with_receipts: bool,
     batch: &mut Batch,
 ) -> Result<Option<Vec<(String, String)>>, PushError> {
-    let local = format!("{LOCAL_QUEUE}{}/", request.branch);
-    let refspec = format!("+{}*:{local}*", queue::prefix(request.branch));
-    let local_receipts = format!("{LOCAL_RECEIPTS}{}/", request.branch);
-    let receipts_refspec = format!(
-        "+{}*:{local_receipts}*",
-        queue::receipt_prefix(request.branch)
-    );
-    // A look first: an empty line costs no fetch.
     let queue_pattern = format!("{}*", queue::prefix(request.branch));
-    let receipts_pattern = format!("{}*", queue::receipt_prefix(request.branch));
+    let receipt_prefix = queue::receipt_prefix(request.branch);
+    let receipts_pattern = format!("{receipt_prefix}*");
     let mut patterns = vec![queue_pattern.as_str()];
     if with_receipts {
         patterns.push(receipts_pattern.as_str());
@@ -170,68 +161,63 @@ fn fetch_queue(
     let Ok(listed) = crate::remote::list(git, request.remote, &patterns) else {
         return Ok(None);
     };
-    if !listed
+    let mut waiting: Vec<(String, String)> = listed
         .iter()
-        .any(|(_, name)| queue::entry_name(request.branch, name).is_some())
-    {
-        return Ok(Some(Vec::new()));
-    }
-    let mut arguments = vec![
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--no-write-fetch-head",
-        "--no-recurse-submodules",
-        "--refmap=",
-        "--prune",
-        request.remote,
-        &refspec,
-    ];
-    if with_receipts {
-        arguments.push(&receipts_refspec);
-    }
-    let fetched = git.run(&arguments)?;
-    if !fetched.success {
-        tracing::debug!(stderr = %fetched.stderr.trim(), "could not fetch the queue; batching nothing more");
-        return Ok(None);
-    }
-    let listing = git.ok(&["for-each-ref", "--format=%(refname) %(objectname)", &local])?;
-    let mut waiting: Vec<(String, String)> = listing
-        .lines()
-        .filter_map(|line| {
-            let (name, sha) = line.split_once(' ')?;
-            let remote_name = format!(
-                "{}{}",
-                queue::prefix(request.branch),
-                name.strip_prefix(&local)?
-            );
-            queue::entry_name(request.branch, &remote_name)?;
-            Some((remote_name, sha.to_string()))
-        })
+        .filter(|(_, name)| queue::entry_name(request.branch, name).is_some())
+        .map(|(sha, name)| (name.clone(), sha.clone()))
         .collect();
     waiting.sort();
-    if with_receipts {
-        let now = crate::git_lock::now_ms() / 1000;
-        let receipts = git.ok(&[
-            "for-each-ref",
-            "--format=%(refname) %(objectname) %(committerdate:unix)",
-            &local_receipts,
-        ])?;
-        batch.old_receipts = receipts
+    if waiting.is_empty() {
+        return Ok(Some(waiting));
+    }
+    let receipts: Vec<(String, String)> = if with_receipts {
+        listed
+            .iter()
+            .filter(|(_, name)| name.starts_with(&receipt_prefix))
+            .map(|(sha, name)| (name.clone(), sha.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // Fetch by sha: the tips are advertised, and no local ref is written.
+    let mut wanted = Vec::new();
+    for (_, sha) in waiting.iter().chain(&receipts) {
+        if objects.cat.read(sha)?.is_none() {
+            wanted.push(sha.clone());
+        }
+    }
+    if !wanted.is_empty() {
+        let mut arguments = vec![
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+            "--no-show-forced-updates",
+            "--refmap=",
+            request.remote,
+        ];
+        arguments.extend(wanted.iter().map(String::as_str));
+        let fetched = git.run(&arguments)?;
+        if !fetched.success {
+            tracing::debug!(stderr = %fetched.stderr.trim(), "could not fetch the queue; batching nothing more");
+            return Ok(None);
+        }
+    }
+    let now = crate::git_lock::now_ms() / 1000;
+    for (reference, sha) in receipts {
+        let Ok(raw) = objects.cat.commit(&sha) else {
+            continue;
+        };
+        let written = raw
             .lines()
-            .filter_map(|line| {
-                let mut fields = line.split(' ');
-                let (name, sha, date) = (fields.next()?, fields.next()?, fields.next()?);
-                let date: u64 = date.parse().ok()?;
-                let remote_name = format!(
-                    "{}{}",
-                    queue::receipt_prefix(request.branch),
-                    name.strip_prefix(&local_receipts)?
-                );
-                (date.saturating_add(RECEIPT_KEPT_SECONDS) < now)
-                    .then(|| (remote_name, sha.to_string()))
-            })
-            .collect();
+            .take_while(|line| !line.is_empty())
+            .find_map(|line| line.strip_prefix("committer "))
+            .and_then(|ident| ident.rsplit(' ').nth(1))
+            .and_then(|seconds| seconds.parse::<u64>().ok());
+        if written.is_some_and(|written| written.saturating_add(RECEIPT_KEPT_SECONDS) < now) {
+            batch.old_receipts.push((reference, sha));
+        }
     }
     Ok(Some(waiting))
 }

@@ -189,12 +189,6 @@ pub(crate) fn forget(git: &Git, git_dir: &Path, state: &RunState) -> Result<(), 
         remote::FETCHED_NAMESPACE,
         state.branch
     ));
-    let queue = format!("{}{}/", crate::batch::LOCAL_QUEUE, state.branch);
-    let receipts = format!("{}{}/", crate::batch::LOCAL_RECEIPTS, state.branch);
-    let copies = git.ok(&["for-each-ref", "--format=%(refname)", &queue, &receipts])?;
-    for reference in copies.lines() {
-        input.push_str(&format!("delete {reference}\n"));
-    }
     git.command(&["update-ref", "--stdin"])
         .input(input.into_bytes())
         .ok()?;

@@ -119,6 +119,7 @@ pub(crate) fn fetch_branch(
         "--no-tags",
         "--no-write-fetch-head",
         "--no-recurse-submodules",
+        "--no-show-forced-updates",
         // Only the refspec given: no opportunistic update of the user's
         // remote-tracking refs, so a rollback leaves every ref as it was.
         "--refmap=",
@@ -146,6 +147,7 @@ pub(crate) fn fetch_objects(git: &Git, remote: &str, reference: &str) -> Result<
         "--no-tags",
         "--no-write-fetch-head",
         "--no-recurse-submodules",
+        "--no-show-forced-updates",
         // Only the refspec given: no opportunistic update of the user's
         // remote-tracking refs, so a rollback leaves every ref as it was.
         "--refmap=",
