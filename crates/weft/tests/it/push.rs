@@ -206,12 +206,12 @@ fn bad_input_exits_2() {
     let fixture = Fixture::new(&[]);
     let clone = fixture.clone("b");
     let output = weft(&clone, &["push"])
-        .env("WEFT_SERVER", "http://127.0.0.1:1")
+        .env("WEFT_SERVER", "ftp://127.0.0.1:1")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("coordination client"), "{stderr}");
+    assert!(stderr.contains("not an http(s) URL"), "{stderr}");
 
     let (code, _, stderr) = run(&clone, &["push", "--priority", "1", "--class", "batch"]);
     assert_eq!(code, 2, "{stderr}");
