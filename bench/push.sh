@@ -10,6 +10,9 @@
 #         with `data/results.csv merge=union` in .gitattributes, without which every rebase stops
 #         on the shared file and the loop never ends. A pusher still trying after TIMEOUT seconds
 #         gives up and counts as a failure.
+#   literal  (only with LITERAL=1) the same loop without the merge driver, as people write it; each
+#         push gives up after LITERAL_TIMEOUT seconds. Its first conflict on the shared file stops
+#         `git pull --rebase` half-way, and every later pull fails until it gives up.
 # Prints, for each: commits landed, commits landed twice, rows of the shared file kept, failed
 # pushes, wall time; for weft also the attempts and the time spent waiting for the lock. Asserts
 # nothing. Needs: git, python3.
@@ -19,6 +22,8 @@ cd "$(dirname "$0")/.."
 PUSHERS=${PUSHERS:-16}
 COMMITS=${COMMITS:-5}
 TIMEOUT=${TIMEOUT:-300}
+LITERAL=${LITERAL:-0}
+LITERAL_TIMEOUT=${LITERAL_TIMEOUT:-20}
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 
 cargo build -q --release -p weft
@@ -44,7 +49,7 @@ setup() {
         echo "bench" > README.md
         if [ "$mode" = weft ]; then
             echo 'push: {policies: {"data/results.csv": union}}' > weft.yaml
-        else
+        elif [ "$mode" = loop ]; then
             echo 'data/results.csv merge=union' > .gitattributes
         fi
         git add -A && git commit -q -m seed && git push -q origin HEAD:main
@@ -76,17 +81,21 @@ pusher_weft() {
     done
 }
 
+pusher_literal() {
+    TIMEOUT=$LITERAL_TIMEOUT MODE_DIR=$work/literal pusher_loop "$1"
+}
+
 pusher_loop() {
-    local p=$1 dir=$work/loop
+    local p=$1 dir=${MODE_DIR:-$work/loop}
     cd "$dir/c$p"
     for c in $(seq 1 "$COMMITS"); do
         change "$p" "$c"
         git add -A && git commit -q -m "pusher $p commit $c"
         local started=$SECONDS
-        until git pull -q --rebase 2>>"$dir/log-$p" && git push -q 2>>"$dir/log-$p"; do
+        until git pull -q --rebase >/dev/null 2>>"$dir/log-$p" && git push -q >/dev/null 2>>"$dir/log-$p"; do
             if [ $((SECONDS - started)) -ge "$TIMEOUT" ]; then
                 echo "pusher $p commit $c" >>"$dir/failures"
-                git rebase --abort 2>/dev/null || true
+                git rebase --abort >/dev/null 2>&1 || true
                 break
             fi
             sleep $((RANDOM % 5))
@@ -111,10 +120,16 @@ setup weft
 setup loop
 weft_ms=$(race weft)
 loop_ms=$(race loop)
+literal_ms=0
+if [ "$LITERAL" = 1 ]; then
+    setup literal
+    literal_ms=$(race literal)
+fi
 
-python3 - "$work" "$PUSHERS" "$COMMITS" "$weft_ms" "$loop_ms" <<'PY'
+python3 - "$work" "$PUSHERS" "$COMMITS" "$weft_ms" "$loop_ms" "$literal_ms" <<'PY'
 import collections, glob, json, os, subprocess, sys
-work, pushers, commits, weft_ms, loop_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+work, pushers, commits = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+weft_ms, loop_ms, literal_ms = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 expected = pushers * commits
 
 def measure(mode):
@@ -142,8 +157,11 @@ for path in glob.glob(os.path.join(work, "weft", "report-*.json")):
 print(f"push benchmark: {pushers} pushers x {commits} commits to one bare repository, "
       f"each commit also appending to data/results.csv ({os.cpu_count()} CPUs)")
 print(f"{'':34}{'landed':>10}{'twice':>7}{'rows kept':>11}{'failures':>10}{'wall time':>11}")
-for name, mode, elapsed in [("weft push", "weft", weft_ms),
-                            ("until git pull --rebase && git push", "loop", loop_ms)]:
+rows = [("weft push", "weft", weft_ms),
+        ("loop + merge=union", "loop", loop_ms)]
+if literal_ms:
+    rows.append(("loop as written", "literal", literal_ms))
+for name, mode, elapsed in rows:
     landed, twice, rows, failures = measure(mode)
     print(f"{name:34}{f'{landed}/{expected}':>10}{twice:>7}{f'{rows}/{expected}':>11}"
           f"{failures:>10}{elapsed / 1000:>10.1f}s")
