@@ -379,12 +379,16 @@ fn summary(report: &PushReport) -> String {
     let took = seconds(Duration::from_millis(report.duration_ms));
     match report.outcome {
         PushOutcome::Landed => {
+            let attempts = if report.attempts > 0 {
+                format!("{}, ", console::count(report.attempts as usize, "attempt"))
+            } else {
+                String::new()
+            };
             let mut text = format!(
-                "{} {} on {target} at {} ({}, {took}",
+                "{} {} on {target} at {} ({attempts}{took}",
                 console::paint(Style::Green, "landed"),
                 console::count(report.landed.len(), "commit"),
                 report.head.as_deref().map(short).unwrap_or_default(),
-                console::count(report.attempts as usize, "attempt"),
             );
             if report.lock.waited_ms >= 100 {
                 text.push_str(&format!(
@@ -477,7 +481,7 @@ fn render_status(status: &PushStatus) -> String {
         }
     }
     if !status.waiters.is_empty() {
-        text.push_str("waiting:\n");
+        text.push_str("in line:\n");
         for waiter in &status.waiters {
             let line = match (&waiter.record, &waiter.receipt) {
                 (Some(record), _) => format!(
@@ -488,11 +492,16 @@ fn render_status(status: &PushStatus) -> String {
                     if waiter.stale { " (stale)" } else { "" }
                 ),
                 (None, Some(receipt)) => format!(
-                    "  {}  landed {} for a waiter {} ago (receipt not read yet{})\n",
+                    "  {}  receipt: {} of a waiter landed by {} {} ago{}\n",
                     receipt.branch,
                     console::count(receipt.commits.len(), "commit"),
+                    receipt.landed_by,
                     span(status.now.saturating_sub(receipt.at)),
-                    if waiter.stale { "; stale" } else { "" }
+                    if waiter.stale {
+                        " (stale; `weft push cleanup` deletes it)"
+                    } else {
+                        ""
+                    }
                 ),
                 (None, None) => format!("  {} (unreadable)\n", waiter.reference),
             };
