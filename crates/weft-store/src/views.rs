@@ -113,22 +113,12 @@ impl Store {
                     .filter(|l| l.resource == resource.id)
                     .cloned()
                     .collect();
-                let mut queue: Vec<&Waiter> = waiters
+                let mut queue: Vec<Waiter> = waiters
                     .iter()
                     .filter(|(r, _)| *r == id)
-                    .map(|(_, w)| w)
+                    .map(|(_, w)| w.clone())
                     .collect();
-                queue.sort_by(|a, b| {
-                    let pa = self
-                        .policy
-                        .effective_priority(a.priority, now - a.enqueued_at);
-                    let pb = self
-                        .policy
-                        .effective_priority(b.priority, now - b.enqueued_at);
-                    pb.cmp(&pa)
-                        .then(a.enqueued_at.cmp(&b.enqueued_at))
-                        .then(a.id.cmp(&b.id))
-                });
+                self.order_queue(&mut queue, now);
                 let queue = queue
                     .into_iter()
                     .enumerate()
