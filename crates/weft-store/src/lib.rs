@@ -10,6 +10,7 @@
 mod alerts;
 mod coordinator;
 mod error;
+mod holding;
 mod leases;
 pub mod metrics;
 mod migrations;
