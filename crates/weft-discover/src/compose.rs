@@ -732,15 +732,24 @@ fn is_bind_source(source: &str) -> bool {
 #[cfg(test)]
 mod tests;
 
-/// The workspace-relative files that a compose file includes (for the
-/// workspace to read them as part of the including project, not as projects
-/// of their own).
-pub fn included_files(file: &SourceFile, environment: &HashMap<String, String>) -> Vec<String> {
-    if !file.text.contains("include") {
-        return Vec::new();
+/// The files one compose file pulls in, by workspace-relative path.
+#[derive(Debug, Default)]
+pub struct PulledIn {
+    /// `include:` entries: read as part of the including project.
+    pub included: Vec<String>,
+    /// `extends: {file: …}` targets: templates the file's services inherit from.
+    pub extended: Vec<String>,
+}
+
+/// The files a compose file includes or extends from, with variables
+/// interpolated from the project's `.env`; paths that still hold a
+/// variable are left out.
+pub fn pulled_in_files(file: &SourceFile, environment: &HashMap<String, String>) -> PulledIn {
+    if !file.text.contains("include") && !file.text.contains("extends") {
+        return PulledIn::default();
     }
     let Ok(root) = yaml::parse_one(&file.text) else {
-        return Vec::new();
+        return PulledIn::default();
     };
     let load = |_: &str| None;
     let project = Project {
@@ -756,9 +765,20 @@ pub fn included_files(file: &SourceFile, environment: &HashMap<String, String>) 
         facts: Facts::default(),
         unset: BTreeSet::new(),
     };
-    reader
+    let included = reader
         .includes(file, &root)
         .into_iter()
         .map(|(path, _)| path)
-        .collect()
+        .collect();
+    let directory = file.path.rsplit_once('/').map_or("", |(d, _)| d);
+    let extended = root
+        .get("services")
+        .into_iter()
+        .flat_map(Node::entries)
+        .filter_map(|(_, body)| body.get("extends")?.get("file"))
+        .filter_map(|path| reader.text_or_raw(path))
+        .filter(|path| !path.is_empty() && !path.contains('$'))
+        .map(|path| join_relative(directory, &path))
+        .collect();
+    PulledIn { included, extended }
 }

@@ -99,9 +99,18 @@ fn strip_port(entry: &str) -> &str {
 
 /// A DNS name that could be a service: letters, digits, `-`, `_`, `.`, not an
 /// IP address, not a well-known local name, and not interpolation left over.
+///
+/// A trailing dot (a fully qualified `db.example.`) is accepted only after
+/// two or more labels: `grafana.` is what `grafana.${DOMAIN}` becomes when
+/// `DOMAIN` is unset, a public name whose domain is unknown, not the
+/// `grafana` service. Empty labels (`a..b`, `.example.com`) are not names.
 pub fn is_host_name(text: &str) -> bool {
-    let text = text.trim_end_matches('.');
+    let qualified = text.ends_with('.');
+    let text = text.strip_suffix('.').unwrap_or(text);
     if text.is_empty() || text.len() > 253 {
+        return false;
+    }
+    if text.split('.').any(str::is_empty) || (qualified && !text.contains('.')) {
         return false;
     }
     if !text
@@ -146,6 +155,19 @@ mod tests {
         assert_eq!(
             hosts_in_value(None, "http://[::1]:80/"),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_name_cut_short_by_an_unset_variable_is_not_a_host() {
+        // `https://grafana.${DOMAIN}/` with DOMAIN unset.
+        assert!(hosts_in_value(None, "https://grafana./docs").is_empty());
+        assert!(hosts_in_value(Some("REDIS_HOST"), "redis.").is_empty());
+        assert!(hosts_in_value(None, "http://.example.com:80").is_empty());
+        assert!(hosts_in_value(None, "http://a..b:80").is_empty());
+        assert_eq!(
+            hosts_in_value(None, "http://db.example.:5432"),
+            ["db.example"]
         );
     }
 

@@ -1,6 +1,6 @@
 //! Finding a workspace's repositories and sorting their files to readers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -364,6 +364,13 @@ pub fn collect(
                     files.nginx.push(file);
                 }
             }
+            // `config.yaml` holding manifests (a ConfigMap next to the
+            // Deployments that use it) is Kubernetes, not application config.
+            FileKind::Config(ConfigFormat::Structured)
+                if is_yaml(&lower_name(&relative)) && looks_like_kubernetes(&file.text) =>
+            {
+                files.kubernetes.push(file);
+            }
             FileKind::Config(format) => files.config.push((file, format)),
             FileKind::Procfile => files.procfiles.push(file),
         }
@@ -400,6 +407,21 @@ fn exclude_set(patterns: &[String]) -> Option<GlobSet> {
 fn looks_like_compose(text: &str) -> bool {
     let top_level = |key: &str| text.lines().any(|line| line.starts_with(key));
     top_level("services:") && !top_level("apiVersion:") && !top_level("kind:")
+}
+
+/// A YAML file whose documents are Kubernetes objects: top-level `apiVersion:`
+/// and `kind:` lines.
+fn looks_like_kubernetes(text: &str) -> bool {
+    let top_level = |key: &str| text.lines().any(|line| line.starts_with(key));
+    top_level("apiVersion:") && top_level("kind:")
+}
+
+fn is_yaml(lower: &str) -> bool {
+    lower.ends_with(".yaml") || lower.ends_with(".yml")
+}
+
+fn lower_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase()
 }
 
 fn looks_like_nginx(text: &str) -> bool {
@@ -439,31 +461,63 @@ pub fn read_repository(root: &Path, files: &RepositoryFiles) -> Facts {
         let text = fs_err::read_to_string(root.join(relative)).ok()?;
         Some(SourceFile::new(relative, text))
     };
-    // Files another compose file includes are read with the including project.
-    let included: std::collections::HashSet<String> = files
-        .compose
-        .iter()
-        .flat_map(|(directory, project_files)| {
-            let environment = project_environment(&files.config, directory);
-            project_files
-                .iter()
-                .flat_map(|file| compose::included_files(file, &environment))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    // Files another compose file includes are read with the including
+    // project. A file that compose files only `extends` from, under a name
+    // Compose never loads by itself, is a library of templates: its services
+    // are not services of the workspace.
+    let mut included = HashSet::new();
+    let mut extended: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (directory, project_files) in &files.compose {
-        let project_files: Vec<SourceFile> = project_files
-            .iter()
-            .filter(|f| !included.contains(&f.path))
-            .cloned()
-            .collect();
-        if project_files.is_empty() {
+        let environment = project_environment(&files.config, directory);
+        for file in project_files {
+            let pulled_in = compose::pulled_in_files(file, &environment);
+            included.extend(pulled_in.included);
+            for target in pulled_in.extended {
+                extended
+                    .entry(target)
+                    .or_default()
+                    .insert(file.path.clone());
+            }
+        }
+    }
+    for (directory, project_files) in &files.compose {
+        let mut read = Vec::new();
+        for file in project_files {
+            if included.contains(&file.path) {
+                continue;
+            }
+            let name = lower_name(&file.path);
+            if let Some(extenders) = extended
+                .get(&file.path)
+                .filter(|_| compose_rank(&name).0 > 1)
+            {
+                let extenders: Vec<&str> = extenders.iter().map(String::as_str).collect();
+                facts.diagnostics.push(
+                    Diagnostic::new(
+                        Severity::Note,
+                        "compose-extends-source",
+                        format!(
+                            "not read as a compose project: its services are templates that {} `extends`",
+                            extenders.join(", ")
+                        ),
+                    )
+                    .in_file(&file.path)
+                    .with_hint(
+                        "Compose loads this file only through `extends: {file: …}`; \
+                         name it compose.yaml (or pass it with -f) to run it as a project",
+                    ),
+                );
+                continue;
+            }
+            read.push(file.clone());
+        }
+        if read.is_empty() {
             continue;
         }
         let environment = project_environment(&files.config, directory);
         facts.extend(compose::read_project(&Project {
             directory,
-            files: &project_files,
+            files: &read,
             environment: &environment,
             load: &load,
         }));

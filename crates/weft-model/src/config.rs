@@ -13,9 +13,11 @@ use crate::yaml::{self, Node};
 
 mod coordination;
 mod launch;
+mod platforms;
 mod push;
 
 pub use coordination::{AlertsConfig, CoordinationConfig, ServerConfig, TokenConfig};
+pub use platforms::{KubernetesPlatformConfig, NodePlacement, PlatformsConfig};
 pub use push::PushConfig;
 
 pub use launch::{
@@ -47,6 +49,10 @@ pub struct WorkspaceConfig {
     /// Where `weft resolve` and `weft up` pick free ports.
     #[serde(default)]
     pub ports: PortsConfig,
+    /// Where the platforms run: whether Kubernetes host ports share the
+    /// compose host.
+    #[serde(default)]
+    pub platforms: PlatformsConfig,
     /// How `weft up` coordinates start-up.
     #[serde(default)]
     pub launch: LaunchConfig,

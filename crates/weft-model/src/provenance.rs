@@ -40,6 +40,9 @@ pub enum Rule {
     KubernetesVolume,
     /// An env value naming a Service (`svc`, `svc:port`, `svc.ns`, FQDN): soft.
     KubernetesEnvironment,
+    /// The `envFrom` or `valueFrom` line that brings a ConfigMap or Secret
+    /// value naming a Service into a container: soft, like the value.
+    KubernetesEnvSource,
     /// An Ingress backend: optional (the controller serves other routes without it).
     KubernetesIngressBackend,
     KubernetesHostPort,
@@ -78,6 +81,7 @@ impl Rule {
             Rule::KubernetesEnvFrom => "kubernetes-env-from",
             Rule::KubernetesVolume => "kubernetes-volume",
             Rule::KubernetesEnvironment => "kubernetes-environment",
+            Rule::KubernetesEnvSource => "kubernetes-env-source",
             Rule::KubernetesIngressBackend => "kubernetes-ingress-backend",
             Rule::KubernetesHostPort => "kubernetes-host-port",
             Rule::KubernetesNodePort => "kubernetes-node-port",
@@ -94,9 +98,10 @@ impl Rule {
     /// (`required: false`, `optional: true`, a variable in `proxy_pass`).
     pub fn edge_kind(self) -> EdgeKind {
         match self {
-            Rule::ComposeEnvironment | Rule::KubernetesEnvironment | Rule::ConfigReference => {
-                EdgeKind::Soft
-            }
+            Rule::ComposeEnvironment
+            | Rule::KubernetesEnvironment
+            | Rule::KubernetesEnvSource
+            | Rule::ConfigReference => EdgeKind::Soft,
             Rule::ComposeExternalLinks | Rule::KubernetesIngressBackend | Rule::TraefikRouter => {
                 EdgeKind::Optional
             }

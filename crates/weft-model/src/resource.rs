@@ -91,6 +91,15 @@ pub enum Resource {
         /// The rule as written (a Traefik rule, an nginx `server_name`).
         #[serde(skip_serializing_if = "Option::is_none")]
         rule: Option<String>,
+        /// The proxy's entry points the route listens on (Traefik
+        /// `entrypoints`); empty: every entry point.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        entry_points: Vec<String>,
+        /// The route also matches on something besides host and path (a
+        /// header, a method, a negation): it takes only part of the
+        /// requests its host and path name.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        narrowed: bool,
     },
     ContainerName {
         name: String,

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use weft_model::config::NodePlacement;
 use weft_model::{Claim, Model, PathMatch, Platform, Protocol, ProxyKind, Resource, Severity};
 
 use super::network::Subnet;
@@ -81,8 +82,35 @@ fn ips_overlap(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
+/// Which host a platform's ports are bound on: compose's host, and the
+/// Kubernetes nodes, which are that same host unless weft.yaml says
+/// `platforms.kubernetes.nodes: separate`.
+fn port_host(model: &Model, platform: Platform) -> Platform {
+    match model.config.platforms.kubernetes.nodes {
+        NodePlacement::SameHost => Platform::Docker,
+        NodePlacement::Separate => platform,
+    }
+}
+
+/// `docker`, `kubernetes`, or `docker+kubernetes` when compose and a
+/// cluster on the same host publish the port.
+fn platforms_text(claims: &[&Claim]) -> String {
+    let platforms: BTreeSet<Platform> = claims
+        .iter()
+        .filter_map(|c| match &c.resource {
+            Resource::HostPort { platform, .. } => Some(*platform),
+            _ => None,
+        })
+        .collect();
+    platforms
+        .into_iter()
+        .map(platform_name)
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
 fn ports(model: &Model, conflicts: &mut Vec<Conflict>) {
-    // (platform, protocol, port) → claims publishing it.
+    // (host, protocol, port) → claims publishing it.
     let mut by_port: BTreeMap<(Platform, Protocol, u16), Vec<&Claim>> = BTreeMap::new();
     for claim in &model.claims {
         if let Resource::HostPort {
@@ -100,7 +128,7 @@ fn ports(model: &Model, conflicts: &mut Vec<Conflict>) {
             };
             for port in *start..=last {
                 by_port
-                    .entry((*platform, *protocol, port))
+                    .entry((port_host(model, *platform), *protocol, port))
                     .or_default()
                     .push(claim);
             }
@@ -138,7 +166,7 @@ fn ports(model: &Model, conflicts: &mut Vec<Conflict>) {
             continue;
         }
         previous = Some((*platform, *protocol, *port, identity));
-        let platform_text = platform_name(*platform);
+        let platform_text = platforms_text(&contested);
         let ip = contested.iter().find_map(|c| host_ip(c));
         let resource = match ip {
             Some(ip) if contested.iter().all(|c| host_ip(c) == Some(ip)) => {
@@ -156,7 +184,15 @@ fn ports(model: &Model, conflicts: &mut Vec<Conflict>) {
             id: format!("port:{platform_text}/{resource}"),
             kind: ConflictKind::Port,
             severity: severity_by_spread(&contested),
-            message: format!("host port {resource} ({platform_text}) is published by {}", owners.join(", ")),
+            message: format!(
+                "host port {resource} ({platform_text}) is published by {}{}",
+                owners.join(", "),
+                if platform_text.contains('+') {
+                    "; the cluster's nodes include the compose host (set `platforms.kubernetes.nodes: separate` in weft.yaml if the cluster runs elsewhere)"
+                } else {
+                    ""
+                }
+            ),
             resource,
             claims: contested.iter().map(|c| claim(c, None)).collect(),
             strategies: vec![
@@ -185,6 +221,8 @@ struct Route<'m> {
     name: Option<&'m str>,
     priority: Option<i64>,
     rule: Option<&'m str>,
+    entry_points: &'m [String],
+    narrowed: bool,
 }
 
 fn routes(model: &Model) -> Vec<Route<'_>> {
@@ -201,6 +239,8 @@ fn routes(model: &Model) -> Vec<Route<'_>> {
                 name,
                 priority,
                 rule,
+                entry_points,
+                narrowed,
             } => Some(Route {
                 claim,
                 proxy: *proxy,
@@ -211,6 +251,8 @@ fn routes(model: &Model) -> Vec<Route<'_>> {
                 name: name.as_deref(),
                 priority: *priority,
                 rule: rule.as_deref(),
+                entry_points,
+                narrowed: *narrowed,
             }),
             _ => None,
         })
@@ -335,17 +377,22 @@ fn shadowed_routes(model: &Model, conflicts: &mut Vec<Conflict>) {
             ],
         });
     }
-    // Traefik: a router with a higher priority whose match covers another's.
+    // Traefik: a router with a higher priority whose match covers another's
+    // on an entry point they share.
     let traefik: Vec<&Route<'_>> = all
         .iter()
-        .filter(|r| r.proxy == ProxyKind::Traefik && !is_catch_all(r.host))
+        .filter(|r| r.proxy == ProxyKind::Traefik && !is_template(r))
         .collect();
     for shadowed in &traefik {
+        if is_catch_all(shadowed.host) {
+            continue;
+        }
         for winner in &traefik {
             if std::ptr::eq(*shadowed, *winner)
                 || winner.router != shadowed.router
-                || winner.host != shadowed.host
-                || winner.claim.service == shadowed.claim.service
+                || (winner.name == shadowed.name && winner.claim.service == shadowed.claim.service)
+                || !(winner.host == shadowed.host || winner.host == "*")
+                || !shares_entry_point(winner, shadowed)
             {
                 continue;
             }
@@ -353,10 +400,19 @@ fn shadowed_routes(model: &Model, conflicts: &mut Vec<Conflict>) {
                 r.priority
                     .unwrap_or_else(|| r.rule.map_or(0, |rule| rule.len() as i64))
             };
-            let covers = winner.path_match == PathMatch::Prefix
+            // The winner takes every request of the shadowed route: nothing
+            // but host and path narrows it, and its path takes in the other's.
+            // Equal paths of two services are a domain conflict already.
+            let same_path =
+                winner.path == shadowed.path && winner.path_match == shadowed.path_match;
+            let covers = !winner.narrowed
                 && shadowed.path_match != PathMatch::Regex
-                && shadowed.path.starts_with(winner.path)
-                && winner.path != shadowed.path;
+                && match winner.path_match {
+                    PathMatch::Prefix => shadowed.path.starts_with(winner.path),
+                    PathMatch::Exact => same_path,
+                    PathMatch::Regex => false,
+                }
+                && (!same_path || winner.claim.service == shadowed.claim.service);
             if covers && priority(winner) > priority(shadowed) {
                 let name = shadowed.name.unwrap_or("?");
                 conflicts.push(Conflict {
@@ -365,9 +421,10 @@ fn shadowed_routes(model: &Model, conflicts: &mut Vec<Conflict>) {
                     severity: Severity::Warning,
                     resource: format!("{}{}", shadowed.host, shadowed.path),
                     message: format!(
-                        "Traefik router `{name}` ({}{}) never matches: `{}` covers it with priority {} > {}",
+                        "Traefik router `{name}` ({}{}{}) never matches: `{}` covers it with priority {} > {}",
                         shadowed.host,
                         shadowed.path,
+                        entry_points_text(shadowed),
                         winner.name.unwrap_or("?"),
                         priority(winner),
                         priority(shadowed)
@@ -385,6 +442,25 @@ fn shadowed_routes(model: &Model, conflicts: &mut Vec<Conflict>) {
                 });
             }
         }
+    }
+}
+
+/// Whether two routes listen on a common entry point; a route that names
+/// none listens on all of them.
+fn shares_entry_point(a: &Route<'_>, b: &Route<'_>) -> bool {
+    a.entry_points.is_empty()
+        || b.entry_points.is_empty()
+        || a.entry_points
+            .iter()
+            .any(|point| b.entry_points.contains(point))
+}
+
+/// ` on web, websecure`, or nothing for a route on every entry point.
+fn entry_points_text(route: &Route<'_>) -> String {
+    if route.entry_points.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", route.entry_points.join(", "))
     }
 }
 

@@ -52,6 +52,8 @@ pub(super) fn read_ingress(object: &Object<'_>, facts: &mut Facts) {
                     name: Some(object.name.to_string()),
                     priority: None,
                     rule: None,
+                    entry_points: Vec::new(),
+                    narrowed: false,
                 },
                 provenance: object.file.provenance(at.span, Rule::KubernetesIngressRule),
             });
@@ -210,12 +212,15 @@ spec:
                     name,
                     priority,
                     rule,
+                    entry_points,
+                    narrowed,
                 } = &claim.resource
                 else {
                     panic!("a route expected: {claim:?}");
                 };
                 assert_eq!(*proxy, ProxyKind::Ingress);
                 assert_eq!((priority, rule), (&None, &None));
+                assert!(entry_points.is_empty() && !narrowed);
                 assert_eq!(claim.provenance.rule, Rule::KubernetesIngressRule);
                 let at = &INGRESSES[claim.provenance.span.range()];
                 (

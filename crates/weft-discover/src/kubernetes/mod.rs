@@ -10,6 +10,7 @@
 //! own. Then each object is turned into facts.
 
 mod documents;
+mod env_sources;
 mod ingress;
 mod objects;
 mod pods;
@@ -45,6 +46,7 @@ pub fn read(files: &[SourceFile]) -> Facts {
 
 /// Turns the collected objects into facts.
 fn read_objects(objects: &[Object<'_>], facts: &mut Facts) {
+    let sources = env_sources::EnvSources::new(objects);
     let workloads: Vec<&Object<'_>> = objects
         .iter()
         .filter(|object| object.class() == Class::Workload)
@@ -89,7 +91,7 @@ fn read_objects(objects: &[Object<'_>], facts: &mut Facts) {
                 });
                 let mut own_names: BTreeSet<String> = names.into_iter().collect();
                 own_names.insert(object.name.to_ascii_lowercase());
-                pods::read_pod_spec(object, &own_names, facts);
+                pods::read_pod_spec(object, &own_names, &sources, facts);
             }
             Class::Service => {
                 let subject = match stands_for.get(&index) {

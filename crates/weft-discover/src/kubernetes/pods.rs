@@ -7,13 +7,20 @@ use std::collections::BTreeSet;
 use weft_model::yaml::Node;
 use weft_model::{Diagnostic, EdgeKind, Platform, Protocol, Resource, Rule};
 
+use super::env_sources::{EnvSources, SourceKind};
 use super::objects::Object;
 use crate::facts::{ClaimFact, EnvAssignment, Facts, LocalService, Reference, Subject, Target};
 use crate::host::hosts_in_value;
 
 /// Reads the pod spec of a workload. Hosts in `own_names` (the workload's
 /// name and the DNS names of the Services that select it) are not references.
-pub(super) fn read_pod_spec(object: &Object<'_>, own_names: &BTreeSet<String>, facts: &mut Facts) {
+/// `sources` holds the ConfigMaps and Secrets its containers may import.
+pub(super) fn read_pod_spec(
+    object: &Object<'_>,
+    own_names: &BTreeSet<String>,
+    sources: &EnvSources<'_>,
+    facts: &mut Facts,
+) {
     let Some(pod_spec) = object.pod_spec() else {
         return;
     };
@@ -21,6 +28,7 @@ pub(super) fn read_pod_spec(object: &Object<'_>, own_names: &BTreeSet<String>, f
         object,
         subject: Subject::Service(object.local_service()),
         own_names,
+        sources,
     };
     let containers = pod_spec.get("containers").into_iter().flat_map(Node::items);
     let init_containers = pod_spec
@@ -126,10 +134,20 @@ pub(super) fn port_claim(
     });
 }
 
+/// What a container takes from a ConfigMap or Secret.
+#[derive(Debug, Clone, Copy)]
+enum Import<'n> {
+    /// `envFrom`: every key, each as a variable named `prefix` + key.
+    All { prefix: &'n str },
+    /// `valueFrom`: one key, as the variable `variable`.
+    One { key: &'n str, variable: &'n str },
+}
+
 struct PodReader<'r, 'a> {
     object: &'r Object<'a>,
     subject: Subject,
     own_names: &'r BTreeSet<String>,
+    sources: &'r EnvSources<'r>,
 }
 
 impl PodReader<'_, '_> {
@@ -138,6 +156,7 @@ impl PodReader<'_, '_> {
             self.env_variable(variable, facts);
         }
         for source in container.get("envFrom").into_iter().flat_map(Node::items) {
+            let prefix = source.get("prefix").and_then(Node::as_str).unwrap_or("");
             if let Some(reference) = source.get("configMapRef") {
                 self.object_reference(
                     reference,
@@ -146,9 +165,16 @@ impl PodReader<'_, '_> {
                     Rule::KubernetesEnvFrom,
                     facts,
                 );
+                self.imported(
+                    SourceKind::ConfigMap,
+                    reference,
+                    Import::All { prefix },
+                    facts,
+                );
             }
             if let Some(reference) = source.get("secretRef") {
                 self.object_reference(reference, "name", "secret", Rule::KubernetesEnvFrom, facts);
+                self.imported(SourceKind::Secret, reference, Import::All { prefix }, facts);
             }
         }
         for key in ["command", "args"] {
@@ -195,6 +221,12 @@ impl PodReader<'_, '_> {
         let Some(value_from) = variable.get("valueFrom") else {
             return;
         };
+        fn as_variable<'n>(reference: &'n Node, variable: Option<&'n str>) -> Option<Import<'n>> {
+            Some(Import::One {
+                key: reference.get("key")?.as_str()?,
+                variable: variable?,
+            })
+        }
         if let Some(reference) = value_from.get("configMapKeyRef") {
             self.object_reference(
                 reference,
@@ -203,6 +235,9 @@ impl PodReader<'_, '_> {
                 Rule::KubernetesConfigMapKeyRef,
                 facts,
             );
+            if let Some(import) = as_variable(reference, name) {
+                self.imported(SourceKind::ConfigMap, reference, import, facts);
+            }
         }
         if let Some(reference) = value_from.get("secretKeyRef") {
             self.object_reference(
@@ -212,6 +247,68 @@ impl PodReader<'_, '_> {
                 Rule::KubernetesSecretKeyRef,
                 facts,
             );
+            if let Some(import) = as_variable(reference, name) {
+                self.imported(SourceKind::Secret, reference, import, facts);
+            }
+        }
+    }
+
+    /// The values a container imports from the ConfigMap or Secret named by
+    /// `reference`: its environment, and soft references to the hosts they
+    /// name, located at the value and at the line that imports it.
+    fn imported(&self, kind: SourceKind, reference: &Node, import: Import<'_>, facts: &mut Facts) {
+        let Some(name_node) = reference.get("name") else {
+            return;
+        };
+        let Some(name) = name_node.as_str().map(str::trim) else {
+            return;
+        };
+        let key = match import {
+            Import::All { .. } => None,
+            Import::One { key, .. } => Some(key),
+        };
+        let values = self.sources.values(
+            kind,
+            self.object.namespace,
+            name,
+            key,
+            &self.object.file.path,
+        );
+        let via = self
+            .object
+            .file
+            .provenance(name_node.span, Rule::KubernetesEnvSource);
+        for value in values {
+            let variable = match import {
+                Import::All { prefix } => format!("{prefix}{}", value.key),
+                Import::One { variable, .. } => variable.to_string(),
+            };
+            facts.env.push(EnvAssignment {
+                subject: self.subject.clone(),
+                name: variable.clone(),
+                value: value.value.clone(),
+                provenance: value
+                    .file
+                    .provenance(value.node.span, Rule::KubernetesEnvironment),
+            });
+            for host in hosts_in_value(Some(&variable), &value.value) {
+                if self.is_own(&host) {
+                    continue;
+                }
+                for provenance in [
+                    value
+                        .file
+                        .provenance(value.node.span, Rule::KubernetesEnvironment),
+                    via.clone(),
+                ] {
+                    facts.references.push(Reference {
+                        from: self.subject.clone(),
+                        target: Target::Host(host.clone()),
+                        kind: EdgeKind::Soft,
+                        provenance,
+                    });
+                }
+            }
         }
     }
 

@@ -258,6 +258,8 @@ impl Reader<'_> {
                             name: Some(port.clone()),
                             priority: None,
                             rule: rule.clone(),
+                            entry_points: Vec::new(),
+                            narrowed: false,
                         },
                         provenance: self.file.provenance(*span, Rule::NginxServer),
                     });

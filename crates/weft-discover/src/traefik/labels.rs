@@ -22,7 +22,6 @@ pub struct Label {
 struct Router<'l> {
     rule: Option<&'l Label>,
     priority: Option<&'l Label>,
-    /// Read but unused: routes do not record entry points yet.
     entry_points: Option<&'l Label>,
 }
 
@@ -63,7 +62,20 @@ pub fn read_labels(file: &SourceFile, service: &LocalService, labels: &[Label]) 
         let Some(rule_label) = router.rule else {
             continue;
         };
-        let _ = router.entry_points;
+        let mut entry_points: Vec<String> = router
+            .entry_points
+            .map(|label| {
+                label
+                    .value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|point| !point.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        entry_points.sort();
+        entry_points.dedup();
         let priority = router
             .priority
             .and_then(|label| match label.value.trim().parse::<i64>() {
@@ -127,6 +139,8 @@ pub fn read_labels(file: &SourceFile, service: &LocalService, labels: &[Label]) 
                     name: Some((*name).to_string()),
                     priority,
                     rule: Some(rule_text.to_string()),
+                    entry_points: entry_points.clone(),
+                    narrowed: alternative.narrowed,
                 },
                 provenance: file.provenance(rule_label.span, Rule::TraefikRouter),
             });
@@ -245,9 +259,16 @@ mod tests {
                     priority,
                     router,
                     proxy,
+                    entry_points,
                     ..
                 } => {
                     assert_eq!((router.as_str(), *proxy), ("traefik", ProxyKind::Traefik));
+                    let expected: &[&str] = if name.as_deref() == Some("web") {
+                        &["websecure"]
+                    } else {
+                        &[]
+                    };
+                    assert_eq!(entry_points, expected);
                     Some((
                         host.clone(),
                         path.clone(),

@@ -38,6 +38,10 @@ pub struct RuleError {
 pub struct RouteMatch {
     pub host: Option<String>,
     pub path: Option<(String, PathMatch)>,
+    /// Whether the alternative also matches on something besides host and
+    /// path (a header, a method, a negation, a second host or path), so it
+    /// takes only part of the requests its host and path name.
+    pub narrowed: bool,
 }
 
 /// How many alternatives [`routes`] keeps at most.
@@ -246,15 +250,19 @@ impl Parser<'_> {
 }
 
 /// One conjunction of positive matchers, as host and path found so far.
-type Alternative = (Option<String>, Option<(String, PathMatch)>);
+type Alternative = (Option<String>, Option<(String, PathMatch)>, bool);
 
 /// The host and path alternatives a rule claims, in disjunctive normal form
 /// (at most 64). Negated matchers narrow a route without claiming one, and
 /// matchers other than host and path match anything, so both are ignored.
 pub fn routes(expression: &RuleExpr) -> Vec<RouteMatch> {
     let mut found: Vec<RouteMatch> = Vec::new();
-    for (host, path) in alternatives(expression) {
-        let route = RouteMatch { host, path };
+    for (host, path, narrowed) in alternatives(expression) {
+        let route = RouteMatch {
+            host,
+            path,
+            narrowed,
+        };
         if !found.contains(&route) {
             found.push(route);
         }
@@ -264,7 +272,7 @@ pub fn routes(expression: &RuleExpr) -> Vec<RouteMatch> {
 
 fn alternatives(expression: &RuleExpr) -> Vec<Alternative> {
     match expression {
-        RuleExpr::Not(_) => vec![(None, None)],
+        RuleExpr::Not(_) => vec![(None, None, true)],
         RuleExpr::Or(items) => {
             let mut all = Vec::new();
             for item in items {
@@ -277,15 +285,19 @@ fn alternatives(expression: &RuleExpr) -> Vec<Alternative> {
             all
         }
         RuleExpr::And(items) => {
-            let mut all: Vec<Alternative> = vec![(None, None)];
+            let mut all: Vec<Alternative> = vec![(None, None, false)];
             for item in items {
                 let right = alternatives(item);
                 let mut product = Vec::new();
-                'outer: for (left_host, left_path) in &all {
-                    for (right_host, right_path) in &right {
+                'outer: for (left_host, left_path, left_narrowed) in &all {
+                    for (right_host, right_path, right_narrowed) in &right {
+                        // A second host or path in one alternative narrows it.
+                        let both = (left_host.is_some() && right_host.is_some())
+                            || (left_path.is_some() && right_path.is_some());
                         product.push((
                             left_host.clone().or_else(|| right_host.clone()),
                             left_path.clone().or_else(|| right_path.clone()),
+                            *left_narrowed || *right_narrowed || both,
                         ));
                         if product.len() >= MAX_ALTERNATIVES {
                             break 'outer;
@@ -305,24 +317,25 @@ fn matcher_alternatives(matcher: &Matcher) -> Vec<Alternative> {
     let arguments = matcher.arguments.iter().take(MAX_ALTERNATIVES);
     let found: Vec<Alternative> = match name.as_str() {
         "host" | "hostsni" | "hostheader" => arguments
-            .map(|host| (Some(lowercase_host(host)), None))
+            .map(|host| (Some(lowercase_host(host)), None, false))
             .collect(),
-        "hostregexp" | "hostsniregexp" => {
-            arguments.map(|host| (Some(host.clone()), None)).collect()
-        }
+        "hostregexp" | "hostsniregexp" => arguments
+            .map(|host| (Some(host.clone()), None, false))
+            .collect(),
         "path" => arguments
-            .map(|path| (None, Some((path.clone(), PathMatch::Exact))))
+            .map(|path| (None, Some((path.clone(), PathMatch::Exact)), false))
             .collect(),
         "pathprefix" => arguments
-            .map(|path| (None, Some((path.clone(), PathMatch::Prefix))))
+            .map(|path| (None, Some((path.clone(), PathMatch::Prefix)), false))
             .collect(),
         "pathregexp" => arguments
-            .map(|path| (None, Some((path.clone(), PathMatch::Regex))))
+            .map(|path| (None, Some((path.clone(), PathMatch::Regex)), false))
             .collect(),
         _ => Vec::new(),
     };
     if found.is_empty() {
-        vec![(None, None)]
+        // Header, Method, Query, ClientIP…: matches part of any host and path.
+        vec![(None, None, true)]
     } else {
         found
     }
@@ -346,6 +359,7 @@ mod tests {
         RouteMatch {
             host: host.map(str::to_string),
             path: path.map(|(path, path_match)| (path.to_string(), path_match)),
+            narrowed: false,
         }
     }
 
@@ -405,6 +419,13 @@ mod tests {
         );
     }
 
+    fn narrowed(route: RouteMatch) -> RouteMatch {
+        RouteMatch {
+            narrowed: true,
+            ..route
+        }
+    }
+
     #[test]
     fn routes_in_disjunctive_normal_form() {
         let rule = "(Host(`A.com`) || Host(`b.com`)) && (PathPrefix(`/api`) || Path(`/x`)) \
@@ -413,10 +434,10 @@ mod tests {
         assert_eq!(
             routes(&expression),
             [
-                route(Some("a.com"), Some(("/api", PathMatch::Prefix))),
-                route(Some("a.com"), Some(("/x", PathMatch::Exact))),
-                route(Some("b.com"), Some(("/api", PathMatch::Prefix))),
-                route(Some("b.com"), Some(("/x", PathMatch::Exact))),
+                narrowed(route(Some("a.com"), Some(("/api", PathMatch::Prefix)))),
+                narrowed(route(Some("a.com"), Some(("/x", PathMatch::Exact)))),
+                narrowed(route(Some("b.com"), Some(("/api", PathMatch::Prefix)))),
+                narrowed(route(Some("b.com"), Some(("/x", PathMatch::Exact)))),
             ]
         );
         let expression =
@@ -432,8 +453,18 @@ mod tests {
         let expression = parse_rule("!Host(`a`) && PathRegexp(`^/v[0-9]+`)").expect("parses");
         assert_eq!(
             routes(&expression),
-            [route(None, Some(("^/v[0-9]+", PathMatch::Regex)))]
+            [narrowed(route(None, Some(("^/v[0-9]+", PathMatch::Regex))))]
         );
+        // Only host and path: the whole of those requests.
+        let expression = parse_rule("Host(`a`) && PathPrefix(`/m`)").expect("parses");
+        assert_eq!(
+            routes(&expression),
+            [route(Some("a"), Some(("/m", PathMatch::Prefix)))]
+        );
+        let expression = parse_rule("PathPrefix(`/a`) && PathPrefix(`/a/b`)").expect("parses");
+        assert!(routes(&expression)[0].narrowed);
+        let expression = parse_rule("Host(`a`) && Method(`GET`)").expect("parses");
+        assert!(routes(&expression)[0].narrowed);
         let expression = parse_rule("HostSNI(`*`)").expect("parses");
         assert_eq!(routes(&expression), [route(Some("*"), None)]);
     }
