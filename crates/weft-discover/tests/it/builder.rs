@@ -2,14 +2,14 @@ use weft_discover::discover;
 use weft_model::{EdgeKind, Model, Resource, Rule, Severity};
 use weft_testkit::Workspace;
 
-fn edge<'m>(model: &'m Model, from: &str, to: &str) -> Option<&'m weft_model::Edge> {
+pub(crate) fn edge<'m>(model: &'m Model, from: &str, to: &str) -> Option<&'m weft_model::Edge> {
     model
         .edges
         .iter()
         .find(|e| e.from.as_str() == from && e.to.as_str() == to)
 }
 
-fn ids(model: &Model) -> Vec<&str> {
+pub(crate) fn ids(model: &Model) -> Vec<&str> {
     model.services.iter().map(|s| s.id.as_str()).collect()
 }
 

@@ -1,3 +1,4 @@
 //! Discovery end to end: real files in temporary workspaces, read into one model.
 
 mod builder;
+mod fidelity;
