@@ -19,4 +19,6 @@ pub use explain::{Explanation, Impact, Link, explain, explain_graph};
 pub use graph::{GraphEdge, GraphError, ServiceGraph};
 pub use plan::{Phase, Plan, PlanSettings, plan, plan_graph};
 pub use repository_graph::{RepositoryEdge, repository_edges};
-pub use resolve::{Resolution, ResolutionPlan, ResolveError, ResolveSettings, plan_resolutions};
+pub use resolve::{
+    Resolution, ResolutionPlan, ResolveError, ResolveSettings, SkippedConflict, plan_resolutions,
+};

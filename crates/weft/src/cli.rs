@@ -111,7 +111,7 @@ conflict is found."
     #[command(
         long_about = "Resolve conflicts by editing the source files in place (keeping comments and \
 formatting) or by writing override files. Without --apply, prints the edits as unified diffs and changes \
-nothing.\n\nExit code 1 when conflicts remain that need a manual decision."
+nothing.\n\nExit code 1 when conflicts remain that need a manual decision, or that --strategy does not fit."
     )]
     Resolve(ResolveArgs),
     /// Validate weft.yaml and every input file
@@ -245,7 +245,8 @@ pub(crate) struct ResolveArgs {
     /// directory is taken as the workspace.
     #[arg(value_name = "CONFLICT_ID")]
     pub(crate) conflicts: Vec<String>,
-    /// Use this strategy instead of each conflict's preferred one
+    /// Use this strategy instead of each conflict's preferred one. Without CONFLICT_IDs it is applied
+    /// to every conflict that offers it; the others are skipped and left untouched
     #[arg(long, value_name = "NAME")]
     pub(crate) strategy: Option<String>,
     /// Write the edits (default: print them as a unified diff)

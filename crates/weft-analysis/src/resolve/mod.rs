@@ -8,4 +8,6 @@ mod scalar;
 mod strategies;
 
 pub use edit::{FileChange, FileEdit};
-pub use plan::{Resolution, ResolutionPlan, ResolveError, ResolveSettings, plan_resolutions};
+pub use plan::{
+    Resolution, ResolutionPlan, ResolveError, ResolveSettings, SkippedConflict, plan_resolutions,
+};

@@ -8,14 +8,16 @@ use weft_model::Model;
 
 use super::edit::{FileChange, FileEdit, apply_edits};
 use super::strategies::{self, Context};
-use crate::conflicts::Conflict;
+use crate::conflicts::{Conflict, ConflictKind};
 
 /// What to resolve, and how.
 #[derive(Debug, Clone, Default)]
 pub struct ResolveSettings {
     /// Conflict ids to resolve; empty means all.
     pub conflicts: Vec<String>,
-    /// A strategy to use instead of each conflict's preferred one.
+    /// A strategy to use instead of each conflict's preferred one. With no
+    /// ids it applies to every conflict that offers it and skips the others;
+    /// an id named in `conflicts` that does not offer it is an error.
     pub strategy: Option<String>,
 }
 
@@ -30,10 +32,23 @@ pub struct Resolution {
     pub edits: Vec<FileEdit>,
 }
 
-/// Every resolution and the files they change.
+/// A conflict left untouched because the requested strategy does not fit it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedConflict {
+    pub conflict: String,
+    #[serde(rename = "type")]
+    pub kind: ConflictKind,
+    /// Why, and which strategies the conflict takes instead.
+    pub reason: String,
+}
+
+/// Every resolution, the conflicts skipped, and the files the resolutions
+/// change.
 #[derive(Debug, Clone, Default)]
 pub struct ResolutionPlan {
     pub resolutions: Vec<Resolution>,
+    /// Conflicts the requested strategy does not fit, in conflict order.
+    pub skipped: Vec<SkippedConflict>,
     pub changes: Vec<FileChange>,
 }
 
@@ -74,6 +89,9 @@ pub enum ResolveError {
 /// Plans resolutions for the selected conflicts. Files are read through
 /// `read` (workspace-relative path → text), so the plan is computed without
 /// writing anything.
+///
+/// With a strategy and no ids, every conflict the strategy does not fit is
+/// skipped (listed in [`ResolutionPlan::skipped`]) rather than refused.
 pub fn plan_resolutions(
     model: &Model,
     conflicts: &[Conflict],
@@ -98,22 +116,25 @@ pub fn plan_resolutions(
     };
     let mut context = Context::new(model, model.config.ports.range.unwrap_or_default(), read);
     let mut resolutions = Vec::new();
+    let mut skipped = Vec::new();
     for conflict in selected {
         let strategy = match &settings.strategy {
-            Some(name) => {
-                if !conflict.strategies.iter().any(|s| s.name == name) {
+            Some(name) if !offers(conflict, name) => {
+                if !settings.conflicts.is_empty() {
                     return Err(ResolveError::UnknownStrategy {
                         strategy: name.clone(),
                         conflict: conflict.id.clone(),
-                        available: conflict
-                            .strategies
-                            .iter()
-                            .map(|s| s.name.to_string())
-                            .collect(),
+                        available: strategy_names(conflict),
                     });
                 }
-                name.as_str()
+                skipped.push(SkippedConflict {
+                    conflict: conflict.id.clone(),
+                    kind: conflict.kind,
+                    reason: skip_reason(name, conflict),
+                });
+                continue;
             }
+            Some(name) => name.as_str(),
             None => conflict
                 .strategies
                 .iter()
@@ -138,8 +159,48 @@ pub fn plan_resolutions(
     let changes = collect_changes(&resolutions, &context.texts, &context.created)?;
     Ok(ResolutionPlan {
         resolutions,
+        skipped,
         changes,
     })
+}
+
+/// Whether `conflict` offers the strategy `name`.
+fn offers(conflict: &Conflict, name: &str) -> bool {
+    conflict.strategies.iter().any(|s| s.name == name)
+}
+
+fn strategy_names(conflict: &Conflict) -> Vec<String> {
+    conflict
+        .strategies
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect()
+}
+
+/// Why `conflict` is skipped: "strategy `port-reassignment` does not apply
+/// to a domain conflict; it takes subdomain-separation, …".
+fn skip_reason(strategy: &str, conflict: &Conflict) -> String {
+    let names = strategy_names(conflict);
+    let offered = if names.is_empty() {
+        "it takes no strategy".to_string()
+    } else {
+        format!("it takes {}", names.join(", "))
+    };
+    format!(
+        "strategy `{strategy}` does not apply to {}; {offered}",
+        kind_phrase(conflict.kind)
+    )
+}
+
+/// "a domain conflict", "an external network conflict".
+fn kind_phrase(kind: ConflictKind) -> String {
+    let words = kind.as_str().replace('_', " ");
+    let article = if words.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {words} conflict")
 }
 
 /// The first edit of `candidate` that overlaps a different edit of an earlier
@@ -243,8 +304,126 @@ impl ResolutionPlan {
         Ok(())
     }
 
-    /// Whether every resolution could be made without a person.
+    /// Whether every selected conflict gets an automatic fix: no resolution
+    /// needs a person and none was skipped.
     pub fn is_complete(&self) -> bool {
-        self.resolutions.iter().all(|r| r.automatic)
+        self.skipped.is_empty() && self.resolutions.iter().all(|r| r.automatic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_model::Severity;
+
+    use super::*;
+    use crate::conflicts::StrategyOption;
+
+    fn conflict(id: &str, kind: ConflictKind, strategies: &[&'static str]) -> Conflict {
+        Conflict {
+            id: id.to_string(),
+            kind,
+            severity: Severity::Error,
+            resource: id.to_string(),
+            message: String::new(),
+            claims: Vec::new(),
+            strategies: strategies
+                .iter()
+                .map(|name| StrategyOption {
+                    name,
+                    confidence: 0.5,
+                    automatic: false,
+                    description: format!("do {name}"),
+                })
+                .collect(),
+        }
+    }
+
+    fn unreadable(file: &str) -> std::io::Result<String> {
+        Err(std::io::Error::other(format!("{file} is not read here")))
+    }
+
+    #[test]
+    fn a_strategy_applies_to_the_conflicts_it_fits_and_skips_the_others() {
+        let model = Model::default();
+        let conflicts = [
+            conflict(
+                "domain:app.example.com/",
+                ConflictKind::Domain,
+                &["subdomain-separation", "path-routing"],
+            ),
+            conflict(
+                "external-network:edge",
+                ConflictKind::ExternalNetwork,
+                &["repository-override"],
+            ),
+            conflict(
+                "port:docker/tcp/8080",
+                ConflictKind::Port,
+                &["port-reassignment", "repository-override"],
+            ),
+        ];
+        let settings = ResolveSettings {
+            conflicts: Vec::new(),
+            strategy: Some("path-routing".to_string()),
+        };
+        let plan = plan_resolutions(&model, &conflicts, &settings, &unreadable).unwrap();
+        assert_eq!(plan.resolutions.len(), 1);
+        assert_eq!(plan.resolutions[0].conflict, "domain:app.example.com/");
+        assert_eq!(plan.resolutions[0].strategy, "path-routing");
+        assert_eq!(
+            plan.skipped,
+            [
+                SkippedConflict {
+                    conflict: "external-network:edge".to_string(),
+                    kind: ConflictKind::ExternalNetwork,
+                    reason: "strategy `path-routing` does not apply to an external network \
+                             conflict; it takes repository-override"
+                        .to_string(),
+                },
+                SkippedConflict {
+                    conflict: "port:docker/tcp/8080".to_string(),
+                    kind: ConflictKind::Port,
+                    reason: "strategy `path-routing` does not apply to a port conflict; it \
+                             takes port-reassignment, repository-override"
+                        .to_string(),
+                },
+            ]
+        );
+        assert!(plan.changes.is_empty());
+        assert!(!plan.is_complete());
+
+        let nothing_fits = ResolveSettings {
+            conflicts: Vec::new(),
+            strategy: Some("container-rename".to_string()),
+        };
+        let plan = plan_resolutions(&model, &conflicts, &nothing_fits, &unreadable).unwrap();
+        assert!(plan.resolutions.is_empty());
+        assert_eq!(plan.skipped.len(), 3);
+    }
+
+    #[test]
+    fn a_named_conflict_the_strategy_does_not_fit_is_an_error() {
+        let conflicts = [
+            conflict(
+                "domain:app.example.com/",
+                ConflictKind::Domain,
+                &["path-routing"],
+            ),
+            conflict(
+                "port:docker/tcp/8080",
+                ConflictKind::Port,
+                &["port-reassignment"],
+            ),
+        ];
+        let settings = ResolveSettings {
+            conflicts: vec!["domain:app.example.com/".to_string()],
+            strategy: Some("port-reassignment".to_string()),
+        };
+        let error =
+            plan_resolutions(&Model::default(), &conflicts, &settings, &unreadable).unwrap_err();
+        assert!(
+            matches!(&error, ResolveError::UnknownStrategy { conflict, .. } if conflict == "domain:app.example.com/"),
+            "{error}"
+        );
     }
 }

@@ -260,11 +260,11 @@ pub(crate) async fn resolve_with(
         }
         let automatic = plan.resolutions.iter().filter(|r| r.automatic).count();
         let summary = json!({"resolutions": plan.resolutions.len(), "automatic": automatic,
-                             "applied": apply});
+                             "skipped": plan.skipped.len(), "applied": apply});
         Ok((
             (
                 json!({"applied": apply, "dry_run": !apply, "resolutions": plan.resolutions,
-                       "diff": diff}),
+                       "skipped": plan.skipped, "diff": diff}),
                 automatic,
             ),
             summary,

@@ -1,7 +1,9 @@
 //! `weft resolve`: fix conflicts by editing the files that cause them.
 
 use serde::Serialize;
-use weft_analysis::{Resolution, ResolveSettings, find_conflicts, plan_resolutions};
+use weft_analysis::{
+    Resolution, ResolveSettings, SkippedConflict, find_conflicts, plan_resolutions,
+};
 
 use super::Context;
 use crate::cli::{Format, ResolveArgs};
@@ -12,6 +14,8 @@ use crate::exit::{Outcome, UsageError};
 struct Report<'a> {
     applied: bool,
     resolutions: &'a [Resolution],
+    /// Conflicts `--strategy` does not fit, left untouched.
+    skipped: &'a [SkippedConflict],
     /// Conflict ids still reported after `--apply`.
     #[serde(skip_serializing_if = "Option::is_none")]
     remaining: Option<Vec<String>>,
@@ -25,7 +29,7 @@ pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcom
     let conflicts = find_conflicts(&model);
     let settings = ResolveSettings {
         conflicts: ids,
-        strategy: args.strategy,
+        strategy: args.strategy.clone(),
     };
     let read = |file: &str| fs_err::read_to_string(root.join(file));
     let plan =
@@ -68,15 +72,25 @@ pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcom
         Format::Json => console::json(&Report {
             applied: args.apply,
             resolutions: &plan.resolutions,
+            skipped: &plan.skipped,
             remaining: remaining.clone(),
             diff: diff.clone(),
             diagnostics: &model.diagnostics,
         })?,
         Format::Text => {
-            if plan.resolutions.is_empty() {
+            if plan.resolutions.is_empty() && plan.skipped.is_empty() {
                 console::out(&format!(
                     "{} no conflicts to resolve\n",
                     console::paint(Style::Green, "✓")
+                ));
+            }
+            if plan.resolutions.is_empty()
+                && let Some(strategy) = &args.strategy
+                && !plan.skipped.is_empty()
+            {
+                console::out(&format!(
+                    "{} strategy `{strategy}` fits none of the conflicts; nothing was changed\n",
+                    console::paint(Style::Red, "!"),
                 ));
             }
             for resolution in &plan.resolutions {
@@ -92,17 +106,39 @@ pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcom
                     resolution.summary
                 ));
             }
+            for skipped in &plan.skipped {
+                console::out(&format!(
+                    "{} {}: {}\n",
+                    console::paint(Style::Yellow, "skipped"),
+                    console::paint(Style::Bold, &skipped.conflict),
+                    skipped.reason
+                ));
+            }
+            if !plan.skipped.is_empty() && !plan.resolutions.is_empty() {
+                console::out(&format!(
+                    "{} {} skipped and left untouched; `weft resolve CONFLICT_ID` uses a conflict's own strategy\n",
+                    console::paint(Style::Yellow, "!"),
+                    console::count(plan.skipped.len(), "conflict"),
+                ));
+            }
             if !diff.is_empty() {
                 if args.apply {
-                    console::out(&format!("\nwrote {} files\n", plan.changes.len()));
+                    console::out(&format!(
+                        "\nwrote {}\n",
+                        console::count(plan.changes.len(), "file")
+                    ));
                 } else {
                     console::out("\n");
                     console::out(&colour_diff(&diff));
+                    let command = match &args.strategy {
+                        Some(strategy) => format!("weft resolve --strategy {strategy} --apply"),
+                        None => "weft resolve --apply".to_string(),
+                    };
                     console::out(&format!(
                         "\n{}\n",
                         console::paint(
                             Style::Dim,
-                            "dry run: nothing was written; `weft resolve --apply` writes these edits"
+                            format!("dry run: nothing was written; `{command}` writes these edits")
                         )
                     ));
                 }

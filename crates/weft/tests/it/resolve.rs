@@ -212,3 +212,159 @@ fn repository_override_moves_ports_in_an_override_file_compose_merges() {
         );
     }
 }
+
+/// Repositories `a` and `b` publish the same host port; `c` and `d` route the
+/// same domain.
+fn port_and_domain_conflicts() -> Workspace {
+    let port = |name: &str| {
+        format!(
+            "services:\n  {name}:\n    image: {name}\n    ports: [\"8080:80\"]   # the usual port\n"
+        )
+    };
+    let domain = |name: &str| {
+        format!(
+            "services:\n  {name}:\n    image: {name}\n    labels:\n      - \"traefik.http.routers.{name}.rule=Host(`app.example.com`)\"\n"
+        )
+    };
+    Workspace::new()
+        .file(
+            "weft.yaml",
+            "repositories: {a: {}, b: {}, c: {}, d: {}}\nports: {range: 21000-21010}\n",
+        )
+        .file("a/compose.yaml", &port("a"))
+        .file("b/compose.yaml", &port("b"))
+        .file("c/compose.yaml", &domain("c"))
+        .file("d/compose.yaml", &domain("d"))
+}
+
+fn conflict_types(workspace: &Workspace) -> Vec<String> {
+    let conflicts = weft_in(workspace.root(), &["conflicts", "--format", "json"]).json();
+    conflicts["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_strategy_fixes_the_conflicts_it_fits_and_skips_the_others() {
+    let workspace = port_and_domain_conflicts();
+    assert_eq!(conflict_types(&workspace), ["domain", "port"]);
+    let domain_files = (
+        workspace.read("c/compose.yaml"),
+        workspace.read("d/compose.yaml"),
+    );
+
+    let dry_run = weft_in(
+        workspace.root(),
+        &[
+            "resolve",
+            "--strategy",
+            "port-reassignment",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(dry_run.code, 1, "{}\n{}", dry_run.stdout, dry_run.stderr);
+    let report = dry_run.json();
+    assert_eq!(report["applied"], false);
+    assert_eq!(
+        report["resolutions"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    assert_eq!(report["resolutions"][0]["conflict"], "port:docker/tcp/8080");
+    assert_eq!(
+        report["skipped"],
+        serde_json::json!([{
+            "conflict": "domain:app.example.com/",
+            "type": "domain",
+            "reason": "strategy `port-reassignment` does not apply to a domain conflict; it takes subdomain-separation, path-routing, service-consolidation",
+        }])
+    );
+    assert!(
+        workspace.read("b/compose.yaml").contains("\"8080:80\""),
+        "a dry run writes nothing"
+    );
+
+    let apply = weft_in(
+        workspace.root(),
+        &["resolve", "--strategy", "port-reassignment", "--apply"],
+    );
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply.stdout.contains(
+            "skipped domain:app.example.com/: strategy `port-reassignment` does not apply to a domain conflict"
+        ),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        workspace
+            .read("b/compose.yaml")
+            .contains("ports: [\"21000:80\"]   # the usual port"),
+        "{}",
+        workspace.read("b/compose.yaml")
+    );
+    assert_eq!(
+        (
+            workspace.read("c/compose.yaml"),
+            workspace.read("d/compose.yaml")
+        ),
+        domain_files,
+        "the skipped conflict's files are untouched"
+    );
+    assert_eq!(conflict_types(&workspace), ["domain"]);
+    if let Some(compose) = client("WEFT_COMPOSE_BIN", "docker-compose", "WEFT_REQUIRE_COMPOSE") {
+        compose_config_passes(&compose, &workspace, "b/compose.yaml");
+    }
+
+    // Nothing left that the strategy fits: it says so and changes nothing.
+    let again = weft_in(
+        workspace.root(),
+        &["resolve", "--strategy", "port-reassignment", "--apply"],
+    );
+    assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("strategy `port-reassignment` fits none of the conflicts"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        (
+            workspace.read("c/compose.yaml"),
+            workspace.read("d/compose.yaml")
+        ),
+        domain_files
+    );
+}
+
+#[test]
+fn naming_a_conflict_the_strategy_does_not_fit_is_bad_input_and_writes_nothing() {
+    let workspace = port_and_domain_conflicts();
+    let files = ["a", "b", "c", "d"].map(|r| workspace.read(&format!("{r}/compose.yaml")));
+    let run = weft_in(
+        workspace.root(),
+        &[
+            "resolve",
+            "domain:app.example.com/",
+            "--strategy",
+            "port-reassignment",
+            "--apply",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("strategy `port-reassignment` does not apply to `domain:app.example.com/`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        ["a", "b", "c", "d"].map(|r| workspace.read(&format!("{r}/compose.yaml"))),
+        files
+    );
+}
