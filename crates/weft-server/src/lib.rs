@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 mod metrics;
+mod repository_plan;
 mod routes;
 mod serve;
 mod settings;

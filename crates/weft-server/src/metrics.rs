@@ -218,21 +218,42 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
     Ok(out)
 }
 
-/// The same figures for `?format=json`.
-pub(crate) async fn json(state: &AppState) -> Result<Value, ApiError> {
+/// The same figures for `?format=json`. The rates cover the last
+/// `window_ms` (default: the alert window); the counters and durations are
+/// this replica's since it started.
+pub(crate) async fn json(state: &AppState, window_ms: Option<i64>) -> Result<Value, ApiError> {
     let store = state.coordinator.store();
     let stats = store.stats().await?;
     let metrics = state.coordinator.metrics();
-    let rates = store
-        .window_rates(state.coordinator.thresholds().window_ms)
-        .await?;
+    let window_ms = window_ms.unwrap_or(state.coordinator.thresholds().window_ms);
+    let rates = store.window_rates(window_ms).await?;
     let wake = metrics.wake_latency();
     let operations: Vec<Value> = metrics
         .operations()
         .into_iter()
         .map(|((kind, status), count)| json!({"type": kind, "status": status, "count": count}))
         .collect();
+    let durations: serde_json::Map<String, Value> = metrics
+        .durations()
+        .into_iter()
+        .map(|(kind, histogram)| {
+            let average =
+                (histogram.count > 0).then(|| histogram.sum * 1000.0 / histogram.count as f64);
+            let value = json!({
+                "count": histogram.count,
+                "average": average,
+                "p50": histogram.quantile(0.5).map(|s| s * 1000.0),
+                "p99": histogram.quantile(0.99).map(|s| s * 1000.0),
+            });
+            (kind, value)
+        })
+        .collect();
     Ok(json!({
+        "timeRange": window_ms as f64 / 3_600_000.0,
+        "operationDurationsMs": durations,
+        "conflictsFound": Metrics::get(&metrics.conflicts_found),
+        "conflictsResolved": Metrics::get(&metrics.conflicts_resolved),
+        "memory": {"residentBytes": resident_bytes()},
         "operations": operations,
         "activeLeases": stats.leases,
         "waiters": stats.waiters,

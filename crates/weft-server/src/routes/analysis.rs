@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use weft_analysis::{PlanSettings, ResolveSettings, find_conflicts, plan_resolutions};
+use weft_analysis::{Conflict, PlanSettings, ResolveSettings, find_conflicts, plan_resolutions};
 use weft_model::{Edge, Model};
 use weft_store::OperationStatus;
 use weft_store::metrics::Metrics;
@@ -27,6 +27,19 @@ pub(crate) async fn tracked<T: Send + 'static>(
     kind: &'static str,
     work: impl FnOnce(Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    tracked_with_id(state, kind, work)
+        .await
+        .map(|(_, value)| value)
+}
+
+/// [`tracked`], also answering the operation's id. The operation succeeds
+/// with `work`'s summary as its result, or ends `conflict` when `work` answers
+/// 409 and `failed` on any other error.
+pub(crate) async fn tracked_with_id<T: Send + 'static>(
+    state: &AppState,
+    kind: &'static str,
+    work: impl FnOnce(Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
+) -> Result<(String, T), ApiError> {
     let store = state.coordinator.store();
     let operation = store.start_operation(kind, None).await?;
     let root = state.settings.workspace.clone();
@@ -44,6 +57,9 @@ pub(crate) async fn tracked<T: Send + 'static>(
     .map_err(|error| ApiError::internal(&error))?;
     let (status, summary, message) = match &result {
         Ok((_, summary)) => (OperationStatus::Succeeded, Some(summary.clone()), None),
+        Err(error) if error.status == axum::http::StatusCode::CONFLICT => {
+            (OperationStatus::Conflict, None, Some(error.message.clone()))
+        }
         Err(error) => (OperationStatus::Failed, None, Some(error.message.clone())),
     };
     let (event, duration_ms) = store
@@ -54,7 +70,7 @@ pub(crate) async fn tracked<T: Send + 'static>(
         .metrics()
         .operation(kind, status.as_str(), duration_ms as f64 / 1000.0);
     state.coordinator.publish(vec![event]);
-    result.map(|(value, _)| value)
+    result.map(|(value, _)| (operation, value))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +240,70 @@ pub(crate) struct ResolveBody {
     /// Default true: show the edits without writing them.
     #[serde(alias = "dryRun")]
     pub(crate) dry_run: Option<bool>,
+    /// The seed alias: the type each named conflict is said to have (its
+    /// `type`, or its id's kebab-case prefix); a mismatch is refused.
+    #[serde(skip)]
+    pub(crate) expected_types: Vec<(String, String)>,
+    /// The seed alias: with a strategy, a named conflict the strategy does
+    /// not fit is skipped (listed in `skipped`) instead of refusing them all.
+    #[serde(skip)]
+    pub(crate) skip_unfitting: bool,
+}
+
+/// The conflicts to hand to the resolver, and its settings: every conflict
+/// and the ids as given, or (`skip_unfitting` with ids and a strategy) just
+/// the named conflicts with no ids, so the resolver skips those the strategy
+/// does not fit.
+fn selection(
+    found: Vec<Conflict>,
+    body: ResolveBody,
+) -> Result<(Vec<Conflict>, ResolveSettings), ApiError> {
+    let unknown = |id: &str, found: &[Conflict]| {
+        let error = weft_analysis::ResolveError::UnknownConflict {
+            id: id.to_owned(),
+            known: found.iter().map(|c| c.id.clone()).take(20).collect(),
+        };
+        ApiError::bad_request("invalid", error.to_string())
+    };
+    for (id, given) in &body.expected_types {
+        let conflict = found
+            .iter()
+            .find(|c| &c.id == id)
+            .ok_or_else(|| unknown(id, &found))?;
+        let prefix = id.split_once(':').map_or(id.as_str(), |(prefix, _)| prefix);
+        if given != conflict.kind.as_str() && given != prefix {
+            return Err(ApiError::bad_request(
+                "invalid",
+                format!(
+                    "conflict `{id}` is of type `{}`, not `{given}`",
+                    conflict.kind.as_str()
+                ),
+            )
+            .with_details(json!({"conflict": id, "type": conflict.kind.as_str()})));
+        }
+    }
+    if !(body.skip_unfitting && body.strategy.is_some() && !body.conflicts.is_empty()) {
+        let settings = ResolveSettings {
+            conflicts: body.conflicts,
+            strategy: body.strategy,
+        };
+        return Ok((found, settings));
+    }
+    let mut selected: Vec<Conflict> = Vec::new();
+    for id in &body.conflicts {
+        let conflict = found
+            .iter()
+            .find(|c| &c.id == id)
+            .ok_or_else(|| unknown(id, &found))?;
+        if !selected.iter().any(|c| &c.id == id) {
+            selected.push(conflict.clone());
+        }
+    }
+    let settings = ResolveSettings {
+        conflicts: Vec::new(),
+        strategy: body.strategy,
+    };
+    Ok((selected, settings))
 }
 
 /// Plans (and with `dry_run: false`, applies) resolutions.
@@ -237,11 +317,7 @@ pub(crate) async fn resolve_with(
         authorize(state, headers, Scope::Admin, false)?;
     }
     let result = tracked(state, "resolution", move |model, root| {
-        let conflicts = find_conflicts(&model);
-        let settings = ResolveSettings {
-            conflicts: body.conflicts,
-            strategy: body.strategy,
-        };
+        let (conflicts, settings) = selection(find_conflicts(&model), body)?;
         let read = |file: &str| std::fs::read_to_string(root.join(file));
         let plan =
             plan_resolutions(&model, &conflicts, &settings, &read).map_err(

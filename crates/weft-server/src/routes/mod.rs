@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/resolve-conflicts", post(seed::resolve_conflicts))
         .route("/metrics", get(seed::metrics))
         .route("/alerts", get(seed::alerts))
+        .route("/health", get(health::health))
         .route("/health/detailed", get(health::detailed))
         .route("/operations", get(seed::operations))
         .route("/cleanup", post(seed::cleanup));

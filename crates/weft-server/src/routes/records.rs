@@ -142,9 +142,9 @@ pub(crate) async fn finish_operation(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AlertQuery {
-    hours: Option<f64>,
-    severity: Option<String>,
-    acknowledged: Option<bool>,
+    pub(crate) hours: Option<f64>,
+    pub(crate) severity: Option<String>,
+    pub(crate) acknowledged: Option<bool>,
 }
 
 impl AlertQuery {
