@@ -12,11 +12,17 @@ use crate::span::Span;
 use crate::yaml::{self, Node};
 
 mod coordination;
+mod deploy;
 mod launch;
 mod platforms;
 mod push;
 
 pub use coordination::{AlertsConfig, CoordinationConfig, ServerConfig, TokenConfig};
+pub use deploy::{
+    DeployConfig, EnvironmentConfig, GateCheck, GateConfig, GithubConfig, HttpGate,
+    JsonExpectation, PrometheusGate, RollbackMode, StepAction, StepConfig, Strategy, WebhookStep,
+    WorkflowStep,
+};
 pub use platforms::{KubernetesPlatformConfig, NodePlacement, PlatformsConfig};
 pub use push::PushConfig;
 
@@ -62,6 +68,12 @@ pub struct WorkspaceConfig {
     /// Leases, priorities and `weft serve`.
     #[serde(default)]
     pub coordination: CoordinationConfig,
+    /// The GitHub API, for workflow steps and the monitor.
+    #[serde(default)]
+    pub github: GithubConfig,
+    /// Where `weft deploy` releases to, by name (`staging`, `production`).
+    #[serde(default)]
+    pub environments: IndexMap<String, EnvironmentConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
@@ -120,6 +132,8 @@ pub struct ServiceConfig {
     /// These edges override inferred ones between the same two services.
     #[serde(default)]
     pub depends_on: IndexMap<String, DependencyConfig>,
+    /// How `weft deploy` releases it: steps, rollback steps and gates.
+    pub deploy: Option<DeployConfig>,
 }
 
 /// One dependency in weft.yaml; a bare kind is shorthand for `{kind: KIND}`.

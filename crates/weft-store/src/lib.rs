@@ -5,10 +5,13 @@
 //! [`Store`] is the database: every change is one transaction, and the
 //! database is the one source of truth for who holds what. [`Coordinator`]
 //! adds what a running process needs on top: waiting for a grant without
-//! polling, reaping expired leases on time, and a stream of events.
+//! polling, reaping expired leases on time, and a stream of events. The
+//! store also keeps the releases of `weft deploy` (deployments.rs).
 
 mod alerts;
 mod coordinator;
+mod deployment_types;
+mod deployments;
 mod error;
 mod holding;
 mod leases;
@@ -24,6 +27,11 @@ mod views;
 
 pub use alerts::{AlertFilter, AlertThresholds, WindowRates};
 pub use coordinator::{AcquireError, Coordinator, CoordinatorMode, CoordinatorStats};
+pub use deployment_types::{
+    DeploymentKind, DeploymentRecord, DeploymentStatus, DeploymentSummary, NewDeployment,
+    NewDeploymentService, ObservationRecord, ServiceRecord, ServiceState, Stage, StepRecord,
+    StepStatus, Verdict,
+};
 pub use error::StoreError;
 pub use leases::{Attempt, Change, ForceReleased, Grant, Released, WaitState};
 pub use operations::{CleanupReport, OperationFilter};

@@ -15,12 +15,20 @@ struct Migration {
 }
 
 /// Never edit a migration that has shipped: add the next number.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "deployments",
+        sqlite: include_str!("../migrations/sqlite/0002_deployments.sql"),
+        postgres: include_str!("../migrations/postgres/0002_deployments.sql"),
+    },
+];
 
 /// The newest schema version this build knows.
 pub(crate) fn latest() -> i64 {

@@ -178,6 +178,15 @@ one, from the workspace's local store (.weft/state.db) shared by every weft proc
 Exit codes: 0 done, 1 the resource stayed taken, 2 bad input, 3 the server or store failed."
     )]
     Lock(crate::commands::lock::LockArgs),
+    /// Release services across repositories: plans, gates, rollback, history
+    #[command(
+        long_about = "Release services that live in several repositories as one set: in dependency \
+order, each step gated on health, rolled back in reverse order when anything fails. Environments, \
+steps and gates are configured in weft.yaml (`environments:` and each service's `deploy:`); releases \
+and their manifests are kept in the store (WORKSPACE/.weft/state.db by default).\n\n\
+Exit codes: 0 done, 1 the release failed (or was rolled back), 2 bad input, 3 the store failed."
+    )]
+    Deploy(crate::commands::deploy::DeployArgs),
     /// Claim a typed shared resource: a port, a domain, an environment…
     #[command(
         long_about = "Claim TYPE:ID (port 8080, domain shop.example.com, environment staging…) as \

@@ -12,6 +12,7 @@ impl Builder<'_> {
     /// Applies `services` of weft.yaml: overrides and explicit edges.
     pub(super) fn apply_config(&mut self) {
         let services = self.config.config.services.clone();
+        let mut entries = Vec::new();
         for (key, service) in &services {
             let entry = match self.lookup(key) {
                 Ok(entry) => entry,
@@ -31,12 +32,15 @@ impl Builder<'_> {
                         );
                         continue;
                     }
-                    if service.image.is_none() && service.command.is_none() {
+                    if service.image.is_none()
+                        && service.command.is_none()
+                        && service.deploy.is_none()
+                    {
                         // Most likely a typo of a discovered service's name.
                         let mut warning = Diagnostic::warning(
                             "unknown-service",
                             format!(
-                                "`services.{key}` matches no discovered service and has no `command` or `image`; it is added as a new service of `{repository}`"
+                                "`services.{key}` matches no discovered service and has no `command`, `image` or `deploy`; it is added as a new service of `{repository}`"
                             ),
                         )
                         .in_file(weft_model::config::FILE_NAME)
@@ -84,6 +88,11 @@ impl Builder<'_> {
             if service.command.is_some() {
                 target.command.clone_from(&service.command);
             }
+            entries.push((key, service, entry));
+        }
+        // Edges once every service weft.yaml defines exists, so that a
+        // service may depend on one written after it.
+        for (key, service, entry) in entries {
             for (dependency, config) in &service.depends_on {
                 let kind = match config {
                     DependencyConfig::Kind(kind) => *kind,

@@ -275,3 +275,25 @@ fn files_at_the_workspace_root_are_a_repository_that_does_not_read_the_others() 
     assert_eq!(found, wanted);
     assert!(edge(&model, &gateway, "api/api").is_some());
 }
+
+#[test]
+fn a_weft_yaml_service_may_depend_on_one_written_after_it() {
+    let workspace = Workspace::new()
+        .file(
+            "weft.yaml",
+            "repositories: {a: {}, b: {}}\nservices:\n  first: {repository: a, command: ./first, depends_on: {second: required}}\n  second: {repository: b, command: ./second}\n",
+        )
+        .file("a/README.md", "a\n")
+        .file("b/README.md", "b\n");
+    let model = discover(workspace.root()).unwrap();
+    assert!(
+        model
+            .diagnostics
+            .iter()
+            .all(|d| d.severity != Severity::Error),
+        "{:?}",
+        model.diagnostics
+    );
+    let edge = edge(&model, "a/first", "b/second").expect("the edge to a later service");
+    assert_eq!(edge.kind, EdgeKind::Required);
+}

@@ -5,6 +5,7 @@ pub(crate) mod ci;
 pub(crate) mod claim;
 mod conflicts;
 mod coordination;
+pub(crate) mod deploy;
 mod down;
 mod explain;
 mod graph;
@@ -118,6 +119,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve(args) => serve::run(&context, args),
         Command::Lock(args) => lock::run(&context, args),
         Command::Claim(args) => claim::run(&context, args),
+        Command::Deploy(args) => deploy::run(&context, args),
         Command::Ci(args) => ci::run(&context, args),
     }
 }

@@ -1,0 +1,1048 @@
+//! Running a release: the environment's lease, phases, steps, gates, canary
+//! analysis and rollback, every fact written to the store as it happens.
+//!
+//! How it works: the release holds an exclusive lease on `environment:ENV`
+//! for its whole run (renewed with a heartbeat, so a killed run's lease
+//! expires and its deployment reads as interrupted). Phases run in order;
+//! the services of a parallel phase run at once and the first failure
+//! cancels the rest. A service runs its steps, then observes all its gates
+//! at once. On a failure (a step, a gate, the canary analysis, a signal)
+//! with `rollback: auto`, every service the release touched is rolled back
+//! in reverse plan order to its version in the environment's last successful
+//! manifest; a service that had none is left as it is and listed. A failure
+//! during rollback stops it and marks the release `rollback_failed`; a
+//! rollback never starts another rollback. Store writes of output and
+//! observations go through one recorder task, in order.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use weft_model::config::RollbackMode;
+use weft_store::{
+    AcquireError, AcquireRequest, Coordinator, DeploymentKind, DeploymentStatus, Holder, Mode,
+    NewDeployment, NewDeploymentService, ServiceState, Stage, StepStatus, Verdict,
+};
+
+use crate::error::DeployError;
+use crate::expand::Variables;
+use crate::gate::{self, GateOutcome, Observation, ObservationSink};
+use crate::plan::{Plan, PlannedGate, PlannedService, PlannedStep};
+use crate::step::{self, OutputSink, StepOutcome};
+
+/// How long the environment's lease lives without a renewal.
+const LEASE_TTL: Duration = Duration::from_secs(60);
+/// How often the lease is renewed and the deployment's heartbeat written.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// What runs a release.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub plan: Plan,
+    pub kind: DeploymentKind,
+    /// For a rollback to a manifest: that deployment.
+    pub rollback_of: Option<String>,
+    /// Who asked (user, CI run), recorded in the manifest.
+    pub who: serde_json::Value,
+    pub holder: Holder,
+    /// How long to wait for the environment's lease (0: fail at once).
+    pub wait: Duration,
+}
+
+/// Progress, for a terminal or a test; the store has the same facts.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Progress {
+    Started {
+        deployment: String,
+    },
+    Phase {
+        number: usize,
+        total: usize,
+        services: Vec<String>,
+        canary: bool,
+    },
+    Service {
+        service: String,
+        state: ServiceState,
+        detail: Option<String>,
+    },
+    Step {
+        service: String,
+        stage: Stage,
+        description: String,
+        status: StepStatus,
+        attempts: u32,
+        message: Option<String>,
+    },
+    Output {
+        service: String,
+        line: String,
+    },
+    Retry {
+        service: String,
+        attempt: u32,
+        delay_ms: u64,
+    },
+    Gate {
+        service: String,
+        stage: Stage,
+        gate: String,
+        verdict: Verdict,
+        message: String,
+    },
+    Analysis {
+        services: Vec<String>,
+        duration_ms: u64,
+    },
+    RollingBack {
+        reason: String,
+        services: Vec<String>,
+    },
+    Finished {
+        status: DeploymentStatus,
+    },
+}
+
+/// How a release ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub deployment: String,
+    pub environment: String,
+    pub status: DeploymentStatus,
+    /// What failed, for every status but `succeeded`.
+    pub failure: Option<String>,
+    /// Each touched service's state at the end.
+    pub services: BTreeMap<String, ServiceState>,
+    /// Services a rollback left as they are: they had no earlier version.
+    pub left_as_is: Vec<String>,
+}
+
+/// Cancellation: the first signal stops the release (and rolls back), a
+/// second one stops the rollback too.
+#[derive(Debug, Clone)]
+pub struct Signals {
+    count: watch::Receiver<u32>,
+}
+
+impl Signals {
+    pub fn new(count: watch::Receiver<u32>) -> Self {
+        Signals { count }
+    }
+
+    /// Never signalled.
+    pub fn none() -> Self {
+        let (sender, count) = watch::channel(0);
+        // Keep the sender alive so `changed` never fires.
+        std::mem::forget(sender);
+        Signals { count }
+    }
+
+    /// A receiver that turns true once `at_least` signals arrived.
+    fn after(&self, at_least: u32) -> watch::Receiver<bool> {
+        let (sender, receiver) = watch::channel(*self.count.borrow() >= at_least);
+        let mut count = self.count.clone();
+        tokio::spawn(async move {
+            loop {
+                if *count.borrow_and_update() >= at_least {
+                    let _ = sender.send(true);
+                    return;
+                }
+                tokio::select! {
+                    changed = count.changed() => if changed.is_err() { return },
+                    () = sender.closed() => return,
+                }
+            }
+        });
+        receiver
+    }
+}
+
+/// Runs `release` to its end. Errors are for releases that could not start
+/// or lost their store; a release that failed is an [`Outcome`].
+pub async fn run(
+    coordinator: &Coordinator,
+    release: Release,
+    progress: mpsc::UnboundedSender<Progress>,
+    signals: Signals,
+) -> Result<Outcome, DeployError> {
+    let environment = release.plan.environment.clone();
+    crate::recover::recover_interrupted(coordinator, &environment).await?;
+    // The lease names this process, so that a run that finds it after this
+    // one died knows whose it was.
+    let mut holder = release.holder.clone();
+    holder.host = Some(crate::recover::host_name());
+    holder
+        .labels
+        .insert("pid".to_string(), std::process::id().to_string());
+    let lease = coordinator
+        .acquire(&AcquireRequest {
+            resource: crate::recover::environment_resource(&environment)?,
+            mode: Mode::Exclusive,
+            weight: 1,
+            priority: None,
+            class: None,
+            ttl_ms: Some(millis(LEASE_TTL)),
+            wait_ms: Some(millis(release.wait)),
+            holder,
+            capacity: None,
+        })
+        .await
+        .map_err(|error| match error {
+            AcquireError::Conflict { .. } | AcquireError::Timeout { .. } => DeployError::Busy {
+                environment: environment.clone(),
+                source: Box::new(error),
+            },
+            other => DeployError::Lease {
+                environment: environment.clone(),
+                source: Box::new(other),
+            },
+        })?;
+    let store = coordinator.store().clone();
+    let created = store
+        .create_deployment(&NewDeployment {
+            environment: environment.clone(),
+            kind: release.kind,
+            strategy: release.plan.strategy.as_str().to_string(),
+            plan: serde_json::to_value(&release.plan).unwrap_or_default(),
+            services: release
+                .plan
+                .services
+                .iter()
+                .map(|s| NewDeploymentService {
+                    service: s.id.clone(),
+                    version: s.version.clone(),
+                    previous_version: s.previous_version.clone(),
+                    phase: u32::try_from(s.phase).unwrap_or(u32::MAX),
+                })
+                .collect(),
+            versions: release.plan.versions.clone(),
+            who: release.who.clone(),
+            rollback_of: release.rollback_of.clone(),
+            host: crate::recover::host_name(),
+            pid: std::process::id(),
+        })
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(error) => {
+            let _ = coordinator.release(&lease.id).await;
+            return Err(error.into());
+        }
+    };
+    let id = created.id.clone();
+    let _ = progress.send(Progress::Started {
+        deployment: id.clone(),
+    });
+    let (recorder, recorder_task) = Recorder::start(store.clone(), progress.clone(), &id);
+    let heartbeat = {
+        let coordinator = coordinator.clone();
+        let lease = lease.id.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                let _ = coordinator.renew(&lease, Some(millis(LEASE_TTL))).await;
+                let _ = coordinator.store().heartbeat_deployment(&id).await;
+            }
+        })
+    };
+    let runner = Runner {
+        id: id.clone(),
+        plan: Arc::new(release.plan),
+        kind: release.kind,
+        recorder,
+        progress,
+        states: Arc::new(Mutex::new(BTreeMap::new())),
+    };
+    let outcome = runner.execute(&signals).await;
+    heartbeat.abort();
+    runner.recorder.flush().await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let _ = store
+                .set_deployment_status(&id, DeploymentStatus::Failed, Some(&error.to_string()))
+                .await;
+            recorder_task.abort();
+            let _ = coordinator.release(&lease.id).await;
+            return Err(error);
+        }
+    };
+    store
+        .set_deployment_status(&id, outcome.status, outcome.failure.as_deref())
+        .await?;
+    let _ = runner.progress.send(Progress::Finished {
+        status: outcome.status,
+    });
+    runner.recorder.flush().await;
+    recorder_task.abort();
+    let _ = coordinator.release(&lease.id).await;
+    Ok(outcome)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+struct Runner {
+    id: String,
+    plan: Arc<Plan>,
+    kind: DeploymentKind,
+    recorder: Recorder,
+    progress: mpsc::UnboundedSender<Progress>,
+    /// Each service the release touched, and where it stands.
+    states: Arc<Mutex<BTreeMap<String, ServiceState>>>,
+}
+
+impl Runner {
+    async fn execute(&self, signals: &Signals) -> Result<Outcome, DeployError> {
+        let cancel = signals.after(1);
+        let failure = self.release(&cancel).await?;
+        let Some(failure) = failure else {
+            return Ok(self.outcome(DeploymentStatus::Succeeded, None, Vec::new()));
+        };
+        if self.kind == DeploymentKind::Rollback {
+            // A rollback never starts another rollback.
+            return Ok(self.outcome(DeploymentStatus::RollbackFailed, Some(failure), Vec::new()));
+        }
+        if self.plan.rollback == RollbackMode::Manual {
+            return Ok(self.outcome(DeploymentStatus::Failed, Some(failure), Vec::new()));
+        }
+        self.recorder
+            .status(&self.id, DeploymentStatus::RollingBack, Some(&failure))
+            .await?;
+        let rollback_cancel = signals.after(2);
+        let (status, left_as_is, rollback_failure) =
+            self.roll_back(&failure, &rollback_cancel).await?;
+        let failure = match rollback_failure {
+            Some(rollback) => format!("{failure}; then the rollback failed: {rollback}"),
+            None => failure,
+        };
+        Ok(self.outcome(status, Some(failure), left_as_is))
+    }
+
+    fn outcome(
+        &self,
+        status: DeploymentStatus,
+        failure: Option<String>,
+        left_as_is: Vec<String>,
+    ) -> Outcome {
+        Outcome {
+            deployment: self.id.clone(),
+            environment: self.plan.environment.clone(),
+            status,
+            failure,
+            services: self.states.lock().map(|s| s.clone()).unwrap_or_default(),
+            left_as_is,
+        }
+    }
+
+    /// Every phase in order; the first failure, if any.
+    async fn release(&self, cancel: &watch::Receiver<bool>) -> Result<Option<String>, DeployError> {
+        let total = self.plan.phases.len();
+        let mut canaries = Vec::new();
+        for phase in &self.plan.phases {
+            if *cancel.borrow() {
+                return Ok(Some("interrupted by a signal".to_string()));
+            }
+            if !phase.canary && !canaries.is_empty() {
+                let services = std::mem::take(&mut canaries);
+                if let Some(failure) = self.analysis(&services, cancel).await? {
+                    return Ok(Some(failure));
+                }
+            }
+            let _ = self.progress.send(Progress::Phase {
+                number: phase.number,
+                total,
+                services: phase.services.clone(),
+                canary: phase.canary,
+            });
+            if let Some(failure) = self.phase(&phase.services, Stage::Deploy, cancel).await? {
+                return Ok(Some(failure));
+            }
+            if phase.canary {
+                canaries.extend(phase.services.iter().cloned());
+            }
+        }
+        if !canaries.is_empty()
+            && let Some(failure) = self.analysis(&canaries, cancel).await?
+        {
+            return Ok(Some(failure));
+        }
+        Ok(None)
+    }
+
+    /// The services of one phase at once; the first failure cancels the rest.
+    async fn phase(
+        &self,
+        services: &[String],
+        stage: Stage,
+        cancel: &watch::Receiver<bool>,
+    ) -> Result<Option<String>, DeployError> {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in services {
+            let Some(service) = self.plan.service(id).cloned() else {
+                continue;
+            };
+            let worker = self.worker();
+            let mut cancel = merge(cancel.clone(), stopped.clone());
+            tasks.spawn(async move { worker.service(&service, stage, &mut cancel).await });
+        }
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            let result =
+                joined.unwrap_or_else(|error| Ok(Some(format!("a task failed: {error}"))))?;
+            if let Some(message) = result
+                && failure.is_none()
+            {
+                failure = Some(message);
+                let _ = stop.send(true);
+            }
+        }
+        Ok(failure)
+    }
+
+    fn worker(&self) -> Worker {
+        Worker {
+            id: self.id.clone(),
+            plan: self.plan.clone(),
+            recorder: self.recorder.clone(),
+            progress: self.progress.clone(),
+            states: self.states.clone(),
+        }
+    }
+
+    /// Canary analysis: the canaries' gates must keep passing for `analysis`.
+    async fn analysis(
+        &self,
+        services: &[String],
+        cancel: &watch::Receiver<bool>,
+    ) -> Result<Option<String>, DeployError> {
+        let window = Duration::from_millis(self.plan.analysis_ms.unwrap_or(0));
+        let _ = self.progress.send(Progress::Analysis {
+            services: services.to_vec(),
+            duration_ms: self.plan.analysis_ms.unwrap_or(0),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in services {
+            let Some(service) = self.plan.service(id).cloned() else {
+                continue;
+            };
+            for gate in service.gates.clone() {
+                let worker = self.worker();
+                let service = service.clone();
+                let mut cancel = merge(cancel.clone(), stopped.clone());
+                tasks.spawn(async move {
+                    let variables = worker.variables(&service, Stage::Deploy);
+                    let sink = worker.gate_sink(&service.id, Stage::Deploy);
+                    gate::hold(
+                        &gate,
+                        &variables,
+                        &service.directory,
+                        window,
+                        &sink,
+                        &mut cancel,
+                    )
+                    .await
+                });
+            }
+        }
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            let message = match joined {
+                Ok(GateOutcome::Passed) => None,
+                Ok(GateOutcome::Failed(message)) => Some(format!("canary analysis: {message}")),
+                Ok(GateOutcome::Cancelled) => Some("interrupted by a signal".to_string()),
+                Err(error) => Some(format!("a task failed: {error}")),
+            };
+            if let Some(message) = message
+                && failure.is_none()
+            {
+                failure = Some(message);
+                let _ = stop.send(true);
+            }
+        }
+        Ok(failure)
+    }
+
+    /// Rolls back every touched service in reverse plan order.
+    async fn roll_back(
+        &self,
+        reason: &str,
+        cancel: &watch::Receiver<bool>,
+    ) -> Result<(DeploymentStatus, Vec<String>, Option<String>), DeployError> {
+        let touched: Vec<PlannedService> = {
+            let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
+            self.plan
+                .services
+                .iter()
+                .rev()
+                .filter(|s| states.contains_key(&s.id))
+                .cloned()
+                .collect()
+        };
+        let (restorable, left_as_is): (Vec<PlannedService>, Vec<PlannedService>) = touched
+            .into_iter()
+            .partition(|s| s.previous_version.is_some());
+        let left_as_is: Vec<String> = left_as_is.into_iter().map(|s| s.id).collect();
+        let _ = self.progress.send(Progress::RollingBack {
+            reason: reason.to_string(),
+            services: restorable.iter().map(|s| s.id.clone()).collect(),
+        });
+        let worker = self.worker();
+        for service in &restorable {
+            let mut cancel = cancel.clone();
+            if let Some(failure) = worker
+                .service(service, Stage::Rollback, &mut cancel)
+                .await?
+            {
+                return Ok((DeploymentStatus::RollbackFailed, left_as_is, Some(failure)));
+            }
+        }
+        Ok((DeploymentStatus::RolledBack, left_as_is, None))
+    }
+}
+
+/// One service's work, cloneable into a task.
+#[derive(Clone)]
+struct Worker {
+    id: String,
+    plan: Arc<Plan>,
+    recorder: Recorder,
+    progress: mpsc::UnboundedSender<Progress>,
+    states: Arc<Mutex<BTreeMap<String, ServiceState>>>,
+}
+
+impl Worker {
+    fn variables(&self, service: &PlannedService, stage: Stage) -> Variables {
+        let mut base = Variables::default();
+        for (name, value) in &self.plan.variables {
+            base.set(name, value);
+        }
+        let rollback = stage == Stage::Rollback || self.plan.restore;
+        let (version, previous) = if stage == Stage::Rollback {
+            (
+                service.previous_version.clone().unwrap_or_default(),
+                Some(service.version.clone()),
+            )
+        } else {
+            (service.version.clone(), service.previous_version.clone())
+        };
+        let mut variables = base.for_service(
+            &service.name,
+            &service.id,
+            &version,
+            previous.as_deref(),
+            &self.plan.environment,
+            rollback,
+        );
+        variables.set("WEFT_DEPLOYMENT_ID", &self.id);
+        variables
+    }
+
+    fn gate_sink(&self, service: &str, stage: Stage) -> GateRecorder {
+        GateRecorder {
+            recorder: self.recorder.clone(),
+            service: service.to_string(),
+            stage,
+        }
+    }
+
+    async fn state(
+        &self,
+        service: &str,
+        state: ServiceState,
+        detail: Option<String>,
+    ) -> Result<(), DeployError> {
+        if let Ok(mut states) = self.states.lock() {
+            states.insert(service.to_string(), state);
+        }
+        self.recorder
+            .service_state(&self.id, service, state, detail)
+            .await
+    }
+
+    /// Steps, then gates; the failure, if any.
+    async fn service(
+        &self,
+        service: &PlannedService,
+        stage: Stage,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Option<String>, DeployError> {
+        let (running, done, failed) = match stage {
+            Stage::Deploy => (
+                ServiceState::Deploying,
+                ServiceState::Deployed,
+                ServiceState::Failed,
+            ),
+            Stage::Rollback => (
+                ServiceState::RollingBack,
+                ServiceState::RolledBack,
+                ServiceState::RollbackFailed,
+            ),
+        };
+        self.state(&service.id, running, None).await?;
+        let variables = self.variables(service, stage);
+        let steps = match stage {
+            Stage::Deploy => &service.steps,
+            Stage::Rollback => &service.rollback_steps,
+        };
+        for step in steps {
+            if let Some(failure) = self.step(service, stage, step, &variables, cancel).await? {
+                self.state(&service.id, failed, Some(failure.clone()))
+                    .await?;
+                return Ok(Some(failure));
+            }
+        }
+        if stage == Stage::Deploy {
+            self.state(&service.id, ServiceState::Verifying, None)
+                .await?;
+        }
+        if let Some(failure) = self.gates(service, stage, &variables, cancel).await? {
+            self.state(&service.id, failed, Some(failure.clone()))
+                .await?;
+            return Ok(Some(failure));
+        }
+        self.state(&service.id, done, None).await?;
+        Ok(None)
+    }
+
+    async fn step(
+        &self,
+        service: &PlannedService,
+        stage: Stage,
+        step: &PlannedStep,
+        variables: &Variables,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Option<String>, DeployError> {
+        let step_id = self
+            .recorder
+            .start_step(&self.id, &service.id, stage, step)
+            .await?;
+        let _ = self.progress.send(Progress::Step {
+            service: service.id.clone(),
+            stage,
+            description: step.description.clone(),
+            status: StepStatus::Running,
+            attempts: 0,
+            message: None,
+        });
+        let sink = StepRecorder {
+            recorder: self.recorder.clone(),
+            step: step_id,
+            service: service.id.clone(),
+        };
+        let outcome = step::run(step, variables, &service.directory, &sink, cancel).await;
+        let (status, attempts, exit_code, message) = match &outcome {
+            StepOutcome::Succeeded { attempts } => (StepStatus::Succeeded, *attempts, None, None),
+            StepOutcome::Failed {
+                attempts,
+                exit_code,
+                message,
+            } => (
+                StepStatus::Failed,
+                *attempts,
+                *exit_code,
+                Some(message.clone()),
+            ),
+            StepOutcome::TimedOut { attempts, message } => {
+                (StepStatus::TimedOut, *attempts, None, Some(message.clone()))
+            }
+            StepOutcome::Cancelled { attempts } => (
+                StepStatus::Cancelled,
+                *attempts,
+                None,
+                Some("cancelled".to_string()),
+            ),
+        };
+        self.recorder
+            .finish_step(step_id, status, exit_code, attempts, message.clone())
+            .await?;
+        let _ = self.progress.send(Progress::Step {
+            service: service.id.clone(),
+            stage,
+            description: step.description.clone(),
+            status,
+            attempts,
+            message: message.clone(),
+        });
+        Ok(match outcome {
+            StepOutcome::Succeeded { .. } => None,
+            StepOutcome::Cancelled { .. } => Some(format!("{}: interrupted", service.id)),
+            _ => Some(format!(
+                "{}: step {} ({}) failed: {}",
+                service.id,
+                step.index + 1,
+                step.description,
+                message.unwrap_or_default()
+            )),
+        })
+    }
+
+    async fn gates(
+        &self,
+        service: &PlannedService,
+        stage: Stage,
+        variables: &Variables,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Option<String>, DeployError> {
+        if service.gates.is_empty() {
+            return Ok(None);
+        }
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for mut gate in service.gates.clone() {
+            // Described with this stage's variables (a rollback's version).
+            gate.description = gate::describe(&gate.check, variables);
+            let sink = self.gate_sink(&service.id, stage);
+            let variables = variables.clone();
+            let directory: PathBuf = service.directory.clone();
+            let mut cancel = merge(cancel.clone(), stopped.clone());
+            tasks.spawn(async move {
+                gate::evaluate(&gate, &variables, &directory, &sink, &mut cancel).await
+            });
+        }
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            let message = match joined {
+                Ok(GateOutcome::Passed) => None,
+                Ok(GateOutcome::Failed(message)) => Some(format!("{}: gate {message}", service.id)),
+                Ok(GateOutcome::Cancelled) => Some(format!("{}: interrupted", service.id)),
+                Err(error) => Some(format!("a task failed: {error}")),
+            };
+            if let Some(message) = message
+                && failure.is_none()
+            {
+                failure = Some(message);
+                let _ = stop.send(true);
+            }
+        }
+        Ok(failure)
+    }
+}
+
+/// A receiver that turns true when either does.
+fn merge(a: watch::Receiver<bool>, b: watch::Receiver<bool>) -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(*a.borrow() || *b.borrow());
+    tokio::spawn(async move {
+        let (mut a, mut b) = (a, b);
+        loop {
+            if *a.borrow_and_update() || *b.borrow_and_update() {
+                let _ = sender.send(true);
+                return;
+            }
+            tokio::select! {
+                changed = a.changed() => if changed.is_err() { return },
+                changed = b.changed() => if changed.is_err() { return },
+                () = sender.closed() => return,
+            }
+        }
+    });
+    receiver
+}
+
+/// Writes to the store in order: output and observations through one
+/// task, the rest directly once the queue is flushed.
+#[derive(Clone)]
+struct Recorder {
+    sender: mpsc::UnboundedSender<Record>,
+    store: weft_store::Store,
+    progress: mpsc::UnboundedSender<Progress>,
+    deployment: String,
+    /// The deployment's status as last written: an inconclusive observation
+    /// turns `running` into `paused`, a conclusive one turns it back.
+    status: Arc<Mutex<DeploymentStatus>>,
+}
+
+enum Record {
+    Output {
+        step: i64,
+        service: String,
+        line: String,
+    },
+    Observation {
+        deployment: String,
+        service: String,
+        stage: Stage,
+        gate: u32,
+        description: String,
+        observation: Observation,
+    },
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+impl Recorder {
+    fn start(
+        store: weft_store::Store,
+        progress: mpsc::UnboundedSender<Progress>,
+        deployment: &str,
+    ) -> (Recorder, tokio::task::JoinHandle<()>) {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Record>();
+        let status = Arc::new(Mutex::new(DeploymentStatus::Running));
+        let recorder = Recorder {
+            sender,
+            store: store.clone(),
+            progress: progress.clone(),
+            deployment: deployment.to_string(),
+            status: status.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let mut failed: Option<String> = None;
+            while let Some(record) = receiver.recv().await {
+                match record {
+                    Record::Output {
+                        step,
+                        service,
+                        line,
+                    } => {
+                        let mut text = line.clone();
+                        text.push('\n');
+                        let _ = progress.send(Progress::Output { service, line });
+                        // Take whatever else is queued for the same step at once.
+                        let mut later = Vec::new();
+                        while let Ok(next) = receiver.try_recv() {
+                            match next {
+                                Record::Output {
+                                    step: same,
+                                    service,
+                                    line,
+                                } if same == step => {
+                                    text.push_str(&line);
+                                    text.push('\n');
+                                    let _ = progress.send(Progress::Output { service, line });
+                                }
+                                other => {
+                                    later.push(other);
+                                    break;
+                                }
+                            }
+                        }
+                        if let Err(error) = store.append_step_output(step, &text).await {
+                            failed.get_or_insert(error.to_string());
+                        }
+                        for record in later {
+                            Self::handle(&store, &progress, &status, record, &mut failed).await;
+                        }
+                    }
+                    other => Self::handle(&store, &progress, &status, other, &mut failed).await,
+                }
+            }
+        });
+        (recorder, task)
+    }
+
+    async fn handle(
+        store: &weft_store::Store,
+        progress: &mpsc::UnboundedSender<Progress>,
+        status: &Mutex<DeploymentStatus>,
+        record: Record,
+        failed: &mut Option<String>,
+    ) {
+        match record {
+            Record::Output {
+                step,
+                service,
+                line,
+            } => {
+                let _ = progress.send(Progress::Output {
+                    service,
+                    line: line.clone(),
+                });
+                if let Err(error) = store.append_step_output(step, &format!("{line}\n")).await {
+                    failed.get_or_insert(error.to_string());
+                }
+            }
+            Record::Observation {
+                deployment,
+                service,
+                stage,
+                gate,
+                description,
+                observation,
+            } => {
+                let _ = progress.send(Progress::Gate {
+                    service: service.clone(),
+                    stage,
+                    gate: description.clone(),
+                    verdict: observation.verdict,
+                    message: observation.message.clone(),
+                });
+                if let Err(error) = store
+                    .record_observation(
+                        &deployment,
+                        &service,
+                        stage,
+                        gate,
+                        &description,
+                        observation.verdict,
+                        &observation.message,
+                    )
+                    .await
+                {
+                    failed.get_or_insert(error.to_string());
+                }
+                let now = status
+                    .lock()
+                    .map(|s| *s)
+                    .unwrap_or(DeploymentStatus::Running);
+                let next = match (now, observation.verdict) {
+                    (DeploymentStatus::Running, Verdict::Inconclusive) => {
+                        Some(DeploymentStatus::Paused)
+                    }
+                    (DeploymentStatus::Paused, Verdict::Pass | Verdict::Fail) => {
+                        Some(DeploymentStatus::Running)
+                    }
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    let reason = (next == DeploymentStatus::Paused).then(|| {
+                        format!(
+                            "{}: gate {} is inconclusive: {}",
+                            service, description, observation.message
+                        )
+                    });
+                    match store
+                        .set_deployment_status(&deployment, next, reason.as_deref())
+                        .await
+                    {
+                        Ok(()) => {
+                            if let Ok(mut current) = status.lock() {
+                                *current = next;
+                            }
+                        }
+                        Err(error) => {
+                            failed.get_or_insert(error.to_string());
+                        }
+                    }
+                }
+            }
+            Record::Flush(done) => {
+                let _ = done.send(failed.take().map_or(Ok(()), Err));
+            }
+        }
+    }
+
+    async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Record::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    async fn status(
+        &self,
+        id: &str,
+        status: DeploymentStatus,
+        error: Option<&str>,
+    ) -> Result<(), DeployError> {
+        self.flush().await;
+        self.store.set_deployment_status(id, status, error).await?;
+        if let Ok(mut current) = self.status.lock() {
+            *current = status;
+        }
+        Ok(())
+    }
+
+    async fn service_state(
+        &self,
+        id: &str,
+        service: &str,
+        state: ServiceState,
+        detail: Option<String>,
+    ) -> Result<(), DeployError> {
+        self.flush().await;
+        self.store
+            .set_service_state(id, service, state, detail.as_deref())
+            .await?;
+        let _ = self.progress.send(Progress::Service {
+            service: service.to_string(),
+            state,
+            detail,
+        });
+        Ok(())
+    }
+
+    async fn start_step(
+        &self,
+        id: &str,
+        service: &str,
+        stage: Stage,
+        step: &PlannedStep,
+    ) -> Result<i64, DeployError> {
+        let index = u32::try_from(step.index).unwrap_or(u32::MAX);
+        Ok(self
+            .store
+            .start_step(id, service, stage, index, step.kind, &step.description)
+            .await?)
+    }
+
+    async fn finish_step(
+        &self,
+        step: i64,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        attempts: u32,
+        message: Option<String>,
+    ) -> Result<(), DeployError> {
+        self.flush().await;
+        self.store
+            .finish_step(step, status, exit_code, attempts, message.as_deref())
+            .await?;
+        Ok(())
+    }
+}
+
+/// A step's output, line by line, into the store and the progress stream.
+struct StepRecorder {
+    recorder: Recorder,
+    step: i64,
+    service: String,
+}
+
+impl OutputSink for StepRecorder {
+    fn line(&self, line: &str) {
+        let _ = self.recorder.sender.send(Record::Output {
+            step: self.step,
+            service: self.service.clone(),
+            line: line.to_string(),
+        });
+    }
+
+    fn attempt(&self, attempt: u32, delay: Duration) {
+        let _ = self.recorder.progress.send(Progress::Retry {
+            service: self.service.clone(),
+            attempt,
+            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        });
+        self.line(&format!(
+            "weft: attempt {attempt} in {} ms",
+            delay.as_millis()
+        ));
+    }
+}
+
+/// A gate's observations into the store and the progress stream.
+struct GateRecorder {
+    recorder: Recorder,
+    service: String,
+    stage: Stage,
+}
+
+impl ObservationSink for GateRecorder {
+    fn observed(&self, gate: &PlannedGate, observation: &Observation) {
+        let _ = self.recorder.sender.send(Record::Observation {
+            deployment: self.recorder.deployment.clone(),
+            service: self.service.clone(),
+            stage: self.stage,
+            gate: u32::try_from(gate.index).unwrap_or(u32::MAX),
+            description: gate.description.clone(),
+            observation: observation.clone(),
+        });
+    }
+}

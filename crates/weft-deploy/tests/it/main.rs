@@ -1,0 +1,6 @@
+//! weft-deploy end to end: plans from real workspaces, releases of real
+//! shell steps gated by real HTTP servers on 127.0.0.1, on a real SQLite store.
+
+mod plan;
+mod release;
+mod support;

@@ -1,0 +1,591 @@
+//! `weft deploy plan`, `run` and `rollback`: plan a release, run it, and
+//! print its progress.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use weft_deploy::manifest::{self, RollbackError};
+use weft_deploy::{
+    DeployError, Outcome as ReleaseOutcome, Plan, Progress, Release, ReleaseRequest, Signals,
+};
+use weft_store::{
+    Coordinator, DeploymentKind, DeploymentStatus, ServiceState, StepStatus, Verdict,
+};
+
+use super::{Context, PlanFormat, ReleaseArgs, RollbackArgs, RunArgs, Session};
+use crate::cli::Format;
+use crate::console::{self, Style};
+use crate::exit::{Outcome, UsageError};
+
+pub(super) fn plan(
+    context: &Context,
+    session: &Session,
+    args: ReleaseArgs,
+) -> anyhow::Result<Outcome> {
+    let model = session.model(context)?;
+    let runtime = session.runtime()?;
+    let plan = runtime.block_on(async {
+        let coordinator = session.coordinator().await?;
+        build(&coordinator, &model, &ReleaseSpec::from(&args)).await
+    })?;
+    match args.format {
+        PlanFormat::Json => console::json(&plan)?,
+        PlanFormat::Mermaid => console::out(&mermaid(&plan)),
+        PlanFormat::Text => console::out(&render_plan(&plan, false)),
+    }
+    Ok(Outcome::Clean)
+}
+
+pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow::Result<Outcome> {
+    let model = session.model(context)?;
+    let runtime = session.runtime()?;
+    let spec = ReleaseSpec {
+        environment: args.environment.clone(),
+        set: args.set.clone(),
+        all: args.all,
+        from_manifest: args.from_manifest.clone(),
+        strategy: args.strategy.map(Into::into),
+    };
+    runtime.block_on(async {
+        let coordinator = session.coordinator().await?;
+        let plan = build(&coordinator, &model, &spec).await?;
+        if args.dry_run {
+            match args.format {
+                Format::Json => console::json(&json!({"dry_run": true, "plan": plan}))?,
+                Format::Text => console::out(&render_plan(&plan, true)),
+            }
+            return Ok(Outcome::Clean);
+        }
+        execute(
+            &coordinator,
+            plan,
+            DeploymentKind::Release,
+            None,
+            args.wait,
+            args.verbose,
+            args.format,
+        )
+        .await
+    })
+}
+
+pub(super) fn rollback(
+    context: &Context,
+    session: &Session,
+    args: RollbackArgs,
+) -> anyhow::Result<Outcome> {
+    let model = session.model(context)?;
+    let runtime = session.runtime()?;
+    runtime.block_on(async {
+        let coordinator = session.coordinator().await?;
+        weft_deploy::recover::recover_interrupted(&coordinator, &args.environment).await?;
+        let store = coordinator.store();
+        let target =
+            match manifest::rollback_target(store, &args.environment, args.to.as_deref()).await? {
+                Ok(target) => target,
+                Err(error @ RollbackError::Unknown { .. }) => {
+                    return Err(UsageError::new(error.to_string())
+                        .with_hint("`weft deploy history ENV` lists the releases")
+                        .into());
+                }
+                Err(error @ RollbackError::NotSuccessful { .. }) => {
+                    return Err(UsageError::new(error.to_string()).into());
+                }
+                Err(error) => {
+                    console::out(&format!("{} {error}\n", console::paint(Style::Yellow, "!")));
+                    return Ok(Outcome::Problems);
+                }
+            };
+        let live = manifest::live_state(store, &args.environment).await?;
+        let mut current = live.versions.clone();
+        for service in live.uncertain.keys() {
+            current.remove(service);
+        }
+        let request = ReleaseRequest {
+            environment: args.environment.clone(),
+            from_manifest: Some(target.restore.clone()),
+            ..ReleaseRequest::default()
+        };
+        let plan = Plan::build(&model, &request, &current)
+            .map_err(plan_error)?
+            .restoring();
+        if args.dry_run {
+            match args.format {
+                Format::Json => console::json(
+                    &json!({"dry_run": true, "to": target.manifest.id, "plan": plan}),
+                )?,
+                Format::Text => {
+                    console::out(&format!(
+                        "rolling {} back to {}\n",
+                        args.environment, target.manifest.id
+                    ));
+                    console::out(&render_plan(&plan, true));
+                }
+            }
+            return Ok(Outcome::Clean);
+        }
+        execute(
+            &coordinator,
+            plan,
+            DeploymentKind::Rollback,
+            Some(target.manifest.id.clone()),
+            args.wait,
+            args.verbose,
+            args.format,
+        )
+        .await
+    })
+}
+
+/// What to release, from either command's arguments.
+struct ReleaseSpec {
+    environment: String,
+    set: Vec<(String, String)>,
+    all: bool,
+    from_manifest: Option<String>,
+    strategy: Option<weft_model::config::Strategy>,
+}
+
+impl From<&ReleaseArgs> for ReleaseSpec {
+    fn from(args: &ReleaseArgs) -> Self {
+        ReleaseSpec {
+            environment: args.environment.clone(),
+            set: args.set.clone(),
+            all: args.all,
+            from_manifest: args.from_manifest.clone(),
+            strategy: args.strategy.map(Into::into),
+        }
+    }
+}
+
+fn plan_error(error: weft_deploy::PlanError) -> anyhow::Error {
+    use weft_deploy::PlanError;
+    let hint = match &error {
+        PlanError::Cycle { .. } => "`weft graph` shows the cycle and the edge to cut",
+        PlanError::UnknownEnvironment { .. } => {
+            "environments are the keys of `environments:` in weft.yaml"
+        }
+        PlanError::NotDeployable { .. } => {
+            "add `deploy: {steps: [...]}` to the service in weft.yaml"
+        }
+        PlanError::Unsupported { .. } => "use a `run` or `webhook` step for now",
+        _ => "`weft deploy plan ENV --set SERVICE=VERSION` shows what a release would do",
+    };
+    UsageError::new(error.to_string()).with_hint(hint).into()
+}
+
+async fn build(
+    coordinator: &Coordinator,
+    model: &weft_model::Model,
+    spec: &ReleaseSpec,
+) -> anyhow::Result<Plan> {
+    let store = coordinator.store();
+    let live = manifest::live_state(store, &spec.environment).await?;
+    let from_manifest = match &spec.from_manifest {
+        Some(id) => match store.deployment(id).await? {
+            Some(record) if record.environment == spec.environment => Some(record.versions),
+            Some(record) => {
+                return Err(UsageError::new(format!(
+                    "deployment `{id}` is of environment `{}`, not `{}`",
+                    record.environment, spec.environment
+                ))
+                .into());
+            }
+            None => return Err(UsageError::new(format!("no deployment `{id}`")).into()),
+        },
+        None => None,
+    };
+    let request = ReleaseRequest {
+        environment: spec.environment.clone(),
+        set: spec.set.clone(),
+        all: spec.all,
+        strategy: spec.strategy,
+        from_manifest,
+    };
+    Plan::build(model, &request, &live.versions).map_err(plan_error)
+}
+
+async fn execute(
+    coordinator: &Coordinator,
+    plan: Plan,
+    kind: DeploymentKind,
+    rollback_of: Option<String>,
+    wait: std::time::Duration,
+    verbose: bool,
+    format: Format,
+) -> anyhow::Result<Outcome> {
+    let (signal_count, signals) = watch::channel(0u32);
+    let signal_task = tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            signal_count.send_modify(|count| *count += 1);
+        }
+    });
+    let (progress, mut events) = mpsc::unbounded_channel();
+    let printer = tokio::spawn(async move {
+        let mut printer = Printer {
+            verbose,
+            format,
+            tails: BTreeMap::new(),
+        };
+        while let Some(event) = events.recv().await {
+            printer.print(&event);
+        }
+    });
+    let release = Release {
+        plan,
+        kind,
+        rollback_of,
+        who: who(),
+        holder: super::super::coordination::holder(&[]),
+        wait,
+    };
+    let result =
+        weft_deploy::engine::run(coordinator, release, progress, Signals::new(signals)).await;
+    let _ = printer.await;
+    signal_task.abort();
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(DeployError::Busy {
+            environment,
+            source,
+        }) => {
+            console::out(&format!(
+                "{} environment `{environment}` is busy: {source}\n",
+                console::paint(Style::Yellow, "!")
+            ));
+            console::note(
+                "wait for it with --wait DURATION; `weft lock list` shows the holder and the queue",
+            );
+            return Ok(Outcome::Problems);
+        }
+        Err(DeployError::Plan(error)) => return Err(plan_error(error)),
+        Err(error) => return Err(error.into()),
+    };
+    let record = coordinator.store().deployment(&outcome.deployment).await?;
+    if format == Format::Json {
+        console::json(&json!({"outcome": outcome, "deployment": record}))?;
+    } else {
+        console::out(&render_outcome(&outcome));
+    }
+    Ok(if outcome.status == DeploymentStatus::Succeeded {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
+/// Who runs the release, for the manifest.
+fn who() -> serde_json::Value {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    json!({
+        "user": var("USER").or_else(|| var("LOGNAME")),
+        "github": var("GITHUB_RUN_ID").map(|run| json!({
+            "repository": var("GITHUB_REPOSITORY"),
+            "workflow": var("GITHUB_WORKFLOW"),
+            "run_id": run,
+            "actor": var("GITHUB_ACTOR"),
+        })),
+    })
+}
+
+struct Printer {
+    verbose: bool,
+    format: Format,
+    /// The last lines of each service's current step, shown when it fails.
+    tails: BTreeMap<String, Vec<String>>,
+}
+
+impl Printer {
+    fn print(&mut self, event: &Progress) {
+        if self.format == Format::Json {
+            return;
+        }
+        match event {
+            Progress::Started { deployment } => console::out(&format!(
+                "deployment {}\n",
+                console::paint(Style::Bold, deployment)
+            )),
+            Progress::Phase {
+                number,
+                total,
+                services,
+                canary,
+            } => console::out(&format!(
+                "phase {number}/{total}{}: {}\n",
+                if *canary { " (canary)" } else { "" },
+                services.join(", ")
+            )),
+            Progress::Service {
+                service,
+                state,
+                detail,
+            } => {
+                let text = match state {
+                    ServiceState::Deployed => console::paint(Style::Green, "deployed"),
+                    ServiceState::RolledBack => console::paint(Style::Green, "rolled back"),
+                    ServiceState::Failed | ServiceState::RollbackFailed => {
+                        console::paint(Style::Red, state.as_str())
+                    }
+                    other => other.as_str().replace('_', " "),
+                };
+                let detail = detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
+                console::out(&format!("  {service}  {text}{detail}\n"));
+            }
+            Progress::Step {
+                service,
+                description,
+                status,
+                attempts,
+                message,
+                ..
+            } => match status {
+                StepStatus::Running => {
+                    self.tails.insert(service.clone(), Vec::new());
+                    console::out(&format!("  {service}  {description}\n"));
+                }
+                StepStatus::Succeeded => {}
+                _ => {
+                    console::out(&format!(
+                        "  {service}  {} {description} after {attempts} attempt(s): {}\n",
+                        console::paint(Style::Red, "✗"),
+                        message.as_deref().unwrap_or_default()
+                    ));
+                    if !self.verbose {
+                        for line in self.tails.get(service).into_iter().flatten() {
+                            console::out(&format!("    │ {line}\n"));
+                        }
+                    }
+                }
+            },
+            Progress::Output { service, line } => {
+                let tail = self.tails.entry(service.clone()).or_default();
+                tail.push(line.clone());
+                if tail.len() > 10 {
+                    tail.remove(0);
+                }
+                if self.verbose {
+                    console::out(&format!("    │ {line}\n"));
+                }
+            }
+            Progress::Retry {
+                service,
+                attempt,
+                delay_ms,
+            } => console::out(&format!(
+                "  {service}  retrying (attempt {attempt}) in {delay_ms} ms\n"
+            )),
+            Progress::Gate {
+                service,
+                gate,
+                verdict,
+                message,
+                ..
+            } => {
+                let mark = match verdict {
+                    Verdict::Pass => console::paint(Style::Green, "pass"),
+                    Verdict::Fail => console::paint(Style::Red, "fail"),
+                    Verdict::Inconclusive => console::paint(Style::Yellow, "inconclusive"),
+                };
+                console::out(&format!("  {service}  gate {gate}: {mark} {message}\n"));
+            }
+            Progress::Analysis {
+                services,
+                duration_ms,
+            } => console::out(&format!(
+                "canary analysis: {} must keep passing for {} ms\n",
+                services.join(", "),
+                duration_ms
+            )),
+            Progress::RollingBack { reason, services } => {
+                console::out(&format!(
+                    "{} {reason}\n",
+                    console::paint(Style::Red, "release failed:")
+                ));
+                if services.is_empty() {
+                    console::out("rolling back: no changed service has an earlier version\n");
+                } else {
+                    console::out(&format!(
+                        "rolling back, in reverse order: {}\n",
+                        services.join(", ")
+                    ));
+                }
+            }
+            Progress::Finished { .. } => {}
+        }
+    }
+}
+
+fn render_outcome(outcome: &ReleaseOutcome) -> String {
+    let id = &outcome.deployment;
+    let mut text = String::new();
+    match outcome.status {
+        DeploymentStatus::Succeeded => text.push_str(&format!(
+            "{} {id}\n",
+            console::paint(Style::Green, "released")
+        )),
+        DeploymentStatus::RolledBack => {
+            let restored: Vec<&str> = outcome
+                .services
+                .iter()
+                .filter(|(_, state)| **state == ServiceState::RolledBack)
+                .map(|(service, _)| service.as_str())
+                .collect();
+            text.push_str(&format!(
+                "{} {id}: {}\n",
+                console::paint(Style::Red, "release failed and was rolled back"),
+                outcome.failure.as_deref().unwrap_or_default()
+            ));
+            if !restored.is_empty() {
+                text.push_str(&format!(
+                    "back at their previous versions: {}\n",
+                    restored.join(", ")
+                ));
+            }
+        }
+        DeploymentStatus::RollbackFailed => {
+            text.push_str(&format!(
+                "{} {id}: {}\n",
+                console::paint(Style::Red, "rollback failed"),
+                outcome.failure.as_deref().unwrap_or_default()
+            ));
+            for (service, state) in &outcome.services {
+                text.push_str(&format!(
+                    "  {service}: {}\n",
+                    state.as_str().replace('_', " ")
+                ));
+            }
+        }
+        _ => {
+            text.push_str(&format!(
+                "{} {id}: {}\n",
+                console::paint(Style::Red, "release failed"),
+                outcome.failure.as_deref().unwrap_or_default()
+            ));
+            text.push_str(&format!(
+                "nothing was rolled back; to roll back: weft deploy rollback {}\n",
+                environment_of(outcome)
+            ));
+        }
+    }
+    if !outcome.left_as_is.is_empty() {
+        text.push_str(&format!(
+            "left as they are (no earlier version recorded): {}\n",
+            outcome.left_as_is.join(", ")
+        ));
+    }
+    text
+}
+
+fn environment_of(outcome: &ReleaseOutcome) -> String {
+    outcome.environment.clone()
+}
+
+fn render_plan(plan: &Plan, expanded: bool) -> String {
+    let mut text = format!(
+        "release of {} ({}, rollback {}): {} in {}\n",
+        plan.environment,
+        plan.strategy.as_str(),
+        match plan.rollback {
+            weft_model::config::RollbackMode::Auto => "auto",
+            weft_model::config::RollbackMode::Manual => "manual",
+        },
+        console::count(plan.services.len(), "service"),
+        console::count(plan.phases.len(), "phase"),
+    );
+    for phase in &plan.phases {
+        text.push_str(&format!(
+            "phase {}{}{}\n",
+            phase.number,
+            if phase.parallel { " (at once)" } else { "" },
+            if phase.canary { " (canary)" } else { "" }
+        ));
+        for id in &phase.services {
+            let Some(service) = plan.service(id) else {
+                continue;
+            };
+            let previous = service
+                .previous_version
+                .as_deref()
+                .unwrap_or("nothing recorded");
+            text.push_str(&format!("  {id}  {previous} → {}\n", service.version));
+            if expanded {
+                for step in &service.steps {
+                    text.push_str(&format!(
+                        "    step {}: {} (timeout {} ms, {} retries)\n",
+                        step.index + 1,
+                        step.description,
+                        step.timeout_ms,
+                        step.retries
+                    ));
+                }
+                for gate in &service.gates {
+                    text.push_str(&format!(
+                        "    gate {}: {} (every {} ms, {} passes, {} failures allowed, timeout {} ms)\n",
+                        gate.index + 1,
+                        gate.description,
+                        gate.interval_ms,
+                        gate.success_threshold,
+                        gate.failure_limit,
+                        gate.timeout_ms
+                    ));
+                }
+                let how = if service.default_rollback {
+                    "its steps again"
+                } else {
+                    "its rollback steps"
+                };
+                text.push_str(&format!("    rollback: {how}, to {previous}\n"));
+            }
+        }
+    }
+    if let Some(analysis) = plan.analysis_ms {
+        text.push_str(&format!("canary analysis: {analysis} ms\n"));
+    }
+    text
+}
+
+fn mermaid(plan: &Plan) -> String {
+    let mut text = String::from("flowchart LR\n");
+    for phase in &plan.phases {
+        text.push_str(&format!(
+            "  subgraph phase{}[\"phase {}\"]\n",
+            phase.number, phase.number
+        ));
+        for id in &phase.services {
+            let version = plan
+                .service(id)
+                .map(|s| s.version.as_str())
+                .unwrap_or_default();
+            text.push_str(&format!("    {}[\"{id} {version}\"]\n", mermaid_id(id)));
+        }
+        text.push_str("  end\n");
+    }
+    for pair in plan.phases.windows(2) {
+        text.push_str(&format!(
+            "  phase{} --> phase{}\n",
+            pair[0].number, pair[1].number
+        ));
+    }
+    text
+}
+
+fn mermaid_id(id: &str) -> String {
+    id.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}

@@ -1,0 +1,182 @@
+//! `weft deploy` end to end: the example released, broken and rolled back;
+//! a release killed with SIGKILL and restored; bad weft.yaml located.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weft_testkit::Workspace;
+
+use crate::support::{repository_root, weft_in};
+
+/// Stops the example's servers however the test ends.
+struct StopServers<'w>(&'w Workspace);
+
+impl Drop for StopServers<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg(self.0.path("tools/stop.sh"))
+            .status();
+    }
+}
+
+#[test]
+fn the_example_releases_breaks_and_rolls_back() {
+    let workspace = Workspace::copy_of(&repository_root().join("examples/release"));
+    let _stop = StopServers(&workspace);
+    let root = workspace.root();
+    let plan = weft_in(
+        root,
+        &[
+            "deploy", "plan", "local", "--set", "db=1.0", "--set", "api=1.0", "--set", "web=1.0",
+            "--format", "json",
+        ],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let phases: Vec<Vec<String>> = plan.json()["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(phases, [["db/db"], ["api/api"], ["web/web"]]);
+
+    let first = weft_in(
+        root,
+        &[
+            "deploy", "run", "local", "--set", "db=1.0", "--set", "api=1.0", "--set", "web=1.0",
+        ],
+    );
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.starts_with("deployment d-"),
+        "{}",
+        first.stdout
+    );
+    assert!(first.stdout.contains("released d-"), "{}", first.stdout);
+    assert_eq!(workspace.read("web/.release/site/health"), "web 1.0 ok\n");
+
+    let broken = weft_in(
+        root,
+        &[
+            "deploy",
+            "run",
+            "local",
+            "--set",
+            "api=1.1",
+            "--set",
+            "web=bad-1.1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(broken.code, 1, "{}\n{}", broken.stdout, broken.stderr);
+    let answer = broken.json();
+    assert_eq!(answer["outcome"]["status"], "rolled_back");
+    assert_eq!(answer["deployment"]["status"], "rolled_back");
+    // Both changed services are back at 1.0, serving again.
+    assert_eq!(workspace.read("api/.release/site/health"), "api 1.0 ok\n");
+    assert_eq!(workspace.read("web/.release/site/health"), "web 1.0 ok\n");
+
+    let history = weft_in(root, &["deploy", "history", "local", "--format", "json"]);
+    assert_eq!(history.code, 0);
+    let statuses: Vec<String> = history.json()["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["rolled_back", "succeeded"]);
+
+    let explain = weft_in(root, &["deploy", "explain", "local"]);
+    assert!(explain.stdout.contains("web/web"), "{}", explain.stdout);
+    assert!(explain.stdout.contains("404"), "{}", explain.stdout);
+}
+
+#[test]
+fn a_release_killed_with_sigkill_is_interrupted_and_rollback_restores_the_last_manifest() {
+    let workspace = Workspace::new()
+        .file("a/README.md", "repository a\n")
+        .file(
+            "weft.yaml",
+            "repositories: {a: {}}\nenvironments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps:\n        - run: 'echo \"$WEFT_VERSION\" > ../version; [ \"$WEFT_VERSION\" != slow ] || sleep 5'\n",
+        );
+    let root = workspace.root();
+    let first = weft_in(root, &["deploy", "run", "prod", "--set", "a=1.0"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["deploy", "run", "prod", "--set", "a=slow"])
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fs_err::read_to_string(workspace.path("version"))
+        .unwrap_or_default()
+        .trim()
+        != "slow"
+    {
+        assert!(Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let status = weft_in(root, &["deploy", "status", "--format", "json"]);
+    assert_eq!(status.json()["status"], "interrupted", "{}", status.stdout);
+    let again = weft_in(root, &["deploy", "rollback", "prod"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(workspace.read("version").trim(), "1.0");
+    let history = weft_in(root, &["deploy", "history", "prod", "--format", "json"]);
+    let rows = history.json()["deployments"].clone();
+    assert_eq!(rows[0]["kind"], "rollback");
+    assert_eq!(rows[0]["status"], "succeeded");
+    assert_eq!(rows[1]["status"], "interrupted");
+    // The lease of the killed run was given back: a new release goes at once.
+    let next = weft_in(root, &["deploy", "run", "prod", "--set", "a=2.0"]);
+    assert_eq!(next.code, 0, "{}\n{}", next.stdout, next.stderr);
+}
+
+#[test]
+fn a_bad_weft_yaml_is_exit_two_at_its_place() {
+    for (yaml, message, line) in [
+        (
+            "environments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps:\n        - run: ./deploy.sh\n          webhook: {url: \"http://127.0.0.1:9/\"}\n",
+            "a step is exactly one of `run`, `workflow` or `webhook`, but this one has `run` and `webhook`",
+            7,
+        ),
+        (
+            "environments: {prod: {strategy: rolling}}\n",
+            "unknown variant `rolling`",
+            1,
+        ),
+        (
+            "environments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      gates:\n        - interval: 2s\n",
+            "a gate needs a target",
+            7,
+        ),
+    ] {
+        let workspace = Workspace::new()
+            .file("a/README.md", "repository a\n")
+            .file("weft.yaml", &format!("repositories: {{a: {{}}}}\n{yaml}"));
+        let run = weft_in(
+            workspace.root(),
+            &["deploy", "plan", "prod", "--set", "a=1"],
+        );
+        assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(message), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("weft.yaml:{}:", line + 1)),
+            "{}",
+            run.stderr
+        );
+    }
+}
