@@ -3,6 +3,7 @@
 //! `WEFT_REQUIRE_POSTGRES=1`).
 
 mod backends;
+mod deployments;
 mod leases;
 mod records;
 mod safety;
