@@ -50,6 +50,9 @@ pub struct Release {
     pub holder: Holder,
     /// How long to wait for the environment's lease (0: fail at once).
     pub wait: Duration,
+    /// The GitHub client for `workflow` steps; `None` makes one from the
+    /// plan's `github:` settings when a step needs it.
+    pub github: Option<weft_github::GitHub>,
 }
 
 /// Progress, for a terminal or a test; the store has the same facts.
@@ -250,8 +253,17 @@ pub async fn run(
             }
         })
     };
+    let github = release.github.clone().or_else(|| {
+        release.plan.uses_github().then(|| {
+            weft_github::GitHub::new(weft_github::GitHubSettings::from_env(
+                release.plan.github.api_url.as_deref(),
+                release.plan.github.token_env.as_deref(),
+            ))
+        })
+    });
     let runner = Runner {
         id: id.clone(),
+        github,
         plan: Arc::new(release.plan),
         kind: release.kind,
         recorder,
@@ -290,6 +302,7 @@ fn millis(duration: Duration) -> i64 {
 
 struct Runner {
     id: String,
+    github: Option<weft_github::GitHub>,
     plan: Arc<Plan>,
     kind: DeploymentKind,
     recorder: Recorder,
@@ -410,6 +423,7 @@ impl Runner {
     fn worker(&self) -> Worker {
         Worker {
             id: self.id.clone(),
+            github: self.github.clone(),
             plan: self.plan.clone(),
             recorder: self.recorder.clone(),
             progress: self.progress.clone(),
@@ -513,6 +527,7 @@ impl Runner {
 #[derive(Clone)]
 struct Worker {
     id: String,
+    github: Option<weft_github::GitHub>,
     plan: Arc<Plan>,
     recorder: Recorder,
     progress: mpsc::UnboundedSender<Progress>,
@@ -638,7 +653,14 @@ impl Worker {
             step: step_id,
             service: service.id.clone(),
         };
-        let outcome = step::run(step, variables, &service.directory, &sink, cancel).await;
+        let correlation_id = format!("{}-{}-{}", self.id, service.name, step.index + 1);
+        let context = step::StepContext {
+            variables,
+            directory: &service.directory,
+            github: self.github.as_ref(),
+            correlation_id: &correlation_id,
+        };
+        let outcome = step::run(step, context, &sink, cancel).await;
         let (status, attempts, exit_code, message) = match &outcome {
             StepOutcome::Succeeded { attempts } => (StepStatus::Succeeded, *attempts, None, None),
             StepOutcome::Failed {
@@ -773,6 +795,11 @@ enum Record {
         gate: u32,
         description: String,
         observation: Observation,
+    },
+    RunUrl {
+        deployment: String,
+        service: String,
+        url: String,
     },
     Flush(oneshot::Sender<Result<(), String>>),
 }
@@ -922,6 +949,15 @@ impl Recorder {
                     }
                 }
             }
+            Record::RunUrl {
+                deployment,
+                service,
+                url,
+            } => {
+                if let Err(error) = store.set_service_run_url(&deployment, &service, &url).await {
+                    failed.get_or_insert(error.to_string());
+                }
+            }
             Record::Flush(done) => {
                 let _ = done.send(failed.take().map_or(Ok(()), Err));
             }
@@ -1011,6 +1047,14 @@ impl OutputSink for StepRecorder {
             step: self.step,
             service: self.service.clone(),
             line: line.to_string(),
+        });
+    }
+
+    fn run_url(&self, url: &str) {
+        let _ = self.recorder.sender.send(Record::RunUrl {
+            deployment: self.recorder.deployment.clone(),
+            service: self.service.clone(),
+            url: url.to_string(),
         });
     }
 

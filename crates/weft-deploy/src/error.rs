@@ -21,8 +21,6 @@ pub enum PlanError {
     Cycle { path: Vec<String> },
     #[error("none of the canary services ({}) is in this release", .canary.join(", "))]
     NoCanary { canary: Vec<String> },
-    #[error("{service}: {what} steps are not supported yet")]
-    Unsupported { service: String, what: String },
     #[error("no deployment `{id}`")]
     UnknownDeployment { id: String },
 }

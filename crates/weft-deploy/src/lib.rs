@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod plan;
 pub mod recover;
 pub mod step;
+mod workflow;
 
 pub use engine::{Outcome, Progress, Release, Signals};
 pub use error::{DeployError, PlanError};

@@ -66,6 +66,30 @@ pub struct Plan {
     /// A rollback to a recorded manifest: every service runs its rollback
     /// steps, with `WEFT_ROLLBACK=1`, towards `version`.
     pub restore: bool,
+    /// Where `workflow` steps reach GitHub (weft.yaml's `github:`).
+    pub github: GithubTarget,
+}
+
+/// weft.yaml's `github:` as a release uses it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GithubTarget {
+    /// The API root (default `https://api.github.com`).
+    pub api_url: Option<String>,
+    /// The variable holding the token (default `GITHUB_TOKEN`).
+    pub token_env: Option<String>,
+}
+
+impl Plan {
+    /// Whether any step (or rollback step) dispatches a workflow.
+    pub fn uses_github(&self) -> bool {
+        self.services.iter().any(|service| {
+            service
+                .steps
+                .iter()
+                .chain(&service.rollback_steps)
+                .any(|step| matches!(step.config.action, StepAction::Workflow(_)))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -183,19 +207,6 @@ impl Plan {
                 ));
             }
         }
-        for service in &services {
-            let uses_workflow = service
-                .steps
-                .iter()
-                .chain(&service.rollback_steps)
-                .any(|step| matches!(step.config.action, StepAction::Workflow(_)));
-            if uses_workflow {
-                return Err(PlanError::Unsupported {
-                    service: service.id.clone(),
-                    what: "`workflow`".to_string(),
-                });
-            }
-        }
         Ok(Plan {
             environment: request.environment.clone(),
             strategy,
@@ -207,6 +218,10 @@ impl Plan {
             versions,
             variables: variables.into_map(),
             restore: false,
+            github: GithubTarget {
+                api_url: model.config.github.api_url.clone(),
+                token_env: model.config.github.token_env.clone(),
+            },
         })
     }
 

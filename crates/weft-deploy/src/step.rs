@@ -47,13 +47,26 @@ pub trait OutputSink: Send + Sync {
     fn line(&self, line: &str);
     /// A new attempt begins (after a failure and a backoff).
     fn attempt(&self, attempt: u32, delay: Duration);
+    /// A workflow step's run, where people can watch it.
+    fn run_url(&self, _url: &str) {}
+}
+
+/// What a step runs with.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    pub variables: &'a Variables,
+    /// The service's repository: where `run` commands run.
+    pub directory: &'a Path,
+    /// For `workflow` steps.
+    pub github: Option<&'a weft_github::GitHub>,
+    /// Makes a workflow dispatch findable (with the attempt appended).
+    pub correlation_id: &'a str,
 }
 
 /// Runs a step with its retries.
 pub async fn run(
     step: &PlannedStep,
-    variables: &Variables,
-    directory: &Path,
+    context: StepContext<'_>,
     sink: &dyn OutputSink,
     cancelled: &mut tokio::sync::watch::Receiver<bool>,
 ) -> StepOutcome {
@@ -62,7 +75,7 @@ pub async fn run(
     let mut attempt = 1;
     loop {
         let outcome = tokio::select! {
-            outcome = tokio::time::timeout(timeout, once(&step.config.action, variables, directory, sink, cancelled.clone())) => match outcome {
+            outcome = tokio::time::timeout(timeout, once(&step.config.action, context, attempt, sink, cancelled.clone())) => match outcome {
                 Ok(outcome) => outcome,
                 Err(_) => Once::TimedOut,
             },
@@ -117,11 +130,12 @@ enum Once {
 
 async fn once(
     action: &StepAction,
-    variables: &Variables,
-    directory: &Path,
+    context: StepContext<'_>,
+    attempt: u32,
     sink: &dyn OutputSink,
-    cancelled: tokio::sync::watch::Receiver<bool>,
+    mut cancelled: tokio::sync::watch::Receiver<bool>,
 ) -> Once {
+    let (variables, directory) = (context.variables, context.directory);
     match action {
         StepAction::Run(command) => {
             run_command(command, variables, directory, sink, cancelled).await
@@ -146,10 +160,30 @@ async fn once(
                 },
             }
         }
-        StepAction::Workflow(_) => Once::Failed {
-            exit_code: None,
-            message: "workflow steps are not supported yet".to_string(),
-        },
+        StepAction::Workflow(workflow) => {
+            let report = |report: crate::workflow::Report| match report {
+                crate::workflow::Report::Line(line) => sink.line(&line),
+                crate::workflow::Report::RunUrl(url) => sink.run_url(&url),
+            };
+            let correlation = format!("{}-{attempt}", context.correlation_id);
+            match crate::workflow::run(
+                workflow,
+                context.github,
+                variables,
+                correlation,
+                &report,
+                &mut cancelled,
+            )
+            .await
+            {
+                Ok(()) => Once::Succeeded,
+                Err(crate::workflow::Failure::Cancelled) => Once::Cancelled,
+                Err(crate::workflow::Failure::Failed(message)) => Once::Failed {
+                    exit_code: None,
+                    message,
+                },
+            }
+        }
     }
 }
 

@@ -1,6 +1,15 @@
 //! weft-deploy end to end: plans from real workspaces, releases of real
 //! shell steps gated by real HTTP servers on 127.0.0.1, on a real SQLite store.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on anything unexpected"
+)]
+#![expect(
+    clippy::print_stdout,
+    reason = "SKIP lines tell why a real server was not used"
+)]
+
 mod plan;
 mod prometheus;
 mod release;

@@ -346,6 +346,7 @@ async fn a_second_release_of_an_environment_is_refused_naming_the_first() {
             who: serde_json::json!({}),
             holder: Holder::default(),
             wait: Duration::ZERO,
+            github: None,
         },
         sender,
         Signals::none(),

@@ -209,6 +209,7 @@ pub(crate) async fn run(
         who: serde_json::json!({"user": "test"}),
         holder: Holder::default(),
         wait: Duration::ZERO,
+        github: None,
     };
     let outcome = weft_deploy::engine::run(coordinator, release, sender, signals)
         .await

@@ -180,3 +180,62 @@ fn a_bad_weft_yaml_is_exit_two_at_its_place() {
         );
     }
 }
+
+#[test]
+fn sigterm_stops_the_release_and_rolls_back_what_it_changed() {
+    let workspace = Workspace::new()
+        .file("a/README.md", "repository a\n")
+        .file("b/README.md", "repository b\n")
+        .file(
+            "weft.yaml",
+            "repositories: {a: {}, b: {}}\nenvironments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps: [{run: 'echo \"$WEFT_VERSION\" > version'}]\n  b:\n    repository: b\n    depends_on: {a: required}\n    deploy:\n      steps: [{run: 'echo \"$WEFT_VERSION\" > version; [ \"$WEFT_VERSION\" != 2.0 ] || sleep 20'}]\n",
+        );
+    let root = workspace.root();
+    let first = weft_in(
+        root,
+        &["deploy", "run", "prod", "--set", "a=1.0", "--set", "b=1.0"],
+    );
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "deploy", "run", "prod", "--set", "a=2.0", "--set", "b=2.0", "--format", "json",
+        ])
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fs_err::read_to_string(workspace.path("b/version"))
+        .unwrap_or_default()
+        .trim()
+        != "2.0"
+    {
+        assert!(Instant::now() < deadline, "b's slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    // The step's process group is stopped at once, not after its 20 s sleep.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["outcome"]["status"], "rolled_back", "{answer}");
+    assert_eq!(workspace.read("a/version").trim(), "1.0");
+    assert_eq!(workspace.read("b/version").trim(), "1.0");
+}

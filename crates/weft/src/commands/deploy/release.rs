@@ -169,7 +169,6 @@ fn plan_error(error: weft_deploy::PlanError) -> anyhow::Error {
         PlanError::NotDeployable { .. } => {
             "add `deploy: {steps: [...]}` to the service in weft.yaml"
         }
-        PlanError::Unsupported { .. } => "use a `run` or `webhook` step for now",
         _ => "`weft deploy plan ENV --set SERVICE=VERSION` shows what a release would do",
     };
     UsageError::new(error.to_string()).with_hint(hint).into()
@@ -250,6 +249,7 @@ async fn execute(
         who: who(),
         holder: super::super::coordination::holder(&[]),
         wait,
+        github: None,
     };
     let result =
         weft_deploy::engine::run(coordinator, release, progress, Signals::new(signals)).await;

@@ -1,0 +1,477 @@
+//! The client: GitHub's headers, one rate-limit budget, retries on 5xx and
+//! on secondary limits, an ETag cache keyed by token, `Link` paging, and
+//! job-log redirects followed without the token.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::budget::{Budget, BudgetSnapshot};
+use crate::error::GitHubError;
+use crate::link;
+
+/// `X-GitHub-Api-Version`.
+const API_VERSION: &str = "2022-11-28";
+/// The longest single retry delay after a 5xx or a transport failure.
+const RETRY_CAP: Duration = Duration::from_secs(10);
+
+/// How to reach GitHub.
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    /// `https://api.github.com`, `https://HOST/api/v3`, or a local fake.
+    pub api_url: String,
+    pub token: Option<String>,
+    /// The variable the token came from, for messages.
+    pub token_env: String,
+    /// The longest a request waits for a rate limit to pass (default 15 min).
+    pub max_wait: Duration,
+    /// Retries of a 5xx or a failed connection (default 3).
+    pub retries: u32,
+}
+
+impl GitHubSettings {
+    /// `api_url` and the token from `token_env` (default `GITHUB_TOKEN`).
+    pub fn from_env(api_url: Option<&str>, token_env: Option<&str>) -> GitHubSettings {
+        let token_env = token_env.unwrap_or("GITHUB_TOKEN").to_string();
+        GitHubSettings {
+            api_url: api_url
+                .unwrap_or("https://api.github.com")
+                .trim_end_matches('/')
+                .to_string(),
+            token: std::env::var(&token_env).ok().filter(|t| !t.is_empty()),
+            token_env,
+            max_wait: Duration::from_secs(15 * 60),
+            retries: 3,
+        }
+    }
+}
+
+/// A GET's answer: fresh, or unchanged since the cached one (a 304, which
+/// costs no rate limit).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched<T> {
+    Fresh(T),
+    NotModified(T),
+}
+
+impl<T> Fetched<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Fetched::Fresh(value) | Fetched::NotModified(value) => value,
+        }
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        matches!(self, Fetched::Fresh(_))
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fetched<U> {
+        match self {
+            Fetched::Fresh(value) => Fetched::Fresh(f(value)),
+            Fetched::NotModified(value) => Fetched::NotModified(f(value)),
+        }
+    }
+}
+
+/// One answer, as far as the client needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) text: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn json(&self, path: &str) -> Result<Value, GitHubError> {
+        serde_json::from_str(&self.text).map_err(|error| GitHubError::Decode {
+            path: path.to_string(),
+            message: error.to_string(),
+        })
+    }
+
+    /// GitHub's `message` in an error body.
+    pub(crate) fn message(&self) -> String {
+        serde_json::from_str::<Value>(&self.text)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| self.text.chars().take(200).collect())
+    }
+}
+
+/// Cached answers: (token identity, URL) → (ETag, body). ETags are specific
+/// to the token that fetched them.
+type EtagCache = HashMap<(u64, String), (String, Value)>;
+
+/// A GitHub REST client. Cheap to clone; clones share the budget and cache.
+#[derive(Debug, Clone)]
+pub struct GitHub {
+    settings: GitHubSettings,
+    agent: ureq::Agent,
+    budget: Arc<Budget>,
+    cache: Arc<Mutex<EtagCache>>,
+    token_identity: u64,
+}
+
+impl GitHub {
+    pub fn new(settings: GitHubSettings) -> GitHub {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(60)))
+            .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let mut hasher = DefaultHasher::new();
+        settings.token.hash(&mut hasher);
+        GitHub {
+            token_identity: hasher.finish(),
+            settings,
+            agent,
+            budget: Arc::new(Budget::default()),
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn settings(&self) -> &GitHubSettings {
+        &self.settings
+    }
+
+    /// What the shared budget knows now.
+    pub fn budget(&self) -> BudgetSnapshot {
+        self.budget.snapshot()
+    }
+
+    /// How often one of `pollers` may poll without spending the budget
+    /// before its reset; never faster than `floor`.
+    pub fn poll_interval(&self, floor: Duration, pollers: u32) -> Duration {
+        self.budget.poll_interval(floor, pollers)
+    }
+
+    /// `path` (`/repos/o/r`) on the API, or an absolute URL as is.
+    pub(crate) fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.settings.api_url)
+        }
+    }
+
+    /// GET with the ETag cache: an unchanged resource is a 304 and the
+    /// cached body.
+    pub fn get(&self, path: &str) -> Result<Fetched<Value>, GitHubError> {
+        let url = self.url(path);
+        let key = (self.token_identity, url.clone());
+        let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
+        let condition = cached
+            .as_ref()
+            .map(|(etag, _)| ("If-None-Match", etag.as_str()));
+        let answer = self.send("GET", &url, None, condition, true)?;
+        if answer.status == 304
+            && let Some((_, body)) = cached
+        {
+            self.budget.not_modified();
+            return Ok(Fetched::NotModified(body));
+        }
+        let answer = self.check("GET", path, answer)?;
+        let body = answer.json(path)?;
+        if let Some(etag) = answer.header("etag")
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            cache.insert(key, (etag.to_string(), body.clone()));
+        }
+        Ok(Fetched::Fresh(body))
+    }
+
+    /// Every item of a paged list, following `Link: rel="next"`. `key` names
+    /// the array in an object answer (`workflow_runs`); `None` for a bare array.
+    pub fn get_all(&self, path: &str, key: Option<&str>) -> Result<Vec<Value>, GitHubError> {
+        let mut items = Vec::new();
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut next = Some(self.url(&format!("{path}{separator}per_page=100")));
+        while let Some(url) = next.take() {
+            let answer = self.send("GET", &url, None, None, true)?;
+            let answer = self.check("GET", path, answer)?;
+            let body = answer.json(path)?;
+            let page = match key {
+                Some(key) => body[key].clone(),
+                None => body,
+            };
+            match page {
+                Value::Array(page) => items.extend(page),
+                other => {
+                    return Err(GitHubError::Decode {
+                        path: path.to_string(),
+                        message: format!("expected a list, got {}", kind_of(&other)),
+                    });
+                }
+            }
+            next = answer
+                .header("link")
+                .and_then(|l| link::relation(l, "next"));
+        }
+        Ok(items)
+    }
+
+    /// POST a JSON body; the status and the answer's JSON (if any). 4xx
+    /// answers are errors except those in `accept`.
+    pub(crate) fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        accept: &[u16],
+    ) -> Result<(u16, Option<Value>), GitHubError> {
+        let url = self.url(path);
+        let answer = self.send("POST", &url, Some(body), None, true)?;
+        if accept.contains(&answer.status) {
+            let value = serde_json::from_str(&answer.text).ok();
+            return Ok((answer.status, value));
+        }
+        let answer = self.check("POST", path, answer)?;
+        let value = serde_json::from_str(&answer.text).ok();
+        Ok((answer.status, value))
+    }
+
+    /// A job's log: GitHub answers 302 to a short-lived URL, fetched without
+    /// the token (it may be on another host). `None` while the log is not
+    /// there (404) or after it expired (410).
+    pub fn job_log(&self, repository: &str, job: u64) -> Result<Option<String>, GitHubError> {
+        let path = format!("/repos/{repository}/actions/jobs/{job}/logs");
+        let answer = self.send("GET", &self.url(&path), None, None, true)?;
+        match answer.status {
+            302 | 301 | 303 | 307 => {
+                let location = answer
+                    .header("location")
+                    .ok_or_else(|| GitHubError::Decode {
+                        path: path.clone(),
+                        message: "a redirect without a Location".to_string(),
+                    })?;
+                let target = self.send("GET", location, None, None, false)?;
+                match target.status {
+                    200 => Ok(Some(target.text)),
+                    404 | 410 => Ok(None),
+                    status => Err(GitHubError::Rejected {
+                        method: "GET".to_string(),
+                        path: "the job log's download URL".to_string(),
+                        status,
+                        message: target.message(),
+                    }),
+                }
+            }
+            404 | 410 => Ok(None),
+            _ => {
+                let answer = self.check("GET", &path, answer)?;
+                Ok(Some(answer.text))
+            }
+        }
+    }
+
+    /// Maps an error status to its error.
+    pub(crate) fn check(
+        &self,
+        method: &str,
+        path: &str,
+        answer: Answer,
+    ) -> Result<Answer, GitHubError> {
+        let status = answer.status;
+        if (200..400).contains(&status) {
+            return Ok(answer);
+        }
+        let message = answer.message();
+        Err(match status {
+            401 => GitHubError::Unauthorized {
+                status,
+                message,
+                token_env: self.settings.token_env.clone(),
+            },
+            403 => GitHubError::Forbidden {
+                method: method.to_string(),
+                path: path.to_string(),
+                status,
+                message,
+            },
+            404 => GitHubError::NotFound {
+                method: method.to_string(),
+                path: path.to_string(),
+            },
+            _ => GitHubError::Rejected {
+                method: method.to_string(),
+                path: path.to_string(),
+                status,
+                message,
+            },
+        })
+    }
+
+    /// Sends one request through the budget, retrying transport failures,
+    /// 5xx answers and rate limits within the longest wait.
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+        condition: Option<(&str, &str)>,
+        with_token: bool,
+    ) -> Result<Answer, GitHubError> {
+        let mut attempt = 0u32;
+        loop {
+            let wait = self.budget.wait_before_request(self.settings.max_wait)?;
+            if !wait.is_zero() {
+                tracing::info!(?wait, "waiting for GitHub's rate limit");
+                std::thread::sleep(wait);
+            }
+            attempt += 1;
+            self.budget.sent();
+            let result = self.once(method, url, body, condition, with_token);
+            let answer = match result {
+                Ok(answer) => answer,
+                Err(message) if attempt <= self.settings.retries => {
+                    tracing::debug!(%message, attempt, "retrying after a transport failure");
+                    std::thread::sleep(backoff(attempt));
+                    continue;
+                }
+                Err(message) => {
+                    return Err(GitHubError::Unreachable {
+                        url: self.settings.api_url.clone(),
+                        message,
+                    });
+                }
+            };
+            if with_token {
+                self.budget
+                    .observe(&|name| answer.header(name).map(str::to_string));
+            }
+            if let Some(limit) = rate_limited(&answer) {
+                match limit {
+                    Limit::Secondary(retry_after) => self.budget.back_off(retry_after),
+                    // The budget now says remaining 0 until the reset.
+                    Limit::Primary => {}
+                }
+                continue;
+            }
+            if answer.status >= 500 {
+                if attempt <= self.settings.retries {
+                    std::thread::sleep(backoff(attempt));
+                    continue;
+                }
+                return Err(GitHubError::ServerError {
+                    method: method.to_string(),
+                    path: url.to_string(),
+                    status: answer.status,
+                    attempts: attempt,
+                });
+            }
+            return Ok(answer);
+        }
+    }
+
+    fn once(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+        condition: Option<(&str, &str)>,
+        with_token: bool,
+    ) -> Result<Answer, String> {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION);
+        if with_token && let Some(token) = &self.settings.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some((name, value)) = condition {
+            request = request.header(name, value);
+        }
+        let result = match body {
+            Some(body) => {
+                let request = request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .map_err(|e| e.to_string())?;
+                self.agent.run(request)
+            }
+            None => {
+                let request = request.body(()).map_err(|e| e.to_string())?;
+                self.agent.run(request)
+            }
+        };
+        let mut response = result.map_err(|error| error.to_string())?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+            .collect();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .unwrap_or_default();
+        Ok(Answer {
+            status,
+            text,
+            headers,
+        })
+    }
+}
+
+enum Limit {
+    Primary,
+    Secondary(Duration),
+}
+
+/// Whether an answer is a rate limit, and which: a 403 or 429 with
+/// `retry-after` or a rate-limit message is a limit, not a missing permission.
+fn rate_limited(answer: &Answer) -> Option<Limit> {
+    if !matches!(answer.status, 403 | 429) {
+        return None;
+    }
+    if let Some(seconds) = answer
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Limit::Secondary(Duration::from_secs(seconds.max(1))));
+    }
+    let message = answer.message().to_ascii_lowercase();
+    if answer.header("x-ratelimit-remaining") == Some("0") && message.contains("rate limit") {
+        return Some(Limit::Primary);
+    }
+    if message.contains("secondary rate limit") || message.contains("abuse") {
+        // GitHub asks for at least a minute when it names no time.
+        return Some(Limit::Secondary(Duration::from_secs(60)));
+    }
+    None
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let cap = Duration::from_millis(250)
+        .saturating_mul(1 << attempt.min(8))
+        .min(RETRY_CAP);
+    Duration::from_millis(fastrand::u64(
+        0..=u64::try_from(cap.as_millis()).unwrap_or(10_000),
+    ))
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
