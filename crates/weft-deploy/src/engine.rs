@@ -205,6 +205,13 @@ pub async fn run(
             },
         })?;
     let store = coordinator.store().clone();
+    let publisher = match Publisher::new(coordinator).await {
+        Ok(publisher) => publisher,
+        Err(error) => {
+            let _ = coordinator.release(&lease.id).await;
+            return Err(error);
+        }
+    };
     let created = store
         .create_deployment(&NewDeployment {
             environment: environment.clone(),
@@ -240,7 +247,7 @@ pub async fn run(
     let _ = progress.send(Progress::Started {
         deployment: id.clone(),
     });
-    let (recorder, recorder_task) = Recorder::start(store.clone(), progress.clone(), &id);
+    let (recorder, recorder_task) = Recorder::start(publisher, progress.clone(), &id);
     let heartbeat = {
         let coordinator = coordinator.clone();
         let lease = lease.id.clone();
@@ -775,6 +782,7 @@ fn merge(a: watch::Receiver<bool>, b: watch::Receiver<bool>) -> watch::Receiver<
 struct Recorder {
     sender: mpsc::UnboundedSender<Record>,
     store: weft_store::Store,
+    publisher: Publisher,
     progress: mpsc::UnboundedSender<Progress>,
     deployment: String,
     /// The deployment's status as last written: an inconclusive observation
@@ -806,13 +814,16 @@ enum Record {
 
 impl Recorder {
     fn start(
-        store: weft_store::Store,
+        publisher: Publisher,
         progress: mpsc::UnboundedSender<Progress>,
         deployment: &str,
     ) -> (Recorder, tokio::task::JoinHandle<()>) {
+        let store = publisher.coordinator.store().clone();
         let (sender, mut receiver) = mpsc::unbounded_channel::<Record>();
         let status = Arc::new(Mutex::new(DeploymentStatus::Running));
+        let task_publisher = publisher.clone();
         let recorder = Recorder {
+            publisher,
             sender,
             store: store.clone(),
             progress: progress.clone(),
@@ -858,6 +869,9 @@ impl Recorder {
                         }
                     }
                     other => Self::handle(&store, &progress, &status, other, &mut failed).await,
+                }
+                if receiver.is_empty() {
+                    task_publisher.publish().await;
                 }
             }
         });
@@ -969,6 +983,7 @@ impl Recorder {
         if self.sender.send(Record::Flush(done)).is_ok() {
             let _ = wait.await;
         }
+        self.publisher.publish().await;
     }
 
     async fn status(
@@ -982,6 +997,7 @@ impl Recorder {
         if let Ok(mut current) = self.status.lock() {
             *current = status;
         }
+        self.publisher.publish().await;
         Ok(())
     }
 
@@ -1001,6 +1017,7 @@ impl Recorder {
             state,
             detail,
         });
+        self.publisher.publish().await;
         Ok(())
     }
 
@@ -1012,10 +1029,12 @@ impl Recorder {
         step: &PlannedStep,
     ) -> Result<i64, DeployError> {
         let index = u32::try_from(step.index).unwrap_or(u32::MAX);
-        Ok(self
+        let step = self
             .store
             .start_step(id, service, stage, index, step.kind, &step.description)
-            .await?)
+            .await?;
+        self.publisher.publish().await;
+        Ok(step)
     }
 
     async fn finish_step(
@@ -1030,7 +1049,44 @@ impl Recorder {
         self.store
             .finish_step(step, status, exit_code, attempts, message.as_deref())
             .await?;
+        self.publisher.publish().await;
         Ok(())
+    }
+}
+
+/// Puts the release's events (`deployment`, `step`, `gate`) on the
+/// coordinator's live stream (what `weft serve`'s SSE clients see), in order
+/// and once each: the store has them already.
+#[derive(Clone)]
+struct Publisher {
+    coordinator: Coordinator,
+    last: Arc<tokio::sync::Mutex<i64>>,
+}
+
+impl Publisher {
+    async fn new(coordinator: &Coordinator) -> Result<Publisher, DeployError> {
+        let last = coordinator.store().last_event_id().await?;
+        Ok(Publisher {
+            coordinator: coordinator.clone(),
+            last: Arc::new(tokio::sync::Mutex::new(last)),
+        })
+    }
+
+    async fn publish(&self) {
+        let mut last = self.last.lock().await;
+        let Ok(events) = self.coordinator.store().events_after(*last, 500).await else {
+            return;
+        };
+        if let Some(newest) = events.last() {
+            *last = newest.id;
+        }
+        let ours: Vec<weft_store::Event> = events
+            .into_iter()
+            .filter(|e| matches!(e.kind.as_str(), "deployment" | "step" | "gate"))
+            .collect();
+        if !ours.is_empty() {
+            self.coordinator.publish(ours);
+        }
     }
 }
 

@@ -193,6 +193,7 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         header(&mut out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
+    deployments(&mut out, &store.deployment_stats().await?);
     header(
         &mut out,
         "weft_process_resident_memory_bytes",
@@ -216,6 +217,86 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         state.started.elapsed().as_secs_f64()
     );
     Ok(out)
+}
+
+/// Upper bounds, in seconds, of the release duration histogram.
+const RELEASE_BUCKETS: [f64; 10] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// Releases from the store: every replica (and every `weft deploy` on the
+/// same database) reports the same totals.
+fn deployments(out: &mut String, stats: &weft_store::DeploymentStats) {
+    header(
+        out,
+        "weft_deployments_total",
+        "counter",
+        "Releases recorded in the store, by environment and status.",
+    );
+    for (environment, status, count) in &stats.by_status {
+        let _ = writeln!(
+            out,
+            "weft_deployments_total{{environment=\"{}\",status=\"{}\"}} {count}",
+            escape(environment),
+            escape(status)
+        );
+    }
+    header(
+        out,
+        "weft_deployment_rollbacks_total",
+        "counter",
+        "Releases that rolled back or failed to, and rollbacks to a recorded release.",
+    );
+    let _ = writeln!(out, "weft_deployment_rollbacks_total {}", stats.rollbacks);
+    header(
+        out,
+        "weft_deployment_gate_failures_total",
+        "counter",
+        "Gate observations that failed.",
+    );
+    let _ = writeln!(
+        out,
+        "weft_deployment_gate_failures_total {}",
+        stats.gate_failures
+    );
+    header(
+        out,
+        "weft_deployment_duration_seconds",
+        "histogram",
+        "How long finished releases took, by environment.",
+    );
+    let mut by_environment: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    for (environment, ms) in &stats.durations_ms {
+        by_environment
+            .entry(environment)
+            .or_default()
+            .push(*ms as f64 / 1000.0);
+    }
+    for (environment, seconds) in by_environment {
+        let labels = format!("environment=\"{}\"", escape(environment));
+        for bound in RELEASE_BUCKETS {
+            let count = seconds.iter().filter(|s| **s <= bound).count();
+            let _ = writeln!(
+                out,
+                "weft_deployment_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "weft_deployment_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            seconds.len()
+        );
+        let _ = writeln!(
+            out,
+            "weft_deployment_duration_seconds_sum{{{labels}}} {}",
+            seconds.iter().sum::<f64>()
+        );
+        let _ = writeln!(
+            out,
+            "weft_deployment_duration_seconds_count{{{labels}}} {}",
+            seconds.len()
+        );
+    }
 }
 
 /// The same figures for `?format=json`. The rates cover the last

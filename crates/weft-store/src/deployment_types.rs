@@ -236,3 +236,16 @@ pub struct DeploymentSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// Release counts for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeploymentStats {
+    /// (environment, status, deployments).
+    pub by_status: Vec<(String, String, i64)>,
+    /// Releases that rolled back (or failed to) and rollbacks to a manifest.
+    pub rollbacks: i64,
+    /// Gate observations that failed.
+    pub gate_failures: i64,
+    /// (environment, milliseconds) of every finished release.
+    pub durations_ms: Vec<(String, i64)>,
+}

@@ -11,8 +11,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::deployment_types::{
-    DeploymentKind, DeploymentRecord, DeploymentStatus, DeploymentSummary, NewDeployment,
-    ObservationRecord, ServiceRecord, ServiceState, Stage, StepRecord, StepStatus, Verdict,
+    DeploymentKind, DeploymentRecord, DeploymentStats, DeploymentStatus, DeploymentSummary,
+    NewDeployment, ObservationRecord, ServiceRecord, ServiceState, Stage, StepRecord, StepStatus,
+    Verdict,
 };
 use crate::error::StoreError;
 use crate::operations::insert_event;
@@ -522,6 +523,54 @@ impl Store {
         }
         transaction.commit().await?;
         Ok(updated > 0)
+    }
+
+    /// Counts for `/metrics`, over every recorded deployment.
+    pub async fn deployment_stats(&self) -> Result<DeploymentStats, StoreError> {
+        let rows = sqlx::query(
+            "SELECT environment, status, CAST(COUNT(*) AS BIGINT) AS n FROM deployments
+             GROUP BY environment, status ORDER BY environment, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let by_status = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("environment")?,
+                    row.try_get("status")?,
+                    row.try_get("n")?,
+                ))
+            })
+            .collect::<Result<Vec<(String, String, i64)>, StoreError>>()?;
+        let rollbacks: i64 = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM deployments
+             WHERE kind = 'rollback' OR status IN ('rolled_back', 'rollback_failed')",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        let gate_failures: i64 = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM gate_observations WHERE verdict = 'fail'",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        let durations = sqlx::query(
+            "SELECT environment, finished_at - created_at AS ms FROM deployments
+             WHERE finished_at IS NOT NULL AND kind = 'release'",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("environment")?, row.try_get("ms")?)))
+        .collect::<Result<Vec<(String, i64)>, StoreError>>()?;
+        Ok(DeploymentStats {
+            by_status,
+            rollbacks,
+            gate_failures,
+            durations_ms: durations,
+        })
     }
 
     async fn summaries(&self, rows: Vec<AnyRow>) -> Result<Vec<DeploymentSummary>, StoreError> {

@@ -2,6 +2,7 @@
 //! `/metrics`.
 
 mod analysis;
+mod deployments;
 mod events;
 mod health;
 mod leases;
@@ -42,6 +43,11 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/{id}/acknowledge", post(records::acknowledge))
         .route("/cleanup", post(records::cleanup))
         .route("/events", get(events::stream))
+        .route(
+            "/deployments",
+            get(deployments::list).post(deployments::start),
+        )
+        .route("/deployments/{id}", get(deployments::show))
         .route("/analysis/dependencies", get(analysis::dependencies))
         .route("/analysis/conflicts", get(analysis::conflicts))
         .route("/analysis/plan", get(analysis::plan))

@@ -16,6 +16,7 @@
 
 mod auth;
 mod crash;
+mod deployments;
 mod events;
 mod input;
 mod lifecycle;

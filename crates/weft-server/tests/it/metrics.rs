@@ -36,7 +36,7 @@ fn promtool() -> Option<PathBuf> {
 }
 
 /// Pipes `text` into `promtool check metrics`, which must pass.
-fn promtool_check(text: &str) {
+pub(crate) fn promtool_check(text: &str) {
     let Some(promtool) = promtool() else {
         return;
     };
