@@ -239,3 +239,32 @@ fn sigterm_stops_the_release_and_rolls_back_what_it_changed() {
     assert_eq!(workspace.read("a/version").trim(), "1.0");
     assert_eq!(workspace.read("b/version").trim(), "1.0");
 }
+
+#[test]
+fn a_detached_release_prints_its_id_and_goes_on_in_the_background() {
+    let workspace = Workspace::new().file("a/README.md", "repository a\n").file(
+        "weft.yaml",
+        "repositories: {a: {}}\nenvironments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps: [{run: 'sleep 0.5; echo \"$WEFT_VERSION\" > version'}]\n",
+    );
+    let root = workspace.root();
+    let started = Instant::now();
+    let detached = weft_in(
+        root,
+        &[
+            "deploy", "run", "prod", "--set", "a=1.0", "--detach", "--format", "json",
+        ],
+    );
+    assert_eq!(detached.code, 0, "{}\n{}", detached.stdout, detached.stderr);
+    let id = detached.json()["deployment"].as_str().unwrap().to_string();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let follow = weft_in(root, &["deploy", "status", &id, "--follow"]);
+    assert_eq!(follow.code, 0, "{}\n{}", follow.stdout, follow.stderr);
+    assert!(follow.stdout.contains("succeeded"), "{}", follow.stdout);
+    assert_eq!(workspace.read("a/version").trim(), "1.0");
+    // A release that cannot be planned fails in the foreground, exit 2.
+    let bad = weft_in(
+        root,
+        &["deploy", "run", "prod", "--set", "nope=1", "--detach"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}

@@ -131,6 +131,10 @@ struct RunArgs {
     /// Print exactly what would run, and change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Start the release in the background: print its deployment id once it
+    /// is recorded, and leave (watch it with `weft deploy status ID --follow`)
+    #[arg(long, conflicts_with = "dry_run")]
+    detach: bool,
     /// How long to wait for the environment while another release holds it (default: fail at once)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0")]
     wait: Duration,

@@ -57,6 +57,9 @@ pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow
             }
             return Ok(Outcome::Clean);
         }
+        if args.detach {
+            return detach(session, &coordinator, &args.environment, args.format).await;
+        }
         execute(
             &coordinator,
             plan,
@@ -136,6 +139,96 @@ pub(super) fn rollback(
         )
         .await
     })
+}
+
+/// How long `--detach` waits for the background release to be recorded.
+const DETACH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `run --detach`: the same command without `--detach`, in a process group
+/// of its own with its output in `.weft/deploy/`; answers once the release
+/// is recorded in the store.
+async fn detach(
+    session: &Session,
+    coordinator: &Coordinator,
+    environment: &str,
+    format: Format,
+) -> anyhow::Result<Outcome> {
+    use std::os::unix::process::CommandExt;
+    let logs = session.root.join(".weft/deploy");
+    fs_err::create_dir_all(&logs)?;
+    let log = logs.join(format!("{environment}-{}.log", weft_store::time::now_ms()));
+    let arguments: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--detach")
+        .collect();
+    let output = fs_err::File::create(&log)?;
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(&arguments)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(output.into_parts().0.try_clone()?)
+        .stderr(
+            fs_err::File::options()
+                .append(true)
+                .open(&log)?
+                .into_parts()
+                .0,
+        )
+        .process_group(0)
+        .spawn()?;
+    let mut child = child;
+    let pid = child.id();
+    let store = coordinator.store();
+    let deadline = std::time::Instant::now() + DETACH_WAIT;
+    loop {
+        let mut found = None;
+        for summary in store.deployments(Some(environment), 5).await? {
+            if let Some(record) = store.deployment(&summary.id).await?
+                && record.pid == pid
+            {
+                found = Some(record);
+                break;
+            }
+        }
+        if let Some(record) = found {
+            match format {
+                Format::Json => {
+                    console::json(&json!({"deployment": record.id, "pid": pid, "log": log}))?
+                }
+                Format::Text => console::out(&format!(
+                    "deployment {}\nrunning in the background (pid {pid}, output in {}); watch it with `weft deploy status {} --follow`\n",
+                    record.id,
+                    log.display(),
+                    record.id
+                )),
+            }
+            return Ok(Outcome::Clean);
+        }
+        let exited = child.try_wait().ok().flatten().is_some();
+        if exited || std::time::Instant::now() > deadline {
+            let said = fs_err::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = said
+                .lines()
+                .rev()
+                .take(10)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            return Err(UsageError::new(format!(
+                "the background release {} before it was recorded:\n{}",
+                if exited {
+                    "stopped"
+                } else {
+                    "did not start in 30 s"
+                },
+                tail.join("\n")
+            ))
+            .with_hint(format!("its output is in {}", log.display()))
+            .into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// What to release, from either command's arguments.
