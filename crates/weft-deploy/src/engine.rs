@@ -53,6 +53,9 @@ pub struct Release {
     /// The GitHub client for `workflow` steps; `None` makes one from the
     /// plan's `github:` settings when a step needs it.
     pub github: Option<weft_github::GitHub>,
+    /// Where the release's artifacts live (`WEFT_ARTIFACTS_DIR` is this
+    /// release's directory in it); `None`: no artifacts directory.
+    pub artifacts: Option<crate::artifacts::Artifacts>,
 }
 
 /// Progress, for a terminal or a test; the store has the same facts.
@@ -268,8 +271,12 @@ pub async fn run(
             ))
         })
     });
+    if let Some(artifacts) = &release.artifacts {
+        let _ = fs_err::create_dir_all(artifacts.directory(&id));
+    }
     let runner = Runner {
         id: id.clone(),
+        artifacts: release.artifacts.clone(),
         github,
         plan: Arc::new(release.plan),
         kind: release.kind,
@@ -309,6 +316,7 @@ fn millis(duration: Duration) -> i64 {
 
 struct Runner {
     id: String,
+    artifacts: Option<crate::artifacts::Artifacts>,
     github: Option<weft_github::GitHub>,
     plan: Arc<Plan>,
     kind: DeploymentKind,
@@ -430,6 +438,7 @@ impl Runner {
     fn worker(&self) -> Worker {
         Worker {
             id: self.id.clone(),
+            artifacts: self.artifacts.clone(),
             github: self.github.clone(),
             plan: self.plan.clone(),
             recorder: self.recorder.clone(),
@@ -534,6 +543,7 @@ impl Runner {
 #[derive(Clone)]
 struct Worker {
     id: String,
+    artifacts: Option<crate::artifacts::Artifacts>,
     github: Option<weft_github::GitHub>,
     plan: Arc<Plan>,
     recorder: Recorder,
@@ -565,6 +575,12 @@ impl Worker {
             rollback,
         );
         variables.set("WEFT_DEPLOYMENT_ID", &self.id);
+        if let Some(artifacts) = &self.artifacts {
+            variables.set(
+                "WEFT_ARTIFACTS_DIR",
+                &artifacts.directory(&self.id).display().to_string(),
+            );
+        }
         variables
     }
 
@@ -620,6 +636,12 @@ impl Worker {
                 self.state(&service.id, failed, Some(failure.clone()))
                     .await?;
                 return Ok(Some(failure));
+            }
+        }
+        if let Some(artifacts) = &self.artifacts {
+            // What the steps left for the services after it.
+            if let Err(error) = artifacts.collect(self.recorder.store(), &self.id).await {
+                tracing::warn!(%error, "cannot record the release's artifacts");
             }
         }
         if stage == Stage::Deploy {
@@ -976,6 +998,10 @@ impl Recorder {
                 let _ = done.send(failed.take().map_or(Ok(()), Err));
             }
         }
+    }
+
+    fn store(&self) -> &weft_store::Store {
+        &self.store
     }
 
     async fn flush(&self) {

@@ -6,6 +6,7 @@
 //! rollback, writing every fact to the store as it happens; [`manifest`]
 //! reads what is live and what a rollback returns to.
 
+pub mod artifacts;
 pub mod engine;
 mod error;
 pub mod expand;

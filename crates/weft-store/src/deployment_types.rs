@@ -170,6 +170,20 @@ pub struct DeploymentRecord {
     pub steps: Vec<StepRecord>,
     /// Per gate, its last observations (oldest first).
     pub observations: Vec<ObservationRecord>,
+    /// Files the release carries.
+    pub artifacts: Vec<ArtifactRecord>,
+}
+
+/// A file a release carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactRecord {
+    pub name: String,
+    /// `sha256:HEX`.
+    pub digest: String,
+    pub size: u64,
+    /// Where it is kept (a path, or a URL for a bucket).
+    pub location: String,
+    pub created: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -11,9 +11,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::deployment_types::{
-    DeploymentKind, DeploymentRecord, DeploymentStats, DeploymentStatus, DeploymentSummary,
-    NewDeployment, ObservationRecord, ServiceRecord, ServiceState, Stage, StepRecord, StepStatus,
-    Verdict,
+    ArtifactRecord, DeploymentKind, DeploymentRecord, DeploymentStats, DeploymentStatus,
+    DeploymentSummary, NewDeployment, ObservationRecord, ServiceRecord, ServiceState, Stage,
+    StepRecord, StepStatus, Verdict,
 };
 use crate::error::StoreError;
 use crate::operations::insert_event;
@@ -402,6 +402,7 @@ impl Store {
                 *index + OBSERVATIONS_PER_GATE > count[&key]
             })
             .collect();
+        record.artifacts = self.artifacts(id).await?;
         Ok(Some(record))
     }
 
@@ -525,6 +526,75 @@ impl Store {
         Ok(updated > 0)
     }
 
+    /// Records (or replaces) a file the deployment carries.
+    pub async fn put_artifact(
+        &self,
+        id: &str,
+        name: &str,
+        digest: &str,
+        size: u64,
+        location: &str,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.begin().await?;
+        let known = sqlx::query("SELECT id FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **transaction)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::invalid(
+                "deployment",
+                format!("no deployment `{id}`"),
+            ));
+        }
+        sqlx::query("DELETE FROM deployment_artifacts WHERE deployment = $1 AND name = $2")
+            .bind(id)
+            .bind(name)
+            .execute(&mut **transaction)
+            .await?;
+        sqlx::query(
+            "INSERT INTO deployment_artifacts (deployment, name, digest, size, location, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(digest)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(location)
+        .bind(now_ms())
+        .execute(&mut **transaction)
+        .await?;
+        insert_event(
+            &mut transaction,
+            "deployment",
+            None,
+            json!({"id": id, "artifact": name, "digest": digest, "size": size}),
+        )
+        .await?;
+        transaction.commit().await
+    }
+
+    /// The files a deployment carries, by name.
+    pub async fn artifacts(&self, id: &str) -> Result<Vec<ArtifactRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM deployment_artifacts WHERE deployment = $1 ORDER BY name")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let size: i64 = row.try_get("size")?;
+                let created_at: i64 = row.try_get("created_at")?;
+                Ok(ArtifactRecord {
+                    name: row.try_get("name")?,
+                    digest: row.try_get("digest")?,
+                    size: u64::try_from(size).unwrap_or(0),
+                    location: row.try_get("location")?,
+                    created: rfc3339(created_at),
+                })
+            })
+            .collect()
+    }
+
     /// Counts for `/metrics`, over every recorded deployment.
     pub async fn deployment_stats(&self) -> Result<DeploymentStats, StoreError> {
         let rows = sqlx::query(
@@ -636,6 +706,7 @@ fn record_from_row(row: &AnyRow) -> Result<DeploymentRecord, StoreError> {
         services: Vec::new(),
         steps: Vec::new(),
         observations: Vec::new(),
+        artifacts: Vec::new(),
     })
 }
 

@@ -28,9 +28,9 @@ mod views;
 pub use alerts::{AlertFilter, AlertThresholds, WindowRates};
 pub use coordinator::{AcquireError, Coordinator, CoordinatorMode, CoordinatorStats};
 pub use deployment_types::{
-    DeploymentKind, DeploymentRecord, DeploymentStats, DeploymentStatus, DeploymentSummary,
-    NewDeployment, NewDeploymentService, ObservationRecord, ServiceRecord, ServiceState, Stage,
-    StepRecord, StepStatus, Verdict,
+    ArtifactRecord, DeploymentKind, DeploymentRecord, DeploymentStats, DeploymentStatus,
+    DeploymentSummary, NewDeployment, NewDeploymentService, ObservationRecord, ServiceRecord,
+    ServiceState, Stage, StepRecord, StepStatus, Verdict,
 };
 pub use error::StoreError;
 pub use leases::{Attempt, Change, ForceReleased, Grant, Released, WaitState};

@@ -28,6 +28,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_deployments.sql"),
         postgres: include_str!("../migrations/postgres/0002_deployments.sql"),
     },
+    Migration {
+        version: 3,
+        name: "artifacts",
+        sqlite: include_str!("../migrations/sqlite/0003_artifacts.sql"),
+        postgres: include_str!("../migrations/postgres/0003_artifacts.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -347,6 +347,7 @@ async fn a_second_release_of_an_environment_is_refused_naming_the_first() {
             holder: Holder::default(),
             wait: Duration::ZERO,
             github: None,
+            artifacts: None,
         },
         sender,
         Signals::none(),

@@ -210,6 +210,7 @@ pub(crate) async fn run(
         holder: Holder::default(),
         wait: Duration::ZERO,
         github: None,
+        artifacts: None,
     };
     let outcome = weft_deploy::engine::run(coordinator, release, sender, signals)
         .await

@@ -147,6 +147,11 @@ pub(crate) async fn start(
         },
         wait,
         github: None,
+        artifacts: Some(weft_deploy::artifacts::Artifacts::new(
+            std::path::absolute(&state.settings.workspace)
+                .unwrap_or_else(|_| state.settings.workspace.clone())
+                .join(".weft/artifacts"),
+        )),
     };
     let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
     let coordinator = state.coordinator.clone();

@@ -268,3 +268,89 @@ fn a_detached_release_prints_its_id_and_goes_on_in_the_background() {
     );
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+#[test]
+fn artifacts_pass_between_services_and_are_checked_on_the_way_out() {
+    let workspace = Workspace::new()
+        .file("a/README.md", "repository a\n")
+        .file("b/README.md", "repository b\n")
+        .file(
+            "weft.yaml",
+            "repositories: {a: {}, b: {}}\nenvironments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps: [{run: 'echo \"built $WEFT_VERSION\" > \"$WEFT_ARTIFACTS_DIR/build.txt\"'}]\n  b:\n    repository: b\n    depends_on: {a: required}\n    deploy:\n      steps: [{run: 'cp \"$WEFT_ARTIFACTS_DIR/build.txt\" seen.txt'}]\n",
+        )
+        .file("notes.txt", "release notes\n");
+    let root = workspace.root();
+    let run = weft_in(
+        root,
+        &[
+            "deploy", "run", "prod", "--set", "a=1.0", "--set", "b=1.0", "--format", "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let answer = run.json();
+    let id = answer["outcome"]["deployment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // b read what a's step left; the manifest names it with its digest.
+    assert_eq!(workspace.read("b/seen.txt"), "built 1.0\n");
+    let artifacts = answer["deployment"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert_eq!(artifacts[0]["name"], "build.txt");
+    assert!(
+        artifacts[0]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    let put = weft_in(
+        root,
+        &["deploy", "artifact", "put", &id, "notes.txt", "notes.txt"],
+    );
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    let list = weft_in(
+        root,
+        &["deploy", "artifact", "list", &id, "--format", "json"],
+    );
+    let names: Vec<String> = list.json()["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["build.txt", "notes.txt"]);
+    let get = weft_in(
+        root,
+        &["deploy", "artifact", "get", &id, "notes.txt", "copy.txt"],
+    );
+    assert_eq!(get.code, 0, "{}", get.stderr);
+    assert_eq!(workspace.read("copy.txt"), "release notes\n");
+
+    // A kept file that changed is refused; bad names and ids are bad input.
+    workspace.write(&format!(".weft/artifacts/{id}/notes.txt"), "tampered\n");
+    let changed = weft_in(
+        root,
+        &["deploy", "artifact", "get", &id, "notes.txt", "again.txt"],
+    );
+    assert_eq!(changed.code, 2, "{}", changed.stderr);
+    assert!(
+        changed.stderr.contains("changed since it was recorded"),
+        "{}",
+        changed.stderr
+    );
+    assert!(!workspace.path("again.txt").exists());
+    let bad = weft_in(
+        root,
+        &["deploy", "artifact", "put", &id, "../x", "notes.txt"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let unknown = weft_in(
+        root,
+        &["deploy", "artifact", "put", "d-nothing", "x", "notes.txt"],
+    );
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+}

@@ -1,6 +1,7 @@
 //! `weft deploy`: release services across repositories, look at releases,
 //! and roll back. Plans come from weft-deploy; state from the local store.
 
+mod artifact;
 mod release;
 mod show;
 
@@ -65,6 +66,9 @@ version, then its gates.\n\nExit codes: 0 restored; 1 the rollback failed or not
 to; 2 bad input; 3 the store failed."
     )]
     Rollback(RollbackArgs),
+    /// Files a release carries: put, get (digest checked), list
+    #[command(subcommand)]
+    Artifact(artifact::ArtifactCommand),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -228,6 +232,7 @@ pub(crate) fn run(context: &Context, args: DeployArgs) -> anyhow::Result<Outcome
         DeployCommand::Explain(args) => show::explain(&session, args),
         DeployCommand::History(args) => show::history(&session, args),
         DeployCommand::Diff(args) => show::diff(&session, args),
+        DeployCommand::Artifact(command) => artifact::run(&session, command),
     }
 }
 
@@ -255,6 +260,15 @@ impl Session {
         }
         let store = Store::open(&self.store_url, policy).await?;
         Ok(Coordinator::start(store, CoordinatorMode::Local, AlertThresholds::default()).await?)
+    }
+
+    /// Where releases keep their artifacts.
+    fn artifacts_root(&self) -> PathBuf {
+        // Absolute: steps run in their repositories and see it as
+        // WEFT_ARTIFACTS_DIR.
+        std::path::absolute(&self.root)
+            .unwrap_or_else(|_| self.root.clone())
+            .join(".weft/artifacts")
     }
 
     /// The workspace, with weft.yaml errors as bad input.

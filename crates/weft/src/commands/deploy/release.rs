@@ -61,6 +61,7 @@ pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow
             return detach(session, &coordinator, &args.environment, args.format).await;
         }
         execute(
+            session.artifacts_root(),
             &coordinator,
             plan,
             DeploymentKind::Release,
@@ -129,6 +130,7 @@ pub(super) fn rollback(
             return Ok(Outcome::Clean);
         }
         execute(
+            session.artifacts_root(),
             &coordinator,
             plan,
             DeploymentKind::Rollback,
@@ -298,7 +300,12 @@ async fn build(
     Plan::build(model, &request, &live.versions).map_err(plan_error)
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a release's settings, from two commands"
+)]
 async fn execute(
+    artifacts: std::path::PathBuf,
     coordinator: &Coordinator,
     plan: Plan,
     kind: DeploymentKind,
@@ -343,6 +350,7 @@ async fn execute(
         holder: super::super::coordination::holder(&[]),
         wait,
         github: None,
+        artifacts: Some(weft_deploy::artifacts::Artifacts::new(artifacts)),
     };
     let result =
         weft_deploy::engine::run(coordinator, release, progress, Signals::new(signals)).await;
