@@ -1100,6 +1100,11 @@ impl Publisher {
 
     async fn publish(&self) {
         let mut last = self.last.lock().await;
+        if self.coordinator.subscribers() == 0 {
+            // Nobody listens (a `weft deploy` in a terminal): the store has
+            // the events; a later subscriber gets them from there.
+            return;
+        }
         let Ok(events) = self.coordinator.store().events_after(*last, 500).await else {
             return;
         };

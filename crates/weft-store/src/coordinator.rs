@@ -154,6 +154,11 @@ impl Coordinator {
         self.inner.events.subscribe()
     }
 
+    /// How many receivers the event stream has (SSE clients, in `weft serve`).
+    pub fn subscribers(&self) -> usize {
+        self.inner.events.receiver_count()
+    }
+
     pub fn stats(&self) -> CoordinatorStats {
         CoordinatorStats {
             local_waiters: self.inner.waiters.lock().map(|w| w.len()).unwrap_or(0),

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Release benchmark for `weft deploy` (see the deploy issue):
+#   1. SERVICES services (default 50) in PHASES layers (default 6), released
+#      with the parallel strategy: each service's step takes STEP_MS (default
+#      200 ms) and its gate passes on the first observation. Prints the wall
+#      time beside the ideal (the sum of the phases' longest step) and the
+#      orchestration overhead over it.
+#   2. The same release with one service of the last phase failing its gate:
+#      the time from the failed observation to the first rollback step, read
+#      from the release's record.
+# With GITHUB=1 each step is a `workflow` step against weft-testkit's fake
+# GitHub (`weft-fake-github`) with STEP_MS-long runs, and the API calls per
+# service are printed as well. Prints figures; asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVICES=${SERVICES:-50}
+PHASES=${PHASES:-6}
+STEP_MS=${STEP_MS:-200}
+RUNS=${RUNS:-3}
+GITHUB=${GITHUB:-0}
+
+if [ "$GITHUB" = 1 ]; then
+    cargo build -q --release -p weft -p weft-testkit --bins
+else
+    cargo build -q --release -p weft
+fi
+WEFT=$PWD/target/release/weft
+work=$(mktemp -d)
+fake_pid=
+cleanup() {
+    [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+api_url=
+if [ "$GITHUB" = 1 ]; then
+    "$PWD/target/release/weft-fake-github" --run-ms "$STEP_MS" --repository acme/app \
+        --workflow deploy.yml > "$work/fake.url" &
+    fake_pid=$!
+    for _ in $(seq 100); do [ -s "$work/fake.url" ] && break; sleep 0.05; done
+    api_url=$(head -n1 "$work/fake.url")
+    export WEFT_BENCH_TOKEN=bench-token
+fi
+
+# write_workspace DIR FAIL: FAIL=1 makes one service of the last phase fail its gate.
+write_workspace() {
+    python3 - "$1" "$SERVICES" "$PHASES" "$STEP_MS" "$2" "$api_url" <<'PY'
+import os, sys
+root, services, phases, step_ms, fail, api_url = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6]
+os.makedirs(root, exist_ok=True)
+per = [services // phases + (1 if i < services % phases else 0) for i in range(phases)]
+names, layers = [], []
+for layer, count in enumerate(per):
+    layers.append([f"s{layer}_{i}" for i in range(count)])
+lines = ["name: deploy-bench", "repositories:", "  apps: {path: apps}"]
+if api_url:
+    lines.append(f"github: {{api_url: \"{api_url}\", token_env: WEFT_BENCH_TOKEN}}")
+lines += ["environments:", f"  bench: {{strategy: parallel, max_parallel: {max(per)}}}", "services:"]
+os.makedirs(os.path.join(root, "apps"), exist_ok=True)
+open(os.path.join(root, "apps", "README.md"), "w").write("bench\n")
+for layer, members in enumerate(layers):
+    for name in members:
+        lines.append(f"  {name}:")
+        lines.append("    repository: apps")
+        if layer:
+            needs = ", ".join(f"{n}: required" for n in layers[layer - 1])
+            lines.append(f"    depends_on: {{{needs}}}")
+        lines.append("    deploy:")
+        if api_url:
+            lines.append("      steps: [{workflow: {repository: acme/app, file: deploy.yml, ref: main, inputs: {version: \"${WEFT_VERSION}\"}}}]")
+        else:
+            lines.append(f"      steps: [{{run: \"sleep {step_ms / 1000}\"}}]")
+        failing = fail and layer == len(layers) - 1 and name == members[-1]
+        # Fails for the new version only, so its rollback passes.
+        check = 'test $WEFT_VERSION != 2.0' if failing else "true"
+        lines.append(f"      gates: [{{exec: \"{check}\", interval: 50ms, timeout: 10s}}]")
+open(os.path.join(root, "weft.yaml"), "w").write("\n".join(lines) + "\n")
+PY
+}
+
+sets() {
+    python3 - "$SERVICES" "$PHASES" "$1" <<'PY'
+import sys
+services, phases, version = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+per = [services // phases + (1 if i < services % phases else 0) for i in range(phases)]
+print(" ".join(f"--set s{layer}_{i}={version}" for layer, count in enumerate(per) for i in range(count)))
+PY
+}
+
+ms() { date +%s%3N; }
+ideal_ms=$((PHASES * STEP_MS))
+
+echo "== release of $SERVICES services in $PHASES phases, ${STEP_MS} ms steps (parallel) =="
+best=
+for run in $(seq "$RUNS"); do
+    dir="$work/ok$run"
+    write_workspace "$dir" 0
+    # shellcheck disable=SC2046
+    start=$(ms); "$WEFT" -w "$dir" deploy run bench $(sets "1.$run") --format json > "$dir/out.json"; end=$(ms)
+    took=$((end - start))
+    status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["outcome"]["status"])' "$dir/out.json")
+    echo "run $run: $took ms ($status)"
+    if [ -z "$best" ] || [ "$took" -lt "$best" ]; then best=$took; fi
+done
+python3 - "$best" "$ideal_ms" <<'PY'
+import sys
+best, ideal = int(sys.argv[1]), int(sys.argv[2])
+print(f"weft deploy (best of runs): {best} ms   ideal (sum of the phases' longest step): {ideal} ms   overhead: {100 * (best - ideal) / ideal:.1f}%")
+PY
+if [ "$GITHUB" = 1 ]; then
+    calls=$(curl -s "$api_url/_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+    python3 -c "import sys; print(f'GitHub API calls per service: {int(sys.argv[1]) / (int(sys.argv[2]) * int(sys.argv[3])):.1f}')" "$calls" "$SERVICES" "$RUNS"
+fi
+
+echo "== a gate failing in the last phase: time to the first rollback step =="
+dir="$work/fail"
+write_workspace "$dir" 0
+# shellcheck disable=SC2046
+"$WEFT" -w "$dir" deploy run bench $(sets 1.0) --format json > /dev/null
+write_workspace "$dir" 1
+# shellcheck disable=SC2046
+"$WEFT" -w "$dir" deploy run bench $(sets 2.0) --format json > "$dir/out.json" || true
+python3 - "$dir/out.json" <<'PY'
+import json, sys
+from datetime import datetime
+record = json.load(open(sys.argv[1]))["deployment"]
+parse = lambda t: datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ")
+failed = min(parse(o["at"]) for o in record["observations"] if o["verdict"] == "fail")
+first = min(parse(s["started"]) for s in record["steps"] if s["stage"] == "rollback")
+rolled = sum(1 for s in record["steps"] if s["stage"] == "rollback")
+print(f"status {record['status']}: failed gate → first rollback step {(first - failed).total_seconds() * 1000:.0f} ms ({rolled} services rolled back)")
+PY
