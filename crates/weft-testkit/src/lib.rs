@@ -1,7 +1,9 @@
 //! Test support for weft: temporary workspaces built fluently, a generator
 //! of large synthetic workspaces for benchmarks, and the `weft-test-service`
-//! binary that supervisor tests launch as a child process.
+//! binary that supervisor tests launch as a child process, and a small fake
+//! GitHub API for the GitHub client and `workflow` steps.
 
+pub mod fake_github;
 mod postgres;
 mod synthetic;
 mod test_service;

@@ -14,3 +14,4 @@ mod plan;
 mod prometheus;
 mod release;
 mod support;
+mod workflow;
