@@ -483,22 +483,12 @@ impl Runner {
                 });
             }
         }
-        let mut failure = None;
-        while let Some(joined) = tasks.join_next().await {
-            let message = match joined {
-                Ok(GateOutcome::Passed) => None,
-                Ok(GateOutcome::Failed(message)) => Some(format!("canary analysis: {message}")),
-                Ok(GateOutcome::Cancelled) => Some("interrupted by a signal".to_string()),
-                Err(error) => Some(format!("a task failed: {error}")),
-            };
-            if let Some(message) = message
-                && failure.is_none()
-            {
-                failure = Some(message);
-                let _ = stop.send(true);
-            }
-        }
-        Ok(failure)
+        Ok(first_failure(tasks, &stop, |outcome| match outcome {
+            GateOutcome::Passed => None,
+            GateOutcome::Failed(message) => Some(format!("canary analysis: {message}")),
+            GateOutcome::Cancelled => Some("interrupted by a signal".to_string()),
+        })
+        .await)
     }
 
     /// Rolls back every touched service in reverse plan order.
@@ -759,23 +749,36 @@ impl Worker {
                 gate::evaluate(&gate, &variables, &directory, &sink, &mut cancel).await
             });
         }
-        let mut failure = None;
-        while let Some(joined) = tasks.join_next().await {
-            let message = match joined {
-                Ok(GateOutcome::Passed) => None,
-                Ok(GateOutcome::Failed(message)) => Some(format!("{}: gate {message}", service.id)),
-                Ok(GateOutcome::Cancelled) => Some(format!("{}: interrupted", service.id)),
-                Err(error) => Some(format!("a task failed: {error}")),
-            };
-            if let Some(message) = message
-                && failure.is_none()
-            {
-                failure = Some(message);
-                let _ = stop.send(true);
-            }
-        }
-        Ok(failure)
+        Ok(first_failure(tasks, &stop, |outcome| match outcome {
+            GateOutcome::Passed => None,
+            GateOutcome::Failed(message) => Some(format!("{}: gate {message}", service.id)),
+            GateOutcome::Cancelled => Some(format!("{}: interrupted", service.id)),
+        })
+        .await)
     }
+}
+
+/// Waits for every task; the first failure (as `failed` reads a task's
+/// result) stops the others through `stop`.
+async fn first_failure<T: 'static>(
+    mut tasks: tokio::task::JoinSet<T>,
+    stop: &watch::Sender<bool>,
+    failed: impl Fn(T) -> Option<String>,
+) -> Option<String> {
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        let message = match joined {
+            Ok(result) => failed(result),
+            Err(error) => Some(format!("a task failed: {error}")),
+        };
+        if let Some(message) = message
+            && failure.is_none()
+        {
+            failure = Some(message);
+            let _ = stop.send(true);
+        }
+    }
+    failure
 }
 
 /// A receiver that turns true when either does.

@@ -79,8 +79,9 @@ enum PlanFormat {
     Mermaid,
 }
 
+/// What to release: the environment and the services with their versions.
 #[derive(Debug, Args)]
-struct ReleaseArgs {
+struct Selection {
     /// The environment, as named under `environments:` in weft.yaml
     environment: String,
     /// A service and the version to release (repeat for more)
@@ -95,6 +96,12 @@ struct ReleaseArgs {
     /// Override the environment's strategy
     #[arg(long, value_enum)]
     strategy: Option<StrategyArg>,
+}
+
+#[derive(Debug, Args)]
+struct ReleaseArgs {
+    #[command(flatten)]
+    selection: Selection,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     format: PlanFormat,
 }
@@ -118,20 +125,8 @@ impl From<StrategyArg> for Strategy {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The environment, as named under `environments:` in weft.yaml
-    environment: String,
-    /// A service and the version to release (repeat for more)
-    #[arg(long = "set", value_name = "SERVICE=VERSION", value_parser = parse_assignment)]
-    set: Vec<(String, String)>,
-    /// Redeploy every service with a `deploy:`, at its current version unless --set says otherwise
-    #[arg(long)]
-    all: bool,
-    /// Release again the versions a recorded deployment left
-    #[arg(long, value_name = "ID")]
-    from_manifest: Option<String>,
-    /// Override the environment's strategy
-    #[arg(long, value_enum)]
-    strategy: Option<StrategyArg>,
+    #[command(flatten)]
+    selection: Selection,
     /// Print exactly what would run, and change nothing
     #[arg(long)]
     dry_run: bool,

@@ -13,7 +13,7 @@ use weft_store::{
     Coordinator, DeploymentKind, DeploymentStatus, ServiceState, StepStatus, Verdict,
 };
 
-use super::{Context, PlanFormat, ReleaseArgs, RollbackArgs, RunArgs, Session};
+use super::{Context, PlanFormat, ReleaseArgs, RollbackArgs, RunArgs, Selection, Session};
 use crate::cli::Format;
 use crate::console::{self, Style};
 use crate::exit::{Outcome, UsageError};
@@ -27,7 +27,7 @@ pub(super) fn plan(
     let runtime = session.runtime()?;
     let plan = runtime.block_on(async {
         let coordinator = session.coordinator().await?;
-        build(&coordinator, &model, &ReleaseSpec::from(&args)).await
+        build(&coordinator, &model, &ReleaseSpec::from(&args.selection)).await
     })?;
     match args.format {
         PlanFormat::Json => console::json(&plan)?,
@@ -40,13 +40,7 @@ pub(super) fn plan(
 pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow::Result<Outcome> {
     let model = session.model(context)?;
     let runtime = session.runtime()?;
-    let spec = ReleaseSpec {
-        environment: args.environment.clone(),
-        set: args.set.clone(),
-        all: args.all,
-        from_manifest: args.from_manifest.clone(),
-        strategy: args.strategy.map(Into::into),
-    };
+    let spec = ReleaseSpec::from(&args.selection);
     runtime.block_on(async {
         let coordinator = session.coordinator().await?;
         let plan = build(&coordinator, &model, &spec).await?;
@@ -58,7 +52,7 @@ pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow
             return Ok(Outcome::Clean);
         }
         if args.detach {
-            return detach(session, &coordinator, &args.environment, args.format).await;
+            return detach(session, &coordinator, &spec.environment, args.format).await;
         }
         execute(
             session.artifacts_root(),
@@ -242,8 +236,8 @@ struct ReleaseSpec {
     strategy: Option<weft_model::config::Strategy>,
 }
 
-impl From<&ReleaseArgs> for ReleaseSpec {
-    fn from(args: &ReleaseArgs) -> Self {
+impl From<&Selection> for ReleaseSpec {
+    fn from(args: &Selection) -> Self {
         ReleaseSpec {
             environment: args.environment.clone(),
             set: args.set.clone(),
