@@ -250,6 +250,15 @@ fn answer(
     body: &Value,
 ) -> Answer {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path == "/_stats" {
+        let state = state.lock().expect("the fake's state");
+        let not_modified = state.seen.iter().filter(|s| s.status == 304).count();
+        return (
+            200,
+            Vec::new(),
+            json!({"requests": state.seen.len(), "not_modified": not_modified}).to_string(),
+        );
+    }
     if let Some(job) = path.strip_prefix("/_logs/") {
         // The download URL: no token needed (nor wanted).
         let _ = job;

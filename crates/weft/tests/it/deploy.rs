@@ -216,11 +216,11 @@ fn sigterm_stops_the_release_and_rolls_back_what_it_changed() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let started = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let output = child.wait_with_output().unwrap();
     // The step's process group is stopped at once, not after its 20 s sleep.
     assert!(
