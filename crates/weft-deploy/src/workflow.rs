@@ -18,6 +18,9 @@ use crate::expand::Variables;
 const FIND_TIMEOUT: Duration = Duration::from_secs(60);
 /// The fastest a run is polled.
 const POLL_FLOOR: Duration = Duration::from_secs(1);
+/// The first look at a dispatched run: a just-dispatched run is always
+/// queued, so the first look waits a little; later ones keep `POLL_FLOOR`.
+const FIRST_POLL: Duration = Duration::from_millis(250);
 
 /// What the blocking side tells the step.
 #[derive(Debug)]
@@ -168,6 +171,9 @@ fn blocking(
     ));
     let _ = report.send(Report::RunUrl(dispatched.html_url.clone()));
     let mut last_status = String::new();
+    if sleep_unless_stopped(FIRST_POLL, stop) {
+        return Err("stopped".to_string());
+    }
     loop {
         if stop.load(Ordering::Relaxed) {
             return Err("stopped".to_string());
@@ -195,14 +201,23 @@ fn blocking(
                 )),
             };
         }
-        // Sleep in short slices so that a stop is seen promptly.
-        let interval = github.poll_interval(POLL_FLOOR, 1);
-        let slices = (interval.as_millis() / 100).max(1);
-        for _ in 0..slices {
-            if stop.load(Ordering::Relaxed) {
-                return Err("stopped".to_string());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if sleep_unless_stopped(github.poll_interval(POLL_FLOOR, 1), stop) {
+            return Err("stopped".to_string());
         }
     }
+}
+
+/// Sleeps in short slices so that a stop is seen promptly; true when stopped.
+fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
+    let slice = Duration::from_millis(50);
+    let mut left = duration;
+    while !left.is_zero() {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = left.min(slice);
+        std::thread::sleep(now);
+        left = left.saturating_sub(now);
+    }
+    stop.load(Ordering::Relaxed)
 }
