@@ -13,6 +13,7 @@ pub mod expand;
 pub mod gate;
 pub mod manifest;
 pub mod plan;
+mod recorder;
 pub mod recover;
 pub mod step;
 mod workflow;
