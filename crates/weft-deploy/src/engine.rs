@@ -133,19 +133,26 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct Signals {
     count: watch::Receiver<u32>,
+    /// For [`Signals::none`]: the sender nobody uses, kept so that the
+    /// channel never closes.
+    _never: Option<Arc<watch::Sender<u32>>>,
 }
 
 impl Signals {
     pub fn new(count: watch::Receiver<u32>) -> Self {
-        Signals { count }
+        Signals {
+            count,
+            _never: None,
+        }
     }
 
     /// Never signalled.
     pub fn none() -> Self {
         let (sender, count) = watch::channel(0);
-        // Keep the sender alive so `changed` never fires.
-        std::mem::forget(sender);
-        Signals { count }
+        Signals {
+            count,
+            _never: Some(Arc::new(sender)),
+        }
     }
 
     /// A receiver that turns true once `at_least` signals arrived.

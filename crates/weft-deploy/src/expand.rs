@@ -87,9 +87,43 @@ impl Variables {
     }
 }
 
+/// A URL as it may be shown: without its user-info and query, where
+/// webhook secrets usually sit (`https://user:pw@hooks.example.com/x?token=…`
+/// shows as `https://hooks.example.com/x?…`).
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let (path, query) = match path.split_once('?') {
+        Some((path, _)) => (path, "?…"),
+        None => (path, ""),
+    };
+    let prefix = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
+    format!("{prefix}{host}{path}{query}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        assert_eq!(
+            redact_url("https://user:pw@hooks.example.com/deploy?token=s3cret"),
+            "https://hooks.example.com/deploy?…"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
+        assert_eq!(redact_url("hooks.example.com"), "hooks.example.com");
+    }
 
     #[test]
     fn environment_variables_see_the_ones_before_them() {

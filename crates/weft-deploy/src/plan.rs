@@ -709,6 +709,9 @@ fn describe_step(action: &StepAction, variables: &Variables) -> String {
             }
             (None, None) => format!("workflow {}", workflow.repository),
         },
-        StepAction::Webhook(webhook) => format!("POST {}", variables.expand(&webhook.url)),
+        StepAction::Webhook(webhook) => format!(
+            "POST {}",
+            crate::expand::redact_url(&variables.expand(&webhook.url))
+        ),
     }
 }

@@ -143,7 +143,7 @@ async fn once(
         StepAction::Webhook(webhook) => {
             let url = variables.expand(&webhook.url);
             let body = variables.expand_json(&webhook.body);
-            sink.line(&format!("POST {url}"));
+            sink.line(&format!("POST {}", crate::expand::redact_url(&url)));
             let answer = tokio::task::spawn_blocking(move || post(&url, &body)).await;
             match answer {
                 Ok(Ok(line)) => {
@@ -197,7 +197,7 @@ fn post(url: &str, body: &serde_json::Value) -> Result<String, String> {
         .post(url)
         .header("Content-Type", "application/json")
         .send(body.to_string())
-        .map_err(|error| format!("POST {url}: {error}"))?;
+        .map_err(|error| format!("POST {}: {error}", crate::expand::redact_url(url)))?;
     let status = response.status().as_u16();
     let text = response
         .body_mut()
@@ -209,7 +209,10 @@ fn post(url: &str, body: &serde_json::Value) -> Result<String, String> {
         Ok(format!("HTTP {status}"))
     } else {
         let said = text.lines().next().unwrap_or_default();
-        Err(format!("POST {url}: HTTP {status} {said}"))
+        Err(format!(
+            "POST {}: HTTP {status} {said}",
+            crate::expand::redact_url(url)
+        ))
     }
 }
 

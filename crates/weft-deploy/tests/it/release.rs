@@ -367,3 +367,118 @@ async fn a_second_release_of_an_environment_is_refused_naming_the_first() {
     assert_eq!(outcome.status, DeploymentStatus::Succeeded);
     assert_eq!(fixture.log(), ["deploy s 1.0"]);
 }
+
+/// An HTTP server on 127.0.0.1 that answers `status` and keeps each
+/// request's first line and body.
+fn capture_server(status: u16) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).map_or(true, |n| n == 0) || header == "\r\n" {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            keep.lock().unwrap().push((
+                first.trim().to_string(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_steps_post_their_body_and_fail_on_an_error_status() {
+    let (ok_port, ok_seen) = capture_server(202);
+    let (bad_port, bad_seen) = capture_server(500);
+    let step = |port: u16| {
+        format!(
+            "      retries: 1\n      steps:\n        - webhook: {{url: \"http://127.0.0.1:{port}/deploy?token=s3cret\", body: {{service: \"${{WEFT_SERVICE}}\", version: \"${{WEFT_VERSION}}\", count: 2}}}}\n"
+        )
+    };
+    let fixture = Fixture::new(
+        "  prod: {}",
+        &[
+            ("hooked", &[], &step(ok_port)),
+            ("broken", &[], &step(bad_port)),
+        ],
+    );
+    let coordinator = fixture.coordinator().await;
+    let (outcome, _) = fixture
+        .release(&coordinator, "prod", &[("hooked", "1.0")])
+        .await;
+    assert_eq!(
+        outcome.status,
+        DeploymentStatus::Succeeded,
+        "{:?}",
+        outcome.failure
+    );
+    let seen = ok_seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, "POST /deploy?token=s3cret HTTP/1.1");
+    let body: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"service": "hooked", "version": "1.0", "count": 2})
+    );
+    // The recorded step shows the URL without its query.
+    let record = coordinator
+        .store()
+        .deployment(&outcome.deployment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !record.steps[0].description.contains("s3cret"),
+        "{}",
+        record.steps[0].description
+    );
+    assert!(
+        !record.steps[0].output_tail.contains("s3cret"),
+        "{}",
+        record.steps[0].output_tail
+    );
+
+    let (failed, _) = fixture
+        .release(&coordinator, "prod", &[("broken", "1.0")])
+        .await;
+    assert_eq!(failed.status, DeploymentStatus::RolledBack);
+    assert!(
+        failed
+            .failure
+            .as_deref()
+            .unwrap_or_default()
+            .contains("HTTP 500"),
+        "{:?}",
+        failed.failure
+    );
+    assert!(
+        !failed
+            .failure
+            .as_deref()
+            .unwrap_or_default()
+            .contains("s3cret")
+    );
+    // Tried once more after the failure (retries: 1).
+    assert_eq!(bad_seen.lock().unwrap().len(), 2);
+}
