@@ -368,9 +368,12 @@ async fn a_second_release_of_an_environment_is_refused_naming_the_first() {
     assert_eq!(fixture.log(), ["deploy s 1.0"]);
 }
 
+/// Each request's first line and body.
+type Captured = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// An HTTP server on 127.0.0.1 that answers `status` and keeps each
 /// request's first line and body.
-fn capture_server(status: u16) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+fn capture_server(status: u16) -> (u16, Captured) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
