@@ -194,6 +194,16 @@ impl Client {
     pub fn get(&self, path: &str) -> Result<Value, ClientError> {
         self.call("GET", path, None)
     }
+
+    /// Starts a release on the server (`POST /api/v1/deployments`).
+    pub fn start_deployment(&self, body: &Value) -> Result<Value, ClientError> {
+        self.call("POST", "/api/v1/deployments", Some(body))
+    }
+
+    /// A release's record (`GET /api/v1/deployments/ID`).
+    pub fn deployment(&self, id: &str) -> Result<Value, ClientError> {
+        self.call("GET", &format!("/api/v1/deployments/{}", encode(id)), None)
+    }
 }
 
 /// Percent-encodes a path segment (resource ids hold `:` and `/`).

@@ -354,3 +354,49 @@ fn artifacts_pass_between_services_and_are_checked_on_the_way_out() {
     );
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
 }
+
+#[test]
+fn a_release_runs_on_a_weft_serve_and_is_followed_from_here() {
+    let workspace = Workspace::new().file("a/README.md", "repository a\n").file(
+        "weft.yaml",
+        "repositories: {a: {}}\nenvironments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps: [{run: 'echo \"$WEFT_VERSION\" > version'}]\n      gates: [{exec: 'test -s version', interval: 50ms}]\n",
+    );
+    let server = crate::lock::serve(workspace.root());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = weft_in(
+        elsewhere.path(),
+        &[
+            "deploy",
+            "run",
+            "prod",
+            "--set",
+            "a=1.0",
+            "--server",
+            &server.url,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["deployment"]["status"], "succeeded");
+    assert_eq!(workspace.read("a/version").trim(), "1.0");
+    // What the server cannot plan is bad input here.
+    let bad = weft_in(
+        elsewhere.path(),
+        &[
+            "deploy",
+            "run",
+            "staging",
+            "--set",
+            "a=1",
+            "--server",
+            &server.url,
+        ],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("no environment `staging`"),
+        "{}",
+        bad.stderr
+    );
+}

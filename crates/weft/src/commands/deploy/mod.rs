@@ -140,6 +140,12 @@ struct RunArgs {
     /// Print every step's output, not only a failed step's
     #[arg(long, short)]
     verbose: bool,
+    /// Run the release on a `weft serve` (its workspace and store) instead
+    /// of here; WEFT_TOKEN is the bearer token
+    #[arg(long, env = "WEFT_SERVER", value_name = "URL")]
+    server: Option<String>,
+    #[arg(long, env = "WEFT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    token: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }

@@ -38,6 +38,9 @@ pub(super) fn plan(
 }
 
 pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow::Result<Outcome> {
+    if let Some(server) = args.server.clone() {
+        return on_server(&server, args);
+    }
     let model = session.model(context)?;
     let runtime = session.runtime()?;
     let spec = ReleaseSpec::from(&args.selection);
@@ -135,6 +138,101 @@ pub(super) fn rollback(
         )
         .await
     })
+}
+
+/// How often `run --server` looks at the release it started.
+const SERVER_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `run --server URL`: the server plans and runs the release on its
+/// workspace and store; this follows it (unless `--detach`) until it ends.
+fn on_server(server: &str, args: RunArgs) -> anyhow::Result<Outcome> {
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(
+            UsageError::new(format!("server `{server}` is not an http(s) URL"))
+                .with_hint("e.g. --server http://127.0.0.1:7700")
+                .into(),
+        );
+    }
+    let client = weft_client::Client::new(server, args.token.clone());
+    let selection = &args.selection;
+    let body = json!({
+        "environment": selection.environment,
+        "set": selection.set.iter().cloned().collect::<BTreeMap<String, String>>(),
+        "all": selection.all,
+        "strategy": selection.strategy.map(|s| weft_model::config::Strategy::from(s).as_str()),
+        "from_manifest": selection.from_manifest,
+        "dry_run": args.dry_run,
+        "wait_ms": u64::try_from(args.wait.as_millis()).unwrap_or(u64::MAX),
+    });
+    let started = match client.start_deployment(&body) {
+        Ok(started) => started,
+        Err(weft_client::ClientError::Api(failure)) if failure.status == 409 => {
+            console::out(&format!(
+                "{} {}\n",
+                console::paint(Style::Yellow, "!"),
+                failure.message
+            ));
+            return Ok(Outcome::Problems);
+        }
+        Err(weft_client::ClientError::Api(failure)) if (400..500).contains(&failure.status) => {
+            return Err(UsageError::new(failure.message.clone()).into());
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if args.dry_run {
+        match args.format {
+            Format::Json => console::json(&started)?,
+            Format::Text => console::out(&format!("{:#}\n", started["plan"])),
+        }
+        return Ok(Outcome::Clean);
+    }
+    let id = started["deployment"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if args.format == Format::Text {
+        console::out(&format!("deployment {id} (on {server})\n"));
+    }
+    if args.detach {
+        if args.format == Format::Json {
+            console::json(&started)?;
+        }
+        return Ok(Outcome::Clean);
+    }
+    let mut states: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let record = client.deployment(&id)?;
+        if args.format == Format::Text {
+            for service in record["services"].as_array().into_iter().flatten() {
+                let name = service["service"].as_str().unwrap_or_default().to_string();
+                let state = service["state"].as_str().unwrap_or_default().to_string();
+                if states.get(&name) != Some(&state) {
+                    console::out(&format!("  {name}  {}\n", state.replace('_', " ")));
+                    states.insert(name, state);
+                }
+            }
+        }
+        let status = record["status"].as_str().unwrap_or_default();
+        let done = weft_store::DeploymentStatus::parse(status).is_some_and(|s| s.is_terminal());
+        if done {
+            match args.format {
+                Format::Json => console::json(&json!({"deployment": record}))?,
+                Format::Text => {
+                    let error = record["error"]
+                        .as_str()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default();
+                    console::out(&format!("{status} {id}{error}\n"));
+                }
+            }
+            return Ok(if status == "succeeded" {
+                Outcome::Clean
+            } else {
+                Outcome::Problems
+            });
+        }
+        std::thread::sleep(SERVER_POLL);
+    }
 }
 
 /// How long `--detach` waits for the background release to be recorded.
