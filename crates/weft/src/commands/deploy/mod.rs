@@ -3,6 +3,7 @@
 
 mod artifact;
 mod release;
+mod render;
 mod show;
 
 use std::path::{Path, PathBuf};
