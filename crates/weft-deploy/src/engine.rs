@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -259,14 +260,31 @@ pub async fn run(
         deployment: id.clone(),
     });
     let (recorder, recorder_task) = Recorder::start(publisher, progress.clone(), &id);
+    // Set when the lease is gone (force-released, or expired while the
+    // store could not be reached): the release stops at once and does not
+    // roll back, as another release may hold the environment now.
+    let lost = Arc::new(AtomicBool::new(false));
     let heartbeat = {
         let coordinator = coordinator.clone();
         let lease = lease.id.clone();
         let id = id.clone();
+        let lost = lost.clone();
         tokio::spawn(async move {
+            let mut renewed = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(HEARTBEAT).await;
-                let _ = coordinator.renew(&lease, Some(millis(LEASE_TTL))).await;
+                match coordinator.renew(&lease, Some(millis(LEASE_TTL))).await {
+                    Ok(_) => renewed = tokio::time::Instant::now(),
+                    Err(error) if error.is_input() => {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(_) if renewed.elapsed() >= LEASE_TTL => {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(_) => {}
+                }
                 let _ = coordinator.store().heartbeat_deployment(&id).await;
             }
         })
@@ -284,6 +302,11 @@ pub async fn run(
     }
     let runner = Runner {
         id: id.clone(),
+        lease: Lease {
+            coordinator: coordinator.clone(),
+            id: lease.id.clone(),
+            lost: lost.clone(),
+        },
         artifacts: release.artifacts.clone(),
         github,
         plan: Arc::new(release.plan),
@@ -324,6 +347,9 @@ fn millis(duration: Duration) -> i64 {
 
 struct Runner {
     id: String,
+    /// The environment's lease; renewed by the heartbeat and checked before
+    /// each phase.
+    lease: Lease,
     artifacts: Option<crate::artifacts::Artifacts>,
     github: Option<weft_github::GitHub>,
     plan: Arc<Plan>,
@@ -341,6 +367,10 @@ impl Runner {
         let Some(failure) = failure else {
             return Ok(self.outcome(DeploymentStatus::Succeeded, None, Vec::new()));
         };
+        if self.lease.lost.load(Ordering::Relaxed) {
+            // Someone else may hold the environment now: touch nothing more.
+            return Ok(self.outcome(DeploymentStatus::Failed, Some(failure), Vec::new()));
+        }
         if self.kind == DeploymentKind::Rollback {
             // A rollback never starts another rollback.
             return Ok(self.outcome(DeploymentStatus::RollbackFailed, Some(failure), Vec::new()));
@@ -384,6 +414,9 @@ impl Runner {
         for phase in &self.plan.phases {
             if *cancel.borrow() {
                 return Ok(Some("interrupted by a signal".to_string()));
+            }
+            if !self.lease.still_held().await {
+                return Ok(Some(LOST_LEASE.to_string()));
             }
             if !phase.canary && !canaries.is_empty() {
                 let services = std::mem::take(&mut canaries);
@@ -534,6 +567,39 @@ impl Runner {
             }
         }
         Ok((DeploymentStatus::RolledBack, left_as_is, None))
+    }
+}
+
+/// Why a release stops when its lease is gone.
+const LOST_LEASE: &str = "lost the environment's lease (force-released, or expired while the store \
+could not be reached); stopped without rolling back, as another release may hold the environment now";
+
+/// The environment's lease as the release holds it.
+struct Lease {
+    coordinator: Coordinator,
+    id: String,
+    lost: Arc<AtomicBool>,
+}
+
+impl Lease {
+    /// Renews the lease; false (and marked lost) when it is gone. A store
+    /// that cannot be reached is not taken as a loss here: the heartbeat
+    /// decides that once the lease's TTL has passed.
+    async fn still_held(&self) -> bool {
+        if self.lost.load(Ordering::Relaxed) {
+            return false;
+        }
+        match self
+            .coordinator
+            .renew(&self.id, Some(millis(LEASE_TTL)))
+            .await
+        {
+            Err(error) if error.is_input() => {
+                self.lost.store(true, Ordering::Relaxed);
+                false
+            }
+            _ => true,
+        }
     }
 }
 

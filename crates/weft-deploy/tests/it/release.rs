@@ -485,3 +485,51 @@ async fn webhook_steps_post_their_body_and_fail_on_an_error_status() {
     // Tried once more after the failure (retries: 1).
     assert_eq!(bad_seen.lock().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_whose_lease_is_force_released_stops_without_rolling_back() {
+    let slow = "      steps:\n        - run: sleep 1; sh ../deploy.sh\n";
+    let fixture = Fixture::new(
+        "  prod: {strategy: sequential}",
+        &[("first", &[], slow), ("second", &["first"], slow)],
+    );
+    let coordinator = fixture.coordinator().await;
+    let (baseline, _) = fixture
+        .release(&coordinator, "prod", &[("first", "1.0"), ("second", "1.0")])
+        .await;
+    assert_eq!(baseline.status, DeploymentStatus::Succeeded);
+    fixture.clear_log();
+    let breaker = {
+        let coordinator = coordinator.clone();
+        tokio::spawn(async move {
+            // While `first` runs, an admin takes the environment away.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let resource = weft_deploy::recover::environment_resource("prod").unwrap();
+            coordinator
+                .force_release(&resource, "emergency", "admin")
+                .await
+                .unwrap();
+        })
+    };
+    let (outcome, _) = fixture
+        .release(&coordinator, "prod", &[("first", "2.0"), ("second", "2.0")])
+        .await;
+    breaker.await.unwrap();
+    assert_eq!(
+        outcome.status,
+        DeploymentStatus::Failed,
+        "{:?}",
+        outcome.failure
+    );
+    assert!(
+        outcome
+            .failure
+            .as_deref()
+            .unwrap_or_default()
+            .contains("lost the environment's lease"),
+        "{:?}",
+        outcome.failure
+    );
+    // `second` never went out, and nothing was rolled back.
+    assert_eq!(fixture.log(), ["deploy first 2.0"]);
+}
