@@ -13,7 +13,9 @@ mod plan;
 mod repository_graph;
 pub mod resolve;
 
-pub use conflicts::{Conflict, ConflictClaim, ConflictKind, StrategyOption, find_conflicts};
+pub use conflicts::{
+    Conflict, ConflictClaim, ConflictKind, STRATEGIES, StrategyOption, find_conflicts,
+};
 pub use cycles::{Cut, Cycle, Hop, break_cycles, strongly_connected_components};
 pub use explain::{Explanation, Impact, Link, explain, explain_graph};
 pub use graph::{GraphEdge, GraphError, ServiceGraph};

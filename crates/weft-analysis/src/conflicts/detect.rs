@@ -55,6 +55,7 @@ fn severity_by_spread(claims: &[&Claim]) -> Severity {
 }
 
 fn strategy(
+    // One of [`super::types::STRATEGIES`] (a test holds them equal).
     name: &'static str,
     confidence: f32,
     automatic: bool,
@@ -701,5 +702,24 @@ fn shared_env(model: &Model, conflicts: &mut Vec<Conflict>) {
                 strategy("repository-override", 0.5, false, "keep the files and set the value once for the whole workspace (for example in a shared env file)"),
             ],
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_strategy_offered_is_listed() {
+        let source = include_str!("detect.rs");
+        let mut offered: Vec<&str> = source
+            .split("strategy(")
+            .skip(1)
+            .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+            .filter(|name| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+            .collect();
+        offered.sort_unstable();
+        offered.dedup();
+        assert_eq!(offered, super::super::types::STRATEGIES);
     }
 }

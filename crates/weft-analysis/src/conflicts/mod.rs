@@ -10,4 +10,4 @@ mod network;
 mod types;
 
 pub use detect::find_conflicts;
-pub use types::{Conflict, ConflictClaim, ConflictKind, StrategyOption};
+pub use types::{Conflict, ConflictClaim, ConflictKind, STRATEGIES, StrategyOption};

@@ -80,3 +80,16 @@ pub struct Conflict {
     /// Best first.
     pub strategies: Vec<StrategyOption>,
 }
+
+/// Every strategy a conflict may offer, by name.
+pub const STRATEGIES: &[&str] = &[
+    "container-rename",
+    "path-routing",
+    "port-based-separation",
+    "port-reassignment",
+    "repository-override",
+    "service-consolidation",
+    "subdomain-separation",
+    "subnet-reassignment",
+    "value-standardization",
+];

@@ -25,6 +25,16 @@ struct Report<'a> {
 
 pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcome> {
     let (root, ids) = context.split_workspace(&args.conflicts)?;
+    if let Some(strategy) = &args.strategy
+        && !weft_analysis::STRATEGIES.contains(&strategy.as_str())
+    {
+        return Err(UsageError::new(format!("no strategy named `{strategy}`"))
+            .with_hint(format!(
+                "the strategies are {}",
+                weft_analysis::STRATEGIES.join(", ")
+            ))
+            .into());
+    }
     let model = context.discover(&root)?;
     let conflicts = find_conflicts(&model);
     let settings = ResolveSettings {

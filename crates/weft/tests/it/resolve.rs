@@ -138,6 +138,18 @@ fn unknown_ids_and_strategies_are_bad_input_and_manual_conflicts_exit_1() {
         ],
     );
     assert_eq!(strategy.code, 2, "{}", strategy.stderr);
+    // A strategy no conflict could ever offer is a typo, not "fits none".
+    let typo = weft_in(
+        workspace.root(),
+        &["resolve", "--strategy", "port-reasignment"],
+    );
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains("no strategy named `port-reasignment`"),
+        "{}",
+        typo.stderr
+    );
+    assert!(typo.stderr.contains("port-reassignment"), "{}", typo.stderr);
     let manual = weft_in(workspace.root(), &["resolve"]);
     assert_eq!(manual.code, 1, "{}", manual.stdout);
     assert!(manual.stdout.contains("manual"), "{}", manual.stdout);
