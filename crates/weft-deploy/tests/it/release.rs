@@ -503,7 +503,18 @@ async fn a_release_whose_lease_is_force_released_stops_without_rolling_back() {
         let coordinator = coordinator.clone();
         tokio::spawn(async move {
             // While `first` runs, an admin takes the environment away.
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            for _ in 0..500 {
+                let running = coordinator
+                    .store()
+                    .running_deployments(Some("prod"))
+                    .await
+                    .unwrap();
+                if !running.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
             let resource = weft_deploy::recover::environment_resource("prod").unwrap();
             coordinator
                 .force_release(&resource, "emergency", "admin")
