@@ -79,15 +79,7 @@ impl Artifacts {
         destination: &Path,
     ) -> Result<ArtifactRecord, ArtifactError> {
         check_name(name)?;
-        let record = store
-            .artifacts(deployment)
-            .await?
-            .into_iter()
-            .find(|a| a.name == name)
-            .ok_or_else(|| ArtifactError::Unknown {
-                deployment: deployment.to_string(),
-                name: name.to_string(),
-            })?;
+        let record = recorded(store, deployment, name).await?;
         let (found, _) = digest(Path::new(&record.location))?;
         if found != record.digest {
             return Err(ArtifactError::Changed {
@@ -148,16 +140,25 @@ impl Artifacts {
         store
             .put_artifact(deployment, name, &digest, size, &location)
             .await?;
-        store
-            .artifacts(deployment)
-            .await?
-            .into_iter()
-            .find(|a| a.name == name)
-            .ok_or_else(|| ArtifactError::Unknown {
-                deployment: deployment.to_string(),
-                name: name.to_string(),
-            })
+        recorded(store, deployment, name).await
     }
+}
+
+/// The record of artifact `name` of `deployment`.
+async fn recorded(
+    store: &Store,
+    deployment: &str,
+    name: &str,
+) -> Result<ArtifactRecord, ArtifactError> {
+    store
+        .artifacts(deployment)
+        .await?
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| ArtifactError::Unknown {
+            deployment: deployment.to_string(),
+            name: name.to_string(),
+        })
 }
 
 fn check_name(name: &str) -> Result<(), ArtifactError> {

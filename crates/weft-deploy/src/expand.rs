@@ -85,6 +85,19 @@ impl Variables {
     pub fn into_map(self) -> BTreeMap<String, String> {
         self.values
     }
+
+    /// `sh -c COMMAND` in `directory`, with these variables added to the
+    /// environment and no input: how steps and `exec` gates run.
+    pub fn shell(&self, command: &str, directory: &std::path::Path) -> tokio::process::Command {
+        let mut child = tokio::process::Command::new("sh");
+        child
+            .arg("-c")
+            .arg(command)
+            .current_dir(directory)
+            .envs(self.iter())
+            .stdin(std::process::Stdio::null());
+        child
+    }
 }
 
 /// A URL as it may be shown: without its user-info and query, where

@@ -225,14 +225,8 @@ fn json_equal(found: &serde_json::Value, expected: &serde_json::Value) -> bool {
 }
 
 async fn observe_exec(command: &str, variables: &Variables, directory: &Path) -> Observation {
-    let mut child = tokio::process::Command::new("sh");
-    child
-        .arg("-c")
-        .arg(command)
-        .current_dir(directory)
-        .envs(variables.iter())
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
+    let mut child = variables.shell(command, directory);
+    child.kill_on_drop(true);
     let output = match tokio::time::timeout(MAX_OBSERVATION, child.output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(error)) => return Observation::inconclusive(format!("cannot run sh: {error}")),

@@ -223,13 +223,8 @@ async fn run_command(
     sink: &dyn OutputSink,
     mut cancelled: tokio::sync::watch::Receiver<bool>,
 ) -> Once {
-    let mut child = tokio::process::Command::new("sh");
+    let mut child = variables.shell(command, directory);
     child
-        .arg("-c")
-        .arg(command)
-        .current_dir(directory)
-        .envs(variables.iter())
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
