@@ -101,6 +101,16 @@ pub(crate) fn out(text: &str) {
     }
 }
 
+/// Writes text to standard output, going on when nobody reads it any more:
+/// for work that must finish whatever happens to its output (a release that
+/// `| head` stopped reading).
+pub(crate) fn out_or_ignore(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 /// Writes a value as pretty JSON to standard output.
 pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;

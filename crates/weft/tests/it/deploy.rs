@@ -400,3 +400,34 @@ fn a_release_runs_on_a_weft_serve_and_is_followed_from_here() {
         bad.stderr
     );
 }
+
+#[test]
+fn a_release_whose_output_nobody_reads_any_more_still_finishes() {
+    use std::io::{BufRead, BufReader};
+    let workspace = Workspace::new().file("a/README.md", "repository a\n").file(
+        "weft.yaml",
+        "repositories: {a: {}}\nenvironments: {prod: {}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps: [{run: 'sleep 0.3; echo \"$WEFT_VERSION\" > version'}]\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["deploy", "run", "prod", "--set", "a=1.0"])
+        .current_dir(workspace.root())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read the deployment id, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("deployment d-"), "{first}");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(workspace.read("a/version").trim(), "1.0");
+    let history = weft_in(
+        workspace.root(),
+        &["deploy", "history", "prod", "--format", "json"],
+    );
+    assert_eq!(history.json()["deployments"][0]["status"], "succeeded");
+}

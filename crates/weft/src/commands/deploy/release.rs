@@ -451,7 +451,7 @@ async fn execute(
             environment,
             source,
         }) => {
-            console::out(&format!(
+            console::out_or_ignore(&format!(
                 "{} environment `{environment}` is busy: {source}\n",
                 console::paint(Style::Yellow, "!")
             ));
@@ -465,9 +465,12 @@ async fn execute(
     };
     let record = coordinator.store().deployment(&outcome.deployment).await?;
     if format == Format::Json {
-        console::json(&json!({"outcome": outcome, "deployment": record}))?;
+        console::out_or_ignore(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json!({"outcome": outcome, "deployment": record}))?
+        ));
     } else {
-        console::out(&render_outcome(&outcome));
+        console::out_or_ignore(&render_outcome(&outcome));
     }
     Ok(if outcome.status == DeploymentStatus::Succeeded {
         Outcome::Clean

@@ -22,7 +22,7 @@ impl Printer {
             return;
         }
         match event {
-            Progress::Started { deployment } => console::out(&format!(
+            Progress::Started { deployment } => console::out_or_ignore(&format!(
                 "deployment {}\n",
                 console::paint(Style::Bold, deployment)
             )),
@@ -31,7 +31,7 @@ impl Printer {
                 total,
                 services,
                 canary,
-            } => console::out(&format!(
+            } => console::out_or_ignore(&format!(
                 "phase {number}/{total}{}: {}\n",
                 if *canary { " (canary)" } else { "" },
                 services.join(", ")
@@ -53,7 +53,7 @@ impl Printer {
                     .as_deref()
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default();
-                console::out(&format!("  {service}  {text}{detail}\n"));
+                console::out_or_ignore(&format!("  {service}  {text}{detail}\n"));
             }
             Progress::Step {
                 service,
@@ -65,18 +65,18 @@ impl Printer {
             } => match status {
                 StepStatus::Running => {
                     self.tails.insert(service.clone(), Vec::new());
-                    console::out(&format!("  {service}  {description}\n"));
+                    console::out_or_ignore(&format!("  {service}  {description}\n"));
                 }
                 StepStatus::Succeeded => {}
                 _ => {
-                    console::out(&format!(
+                    console::out_or_ignore(&format!(
                         "  {service}  {} {description} after {attempts} attempt(s): {}\n",
                         console::paint(Style::Red, "✗"),
                         message.as_deref().unwrap_or_default()
                     ));
                     if !self.verbose {
                         for line in self.tails.get(service).into_iter().flatten() {
-                            console::out(&format!("    │ {line}\n"));
+                            console::out_or_ignore(&format!("    │ {line}\n"));
                         }
                     }
                 }
@@ -88,14 +88,14 @@ impl Printer {
                     tail.remove(0);
                 }
                 if self.verbose {
-                    console::out(&format!("    │ {line}\n"));
+                    console::out_or_ignore(&format!("    │ {line}\n"));
                 }
             }
             Progress::Retry {
                 service,
                 attempt,
                 delay_ms,
-            } => console::out(&format!(
+            } => console::out_or_ignore(&format!(
                 "  {service}  retrying (attempt {attempt}) in {delay_ms} ms\n"
             )),
             Progress::Gate {
@@ -110,25 +110,27 @@ impl Printer {
                     Verdict::Fail => console::paint(Style::Red, "fail"),
                     Verdict::Inconclusive => console::paint(Style::Yellow, "inconclusive"),
                 };
-                console::out(&format!("  {service}  gate {gate}: {mark} {message}\n"));
+                console::out_or_ignore(&format!("  {service}  gate {gate}: {mark} {message}\n"));
             }
             Progress::Analysis {
                 services,
                 duration_ms,
-            } => console::out(&format!(
+            } => console::out_or_ignore(&format!(
                 "canary analysis: {} must keep passing for {} ms\n",
                 services.join(", "),
                 duration_ms
             )),
             Progress::RollingBack { reason, services } => {
-                console::out(&format!(
+                console::out_or_ignore(&format!(
                     "{} {reason}\n",
                     console::paint(Style::Red, "release failed:")
                 ));
                 if services.is_empty() {
-                    console::out("rolling back: no changed service has an earlier version\n");
+                    console::out_or_ignore(
+                        "rolling back: no changed service has an earlier version\n",
+                    );
                 } else {
-                    console::out(&format!(
+                    console::out_or_ignore(&format!(
                         "rolling back, in reverse order: {}\n",
                         services.join(", ")
                     ));
