@@ -185,7 +185,13 @@ fn render_status(record: &DeploymentRecord) -> String {
         record
             .finished
             .as_deref()
-            .map(|f| format!(", finished {f}"))
+            .map(|f| format!(
+                ", finished {f}{}",
+                record
+                    .duration_ms
+                    .map(|ms| format!(" ({})", duration(ms)))
+                    .unwrap_or_default()
+            ))
             .unwrap_or_default(),
     );
     if let Some(error) = &record.error {
@@ -212,11 +218,14 @@ fn render_status(record: &DeploymentRecord) -> String {
             ));
             for step in record.steps.iter().filter(|s| s.service == service.service) {
                 text.push_str(&format!(
-                    "    {} step {}: {} {}{}\n",
+                    "    {} step {}: {} {}{}{}\n",
                     step.stage.as_str(),
                     step.index + 1,
                     step.description,
                     step.status.as_str().replace('_', " "),
+                    step.duration_ms
+                        .map(|ms| format!(" in {}", duration(ms)))
+                        .unwrap_or_default(),
                     step.message
                         .as_deref()
                         .map(|m| format!(" ({m})"))
@@ -246,6 +255,15 @@ fn render_status(record: &DeploymentRecord) -> String {
         }
     }
     text
+}
+
+/// `850 ms`, `12.4 s`, `3 min 5 s`.
+fn duration(ms: i64) -> String {
+    match ms {
+        ..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {} s", ms / 60_000, ms % 60_000 / 1000),
+    }
 }
 
 pub(super) fn explain(session: &Session, args: ExplainArgs) -> anyhow::Result<Outcome> {
