@@ -167,7 +167,11 @@ impl Signals {
                     return;
                 }
                 tokio::select! {
-                    changed = count.changed() => if changed.is_err() { return },
+                    changed = count.changed() => if changed.is_err() {
+                        // No more signals can come: wait only for the end.
+                        sender.closed().await;
+                        return;
+                    },
                     () = sender.closed() => return,
                 }
             }
@@ -860,17 +864,12 @@ fn merge(a: watch::Receiver<bool>, b: watch::Receiver<bool>) -> watch::Receiver<
     let (sender, receiver) = watch::channel(*a.borrow() || *b.borrow());
     tokio::spawn(async move {
         let (mut a, mut b) = (a, b);
-        loop {
-            if *a.borrow_and_update() || *b.borrow_and_update() {
-                let _ = sender.send(true);
-                return;
-            }
-            tokio::select! {
-                changed = a.changed() => if changed.is_err() { return },
-                changed = b.changed() => if changed.is_err() { return },
-                () = sender.closed() => return,
-            }
+        tokio::select! {
+            () = crate::cancel::requested(&mut a) => {}
+            () = crate::cancel::requested(&mut b) => {}
+            () = sender.closed() => return,
         }
+        let _ = sender.send(true);
     });
     receiver
 }

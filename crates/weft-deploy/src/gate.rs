@@ -343,7 +343,7 @@ pub async fn evaluate(
         }
         let observation = tokio::select! {
             observation = observe(&gate.check, variables, directory) => observation,
-            _ = cancelled.changed() => return GateOutcome::Cancelled,
+            () = crate::cancel::requested(cancelled) => return GateOutcome::Cancelled,
         };
         sink.observed(gate, &observation);
         match observation.verdict {
@@ -375,7 +375,7 @@ pub async fn evaluate(
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = cancelled.changed() => return GateOutcome::Cancelled,
+            () = crate::cancel::requested(cancelled) => return GateOutcome::Cancelled,
         }
     }
 }
@@ -396,7 +396,7 @@ pub async fn hold(
     while started.elapsed() < window {
         let observation = tokio::select! {
             observation = observe(&gate.check, variables, directory) => observation,
-            _ = cancelled.changed() => return GateOutcome::Cancelled,
+            () = crate::cancel::requested(cancelled) => return GateOutcome::Cancelled,
         };
         sink.observed(gate, &observation);
         if observation.verdict == Verdict::Fail {
@@ -410,7 +410,7 @@ pub async fn hold(
         }
         tokio::select! {
             _ = tokio::time::sleep(interval.min(window.saturating_sub(started.elapsed()))) => {}
-            _ = cancelled.changed() => return GateOutcome::Cancelled,
+            () = crate::cancel::requested(cancelled) => return GateOutcome::Cancelled,
         }
     }
     GateOutcome::Passed

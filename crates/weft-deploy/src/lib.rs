@@ -7,6 +7,7 @@
 //! reads what is live and what a rollback returns to.
 
 pub mod artifacts;
+mod cancel;
 pub mod engine;
 mod error;
 pub mod expand;

@@ -79,7 +79,7 @@ pub async fn run(
                 Ok(outcome) => outcome,
                 Err(_) => Once::TimedOut,
             },
-            _ = cancelled.changed() => Once::Cancelled,
+            () = crate::cancel::requested(cancelled) => Once::Cancelled,
         };
         match outcome {
             Once::Succeeded => return StepOutcome::Succeeded { attempts: attempt },
@@ -103,7 +103,7 @@ pub async fn run(
         sink.attempt(attempt + 1, delay);
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = cancelled.changed() => return StepOutcome::Cancelled { attempts: attempt },
+            () = crate::cancel::requested(cancelled) => return StepOutcome::Cancelled { attempts: attempt },
         }
         attempt += 1;
     }
@@ -272,7 +272,7 @@ async fn run_command(
         tokio::select! {
             () = &mut forward, if !forwarded => forwarded = true,
             status = &mut wait => break status,
-            _ = cancelled.changed() => {
+            () = crate::cancel::requested(&mut cancelled) => {
                 guard.stop().await;
                 return Once::Cancelled;
             }

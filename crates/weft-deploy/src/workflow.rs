@@ -72,7 +72,7 @@ pub(crate) async fn run(
                 Some(line) => report(line),
                 None => break,
             },
-            _ = cancelled.changed() => {
+            () = crate::cancel::requested(cancelled) => {
                 stop.store(true, Ordering::Relaxed);
                 return Err(Failure::Cancelled);
             }
