@@ -341,8 +341,15 @@ pub async fn evaluate(
         if *cancelled.borrow() {
             return GateOutcome::Cancelled;
         }
+        // An observation never outlasts what is left of the gate's time.
+        let left = timeout.saturating_sub(started.elapsed()).max(interval);
         let observation = tokio::select! {
-            observation = observe(&gate.check, variables, directory) => observation,
+            observation = tokio::time::timeout(left, observe(&gate.check, variables, directory)) => {
+                observation.unwrap_or_else(|_| Observation::inconclusive(format!(
+                    "no answer within the {} ms left to the gate",
+                    left.as_millis()
+                )))
+            }
             () = crate::cancel::requested(cancelled) => return GateOutcome::Cancelled,
         };
         sink.observed(gate, &observation);
