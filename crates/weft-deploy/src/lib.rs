@@ -7,7 +7,7 @@
 //! reads what is live and what a rollback returns to.
 
 pub mod artifacts;
-mod cancel;
+pub mod cancel;
 pub mod engine;
 mod error;
 pub mod expand;
@@ -19,6 +19,7 @@ pub mod recover;
 pub mod step;
 mod workflow;
 
-pub use engine::{Outcome, Progress, Release, Signals};
+pub use cancel::Signals;
+pub use engine::{Outcome, Progress, Release};
 pub use error::{DeployError, PlanError};
 pub use plan::{Plan, PlanPhase, PlannedGate, PlannedService, PlannedStep, ReleaseRequest};
