@@ -195,10 +195,17 @@ impl GitHub {
 
     /// Every item of a paged list, following `Link: rel="next"`. `key` names
     /// the array in an object answer (`workflow_runs`); `None` for a bare array.
+    /// Pages hold 100 items unless `path` sets `per_page`.
     pub fn get_all(&self, path: &str, key: Option<&str>) -> Result<Vec<Value>, GitHubError> {
         let mut items = Vec::new();
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let mut next = Some(self.url(&format!("{path}{separator}per_page=100")));
+        // The largest page unless the caller chose a size.
+        let first = if path.contains("per_page=") {
+            path.to_string()
+        } else {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{separator}per_page=100")
+        };
+        let mut next = Some(self.url(&first));
         while let Some(url) = next.take() {
             let answer = self.send("GET", &url, None, None, true)?;
             let answer = self.check("GET", path, answer)?;

@@ -1,9 +1,10 @@
 //! Test support for weft: temporary workspaces built fluently, a generator
 //! of large synthetic workspaces for benchmarks, and the `weft-test-service`
-//! binary that supervisor tests launch as a child process, and a small fake
-//! GitHub API for the GitHub client and `workflow` steps.
+//! binary that supervisor tests launch as a child process; and, in `github`,
+//! a fake of GitHub's REST API on 127.0.0.1 with the check of its bodies
+//! against GitHub's OpenAPI description.
 
-pub mod fake_github;
+pub mod github;
 mod postgres;
 mod synthetic;
 mod test_service;

@@ -7,11 +7,25 @@ use std::time::Duration;
 use weft_deploy::{Plan, Release, ReleaseRequest, Signals};
 use weft_github::{GitHub, GitHubSettings};
 use weft_store::{DeploymentKind, DeploymentStatus, Holder, StepStatus};
-use weft_testkit::fake_github::{FakeGitHub, TOKEN};
+use weft_testkit::github::{Conclusion, FakeGitHub, Repository, Workflow};
 
 use crate::support::Fixture;
 
 const STEP: &str = "      steps:\n        - workflow: {repository: acme/app, file: deploy.yml, ref: main, inputs: {version: \"${WEFT_VERSION}\"}}\n";
+
+/// A fake hosting `acme/app`, whose `deploy.yml` runs take `run` and end
+/// with `conclusion`.
+fn github(run: Duration, conclusion: Conclusion) -> FakeGitHub {
+    let fake = FakeGitHub::start();
+    fake.add_repository(Repository::new("acme/app").workflow(workflow(run, conclusion)));
+    fake
+}
+
+fn workflow(run: Duration, conclusion: Conclusion) -> Workflow {
+    Workflow::new("deploy.yml")
+        .duration(run)
+        .conclusion(conclusion)
+}
 
 async fn release(
     fixture: &Fixture,
@@ -33,8 +47,8 @@ async fn release(
     )
     .unwrap();
     let github = GitHub::new(GitHubSettings {
-        api_url: fake.url.clone(),
-        token: Some(TOKEN.to_string()),
+        api_url: fake.url().to_string(),
+        token: Some(fake.token().to_string()),
         token_env: "GITHUB_TOKEN".to_string(),
         max_wait: Duration::from_secs(5),
         retries: 1,
@@ -68,8 +82,7 @@ async fn release(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_step_waits_for_its_run_and_records_where_it_ran() {
-    let fake = FakeGitHub::start();
-    fake.with(|s| s.run_duration = Duration::from_millis(2500));
+    let fake = github(Duration::from_millis(2500), Conclusion::Success);
     let fixture = Fixture::new("  prod: {}", &[("app", &[], STEP)]);
     let (outcome, record) = release(&fixture, &fake, "1.0").await;
     assert_eq!(
@@ -79,28 +92,30 @@ async fn a_workflow_step_waits_for_its_run_and_records_where_it_ran() {
         outcome.failure
     );
     assert_eq!(record.steps[0].status, StepStatus::Succeeded);
+    let run = &fake.runs()[0];
+    assert_eq!(run.inputs["version"], "1.0");
     let output = &record.steps[0].output_tail;
     for line in [
-        "dispatched deploy.yml in acme/app: run 1000",
-        "run 1000: queued",
-        "run 1000: in_progress",
-        "run 1000: completed",
-        "concluded success",
+        format!("dispatched deploy.yml in acme/app: run {}", run.id),
+        format!("run {}: queued", run.id),
+        format!("run {}: in_progress", run.id),
+        format!("run {}: completed", run.id),
+        "concluded success".to_string(),
     ] {
-        assert!(output.contains(line), "no `{line}` in:\n{output}");
+        assert!(output.contains(&line), "no `{line}` in:\n{output}");
     }
-    assert_eq!(
-        record.services[0].run_url.as_deref(),
-        Some("https://github.example/acme/app/actions/runs/1000")
+    let url = record.services[0].run_url.as_deref().unwrap_or_default();
+    assert!(
+        url.starts_with("https://") && url.ends_with(&format!("/acme/app/actions/runs/{}", run.id)),
+        "{url}"
     );
-    let sent = fake.state.lock().unwrap().dispatches[0].clone();
-    assert_eq!(sent["inputs"]["version"], "1.0");
     // Polled at most about once a second, unchanged answers as free 304s.
+    let path = format!("/repos/acme/app/actions/runs/{}", run.id);
     let polls: Vec<u16> = fake
-        .seen()
+        .request_log()
         .iter()
-        .filter(|s| s.path.ends_with("/actions/runs/1000"))
-        .map(|s| s.status)
+        .filter(|r| r.path == path)
+        .map(|r| r.status)
         .collect();
     assert!(
         (3..=5).contains(&polls.len()),
@@ -111,12 +126,14 @@ async fn a_workflow_step_waits_for_its_run_and_records_where_it_ran() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_that_concludes_failure_fails_the_release() {
-    let fake = FakeGitHub::start();
-    fake.with(|s| s.run_duration = Duration::from_millis(200));
+    let fake = github(Duration::from_millis(200), Conclusion::Success);
     let fixture = Fixture::new("  prod: {}", &[("app", &[], STEP)]);
     let (first, _) = release(&fixture, &fake, "1.0").await;
     assert_eq!(first.status, DeploymentStatus::Succeeded);
-    fake.with(|s| s.conclusion = "failure".into());
+    fake.add_workflow(
+        "acme/app",
+        workflow(Duration::from_millis(200), Conclusion::Failure),
+    );
     let (outcome, record) = release(&fixture, &fake, "2.0").await;
     assert_eq!(
         outcome.status,
@@ -124,28 +141,28 @@ async fn a_run_that_concludes_failure_fails_the_release() {
         "the rollback's run fails too: {:?}",
         outcome.failure
     );
+    let runs = fake.runs();
+    assert_eq!(runs.len(), 3, "the release, its failed run, the rollback's");
+    let failed = format!("workflow run {} concluded failure", runs[1].id);
     assert!(
         outcome
             .failure
             .as_deref()
             .unwrap_or_default()
-            .contains("workflow run 1001 concluded failure"),
+            .contains(&failed),
         "{:?}",
         outcome.failure
     );
     assert_eq!(record.steps[0].status, StepStatus::Failed);
     // The rollback dispatched the previous version.
-    let sent = fake.state.lock().unwrap().dispatches.clone();
-    assert_eq!(sent.last().unwrap()["inputs"]["version"], "1.0");
+    assert_eq!(runs[1].inputs["version"], "2.0");
+    assert_eq!(runs[2].inputs["version"], "1.0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_refusing_run_details_is_followed_by_correlation() {
-    let fake = FakeGitHub::start();
-    fake.with(|s| {
-        s.no_run_details = true;
-        s.run_duration = Duration::from_millis(200);
-    });
+    let fake = github(Duration::from_millis(200), Conclusion::Success);
+    fake.set_run_details_supported(false);
     let fixture = Fixture::new("  prod: {}", &[("app", &[], STEP)]);
     let (outcome, record) = release(&fixture, &fake, "1.0").await;
     assert_eq!(
@@ -159,8 +176,7 @@ async fn a_server_refusing_run_details_is_followed_by_correlation() {
             .output_tail
             .contains("found by its correlation id")
     );
-    let sent = fake.state.lock().unwrap().dispatches[0].clone();
-    let correlation = sent["inputs"]["correlation_id"]
+    let correlation = fake.runs()[0].inputs["correlation_id"]
         .as_str()
         .unwrap()
         .to_string();

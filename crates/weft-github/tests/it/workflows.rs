@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use weft_github::{GitHubError, WorkflowDispatch};
-use weft_testkit::fake_github::{FakeGitHub, TOKEN};
 
-use crate::client::client;
+use crate::client::{client, github, statuses};
 
 fn dispatch<'a>(
     inputs: &'a BTreeMap<String, String>,
@@ -25,47 +24,50 @@ fn dispatch<'a>(
 
 #[test]
 fn a_dispatch_names_its_run_and_the_run_concludes() {
-    let fake = FakeGitHub::start();
-    fake.with(|s| s.run_duration = Duration::from_millis(300));
-    let github = client(&fake, Some(TOKEN));
+    let fake = github(Duration::from_millis(300));
+    let github = client(&fake, Some(fake.token()));
     let inputs: BTreeMap<String, String> = [("version".to_string(), "1.2.0".to_string())].into();
     let dispatched = github
         .dispatch_workflow(&dispatch(&inputs, "weft-d-1"))
         .unwrap();
+    // GitHub named the run in its answer: no search by correlation.
     assert!(!dispatched.correlated);
+    let sent = &fake.runs()[0];
+    assert_eq!(sent.id, dispatched.run_id);
     assert!(
-        dispatched.html_url.ends_with("/actions/runs/1000"),
+        dispatched
+            .html_url
+            .ends_with(&format!("/acme/app/actions/runs/{}", sent.id)),
         "{}",
         dispatched.html_url
     );
-    // The default branch was asked for, and the dispatch asked for details.
-    let sent = fake.state.lock().unwrap().dispatches[0].clone();
-    assert_eq!(sent["ref"], "main");
-    assert_eq!(sent["inputs"]["version"], "1.2.0");
-    assert_eq!(sent["return_run_details"], true);
-    let mut statuses = Vec::new();
+    // The default branch was asked for and dispatched on.
+    assert_eq!(sent.head_branch, "main");
+    assert_eq!(sent.inputs["version"], "1.2.0");
+    assert!(!sent.inputs.contains_key("correlation_id"));
+    let mut seen = Vec::new();
     let run = loop {
         let run = github
             .workflow_run("acme/app", dispatched.run_id)
             .unwrap()
             .into_inner();
-        if statuses.last() != run.status.as_ref() {
-            statuses.push(run.status.clone().unwrap());
+        if seen.last() != run.status.as_ref() {
+            seen.push(run.status.clone().unwrap());
         }
         if run.is_completed() {
             break run;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(statuses, ["queued", "in_progress", "completed"]);
+    assert_eq!(seen, ["queued", "in_progress", "completed"]);
     assert_eq!(run.conclusion.as_deref(), Some("success"));
 }
 
 #[test]
 fn without_run_details_the_run_is_found_by_its_correlation_id() {
-    let fake = FakeGitHub::start();
-    fake.with(|s| s.no_run_details = true);
-    let github = client(&fake, Some(TOKEN));
+    let fake = github(Duration::from_secs(5));
+    fake.set_run_details_supported(false);
+    let github = client(&fake, Some(fake.token()));
     let inputs = BTreeMap::new();
     // Another run on the branch first: it must not be taken for ours.
     github
@@ -75,30 +77,25 @@ fn without_run_details_the_run_is_found_by_its_correlation_id() {
         .dispatch_workflow(&dispatch(&inputs, "weft-d-2-api-1"))
         .unwrap();
     assert!(dispatched.correlated);
-    assert_eq!(dispatched.run_id, 1001);
-    let state = fake.state.lock().unwrap();
+    let runs = fake.runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(dispatched.run_id, runs[1].id);
+    assert_eq!(runs[1].inputs["correlation_id"], "weft-d-2-api-1");
     // Each dispatch was refused once with return_run_details, then sent with the input.
-    assert_eq!(state.dispatches.len(), 2);
-    assert_eq!(
-        state.dispatches[1]["inputs"]["correlation_id"],
-        "weft-d-2-api-1"
-    );
-    assert!(state.dispatches[1].get("return_run_details").is_none());
-    let refused = state.seen.iter().filter(|s| s.status == 422).count();
+    let refused = statuses(&fake).iter().filter(|s| **s == 422).count();
     assert_eq!(refused, 2);
 }
 
 #[test]
 fn repository_dispatch_checks_the_limits_before_sending() {
-    let fake = FakeGitHub::start();
-    let github = client(&fake, Some(TOKEN));
+    let fake = github(Duration::from_secs(1));
+    let github = client(&fake, Some(fake.token()));
     github
         .repository_dispatch("acme/app", "deploy-requested", &json!({"version": "1.0"}))
         .unwrap();
-    assert_eq!(
-        fake.state.lock().unwrap().dispatches[0]["event_type"],
-        "deploy-requested"
-    );
+    let sent = fake.repository_dispatches();
+    assert_eq!(sent[0].event_type, "deploy-requested");
+    assert_eq!(sent[0].client_payload, json!({"version": "1.0"}));
     let too_many: serde_json::Map<String, serde_json::Value> =
         (0..11).map(|i| (format!("k{i}"), json!(i))).collect();
     let error = github
@@ -106,5 +103,5 @@ fn repository_dispatch_checks_the_limits_before_sending() {
         .unwrap_err();
     assert!(matches!(error, GitHubError::Limit { .. }), "{error}");
     // Nothing was sent for the refused one.
-    assert_eq!(fake.seen().len(), 1);
+    assert_eq!(fake.requests(), 1);
 }

@@ -1,13 +1,14 @@
-//! The fake GitHub of `weft_testkit::fake_github` as a process, for
-//! `bench/deploy.sh`: prints its API URL and the token it accepts, then
-//! serves on 127.0.0.1 until killed. `GET /_stats` answers how many API
-//! requests it served and how many were 304s.
+//! The fake GitHub of `weft_testkit::github` as a process, for
+//! `bench/deploy.sh`: hosts `acme/app` with a `deploy.yml` whose runs take
+//! `--run-ms`, prints its API URL and the token it accepts, then serves on
+//! 127.0.0.1 until killed. `GET /_stats` answers how many API requests it
+//! served and how many were 304s.
 //!
 //! Usage: weft-fake-github [--run-ms N]
 
 use std::time::Duration;
 
-use weft_testkit::fake_github::{FakeGitHub, TOKEN};
+use weft_testkit::github::{FakeGitHub, Repository, Workflow};
 
 fn main() {
     let mut run_ms = 200u64;
@@ -23,9 +24,13 @@ fn main() {
         }
     }
     let fake = FakeGitHub::start();
-    fake.with(|state| state.run_duration = Duration::from_millis(run_ms));
+    fake.add_repository(
+        Repository::new("acme/app")
+            .workflow(Workflow::new("deploy.yml").duration(Duration::from_millis(run_ms))),
+    );
     let mut out = std::io::stdout().lock();
-    let _ = std::io::Write::write_all(&mut out, format!("{}\n{TOKEN}\n", fake.url).as_bytes());
+    let banner = format!("{}\n{}\n", fake.url(), fake.token());
+    let _ = std::io::Write::write_all(&mut out, banner.as_bytes());
     let _ = std::io::Write::flush(&mut out);
     drop(out);
     loop {
