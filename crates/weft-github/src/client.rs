@@ -238,13 +238,30 @@ impl GitHub {
         body: &Value,
         accept: &[u16],
     ) -> Result<(u16, Option<Value>), GitHubError> {
+        self.write("POST", path, body, accept, true)
+    }
+
+    /// Sends a JSON body with `method`; the status and the answer's JSON (if
+    /// any). 4xx answers are errors except those in `accept`. Without
+    /// `retry`, a 5xx or a lost connection is not sent again: for a write
+    /// that may have happened anyway, which the caller checks before trying
+    /// again.
+    pub(crate) fn write(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        accept: &[u16],
+        retry: bool,
+    ) -> Result<(u16, Option<Value>), GitHubError> {
         let url = self.url(path);
-        let answer = self.send("POST", &url, Some(body), None, true)?;
+        let retries = if retry { self.settings.retries } else { 0 };
+        let answer = self.send_retrying(method, &url, Some(body), None, true, retries)?;
         if accept.contains(&answer.status) {
             let value = serde_json::from_str(&answer.text).ok();
             return Ok((answer.status, value));
         }
-        let answer = self.check("POST", path, answer)?;
+        let answer = self.check(method, path, answer)?;
         let value = serde_json::from_str(&answer.text).ok();
         Ok((answer.status, value))
     }
@@ -330,6 +347,27 @@ impl GitHub {
         condition: Option<(&str, &str)>,
         with_token: bool,
     ) -> Result<Answer, GitHubError> {
+        self.send_retrying(
+            method,
+            url,
+            body,
+            condition,
+            with_token,
+            self.settings.retries,
+        )
+    }
+
+    /// [`GitHub::send`] with its own number of retries of a 5xx or a failed
+    /// connection (rate limits are always waited out: GitHub did nothing).
+    fn send_retrying(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+        condition: Option<(&str, &str)>,
+        with_token: bool,
+        retries: u32,
+    ) -> Result<Answer, GitHubError> {
         let mut attempt = 0u32;
         loop {
             let wait = self.budget.wait_before_request(self.settings.max_wait)?;
@@ -342,7 +380,7 @@ impl GitHub {
             let result = self.once(method, url, body, condition, with_token);
             let answer = match result {
                 Ok(answer) => answer,
-                Err(message) if attempt <= self.settings.retries => {
+                Err(message) if attempt <= retries => {
                     tracing::debug!(%message, attempt, "retrying after a transport failure");
                     std::thread::sleep(backoff(attempt));
                     continue;
@@ -367,7 +405,7 @@ impl GitHub {
                 continue;
             }
             if answer.status >= 500 {
-                if attempt <= self.settings.retries {
+                if attempt <= retries {
                     std::thread::sleep(backoff(attempt));
                     continue;
                 }

@@ -7,15 +7,18 @@
 //! request is never sent into a known limit), retries 5xx answers with
 //! jittered backoff, caches ETags per token so an unchanged resource costs a
 //! free 304, follows `Link` paging, and follows job-log redirects without
-//! the token. [`workflows`] dispatches workflows and finds their runs.
+//! the token. [`workflows`] dispatches workflows and finds their runs; the
+//! issue calls serve weft's incident channel.
 
 mod budget;
 mod client;
 mod error;
+mod issues;
 mod link;
 pub mod workflows;
 
 pub use budget::BudgetSnapshot;
 pub use client::{Fetched, GitHub, GitHubSettings};
 pub use error::GitHubError;
+pub use issues::IssueSummary;
 pub use workflows::{Dispatched, WorkflowDispatch, WorkflowRun};

@@ -1,4 +1,5 @@
-//! The `Link` header GitHub pages lists with (RFC 8288).
+//! The `Link` header GitHub pages lists with (RFC 8288), and the
+//! percent-encoding of what weft puts in a URL.
 
 /// The URL of the `rel` relation in a `Link` header value.
 pub(crate) fn relation(header: &str, rel: &str) -> Option<String> {
@@ -15,6 +16,18 @@ pub(crate) fn relation(header: &str, rel: &str) -> Option<String> {
         });
         matches.then(|| url.to_string())
     })
+}
+
+/// Percent-encodes a path segment or query value.
+pub(crate) fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

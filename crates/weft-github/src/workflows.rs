@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::client::{Fetched, GitHub};
 use crate::error::GitHubError;
+use crate::link::encode;
 
 /// GitHub's limits on `repository_dispatch` and `workflow_dispatch`.
 pub const MAX_EVENT_TYPE_CHARS: usize = 100;
@@ -269,18 +270,6 @@ impl GitHub {
         self.post(&format!("/repos/{repository}/dispatches"), &body, &[])?;
         Ok(())
     }
-}
-
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

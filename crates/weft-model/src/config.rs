@@ -14,6 +14,7 @@ use crate::yaml::{self, Node};
 mod coordination;
 mod deploy;
 mod launch;
+mod notify;
 mod platforms;
 mod push;
 
@@ -22,6 +23,10 @@ pub use deploy::{
     DeployConfig, EnvironmentConfig, GateCheck, GateConfig, GithubConfig, HttpGate,
     JsonExpectation, PrometheusGate, RollbackMode, StepAction, StepConfig, Strategy, WebhookStep,
     WorkflowStep,
+};
+pub use notify::{
+    ChannelConfig, EmailConfig, GithubIssueConfig, NotifyConfig, NotifyEvent, NotifySeverity,
+    RawChannel, RuleConfig, RuleWhen, SlackConfig, SmtpServer, StartTls, WebhookConfig,
 };
 pub use platforms::{KubernetesPlatformConfig, NodePlacement, PlatformsConfig};
 pub use push::PushConfig;
@@ -74,6 +79,9 @@ pub struct WorkspaceConfig {
     /// Where `weft deploy` releases to, by name (`staging`, `production`).
     #[serde(default)]
     pub environments: IndexMap<String, EnvironmentConfig>,
+    /// Where release notifications go, and which events go where.
+    #[serde(default)]
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
@@ -430,6 +438,7 @@ fn validate(config: &WorkspaceConfig, node: &Node, text: &str) -> Result<(), Con
             });
         }
     }
+    notify::validate(config, node, text)?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::http::StatusCode;
 use tokio::sync::watch;
 
+use super::issues::{Issue, StoredIssue};
 use super::rate_limit::{SecondaryLimit, ServerErrors};
 use super::repository::Repository;
 use super::router::router;
@@ -235,6 +236,15 @@ impl FakeGitHub {
     pub fn not_modified(&self) -> usize {
         let state = lock(&self.shared);
         state.requests.iter().filter(|r| r.status == 304).count()
+    }
+
+    /// The issues of every hosted repository, in the order they were opened.
+    pub fn issues(&self) -> Vec<Issue> {
+        lock(&self.shared)
+            .issues
+            .iter()
+            .map(StoredIssue::view)
+            .collect()
     }
 
     /// Every request answered so far, oldest first.

@@ -7,7 +7,8 @@
 //! `return_run_details`), `repository_dispatch`, workflow runs that go
 //! `queued` → `in_progress` → `completed` on a configured timing, their jobs
 //! and job logs (behind a 302 to a short-lived URL that needs no token), and
-//! repositories; with ETags and 304s, `Link` paging, rate-limit headers,
+//! repositories, and issues with their comments (listed by state and
+//! labels, opened, closed); with ETags and 304s, `Link` paging, rate-limit headers,
 //! primary and secondary rate limits and injected 5xx answers that tests
 //! switch on. [`OpenApiDocument`] checks JSON bodies against GitHub's
 //! published OpenAPI description.
@@ -18,6 +19,7 @@ mod error;
 mod fake;
 mod filter;
 mod gate;
+mod issues;
 mod logs;
 mod openapi;
 mod paging;
@@ -30,6 +32,7 @@ mod state;
 mod workflow;
 
 pub use fake::{DEFAULT_TOKEN, FakeGitHub};
+pub use issues::Issue;
 pub use openapi::{OpenApiDocument, OpenApiError, SchemaMismatch};
 pub use repository::Repository;
 pub use state::{DispatchedRun, RecordedRequest, RepositoryDispatch};

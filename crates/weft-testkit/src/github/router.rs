@@ -10,7 +10,7 @@ use super::error::{ApiError, REST_DOCS};
 use serde_json::{Value, json};
 
 use super::state::{Shared, lock};
-use super::{actions, gate, logs, repos};
+use super::{actions, gate, issues, logs, repos};
 
 pub(crate) fn router(shared: Shared) -> Router {
     let api = Router::new()
@@ -38,6 +38,18 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route(
             "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs",
             get(actions::job_logs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(issues::list_issues).post(issues::create_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{issue_number}",
+            get(issues::get_issue).patch(issues::update_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            post(issues::create_comment),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
+use super::issues::StoredIssue;
 use super::rate_limit::{
     Budget, DEFAULT_LIMIT, SecondaryLimit, ServerErrors, UNAUTHENTICATED_LIMIT,
 };
@@ -82,6 +83,7 @@ pub(crate) struct State {
     pub(crate) log_url_lifetime: Duration,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) repository_dispatches: Vec<RepositoryDispatch>,
+    pub(crate) issues: Vec<StoredIssue>,
     next_id: u64,
 }
 
@@ -102,6 +104,7 @@ impl State {
             log_url_lifetime: Duration::from_secs(60),
             requests: Vec::new(),
             repository_dispatches: Vec::new(),
+            issues: Vec::new(),
             next_id: 0,
         }
     }

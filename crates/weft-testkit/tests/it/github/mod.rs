@@ -12,6 +12,7 @@
     reason = "a SKIP line tells why the OpenAPI check did not run"
 )]
 
+mod issues;
 mod limits;
 mod openapi;
 mod runs;
@@ -125,6 +126,17 @@ pub(super) fn post(github: &FakeGitHub, path: &str, body: &str) -> Reply {
         agent()
             .post(format!("{}{path}", github.url()))
             .header("Authorization", format!("token {}", github.token()))
+            .header("Content-Type", "application/json")
+            .send(body),
+    )
+}
+
+/// A PATCH of `body` to an API path with the accepted token.
+pub(super) fn patch(github: &FakeGitHub, path: &str, body: &str) -> Reply {
+    reply(
+        agent()
+            .patch(format!("{}{path}", github.url()))
+            .header("Authorization", format!("Bearer {}", github.token()))
             .header("Content-Type", "application/json")
             .send(body),
     )

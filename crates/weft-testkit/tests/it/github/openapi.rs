@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use weft_testkit::github::{OpenApiDocument, OpenApiError, Workflow};
 
-use super::{RUN, Reply, dispatch, get, get_url, github, poll, post, wait_completed};
+use super::{RUN, Reply, dispatch, get, get_url, github, patch, poll, post, wait_completed};
 
 /// GitHub's OpenAPI description, or `None` (with a SKIP line) when
 /// `WEFT_OCTOKIT_OPENAPI` is unset, unless `WEFT_REQUIRE_OPENAPI=1`.
@@ -147,6 +147,64 @@ fn the_fakes_bodies_match_githubs_openapi_description() {
     let limited = get(&github, "/repos/octo/app");
     assert_eq!(limited.status, 403);
     conforms(&document, "GET", "/repos/{owner}/{repo}", &limited);
+}
+
+#[test]
+fn the_fakes_issue_bodies_match_githubs_openapi_description() {
+    let Some(document) = openapi() else { return };
+    let github = github();
+    let issues = "/repos/{owner}/{repo}/issues";
+    let issue = "/repos/{owner}/{repo}/issues/{issue_number}";
+    let opened = post(
+        &github,
+        "/repos/octo/app/issues",
+        &json!({"title": "[weft] production/api: release failed", "body": "b", "labels": ["incident"]})
+            .to_string(),
+    );
+    assert_eq!(opened.status, 201, "{opened:?}");
+    conforms(&document, "POST", issues, &opened);
+    let number = opened.json()["number"].as_u64().unwrap();
+    let untitled = post(&github, "/repos/octo/app/issues", "{\"body\":\"b\"}");
+    assert_eq!(untitled.status, 422);
+    conforms(&document, "POST", issues, &untitled);
+    conforms(
+        &document,
+        "GET",
+        issues,
+        &get(&github, "/repos/octo/app/issues?labels=incident"),
+    );
+    let comment = post(
+        &github,
+        &format!("/repos/octo/app/issues/{number}/comments"),
+        "{\"body\":\"still failing\"}",
+    );
+    assert_eq!(comment.status, 201, "{comment:?}");
+    conforms(
+        &document,
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        &comment,
+    );
+    let closed = patch(
+        &github,
+        &format!("/repos/octo/app/issues/{number}"),
+        "{\"state\":\"closed\",\"state_reason\":\"completed\"}",
+    );
+    assert_eq!(closed.status, 200, "{closed:?}");
+    assert_eq!(closed.json()["state"], "closed");
+    conforms(&document, "PATCH", issue, &closed);
+    conforms(
+        &document,
+        "GET",
+        issue,
+        &get(&github, &format!("/repos/octo/app/issues/{number}")),
+    );
+    conforms(
+        &document,
+        "GET",
+        issue,
+        &get(&github, "/repos/octo/app/issues/999"),
+    );
 }
 
 #[test]
