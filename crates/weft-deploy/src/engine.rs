@@ -59,6 +59,8 @@ pub struct Release {
     /// Where the release's artifacts live (`WEFT_ARTIFACTS_DIR` is this
     /// release's directory in it); `None`: no artifacts directory.
     pub artifacts: Option<crate::artifacts::Artifacts>,
+    /// Tells the `notify:` channels how the release goes; `None`: nobody.
+    pub notifier: Option<Arc<weft_notify::Notifier>>,
 }
 
 /// Progress, for a terminal or a test; the store has the same facts.
@@ -103,6 +105,12 @@ pub enum Progress {
         verdict: Verdict,
         message: String,
     },
+    /// A gate (or a canary's gate during analysis) decided: it failed.
+    GateFailed {
+        service: String,
+        stage: Stage,
+        message: String,
+    },
     Analysis {
         services: Vec<String>,
         duration_ms: u64,
@@ -113,6 +121,9 @@ pub enum Progress {
     },
     Finished {
         status: DeploymentStatus,
+        /// What failed, for every status but `succeeded`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        failure: Option<String>,
     },
 }
 
@@ -210,6 +221,20 @@ pub async fn run(
         }
     };
     let id = created.id.clone();
+    let plan = Arc::new(release.plan);
+    let (progress, notifying) = match &release.notifier {
+        Some(notifier) => {
+            let (sender, task) = crate::notify::watch(
+                notifier.clone(),
+                store.clone(),
+                plan.clone(),
+                release.kind,
+                progress,
+            );
+            (sender, Some(task))
+        }
+        None => (progress, None),
+    };
     let _ = progress.send(Progress::Started {
         deployment: id.clone(),
     });
@@ -244,10 +269,10 @@ pub async fn run(
         })
     };
     let github = release.github.clone().or_else(|| {
-        release.plan.uses_github().then(|| {
+        plan.uses_github().then(|| {
             weft_github::GitHub::new(weft_github::GitHubSettings::from_env(
-                release.plan.github.api_url.as_deref(),
-                release.plan.github.token_env.as_deref(),
+                plan.github.api_url.as_deref(),
+                plan.github.token_env.as_deref(),
             ))
         })
     });
@@ -263,7 +288,7 @@ pub async fn run(
         },
         artifacts: release.artifacts.clone(),
         github,
-        plan: Arc::new(release.plan),
+        plan,
         kind: release.kind,
         recorder,
         progress,
@@ -288,10 +313,16 @@ pub async fn run(
         .await?;
     let _ = runner.progress.send(Progress::Finished {
         status: outcome.status,
+        failure: outcome.failure.clone(),
     });
     runner.recorder.flush().await;
     recorder_task.abort();
     let _ = coordinator.release(&lease.id).await;
+    // The last notifications go out before the command returns.
+    drop(runner);
+    if let Some(notifying) = notifying {
+        let _ = notifying.await;
+    }
     Ok(outcome)
 }
 
@@ -466,7 +497,7 @@ impl Runner {
                 tasks.spawn(async move {
                     let variables = worker.variables(&service, Stage::Deploy);
                     let sink = worker.gate_sink(&service.id, Stage::Deploy);
-                    gate::hold(
+                    let outcome = gate::hold(
                         &gate,
                         &variables,
                         &service.directory,
@@ -474,16 +505,26 @@ impl Runner {
                         &sink,
                         &mut cancel,
                     )
-                    .await
+                    .await;
+                    (service.id, outcome)
                 });
             }
         }
-        Ok(first_failure(tasks, &stop, |outcome| match outcome {
-            GateOutcome::Passed => None,
-            GateOutcome::Failed(message) => Some(format!("canary analysis: {message}")),
-            GateOutcome::Cancelled => Some("interrupted by a signal".to_string()),
-        })
-        .await)
+        Ok(
+            first_failure(tasks, &stop, |(service, outcome)| match outcome {
+                GateOutcome::Passed => None,
+                GateOutcome::Failed(message) => {
+                    let _ = self.progress.send(Progress::GateFailed {
+                        service,
+                        stage: Stage::Deploy,
+                        message: message.clone(),
+                    });
+                    Some(format!("canary analysis: {message}"))
+                }
+                GateOutcome::Cancelled => Some("interrupted by a signal".to_string()),
+            })
+            .await,
+        )
     }
 
     /// Rolls back every touched service in reverse plan order.
@@ -779,7 +820,14 @@ impl Worker {
         }
         Ok(first_failure(tasks, &stop, |outcome| match outcome {
             GateOutcome::Passed => None,
-            GateOutcome::Failed(message) => Some(format!("{}: gate {message}", service.id)),
+            GateOutcome::Failed(message) => {
+                let _ = self.progress.send(Progress::GateFailed {
+                    service: service.id.clone(),
+                    stage,
+                    message: message.clone(),
+                });
+                Some(format!("{}: gate {message}", service.id))
+            }
             GateOutcome::Cancelled => Some(format!("{}: interrupted", service.id)),
         })
         .await)

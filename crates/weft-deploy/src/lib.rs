@@ -4,7 +4,8 @@
 //! and `deploy:` keys into phases; [`engine::run`] runs a plan under the
 //! environment's lease, with steps, health gates, canary analysis and
 //! rollback, writing every fact to the store as it happens; [`manifest`]
-//! reads what is live and what a rollback returns to.
+//! reads what is live and what a rollback returns to; [`notify`] tells the
+//! `notify:` channels how a release goes.
 
 pub mod artifacts;
 pub mod cancel;
@@ -13,6 +14,7 @@ mod error;
 pub mod expand;
 pub mod gate;
 pub mod manifest;
+pub mod notify;
 pub mod plan;
 mod recorder;
 pub mod recover;

@@ -68,6 +68,9 @@ pub struct Plan {
     pub restore: bool,
     /// Where `workflow` steps reach GitHub (weft.yaml's `github:`).
     pub github: GithubTarget,
+    /// The environment's `notify:` rules; empty: every rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
 }
 
 /// weft.yaml's `github:` as a release uses it.
@@ -222,6 +225,7 @@ impl Plan {
                 api_url: model.config.github.api_url.clone(),
                 token_env: model.config.github.token_env.clone(),
             },
+            notify: environment.notify.clone(),
         })
     }
 

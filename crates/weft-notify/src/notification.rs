@@ -1,12 +1,13 @@
 //! A notification: what happened to which release, in words for people and
 //! in fields for machines. Its JSON form is the generic webhook's payload.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use weft_model::config::{NotifyEvent, NotifySeverity};
 
 /// Something that happened to a release, to be told to the channels whose
-/// rules match it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// rules match it. It reads back from its JSON, so an escalation armed by
+/// one process can be sent by another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub event: NotifyEvent,
     pub severity: NotifySeverity,
@@ -21,7 +22,7 @@ pub struct Notification {
     /// Run URLs, dashboards.
     pub links: Vec<Link>,
     /// When it happened.
-    #[serde(serialize_with = "timestamp")]
+    #[serde(serialize_with = "timestamp", deserialize_with = "parse_timestamp")]
     pub at: jiff::Timestamp,
     /// One per release (the deployment id unless told otherwise): a channel
     /// keeps one thread per key, and escalation waits per key.
@@ -29,20 +30,20 @@ pub struct Notification {
 }
 
 /// A service of the release and its versions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceVersion {
     pub name: String,
     pub version: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<String>,
     /// This service is the one that failed. The GitHub-issue channel opens an
     /// issue per failed service, or per listed service when none is marked.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub failed: bool,
 }
 
 /// A labelled URL, such as a workflow run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub label: String,
     pub url: String,
@@ -170,6 +171,13 @@ fn timestamp<S: Serializer>(at: &jiff::Timestamp, serializer: S) -> Result<S::Ok
     serializer.collect_str(at)
 }
 
+fn parse_timestamp<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<jiff::Timestamp, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +229,7 @@ mod tests {
                 "thread"
             ]
         );
+        let back: Notification = serde_json::from_value(json).unwrap();
+        assert_eq!(back, notification);
     }
 }

@@ -67,6 +67,7 @@ pub async fn serve(
         coordinator.shutdown();
         stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
+    let escalations = tokio::spawn(escalate(state.clone()));
     let app = router(state.clone()).into_make_service();
     ready(bound);
     let result = match tls {
@@ -83,6 +84,55 @@ pub async fn serve(
                 .await
         }
     };
+    escalations.abort();
     state.coordinator.shutdown();
     Ok(result?)
+}
+
+/// How often the server looks for release escalations that came due.
+const ESCALATION_PERIOD: Duration = Duration::from_secs(1);
+
+/// Sends release escalations as they come due, whoever armed them: a
+/// `weft deploy run` that has ended cannot. weft.yaml is read when one is
+/// due, so its channels and secrets are current.
+async fn escalate(state: AppState) {
+    let store = state.coordinator.store().clone();
+    let mut warned = false;
+    loop {
+        tokio::time::sleep(ESCALATION_PERIOD).await;
+        let due = match store.next_escalation_due(None).await {
+            Ok(Some(due)) => due,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the release escalations");
+                continue;
+            }
+        };
+        if due > weft_store::time::now_ms() {
+            continue;
+        }
+        let root = state.settings.workspace.clone();
+        let loaded = tokio::task::spawn_blocking(move || weft_model::config::load(&root)).await;
+        let notifier = match loaded {
+            Ok(Ok(loaded)) => weft_deploy::notify::notifier(&loaded.config),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot read weft.yaml to send a release escalation");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        match notifier {
+            Some(notifier) => {
+                warned = false;
+                weft_deploy::notify::send_due_escalations(&store, &notifier).await;
+            }
+            None if !warned => {
+                warned = true;
+                tracing::warn!(
+                    "a release escalation is due, but weft.yaml declares no notify channels any more"
+                );
+            }
+            None => {}
+        }
+    }
 }

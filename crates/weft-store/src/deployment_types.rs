@@ -172,6 +172,8 @@ pub struct DeploymentRecord {
     pub observations: Vec<ObservationRecord>,
     /// Files the release carries.
     pub artifacts: Vec<ArtifactRecord>,
+    /// Who was told of the release, and whether it arrived.
+    pub notifications: Vec<crate::NotificationDelivery>,
 }
 
 /// A file a release carries.

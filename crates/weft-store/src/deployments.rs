@@ -403,6 +403,7 @@ impl Store {
             })
             .collect();
         record.artifacts = self.artifacts(id).await?;
+        record.notifications = self.deliveries(id).await?;
         Ok(Some(record))
     }
 
@@ -707,6 +708,7 @@ fn record_from_row(row: &AnyRow) -> Result<DeploymentRecord, StoreError> {
         steps: Vec::new(),
         observations: Vec::new(),
         artifacts: Vec::new(),
+        notifications: Vec::new(),
     })
 }
 

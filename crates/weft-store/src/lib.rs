@@ -17,6 +17,7 @@ mod holding;
 mod leases;
 pub mod metrics;
 mod migrations;
+mod notifications;
 mod notify;
 mod operations;
 mod policy;
@@ -34,6 +35,7 @@ pub use deployment_types::{
 };
 pub use error::StoreError;
 pub use leases::{Attempt, Change, ForceReleased, Grant, Released, WaitState};
+pub use notifications::{DueEscalation, NotificationDelivery};
 pub use operations::{CleanupReport, OperationFilter};
 pub use policy::{DEFAULT_CLASSES, LeasePolicy};
 pub use store::{Backend, Store, StoreStats};

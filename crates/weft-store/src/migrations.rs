@@ -34,6 +34,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_artifacts.sql"),
         postgres: include_str!("../migrations/postgres/0003_artifacts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "notifications",
+        sqlite: include_str!("../migrations/sqlite/0004_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0004_notifications.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

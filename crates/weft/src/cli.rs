@@ -187,6 +187,11 @@ and their manifests are kept in the store (WORKSPACE/.weft/state.db by default).
 Exit codes: 0 done, 1 the release failed (or was rolled back), 2 bad input, 3 the store failed."
     )]
     Deploy(crate::commands::deploy::DeployArgs),
+    /// Check the release notification channels: `weft notify test CHANNEL`
+    #[command(
+        long_about = "The channels of weft.yaml's `notify:` tell people how releases go: Slack (incoming webhook), email (SMTP), GitHub issues (one per environment and service, closed on recovery) and signed webhooks, routed by `notify.rules`. `weft notify test CHANNEL` sends one a test message."
+    )]
+    Notify(crate::commands::notify::NotifyArgs),
     /// Claim a typed shared resource: a port, a domain, an environment…
     #[command(
         long_about = "Claim TYPE:ID (port 8080, domain shop.example.com, environment staging…) as \

@@ -348,6 +348,7 @@ async fn a_second_release_of_an_environment_is_refused_naming_the_first() {
             wait: Duration::ZERO,
             github: None,
             artifacts: None,
+            notifier: None,
         },
         sender,
         Signals::none(),

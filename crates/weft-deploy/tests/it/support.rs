@@ -190,8 +190,17 @@ impl Fixture {
                 .collect(),
             ..ReleaseRequest::default()
         };
-        let plan = Plan::build(&self.model(), &request, &live.versions).expect("the release plans");
-        run(coordinator, plan, DeploymentKind::Release, Signals::none()).await
+        let model = self.model();
+        let plan = Plan::build(&model, &request, &live.versions).expect("the release plans");
+        let notifier = weft_deploy::notify::notifier(&model.config);
+        run_notifying(
+            coordinator,
+            plan,
+            DeploymentKind::Release,
+            Signals::none(),
+            notifier,
+        )
+        .await
     }
 }
 
@@ -200,6 +209,17 @@ pub(crate) async fn run(
     plan: Plan,
     kind: DeploymentKind,
     signals: Signals,
+) -> (Outcome, Vec<Progress>) {
+    run_notifying(coordinator, plan, kind, signals, None).await
+}
+
+/// [`run`], telling `notifier` how it goes.
+pub(crate) async fn run_notifying(
+    coordinator: &Coordinator,
+    plan: Plan,
+    kind: DeploymentKind,
+    signals: Signals,
+    notifier: Option<Arc<weft_notify::Notifier>>,
 ) -> (Outcome, Vec<Progress>) {
     let (sender, mut receiver) = mpsc::unbounded_channel();
     let release = Release {
@@ -211,6 +231,7 @@ pub(crate) async fn run(
         wait: Duration::ZERO,
         github: None,
         artifacts: None,
+        notifier,
     };
     let outcome = weft_deploy::engine::run(coordinator, release, sender, signals)
         .await

@@ -65,6 +65,7 @@ async fn release(
             wait: Duration::ZERO,
             github: Some(github),
             artifacts: None,
+            notifier: None,
         },
         sender,
         Signals::none(),

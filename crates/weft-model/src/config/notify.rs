@@ -477,7 +477,8 @@ pub struct RuleConfig {
     #[serde(default)]
     pub when: RuleWhen,
     /// Still unresolved after this long (no `deployment_succeeded` or
-    /// `rollback_succeeded` for the release): also tell `escalate_to`, once.
+    /// `rollback_succeeded` in the environment since): also tell
+    /// `escalate_to`, once.
     pub escalate_after: Option<Duration>,
     /// Channel names under `notify.channels`, told on escalation.
     #[serde(default)]

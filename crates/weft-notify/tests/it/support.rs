@@ -1,18 +1,16 @@
-//! Real servers on 127.0.0.1 for the channels: an HTTP server that records
-//! every request and answers with scripted statuses (Slack's and a webhook
-//! receiver's wire format is plain HTTP + JSON), and aiosmtpd, a real SMTP
-//! server, with a handler that writes each mail it accepts to a directory.
+//! Real servers on 127.0.0.1 for the channels: weft-testkit's recording HTTP
+//! server (Slack's and a webhook receiver's wire format is plain HTTP +
+//! JSON), and aiosmtpd, a real SMTP server, with a handler that writes each
+//! mail it accepts to a directory.
 
-use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::HashMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use weft_notify::{DeliverySettings, NotifyConfig};
+pub(crate) use weft_testkit::http::RecordingServer as HttpServer;
 
 /// Fast retries, so failing deliveries end quickly.
 pub(crate) fn quick() -> DeliverySettings {
@@ -60,129 +58,6 @@ pub(crate) fn eventually<T>(within: Duration, mut check: impl FnMut() -> Option<
         assert!(Instant::now() < deadline, "nothing came within {within:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// One request the HTTP server received.
-#[derive(Debug, Clone)]
-pub(crate) struct Request {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Request {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-/// An HTTP/1.1 server that records requests and answers each with the next
-/// scripted status (200 once the script runs out).
-pub(crate) struct HttpServer {
-    pub(crate) port: u16,
-    requests: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl HttpServer {
-    pub(crate) fn start(statuses: &[u16]) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(
-            statuses.iter().copied().collect::<VecDeque<_>>(),
-        ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (recorded, stopping) = (requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok((stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                stream.set_nonblocking(false).unwrap();
-                let (recorded, script) = (recorded.clone(), script.clone());
-                std::thread::spawn(move || answer(stream, &recorded, &script));
-            }
-        });
-        HttpServer {
-            port,
-            requests,
-            stop,
-        }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    pub(crate) fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    pub(crate) fn requests_to(&self, path: &str) -> Vec<Request> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn answer(stream: TcpStream, recorded: &Mutex<Vec<Request>>, script: &Mutex<VecDeque<u16>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let path = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = header.trim_end().split_once(':') {
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    recorded.lock().unwrap().push(Request {
-        method,
-        path,
-        headers,
-        body,
-    });
-    let status = script.lock().unwrap().pop_front().unwrap_or(200);
-    let said = if status < 300 { "ok" } else { "no_service" };
-    let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{said}",
-        said.len()
-    );
 }
 
 /// The Python that can run aiosmtpd: `WEFT_AIOSMTPD_PYTHON`, or a `python3`

@@ -117,7 +117,7 @@ pub(crate) async fn start(
     };
     let root = state.settings.workspace.clone();
     let current = live.versions.clone();
-    let plan = tokio::task::spawn_blocking(move || -> Result<Plan, ApiError> {
+    let (plan, notifier) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let model = weft_discover::discover(&root).map_err(|error| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -125,9 +125,10 @@ pub(crate) async fn start(
                 format!("cannot read the server's workspace: {error}"),
             )
         })?;
-        Plan::build(&model, &request, &current).map_err(|error| {
+        let plan = Plan::build(&model, &request, &current).map_err(|error| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plan", error.to_string())
-        })
+        })?;
+        Ok((plan, weft_deploy::notify::notifier(&model.config)))
     })
     .await
     .map_err(|error| ApiError::internal(&error))??;
@@ -152,6 +153,7 @@ pub(crate) async fn start(
                 .unwrap_or_else(|_| state.settings.workspace.clone())
                 .join(".weft/artifacts"),
         )),
+        notifier,
     };
     let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
     let coordinator = state.coordinator.clone();

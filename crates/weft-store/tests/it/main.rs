@@ -5,5 +5,6 @@
 mod backends;
 mod deployments;
 mod leases;
+mod notifications;
 mod records;
 mod safety;

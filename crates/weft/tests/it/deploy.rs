@@ -19,11 +19,37 @@ impl Drop for StopServers<'_> {
     }
 }
 
+/// A child killed and waited for however the test ends.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn the_example_releases_breaks_and_rolls_back() {
     let workspace = Workspace::copy_of(&repository_root().join("examples/release"));
     let _stop = StopServers(&workspace);
     let root = workspace.root();
+    // The notify channel's receiver, as the example's header says.
+    let _receiver = Reaped(
+        Command::new("python3")
+            .arg(workspace.path("tools/receiver.py"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", 18309)).is_err() {
+        assert!(Instant::now() < deadline, "the receiver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let test = weft_in(root, &["notify", "test", "log"]);
+    assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
     let plan = weft_in(
         root,
         &[
@@ -97,6 +123,37 @@ fn the_example_releases_breaks_and_rolls_back() {
     let explain = weft_in(root, &["deploy", "explain", "local"]);
     assert!(explain.stdout.contains("web/web"), "{}", explain.stdout);
     assert!(explain.stdout.contains("404"), "{}", explain.stdout);
+
+    // Every event reached the receiver, in order, after the channel's test.
+    let events: Vec<String> = workspace
+        .read("notifications.jsonl")
+        .lines()
+        .map(|line| {
+            let body: serde_json::Value = serde_json::from_str(line).unwrap();
+            body["event"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "test",
+            "deployment_started",
+            "deployment_succeeded",
+            "deployment_started",
+            "gate_failed",
+            "deployment_failed",
+            "rollback_started",
+            "rollback_succeeded",
+        ]
+    );
+    let status = weft_in(root, &["deploy", "status"]);
+    assert!(
+        status
+            .stdout
+            .contains("notified\n  log  deployment_started\n"),
+        "{}",
+        status.stdout
+    );
 }
 
 #[test]

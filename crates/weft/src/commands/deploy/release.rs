@@ -56,6 +56,7 @@ pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow
         }
         execute(
             session.artifacts_root(),
+            weft_deploy::notify::notifier(&model.config),
             &coordinator,
             plan,
             DeploymentKind::Release,
@@ -125,6 +126,7 @@ pub(super) fn rollback(
         }
         execute(
             session.artifacts_root(),
+            weft_deploy::notify::notifier(&model.config),
             &coordinator,
             plan,
             DeploymentKind::Rollback,
@@ -395,6 +397,7 @@ async fn build(
 )]
 async fn execute(
     artifacts: std::path::PathBuf,
+    notifier: Option<std::sync::Arc<weft_notify::Notifier>>,
     coordinator: &Coordinator,
     plan: Plan,
     kind: DeploymentKind,
@@ -440,6 +443,7 @@ async fn execute(
         wait,
         github: None,
         artifacts: Some(weft_deploy::artifacts::Artifacts::new(artifacts)),
+        notifier,
     };
     let result =
         weft_deploy::engine::run(coordinator, release, progress, Signals::new(signals)).await;
@@ -471,6 +475,30 @@ async fn execute(
         ));
     } else {
         console::out_or_ignore(&render_outcome(&outcome));
+        let undelivered = record
+            .iter()
+            .flat_map(|r| &r.notifications)
+            .filter(|n| !n.ok)
+            .count();
+        if undelivered > 0 {
+            console::note(&format!(
+                "{undelivered} notification{} not delivered: `weft deploy status {}` says why",
+                if undelivered == 1 { " was" } else { "s were" },
+                outcome.deployment
+            ));
+        }
+        let store = coordinator.store();
+        if let Some(due) = store
+            .next_escalation_due(Some(&outcome.environment))
+            .await?
+        {
+            let seconds = (due - weft_store::time::now_ms() + 999).max(0) / 1000;
+            console::note(&format!(
+                "an escalation is armed: `weft serve` sends it in {seconds} s unless \
+                 {} recovers first",
+                outcome.environment
+            ));
+        }
     }
     Ok(if outcome.status == DeploymentStatus::Succeeded {
         Outcome::Clean

@@ -112,6 +112,9 @@ impl Printer {
                 };
                 console::out_or_ignore(&format!("  {service}  gate {gate}: {mark} {message}\n"));
             }
+            // The failing observation was printed, and the release's
+            // failure names the gate.
+            Progress::GateFailed { .. } => {}
             Progress::Analysis {
                 services,
                 duration_ms,

@@ -254,6 +254,25 @@ fn render_status(record: &DeploymentRecord) -> String {
             }
         }
     }
+    if !record.notifications.is_empty() {
+        text.push_str("notified\n");
+        for delivery in &record.notifications {
+            let what = if delivery.escalation {
+                format!("{} (escalated)", delivery.event)
+            } else {
+                delivery.event.clone()
+            };
+            match &delivery.error {
+                None => text.push_str(&format!("  {}  {what}\n", delivery.channel)),
+                Some(error) => text.push_str(&format!(
+                    "  {}  {what}: not delivered after {} attempt{}: {error}\n",
+                    delivery.channel,
+                    delivery.attempts,
+                    if delivery.attempts == 1 { "" } else { "s" }
+                )),
+            }
+        }
+    }
     text
 }
 
