@@ -685,6 +685,12 @@ impl Worker {
             ),
         };
         self.state(&service.id, running, None).await?;
+        if let Some(artifacts) = &self.artifacts {
+            // What was attached from elsewhere, for the steps to read.
+            if let Err(error) = artifacts.fetch(self.recorder.store(), &self.id).await {
+                tracing::warn!(%error, "cannot fetch the release's artifacts");
+            }
+        }
         let variables = self.variables(service, stage);
         let steps = match stage {
             Stage::Deploy => &service.steps,

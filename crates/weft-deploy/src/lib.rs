@@ -8,6 +8,7 @@
 //! `notify:` channels how a release goes.
 
 pub mod artifacts;
+pub mod bucket;
 pub mod cancel;
 pub mod engine;
 mod error;

@@ -20,9 +20,9 @@ mod push;
 
 pub use coordination::{AlertsConfig, CoordinationConfig, ServerConfig, TokenConfig};
 pub use deploy::{
-    DeployConfig, EnvironmentConfig, GateCheck, GateConfig, GithubConfig, HttpGate,
-    JsonExpectation, PrometheusGate, RollbackMode, StepAction, StepConfig, Strategy, WebhookStep,
-    WorkflowStep,
+    ArtifactsConfig, DeployConfig, EnvironmentConfig, GateCheck, GateConfig, GithubConfig,
+    HttpGate, JsonExpectation, PrometheusGate, RollbackMode, S3Config, StepAction, StepConfig,
+    Strategy, WebhookStep, WorkflowStep,
 };
 pub use notify::{
     ChannelConfig, EmailConfig, GithubIssueConfig, NotifyConfig, NotifyEvent, NotifySeverity,
@@ -79,6 +79,10 @@ pub struct WorkspaceConfig {
     /// Where `weft deploy` releases to, by name (`staging`, `production`).
     #[serde(default)]
     pub environments: IndexMap<String, EnvironmentConfig>,
+    /// Where release artifacts are kept (default: the workspace's
+    /// `.weft/artifacts/`).
+    #[serde(default)]
+    pub artifacts: ArtifactsConfig,
     /// Where release notifications go, and which events go where.
     #[serde(default)]
     pub notify: NotifyConfig,

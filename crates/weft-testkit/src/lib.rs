@@ -1,12 +1,14 @@
 //! Test support for weft: temporary workspaces built fluently, a generator
-//! of large synthetic workspaces for benchmarks, and the `weft-test-service`
-//! binary that supervisor tests launch as a child process; and, in `github`,
-//! a fake of GitHub's REST API on 127.0.0.1 with the check of its bodies
-//! against GitHub's OpenAPI description; in `http`, a recording HTTP server.
+//! of large synthetic workspaces for benchmarks, the `weft-test-service`
+//! binary that supervisor tests launch as a child process, and real or fake
+//! servers on 127.0.0.1: `github`, a fake of GitHub's REST API checked
+//! against GitHub's OpenAPI description; `http`, a recording HTTP server;
+//! `s3`, moto as an S3-compatible server.
 
 pub mod github;
 pub mod http;
 mod postgres;
+pub mod s3;
 mod synthetic;
 mod test_service;
 mod workspace;

@@ -10,6 +10,7 @@
     reason = "SKIP lines tell why a real server was not used"
 )]
 
+mod bucket;
 mod notify;
 mod plan;
 mod prometheus;

@@ -24,6 +24,43 @@ pub struct GithubConfig {
     pub token_env: Option<String>,
 }
 
+/// Where release artifacts are kept: under the workspace's
+/// `.weft/artifacts/` by default, or in an S3-compatible bucket.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(extend("additionalProperties" = false))]
+pub struct ArtifactsConfig {
+    /// An S3-compatible bucket (AWS S3, MinIO, Ceph, a local test server).
+    pub s3: Option<S3Config>,
+}
+
+/// An S3-compatible bucket for release artifacts. Credentials come from the
+/// environment, never from weft.yaml.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(extend("additionalProperties" = false))]
+pub struct S3Config {
+    /// The bucket's name.
+    pub bucket: String,
+    /// What every key starts with, such as `releases/` (default: nothing).
+    #[serde(default)]
+    pub prefix: String,
+    /// The S3 API root (default `https://s3.REGION.amazonaws.com`; MinIO or
+    /// a local server: `http://127.0.0.1:9000`).
+    pub endpoint: Option<String>,
+    /// The region requests are signed for (default `us-east-1`).
+    pub region: Option<String>,
+    /// Address the bucket in the path (`ENDPOINT/BUCKET/KEY`) instead of the
+    /// host name (`BUCKET.ENDPOINT/KEY`). Default: true with `endpoint`,
+    /// false without.
+    pub path_style: Option<bool>,
+    /// The variable holding the access key id (default `AWS_ACCESS_KEY_ID`).
+    pub access_key_env: Option<String>,
+    /// The variable holding the secret key (default `AWS_SECRET_ACCESS_KEY`).
+    /// `AWS_SESSION_TOKEN` is sent too when set.
+    pub secret_key_env: Option<String>,
+}
+
 /// How services are released.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -117,21 +117,40 @@ pub(crate) async fn start(
     };
     let root = state.settings.workspace.clone();
     let current = live.versions.clone();
-    let (plan, notifier) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let model = weft_discover::discover(&root).map_err(|error| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "workspace",
-                format!("cannot read the server's workspace: {error}"),
+    let root_for_artifacts = state.settings.workspace.clone();
+    let (plan, notifier, artifacts) =
+        tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let model = weft_discover::discover(&root).map_err(|error| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "workspace",
+                    format!("cannot read the server's workspace: {error}"),
+                )
+            })?;
+            let plan = Plan::build(&model, &request, &current).map_err(|error| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plan", error.to_string())
+            })?;
+            let artifacts = weft_deploy::artifacts::Artifacts::configured(
+                std::path::absolute(&root_for_artifacts)
+                    .unwrap_or_else(|_| root_for_artifacts.clone())
+                    .join(".weft/artifacts"),
+                &model.config.artifacts,
             )
-        })?;
-        let plan = Plan::build(&model, &request, &current).map_err(|error| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plan", error.to_string())
-        })?;
-        Ok((plan, weft_deploy::notify::notifier(&model.config)))
-    })
-    .await
-    .map_err(|error| ApiError::internal(&error))??;
+            .map_err(|error| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "artifacts",
+                    error.to_string(),
+                )
+            })?;
+            Ok((
+                plan,
+                weft_deploy::notify::notifier(&model.config),
+                artifacts,
+            ))
+        })
+        .await
+        .map_err(|error| ApiError::internal(&error))??;
     if body.dry_run {
         return Ok(axum::Json(json!({"dry_run": true, "plan": plan})).into_response());
     }
@@ -148,11 +167,7 @@ pub(crate) async fn start(
         },
         wait,
         github: None,
-        artifacts: Some(weft_deploy::artifacts::Artifacts::new(
-            std::path::absolute(&state.settings.workspace)
-                .unwrap_or_else(|_| state.settings.workspace.clone())
-                .join(".weft/artifacts"),
-        )),
+        artifacts: Some(artifacts),
         notifier,
     };
     let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();

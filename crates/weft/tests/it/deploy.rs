@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use weft_testkit::Workspace;
 
-use crate::support::{repository_root, weft_in};
+use crate::support::{repository_root, weft_in, weft_with};
 
 /// Stops the example's servers however the test ends.
 struct StopServers<'w>(&'w Workspace);
@@ -410,6 +410,83 @@ fn artifacts_pass_between_services_and_are_checked_on_the_way_out() {
         &["deploy", "artifact", "put", "d-nothing", "x", "notes.txt"],
     );
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+}
+
+#[test]
+fn artifacts_in_an_s3_bucket_pass_between_services() {
+    let Some(moto) =
+        weft_testkit::s3::MotoServer::start("artifacts_in_an_s3_bucket_pass_between_services")
+    else {
+        return;
+    };
+    let yaml = format!(
+        "repositories: {{a: {{}}, b: {{}}}}\nenvironments: {{prod: {{}}}}\nartifacts:\n  s3: {{bucket: releases, prefix: ci/, endpoint: \"{}\", access_key_env: S3_KEY, secret_key_env: S3_SECRET}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps: [{{run: 'echo \"built $WEFT_VERSION\" > \"$WEFT_ARTIFACTS_DIR/build.txt\"'}}]\n  b:\n    repository: b\n    depends_on: {{a: required}}\n    deploy:\n      steps: [{{run: 'cp \"$WEFT_ARTIFACTS_DIR/build.txt\" seen.txt'}}]\n",
+        moto.endpoint()
+    );
+    let workspace = Workspace::new()
+        .file("a/README.md", "repository a\n")
+        .file("b/README.md", "repository b\n")
+        .file("weft.yaml", &yaml);
+    let root = workspace.root();
+    let env = [("S3_KEY", "testing"), ("S3_SECRET", "testing-secret")];
+    let config: weft_model::config::S3Config = weft_model::config::S3Config {
+        bucket: "releases".into(),
+        endpoint: Some(moto.endpoint()),
+        access_key_env: Some("S3_KEY".into()),
+        secret_key_env: Some("S3_SECRET".into()),
+        ..Default::default()
+    };
+    let lookup = |name: &str| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_string())
+    };
+    weft_deploy::bucket::Bucket::new(&config, &lookup)
+        .unwrap()
+        .create()
+        .unwrap();
+
+    // Without the credentials: bad configuration, named.
+    let missing = weft_in(
+        root,
+        &["deploy", "run", "prod", "--set", "a=1.0", "--set", "b=1.0"],
+    );
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("S3_KEY"), "{}", missing.stderr);
+
+    let run = weft_with(
+        root,
+        &[
+            "deploy", "run", "prod", "--set", "a=1.0", "--set", "b=1.0", "--format", "json",
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let answer = run.json();
+    let id = answer["outcome"]["deployment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(workspace.read("b/seen.txt"), "built 1.0\n");
+    let artifacts = answer["deployment"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert_eq!(
+        artifacts[0]["location"],
+        format!("s3://releases/ci/{id}/build.txt").as_str()
+    );
+
+    // Out of the bucket, with no local copy left.
+    fs_err::remove_dir_all(workspace.path(".weft/artifacts")).unwrap();
+    let get = weft_with(
+        root,
+        &["deploy", "artifact", "get", &id, "build.txt", "copy.txt"],
+        &env,
+    );
+    assert_eq!(get.code, 0, "{}", get.stderr);
+    assert_eq!(workspace.read("copy.txt"), "built 1.0\n");
 }
 
 #[test]

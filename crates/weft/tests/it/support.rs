@@ -28,11 +28,17 @@ pub(crate) fn repository_root() -> PathBuf {
 
 /// Runs `weft` in `directory` with colour off.
 pub(crate) fn weft_in(directory: &Path, arguments: &[&str]) -> Run {
+    weft_with(directory, arguments, &[])
+}
+
+/// [`weft_in`] with these environment variables set.
+pub(crate) fn weft_with(directory: &Path, arguments: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(arguments)
         .current_dir(directory)
         .env("NO_COLOR", "1")
         .env_remove("WEFT_WORKSPACE")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let run = Run {

@@ -1,14 +1,17 @@
 //! `weft deploy artifact put|get|list`: files a release carries, kept under
-//! `.weft/artifacts/` with their SHA-256 in the store.
+//! `.weft/artifacts/` or in weft.yaml's `artifacts.s3` bucket, with their
+//! SHA-256 in the store.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde_json::json;
-use weft_deploy::artifacts::{ArtifactError, Artifacts};
+use weft_deploy::artifacts::ArtifactError;
+use weft_deploy::bucket::BucketError;
 
 use super::Session;
 use crate::cli::Format;
+use crate::commands::Context;
 use crate::console;
 use crate::exit::{Outcome, UsageError};
 
@@ -42,15 +45,26 @@ fn usage(error: ArtifactError) -> anyhow::Error {
     match error {
         ArtifactError::Store(error) => error.into(),
         ArtifactError::Io(error) => error.into(),
+        // The bucket did not answer, or refused: the environment's fault.
+        ArtifactError::Bucket(
+            error @ (BucketError::Unreachable { .. }
+            | BucketError::Refused { .. }
+            | BucketError::Io(_)),
+        ) => anyhow::Error::new(error),
         other => UsageError::new(other.to_string())
             .with_hint("`weft deploy artifact list ID` lists a release's artifacts")
             .into(),
     }
 }
 
-pub(super) fn run(session: &Session, command: ArtifactCommand) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    context: &Context,
+    session: &Session,
+    command: ArtifactCommand,
+) -> anyhow::Result<Outcome> {
     let runtime = session.runtime()?;
-    let artifacts = Artifacts::new(session.artifacts_root());
+    let model = session.model(context)?;
+    let artifacts = session.artifacts(&model.config.artifacts)?;
     runtime.block_on(async {
         let coordinator = session.coordinator().await?;
         let store = coordinator.store();

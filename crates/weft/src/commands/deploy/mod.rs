@@ -234,7 +234,7 @@ pub(crate) fn run(context: &Context, args: DeployArgs) -> anyhow::Result<Outcome
         DeployCommand::Explain(args) => show::explain(&session, args),
         DeployCommand::History(args) => show::history(&session, args),
         DeployCommand::Diff(args) => show::diff(&session, args),
-        DeployCommand::Artifact(command) => artifact::run(&session, command),
+        DeployCommand::Artifact(command) => artifact::run(context, &session, command),
     }
 }
 
@@ -274,6 +274,20 @@ impl Session {
     }
 
     /// The workspace, with weft.yaml errors as bad input.
+    /// Where releases keep their artifacts, as weft.yaml's `artifacts:` says.
+    fn artifacts(
+        &self,
+        config: &weft_model::config::ArtifactsConfig,
+    ) -> anyhow::Result<weft_deploy::artifacts::Artifacts> {
+        weft_deploy::artifacts::Artifacts::configured(self.artifacts_root(), config).map_err(
+            |error| {
+                UsageError::new(error.to_string())
+                    .with_hint("see `artifacts:` in the README's \"Releasing across repositories\"")
+                    .into()
+            },
+        )
+    }
+
     fn model(&self, context: &Context) -> anyhow::Result<Model> {
         let model = context.discover(&self.root)?;
         if super::config_errors(&model).next().is_some() {

@@ -55,7 +55,7 @@ pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow
             return detach(session, &coordinator, &spec.environment, args.format).await;
         }
         execute(
-            session.artifacts_root(),
+            session.artifacts(&model.config.artifacts)?,
             weft_deploy::notify::notifier(&model.config),
             &coordinator,
             plan,
@@ -125,7 +125,7 @@ pub(super) fn rollback(
             return Ok(Outcome::Clean);
         }
         execute(
-            session.artifacts_root(),
+            session.artifacts(&model.config.artifacts)?,
             weft_deploy::notify::notifier(&model.config),
             &coordinator,
             plan,
@@ -396,7 +396,7 @@ async fn build(
     reason = "a release's settings, from two commands"
 )]
 async fn execute(
-    artifacts: std::path::PathBuf,
+    artifacts: weft_deploy::artifacts::Artifacts,
     notifier: Option<std::sync::Arc<weft_notify::Notifier>>,
     coordinator: &Coordinator,
     plan: Plan,
@@ -442,7 +442,7 @@ async fn execute(
         holder: super::super::coordination::holder(&[]),
         wait,
         github: None,
-        artifacts: Some(weft_deploy::artifacts::Artifacts::new(artifacts)),
+        artifacts: Some(artifacts),
         notifier,
     };
     let result =
