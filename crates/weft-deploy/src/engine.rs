@@ -326,6 +326,14 @@ pub async fn run(
     Ok(outcome)
 }
 
+/// What a service is while its steps run.
+fn starting_state(stage: Stage) -> ServiceState {
+    match stage {
+        Stage::Deploy => ServiceState::Deploying,
+        Stage::Rollback => ServiceState::RollingBack,
+    }
+}
+
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
@@ -437,15 +445,27 @@ impl Runner {
         stage: Stage,
         cancel: &watch::Receiver<bool>,
     ) -> Result<Option<String>, DeployError> {
+        let planned: Vec<PlannedService> = services
+            .iter()
+            .filter_map(|id| self.plan.service(id).cloned())
+            .collect();
+        // The phase's services start together: one write marks them all.
+        let ids: Vec<&str> = planned.iter().map(|s| s.id.as_str()).collect();
+        let running = starting_state(stage);
+        self.recorder
+            .services_starting(&self.id, &ids, running)
+            .await?;
+        if let Ok(mut states) = self.states.lock() {
+            for id in &ids {
+                states.insert((*id).to_string(), running);
+            }
+        }
         let (stop, stopped) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
-        for id in services {
-            let Some(service) = self.plan.service(id).cloned() else {
-                continue;
-            };
+        for service in planned {
             let worker = self.worker();
             let mut cancel = merge(cancel.clone(), stopped.clone());
-            tasks.spawn(async move { worker.service(&service, stage, &mut cancel).await });
+            tasks.spawn(async move { worker.started(&service, stage, &mut cancel).await });
         }
         let mut failure = None;
         while let Some(joined) = tasks.join_next().await {
@@ -665,26 +685,29 @@ impl Worker {
             .await
     }
 
-    /// Steps, then gates; the failure, if any.
+    /// Marks the service started, then [`Worker::started`].
     async fn service(
         &self,
         service: &PlannedService,
         stage: Stage,
         cancel: &mut watch::Receiver<bool>,
     ) -> Result<Option<String>, DeployError> {
-        let (running, done, failed) = match stage {
-            Stage::Deploy => (
-                ServiceState::Deploying,
-                ServiceState::Deployed,
-                ServiceState::Failed,
-            ),
-            Stage::Rollback => (
-                ServiceState::RollingBack,
-                ServiceState::RolledBack,
-                ServiceState::RollbackFailed,
-            ),
+        self.state(&service.id, starting_state(stage), None).await?;
+        self.started(service, stage, cancel).await
+    }
+
+    /// Steps, then gates, of a service recorded as started; the failure, if
+    /// any.
+    async fn started(
+        &self,
+        service: &PlannedService,
+        stage: Stage,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Option<String>, DeployError> {
+        let (done, failed) = match stage {
+            Stage::Deploy => (ServiceState::Deployed, ServiceState::Failed),
+            Stage::Rollback => (ServiceState::RolledBack, ServiceState::RollbackFailed),
         };
-        self.state(&service.id, running, None).await?;
         if let Some(artifacts) = &self.artifacts {
             // What was attached from elsewhere, for the steps to read.
             if let Err(error) = artifacts.fetch(self.recorder.store(), &self.id).await {
@@ -730,10 +753,7 @@ impl Worker {
         variables: &Variables,
         cancel: &mut watch::Receiver<bool>,
     ) -> Result<Option<String>, DeployError> {
-        let step_id = self
-            .recorder
-            .start_step(&self.id, &service.id, stage, step)
-            .await?;
+        let step_id = self.recorder.start_step(&self.id, &service.id, stage, step);
         let _ = self.progress.send(Progress::Step {
             service: service.id.clone(),
             stage,

@@ -1,9 +1,13 @@
-//! The release's writes: output lines and gate observations go through one
-//! task in order (a step's lines are batched into one write), the other
-//! changes are written directly once that queue is flushed, and the
-//! release's events are put on the coordinator's live stream for `weft
-//! serve`'s clients.
+//! The release's writes: steps (their start, output and end), gate
+//! observations and service states go through one task in order (a step's
+//! lines are batched into one write), off the release's path; what must be
+//! durable before the release goes on is written directly: services
+//! starting (a release killed after that knows they were touched) and the
+//! release's status, once that queue is flushed. The release's events are
+//! put on the coordinator's live stream for `weft serve`'s clients.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +32,8 @@ pub(crate) struct Recorder {
     /// The deployment's status as last written: an inconclusive observation
     /// turns `running` into `paused`, a conclusive one turns it back.
     status: Arc<Mutex<DeploymentStatus>>,
+    /// The recorder's numbers for steps, handed out as they start.
+    steps: Arc<AtomicI64>,
 }
 
 enum Record {
@@ -43,11 +49,39 @@ enum Record {
         gate: u32,
         description: String,
         observation: Observation,
+        at: i64,
     },
     RunUrl {
         deployment: String,
         service: String,
         url: String,
+    },
+    State {
+        deployment: String,
+        service: String,
+        state: ServiceState,
+        detail: Option<String>,
+        at: i64,
+    },
+    /// A step started; `step` is the recorder's own number for it, which
+    /// the records after it use until the store's id is known.
+    StartStep {
+        step: i64,
+        deployment: String,
+        service: String,
+        stage: Stage,
+        index: u32,
+        kind: &'static str,
+        description: String,
+        at: i64,
+    },
+    FinishStep {
+        step: i64,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        attempts: u32,
+        message: Option<String>,
+        at: i64,
     },
     Flush(oneshot::Sender<Result<(), String>>),
 }
@@ -69,9 +103,12 @@ impl Recorder {
             progress: progress.clone(),
             deployment: deployment.to_string(),
             status: status.clone(),
+            steps: Arc::new(AtomicI64::new(0)),
         };
         let task = tokio::spawn(async move {
             let mut failed: Option<String> = None;
+            // The recorder's step numbers → the store's ids.
+            let mut ids: HashMap<i64, i64> = HashMap::new();
             while let Some(record) = receiver.recv().await {
                 match record {
                     Record::Output {
@@ -101,14 +138,20 @@ impl Recorder {
                                 }
                             }
                         }
-                        if let Err(error) = store.append_step_output(step, &text).await {
+                        if let Some(step) = ids.get(&step)
+                            && let Err(error) = store.append_step_output(*step, &text).await
+                        {
                             failed.get_or_insert(error.to_string());
                         }
                         for record in later {
-                            Self::handle(&store, &progress, &status, record, &mut failed).await;
+                            Self::handle(&store, &progress, &status, &mut ids, record, &mut failed)
+                                .await;
                         }
                     }
-                    other => Self::handle(&store, &progress, &status, other, &mut failed).await,
+                    other => {
+                        Self::handle(&store, &progress, &status, &mut ids, other, &mut failed)
+                            .await;
+                    }
                 }
                 if receiver.is_empty() {
                     task_publisher.publish().await;
@@ -122,6 +165,7 @@ impl Recorder {
         store: &weft_store::Store,
         progress: &mpsc::UnboundedSender<Progress>,
         status: &Mutex<DeploymentStatus>,
+        ids: &mut HashMap<i64, i64>,
         record: Record,
         failed: &mut Option<String>,
     ) {
@@ -135,7 +179,9 @@ impl Recorder {
                     service,
                     line: line.clone(),
                 });
-                if let Err(error) = store.append_step_output(step, &format!("{line}\n")).await {
+                if let Some(step) = ids.get(&step)
+                    && let Err(error) = store.append_step_output(*step, &format!("{line}\n")).await
+                {
                     failed.get_or_insert(error.to_string());
                 }
             }
@@ -146,6 +192,7 @@ impl Recorder {
                 gate,
                 description,
                 observation,
+                at,
             } => {
                 let _ = progress.send(Progress::Gate {
                     service: service.clone(),
@@ -163,6 +210,7 @@ impl Recorder {
                         &description,
                         observation.verdict,
                         &observation.message,
+                        at,
                     )
                     .await
                 {
@@ -212,6 +260,56 @@ impl Recorder {
                     failed.get_or_insert(error.to_string());
                 }
             }
+            Record::State {
+                deployment,
+                service,
+                state,
+                detail,
+                at,
+            } => {
+                if let Err(error) = store
+                    .set_service_state_at(&deployment, &service, state, detail.as_deref(), at)
+                    .await
+                {
+                    failed.get_or_insert(error.to_string());
+                }
+            }
+            Record::StartStep {
+                step,
+                deployment,
+                service,
+                stage,
+                index,
+                kind,
+                description,
+                at,
+            } => match store
+                .start_step_at(&deployment, &service, stage, index, kind, &description, at)
+                .await
+            {
+                Ok(id) => {
+                    ids.insert(step, id);
+                }
+                Err(error) => {
+                    failed.get_or_insert(error.to_string());
+                }
+            },
+            Record::FinishStep {
+                step,
+                status,
+                exit_code,
+                attempts,
+                message,
+                at,
+            } => {
+                if let Some(step) = ids.remove(&step)
+                    && let Err(error) = store
+                        .finish_step_at(step, status, exit_code, attempts, message.as_deref(), at)
+                        .await
+                {
+                    failed.get_or_insert(error.to_string());
+                }
+            }
             Record::Flush(done) => {
                 let _ = done.send(failed.take().map_or(Ok(()), Err));
             }
@@ -245,6 +343,11 @@ impl Recorder {
         Ok(())
     }
 
+    /// A service's new state. A service that starts (deploying, rolling
+    /// back) is written at once, before its steps run: a release killed
+    /// after that knows the service was touched. Any other state goes
+    /// through the queue, in order, and is written before the release's
+    /// next status.
     pub(crate) async fn service_state(
         &self,
         id: &str,
@@ -252,33 +355,76 @@ impl Recorder {
         state: ServiceState,
         detail: Option<String>,
     ) -> Result<(), DeployError> {
-        self.flush().await;
-        self.store
-            .set_service_state(id, service, state, detail.as_deref())
-            .await?;
         let _ = self.progress.send(Progress::Service {
             service: service.to_string(),
             state,
-            detail,
+            detail: detail.clone(),
         });
+        if matches!(state, ServiceState::Deploying | ServiceState::RollingBack) {
+            self.store
+                .set_service_state(id, service, state, detail.as_deref())
+                .await?;
+            self.publisher.publish().await;
+        } else {
+            self.queue(Record::State {
+                deployment: id.to_string(),
+                service: service.to_string(),
+                state,
+                detail,
+                at: weft_store::time::now_ms(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Services that start together, written at once in one transaction.
+    pub(crate) async fn services_starting(
+        &self,
+        id: &str,
+        services: &[&str],
+        state: ServiceState,
+    ) -> Result<(), DeployError> {
+        self.store
+            .set_services_state_at(id, services, state, None, weft_store::time::now_ms())
+            .await?;
+        for service in services {
+            let _ = self.progress.send(Progress::Service {
+                service: (*service).to_string(),
+                state,
+                detail: None,
+            });
+        }
         self.publisher.publish().await;
         Ok(())
     }
 
-    pub(crate) async fn start_step(
+    fn queue(&self, record: Record) {
+        // The task ends only with the release.
+        let _ = self.sender.send(record);
+    }
+
+    /// A step starts: recorded in order, off the release's path (its
+    /// service is already recorded as started). Returns the recorder's
+    /// number for the step, which its output and its end go by.
+    pub(crate) fn start_step(
         &self,
         id: &str,
         service: &str,
         stage: Stage,
         step: &PlannedStep,
-    ) -> Result<i64, DeployError> {
-        let index = u32::try_from(step.index).unwrap_or(u32::MAX);
-        let step = self
-            .store
-            .start_step(id, service, stage, index, step.kind, &step.description)
-            .await?;
-        self.publisher.publish().await;
-        Ok(step)
+    ) -> i64 {
+        let number = self.steps.fetch_add(1, Ordering::Relaxed);
+        self.queue(Record::StartStep {
+            step: number,
+            deployment: id.to_string(),
+            service: service.to_string(),
+            stage,
+            index: u32::try_from(step.index).unwrap_or(u32::MAX),
+            kind: step.kind,
+            description: step.description.clone(),
+            at: weft_store::time::now_ms(),
+        });
+        number
     }
 
     pub(crate) async fn finish_step(
@@ -289,11 +435,15 @@ impl Recorder {
         attempts: u32,
         message: Option<String>,
     ) -> Result<(), DeployError> {
-        self.flush().await;
-        self.store
-            .finish_step(step, status, exit_code, attempts, message.as_deref())
-            .await?;
-        self.publisher.publish().await;
+        // In order after the step's output.
+        self.queue(Record::FinishStep {
+            step,
+            status,
+            exit_code,
+            attempts,
+            message,
+            at: weft_store::time::now_ms(),
+        });
         Ok(())
     }
 }
@@ -392,6 +542,7 @@ impl ObservationSink for GateRecorder {
             gate: u32::try_from(gate.index).unwrap_or(u32::MAX),
             description: gate.description.clone(),
             observation: observation.clone(),
+            at: weft_store::time::now_ms(),
         });
     }
 }

@@ -152,7 +152,34 @@ impl Store {
         state: ServiceState,
         detail: Option<&str>,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
+        self.set_service_state_at(id, service, state, detail, now_ms())
+            .await
+    }
+
+    /// [`Store::set_service_state`] as of `now` (ms since the epoch), for a
+    /// change written after it happened.
+    pub async fn set_service_state_at(
+        &self,
+        id: &str,
+        service: &str,
+        state: ServiceState,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.set_services_state_at(id, &[service], state, detail, now)
+            .await
+    }
+
+    /// Several services of a deployment take one state, in one transaction
+    /// (a phase's services starting together).
+    pub async fn set_services_state_at(
+        &self,
+        id: &str,
+        services: &[&str],
+        state: ServiceState,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let starting = matches!(state, ServiceState::Deploying | ServiceState::RollingBack);
         let ending = matches!(
             state,
@@ -162,35 +189,37 @@ impl Store {
                 | ServiceState::RollbackFailed
         );
         let mut transaction = self.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE deployment_services SET state = $1, detail = $2,
-                    started_at = CASE WHEN $3 = 1 THEN $4 ELSE started_at END,
-                    finished_at = CASE WHEN $5 = 1 THEN $4 WHEN $3 = 1 THEN NULL ELSE finished_at END
-             WHERE deployment = $6 AND service = $7",
-        )
-        .bind(state.as_str())
-        .bind(detail)
-        .bind(i64::from(starting))
-        .bind(now)
-        .bind(i64::from(ending))
-        .bind(id)
-        .bind(service)
-        .execute(&mut **transaction)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::invalid(
-                "service",
-                format!("deployment `{id}` has no service `{service}`"),
-            ));
+        for service in services {
+            let updated = sqlx::query(
+                "UPDATE deployment_services SET state = $1, detail = $2,
+                        started_at = CASE WHEN $3 = 1 THEN $4 ELSE started_at END,
+                        finished_at = CASE WHEN $5 = 1 THEN $4 WHEN $3 = 1 THEN NULL ELSE finished_at END
+                 WHERE deployment = $6 AND service = $7",
+            )
+            .bind(state.as_str())
+            .bind(detail)
+            .bind(i64::from(starting))
+            .bind(now)
+            .bind(i64::from(ending))
+            .bind(id)
+            .bind(*service)
+            .execute(&mut **transaction)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::invalid(
+                    "service",
+                    format!("deployment `{id}` has no service `{service}`"),
+                ));
+            }
+            insert_event(
+                &mut transaction,
+                "deployment",
+                None,
+                json!({"id": id, "service": service, "state": state.as_str(), "detail": detail}),
+            )
+            .await?;
         }
-        insert_event(
-            &mut transaction,
-            "deployment",
-            None,
-            json!({"id": id, "service": service, "state": state.as_str(), "detail": detail}),
-        )
-        .await?;
         transaction.commit().await
     }
 
@@ -223,6 +252,23 @@ impl Store {
         kind: &str,
         description: &str,
     ) -> Result<i64, StoreError> {
+        self.start_step_at(id, service, stage, index, kind, description, now_ms())
+            .await
+    }
+
+    /// [`Store::start_step`] as of `started` (ms since the epoch), for a step
+    /// whose start is written after it happened.
+    #[expect(clippy::too_many_arguments, reason = "one row's columns")]
+    pub async fn start_step_at(
+        &self,
+        id: &str,
+        service: &str,
+        stage: Stage,
+        index: u32,
+        kind: &str,
+        description: &str,
+        started: i64,
+    ) -> Result<i64, StoreError> {
         let mut transaction = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO deployment_steps (deployment, service, stage, step_index, kind,
@@ -235,7 +281,7 @@ impl Store {
         .bind(i64::from(index))
         .bind(kind)
         .bind(description)
-        .bind(now_ms())
+        .bind(started)
         .fetch_one(&mut **transaction)
         .await?;
         let step: i64 = row.try_get("id")?;
@@ -280,6 +326,21 @@ impl Store {
         attempts: u32,
         message: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.finish_step_at(step, status, exit_code, attempts, message, now_ms())
+            .await
+    }
+
+    /// [`Store::finish_step`] as of `finished` (ms since the epoch), for a
+    /// step whose end is written after it happened.
+    pub async fn finish_step_at(
+        &self,
+        step: i64,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        attempts: u32,
+        message: Option<&str>,
+        finished: i64,
+    ) -> Result<(), StoreError> {
         let mut transaction = self.begin().await?;
         let row = sqlx::query(
             "UPDATE deployment_steps SET status = $1, exit_code = $2, attempts = $3, message = $4,
@@ -290,7 +351,7 @@ impl Store {
         .bind(exit_code.map(i64::from))
         .bind(i64::from(attempts))
         .bind(message)
-        .bind(now_ms())
+        .bind(finished)
         .bind(step)
         .fetch_optional(&mut **transaction)
         .await?
@@ -308,7 +369,7 @@ impl Store {
         transaction.commit().await
     }
 
-    /// Records one gate observation, made now.
+    /// Records one gate observation, made at `at` (ms since the epoch).
     #[expect(clippy::too_many_arguments, reason = "one row's columns")]
     pub async fn record_observation(
         &self,
@@ -319,6 +380,7 @@ impl Store {
         description: &str,
         verdict: Verdict,
         message: &str,
+        at: i64,
     ) -> Result<(), StoreError> {
         let mut transaction = self.begin().await?;
         sqlx::query(
@@ -333,7 +395,7 @@ impl Store {
         .bind(description)
         .bind(verdict.as_str())
         .bind(message)
-        .bind(now_ms())
+        .bind(at)
         .execute(&mut **transaction)
         .await?;
         insert_event(

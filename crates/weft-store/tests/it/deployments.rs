@@ -97,6 +97,7 @@ async fn a_release_is_recorded_as_it_happens(backend: Backend, test: &str) {
                 "http /health",
                 verdict,
                 "seen",
+                weft_store::time::now_ms(),
             )
             .await
             .expect("observation");
