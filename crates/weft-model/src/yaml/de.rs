@@ -44,7 +44,14 @@ pub fn from_node<T: DeserializeOwned>(
 ) -> Result<T, DecodeError> {
     let mut ignored = Vec::new();
     let value = serde_ignored::deserialize(NodeDeserializer(node), |path| {
-        ignored.push(path.to_string());
+        // serde_ignored writes `?` for an `Option` on the way; YAML has none.
+        let path: Vec<String> = path
+            .to_string()
+            .split('.')
+            .filter(|part| *part != "?")
+            .map(str::to_string)
+            .collect();
+        ignored.push(path.join("."));
     })?;
     for path in ignored {
         let span = key_span(node, &path).unwrap_or(node.span);
@@ -347,6 +354,29 @@ mod tests {
         assert_eq!(config.port, 8080);
         assert_eq!(config.tags, ["a"]);
         assert_eq!(unknown, [("colour".to_string(), 3)]);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Outer {
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Inner {
+        #[expect(dead_code, reason = "only its decoding matters")]
+        bucket: String,
+    }
+
+    #[test]
+    fn unknown_keys_inside_optional_sections_are_located() {
+        let node = parse_one("inner:\n  bucket: b\n  wat: 2\n").unwrap();
+        let mut unknown = Vec::new();
+        let outer: Outer = from_node(&node, |path, span| {
+            unknown.push((path, span.start.line, span.start.column));
+        })
+        .unwrap();
+        assert!(outer.inner.is_some());
+        assert_eq!(unknown, [("inner.wat".to_string(), 3, 3)]);
     }
 
     #[test]
