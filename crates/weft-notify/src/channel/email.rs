@@ -1,18 +1,20 @@
 //! Mail over SMTP with lettre's blocking transport (rustls with ring): a
 //! `multipart/alternative` of text and HTML, one thread per release.
 //!
-//! Threading: the first mail of a thread (a release) gets a fresh
-//! `Message-ID`, remembered per channel; every later mail of that thread
-//! names it in `In-Reply-To` and `References`. The memory lives as long as
-//! the notifier.
+//! Threading: every mail of a thread (a release) names the same root,
+//! `<weft.thread.THREAD@DOMAIN>`, in `In-Reply-To` and `References`, and
+//! has a fresh `Message-ID` of its own. The root is derived, not
+//! remembered, so a mail sent by another process (an escalation sent by
+//! `weft serve` after the release's own process ended) joins the thread;
+//! mail clients group messages that share a parent even when it never
+//! arrived.
 //!
 //! TLS: `smtps://` is TLS from the first byte; on `smtp://`, `starttls: auto`
 //! upgrades when the server offers STARTTLS, `always` fails when it does not,
 //! `never` stays plain. Certificates are checked against the Mozilla roots
 //! plus `ca_file`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
@@ -39,8 +41,6 @@ pub(crate) struct EmailChannel {
     /// The PEM of `ca_file`.
     roots: Option<Result<Vec<u8>, NotifyError>>,
     timeout: Option<Duration>,
-    /// The first `Message-ID` of each thread.
-    threads: Mutex<HashMap<String, String>>,
 }
 
 impl EmailChannel {
@@ -67,7 +67,6 @@ impl EmailChannel {
             credentials,
             roots,
             timeout: config.timeout.map(|t| t.0),
-            threads: Mutex::new(HashMap::new()),
         }
     }
 
@@ -103,6 +102,11 @@ impl EmailChannel {
             fastrand::u32(..),
             id_part(from.email.domain())
         );
+        let root = format!(
+            "<weft.thread.{}@{}>",
+            id_part(&notification.thread),
+            id_part(from.email.domain())
+        );
         let mut builder = Message::builder()
             .from(from)
             .subject(render::subject(notification))
@@ -111,16 +115,7 @@ impl EmailChannel {
         for to in &self.to {
             builder = builder.to(mailbox(to)?);
         }
-        let first = self
-            .threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(notification.thread.clone())
-            .or_insert_with(|| id.clone())
-            .clone();
-        if first != id {
-            builder = builder.in_reply_to(first.clone()).references(first);
-        }
+        builder = builder.in_reply_to(root.clone()).references(root);
         builder
             .multipart(MultiPart::alternative_plain_html(
                 render::text(notification),
