@@ -1,6 +1,8 @@
 //! `weft notify test`: a real webhook receiver on 127.0.0.1 hears the test
 //! message; a channel that is not there, or that cannot be reached, says so.
 
+use std::time::{Duration, Instant};
+
 use weft_testkit::Workspace;
 use weft_testkit::http::RecordingServer;
 
@@ -81,4 +83,64 @@ fn an_unreachable_channel_fails_with_exit_3() {
     let answer = run.json();
     assert_eq!(answer["ok"], false);
     assert!(answer["attempts"].as_u64().unwrap() > 1, "{answer}");
+}
+
+#[test]
+fn weft_serve_sends_the_escalation_a_finished_release_armed() {
+    let receiver = RecordingServer::start(&[]);
+    let workspace = Workspace::new().file("a/README.md", "repository a\n").file(
+        "weft.yaml",
+        &format!(
+            "repositories: {{a: {{}}}}\nenvironments: {{prod: {{rollback: manual}}}}\nservices:\n  a:\n    repository: a\n    deploy:\n      steps: [{{run: 'test \"$WEFT_VERSION\" != bad'}}]\nnotify:\n  channels:\n    failures: {{webhook: {{url: \"{failures}\"}}}}\n    pager: {{webhook: {{url: \"{pager}\"}}}}\n  rules:\n    prod:\n      events: [deployment_failed]\n      channels: [failures]\n      escalate_after: 1s\n      escalate_to: [pager]\n",
+            failures = receiver.url("/failures"),
+            pager = receiver.url("/pager"),
+        ),
+    );
+    let root = workspace.root();
+    let failed = weft_in(root, &["deploy", "run", "prod", "--set", "a=bad"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains("an escalation is armed: `weft serve` sends it in"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(receiver.requests_to("/failures").len(), 1);
+    assert!(receiver.requests_to("/pager").is_empty());
+
+    // The release's process is gone; the server sends the escalation once.
+    let _server = crate::lock::serve(root);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while receiver.requests_to("/pager").is_empty() {
+        assert!(Instant::now() < deadline, "no escalation within 15 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let page = receiver.requests_to("/pager")[0].json();
+    assert_eq!(page["event"], "deployment_failed");
+    assert!(
+        page["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unresolved after 1s: "),
+        "{page}"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(receiver.requests_to("/pager").len(), 1, "sent once");
+    let status = weft_in(root, &["deploy", "status", "--format", "json"]);
+    let told: Vec<(String, bool)> = status.json()["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["channel"].as_str().unwrap().to_string(),
+                n["escalation"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [("failures".to_string(), false), ("pager".to_string(), true)]
+    );
 }
