@@ -212,7 +212,8 @@ pub struct LaunchConfig {
     pub log_files: Option<usize>,
 }
 
-/// Accepts one string or a list of strings.
+/// Accepts one string or a list of strings (`env_file`, a rule's
+/// `when.environment`).
 pub(super) fn one_or_many<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<String>, D::Error> {
@@ -220,7 +221,7 @@ pub(super) fn one_or_many<'de, D: Deserializer<'de>>(
     impl<'de> serde::de::Visitor<'de> for OneOrMany {
         type Value = Vec<String>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a path or a list of paths")
+            f.write_str("a string or a list of strings")
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
             Ok(vec![v.to_string()])

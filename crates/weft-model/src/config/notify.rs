@@ -491,7 +491,7 @@ pub struct RuleConfig {
 #[schemars(extend("additionalProperties" = false))]
 pub struct RuleWhen {
     /// An environment name, or a list of them (default: any).
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(default, deserialize_with = "super::launch::one_or_many")]
     #[schemars(with = "Vec<String>")]
     pub environment: Vec<String>,
 }
@@ -509,34 +509,6 @@ impl RuleConfig {
     pub fn applies_to(&self, environment: &str) -> bool {
         self.when.environment.is_empty() || self.when.environment.iter().any(|e| e == environment)
     }
-}
-
-/// Accepts one name or a list of names.
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    struct OneOrMany;
-    impl<'de> serde::de::Visitor<'de> for OneOrMany {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a name or a list of names")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut values = Vec::new();
-            while let Some(value) = seq.next_element::<String>()? {
-                values.push(value);
-            }
-            Ok(values)
-        }
-    }
-    deserializer.deserialize_any(OneOrMany)
 }
 
 /// Checks the names `notify:` and `environments:` refer to: every channel a
