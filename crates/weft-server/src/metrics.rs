@@ -1,7 +1,12 @@
-//! `/metrics` in the Prometheus text format (checked by `promtool check
-//! metrics` in the tests), and the same figures as JSON.
+//! `/metrics` in the OpenMetrics text format, encoded by prometheus-client
+//! (the tests have a real Prometheus server scrape it), and the same
+//! figures as JSON.
 
-use std::fmt::Write;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -21,41 +26,142 @@ pub(crate) fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+/// The bucket counts prometheus-client encodes (each bucket's own, which it
+/// accumulates, the last one `+Inf`) from cumulative counts over `bounds`.
+fn buckets(bounds: &[f64], cumulative: &[u64], count: u64) -> Vec<(f64, u64)> {
+    let mut previous = 0;
+    let mut out: Vec<(f64, u64)> = bounds
+        .iter()
+        .zip(cumulative)
+        .map(|(bound, total)| {
+            let own = total.saturating_sub(previous);
+            previous = *total;
+            (*bound, own)
+        })
+        .collect();
+    out.push((f64::MAX, count.saturating_sub(previous)));
+    out
 }
 
-fn histogram(out: &mut String, name: &str, labels: &str, histogram: &Histogram) {
-    let sep = if labels.is_empty() { "" } else { "," };
-    for (bound, count) in BUCKETS.iter().zip(histogram.counts) {
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+/// One histogram's figures.
+#[derive(Debug)]
+struct HistogramSample {
+    labels: Vec<(String, String)>,
+    sum: f64,
+    count: u64,
+    buckets: Vec<(f64, u64)>,
+}
+
+impl HistogramSample {
+    fn of(labels: Vec<(String, String)>, histogram: &Histogram) -> HistogramSample {
+        HistogramSample {
+            labels,
+            sum: histogram.sum,
+            count: histogram.count,
+            buckets: buckets(&BUCKETS, &histogram.counts, histogram.count),
+        }
     }
-    let _ = writeln!(
-        out,
-        "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
-        histogram.count
-    );
-    let braces = if labels.is_empty() {
-        String::new()
-    } else {
-        format!("{{{labels}}}")
-    };
-    let _ = writeln!(out, "{name}_sum{braces} {}", histogram.sum);
-    let _ = writeln!(out, "{name}_count{braces} {}", histogram.count);
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// A gauge's value: counts stay integers in the text.
+#[derive(Debug, Clone, Copy)]
+enum Number {
+    Integer(i64),
+    Float(f64),
+}
+
+/// A metric family as one scrape reports it.
+#[derive(Debug)]
+enum Family {
+    Counter(Vec<(Vec<(String, String)>, u64)>),
+    Gauge(Vec<(Vec<(String, String)>, Number)>),
+    Histogram(Vec<HistogramSample>),
+}
+
+/// What one scrape reports, gathered from the store and this replica, then
+/// encoded by prometheus-client in the OpenMetrics text format. Counter
+/// names are given without `_total`, which the encoding adds.
+#[derive(Debug, Default)]
+struct Scrape {
+    families: Vec<(&'static str, &'static str, Family)>,
+}
+
+impl Scrape {
+    fn counter(&mut self, name: &'static str, help: &'static str, value: u64) {
+        self.families
+            .push((name, help, Family::Counter(vec![(Vec::new(), value)])));
+    }
+
+    fn gauge(&mut self, name: &'static str, help: &'static str, value: Number) {
+        self.families
+            .push((name, help, Family::Gauge(vec![(Vec::new(), value)])));
+    }
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        for (name, help, family) in &self.families {
+            match family {
+                Family::Counter(samples) => {
+                    let mut metric =
+                        encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+                    for (labels, value) in samples {
+                        if labels.is_empty() {
+                            metric.encode_counter::<NoLabelSet, _, u64>(value, None)?;
+                        } else {
+                            metric
+                                .encode_family(labels)?
+                                .encode_counter::<NoLabelSet, _, u64>(value, None)?;
+                        }
+                    }
+                }
+                Family::Gauge(samples) => {
+                    let mut metric =
+                        encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                    for (labels, value) in samples {
+                        match (labels.is_empty(), value) {
+                            (true, Number::Integer(value)) => metric.encode_gauge(value)?,
+                            (true, Number::Float(value)) => metric.encode_gauge(value)?,
+                            (false, Number::Integer(value)) => {
+                                metric.encode_family(labels)?.encode_gauge(value)?;
+                            }
+                            (false, Number::Float(value)) => {
+                                metric.encode_family(labels)?.encode_gauge(value)?;
+                            }
+                        }
+                    }
+                }
+                Family::Histogram(samples) => {
+                    let mut metric =
+                        encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+                    for sample in samples {
+                        let (sum, count, buckets) = (sample.sum, sample.count, &sample.buckets);
+                        if sample.labels.is_empty() {
+                            metric.encode_histogram::<NoLabelSet>(sum, count, buckets, None)?;
+                        } else {
+                            metric
+                                .encode_family(&sample.labels)?
+                                .encode_histogram::<NoLabelSet>(sum, count, buckets, None)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn label(name: &str, value: &str) -> (String, String) {
+    (name.to_string(), value.to_string())
 }
 
 pub(crate) async fn prometheus(State(state): State<AppState>, _: HealthAccess) -> Response {
     match render(&state).await {
         Ok(text) => (
-            [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             text,
         )
             .into_response(),
@@ -67,102 +173,91 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
     let store = state.coordinator.store();
     let stats = store.stats().await?;
     let metrics = state.coordinator.metrics();
-    let mut out = String::new();
+    let mut scrape = Scrape::default();
 
-    header(
-        &mut out,
-        "weft_operations_total",
-        "counter",
+    let operations = metrics
+        .operations()
+        .into_iter()
+        .map(|((kind, status), count)| {
+            (vec![label("type", &kind), label("status", &status)], count)
+        })
+        .collect();
+    scrape.families.push((
+        "weft_operations",
         "Coordination operations finished by this replica, by type and status.",
-    );
-    for ((kind, status), count) in metrics.operations() {
-        let _ = writeln!(
-            out,
-            "weft_operations_total{{type=\"{}\",status=\"{}\"}} {count}",
-            escape(&kind),
-            escape(&status)
-        );
-    }
-    header(
-        &mut out,
+        Family::Counter(operations),
+    ));
+    let durations = metrics
+        .durations()
+        .into_iter()
+        .map(|(kind, histogram)| HistogramSample::of(vec![label("type", &kind)], &histogram))
+        .collect();
+    scrape.families.push((
         "weft_operation_duration_seconds",
-        "histogram",
         "How long operations took, waiting included, by type.",
-    );
-    for (kind, durations) in metrics.durations() {
-        histogram(
-            &mut out,
-            "weft_operation_duration_seconds",
-            &format!("type=\"{}\"", escape(&kind)),
-            &durations,
-        );
-    }
-    header(
-        &mut out,
+        Family::Histogram(durations),
+    ));
+    scrape.families.push((
         "weft_wake_latency_seconds",
-        "histogram",
         "From a waiter being granted to its request holding the lease.",
-    );
-    histogram(
-        &mut out,
-        "weft_wake_latency_seconds",
-        "",
-        &metrics.wake_latency(),
-    );
+        Family::Histogram(vec![HistogramSample::of(
+            Vec::new(),
+            &metrics.wake_latency(),
+        )]),
+    ));
 
-    let counters: [(&str, &str, u64); 9] = [
+    let counters: [(&'static str, &'static str, u64); 9] = [
         (
-            "weft_grants_total",
+            "weft_grants",
             "Leases granted to waiters in the queue.",
             Metrics::get(&metrics.grants),
         ),
         (
-            "weft_releases_total",
+            "weft_releases",
             "Leases released by their holders.",
             Metrics::get(&metrics.releases),
         ),
         (
-            "weft_expiries_total",
+            "weft_expiries",
             "Leases reaped after their TTL ran out.",
             Metrics::get(&metrics.expiries),
         ),
         (
-            "weft_claim_conflicts_total",
+            "weft_claim_conflicts",
             "Claims that found their resource taken and did not wait.",
             Metrics::get(&metrics.conflicts),
         ),
         (
-            "weft_wait_timeouts_total",
+            "weft_wait_timeouts",
             "Waiters whose maximum wait ran out.",
             Metrics::get(&metrics.timeouts),
         ),
         (
-            "weft_force_releases_total",
+            "weft_force_releases",
             "Emergency force-releases.",
             Metrics::get(&metrics.force_releases),
         ),
         (
-            "weft_alerts_fired_total",
+            "weft_alerts_fired",
             "Alerts fired.",
             Metrics::get(&metrics.alerts_fired),
         ),
         (
-            "weft_conflicts_found_total",
+            "weft_conflicts_found",
             "Shared-resource conflicts found by analysis requests.",
             Metrics::get(&metrics.conflicts_found),
         ),
         (
-            "weft_conflicts_resolved_total",
+            "weft_conflicts_resolved",
             "Conflicts resolved automatically by resolve requests.",
             Metrics::get(&metrics.conflicts_resolved),
         ),
     ];
     for (name, help, value) in counters {
-        header(&mut out, name, "counter", help);
-        let _ = writeln!(out, "{name} {value}");
+        scrape.counter(name, help, value);
     }
 
-    let gauges: [(&str, &str, i64); 5] = [
+    let gauges: [(&'static str, &'static str, i64); 5] = [
         (
             "weft_leases_active",
             "Leases held now, across replicas.",
@@ -190,33 +285,25 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         ),
     ];
     for (name, help, value) in gauges {
-        header(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {value}");
+        scrape.gauge(name, help, Number::Integer(value));
     }
-    deployments(&mut out, &store.deployment_stats().await?);
-    header(
-        &mut out,
+    deployments(&mut scrape, &store.deployment_stats().await?);
+    scrape.gauge(
         "weft_process_resident_memory_bytes",
-        "gauge",
         "Resident memory of this replica.",
+        Number::Integer(i64::try_from(resident_bytes()).unwrap_or(i64::MAX)),
     );
-    let _ = writeln!(
-        out,
-        "weft_process_resident_memory_bytes {}",
-        resident_bytes()
-    );
-    header(
-        &mut out,
+    scrape.gauge(
         "weft_uptime_seconds",
-        "gauge",
         "Seconds since this replica started.",
+        Number::Float(state.started.elapsed().as_secs_f64()),
     );
-    let _ = writeln!(
-        out,
-        "weft_uptime_seconds {}",
-        state.started.elapsed().as_secs_f64()
-    );
-    Ok(out)
+
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(scrape));
+    let mut text = String::new();
+    encode(&mut text, &registry).map_err(|error| ApiError::internal(&error))?;
+    Ok(text)
 }
 
 /// Upper bounds, in seconds, of the release duration histogram.
@@ -226,44 +313,31 @@ const RELEASE_BUCKETS: [f64; 10] = [
 
 /// Releases from the store: every replica (and every `weft deploy` on the
 /// same database) reports the same totals.
-fn deployments(out: &mut String, stats: &weft_store::DeploymentStats) {
-    header(
-        out,
-        "weft_deployments_total",
-        "counter",
+fn deployments(scrape: &mut Scrape, stats: &weft_store::DeploymentStats) {
+    let by_status = stats
+        .by_status
+        .iter()
+        .map(|(environment, status, count)| {
+            (
+                vec![label("environment", environment), label("status", status)],
+                u64::try_from(*count).unwrap_or(0),
+            )
+        })
+        .collect();
+    scrape.families.push((
+        "weft_deployments",
         "Releases recorded in the store, by environment and status.",
-    );
-    for (environment, status, count) in &stats.by_status {
-        let _ = writeln!(
-            out,
-            "weft_deployments_total{{environment=\"{}\",status=\"{}\"}} {count}",
-            escape(environment),
-            escape(status)
-        );
-    }
-    header(
-        out,
-        "weft_deployment_rollbacks_total",
-        "counter",
+        Family::Counter(by_status),
+    ));
+    scrape.counter(
+        "weft_deployment_rollbacks",
         "Releases that rolled back or failed to, and rollbacks to a recorded release.",
+        u64::try_from(stats.rollbacks).unwrap_or(0),
     );
-    let _ = writeln!(out, "weft_deployment_rollbacks_total {}", stats.rollbacks);
-    header(
-        out,
-        "weft_deployment_gate_failures_total",
-        "counter",
+    scrape.counter(
+        "weft_deployment_gate_failures",
         "Gate observations that failed.",
-    );
-    let _ = writeln!(
-        out,
-        "weft_deployment_gate_failures_total {}",
-        stats.gate_failures
-    );
-    header(
-        out,
-        "weft_deployment_duration_seconds",
-        "histogram",
-        "How long finished releases took, by environment.",
+        u64::try_from(stats.gate_failures).unwrap_or(0),
     );
     let mut by_environment: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
     for (environment, ms) in &stats.durations_ms {
@@ -272,31 +346,27 @@ fn deployments(out: &mut String, stats: &weft_store::DeploymentStats) {
             .or_default()
             .push(*ms as f64 / 1000.0);
     }
-    for (environment, seconds) in by_environment {
-        let labels = format!("environment=\"{}\"", escape(environment));
-        for bound in RELEASE_BUCKETS {
-            let count = seconds.iter().filter(|s| **s <= bound).count();
-            let _ = writeln!(
-                out,
-                "weft_deployment_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "weft_deployment_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-            seconds.len()
-        );
-        let _ = writeln!(
-            out,
-            "weft_deployment_duration_seconds_sum{{{labels}}} {}",
-            seconds.iter().sum::<f64>()
-        );
-        let _ = writeln!(
-            out,
-            "weft_deployment_duration_seconds_count{{{labels}}} {}",
-            seconds.len()
-        );
-    }
+    let durations = by_environment
+        .into_iter()
+        .map(|(environment, seconds)| {
+            let cumulative: Vec<u64> = RELEASE_BUCKETS
+                .iter()
+                .map(|bound| seconds.iter().filter(|s| **s <= *bound).count() as u64)
+                .collect();
+            let count = seconds.len() as u64;
+            HistogramSample {
+                labels: vec![label("environment", environment)],
+                sum: seconds.iter().sum(),
+                count,
+                buckets: buckets(&RELEASE_BUCKETS, &cumulative, count),
+            }
+        })
+        .collect();
+    scrape.families.push((
+        "weft_deployment_duration_seconds",
+        "How long finished releases took, by environment.",
+        Family::Histogram(durations),
+    ));
 }
 
 /// The same figures for `?format=json`. The rates cover the last

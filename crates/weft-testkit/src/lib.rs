@@ -3,11 +3,13 @@
 //! binary that supervisor tests launch as a child process, and real or fake
 //! servers on 127.0.0.1: `github`, a fake of GitHub's REST API checked
 //! against GitHub's OpenAPI description; `http`, a recording HTTP server;
-//! `s3`, moto as an S3-compatible server.
+//! `s3`, moto as an S3-compatible server; `prometheus`, a real Prometheus
+//! server.
 
 pub mod github;
 pub mod http;
 mod postgres;
+pub mod prometheus;
 pub mod s3;
 mod synthetic;
 mod test_service;

@@ -5,10 +5,6 @@
     clippy::unwrap_used,
     reason = "test helpers fail loudly on anything unexpected"
 )]
-#![expect(
-    clippy::print_stdout,
-    reason = "SKIP lines tell why a real server was not used"
-)]
 
 mod bucket;
 mod notify;

@@ -1,66 +1,23 @@
-//! `/metrics` after real traffic passes `promtool check metrics` (Debian's
-//! `prometheus` package), and carries the figures the traffic made.
+//! `/metrics` after real traffic carries the figures the traffic made, in
+//! the OpenMetrics text a real Prometheus server (Debian's `prometheus`)
+//! scrapes without error.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 use weft_client::AcquireBody;
+use weft_testkit::prometheus::Prometheus;
 
 use crate::support::{TestServer, eventually, http, seed_workspace};
 
-/// promtool, or `None` (after a SKIP line) unless `WEFT_REQUIRE_PROMTOOL=1`.
-fn promtool() -> Option<PathBuf> {
-    let found = std::env::var_os("PROMTOOL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|p| p.join("promtool"))
-                    .find(|p| p.is_file())
-            })
-        })
-        .filter(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var("WEFT_REQUIRE_PROMTOOL").as_deref() != Ok("1"),
-            "WEFT_REQUIRE_PROMTOOL=1 but promtool is not installed (apt-get install prometheus)"
-        );
-        eprintln!(
-            "SKIP metrics::promtool: promtool is not installed (apt-get install prometheus, or set PROMTOOL)"
-        );
-    }
-    found
-}
-
-/// Pipes `text` into `promtool check metrics`, which must pass.
-pub(crate) fn promtool_check(text: &str) {
-    let Some(promtool) = promtool() else {
-        return;
-    };
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed ({}):\n{}{}\n--- the metrics:\n{text}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+/// A real Prometheus server scraping `address`'s `/metrics`, once it has
+/// done so without error; `None` when Prometheus is not installed (and not
+/// required).
+fn scraped(test: &str, address: std::net::SocketAddr) -> Option<Prometheus> {
+    let prometheus = Prometheus::start(test, &[&address.to_string()])?;
+    let targets = prometheus.wait_scraped();
+    assert_eq!(targets["activeTargets"][0]["health"], "up", "{targets}");
+    Some(prometheus)
 }
 
 fn claim(resource: &str, holder: &str, wait_ms: i64) -> AcquireBody {
@@ -82,7 +39,7 @@ fn sample(text: &str, name: &str) -> f64 {
 }
 
 #[test]
-fn metrics_after_traffic_pass_promtool() {
+fn metrics_after_traffic_are_scraped() {
     let workspace = seed_workspace();
     let root = workspace.root().to_path_buf();
     let server = TestServer::start(move |settings| settings.workspace = root);
@@ -160,20 +117,43 @@ fn metrics_after_traffic_pass_promtool() {
         "weft_operations_total{type=\"release\",status=\"succeeded\"} 2",
         "weft_operations_total{type=\"renew\",status=\"succeeded\"} 1",
         "weft_operations_total{type=\"analysis\",status=\"succeeded\"} 3",
-        "weft_operation_duration_seconds_bucket{type=\"claim\",le=\"+Inf\"} 5",
+        "weft_operation_duration_seconds_bucket{le=\"+Inf\",type=\"claim\"} 5",
         "weft_operation_duration_seconds_count{type=\"analysis\"} 3",
     ] {
         assert!(text.contains(labelled), "no `{labelled}` in:\n{text}");
     }
 
-    promtool_check(&text);
+    assert!(text.ends_with("# EOF\n"), "{text}");
+
+    // What Prometheus reads from it is what the text says.
+    let Some(prometheus) = scraped("metrics_after_traffic_are_scraped", server.address) else {
+        return;
+    };
+    assert_eq!(prometheus.value("weft_grants_total"), Some(1.0));
+    assert_eq!(prometheus.value("weft_leases_active"), Some(1.0));
+    assert_eq!(
+        prometheus.value("weft_operations_total{type=\"claim\",status=\"succeeded\"}"),
+        Some(3.0)
+    );
+    assert_eq!(
+        prometheus.value("weft_wake_latency_seconds_count"),
+        Some(1.0)
+    );
+    assert_eq!(
+        prometheus.value("weft_operation_duration_seconds_bucket{type=\"claim\",le=\"+Inf\"}"),
+        Some(5.0)
+    );
 }
 
 #[test]
-fn metrics_of_an_idle_server_pass_promtool() {
+fn metrics_of_an_idle_server_are_scraped() {
     let server = TestServer::start(|_| {});
     let (status, text) = http(server.address, "GET", "/metrics", &[], None);
     assert_eq!(status, 200);
     assert_eq!(sample(&text, "weft_leases_active"), 0.0);
-    promtool_check(&text);
+    let Some(prometheus) = scraped("metrics_of_an_idle_server_are_scraped", server.address) else {
+        return;
+    };
+    assert_eq!(prometheus.value("weft_leases_active"), Some(0.0));
+    assert_eq!(prometheus.value("up"), Some(1.0));
 }

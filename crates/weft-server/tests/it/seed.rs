@@ -893,7 +893,7 @@ async fn metrics_in_both_formats_over_a_time_range() {
         prometheus.headers["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain; version=0.0.4"),
+            .starts_with("application/openmetrics-text; version=1.0.0"),
         "{:?}",
         prometheus.headers
     );
