@@ -14,6 +14,7 @@ use crate::yaml::{self, Node};
 mod coordination;
 mod deploy;
 mod launch;
+mod monitor;
 mod notify;
 mod platforms;
 mod push;
@@ -24,6 +25,7 @@ pub use deploy::{
     HttpGate, JsonExpectation, PrometheusGate, RollbackMode, S3Config, StepAction, StepConfig,
     Strategy, WebhookStep, WorkflowStep,
 };
+pub use monitor::MonitorConfig;
 pub use notify::{
     ChannelConfig, EmailConfig, GithubIssueConfig, NotifyConfig, NotifyEvent, NotifySeverity,
     RawChannel, RuleConfig, RuleWhen, SlackConfig, SmtpServer, StartTls, WebhookConfig,
@@ -86,6 +88,9 @@ pub struct WorkspaceConfig {
     /// Where release notifications go, and which events go where.
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// The ecosystem monitor.
+    #[serde(default)]
+    pub monitor: MonitorConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]

@@ -192,6 +192,14 @@ Exit codes: 0 done, 1 the release failed (or was rolled back), 2 bad input, 3 th
         long_about = "The channels of weft.yaml's `notify:` tell people how releases go: Slack (incoming webhook), email (SMTP), GitHub issues (one per environment and service, closed on recovery) and signed webhooks, routed by `notify.rules`. `weft notify test CHANNEL` sends one a test message."
     )]
     Notify(crate::commands::notify::NotifyArgs),
+    /// Watch an ecosystem of repositories: so far, CI failure logs classified by rules
+    #[command(
+        long_about = "The ecosystem monitor. `weft monitor analyze-logs FILE...` classifies CI \
+failure logs with rules (a built-in set for dependency/Conan, security/FIPS, workflow/permissions, \
+build, test and deployment failures, extended by weft.yaml's `monitor.rules`); `weft monitor rules \
+test` checks every rule against its own examples."
+    )]
+    Monitor(crate::commands::monitor::MonitorArgs),
     /// Claim a typed shared resource: a port, a domain, an environment…
     #[command(
         long_about = "Claim TYPE:ID (port 8080, domain shop.example.com, environment staging…) as \

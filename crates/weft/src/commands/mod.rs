@@ -12,6 +12,7 @@ mod graph;
 mod launch;
 pub(crate) mod lock;
 mod logs;
+pub(crate) mod monitor;
 pub(crate) mod notify;
 mod plan;
 pub(crate) mod push;
@@ -122,6 +123,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Claim(args) => claim::run(&context, args),
         Command::Deploy(args) => deploy::run(&context, args),
         Command::Notify(args) => notify::run(&context, args),
+        Command::Monitor(args) => monitor::run(&context, args),
         Command::Ci(args) => ci::run(&context, args),
     }
 }

@@ -16,6 +16,7 @@ mod corpus;
 mod deploy;
 mod launch;
 mod lock;
+mod monitor;
 mod notify;
 mod push;
 mod push_server;
