@@ -4,27 +4,18 @@
 //! rules know is a finding with two lines of context on each side; a failure
 //! line they do not know is counted under its template.
 
+use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::LazyLock;
 
-use regex::Regex;
-use serde::Serialize;
-
-use crate::rules::{RuleSet, Severity};
+use crate::rules::{LineKind, RuleSet, Severity};
 use crate::template::template;
 
 /// Lines of context kept before and after a finding.
 const CONTEXT: usize = 2;
 /// Lines a multiline rule's patterns see at once.
 const WINDOW: usize = 10;
-
-/// Lines that look like a failure, for grouping the ones no rule knows.
-static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:error|errors|failed|failure|fatal|panic|panicked|exception|denied|timed out|cannot|could not|unable to)\b")
-        .expect("a valid pattern")
-});
 
 /// One match of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -209,50 +200,43 @@ impl<'a> Scanner<'a> {
             while end > 0 && matches!(buffer[end - 1], b'\n' | b'\r') {
                 end -= 1;
             }
-            let line = String::from_utf8_lossy(&buffer[..end]).into_owned();
-            self.line(line);
+            match std::str::from_utf8(&buffer[..end]) {
+                Ok(line) => self.line(line),
+                Err(_) => {
+                    let line = String::from_utf8_lossy(&buffer[..end]).into_owned();
+                    self.line(&line);
+                }
+            }
         }
     }
 
-    fn line(&mut self, raw: String) {
+    fn line(&mut self, raw: &str) {
         self.lines += 1;
         let number = self.lines;
         // GitHub Actions job logs start each line with its time: rules
         // (and their `^` anchors) see the line as the step printed it.
-        let line = match runner_timestamp(&raw) {
-            0 => raw,
-            length => raw[length..].to_string(),
-        };
-        // The lines after the open findings.
-        for finding in &mut self.open {
-            finding.context.push((number, line.clone()));
+        let line = &raw[runner_timestamp(raw)..];
+        if !self.open.is_empty() {
+            self.after(number, line);
         }
-        let (closed, open): (Vec<Finding>, Vec<Finding>) = self
-            .open
-            .drain(..)
-            .partition(|f| f.context.iter().filter(|(n, _)| *n > f.line).count() >= CONTEXT);
-        self.open = open;
-        self.done.extend(closed);
-
-        let matched = self.rules.first_line_match(&line);
-        if let Some(index) = matched {
-            self.found(index, number, &line, &line);
-        } else if FAILURE.is_match(&line) {
-            let key = template(&line);
-            let group = self.groups.entry(key.clone()).or_insert_with(|| Unmatched {
-                template: key,
-                count: 0,
-                file: self.name.to_string(),
-                line: number,
-                example: line.trim().to_string(),
-            });
-            group.count += 1;
+        let kind = self.rules.classify(line);
+        match kind {
+            LineKind::Rule(index) => self.found(index, number, line, line),
+            LineKind::Failure => {
+                let key = template(line);
+                let group = self.groups.entry(key.clone()).or_insert_with(|| Unmatched {
+                    template: key,
+                    count: 0,
+                    file: self.name.to_string(),
+                    line: number,
+                    example: line.trim().to_string(),
+                });
+                group.count += 1;
+            }
+            LineKind::Ordinary => {}
         }
-        self.recent.push_back((number, line.clone()));
-        if self.recent.len() > WINDOW {
-            self.recent.pop_front();
-        }
-        if matched.is_none() && !self.rules.multiline.is_empty() {
+        self.remember(number, line);
+        if !matches!(kind, LineKind::Rule(_)) && !self.rules.multiline.is_empty() {
             let window: Vec<&str> = self.recent.iter().map(|(_, l)| l.as_str()).collect();
             let window = window.join("\n");
             if let Some(index) = self
@@ -262,11 +246,45 @@ impl<'a> Scanner<'a> {
                 .copied()
                 .find(|index| self.rules.rules[*index].captures(&window).is_some())
             {
-                self.found(index, number, &line, &window);
+                self.found(index, number, line, &window);
                 // Each line of a window is reported once.
                 self.recent.clear();
             }
         }
+    }
+
+    /// A line after open findings: their context, until they have enough.
+    fn after(&mut self, number: u64, line: &str) {
+        for finding in &mut self.open {
+            finding.context.push((number, line.to_string()));
+        }
+        let (closed, open): (Vec<Finding>, Vec<Finding>) = self
+            .open
+            .drain(..)
+            .partition(|f| f.context.iter().filter(|(n, _)| *n > f.line).count() >= CONTEXT);
+        self.open = open;
+        self.done.extend(closed);
+    }
+
+    /// Keeps the last lines (for context, and multiline windows), reusing
+    /// the oldest line's buffer.
+    fn remember(&mut self, number: u64, line: &str) {
+        let keep = if self.rules.multiline.is_empty() {
+            CONTEXT
+        } else {
+            WINDOW
+        };
+        let mut text = if self.recent.len() >= keep {
+            self.recent
+                .pop_front()
+                .map(|(_, text)| text)
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        text.clear();
+        text.push_str(line);
+        self.recent.push_back((number, text));
     }
 
     fn found(&mut self, index: usize, number: u64, line: &str, matched: &str) {

@@ -150,13 +150,29 @@ pub struct TestFailure {
     pub message: String,
 }
 
+/// Lines that look like a failure (ASCII word boundaries: fast, and enough
+/// for these words), for grouping the lines no rule matches. It is the
+/// set's last pattern, so one pass over a line answers both questions.
+const FAILURE_LINE: &str = r"(?i-u)\b(?:error|errors|failed|failure|fatal|panic|panicked|exception|denied|timed out|cannot|could not|unable to)\b";
+
+/// What a line is to the analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind {
+    /// Matched by this rule (its index) first.
+    Rule(usize),
+    /// Looks like a failure, but no rule knows it.
+    Failure,
+    Ordinary,
+}
+
 /// Rules in the order they are tried: the first that matches a line wins.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
-    /// Every pattern of the single-line rules, in rule order.
+    /// Every pattern of the single-line rules, in rule order, then
+    /// [`FAILURE_LINE`].
     pub(crate) set: RegexSet,
-    /// The rule of each pattern of `set`.
+    /// The rule of each pattern of `set` but the last.
     pub(crate) owners: Vec<usize>,
     /// The multiline rules.
     pub(crate) multiline: Vec<usize>,
@@ -198,6 +214,7 @@ impl RuleSet {
                 owners.push(index);
             }
         }
+        patterns.push(FAILURE_LINE);
         let set = RegexSet::new(&patterns).map_err(|error| RulesError {
             file: String::new(),
             line: 0,
@@ -216,13 +233,23 @@ impl RuleSet {
         &self.rules
     }
 
-    /// The first rule (in order) whose single-line patterns match `line`.
-    pub(crate) fn first_line_match(&self, line: &str) -> Option<usize> {
-        self.set
+    /// What `line` is: matched by a rule (the first, in order), a failure
+    /// line no rule knows, or nothing of interest (most lines, answered by
+    /// one fast check).
+    pub(crate) fn classify(&self, line: &str) -> LineKind {
+        if !self.set.is_match(line) {
+            return LineKind::Ordinary;
+        }
+        let first = self
+            .set
             .matches(line)
             .iter()
-            .map(|pattern| self.owners[pattern])
-            .min()
+            .filter_map(|pattern| self.owners.get(pattern).copied())
+            .min();
+        match first {
+            Some(rule) => LineKind::Rule(rule),
+            None => LineKind::Failure,
+        }
     }
 
     /// Checks every example against the whole set: it must be matched, and

@@ -28,7 +28,7 @@ matches: its rule, category and severity, where it is, two lines of context on e
 rule's suggestions with the match's values filled in. Failure lines no rule knows are grouped by a \
 normalised template (times, hashes, numbers, paths masked) with counts, to write new rules from.\n\n\
 Rules: the built-in set, after `--rules FILE` or weft.yaml's `monitor.rules` when given (those are \
-tried first). `weft monitor rules list` shows them.\n\n\
+tried first; `--no-builtin` leaves the built-in set out). `weft monitor rules list` shows them.\n\n\
 Exit codes: 0 done (or no finding at or above --fail-on), 1 a finding at or above --fail-on, 2 a \
 log or the rules cannot be read."
     )]
@@ -58,6 +58,9 @@ struct RulesArgs {
     /// [default: weft.yaml's `monitor.rules`]
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// Only those rules, without the built-in set
+    #[arg(long)]
+    no_builtin: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -71,6 +74,9 @@ struct AnalyzeArgs {
     /// [default: weft.yaml's `monitor.rules`]
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// Only those rules, without the built-in set
+    #[arg(long)]
+    no_builtin: bool,
     /// Exit 1 when a finding is at least this severe
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<SeverityArg>,
@@ -107,7 +113,7 @@ pub(crate) fn run(context: &Context, args: MonitorArgs) -> anyhow::Result<Outcom
 
 /// The rules: `--rules FILE`, or weft.yaml's `monitor.rules`, before the
 /// built-in set.
-fn rules(context: &Context, explicit: Option<&Path>) -> anyhow::Result<RuleSet> {
+fn rules(context: &Context, explicit: Option<&Path>, builtin: bool) -> anyhow::Result<RuleSet> {
     // The file, and its name as the user wrote it (for messages).
     let extra = match explicit {
         Some(path) => Some((path.to_path_buf(), path.display().to_string())),
@@ -126,13 +132,23 @@ fn rules(context: &Context, explicit: Option<&Path>) -> anyhow::Result<RuleSet> 
         }
     };
     let Some((path, shown)) = extra else {
+        if !builtin {
+            return Err(UsageError::new("--no-builtin leaves no rules")
+                .with_hint("give your rules with --rules FILE or weft.yaml's `monitor.rules`")
+                .into());
+        }
         return Ok(RuleSet::builtin());
     };
     let text = fs_err::read_to_string(&path).map_err(|error| {
         UsageError::new(format!("cannot read the rules: {error}"))
             .with_hint("give a YAML file with a `rules:` list")
     })?;
-    RuleSet::with_builtin(&shown, &text).map_err(|error| {
+    let rules = if builtin {
+        RuleSet::with_builtin(&shown, &text)
+    } else {
+        RuleSet::parse(&shown, &text)
+    };
+    rules.map_err(|error| {
         UsageError::new(error.to_string())
             .with_hint("`weft monitor rules test --help` shows how a rule is written")
             .into()
@@ -140,7 +156,7 @@ fn rules(context: &Context, explicit: Option<&Path>) -> anyhow::Result<RuleSet> 
 }
 
 fn analyze(context: &Context, args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
-    let rules = rules(context, args.rules.as_deref())?;
+    let rules = rules(context, args.rules.as_deref(), !args.no_builtin)?;
     for file in &args.files {
         if !file.is_file() {
             return Err(UsageError::new(format!("no log file `{}`", file.display())).into());
@@ -256,7 +272,7 @@ fn render(analysis: &Analysis) -> String {
 }
 
 fn test(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
-    let rules = rules(context, args.rules.as_deref())?;
+    let rules = rules(context, args.rules.as_deref(), !args.no_builtin)?;
     let failures = rules.test();
     let examples: usize = rules.rules().iter().map(|r| r.examples.len()).sum();
     match args.format {
@@ -299,7 +315,7 @@ fn test(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
 }
 
 fn list(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
-    let rules = rules(context, args.rules.as_deref())?;
+    let rules = rules(context, args.rules.as_deref(), !args.no_builtin)?;
     match args.format {
         Format::Json => {
             let list: Vec<serde_json::Value> = rules
