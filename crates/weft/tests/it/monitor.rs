@@ -187,3 +187,39 @@ fn the_example_classifies_its_log_with_its_own_rules() {
         ]
     );
 }
+
+#[test]
+fn no_builtin_keeps_only_the_given_rules() {
+    let workspace = Workspace::new().file("job.log", LOG).file(
+        "rules.yaml",
+        "rules:\n  - name: exit-code\n    category: workflow\n    severity: low\n    pattern: 'Process completed with exit code (?P<code>\\d+)'\n    suggestions: ['exit code {code}']\n    examples: ['##[error]Process completed with exit code 1.']\n",
+    );
+    let root = workspace.root();
+    let only = weft_in(
+        root,
+        &[
+            "monitor",
+            "analyze-logs",
+            "job.log",
+            "--rules",
+            "rules.yaml",
+            "--no-builtin",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(only.code, 0, "{}", only.stderr);
+    let findings = only.json()["findings"].as_array().unwrap().clone();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["rule"], "exit-code");
+    assert_eq!(findings[0]["suggestions"][0], "exit code 1");
+    // The Conan line is now a failure line no rule knows.
+    assert_eq!(only.json()["unmatched"][0]["line"], 2);
+    let none = weft_in(root, &["monitor", "rules", "test", "--no-builtin"]);
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(
+        none.stderr.contains("--no-builtin leaves no rules"),
+        "{}",
+        none.stderr
+    );
+}
