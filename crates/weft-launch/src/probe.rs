@@ -301,7 +301,7 @@ mod tests {
     async fn http_probe_reads_the_status_line() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             for status in ["200 OK", "503 Service Unavailable"] {
                 let (mut socket, _) = listener.accept().await.unwrap();
                 let mut buffer = [0u8; 1024];
@@ -316,6 +316,9 @@ mod tests {
             http(&url, None).await,
             Err("HTTP 503, expected 2xx or 3xx".to_string())
         );
+        // The server has answered twice and closed its listener: the port is
+        // dead (not a backlog that accepts and never answers).
+        server.await.unwrap();
         assert!(
             http(&url, None)
                 .await
