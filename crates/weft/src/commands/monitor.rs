@@ -67,7 +67,8 @@ struct RulesArgs {
 
 #[derive(Debug, Args)]
 struct AnalyzeArgs {
-    /// Log files to read
+    /// Log files to read; `-` reads standard input (`gh run view ID --log-failed | weft monitor
+    /// analyze-logs -`)
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
     /// Extra rules (a YAML file with a `rules:` list), tried before the built-in set
@@ -157,14 +158,25 @@ fn rules(context: &Context, explicit: Option<&Path>, builtin: bool) -> anyhow::R
 
 fn analyze(context: &Context, args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
     let rules = rules(context, args.rules.as_deref(), !args.no_builtin)?;
-    for file in &args.files {
-        if !file.is_file() {
-            return Err(UsageError::new(format!("no log file `{}`", file.display())).into());
+    let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
+    let analysis = if stdin {
+        if args.files.len() > 1 {
+            return Err(UsageError::new("`-` (standard input) cannot be mixed with files")
+                .with_hint("read the files, or pipe them all: cat a.log b.log | weft monitor analyze-logs -")
+                .into());
         }
-    }
-    let paths: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
-    let analysis = weft_monitor::analyze_file(&rules, &paths)
-        .map_err(|error| UsageError::new(format!("cannot read a log: {error}")))?;
+        weft_monitor::analyze(&rules, "<stdin>", std::io::stdin().lock())
+            .map_err(|error| UsageError::new(format!("cannot read standard input: {error}")))?
+    } else {
+        for file in &args.files {
+            if !file.is_file() {
+                return Err(UsageError::new(format!("no log file `{}`", file.display())).into());
+            }
+        }
+        let paths: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
+        weft_monitor::analyze_file(&rules, &paths)
+            .map_err(|error| UsageError::new(format!("cannot read a log: {error}")))?
+    };
     match args.format {
         Format::Json => console::json(&analysis)?,
         Format::Text => console::out(&render(&analysis)),

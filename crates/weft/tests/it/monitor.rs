@@ -223,3 +223,41 @@ fn no_builtin_keeps_only_the_given_rules() {
         none.stderr
     );
 }
+
+#[test]
+fn a_log_can_come_on_standard_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["monitor", "analyze-logs", "-", "--format", "json"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(LOG.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["files"][0], "<stdin>");
+    assert_eq!(answer["findings"][0]["rule"], "conan-missing-binary");
+    assert_eq!(answer["findings"][0]["file"], "<stdin>");
+
+    let workspace = Workspace::new().file("job.log", LOG);
+    let mixed = weft_in(
+        workspace.root(),
+        &["monitor", "analyze-logs", "-", "job.log"],
+    );
+    assert_eq!(mixed.code, 2, "{}", mixed.stderr);
+}
