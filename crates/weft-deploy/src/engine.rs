@@ -11,11 +11,11 @@
 //! in reverse plan order to its version in the environment's last successful
 //! manifest; a service that had none is left as it is and listed. A failure
 //! during rollback stops it and marks the release `rollback_failed`; a
-//! rollback never starts another rollback. Store writes go through the
-//! recorder (recorder.rs).
+//! rollback never starts another rollback. A service's steps and gates
+//! are run by a worker (worker.rs); store writes go through the recorder
+//! (recorder.rs).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,11 +30,10 @@ use weft_store::{
 
 use crate::cancel::{Signals, first_failure, merge};
 use crate::error::DeployError;
-use crate::expand::Variables;
 use crate::gate::{self, GateOutcome};
-use crate::plan::{Plan, PlannedService, PlannedStep};
-use crate::recorder::{GateRecorder, Publisher, Recorder, StepRecorder};
-use crate::step::{self, StepOutcome};
+use crate::plan::{Plan, PlannedService};
+use crate::recorder::{Publisher, Recorder};
+use crate::worker::Worker;
 
 /// How long the environment's lease lives without a renewal.
 const LEASE_TTL: Duration = Duration::from_secs(60);
@@ -327,7 +326,7 @@ pub async fn run(
 }
 
 /// What a service is while its steps run.
-fn starting_state(stage: Stage) -> ServiceState {
+pub(crate) fn starting_state(stage: Stage) -> ServiceState {
     match stage {
         Stage::Deploy => ServiceState::Deploying,
         Stage::Rollback => ServiceState::RollingBack,
@@ -615,247 +614,5 @@ impl Lease {
             }
             _ => true,
         }
-    }
-}
-
-/// One service's work, cloneable into a task.
-#[derive(Clone)]
-struct Worker {
-    id: String,
-    artifacts: Option<crate::artifacts::Artifacts>,
-    github: Option<weft_github::GitHub>,
-    plan: Arc<Plan>,
-    recorder: Recorder,
-    progress: mpsc::UnboundedSender<Progress>,
-    states: Arc<Mutex<BTreeMap<String, ServiceState>>>,
-}
-
-impl Worker {
-    fn variables(&self, service: &PlannedService, stage: Stage) -> Variables {
-        let mut base = Variables::default();
-        for (name, value) in &self.plan.variables {
-            base.set(name, value);
-        }
-        let rollback = stage == Stage::Rollback || self.plan.restore;
-        let (version, previous) = if stage == Stage::Rollback {
-            (
-                service.previous_version.clone().unwrap_or_default(),
-                Some(service.version.clone()),
-            )
-        } else {
-            (service.version.clone(), service.previous_version.clone())
-        };
-        let mut variables = base.for_service(
-            &service.name,
-            &service.id,
-            &version,
-            previous.as_deref(),
-            &self.plan.environment,
-            rollback,
-        );
-        variables.set("WEFT_DEPLOYMENT_ID", &self.id);
-        if let Some(artifacts) = &self.artifacts {
-            variables.set(
-                "WEFT_ARTIFACTS_DIR",
-                &artifacts.directory(&self.id).display().to_string(),
-            );
-        }
-        variables
-    }
-
-    fn gate_sink(&self, service: &str, stage: Stage) -> GateRecorder {
-        GateRecorder {
-            recorder: self.recorder.clone(),
-            service: service.to_string(),
-            stage,
-        }
-    }
-
-    async fn state(
-        &self,
-        service: &str,
-        state: ServiceState,
-        detail: Option<String>,
-    ) -> Result<(), DeployError> {
-        if let Ok(mut states) = self.states.lock() {
-            states.insert(service.to_string(), state);
-        }
-        self.recorder
-            .service_state(&self.id, service, state, detail)
-            .await
-    }
-
-    /// Marks the service started, then [`Worker::started`].
-    async fn service(
-        &self,
-        service: &PlannedService,
-        stage: Stage,
-        cancel: &mut watch::Receiver<bool>,
-    ) -> Result<Option<String>, DeployError> {
-        self.state(&service.id, starting_state(stage), None).await?;
-        self.started(service, stage, cancel).await
-    }
-
-    /// Steps, then gates, of a service recorded as started; the failure, if
-    /// any.
-    async fn started(
-        &self,
-        service: &PlannedService,
-        stage: Stage,
-        cancel: &mut watch::Receiver<bool>,
-    ) -> Result<Option<String>, DeployError> {
-        let (done, failed) = match stage {
-            Stage::Deploy => (ServiceState::Deployed, ServiceState::Failed),
-            Stage::Rollback => (ServiceState::RolledBack, ServiceState::RollbackFailed),
-        };
-        if let Some(artifacts) = &self.artifacts {
-            // What was attached from elsewhere, for the steps to read.
-            if let Err(error) = artifacts.fetch(self.recorder.store(), &self.id).await {
-                tracing::warn!(%error, "cannot fetch the release's artifacts");
-            }
-        }
-        let variables = self.variables(service, stage);
-        let steps = match stage {
-            Stage::Deploy => &service.steps,
-            Stage::Rollback => &service.rollback_steps,
-        };
-        for step in steps {
-            if let Some(failure) = self.step(service, stage, step, &variables, cancel).await? {
-                self.state(&service.id, failed, Some(failure.clone()))
-                    .await?;
-                return Ok(Some(failure));
-            }
-        }
-        if let Some(artifacts) = &self.artifacts {
-            // What the steps left for the services after it.
-            if let Err(error) = artifacts.collect(self.recorder.store(), &self.id).await {
-                tracing::warn!(%error, "cannot record the release's artifacts");
-            }
-        }
-        if stage == Stage::Deploy {
-            self.state(&service.id, ServiceState::Verifying, None)
-                .await?;
-        }
-        if let Some(failure) = self.gates(service, stage, &variables, cancel).await? {
-            self.state(&service.id, failed, Some(failure.clone()))
-                .await?;
-            return Ok(Some(failure));
-        }
-        self.state(&service.id, done, None).await?;
-        Ok(None)
-    }
-
-    async fn step(
-        &self,
-        service: &PlannedService,
-        stage: Stage,
-        step: &PlannedStep,
-        variables: &Variables,
-        cancel: &mut watch::Receiver<bool>,
-    ) -> Result<Option<String>, DeployError> {
-        let step_id = self.recorder.start_step(&self.id, &service.id, stage, step);
-        let _ = self.progress.send(Progress::Step {
-            service: service.id.clone(),
-            stage,
-            description: step.description.clone(),
-            status: StepStatus::Running,
-            attempts: 0,
-            message: None,
-        });
-        let sink = StepRecorder {
-            recorder: self.recorder.clone(),
-            step: step_id,
-            service: service.id.clone(),
-        };
-        let correlation_id = format!("{}-{}-{}", self.id, service.name, step.index + 1);
-        let context = step::StepContext {
-            variables,
-            directory: &service.directory,
-            github: self.github.as_ref(),
-            correlation_id: &correlation_id,
-        };
-        let outcome = step::run(step, context, &sink, cancel).await;
-        let (status, attempts, exit_code, message) = match &outcome {
-            StepOutcome::Succeeded { attempts } => (StepStatus::Succeeded, *attempts, None, None),
-            StepOutcome::Failed {
-                attempts,
-                exit_code,
-                message,
-            } => (
-                StepStatus::Failed,
-                *attempts,
-                *exit_code,
-                Some(message.clone()),
-            ),
-            StepOutcome::TimedOut { attempts, message } => {
-                (StepStatus::TimedOut, *attempts, None, Some(message.clone()))
-            }
-            StepOutcome::Cancelled { attempts } => (
-                StepStatus::Cancelled,
-                *attempts,
-                None,
-                Some("cancelled".to_string()),
-            ),
-        };
-        self.recorder
-            .finish_step(step_id, status, exit_code, attempts, message.clone())
-            .await?;
-        let _ = self.progress.send(Progress::Step {
-            service: service.id.clone(),
-            stage,
-            description: step.description.clone(),
-            status,
-            attempts,
-            message: message.clone(),
-        });
-        Ok(match outcome {
-            StepOutcome::Succeeded { .. } => None,
-            StepOutcome::Cancelled { .. } => Some(format!("{}: interrupted", service.id)),
-            _ => Some(format!(
-                "{}: step {} ({}) failed: {}",
-                service.id,
-                step.index + 1,
-                step.description,
-                message.unwrap_or_default()
-            )),
-        })
-    }
-
-    async fn gates(
-        &self,
-        service: &PlannedService,
-        stage: Stage,
-        variables: &Variables,
-        cancel: &mut watch::Receiver<bool>,
-    ) -> Result<Option<String>, DeployError> {
-        if service.gates.is_empty() {
-            return Ok(None);
-        }
-        let (stop, stopped) = watch::channel(false);
-        let mut tasks = tokio::task::JoinSet::new();
-        for mut gate in service.gates.clone() {
-            // Described with this stage's variables (a rollback's version).
-            gate.description = gate::describe(&gate.check, variables);
-            let sink = self.gate_sink(&service.id, stage);
-            let variables = variables.clone();
-            let directory: PathBuf = service.directory.clone();
-            let mut cancel = merge(cancel.clone(), stopped.clone());
-            tasks.spawn(async move {
-                gate::evaluate(&gate, &variables, &directory, &sink, &mut cancel).await
-            });
-        }
-        Ok(first_failure(tasks, &stop, |outcome| match outcome {
-            GateOutcome::Passed => None,
-            GateOutcome::Failed(message) => {
-                let _ = self.progress.send(Progress::GateFailed {
-                    service: service.id.clone(),
-                    stage,
-                    message: message.clone(),
-                });
-                Some(format!("{}: gate {message}", service.id))
-            }
-            GateOutcome::Cancelled => Some(format!("{}: interrupted", service.id)),
-        })
-        .await)
     }
 }

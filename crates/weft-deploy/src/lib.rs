@@ -20,6 +20,7 @@ pub mod plan;
 mod recorder;
 pub mod recover;
 pub mod step;
+mod worker;
 mod workflow;
 
 pub use cancel::Signals;

@@ -10,6 +10,7 @@
 
 mod alerts;
 mod coordinator;
+mod deployment_steps;
 mod deployment_types;
 mod deployments;
 mod error;
