@@ -123,22 +123,13 @@ impl Store {
         notification: &serde_json::Value,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut transaction = self.begin().await?;
-        let armed = sqlx::query(
-            "SELECT id FROM notification_escalations
-             WHERE environment = $1 AND rule = $2 AND state = 'armed'",
-        )
-        .bind(environment)
-        .bind(rule)
-        .fetch_optional(&mut **transaction)
-        .await?;
-        if armed.is_some() {
-            return Ok(false);
-        }
-        sqlx::query(
+        // The unique index on armed (environment, rule) keeps a second one
+        // out, even from a concurrent writer.
+        let inserted = sqlx::query(
             "INSERT INTO notification_escalations
              (environment, rule, deployment, after_ms, due_at, notification, state, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'armed', $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, 'armed', $7)
+             ON CONFLICT DO NOTHING",
         )
         .bind(environment)
         .bind(rule)
@@ -147,10 +138,10 @@ impl Store {
         .bind(now.saturating_add(after_ms))
         .bind(notification.to_string())
         .bind(now)
-        .execute(&mut **transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(true)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
     }
 
     /// The environment is resolved: its armed escalations will not go out.

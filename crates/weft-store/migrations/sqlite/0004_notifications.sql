@@ -31,3 +31,5 @@ CREATE TABLE notification_escalations (
 );
 CREATE INDEX notification_escalations_due ON notification_escalations (state, due_at);
 CREATE INDEX notification_escalations_environment ON notification_escalations (environment, state);
+-- At most one armed escalation per environment and rule.
+CREATE UNIQUE INDEX notification_escalations_armed ON notification_escalations (environment, rule) WHERE state = 'armed';
