@@ -3,7 +3,6 @@
 //! job-log redirects followed without the token.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -110,7 +109,15 @@ impl Answer {
 
 /// Cached answers: (token identity, URL) → (ETag, body). ETags are specific
 /// to the token that fetched them.
-type EtagCache = HashMap<(u64, String), (String, Value)>;
+type EtagCache = HashMap<(String, String), (String, Value)>;
+
+/// A cached answer, to keep between processes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedGet {
+    pub url: String,
+    pub etag: String,
+    pub body: Value,
+}
 
 /// A GitHub REST client. Cheap to clone; clones share the budget and cache.
 #[derive(Debug, Clone)]
@@ -119,7 +126,7 @@ pub struct GitHub {
     agent: ureq::Agent,
     budget: Arc<Budget>,
     cache: Arc<Mutex<EtagCache>>,
-    token_identity: u64,
+    token_identity: String,
 }
 
 impl GitHub {
@@ -132,10 +139,8 @@ impl GitHub {
             .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        let mut hasher = DefaultHasher::new();
-        settings.token.hash(&mut hasher);
         GitHub {
-            token_identity: hasher.finish(),
+            token_identity: token_identity(settings.token.as_deref()),
             settings,
             agent,
             budget: Arc::new(Budget::default()),
@@ -158,6 +163,41 @@ impl GitHub {
         self.budget.poll_interval(floor, pollers)
     }
 
+    /// Who the token is, for keeping answers between processes: the first
+    /// 16 hex digits of its SHA-256 (`anonymous` without a token). Never
+    /// the token itself.
+    pub fn token_identity(&self) -> &str {
+        &self.token_identity
+    }
+
+    /// The answers cached for this client's token.
+    pub fn cached(&self) -> Vec<CachedGet> {
+        let Ok(cache) = self.cache.lock() else {
+            return Vec::new();
+        };
+        cache
+            .iter()
+            .filter(|((token, _), _)| *token == self.token_identity)
+            .map(|((_, url), (etag, body))| CachedGet {
+                url: url.clone(),
+                etag: etag.clone(),
+                body: body.clone(),
+            })
+            .collect()
+    }
+
+    /// Takes answers cached by an earlier process with the same token.
+    pub fn preload(&self, answers: impl IntoIterator<Item = CachedGet>) {
+        if let Ok(mut cache) = self.cache.lock() {
+            for answer in answers {
+                cache.insert(
+                    (self.token_identity.clone(), answer.url),
+                    (answer.etag, answer.body),
+                );
+            }
+        }
+    }
+
     /// `path` (`/repos/o/r`) on the API, or an absolute URL as is.
     pub(crate) fn url(&self, path: &str) -> String {
         if path.starts_with("http://") || path.starts_with("https://") {
@@ -170,8 +210,13 @@ impl GitHub {
     /// GET with the ETag cache: an unchanged resource is a 304 and the
     /// cached body.
     pub fn get(&self, path: &str) -> Result<Fetched<Value>, GitHubError> {
+        Ok(self.conditional(path)?.0)
+    }
+
+    /// [`GitHub::get`], with the `Link: rel="next"` of a fresh answer.
+    fn conditional(&self, path: &str) -> Result<(Fetched<Value>, Option<String>), GitHubError> {
         let url = self.url(path);
-        let key = (self.token_identity, url.clone());
+        let key = (self.token_identity.clone(), url.clone());
         let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
         let condition = cached
             .as_ref()
@@ -181,7 +226,7 @@ impl GitHub {
             && let Some((_, body)) = cached
         {
             self.budget.not_modified();
-            return Ok(Fetched::NotModified(body));
+            return Ok((Fetched::NotModified(body), None));
         }
         let answer = self.check("GET", path, answer)?;
         let body = answer.json(path)?;
@@ -190,7 +235,10 @@ impl GitHub {
         {
             cache.insert(key, (etag.to_string(), body.clone()));
         }
-        Ok(Fetched::Fresh(body))
+        let next = answer
+            .header("link")
+            .and_then(|l| link::relation(l, "next"));
+        Ok((Fetched::Fresh(body), next))
     }
 
     /// Every item of a paged list, following `Link: rel="next"`. `key` names
@@ -230,6 +278,56 @@ impl GitHub {
         Ok(items)
     }
 
+    /// A paged list whose first page is asked for with its cached ETag:
+    /// `NotModified` with the cached first page when nothing changed (no
+    /// further page is asked for), or the pages from the first one on for
+    /// as long as `more` says so after each page (newest-first lists stop
+    /// at what an earlier collection saw; `more` sees the last page). `key`
+    /// as for [`GitHub::get_all`].
+    pub fn get_pages(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        mut more: impl FnMut(&[Value]) -> bool,
+    ) -> Result<Fetched<Vec<Value>>, GitHubError> {
+        let (first, mut next) = self.conditional(path)?;
+        let fresh = first.is_fresh();
+        let page_of = |body: Value| -> Result<Vec<Value>, GitHubError> {
+            let page = match key {
+                Some(key) => body[key].clone(),
+                None => body,
+            };
+            match page {
+                Value::Array(page) => Ok(page),
+                other => Err(GitHubError::Decode {
+                    path: path.to_string(),
+                    message: format!("expected a list, got {}", kind_of(&other)),
+                }),
+            }
+        };
+        let mut items = page_of(first.into_inner())?;
+        if !fresh {
+            return Ok(Fetched::NotModified(items));
+        }
+        let mut last = items.len();
+        while more(&items[items.len() - last..]) {
+            let Some(url) = next.take() else { break };
+            let answer = self.send("GET", &url, None, None, true)?;
+            let answer = self.check("GET", path, answer)?;
+            let page = page_of(answer.json(path)?)?;
+            let done = page.is_empty();
+            last = page.len();
+            items.extend(page);
+            if done {
+                break;
+            }
+            next = answer
+                .header("link")
+                .and_then(|l| link::relation(l, "next"));
+        }
+        Ok(Fetched::Fresh(items))
+    }
+
     /// POST a JSON body; the status and the answer's JSON (if any). 4xx
     /// answers are errors except those in `accept`.
     pub(crate) fn post(
@@ -264,6 +362,17 @@ impl GitHub {
         let answer = self.check(method, path, answer)?;
         let value = serde_json::from_str(&answer.text).ok();
         Ok((answer.status, value))
+    }
+
+    /// DELETE `path`; the status. 4xx answers are errors except those in
+    /// `accept`.
+    pub(crate) fn delete(&self, path: &str, accept: &[u16]) -> Result<u16, GitHubError> {
+        let url = self.url(path);
+        let answer = self.send("DELETE", &url, None, None, true)?;
+        if accept.contains(&answer.status) {
+            return Ok(answer.status);
+        }
+        Ok(self.check("DELETE", path, answer)?.status)
     }
 
     /// A job's log: GitHub answers 302 to a short-lived URL, fetched without
@@ -323,6 +432,9 @@ impl GitHub {
                 path: path.to_string(),
                 status,
                 message,
+                permission: answer
+                    .header("x-accepted-github-permissions")
+                    .map(str::to_string),
             },
             404 => GitHubError::NotFound {
                 method: method.to_string(),
@@ -519,4 +631,16 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
     }
+}
+
+/// The first 16 hex digits of the token's SHA-256.
+fn token_identity(token: Option<&str>) -> String {
+    let Some(token) = token else {
+        return "anonymous".to_string();
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    digest.as_ref()[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }

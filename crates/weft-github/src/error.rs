@@ -11,12 +11,18 @@ pub enum GitHubError {
         message: String,
         token_env: String,
     },
-    #[error("the token lacks a permission for {method} {path} ({status}): {message}")]
+    #[error(
+        "the token lacks a permission for {method} {path} ({status}): {message}{}",
+        permission.as_ref().map(|p| format!("; it needs `{p}`")).unwrap_or_default()
+    )]
     Forbidden {
         method: String,
         path: String,
         status: u16,
         message: String,
+        /// What GitHub says the call needs (`x-accepted-github-permissions`,
+        /// such as `actions=read`), when it says.
+        permission: Option<String>,
     },
     #[error("{method} {path}: not found (404)")]
     NotFound { method: String, path: String },

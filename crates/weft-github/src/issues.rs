@@ -1,5 +1,7 @@
-//! Issues, as weft's incident channel uses them: the open issues of a
-//! repository with some labels, opening one, commenting, closing.
+//! Issues, as weft's incident channel and the monitor's alerts use them:
+//! the open issues of a repository with some labels, opening one,
+//! commenting, updating its body, closing; labels on issues and pull
+//! requests, and what the stale job does to pull requests and branches.
 //!
 //! Opening and commenting are not retried on a 5xx: GitHub may have done it
 //! anyway, so the caller looks again before trying once more.
@@ -88,4 +90,64 @@ impl GitHub {
         self.write("PATCH", &path, &asked, &[], true)?;
         Ok(())
     }
+
+    /// Replaces an issue's body (an alert that fired again: no new comment).
+    pub fn update_issue_body(
+        &self,
+        repository: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repository}/issues/{number}");
+        self.write("PATCH", &path, &json!({"body": body}), &[], true)?;
+        Ok(())
+    }
+
+    /// Adds labels to an issue or pull request (adding one it has changes
+    /// nothing, so this is retried).
+    pub fn add_labels(
+        &self,
+        repository: &str,
+        number: u64,
+        labels: &[String],
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repository}/issues/{number}/labels");
+        self.write("POST", &path, &json!({"labels": labels}), &[], true)?;
+        Ok(())
+    }
+
+    /// Takes a label off an issue or pull request; one it does not have is
+    /// not an error.
+    pub fn remove_label(
+        &self,
+        repository: &str,
+        number: u64,
+        label: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!(
+            "/repos/{repository}/issues/{number}/labels/{}",
+            encode(label)
+        );
+        self.delete(&path, &[404])?;
+        Ok(())
+    }
+
+    /// Closes a pull request without merging it.
+    pub fn close_pull(&self, repository: &str, number: u64) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repository}/pulls/{number}");
+        self.write("PATCH", &path, &json!({"state": "closed"}), &[], true)?;
+        Ok(())
+    }
+
+    /// Deletes a branch; one already gone is not an error.
+    pub fn delete_branch(&self, repository: &str, branch: &str) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repository}/git/refs/heads/{}", encode_path(branch));
+        self.delete(&path, &[422, 404])?;
+        Ok(())
+    }
+}
+
+/// A branch name in a path: each segment encoded, slashes kept.
+fn encode_path(branch: &str) -> String {
+    branch.split('/').map(encode).collect::<Vec<_>>().join("/")
 }

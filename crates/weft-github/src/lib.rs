@@ -18,7 +18,7 @@ mod link;
 pub mod workflows;
 
 pub use budget::BudgetSnapshot;
-pub use client::{Fetched, GitHub, GitHubSettings};
+pub use client::{CachedGet, Fetched, GitHub, GitHubSettings};
 pub use error::GitHubError;
 pub use issues::IssueSummary;
 pub use workflows::{Dispatched, WorkflowDispatch, WorkflowRun};

@@ -25,7 +25,10 @@ pub use deploy::{
     HttpGate, JsonExpectation, PrometheusGate, RollbackMode, S3Config, StepAction, StepConfig,
     Strategy, WebhookStep, WorkflowStep,
 };
-pub use monitor::MonitorConfig;
+pub use monitor::{
+    AlertBand, HealthConfig, HealthWeights, MonitorAlertsConfig, MonitorConfig, StaleConfig,
+    StaleThresholds,
+};
 pub use notify::{
     ChannelConfig, EmailConfig, GithubIssueConfig, NotifyConfig, NotifyEvent, NotifySeverity,
     RawChannel, RuleConfig, RuleWhen, SlackConfig, SmtpServer, StartTls, WebhookConfig,

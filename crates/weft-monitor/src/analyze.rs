@@ -18,7 +18,7 @@ const CONTEXT: usize = 2;
 const WINDOW: usize = 10;
 
 /// One match of a rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Finding {
     pub rule: String,
     /// The seed's name for the rule that matched.

@@ -6,7 +6,8 @@
 //! database is the one source of truth for who holds what. [`Coordinator`]
 //! adds what a running process needs on top: waiting for a grant without
 //! polling, reaping expired leases on time, and a stream of events. The
-//! store also keeps the releases of `weft deploy` (deployments.rs).
+//! store also keeps the releases of `weft deploy` (deployments.rs) and
+//! what `weft monitor` collected (monitor.rs).
 
 mod alerts;
 mod coordinator;
@@ -18,6 +19,7 @@ mod holding;
 mod leases;
 pub mod metrics;
 mod migrations;
+mod monitor;
 mod notifications;
 mod notify;
 mod operations;
@@ -36,6 +38,7 @@ pub use deployment_types::{
 };
 pub use error::StoreError;
 pub use leases::{Attempt, Change, ForceReleased, Grant, Released, WaitState};
+pub use monitor::{CachedAnswer, CollectionRecord, MonitorItem, ScheduleRecord};
 pub use notifications::{DueEscalation, NotificationDelivery};
 pub use operations::{CleanupReport, OperationFilter};
 pub use policy::{DEFAULT_CLASSES, LeasePolicy};

@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_notifications.sql"),
         postgres: include_str!("../migrations/postgres/0004_notifications.sql"),
     },
+    Migration {
+        version: 5,
+        name: "monitor",
+        sqlite: include_str!("../migrations/sqlite/0005_monitor.sql"),
+        postgres: include_str!("../migrations/postgres/0005_monitor.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -124,6 +124,20 @@ pub(crate) fn paint_note(text: &str) -> String {
     paint_err(Style::Dim, text)
 }
 
+/// Rewrites the progress line on standard error, only when it is a
+/// terminal; `None` clears it.
+pub(crate) fn progress(text: Option<&str>) {
+    let mut stderr = std::io::stderr().lock();
+    if !stderr.is_terminal() {
+        return;
+    }
+    let _ = match text {
+        Some(text) => write!(stderr, "\r\x1b[2K{text}"),
+        None => write!(stderr, "\r\x1b[2K"),
+    };
+    let _ = stderr.flush();
+}
+
 /// Writes a line to standard error (progress and summaries for people).
 pub(crate) fn note(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::PortRange;
 
-/// A duration written with a unit: `50ms`, `30s`, `10m`, `1h`, or a sum such as `1m30s`.
+/// A duration written with a unit: `50ms`, `30s`, `10m`, `1h`, `7d`, or a sum such as `1m30s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(try_from = "String")]
 #[schemars(with = "String")]
@@ -39,7 +39,7 @@ impl std::fmt::Display for Duration {
     }
 }
 
-/// Parses `50ms`, `30s`, `10m`, `2h`, `1m30s`; a bare `0` is zero.
+/// Parses `50ms`, `30s`, `10m`, `2h`, `7d`, `1m30s`; a bare `0` is zero.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let invalid = || {
         format!(
@@ -74,6 +74,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
             "s" => std::time::Duration::from_secs(value),
             "m" => std::time::Duration::from_secs(value.saturating_mul(60)),
             "h" => std::time::Duration::from_secs(value.saturating_mul(3600)),
+            "d" => std::time::Duration::from_secs(value.saturating_mul(86_400)),
             _ => return Err(invalid()),
         };
         total = total.saturating_add(part);

@@ -1,6 +1,6 @@
-//! `weft monitor`: the ecosystem monitor. So far the offline part: CI
-//! failure logs classified by rules, and the rules tested against their own
-//! examples.
+//! `weft monitor analyze-logs` and `weft monitor rules`: the offline part,
+//! CI failure logs classified by rules, and the rules tested against their
+//! own examples.
 
 use std::path::{Path, PathBuf};
 
@@ -8,38 +8,13 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use weft_monitor::{Analysis, RuleSet, Severity};
 
-use super::Context;
+use super::super::Context;
 use crate::cli::Format;
 use crate::console::{self, Style};
 use crate::exit::{Outcome, UsageError};
 
-#[derive(Debug, Args)]
-pub(crate) struct MonitorArgs {
-    #[command(subcommand)]
-    command: MonitorCommand,
-}
-
 #[derive(Debug, Subcommand)]
-enum MonitorCommand {
-    /// Classify CI failure logs: the rule each failure matches, with context and suggestions
-    #[command(
-        long_about = "Read CI logs (any size, streamed once) and report every line a failure rule \
-matches: its rule, category and severity, where it is, two lines of context on each side, and the \
-rule's suggestions with the match's values filled in. Failure lines no rule knows are grouped by a \
-normalised template (times, hashes, numbers, paths masked) with counts, to write new rules from.\n\n\
-Rules: the built-in set, after `--rules FILE` or weft.yaml's `monitor.rules` when given (those are \
-tried first; `--no-builtin` leaves the built-in set out). `weft monitor rules list` shows them.\n\n\
-Exit codes: 0 done (or no finding at or above --fail-on), 1 a finding at or above --fail-on, 2 a \
-log or the rules cannot be read."
-    )]
-    AnalyzeLogs(AnalyzeArgs),
-    /// The failure-log rules: list them, or test each against its own examples
-    #[command(subcommand)]
-    Rules(RulesCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum RulesCommand {
+pub(super) enum RulesCommand {
     /// Check that every example of every rule is matched, and first by its own rule
     #[command(
         long_about = "Run every rule's `examples:` through the whole rule set, in the order the \
@@ -53,7 +28,7 @@ Exit codes: 0 all pass, 1 an example fails, 2 the rules cannot be read."
 }
 
 #[derive(Debug, Args)]
-struct RulesArgs {
+pub(super) struct RulesArgs {
     /// Extra rules (a YAML file with a `rules:` list), tried before the built-in set
     /// [default: weft.yaml's `monitor.rules`]
     #[arg(long, value_name = "FILE")]
@@ -66,7 +41,7 @@ struct RulesArgs {
 }
 
 #[derive(Debug, Args)]
-struct AnalyzeArgs {
+pub(super) struct AnalyzeArgs {
     /// Log files to read; `-` reads standard input (`gh run view ID --log-failed | weft monitor
     /// analyze-logs -`)
     #[arg(value_name = "FILE", required = true)]
@@ -86,7 +61,7 @@ struct AnalyzeArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum SeverityArg {
+pub(super) enum SeverityArg {
     Critical,
     High,
     Medium,
@@ -104,17 +79,13 @@ impl From<SeverityArg> for Severity {
     }
 }
 
-pub(crate) fn run(context: &Context, args: MonitorArgs) -> anyhow::Result<Outcome> {
-    match args.command {
-        MonitorCommand::AnalyzeLogs(args) => analyze(context, &args),
-        MonitorCommand::Rules(RulesCommand::Test(args)) => test(context, &args),
-        MonitorCommand::Rules(RulesCommand::List(args)) => list(context, &args),
-    }
-}
-
 /// The rules: `--rules FILE`, or weft.yaml's `monitor.rules`, before the
 /// built-in set.
-fn rules(context: &Context, explicit: Option<&Path>, builtin: bool) -> anyhow::Result<RuleSet> {
+pub(super) fn rules(
+    context: &Context,
+    explicit: Option<&Path>,
+    builtin: bool,
+) -> anyhow::Result<RuleSet> {
     // The file, and its name as the user wrote it (for messages).
     let extra = match explicit {
         Some(path) => Some((path.to_path_buf(), path.display().to_string())),
@@ -156,7 +127,7 @@ fn rules(context: &Context, explicit: Option<&Path>, builtin: bool) -> anyhow::R
     })
 }
 
-fn analyze(context: &Context, args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
+pub(super) fn analyze(context: &Context, args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
     let rules = rules(context, args.rules.as_deref(), !args.no_builtin)?;
     let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
     let analysis = if stdin {
@@ -283,7 +254,7 @@ fn render(analysis: &Analysis) -> String {
     text
 }
 
-fn test(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
+pub(super) fn test(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
     let rules = rules(context, args.rules.as_deref(), !args.no_builtin)?;
     let failures = rules.test();
     let examples: usize = rules.rules().iter().map(|r| r.examples.len()).sum();
@@ -326,7 +297,7 @@ fn test(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-fn list(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
+pub(super) fn list(context: &Context, args: &RulesArgs) -> anyhow::Result<Outcome> {
     let rules = rules(context, args.rules.as_deref(), !args.no_builtin)?;
     match args.format {
         Format::Json => {
