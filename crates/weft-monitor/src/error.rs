@@ -8,6 +8,8 @@ use weft_store::StoreError;
 pub enum MonitorError {
     #[error("no repositories to watch")]
     NoRepositories,
+    #[error("nothing collected{} yet", .0.as_ref().map(|r| format!(" for `{r}`")).unwrap_or_default())]
+    NothingCollected(Option<String>),
     #[error("repository pattern `{pattern}`: {message}")]
     Pattern { pattern: String, message: String },
     #[error(transparent)]
@@ -28,10 +30,28 @@ impl MonitorError {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            MonitorError::NoRepositories | MonitorError::Pattern { .. } | MonitorError::Invalid(_)
+            MonitorError::NoRepositories
+                | MonitorError::NothingCollected(_)
+                | MonitorError::Pattern { .. }
+                | MonitorError::Invalid(_)
         ) || matches!(
             self,
             MonitorError::GitHub(GitHubError::Limit { .. } | GitHubError::NotFound { .. })
         )
+    }
+}
+
+impl MonitorError {
+    /// What to do about it, when there is something to say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            MonitorError::NoRepositories => Some(
+                "list them in weft.yaml's `monitor.repositories` (owner/name or acme/*), or give --repositories",
+            ),
+            MonitorError::NothingCollected(_) => {
+                Some("run `weft monitor collect` first, or check the name (owner/name)")
+            }
+            _ => None,
+        }
     }
 }

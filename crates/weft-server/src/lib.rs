@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 mod metrics;
+mod monitor;
 mod repository_plan;
 mod routes;
 mod serve;

@@ -68,6 +68,7 @@ pub async fn serve(
         stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let escalations = tokio::spawn(escalate(state.clone()));
+    let monitor = tokio::spawn(crate::monitor::run_schedule(state.clone()));
     let app = router(state.clone()).into_make_service();
     ready(bound);
     let result = match tls {
@@ -85,6 +86,7 @@ pub async fn serve(
         }
     };
     escalations.abort();
+    monitor.abort();
     state.coordinator.shutdown();
     Ok(result?)
 }

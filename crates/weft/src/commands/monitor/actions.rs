@@ -2,15 +2,9 @@
 //! things on GitHub, each with a plan printed first (`--dry-run` stops
 //! there).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use clap::Args;
 use serde_json::{Value, json};
-use weft_monitor::alerts::{AlertAction, AlertInput};
-use weft_monitor::items::{Activity, ThreadItem};
-use weft_monitor::snapshot::Snapshot;
-use weft_monitor::stale::{Marks, StaleAction};
-use weft_store::{MonitorItem, Store};
+use weft_monitor::alerts::AlertAction;
 
 use super::Session;
 use crate::cli::Format;
@@ -40,29 +34,8 @@ pub(super) struct StaleArgs {
     format: Format,
 }
 
-fn load(session: &Session, store: &Store, only: Option<&str>) -> anyhow::Result<Snapshot> {
-    let now = weft_store::time::now_ms();
-    let list = only.map(|r| vec![r.to_string()]);
-    let snapshot = session
-        .runtime
-        .block_on(Snapshot::load(
-            store,
-            list.as_deref(),
-            now - session.settings.window_ms(),
-            now,
-        ))
-        .map_err(super::failure)?;
-    if snapshot.repositories.values().all(|r| r.info.is_none()) {
-        return Err(UsageError::new("nothing collected yet")
-            .with_hint("run `weft monitor collect` first")
-            .into());
-    }
-    Ok(snapshot)
-}
-
 pub(super) fn stale(session: &Session, args: &StaleArgs) -> anyhow::Result<Outcome> {
     let store = session.store()?;
-    let snapshot = load(session, &store, args.repository.as_deref())?;
     let mut settings = session.settings.stale.clone();
     if let Some(days) = args.days_until_stale {
         settings.days_until_stale = days;
@@ -70,28 +43,17 @@ pub(super) fn stale(session: &Session, args: &StaleArgs) -> anyhow::Result<Outco
     if let Some(days) = args.days_until_close {
         settings.days_until_close = days;
     }
-    let mut marks = Marks::new();
-    for name in snapshot.repositories.keys() {
-        for (number, at) in session.runtime.block_on(store.monitor_stale_marks(name))? {
-            marks.insert((name.clone(), number), at);
-        }
-    }
-    let analysis = weft_monitor::stale::analyse(
-        snapshot.repositories.values(),
-        &settings,
-        &marks,
-        snapshot.now,
-        args.dry_run,
-    );
-    let outcomes = if args.dry_run {
-        Vec::new()
-    } else {
-        let outcomes = weft_monitor::stale::execute(&session.github, &analysis.actions);
-        for outcome in outcomes.iter().filter(|o| o.ok) {
-            record(session, &store, &snapshot, &outcome.action, &settings.label)?;
-        }
-        outcomes
-    };
+    let (analysis, outcomes) = session
+        .runtime
+        .block_on(weft_monitor::jobs::stale(
+            &store,
+            &session.github,
+            &session.settings,
+            &settings,
+            args.repository.as_deref(),
+            args.dry_run,
+        ))
+        .map_err(super::failure)?;
     let dir = session.output_dir(args.output_dir.as_deref())?;
     let mut document = serde_json::to_value(&analysis)?;
     if !args.dry_run {
@@ -153,86 +115,6 @@ pub(super) fn stale(session: &Session, args: &StaleArgs) -> anyhow::Result<Outco
     })
 }
 
-/// Keeps what an action did in the store, so the next plan (before the next
-/// collection) starts from it.
-fn record(
-    session: &Session,
-    store: &Store,
-    snapshot: &Snapshot,
-    action: &StaleAction,
-    label: &str,
-) -> anyhow::Result<()> {
-    let now = weft_store::time::now_ms();
-    let repository = action.repository().to_string();
-    let pull = |number: u64| -> Option<ThreadItem> {
-        snapshot
-            .repositories
-            .get(&repository)?
-            .pulls
-            .iter()
-            .find(|p| p.number == number)
-            .cloned()
-    };
-    let put = |pull: ThreadItem| -> anyhow::Result<()> {
-        let item = MonitorItem {
-            repository: repository.clone(),
-            kind: "pull".to_string(),
-            key: pull.number.to_string(),
-            at: pull.updated_at,
-            body: serde_json::to_value(&pull)?,
-        };
-        session.runtime.block_on(store.monitor_put(&[item], &[]))?;
-        Ok(())
-    };
-    match action {
-        StaleAction::Mark { number, .. } => {
-            session
-                .runtime
-                .block_on(store.monitor_mark_stale(&repository, *number, now))?;
-            if let Some(mut pull) = pull(*number) {
-                pull.labels.push(label.to_string());
-                pull.activity.push(Activity {
-                    kind: "labeled".to_string(),
-                    actor: String::new(),
-                    bot: false,
-                    at: now,
-                    label: Some(label.to_string()),
-                    weft: true,
-                    url: String::new(),
-                });
-                put(pull)?;
-            }
-        }
-        StaleAction::Unmark { number, .. } => {
-            session
-                .runtime
-                .block_on(store.monitor_unmark_stale(&repository, *number))?;
-            if let Some(mut pull) = pull(*number) {
-                pull.labels.retain(|l| l != label);
-                put(pull)?;
-            }
-        }
-        StaleAction::Close { number, .. } => {
-            session
-                .runtime
-                .block_on(store.monitor_unmark_stale(&repository, *number))?;
-            if let Some(mut pull) = pull(*number) {
-                pull.state = "closed".to_string();
-                pull.closed_at = Some(now);
-                put(pull)?;
-            }
-        }
-        StaleAction::DeleteBranch { branch, .. } => {
-            session.runtime.block_on(store.monitor_remove(
-                &repository,
-                "branch",
-                std::slice::from_ref(branch),
-            ))?;
-        }
-    }
-    Ok(())
-}
-
 #[derive(Debug, Args)]
 pub(super) struct AlertArgs {
     /// List what would be opened, updated and closed, and change nothing
@@ -244,57 +126,22 @@ pub(super) struct AlertArgs {
 
 pub(super) fn alert(session: &Session, args: &AlertArgs) -> anyhow::Result<Outcome> {
     let store = session.store()?;
-    let snapshot = load(session, &store, None)?;
-    let analysis = super::jobs::analysis(session, &store)?;
-    let healths: BTreeMap<String, weft_monitor::health::Health> = snapshot
-        .repositories
-        .iter()
-        .map(|(name, data)| {
-            (
-                name.clone(),
-                weft_monitor::health::health(data, &session.settings, snapshot.now),
-            )
-        })
-        .collect();
-    let inputs: Vec<AlertInput<'_>> = snapshot
-        .repositories
-        .iter()
-        .map(|(name, data)| AlertInput {
-            health: &healths[name],
-            critical: weft_monitor::health::open_critical(data, snapshot.now),
-            stale: analysis
-                .domains
-                .get(name)
-                .map(|d| d.stale.clone())
-                .unwrap_or_default(),
-        })
-        .collect();
-    let alerts = weft_monitor::alerts::alerts(&inputs, &session.settings.alerts);
-    let analysed: BTreeSet<String> = snapshot.repositories.keys().cloned().collect();
-    let targets: BTreeSet<String> = analysed
-        .iter()
-        .map(|r| weft_monitor::alerts::target(r, &session.settings.alerts))
-        .collect();
-    let labels = &session.settings.alerts.labels;
-    let open = weft_monitor::alerts::open_alerts(&session.github, &targets, labels)
-        .map_err(|e| super::failure(e.into()))?;
-    let actions = weft_monitor::alerts::plan(&alerts, &open, &analysed, &session.settings.alerts);
-    let outcomes = if args.dry_run {
-        Vec::new()
-    } else {
-        weft_monitor::alerts::execute(&session.github, &actions, labels)
-    };
+    let run = session
+        .runtime
+        .block_on(weft_monitor::jobs::alert(
+            &store,
+            &session.github,
+            &session.settings,
+            args.dry_run,
+        ))
+        .map_err(super::failure)?;
+    let (alerts, actions, outcomes) = (&run.alerts, &run.actions, &run.outcomes);
     match args.format {
-        Format::Json => console::json(&json!({
-            "alerts": alerts,
-            "actions": actions,
-            "outcomes": outcomes,
-            "dry_run": args.dry_run,
-        }))?,
+        Format::Json => console::json(&run)?,
         Format::Text => {
             let mut text = String::new();
             let verb = if args.dry_run { "would" } else { "did" };
-            for action in &actions {
+            for action in actions {
                 let line = match action {
                     AlertAction::Open {
                         issue_repository,

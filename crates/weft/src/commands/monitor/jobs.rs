@@ -1,23 +1,19 @@
 //! `weft monitor collect`, `report`, `health` and `failures`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use weft_monitor::collect::{CollectRequest, Progress};
 use weft_monitor::health::{Band, Health};
-use weft_monitor::report::{EcosystemAnalysis, TrendPoint};
 use weft_monitor::snapshot::Snapshot;
-use weft_monitor::stale::StaleSummary;
 use weft_store::Store;
 
 use super::logs::SeverityArg;
 use super::{Session, failure, parse_duration};
 use crate::cli::Format;
-use crate::commands::Context;
 use crate::console::{self, Style};
-use crate::exit::{Outcome, UsageError};
+use crate::exit::Outcome;
 
 #[derive(Debug, Args)]
 pub(super) struct CollectArgs {
@@ -32,11 +28,7 @@ pub(super) struct CollectArgs {
     format: Format,
 }
 
-pub(super) fn collect(
-    session: &Session,
-    _context: &Context,
-    args: &CollectArgs,
-) -> anyhow::Result<Outcome> {
+pub(super) fn collect(session: &Session, args: &CollectArgs) -> anyhow::Result<Outcome> {
     let store = session.store()?;
     let request = CollectRequest {
         repositories: args.repositories.clone(),
@@ -112,76 +104,12 @@ pub(super) fn collect(
     })
 }
 
-/// The store's snapshot of the configured repositories (or `only`).
+/// The store's snapshot of `only` (or everything collected).
 fn snapshot(session: &Session, store: &Store, only: Option<&str>) -> anyhow::Result<Snapshot> {
-    let now = weft_store::time::now_ms();
-    let since = now - session.settings.window_ms();
-    let list = only.map(|r| vec![r.to_string()]);
-    let snapshot = session
+    session
         .runtime
-        .block_on(Snapshot::load(store, list.as_deref(), since, now))
-        .map_err(failure)?;
-    if let Some(only) = only
-        && snapshot
-            .repositories
-            .get(only)
-            .is_none_or(|r| r.info.is_none())
-    {
-        return Err(UsageError::new(format!("nothing collected for `{only}`"))
-            .with_hint("run `weft monitor collect` first, or check the name (owner/name)")
-            .into());
-    }
-    if snapshot.repositories.is_empty() {
-        return Err(UsageError::new("nothing collected yet")
-            .with_hint("run `weft monitor collect` first")
-            .into());
-    }
-    Ok(snapshot)
-}
-
-/// The report of everything collected, with each repository's stale
-/// summary and the stored trends.
-pub(super) fn analysis(session: &Session, store: &Store) -> anyhow::Result<EcosystemAnalysis> {
-    let snapshot = snapshot(session, store, None)?;
-    let stale = weft_monitor::stale::analyse(
-        snapshot.repositories.values(),
-        &session.settings.stale,
-        &Default::default(),
-        snapshot.now,
-        true,
-    );
-    let mut summaries: BTreeMap<String, StaleSummary> = BTreeMap::new();
-    for pull in &stale.stale_prs {
-        let s = summaries.entry(pull.repository.clone()).or_default();
-        s.total_stale_prs += 1;
-        s.oldest_pr_days = s.oldest_pr_days.max(pull.days_inactive);
-    }
-    for branch in &stale.stale_branches {
-        let s = summaries.entry(branch.repository.clone()).or_default();
-        s.total_stale_branches += 1;
-        s.oldest_branch_days = s.oldest_branch_days.max(branch.days_inactive);
-    }
-    let collections = session.runtime.block_on(store.monitor_collections(30))?;
-    let trends = collections
-        .iter()
-        .rev()
-        .filter_map(|c| {
-            let scores = c.summary.get("scores")?.as_object()?;
-            Some(TrendPoint {
-                at: weft_store::time::rfc3339(c.finished_at.unwrap_or(c.started_at)),
-                scores: scores
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_u64().and_then(|s| u32::try_from(s).ok())))
-                    .collect(),
-            })
-        })
-        .collect();
-    Ok(weft_monitor::report::analyse(
-        &snapshot,
-        &session.settings,
-        &summaries,
-        trends,
-    ))
+        .block_on(weft_monitor::jobs::snapshot(store, &session.settings, only))
+        .map_err(failure)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -208,31 +136,19 @@ pub(super) struct ReportArgs {
 
 pub(super) fn report(session: &Session, args: &ReportArgs) -> anyhow::Result<Outcome> {
     let store = session.store()?;
-    let analysis = analysis(session, &store)?;
+    let (_, analysis) = session
+        .runtime
+        .block_on(weft_monitor::jobs::ecosystem(&store, &session.settings))
+        .map_err(failure)?;
     let dir = session.output_dir(args.output_dir.as_deref())?;
-    let json = serde_json::to_string_pretty(&analysis)? + "\n";
-    let markdown = weft_monitor::report::markdown(&analysis);
-    let html = weft_monitor::html::html(&analysis);
-    for (name, text) in [
-        ("ecosystem_analysis.json", &json),
-        ("ecosystem_summary.md", &markdown),
-        ("index.html", &html),
-    ] {
-        fs_err::write(dir.join(name), text)?;
-    }
-    // The scores join the latest collection, for the trends.
-    let scores: serde_json::Map<String, serde_json::Value> = analysis
-        .domains
-        .iter()
-        .map(|(name, d)| (name.clone(), serde_json::json!(d.health_score)))
-        .collect();
     session
         .runtime
-        .block_on(store.monitor_record_scores(&serde_json::Value::Object(scores)))?;
+        .block_on(weft_monitor::jobs::write_report(&store, &analysis, &dir))
+        .map_err(failure)?;
     match args.format {
-        ReportFormat::Json => console::out(&json),
-        ReportFormat::Markdown => console::out(&markdown),
-        ReportFormat::Html => console::out(&html),
+        ReportFormat::Json => console::json(&analysis)?,
+        ReportFormat::Markdown => console::out(&weft_monitor::report::markdown(&analysis)),
+        ReportFormat::Html => console::out(&weft_monitor::html::html(&analysis)),
         ReportFormat::Text => {
             let s = &analysis.summary;
             console::out(&format!(

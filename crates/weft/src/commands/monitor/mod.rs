@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use weft_github::{GitHub, GitHubError, GitHubSettings};
+use weft_github::{GitHub, GitHubSettings};
 use weft_monitor::{MonitorError, MonitorSettings, RuleSet};
 use weft_store::Store;
 
@@ -97,7 +97,7 @@ pub(crate) fn run(context: &Context, args: MonitorArgs) -> anyhow::Result<Outcom
     let root = context.workspace(None);
     let session = || Session::open(context, &root, args.store.clone(), args.api_url.clone());
     match args.command {
-        MonitorCommand::Collect(a) => jobs::collect(&session()?, context, &a),
+        MonitorCommand::Collect(a) => jobs::collect(&session()?, &a),
         MonitorCommand::Report(a) => jobs::report(&session()?, &a),
         MonitorCommand::Health(a) => jobs::health(&session()?, &a),
         MonitorCommand::Failures(a) => jobs::failures(&session()?, &a),
@@ -192,12 +192,14 @@ impl Session {
 /// A monitor error as the command line reports it: bad input is exit 2,
 /// GitHub or the store exit 3 (a permission named when that is why).
 fn failure(error: MonitorError) -> anyhow::Error {
-    match error {
-        error if error.is_input() => UsageError::new(error.to_string()).into(),
-        MonitorError::GitHub(GitHubError::Unauthorized { .. }) => {
-            anyhow::anyhow!("{error}").context("GitHub refused the token")
-        }
-        error => error.into(),
+    if !error.is_input() {
+        return error.into();
+    }
+    let hint = error.hint();
+    let usage = UsageError::new(error.to_string());
+    match hint {
+        Some(hint) => usage.with_hint(hint).into(),
+        None => usage.into(),
     }
 }
 
