@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use globset::Glob;
 use serde::Serialize;
-use weft_github::{CachedGet, GitHub, GitHubError};
+use weft_github::{CachedGet, Fetched, GitHub, GitHubError};
 use weft_store::{CachedAnswer, Store};
 
 use crate::error::MonitorError;
@@ -113,9 +113,17 @@ pub fn resolve_repositories(
             })?
             .compile_matcher();
         if !listed.contains_key(owner) {
-            let list = match github.get_all(&format!("/orgs/{owner}/repos?type=all"), None) {
+            // Asked with the last ETag: an unchanged list is a free 304. A
+            // 304 holds only the first page, so a longer list is read whole.
+            let every = |path: String| -> Result<Vec<serde_json::Value>, GitHubError> {
+                match github.get_pages(&path, None, |_| true)? {
+                    Fetched::NotModified(page) if page.len() >= 100 => github.get_all(&path, None),
+                    fetched => Ok(fetched.into_inner()),
+                }
+            };
+            let list = match every(format!("/orgs/{owner}/repos?type=all&per_page=100")) {
                 Err(GitHubError::NotFound { .. }) => {
-                    github.get_all(&format!("/users/{owner}/repos?type=owner"), None)?
+                    every(format!("/users/{owner}/repos?type=owner&per_page=100"))?
                 }
                 other => other?,
             };
@@ -124,7 +132,9 @@ pub fn resolve_repositories(
                 list.iter().map(RepositoryItem::from_github).collect(),
             );
         }
-        for repository in &listed[owner] {
+        let mut matched: Vec<&RepositoryItem> = listed[owner].iter().collect();
+        matched.sort_by_key(|r| r.full_name.to_ascii_lowercase());
+        for repository in matched {
             let short = repository.full_name.split_once('/').map_or("", |(_, n)| n);
             if glob.is_match(short) && !repository.archived {
                 found.push(repository.full_name.clone());

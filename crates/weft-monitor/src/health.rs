@@ -290,7 +290,7 @@ fn pr_closure(data: &RepositoryData, since: i64) -> Verdict {
     };
     Verdict {
         score: Some(100.0 * ratio),
-        detail: format!("{closed} pull requests closed, {opened} opened in the window"),
+        detail: format!("pull requests in the window: {closed} closed, {opened} opened"),
         evidence: data
             .pulls
             .iter()

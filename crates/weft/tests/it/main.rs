@@ -17,6 +17,7 @@ mod deploy;
 mod launch;
 mod lock;
 mod monitor;
+mod monitor_github;
 mod notify;
 mod push;
 mod push_server;

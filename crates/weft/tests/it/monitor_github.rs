@@ -1,0 +1,487 @@
+//! `weft monitor` against the fake GitHub: a fixture organisation whose
+//! answers are known. Collection and what a second one costs, health
+//! scores with their evidence, failures classified, stale dry run equal to
+//! the real run, bot activity ignored, alerts deduplicated and closed on
+//! recovery, dispatch limits, rate limits and a missing permission.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use weft_testkit::Workspace;
+use weft_testkit::github::{
+    Activity, Conclusion, FakeGitHub, IssueSpec, PastRun, Pull, Repository,
+};
+
+use crate::support::{Run, weft_with};
+
+const DAY: Duration = Duration::from_secs(86_400);
+const HOUR: Duration = Duration::from_secs(3_600);
+
+const CONAN_LOG: &str = "\
+2026-11-02T08:14:09.9100000Z ======== Computing necessary packages ========
+2026-11-02T08:14:09.9100000Z ERROR: Missing prebuilt package for 'zlib/1.3.1'
+2026-11-02T08:14:12.5000000Z ##[error]Process completed with exit code 1.
+";
+
+/// The organisation `acme`: an active service with one failed run, a quiet
+/// site nobody answers, and an archived repository the glob leaves out.
+fn organisation() -> FakeGitHub {
+    let github = FakeGitHub::start();
+    github.add_repository(
+        Repository::new("acme/api")
+            .pushed(HOUR)
+            .past_run(PastRun::new("ci.yml").age(4 * DAY))
+            .past_run(PastRun::new("ci.yml").age(3 * DAY))
+            .past_run(
+                PastRun::new("ci.yml")
+                    .age(2 * DAY)
+                    .conclusion(Conclusion::Failure)
+                    .log(CONAN_LOG),
+            )
+            .past_run(PastRun::new("ci.yml").age(DAY))
+            // Untouched by people for 40 days; a bot commented since.
+            .pull(
+                Pull::new(1, "alice")
+                    .title("Rework the cache")
+                    .age(40 * DAY)
+                    .activity(Activity::comment("dependabot[bot]", 2 * DAY)),
+            )
+            .pull(
+                Pull::new(2, "bob")
+                    .title("Fix the login")
+                    .age(3 * DAY)
+                    .activity(Activity::comment("carol", 3 * DAY - HOUR)),
+            )
+            .pull(
+                Pull::new(3, "carol")
+                    .title("Old feature")
+                    .age(20 * DAY)
+                    .merged(15 * DAY),
+            )
+            .branch_at("spike-2025", 60 * DAY)
+            .protected_branch("release-1", 90 * DAY)
+            .release("v1.0.0", 5 * DAY),
+    );
+    github.add_repository(
+        Repository::new("acme/site").pushed(40 * DAY).issue(
+            IssueSpec::new(1, "dave")
+                .title("The logo is blurry")
+                .age(10 * DAY),
+        ),
+    );
+    github.add_repository(Repository::new("acme/old").archived(true));
+    github
+}
+
+fn workspace(github: &FakeGitHub, extra: &str) -> Workspace {
+    Workspace::new().file(
+        "weft.yaml",
+        &format!(
+            "github:\n  api_url: {}\n  token_env: FAKE_GITHUB_TOKEN\nmonitor:\n  repositories: [\"acme/*\"]\n{extra}",
+            github.url()
+        ),
+    )
+}
+
+fn monitor(workspace: &Workspace, github: &FakeGitHub, arguments: &[&str]) -> Run {
+    let mut all = vec!["monitor"];
+    all.extend_from_slice(arguments);
+    weft_with(
+        workspace.root(),
+        &all,
+        &[("FAKE_GITHUB_TOKEN", github.token())],
+    )
+}
+
+fn probe<'a>(repository: &'a Value, name: &str) -> &'a Value {
+    repository["probes"]
+        .as_array()
+        .and_then(|probes| probes.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("no probe {name} in {repository:#}"))
+}
+
+#[test]
+fn a_second_collection_with_nothing_new_costs_only_304s() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    let first = monitor(&workspace, &github, &["collect", "--format", "json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first = first.json();
+    assert_eq!(
+        first["repositories"],
+        serde_json::json!(["acme/api", "acme/site"]),
+        "a glob's repositories in name order, the archived one left out"
+    );
+    assert_eq!(first["logs_analysed"], 1);
+    assert_eq!(first["failed"], serde_json::json!([]));
+
+    let before = github.requests();
+    let second = monitor(&workspace, &github, &["collect", "--format", "json"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let second = second.json();
+    let sent = github.requests() - before;
+    assert_eq!(second["requests"], sent);
+    assert_eq!(
+        second["not_modified"], sent,
+        "every request of the second collection is a 304"
+    );
+    assert_eq!(second["items"], 0, "nothing is processed again");
+    assert_eq!(
+        github
+            .request_log()
+            .iter()
+            .skip(before)
+            .filter(|r| r.path.contains("/logs"))
+            .count(),
+        0,
+        "a stored log is not fetched again"
+    );
+}
+
+#[test]
+fn health_explains_every_deduction_and_bots_are_not_people() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
+    let health = monitor(&workspace, &github, &["health", "--format", "json"]);
+    assert_eq!(health.code, 0, "{}", health.stderr);
+    let health = health.json();
+    let repositories = health["repositories"].as_array().expect("a list");
+    let api = repositories
+        .iter()
+        .find(|r| r["repository"] == "acme/api")
+        .expect("api");
+    let site = repositories
+        .iter()
+        .find(|r| r["repository"] == "acme/site")
+        .expect("site");
+
+    let ci = probe(api, "ci_success");
+    assert_eq!(ci["score"], 75.0);
+    assert_eq!(ci["detail"], "3 of 4 completed runs succeeded");
+    let evidence = ci["evidence"].as_array().expect("evidence");
+    assert_eq!(evidence.len(), 1, "{evidence:#?}");
+    assert!(
+        evidence[0]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/actions/runs/"))
+    );
+    // The bot's comment two days ago does not make #1 fresh.
+    let stale = probe(api, "stale");
+    assert_eq!(stale["detail"], "1 of 2 open pull requests are stale");
+    assert!(
+        stale["evidence"][0]["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("#1 "))
+    );
+
+    // No CI and no releases: not applicable, their weight redistributed.
+    for name in ["ci_success", "releases", "alerts", "pr_closure", "stale"] {
+        assert_eq!(probe(site, name)["applicable"], false, "{name}");
+    }
+    // Response time 0 (weight 20) and activity 10 days ago (weight 10):
+    // (0·20 + 87·10) / 30.
+    assert_eq!(probe(site, "response_time")["score"], 0.0);
+    assert_eq!(site["score"], 29);
+    assert_eq!(site["band"], "critical");
+
+    let text = monitor(&workspace, &github, &["health", "acme/site"]);
+    assert_eq!(text.code, 0);
+    assert!(
+        text.stdout.contains("acme/site 29 critical"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("#1 The logo is blurry: no response yet"),
+        "{}",
+        text.stdout
+    );
+    let unknown = monitor(&workspace, &github, &["health", "acme/nope"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+}
+
+#[test]
+fn failures_are_classified_and_reports_are_written() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
+    let failures = monitor(&workspace, &github, &["failures", "--format", "json"]);
+    assert_eq!(failures.code, 0, "{}", failures.stderr);
+    let failures = failures.json();
+    let list = failures["failures"].as_array().expect("a list");
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(list[0]["repository"], "acme/api");
+    assert_eq!(list[0]["findings"][0]["pattern"], "conan-missing-binary");
+    assert_eq!(list[0]["findings"][0]["severity"], "high");
+    assert_eq!(list[0]["findings"][0]["category"], "dependency");
+    let failing = monitor(&workspace, &github, &["failures", "--fail-on", "high"]);
+    assert_eq!(failing.code, 1, "{}", failing.stdout);
+    let recent = monitor(
+        &workspace,
+        &github,
+        &["failures", "--since", "24h", "--format", "json"],
+    );
+    assert_eq!(recent.json()["failures"], serde_json::json!([]));
+
+    let report = monitor(&workspace, &github, &["report"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let dir = workspace.root().join("reports");
+    let analysis: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("ecosystem_analysis.json")).expect("the JSON report"),
+    )
+    .expect("JSON");
+    assert_eq!(analysis["summary"]["total_domains"], 2);
+    // The site is critical; the service, at 73, a warning.
+    assert_eq!(analysis["summary"]["unhealthy_domains"], 2);
+    assert_eq!(analysis["domains"]["acme/api"]["health_score"], 73);
+    assert_eq!(analysis["domains"]["acme/api"]["band"], "warning");
+    assert_eq!(
+        analysis["summary"]["total_issues"], 1,
+        "{:#}",
+        analysis["domains"]["acme/api"]["issues_detected"]
+    );
+    assert_eq!(analysis["domains"]["acme/site"]["health_score"], 29);
+    assert_eq!(
+        analysis["domains"]["acme/api"]["issues_detected"][0]["rule"],
+        "conan-missing-binary"
+    );
+    let html = std::fs::read_to_string(dir.join("index.html")).expect("the page");
+    assert!(
+        html.contains("data-repository=\"acme/api\"")
+            && html.contains("data-repository=\"acme/site\"")
+    );
+    assert!(
+        !html.contains("http://") || !html.contains("<script"),
+        "no script, no external asset"
+    );
+    let markdown = std::fs::read_to_string(dir.join("ecosystem_summary.md")).expect("markdown");
+    assert!(markdown.contains("| [acme/site]("), "{markdown}");
+}
+
+#[test]
+fn the_stale_dry_run_lists_exactly_what_the_real_run_does() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
+    let dry = monitor(
+        &workspace,
+        &github,
+        &["stale", "--dry-run", "--format", "json"],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let dry = dry.json();
+    assert_eq!(dry["summary"]["total_stale_prs"], 1);
+    assert_eq!(dry["stale_prs"][0]["number"], 1);
+    let branches: Vec<&str> = dry["stale_branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .filter_map(|b| b["name"].as_str())
+        .collect();
+    assert!(branches.contains(&"spike-2025"), "{branches:?}");
+    assert!(
+        !branches.contains(&"release-1"),
+        "protected branches are never touched"
+    );
+    assert!(!branches.contains(&"main"));
+    assert_eq!(
+        github
+            .pulls("acme/api")
+            .iter()
+            .filter(|p| p.labels.iter().any(|l| l == "stale"))
+            .count(),
+        0,
+        "a dry run changes nothing"
+    );
+
+    let real = monitor(&workspace, &github, &["stale", "--format", "json"]);
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    let real = real.json();
+    assert_eq!(
+        real["actions"], dry["actions"],
+        "the real run does exactly the dry run's list"
+    );
+    assert!(
+        real["outcomes"]
+            .as_array()
+            .expect("outcomes")
+            .iter()
+            .all(|o| o["ok"] == true)
+    );
+    let pulls = github.pulls("acme/api");
+    let first = pulls.iter().find(|p| p.number == 1).expect("#1");
+    assert!(first.labels.iter().any(|l| l == "stale"), "{first:?}");
+    // The bot's comment, and weft's.
+    assert_eq!(first.comments.len(), 2, "{first:?}");
+    assert!(first.comments[1].contains("marked stale"), "{first:?}");
+    assert!(
+        !github
+            .branches("acme/api")
+            .iter()
+            .any(|b| b == "spike-2025")
+    );
+
+    // Nothing new to do until the close time comes: no second label or comment.
+    let again = monitor(&workspace, &github, &["stale", "--format", "json"]);
+    assert_eq!(again.json()["actions"], serde_json::json!([]));
+    // After the next collection too: weft's own label and comment are not activity.
+    assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
+    let after = monitor(
+        &workspace,
+        &github,
+        &["stale", "--dry-run", "--format", "json"],
+    );
+    assert_eq!(after.json()["actions"], serde_json::json!([]));
+}
+
+#[test]
+fn alerts_are_opened_once_and_closed_on_recovery() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
+    let first = monitor(&workspace, &github, &["alert", "--format", "json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let opened: Vec<_> = github
+        .issues()
+        .into_iter()
+        .filter(|i| i.labels.iter().any(|l| l == "weft-monitor"))
+        .collect();
+    let health = opened
+        .iter()
+        .find(|i| i.repository == "acme/site" && i.title.contains("health"))
+        .expect("a health alert for the critical site");
+    assert!(
+        health
+            .body
+            .contains("fingerprint=\"acme/site|ecosystem|health\""),
+        "{}",
+        health.body
+    );
+    let count = opened.len();
+
+    let second = monitor(&workspace, &github, &["alert", "--format", "json"]);
+    assert_eq!(
+        second.json()["actions"],
+        serde_json::json!([]),
+        "a repeat changes nothing"
+    );
+    let again: Vec<_> = github
+        .issues()
+        .into_iter()
+        .filter(|i| i.labels.iter().any(|l| l == "weft-monitor"))
+        .collect();
+    assert_eq!(again.len(), count);
+    assert!(
+        again.iter().all(|i| i.comments.is_empty()),
+        "no comment pile-up"
+    );
+
+    // Response time no longer counts: the site recovers and its alert closes.
+    let recovered = self::workspace(&github, "  health: {weights: {response_time: 0}}\n");
+    std::fs::create_dir_all(recovered.root().join(".weft")).expect("mkdir");
+    std::fs::copy(
+        workspace.root().join(".weft/state.db"),
+        recovered.root().join(".weft/state.db"),
+    )
+    .expect("copy the store");
+    let third = monitor(&recovered, &github, &["alert", "--format", "json"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    let closed = github
+        .issues()
+        .into_iter()
+        .find(|i| i.number == health.number && i.repository == "acme/site")
+        .expect("the alert issue");
+    assert!(!closed.open, "{closed:?}");
+    assert_eq!(closed.comments.len(), 1, "one recovery comment");
+}
+
+#[test]
+fn dispatch_checks_github_limits_before_sending() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    let keys: Vec<String> = (0..11).map(|i| format!("\"k{i}\": {i}")).collect();
+    let payload = format!("{{{}}}", keys.join(","));
+    let refused = monitor(
+        &workspace,
+        &github,
+        &[
+            "dispatch",
+            "ecosystem-alert",
+            "--repo",
+            "acme/api",
+            "--payload",
+            &payload,
+        ],
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("10"), "{}", refused.stderr);
+    let long = "x".repeat(101);
+    let refused = monitor(
+        &workspace,
+        &github,
+        &["dispatch", &long, "--repo", "acme/api"],
+    );
+    assert_eq!(refused.code, 2);
+    assert!(
+        github.repository_dispatches().is_empty(),
+        "nothing was sent"
+    );
+
+    let sent = monitor(
+        &workspace,
+        &github,
+        &[
+            "dispatch",
+            "domain-failure",
+            "--repo",
+            "acme/api,acme/site",
+            "--payload",
+            "{\"domain\": \"api\"}",
+        ],
+    );
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let dispatches = github.repository_dispatches();
+    assert_eq!(dispatches.len(), 2);
+    assert_eq!(dispatches[0].event_type, "domain-failure");
+    assert_eq!(dispatches[1].client_payload["domain"], "api");
+}
+
+#[test]
+fn a_spent_rate_limit_is_waited_out_or_stops_cleanly() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    github.exhaust_rate_limit(Duration::from_secs(2));
+    let waited = monitor(&workspace, &github, &["collect", "--format", "json"]);
+    assert_eq!(waited.code, 0, "{}", waited.stderr);
+    assert_eq!(
+        waited.json()["logs_analysed"],
+        1,
+        "it resumed after the reset"
+    );
+
+    let github = organisation();
+    let impatient = self::workspace(&github, "  max_wait: 1s\n");
+    // Enough for the organisation and part of the first repository.
+    github.set_rate_limit_remaining(5, Duration::from_secs(120));
+    let stopped = monitor(&impatient, &github, &["collect"]);
+    assert_eq!(stopped.code, 3, "{}", stopped.stdout);
+    assert!(
+        stopped.stdout.contains("stopped early"),
+        "{}",
+        stopped.stdout
+    );
+}
+
+#[test]
+fn a_missing_permission_is_named() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    github.deny("/repos/acme/api/actions", "actions=read");
+    let run = monitor(&workspace, &github, &["collect", "--format", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["failed"][0]["repository"], "acme/api");
+    assert_eq!(report["failed"][0]["permission"], "actions=read");
+}
