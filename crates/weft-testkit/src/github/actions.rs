@@ -1,5 +1,5 @@
-//! The GitHub Actions endpoints: workflow dispatch, runs, a run's jobs and a
-//! job's logs.
+//! The GitHub Actions endpoints: workflow dispatch, runs (dispatched ones
+//! and a fixture's past ones), a run's jobs and a job's logs.
 
 use std::time::{Instant, SystemTime};
 
@@ -130,7 +130,7 @@ pub(crate) async fn dispatch_workflow(
         }
     }
     let branch = git_ref.strip_prefix("refs/heads/").unwrap_or(&git_ref);
-    if !repository.repository.has_branch(branch) {
+    if !repository.has_branch(branch) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("No ref found for: {git_ref}"),
@@ -167,6 +167,9 @@ pub(crate) async fn dispatch_workflow(
         dispatched: Instant::now(),
         dispatched_at: SystemTime::now(),
         log: workflow.log.clone(),
+        event: "workflow_dispatch".to_string(),
+        job_name: workflow.name.clone(),
+        past: false,
     };
     let details = json!({
         "workflow_run_id": run.id,
@@ -181,7 +184,7 @@ pub(crate) async fn dispatch_workflow(
     })
 }
 
-/// `GET /repos/{owner}/{repo}/actions/runs`, newest first.
+/// `GET /repos/{owner}/{repo}/actions/runs`, newest first (by creation).
 pub(crate) async fn list_runs(
     State(shared): State<Shared>,
     Path((owner, repo)): Path<(String, String)>,
@@ -200,7 +203,7 @@ pub(crate) async fn list_runs(
         .iter()
         .filter(|r| r.repository == full_name && filter.matches(r, now))
         .collect();
-    runs.sort_by(|a, b| b.dispatched.cmp(&a.dispatched).then(b.id.cmp(&a.id)));
+    runs.sort_by(|a, b| b.dispatched_at.cmp(&a.dispatched_at).then(b.id.cmp(&a.id)));
     let total = runs.len();
     let items: Vec<Value> = page
         .slice(runs)

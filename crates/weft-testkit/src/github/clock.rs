@@ -26,6 +26,16 @@ pub(crate) fn next_whole_second(at: SystemTime) -> SystemTime {
     }
 }
 
+/// The instant `age` before `now` (the epoch if that is earlier).
+pub(crate) fn ago(now: SystemTime, age: Duration) -> SystemTime {
+    now.checked_sub(age).unwrap_or(UNIX_EPOCH)
+}
+
+/// An RFC 3339 timestamp (`since` of a query), or `None`.
+pub(crate) fn parse_time(text: &str) -> Option<SystemTime> {
+    text.parse::<Timestamp>().ok().map(SystemTime::from)
+}
+
 /// RFC 3339 in UTC with a `Z`, to the second.
 pub(crate) fn rfc3339(at: SystemTime) -> String {
     Timestamp::try_from(at).map_or_else(

@@ -8,11 +8,15 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::http::StatusCode;
 use tokio::sync::watch;
 
-use super::issues::{Issue, StoredIssue};
+use super::events::WatchEvent;
 use super::rate_limit::{SecondaryLimit, ServerErrors};
 use super::repository::Repository;
 use super::router::router;
-use super::state::{DispatchedRun, RecordedRequest, RepositoryDispatch, Shared, State, lock};
+use super::state::{
+    Denial, DispatchedRun, RecordedRequest, RepositoryDispatch, Shared, State, lock,
+};
+use super::stored_issue::StoredIssue;
+use super::views::{Issue, PullState};
 use super::workflow::Workflow;
 
 /// The token a new fake accepts.
@@ -108,7 +112,12 @@ impl FakeGitHub {
         lock(&self.shared).tokens.push(token.to_string());
     }
 
-    /// Hosts `repository`, replacing one of the same name.
+    /// Hosts `repository`, replacing one of the same name (with its issues,
+    /// pull requests and past runs). The ages of its fixtures count back
+    /// from now.
+    ///
+    /// # Panics
+    /// When two of its pull requests and issues share a number.
     pub fn add_repository(&self, repository: Repository) {
         lock(&self.shared).add_repository(repository);
     }
@@ -200,13 +209,15 @@ impl FakeGitHub {
             .log = text.to_string();
     }
 
-    /// The runs dispatched so far, oldest first, with their inputs.
+    /// The runs dispatched so far, oldest first, with their inputs (not a
+    /// fixture's past runs).
     pub fn runs(&self) -> Vec<DispatchedRun> {
         let state = lock(&self.shared);
         let now = Instant::now();
         state
             .runs
             .iter()
+            .filter(|r| !r.past)
             .map(|r| state.dispatched_run(r, now))
             .collect()
     }
@@ -238,13 +249,86 @@ impl FakeGitHub {
         state.requests.iter().filter(|r| r.status == 304).count()
     }
 
-    /// The issues of every hosted repository, in the order they were opened.
+    /// The issues (not pull requests) of every hosted repository: a
+    /// repository's fixture issues in the order given, then those opened
+    /// through the API in the order they were opened.
     pub fn issues(&self) -> Vec<Issue> {
         lock(&self.shared)
             .issues
             .iter()
+            .filter(|i| !i.is_pull())
             .map(StoredIssue::view)
             .collect()
+    }
+
+    /// The pull requests of `repository` (`owner/name`), by number.
+    pub fn pulls(&self, repository: &str) -> Vec<PullState> {
+        let state = lock(&self.shared);
+        let mut pulls: Vec<PullState> = state
+            .issues
+            .iter()
+            .filter(|i| i.repository.eq_ignore_ascii_case(repository))
+            .filter_map(StoredIssue::pull_view)
+            .collect();
+        pulls.sort_by_key(|p| p.number);
+        pulls
+    }
+
+    /// The branches `repository` (`owner/name`) has now, by name; empty
+    /// when it is not hosted.
+    pub fn branches(&self, repository: &str) -> Vec<String> {
+        let state = lock(&self.shared);
+        let Some((owner, name)) = repository.split_once('/') else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = state
+            .repository(owner, name)
+            .map(|r| r.branches.iter().map(|b| b.name.clone()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Adds `count` filler `WatchEvent`s, `age` ago, to a hosted
+    /// repository's events.
+    ///
+    /// # Panics
+    /// When `repository` (`owner/name`) is not hosted.
+    pub fn add_events(&self, repository: &str, count: usize, age: Duration) {
+        let mut state = lock(&self.shared);
+        let at = super::clock::ago(SystemTime::now(), age);
+        let ids: Vec<u64> = (0..count).map(|_| state.next_number()).collect();
+        let hosted = repository
+            .split_once('/')
+            .and_then(|(owner, name)| state.repository_mut(owner, name))
+            .unwrap_or_else(|| panic!("the fake GitHub hosts no repository `{repository}`"));
+        hosted
+            .watch_events
+            .extend(ids.into_iter().map(|id| WatchEvent {
+                id,
+                login: format!("stargazer-{id}"),
+                at,
+            }));
+    }
+
+    /// Requests whose path starts with `path_prefix` answer 403 `Resource
+    /// not accessible by personal access token` with
+    /// `x-accepted-github-permissions: {permission}` (say `actions=read`),
+    /// as GitHub answers a fine-grained token that lacks the permission.
+    pub fn deny(&self, path_prefix: &str, permission: &str) {
+        let mut state = lock(&self.shared);
+        state.denials.retain(|d| d.prefix != path_prefix);
+        state.denials.push(Denial {
+            prefix: path_prefix.to_string(),
+            permission: permission.to_string(),
+        });
+    }
+
+    /// Lifts [`FakeGitHub::deny`] for `path_prefix`.
+    pub fn allow(&self, path_prefix: &str) {
+        lock(&self.shared)
+            .denials
+            .retain(|d| d.prefix != path_prefix);
     }
 
     /// Every request answered so far, oldest first.

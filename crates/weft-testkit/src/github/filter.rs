@@ -59,10 +59,7 @@ impl RunFilter {
         });
         let created = run.created_at();
         status
-            && self
-                .event
-                .as_deref()
-                .is_none_or(|e| e == "workflow_dispatch")
+            && self.event.as_deref().is_none_or(|e| e == run.event)
             && self.branch.as_deref().is_none_or(|b| b == run.head_branch)
             && self.head_sha.as_deref().is_none_or(|s| s == run.head_sha)
             && self.actor.as_deref().is_none_or(|a| a == ACTOR.0)

@@ -3,8 +3,8 @@
 //!
 //! How the API gate works, in order: credentials (401 without a token the
 //! fake accepts); then whatever a test switched on for the next requests —
-//! injected 5xx, a secondary limit, the spent primary budget; then the
-//! handler. A 200 to a GET gets an `ETag` made of the body and the token, and
+//! injected 5xx, a secondary limit, the spent primary budget, a permission
+//! the token lacks; then the handler. A 200 to a GET gets an `ETag` made of the body and the token, and
 //! becomes a bodiless 304 when `If-None-Match` names it. Last, every answer
 //! that was not a 304 or a refusal spends one request of the budget, and all
 //! carry the `x-ratelimit-*` headers and GitHub's other headers.
@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -155,6 +155,21 @@ fn refuse(shared: &Shared, path: &str, request_id: &str) -> Option<(ApiError, bo
             ApiError::new(StatusCode::FORBIDDEN, message, RATE_LIMIT_DOCS),
             false,
         ));
+    }
+    if let Some(denial) = state.denials.iter().find(|d| path.starts_with(&d.prefix)) {
+        let error = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by personal access token",
+            REST_DOCS,
+        );
+        let error = match HeaderValue::from_str(&denial.permission) {
+            Ok(value) => error.with_header(
+                HeaderName::from_static("x-accepted-github-permissions"),
+                value,
+            ),
+            Err(_) => error,
+        };
+        return Some((error, true));
     }
     None
 }

@@ -1,160 +1,34 @@
-//! The issue endpoints weft's incident channel uses: list (by state and
-//! labels, paged), create, get, update (close) and comment, with the `issue`
-//! and `issue-comment` objects GitHub answers.
+//! The issue endpoints: list (by state, labels and `since`, sorted, paged;
+//! pull requests included, as on GitHub), create, get, update (close) and
+//! comment, and a conversation's comments. They work on pull requests'
+//! numbers too.
 
 use std::time::SystemTime;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::actions::parse_body;
-use super::clock::rfc3339;
+use super::clock::parse_time;
 use super::error::ApiError;
-use super::paging::Page;
-use super::repository::{HTML_ROOT, user_json};
+use super::paging::{Page, param};
 use super::state::{Shared, State as FakeState, lock};
+use super::stored_issue::{StoredComment, StoredIssue};
+use super::user::User;
 
 const LIST_DOCS: &str = "https://docs.github.com/rest/issues/issues#list-repository-issues";
 const CREATE_DOCS: &str = "https://docs.github.com/rest/issues/issues#create-an-issue";
 const GET_DOCS: &str = "https://docs.github.com/rest/issues/issues#get-an-issue";
 const UPDATE_DOCS: &str = "https://docs.github.com/rest/issues/issues#update-an-issue";
 const COMMENT_DOCS: &str = "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
-
-/// The user the fake's token belongs to: the author of what it creates.
-const USER: (&str, u64) = ("weft-bot", 9_000_001);
-
-/// An issue as the fake keeps it.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredIssue {
-    pub(crate) id: u64,
-    pub(crate) repository: String,
-    pub(crate) number: u64,
-    pub(crate) title: String,
-    pub(crate) body: String,
-    pub(crate) labels: Vec<String>,
-    pub(crate) closed: Option<(SystemTime, &'static str)>,
-    pub(crate) comments: Vec<StoredComment>,
-    pub(crate) created: SystemTime,
-    pub(crate) updated: SystemTime,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct StoredComment {
-    pub(crate) id: u64,
-    pub(crate) body: String,
-    pub(crate) created: SystemTime,
-}
-
-/// An issue as a test reads it back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issue {
-    /// `owner/name`.
-    pub repository: String,
-    pub number: u64,
-    pub title: String,
-    pub body: String,
-    pub labels: Vec<String>,
-    pub open: bool,
-    /// `completed`, `not_planned`… when closed.
-    pub state_reason: Option<String>,
-    /// The comments' bodies, oldest first.
-    pub comments: Vec<String>,
-}
-
-impl StoredIssue {
-    pub(crate) fn view(&self) -> Issue {
-        Issue {
-            repository: self.repository.clone(),
-            number: self.number,
-            title: self.title.clone(),
-            body: self.body.clone(),
-            labels: self.labels.clone(),
-            open: self.closed.is_none(),
-            state_reason: self.closed.map(|(_, reason)| reason.to_string()),
-            comments: self.comments.iter().map(|c| c.body.clone()).collect(),
-        }
-    }
-
-    fn json(&self, base: &str) -> Value {
-        let api = format!("{base}/repos/{}/issues/{}", self.repository, self.number);
-        let repository_url = format!("{base}/repos/{}", self.repository);
-        let labels: Vec<Value> = self
-            .labels
-            .iter()
-            .map(|name| label_json(base, &self.repository, name))
-            .collect();
-        let user = user_json(base, USER.0, USER.1);
-        json!({
-            "id": self.id,
-            "node_id": format!("I_kwDO{:010X}", self.id),
-            "url": api,
-            "repository_url": repository_url,
-            "labels_url": format!("{api}/labels{{/name}}"),
-            "comments_url": format!("{api}/comments"),
-            "events_url": format!("{api}/events"),
-            "html_url": format!("{HTML_ROOT}/{}/issues/{}", self.repository, self.number),
-            "number": self.number,
-            "state": if self.closed.is_some() { "closed" } else { "open" },
-            "state_reason": self.closed.map(|(_, reason)| reason),
-            "title": self.title,
-            "body": self.body,
-            "user": user,
-            "labels": labels,
-            "assignee": null,
-            "assignees": [],
-            "milestone": null,
-            "locked": false,
-            "active_lock_reason": null,
-            "comments": self.comments.len(),
-            "closed_at": self.closed.map(|(at, _)| rfc3339(at)),
-            "closed_by": self.closed.map(|_| user_json(base, USER.0, USER.1)),
-            "created_at": rfc3339(self.created),
-            "updated_at": rfc3339(self.updated),
-            "author_association": "MEMBER",
-        })
-    }
-}
-
-fn label_json(base: &str, repository: &str, name: &str) -> Value {
-    let id = name.bytes().fold(5_000_000u64, |h, b| {
-        h.wrapping_mul(31).wrapping_add(u64::from(b)) % 1_000_000_000
-    });
-    json!({
-        "id": id,
-        "node_id": format!("LA_kwDO{id:010X}"),
-        "url": format!("{base}/repos/{repository}/labels/{name}"),
-        "name": name,
-        "description": null,
-        "color": "d73a4a",
-        "default": false,
-    })
-}
-
-fn comment_json(base: &str, issue: &StoredIssue, comment: &StoredComment) -> Value {
-    let issue_url = format!("{base}/repos/{}/issues/{}", issue.repository, issue.number);
-    json!({
-        "id": comment.id,
-        "node_id": format!("IC_kwDO{:010X}", comment.id),
-        "url": format!("{base}/repos/{}/issues/comments/{}", issue.repository, comment.id),
-        "html_url": format!(
-            "{HTML_ROOT}/{}/issues/{}#issuecomment-{}",
-            issue.repository, issue.number, comment.id
-        ),
-        "issue_url": issue_url,
-        "body": comment.body,
-        "user": user_json(base, USER.0, USER.1),
-        "created_at": rfc3339(comment.created),
-        "updated_at": rfc3339(comment.created),
-        "author_association": "MEMBER",
-    })
-}
+const COMMENTS_DOCS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments";
 
 /// The repository's `owner/name` as hosted, or 404.
-fn hosted_name(
+pub(crate) fn hosted_name(
     state: &FakeState,
     owner: &str,
     repo: &str,
@@ -166,7 +40,7 @@ fn hosted_name(
         .ok_or_else(|| ApiError::not_found(docs))
 }
 
-fn string_field(
+pub(crate) fn string_field(
     body: &Map<String, Value>,
     key: &str,
     docs: &'static str,
@@ -181,7 +55,7 @@ fn string_field(
     }
 }
 
-fn labels_field(
+pub(crate) fn labels_field(
     body: &Map<String, Value>,
     docs: &'static str,
 ) -> Result<Option<Vec<String>>, ApiError> {
@@ -210,28 +84,50 @@ fn labels_field(
     }
 }
 
-/// `GET /repos/{owner}/{repo}/issues`: `state` (`open` by default, `closed`,
-/// `all`) and `labels` (comma-separated, all required), newest first, paged.
+/// A `since` parameter: an ISO 8601 time, or 422.
+pub(crate) fn since_param(
+    query: &[(String, String)],
+    docs: &'static str,
+) -> Result<Option<SystemTime>, ApiError> {
+    param(query, "since")
+        .map(|text| {
+            parse_time(text).ok_or_else(|| {
+                ApiError::invalid_request(
+                    &format!("For 'since', \"{text}\" is not a date-time."),
+                    docs,
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `GET /repos/{owner}/{repo}/issues`: issues and pull requests (these with
+/// `pull_request`), by `state` (`open` by default, `closed`, `all`),
+/// `labels` (comma-separated, all required), `creator` and `since` (updated
+/// at or after); sorted by `sort` (`created` by default, `updated`,
+/// `comments`) in `direction` (`desc` by default), paged.
 pub(crate) async fn list_issues(
     State(shared): State<Shared>,
     Path((owner, repo)): Path<(String, String)>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let value = |name: &str| {
-        query
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let wanted_state = value("state").unwrap_or("open");
+    let wanted_state = param(&query, "state").unwrap_or("open");
     if !matches!(wanted_state, "open" | "closed" | "all") {
         return Err(ApiError::invalid_request(
             &format!("For 'state', \"{wanted_state}\" is not one of open, closed, all."),
             LIST_DOCS,
         ));
     }
-    let labels: Vec<&str> = value("labels")
+    let sort = param(&query, "sort").unwrap_or("created");
+    if !matches!(sort, "created" | "updated" | "comments") {
+        return Err(ApiError::invalid_request(
+            &format!("For 'sort', \"{sort}\" is not one of created, updated, comments."),
+            LIST_DOCS,
+        ));
+    }
+    let ascending = param(&query, "direction") == Some("asc");
+    let since = since_param(&query, LIST_DOCS)?;
+    let labels: Vec<&str> = param(&query, "labels")
         .map(|l| {
             l.split(',')
                 .map(str::trim)
@@ -239,6 +135,7 @@ pub(crate) async fn list_issues(
                 .collect()
         })
         .unwrap_or_default();
+    let creator = param(&query, "creator");
     let page = Page::from_query(&query);
     let state = lock(&shared);
     let repository = hosted_name(&state, &owner, &repo, LIST_DOCS)?;
@@ -246,32 +143,34 @@ pub(crate) async fn list_issues(
         .issues
         .iter()
         .filter(|i| i.repository == repository)
-        .filter(|i| match wanted_state {
-            "open" => i.closed.is_none(),
-            "closed" => i.closed.is_some(),
-            _ => true,
-        })
+        .filter(|i| wanted_state == "all" || i.state() == wanted_state)
         .filter(|i| {
             labels
                 .iter()
                 .all(|l| i.labels.iter().any(|have| have.eq_ignore_ascii_case(l)))
         })
+        .filter(|i| creator.is_none_or(|c| i.author.login.eq_ignore_ascii_case(c)))
+        .filter(|i| since.is_none_or(|since| i.updated >= since))
         .collect();
-    issues.sort_by_key(|i| std::cmp::Reverse(i.number));
+    let key = |issue: &StoredIssue| -> (SystemTime, usize) {
+        match sort {
+            "updated" => (issue.updated, 0),
+            "comments" => (SystemTime::UNIX_EPOCH, issue.comments.len()),
+            _ => (issue.created, 0),
+        }
+    };
+    issues.sort_by(|a, b| key(a).cmp(&key(b)).then(a.number.cmp(&b.number)));
+    if !ascending {
+        issues.reverse();
+    }
     let total = issues.len();
-    let items: Vec<Value> = page
+    let items = page
         .slice(issues)
         .into_iter()
         .map(|i| i.json(&state.base))
         .collect();
     let url = format!("{}/repos/{owner}/{repo}/issues", state.base);
-    let mut response = Json(Value::Array(items)).into_response();
-    if let Some(link) = page.link(total, &url, &query)
-        && let Ok(value) = HeaderValue::from_str(&link)
-    {
-        response.headers_mut().insert(header::LINK, value);
-    }
-    Ok(response)
+    Ok(page.respond(items, total, &url, &query))
 }
 
 /// `POST /repos/{owner}/{repo}/issues`: 201 with the issue; 422 without a
@@ -299,33 +198,38 @@ pub(crate) async fn create_issue(
         + 1;
     let id = 2_000_000_000 + state.next_number();
     let now = SystemTime::now();
-    let issue = StoredIssue {
+    let user = User::token();
+    let mut issue = StoredIssue {
         id,
         repository,
         number,
         title,
         body: text,
-        labels,
+        author: user.clone(),
+        labels: Vec::new(),
+        assignees: Vec::new(),
+        milestone: None,
         closed: None,
         comments: Vec::new(),
+        timeline: Vec::new(),
+        pull: None,
         created: now,
         updated: now,
     };
+    issue.label(&labels, &user, now, &mut state.ids);
     let json = issue.json(&state.base);
     state.issues.push(issue);
     Ok((StatusCode::CREATED, Json(json)).into_response())
 }
 
-fn find_issue<'s>(
-    state: &'s mut FakeState,
-    owner: &str,
-    repo: &str,
+/// Issue or pull request `number` of `repository`, or 404.
+pub(crate) fn find_issue<'s>(
+    issues: &'s mut [StoredIssue],
+    repository: &str,
     number: &str,
     docs: &'static str,
 ) -> Result<&'s mut StoredIssue, ApiError> {
-    let repository = hosted_name(state, owner, repo, docs)?;
-    state
-        .issues
+    issues
         .iter_mut()
         .find(|i| i.repository == repository && i.number.to_string() == number)
         .ok_or_else(|| ApiError::not_found(docs))
@@ -336,10 +240,11 @@ pub(crate) async fn get_issue(
     State(shared): State<Shared>,
     Path((owner, repo, number)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let mut state = lock(&shared);
-    let base = state.base.clone();
-    let issue = find_issue(&mut state, &owner, &repo, &number, GET_DOCS)?;
-    Ok(Json(issue.json(&base)).into_response())
+    let mut guard = lock(&shared);
+    let state = &mut *guard;
+    let repository = hosted_name(state, &owner, &repo, GET_DOCS)?;
+    let issue = find_issue(&mut state.issues, &repository, &number, GET_DOCS)?;
+    Ok(Json(issue.json(&state.base)).into_response())
 }
 
 /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}`: title, body, labels,
@@ -366,14 +271,16 @@ pub(crate) async fn update_issue(
             ));
         }
     };
-    let mut state = lock(&shared);
-    let base = state.base.clone();
-    let issue = find_issue(&mut state, &owner, &repo, &number, UPDATE_DOCS)?;
+    let mut guard = lock(&shared);
+    let state = &mut *guard;
+    let repository = hosted_name(state, &owner, &repo, UPDATE_DOCS)?;
+    let issue = find_issue(&mut state.issues, &repository, &number, UPDATE_DOCS)?;
     let now = SystemTime::now();
+    let user = User::token();
     match new_state.as_deref() {
-        Some("closed") if issue.closed.is_none() => issue.closed = Some((now, reason)),
-        None | Some("closed") => {}
-        Some("open") => issue.closed = None,
+        Some("closed") => issue.close(reason, &user, now, &mut state.ids),
+        None => {}
+        Some("open") => issue.reopen(&user, now, &mut state.ids),
         Some(other) => {
             return Err(ApiError::invalid_request(
                 &format!("For 'properties/state', \"{other}\" is not a possible value."),
@@ -388,10 +295,10 @@ pub(crate) async fn update_issue(
         issue.body = text;
     }
     if let Some(labels) = labels {
-        issue.labels = labels;
+        issue.set_labels(&labels, &user, now, &mut state.ids);
     }
     issue.updated = now;
-    Ok(Json(issue.json(&base)).into_response())
+    Ok(Json(issue.json(&state.base)).into_response())
 }
 
 /// `POST /repos/{owner}/{repo}/issues/{issue_number}/comments`: 201 with the
@@ -404,18 +311,45 @@ pub(crate) async fn create_comment(
     let body = parse_body(&body, COMMENT_DOCS)?;
     let text = string_field(&body, "body", COMMENT_DOCS)?
         .ok_or_else(|| ApiError::invalid_request("\"body\" wasn't supplied.", COMMENT_DOCS))?;
-    let mut state = lock(&shared);
-    let id = 3_000_000_000 + state.next_number();
-    let base = state.base.clone();
-    let issue = find_issue(&mut state, &owner, &repo, &number, COMMENT_DOCS)?;
-    let now = SystemTime::now();
-    let comment = StoredComment {
-        id,
-        body: text,
-        created: now,
-    };
-    let json = comment_json(&base, issue, &comment);
-    issue.comments.push(comment);
-    issue.updated = now;
+    let mut guard = lock(&shared);
+    let state = &mut *guard;
+    let repository = hosted_name(state, &owner, &repo, COMMENT_DOCS)?;
+    let issue = find_issue(&mut state.issues, &repository, &number, COMMENT_DOCS)?;
+    let comment = issue
+        .comment(text, &User::token(), SystemTime::now(), &mut state.ids)
+        .clone();
+    let json = issue.comment_json(&state.base, &comment);
     Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+/// `GET /repos/{owner}/{repo}/issues/{issue_number}/comments`: oldest
+/// first, `since` (updated at or after), paged.
+pub(crate) async fn list_comments(
+    State(shared): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let since = since_param(&query, COMMENTS_DOCS)?;
+    let page = Page::from_query(&query);
+    let mut guard = lock(&shared);
+    let state = &mut *guard;
+    let repository = hosted_name(state, &owner, &repo, COMMENTS_DOCS)?;
+    let issue = find_issue(&mut state.issues, &repository, &number, COMMENTS_DOCS)?;
+    let mut comments: Vec<&StoredComment> = issue
+        .comments
+        .iter()
+        .filter(|c| since.is_none_or(|since| c.created >= since))
+        .collect();
+    comments.sort_by_key(|c| (c.created, c.id));
+    let total = comments.len();
+    let items = page
+        .slice(comments)
+        .into_iter()
+        .map(|c| issue.comment_json(&state.base, c))
+        .collect();
+    let url = format!(
+        "{}/repos/{owner}/{repo}/issues/{number}/comments",
+        state.base
+    );
+    Ok(page.respond(items, total, &url, &query))
 }

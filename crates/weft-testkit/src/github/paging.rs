@@ -1,6 +1,12 @@
 //! `per_page`/`page` as GitHub reads them, and the `Link` header it answers
 //! with: absolute URLs for `prev`, `next`, `last` and `first`, in that order,
-//! keeping the request's other query parameters.
+//! keeping the request's other query parameters. Also how handlers read
+//! other query parameters.
+
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 
 /// GitHub's default and largest page sizes.
 const DEFAULT_PER_PAGE: usize = 30;
@@ -37,6 +43,24 @@ impl Page {
         items.into_iter().skip(start).take(self.per_page).collect()
     }
 
+    /// A JSON array answer: this page's `items` of a list of `total` at
+    /// `url`, with its `Link` header.
+    pub(crate) fn respond(
+        self,
+        items: Vec<Value>,
+        total: usize,
+        url: &str,
+        query: &[(String, String)],
+    ) -> Response {
+        let mut response = Json(Value::Array(items)).into_response();
+        if let Some(link) = self.link(total, url, query)
+            && let Ok(value) = HeaderValue::from_str(&link)
+        {
+            response.headers_mut().insert(header::LINK, value);
+        }
+        response
+    }
+
     /// The `Link` header for a list of `total` items at `url` (absolute,
     /// without query) requested with `query`; `None` when it fits one page.
     pub(crate) fn link(
@@ -68,6 +92,15 @@ impl Page {
         }
         Some(links.join(", "))
     }
+}
+
+/// The last non-empty value of `name` in the query.
+pub(crate) fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .rev()
+        .find(|(key, value)| key == name && !value.is_empty())
+        .map(|(_, value)| value.as_str())
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.

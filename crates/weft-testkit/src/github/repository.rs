@@ -1,13 +1,21 @@
 //! A repository as a test sets it up, and its JSON: the `full-repository`
-//! object of `GET /repos/{owner}/{repo}` and the `minimal-repository` one a
-//! workflow run embeds.
+//! object of `GET /repos/{owner}/{repo}`, the `minimal-repository` one a
+//! workflow run embeds and the longer one of a repository list.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::branches::{DeletedBranch, HostedBranch};
 use super::clock::rfc3339;
+use super::commit::HostedCommit;
+use super::events::WatchEvent;
+use super::issue_spec::IssueSpec;
+use super::past_run::PastRun;
+use super::pull::Pull;
+use super::releases::HostedRelease;
+use super::user::{User, user_json};
 use super::workflow::Workflow;
 
 /// Where GitHub's web pages live; the fake serves none of them, but its
@@ -54,16 +62,46 @@ const URL_TEMPLATES: &[(&str, &str)] = &[
     ("trees", "/git/trees{/sha}"),
 ];
 
-/// A repository on the fake: `owner/name`, its branches and workflows.
+/// A repository on the fake: `owner/name`, its branches and workflows, and
+/// what it already has when added: past workflow runs, pull requests,
+/// issues, releases and events.
+///
+/// Every time is given as an age: how long before the moment
+/// [`FakeGitHub::add_repository`](super::FakeGitHub::add_repository) hosts
+/// it. The repository was created a day before that (earlier when a fixture
+/// is older: a day before the oldest).
 #[derive(Debug, Clone)]
 pub struct Repository {
     pub(crate) owner: String,
     pub(crate) name: String,
     pub(crate) default_branch: String,
-    pub(crate) branches: Vec<String>,
+    pub(crate) branches: Vec<BranchSpec>,
     pub(crate) private: bool,
     pub(crate) archived: bool,
     pub(crate) workflows: Vec<Workflow>,
+    pub(crate) pushed: Option<Duration>,
+    pub(crate) past_runs: Vec<PastRun>,
+    pub(crate) pulls: Vec<Pull>,
+    pub(crate) issues: Vec<IssueSpec>,
+    pub(crate) releases: Vec<ReleaseSpec>,
+    /// Filler `WatchEvent`s: how many, and how long ago.
+    pub(crate) watch_events: Vec<(usize, Duration)>,
+}
+
+/// A branch besides a pull request's: its head commit's age.
+#[derive(Debug, Clone)]
+pub(crate) struct BranchSpec {
+    pub(crate) name: String,
+    pub(crate) age: Duration,
+    pub(crate) protected: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ReleaseSpec {
+    pub(crate) tag: String,
+    pub(crate) age: Duration,
+    pub(crate) draft: bool,
+    pub(crate) prerelease: bool,
 }
 
 impl Repository {
@@ -84,19 +122,49 @@ impl Repository {
             private: false,
             archived: false,
             workflows: Vec::new(),
+            pushed: None,
+            past_runs: Vec::new(),
+            pulls: Vec::new(),
+            issues: Vec::new(),
+            releases: Vec::new(),
+            watch_events: Vec::new(),
         }
     }
 
-    /// The default branch (`main` unless set); it always exists.
+    /// The default branch (`main` unless set); it always exists, its head
+    /// commit dated at `pushed_at` unless given by [`Repository::branch_at`]
+    /// or [`Repository::protected_branch`].
     pub fn default_branch(mut self, branch: &str) -> Repository {
         self.default_branch = branch.to_string();
         self
     }
 
-    /// Another branch a workflow can be dispatched on.
-    pub fn branch(mut self, branch: &str) -> Repository {
-        self.branches.push(branch.to_string());
+    /// Another branch a workflow can be dispatched on, its head commit made
+    /// just now.
+    pub fn branch(self, branch: &str) -> Repository {
+        self.branch_at(branch, Duration::ZERO)
+    }
+
+    /// A branch whose head commit is `age` old.
+    pub fn branch_at(mut self, branch: &str, age: Duration) -> Repository {
+        self.set_branch(branch, age, false);
         self
+    }
+
+    /// A protected branch whose head commit is `age` old; it cannot be
+    /// deleted.
+    pub fn protected_branch(mut self, branch: &str, age: Duration) -> Repository {
+        self.set_branch(branch, age, true);
+        self
+    }
+
+    fn set_branch(&mut self, name: &str, age: Duration, protected: bool) {
+        self.branches.retain(|b| b.name != name);
+        self.branches.push(BranchSpec {
+            name: name.to_string(),
+            age,
+            protected,
+        });
     }
 
     pub fn private(mut self, private: bool) -> Repository {
@@ -115,16 +183,75 @@ impl Repository {
         self
     }
 
+    /// `pushed_at` is `age` ago (a day ago unless set).
+    pub fn pushed(mut self, age: Duration) -> Repository {
+        self.pushed = Some(age);
+        self
+    }
+
+    /// A workflow run that completed in the past.
+    pub fn past_run(mut self, run: PastRun) -> Repository {
+        self.past_runs.push(run);
+        self
+    }
+
+    /// A pull request.
+    pub fn pull(mut self, pull: Pull) -> Repository {
+        self.pulls.push(pull);
+        self
+    }
+
+    /// A plain issue.
+    pub fn issue(mut self, issue: IssueSpec) -> Repository {
+        self.issues.push(issue);
+        self
+    }
+
+    /// A published release of `tag`, created `age` ago by the owner.
+    pub fn release(self, tag: &str, age: Duration) -> Repository {
+        self.add_release(tag, age, false, false)
+    }
+
+    /// A published prerelease.
+    pub fn prerelease(self, tag: &str, age: Duration) -> Repository {
+        self.add_release(tag, age, false, true)
+    }
+
+    /// A draft release: no `published_at`.
+    pub fn draft_release(self, tag: &str, age: Duration) -> Repository {
+        self.add_release(tag, age, true, false)
+    }
+
+    fn add_release(
+        mut self,
+        tag: &str,
+        age: Duration,
+        draft: bool,
+        prerelease: bool,
+    ) -> Repository {
+        self.releases.push(ReleaseSpec {
+            tag: tag.to_string(),
+            age,
+            draft,
+            prerelease,
+        });
+        self
+    }
+
+    /// `count` filler `WatchEvent`s, `age` ago, among the repository's
+    /// events (to push others out of the 300 GitHub lists).
+    pub fn watch_events(mut self, count: usize, age: Duration) -> Repository {
+        self.watch_events.push((count, age));
+        self
+    }
+
     pub(crate) fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
     }
-
-    pub(crate) fn has_branch(&self, branch: &str) -> bool {
-        self.default_branch == branch || self.branches.iter().any(|b| b == branch)
-    }
 }
 
-/// A repository the fake hosts: the setup plus the ids GitHub gives.
+/// A repository the fake hosts: the setup plus the ids GitHub gives, and
+/// what lives on: branches, commits, releases and filler events.
 #[derive(Debug)]
 pub(crate) struct HostedRepository {
     pub(crate) id: u64,
@@ -133,6 +260,12 @@ pub(crate) struct HostedRepository {
     /// Workflow ids, parallel to `repository.workflows`.
     pub(crate) workflow_ids: Vec<u64>,
     pub(crate) created_at: SystemTime,
+    pub(crate) pushed_at: SystemTime,
+    pub(crate) branches: Vec<HostedBranch>,
+    pub(crate) deleted_branches: Vec<DeletedBranch>,
+    pub(crate) commits: Vec<HostedCommit>,
+    pub(crate) releases: Vec<HostedRelease>,
+    pub(crate) watch_events: Vec<WatchEvent>,
 }
 
 impl HostedRepository {
@@ -160,8 +293,9 @@ impl HostedRepository {
         object
     }
 
-    /// The `full-repository` object of `GET /repos/{owner}/{repo}`.
-    pub(crate) fn full_json(&self, base: &str) -> Value {
+    /// The `full-repository` object of `GET /repos/{owner}/{repo}`, with
+    /// how many issues and pull requests are open.
+    pub(crate) fn full_json(&self, base: &str, open_issues: usize) -> Value {
         let repository = &self.repository;
         let full_name = repository.full_name();
         let created = rfc3339(self.created_at);
@@ -183,8 +317,8 @@ impl HostedRepository {
         });
         let settings = json!({
             "default_branch": repository.default_branch,
-            "open_issues_count": 0,
-            "open_issues": 0,
+            "open_issues_count": open_issues,
+            "open_issues": open_issues,
             "is_template": false,
             "topics": [],
             "has_issues": true,
@@ -196,7 +330,7 @@ impl HostedRepository {
             "archived": repository.archived,
             "disabled": false,
             "visibility": if repository.private { "private" } else { "public" },
-            "pushed_at": created,
+            "pushed_at": rfc3339(self.pushed_at),
             "created_at": created,
             "updated_at": created,
             "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true},
@@ -226,32 +360,11 @@ impl HostedRepository {
     pub(crate) fn owner_json(&self, base: &str) -> Value {
         user_json(base, &self.repository.owner, self.owner_id)
     }
-}
 
-/// A `simple-user` object.
-pub(crate) fn user_json(base: &str, login: &str, id: u64) -> Value {
-    let api = format!("{base}/users/{login}");
-    json!({
-        "login": login,
-        "id": id,
-        "node_id": format!("U_kgDO{id:08X}"),
-        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
-        "gravatar_id": "",
-        "url": api,
-        "html_url": format!("{HTML_ROOT}/{login}"),
-        "followers_url": format!("{api}/followers"),
-        "following_url": format!("{api}/following{{/other_user}}"),
-        "gists_url": format!("{api}/gists{{/gist_id}}"),
-        "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
-        "subscriptions_url": format!("{api}/subscriptions"),
-        "organizations_url": format!("{api}/orgs"),
-        "repos_url": format!("{api}/repos"),
-        "events_url": format!("{api}/events{{/privacy}}"),
-        "received_events_url": format!("{api}/received_events"),
-        "type": "User",
-        "user_view_type": "public",
-        "site_admin": false,
-    })
+    /// The owner as a user of the fake.
+    pub(crate) fn owner(&self) -> User {
+        User::new(&self.repository.owner, false)
+    }
 }
 
 /// A made-up but stable 40-hex-digit object id for `seed`.

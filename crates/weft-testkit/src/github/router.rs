@@ -3,14 +3,16 @@
 
 use axum::extract::State;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, REST_DOCS};
 use serde_json::{Value, json};
 
 use super::state::{Shared, lock};
-use super::{actions, gate, issues, logs, repos};
+use super::{
+    actions, branches, commit, events, gate, issues, labels, logs, pulls, releases, repos, timeline,
+};
 
 pub(crate) fn router(shared: Shared) -> Router {
     let api = Router::new()
@@ -49,7 +51,50 @@ pub(crate) fn router(shared: Shared) -> Router {
         )
         .route(
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-            post(issues::create_comment),
+            get(issues::list_comments).post(issues::create_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{issue_number}/timeline",
+            get(timeline::list_timeline),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{issue_number}/labels",
+            get(labels::list_labels).post(labels::add_labels),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
+            delete(labels::remove_label),
+        )
+        .route("/orgs/{org}/repos", get(repos::list_org_repositories))
+        .route(
+            "/users/{username}/repos",
+            get(repos::list_user_repositories),
+        )
+        .route("/repos/{owner}/{repo}/events", get(events::list_events))
+        .route("/repos/{owner}/{repo}/pulls", get(pulls::list_pulls))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+            get(pulls::get_pull).patch(pulls::update_pull),
+        )
+        .route(
+            "/repos/{owner}/{repo}/branches",
+            get(branches::list_branches),
+        )
+        .route(
+            "/repos/{owner}/{repo}/branches/{*branch}",
+            get(branches::get_branch),
+        )
+        .route(
+            "/repos/{owner}/{repo}/git/refs/heads/{*branch}",
+            delete(branches::delete_branch),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{*ref}",
+            get(commit::get_commit),
+        )
+        .route(
+            "/repos/{owner}/{repo}/releases",
+            get(releases::list_releases),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)

@@ -5,14 +5,16 @@
 //! computed on every read from the time elapsed since, so a run moves from
 //! `queued` (the first quarter of its duration) to `in_progress` to
 //! `completed` without any background task, and `updated_at` is the wall
-//! time of the last move.
+//! time of the last move. A past run (a fixture's) is `completed` from the
+//! start, its times counted from its `dispatched_at` in the past.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
 use super::clock::{rfc3339, whole_second};
-use super::repository::{HTML_ROOT, HostedRepository, user_json};
+use super::repository::{HTML_ROOT, HostedRepository};
+use super::user::user_json;
 use super::workflow::Conclusion;
 
 /// The login and id of the user behind every accepted token.
@@ -53,10 +55,19 @@ pub(crate) struct Run {
     pub(crate) dispatched: Instant,
     pub(crate) dispatched_at: SystemTime,
     pub(crate) log: String,
+    /// `workflow_dispatch`, or a past run's event.
+    pub(crate) event: String,
+    pub(crate) job_name: String,
+    /// A run that completed before its repository was added: always
+    /// `completed`, timed from `dispatched_at` alone.
+    pub(crate) past: bool,
 }
 
 impl Run {
     pub(crate) fn phase(&self, now: Instant) -> Phase {
+        if self.past {
+            return Phase::Completed;
+        }
         let elapsed = now.saturating_duration_since(self.dispatched);
         if elapsed >= self.duration {
             Phase::Completed
@@ -116,7 +127,7 @@ impl Run {
             "path": format!(".github/workflows/{}", self.workflow_file),
             "display_title": self.display_title,
             "run_number": self.run_number,
-            "event": "workflow_dispatch",
+            "event": self.event,
             "status": self.phase(now).as_str(),
             "conclusion": self.conclusion_at(now),
             "workflow_id": self.workflow_id,
@@ -146,7 +157,7 @@ impl Run {
                 "id": self.head_sha,
                 "tree_id": super::repository::object_id(&format!("tree {}", self.head_sha)),
                 "message": format!("Update {}", self.workflow_file),
-                "timestamp": rfc3339(repository.created_at),
+                "timestamp": rfc3339(if self.past { self.created_at() } else { repository.created_at }),
                 "author": {"name": "Weft Bot", "email": "weft-bot@example.com"},
                 "committer": {"name": "GitHub", "email": "noreply@github.com"},
             },
@@ -187,7 +198,7 @@ impl Run {
             "created_at": created,
             "started_at": started,
             "completed_at": completed,
-            "name": self.workflow_name,
+            "name": self.job_name,
             "steps": self.steps_json(phase, &started, completed.as_deref()),
             "check_run_url": format!("{api}/check-runs/{}", self.job_id),
             "labels": ["ubuntu-latest"],

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
-use super::issues::StoredIssue;
 use super::rate_limit::{
     Budget, DEFAULT_LIMIT, SecondaryLimit, ServerErrors, UNAUTHENTICATED_LIMIT,
 };
-use super::repository::{HostedRepository, Repository};
+use super::repository::HostedRepository;
 use super::run::Run;
+use super::stored_issue::StoredIssue;
 use super::workflow::Workflow;
 
 pub(crate) type Shared = Arc<Mutex<State>>;
@@ -83,8 +83,28 @@ pub(crate) struct State {
     pub(crate) log_url_lifetime: Duration,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) repository_dispatches: Vec<RepositoryDispatch>,
+    /// Issues and pull requests of every repository.
     pub(crate) issues: Vec<StoredIssue>,
-    next_id: u64,
+    pub(crate) denials: Vec<Denial>,
+    pub(crate) ids: Ids,
+}
+
+/// Requests under `prefix` lack `permission` (`actions=read`): 403.
+#[derive(Debug, Clone)]
+pub(crate) struct Denial {
+    pub(crate) prefix: String,
+    pub(crate) permission: String,
+}
+
+/// Hands out numbers for ids that only need to differ.
+#[derive(Debug, Default)]
+pub(crate) struct Ids(u64);
+
+impl Ids {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
 }
 
 impl State {
@@ -105,41 +125,14 @@ impl State {
             requests: Vec::new(),
             repository_dispatches: Vec::new(),
             issues: Vec::new(),
-            next_id: 0,
+            denials: Vec::new(),
+            ids: Ids::default(),
         }
     }
 
     /// A fresh number, for ids that only need to differ.
     pub(crate) fn next_number(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    /// Hosts `repository`, replacing one of the same name.
-    pub(crate) fn add_repository(&mut self, repository: Repository) {
-        let full_name = repository.full_name();
-        self.repositories
-            .retain(|r| !r.repository.full_name().eq_ignore_ascii_case(&full_name));
-        let known = self
-            .repositories
-            .iter()
-            .find(|r| r.repository.owner.eq_ignore_ascii_case(&repository.owner))
-            .map(|r| r.owner_id);
-        let owner_id = match known {
-            Some(id) => id,
-            None => 9_100_000 + self.next_number(),
-        };
-        let id = 700_000_000 + self.next_number();
-        let workflow_ids = (0..repository.workflows.len())
-            .map(|_| 61_000_000 + self.next_number())
-            .collect();
-        self.repositories.push(HostedRepository {
-            id,
-            owner_id,
-            repository,
-            workflow_ids,
-            created_at: SystemTime::now() - Duration::from_secs(86_400),
-        });
+        self.ids.next()
     }
 
     /// Adds `workflow` to a hosted repository, replacing one of the same
@@ -171,11 +164,23 @@ impl State {
         })
     }
 
-    fn repository_mut(&mut self, owner: &str, name: &str) -> Option<&mut HostedRepository> {
+    pub(crate) fn repository_mut(
+        &mut self,
+        owner: &str,
+        name: &str,
+    ) -> Option<&mut HostedRepository> {
         self.repositories.iter_mut().find(|r| {
             r.repository.owner.eq_ignore_ascii_case(owner)
                 && r.repository.name.eq_ignore_ascii_case(name)
         })
+    }
+
+    /// How many issues and pull requests of `full_name` are open.
+    pub(crate) fn open_issues(&self, full_name: &str) -> usize {
+        self.issues
+            .iter()
+            .filter(|i| i.repository == full_name && i.closed.is_none())
+            .count()
     }
 
     pub(crate) fn dispatched_run(&self, run: &Run, now: Instant) -> DispatchedRun {

@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-/// How a run of a [`Workflow`] ends.
+/// How a run of a [`Workflow`] or a [`PastRun`](super::PastRun) ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conclusion {
     Success,
     Failure,
     Cancelled,
+    Skipped,
+    TimedOut,
 }
 
 impl Conclusion {
@@ -18,6 +20,8 @@ impl Conclusion {
             Conclusion::Success => "success",
             Conclusion::Failure => "failure",
             Conclusion::Cancelled => "cancelled",
+            Conclusion::Skipped => "skipped",
+            Conclusion::TimedOut => "timed_out",
         }
     }
 }

@@ -14,6 +14,7 @@
 
 mod issues;
 mod limits;
+mod monitor;
 mod openapi;
 mod runs;
 
@@ -139,6 +140,16 @@ pub(super) fn patch(github: &FakeGitHub, path: &str, body: &str) -> Reply {
             .header("Authorization", format!("Bearer {}", github.token()))
             .header("Content-Type", "application/json")
             .send(body),
+    )
+}
+
+/// A DELETE of an API path with the accepted token.
+pub(super) fn delete(github: &FakeGitHub, path: &str) -> Reply {
+    reply(
+        agent()
+            .delete(format!("{}{path}", github.url()))
+            .header("Authorization", format!("Bearer {}", github.token()))
+            .call(),
     )
 }
 

@@ -10,7 +10,7 @@ use super::{RUN, Reply, dispatch, get, get_url, github, patch, poll, post, wait_
 
 /// GitHub's OpenAPI description, or `None` (with a SKIP line) when
 /// `WEFT_OCTOKIT_OPENAPI` is unset, unless `WEFT_REQUIRE_OPENAPI=1`.
-fn openapi() -> Option<OpenApiDocument> {
+pub(super) fn openapi() -> Option<OpenApiDocument> {
     let Some(path) = std::env::var_os("WEFT_OCTOKIT_OPENAPI").filter(|p| !p.is_empty()) else {
         assert!(
             std::env::var("WEFT_REQUIRE_OPENAPI").as_deref() != Ok("1"),
@@ -30,7 +30,7 @@ fn body(reply: &Reply) -> Option<Value> {
     (!reply.text.is_empty()).then(|| reply.json())
 }
 
-fn conforms(document: &OpenApiDocument, method: &str, template: &str, reply: &Reply) {
+pub(super) fn conforms(document: &OpenApiDocument, method: &str, template: &str, reply: &Reply) {
     if let Err(error) =
         document.check_response(method, template, reply.status, body(reply).as_ref())
     {
@@ -38,7 +38,7 @@ fn conforms(document: &OpenApiDocument, method: &str, template: &str, reply: &Re
     }
 }
 
-fn conforms_to(document: &OpenApiDocument, schema: &str, reply: &Reply) {
+pub(super) fn conforms_to(document: &OpenApiDocument, schema: &str, reply: &Reply) {
     let schema = document.component_schema(schema).unwrap();
     let mismatches = document.check(schema, &reply.json());
     assert!(mismatches.is_empty(), "{mismatches:?}\n{reply:?}");
