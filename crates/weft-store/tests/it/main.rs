@@ -5,6 +5,7 @@
 mod backends;
 mod deployments;
 mod leases;
+mod monitor;
 mod notifications;
 mod records;
 mod safety;
