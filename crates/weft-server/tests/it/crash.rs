@@ -16,12 +16,9 @@
 //! confirmed when its client ended it well within its TTL, so a client
 //! stalled past its TTL by a loaded machine cannot fake an overlap.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,6 +26,7 @@ use serde_json::{Value, json};
 use weft_client::{AcquireBody, Client, ClientError};
 use weft_testkit::Postgres;
 
+use crate::process::WeftServe;
 use crate::support::eventually;
 
 const RESOURCE: &str = "lock:crash-test";
@@ -36,127 +34,6 @@ const CLIENTS: usize = 6;
 const CLIENT_TTL_MS: i64 = 5_000;
 /// Holds logged before the kill, and after the test's own hold ends.
 const HOLDS: usize = 20;
-
-/// `target/<profile>/weft`, next to the directory of this test executable
-/// (`target/<profile>/deps`), built once per run so it is current.
-fn weft_binary() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let executable = std::env::current_exe().unwrap();
-        let profile_directory = executable.parent().and_then(Path::parent).unwrap();
-        let target_directory = profile_directory.parent().unwrap();
-        let path = profile_directory.join(format!("weft{}", std::env::consts::EXE_SUFFIX));
-        let profile = match profile_directory.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = Command::new(&cargo)
-            .args(["build", "-q", "-p", "weft", "--bin", "weft", "--profile", profile])
-            .arg("--target-dir")
-            .arg(target_directory)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output();
-        let failure = match &output {
-            Ok(output) if output.status.success() => None,
-            Ok(output) => Some(format!(
-                "{}: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            )),
-            Err(error) => Some(error.to_string()),
-        };
-        match failure {
-            None => {}
-            Some(failure) if path.is_file() => eprintln!(
-                "NOTE crash: `cargo build -p weft` failed, using the existing {} ({failure})",
-                path.display()
-            ),
-            Some(failure) => panic!(
-                "cannot build the weft binary and {} does not exist; run `cargo build -p weft` ({failure})",
-                path.display()
-            ),
-        }
-        assert!(path.is_file(), "{} does not exist after building", path.display());
-        path
-    })
-    .clone()
-}
-
-/// A running `weft serve`, killed (SIGKILL) and reaped when dropped.
-#[derive(Debug)]
-struct WeftServe {
-    child: Child,
-    address: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl WeftServe {
-    /// Starts `weft serve` on `listen` and waits until it listens.
-    fn start(workspace: &Path, store: &str, listen: &str) -> WeftServe {
-        let mut child = Command::new(weft_binary())
-            .arg("-w")
-            .arg(workspace)
-            .args(["serve", "--listen", listen, "--store", store])
-            .env("NO_COLOR", "1")
-            .env_remove("WEFT_WORKSPACE")
-            .env_remove("WEFT_STORE")
-            .env_remove("WEFT_ADMIN_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (lines, received) = mpsc::channel();
-        let pipe = child.stderr.take().unwrap();
-        let copy = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                copy.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = lines.send(line);
-            }
-        });
-        let mut server = WeftServe {
-            child,
-            address: "127.0.0.1:0".parse().unwrap(),
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match received.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        server.address = rest.split_whitespace().next().unwrap().parse().unwrap();
-                        return server;
-                    }
-                }
-                Err(_) => panic!(
-                    "weft serve did not start listening on {listen} within 60 s ({:?}):\n{}",
-                    server.child.try_wait(),
-                    server.stderr.lock().unwrap()
-                ),
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    /// SIGKILL, and reap.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for WeftServe {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
