@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use weft_github::{GitHub, GitHubSettings};
 use weft_model::config::{RollbackMode, WorkspaceConfig};
 use weft_notify::{Delivery, Notification, Notifier, NotifyEvent, ServiceVersion};
 use weft_store::{
@@ -78,15 +77,7 @@ pub(crate) fn watch(
 /// channel. Secrets are read from the environment now; `github_issue`
 /// channels reach GitHub as `github:` says.
 pub fn notifier(config: &WorkspaceConfig) -> Option<Arc<Notifier>> {
-    if config.notify.channels.is_empty() {
-        return None;
-    }
-    let github = GitHub::new(GitHubSettings::from_env(
-        config.github.api_url.as_deref(),
-        config.github.token_env.as_deref(),
-    ));
-    let env = |name: &str| std::env::var(name).ok();
-    Some(Arc::new(Notifier::new(&config.notify, &env, Some(&github))))
+    Notifier::for_workspace(config).map(Arc::new)
 }
 
 /// Sends the escalations due now that no one else has sent, and records

@@ -163,6 +163,17 @@ impl GitHub {
         self.budget.poll_interval(floor, pollers)
     }
 
+    /// The web root pages link to: `https://github.com` for the public API,
+    /// `https://HOST` for GitHub Enterprise's `https://HOST/api/v3`, else
+    /// the API root itself (a local fake).
+    pub fn web_root(&self) -> String {
+        let api = self.settings.api_url.trim_end_matches('/');
+        if api == "https://api.github.com" {
+            return "https://github.com".to_string();
+        }
+        api.strip_suffix("/api/v3").unwrap_or(api).to_string()
+    }
+
     /// Who the token is, for keeping answers between processes: the first
     /// 16 hex digits of its SHA-256 (`anonymous` without a token). Never
     /// the token itself.

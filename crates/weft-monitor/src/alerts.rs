@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 use weft_github::{GitHub, GitHubError};
+use weft_model::config::{NotifyEvent, NotifySeverity};
+use weft_notify::Notification;
 
 use crate::health::{Band, Health};
 use crate::items::WEFT_MARKER;
@@ -367,4 +369,57 @@ pub fn execute(github: &GitHub, actions: &[AlertAction], labels: &[String]) -> V
             }
         })
         .collect()
+}
+
+/// The notification an alert change sends through `notify:` rules: the
+/// repository stands where a release's environment would, the fingerprint
+/// threads it.
+/// `web_root` is where issue pages live (`https://github.com`).
+pub fn notification(outcome: &AlertOutcome, web_root: &str) -> Option<Notification> {
+    let severity = |severity: Severity| match severity {
+        Severity::Critical => NotifySeverity::Critical,
+        Severity::High => NotifySeverity::High,
+        Severity::Medium => NotifySeverity::Medium,
+        Severity::Low => NotifySeverity::Low,
+    };
+    let (event, alert, repository, number) = match &outcome.action {
+        AlertAction::Open {
+            issue_repository,
+            alert,
+        } => (NotifyEvent::MonitorAlert, alert, issue_repository, outcome.number),
+        AlertAction::Update {
+            issue_repository,
+            number,
+            alert,
+            comment: Some(_),
+        } => (NotifyEvent::MonitorAlert, alert, issue_repository, Some(*number)),
+        AlertAction::Close {
+            issue_repository,
+            number,
+            fingerprint,
+        } => {
+            let subject = fingerprint.split('|').next().unwrap_or_default();
+            let notification = Notification::new(NotifyEvent::MonitorRecovered, subject, fingerprint)
+                .title(format!("{subject} recovered: {fingerprint}"))
+                .text("The latest analysis no longer raises this alert; its issue is closed.")
+                .link(
+                    "alert issue",
+                    format!("{web_root}/{issue_repository}/issues/{number}"),
+                );
+            return Some(notification);
+        }
+        AlertAction::Update { comment: None, .. } => return None,
+    };
+    let mut notification =
+        Notification::new(event, alert.repository.clone(), alert.fingerprint())
+            .severity(severity(alert.severity))
+            .title(alert.title.clone())
+            .text(alert.body.clone());
+    if let Some(number) = number {
+        notification = notification.link(
+            "alert issue",
+            format!("{web_root}/{repository}/issues/{number}"),
+        );
+    }
+    Some(notification)
 }

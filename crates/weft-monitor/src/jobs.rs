@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use weft_github::GitHub;
+use weft_notify::{Delivery, Notifier};
 use weft_store::{MonitorItem, Store};
 
 use crate::alerts::{Alert, AlertAction, AlertInput, AlertOutcome};
@@ -254,14 +255,19 @@ pub struct AlertRun {
     pub alerts: Vec<Alert>,
     pub actions: Vec<AlertAction>,
     pub outcomes: Vec<AlertOutcome>,
+    /// What `notify:` rules delivered: `monitor_alert` for an opened alert
+    /// or a risen severity, `monitor_recovered` for a closed one.
+    pub notifications: Vec<Delivery>,
     pub dry_run: bool,
 }
 
-/// The alert job over everything collected.
+/// The alert job over everything collected; `notifier` tells weft.yaml's
+/// `notify:` rules of what changed.
 pub async fn alert(
     store: &Store,
     github: &GitHub,
     settings: &MonitorSettings,
+    notifier: Option<&Notifier>,
     dry_run: bool,
 ) -> Result<AlertRun, MonitorError> {
     let (snapshot, analysis) = ecosystem(store, settings).await?;
@@ -303,10 +309,19 @@ pub async fn alert(
         );
         blocking(move || crate::alerts::execute(&client, &planned, &labels)).await?
     };
+    let mut notifications = Vec::new();
+    if let Some(notifier) = notifier {
+        for outcome in outcomes.iter().filter(|o| o.ok) {
+            if let Some(notification) = crate::alerts::notification(outcome, &github.web_root()) {
+                notifications.extend(notifier.notify(&notification).await);
+            }
+        }
+    }
     Ok(AlertRun {
         alerts,
         actions,
         outcomes,
+        notifications,
         dry_run,
     })
 }
@@ -323,8 +338,8 @@ pub struct ScheduledRun {
 }
 
 /// What `weft serve` runs on the schedule: collect and report, and the
-/// stale and alert jobs when weft.yaml configures them (`run_stale`,
-/// `run_alerts`).
+/// stale and alert jobs when weft.yaml configures them (`run_stale`;
+/// `alerts`, with the notifier of `notify:` if any).
 pub async fn scheduled(
     store: &Store,
     github: &GitHub,
@@ -332,7 +347,7 @@ pub async fn scheduled(
     rules: Arc<RuleSet>,
     report_dir: &Path,
     run_stale: bool,
-    run_alerts: bool,
+    alerts: Option<Option<&Notifier>>,
 ) -> Result<ScheduledRun, MonitorError> {
     let request = CollectRequest {
         repositories: None,
@@ -352,8 +367,9 @@ pub async fn scheduled(
         let (analysis, _) = stale(store, github, settings, &settings.stale, None, false).await?;
         run.stale_actions = Some(analysis.actions.len());
     }
-    if run_alerts {
-        run.alert_actions = Some(alert(store, github, settings, false).await?.actions.len());
+    if let Some(notifier) = alerts {
+        let done = alert(store, github, settings, notifier, false).await?;
+        run.alert_actions = Some(done.actions.len());
     }
     Ok(run)
 }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use weft_github::GitHub;
-use weft_model::config::{NotifyConfig, NotifyEvent, RuleConfig};
+use weft_github::{GitHub, GitHubSettings};
+use weft_model::config::{NotifyConfig, NotifyEvent, RuleConfig, WorkspaceConfig};
 
 use crate::channel::{Channel, Sent};
 use crate::delivery::Delivery;
@@ -69,6 +69,21 @@ impl Notifier {
             rules: config.rules.clone(),
             settings: DeliverySettings::default(),
         }
+    }
+
+    /// The notifier of a workspace: `notify:` with secrets from the
+    /// environment and `github:` for issue channels; `None` when it declares
+    /// no channel.
+    pub fn for_workspace(config: &WorkspaceConfig) -> Option<Notifier> {
+        if config.notify.channels.is_empty() {
+            return None;
+        }
+        let github = GitHub::new(GitHubSettings::from_env(
+            config.github.api_url.as_deref(),
+            config.github.token_env.as_deref(),
+        ));
+        let env = |name: &str| std::env::var(name).ok();
+        Some(Notifier::new(&config.notify, &env, Some(&github)))
     }
 
     /// Replaces the retry and timeout settings.

@@ -137,6 +137,8 @@ async fn run_once(root: &Path, store: &Store) -> Result<String, MonitorError> {
     );
     github.max_wait = settings.max_wait;
     let report_dir = root.join(config.monitor.output_dir.as_deref().unwrap_or("reports"));
+    let notifier = weft_notify::Notifier::for_workspace(&config);
+    let alerts = config.monitor.alerts.is_some().then_some(notifier.as_ref());
     let run = weft_monitor::jobs::scheduled(
         store,
         &GitHub::new(github),
@@ -144,7 +146,7 @@ async fn run_once(root: &Path, store: &Store) -> Result<String, MonitorError> {
         Arc::new(rules),
         &report_dir,
         config.monitor.stale.is_some(),
-        config.monitor.alerts.is_some(),
+        alerts,
     )
     .await?;
     Ok(format!(

@@ -38,7 +38,7 @@ pub struct NotifyConfig {
     pub rules: IndexMap<String, RuleConfig>,
 }
 
-/// Something that happened to a release.
+/// Something that happened to a release, or a monitor alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyEvent {
@@ -50,13 +50,17 @@ pub enum NotifyEvent {
     RollbackFailed,
     GateFailed,
     ManualInterventionRequired,
+    /// `weft monitor alert` opened an alert issue, or its severity rose.
+    MonitorAlert,
+    /// `weft monitor alert` closed an alert issue: the repository recovered.
+    MonitorRecovered,
     /// Sent by `weft notify test CHANNEL`; rules rarely name it.
     Test,
 }
 
 impl NotifyEvent {
     /// Every event, in the order of a release.
-    pub const ALL: [NotifyEvent; 9] = [
+    pub const ALL: [NotifyEvent; 11] = [
         NotifyEvent::DeploymentStarted,
         NotifyEvent::DeploymentSucceeded,
         NotifyEvent::DeploymentFailed,
@@ -65,6 +69,8 @@ impl NotifyEvent {
         NotifyEvent::RollbackFailed,
         NotifyEvent::GateFailed,
         NotifyEvent::ManualInterventionRequired,
+        NotifyEvent::MonitorAlert,
+        NotifyEvent::MonitorRecovered,
         NotifyEvent::Test,
     ];
 
@@ -79,6 +85,8 @@ impl NotifyEvent {
             NotifyEvent::RollbackFailed => "rollback_failed",
             NotifyEvent::GateFailed => "gate_failed",
             NotifyEvent::ManualInterventionRequired => "manual_intervention_required",
+            NotifyEvent::MonitorAlert => "monitor_alert",
+            NotifyEvent::MonitorRecovered => "monitor_recovered",
             NotifyEvent::Test => "test",
         }
     }
@@ -94,6 +102,8 @@ impl NotifyEvent {
             NotifyEvent::RollbackFailed => "rollback failed",
             NotifyEvent::GateFailed => "gate failed",
             NotifyEvent::ManualInterventionRequired => "manual intervention required",
+            NotifyEvent::MonitorAlert => "monitor alert",
+            NotifyEvent::MonitorRecovered => "monitor recovery",
             NotifyEvent::Test => "test notification",
         }
     }
@@ -106,12 +116,13 @@ impl NotifyEvent {
     pub fn default_severity(self) -> NotifySeverity {
         match self {
             NotifyEvent::DeploymentFailed | NotifyEvent::RollbackFailed => NotifySeverity::Critical,
-            NotifyEvent::GateFailed | NotifyEvent::ManualInterventionRequired => {
-                NotifySeverity::High
-            }
+            NotifyEvent::GateFailed
+            | NotifyEvent::ManualInterventionRequired
+            | NotifyEvent::MonitorAlert => NotifySeverity::High,
             NotifyEvent::RollbackStarted | NotifyEvent::RollbackSucceeded => NotifySeverity::Medium,
             NotifyEvent::DeploymentStarted
             | NotifyEvent::DeploymentSucceeded
+            | NotifyEvent::MonitorRecovered
             | NotifyEvent::Test => NotifySeverity::Low,
         }
     }

@@ -11,6 +11,7 @@ use weft_testkit::Workspace;
 use weft_testkit::github::{
     Activity, Conclusion, FakeGitHub, IssueSpec, PastRun, Pull, Repository,
 };
+use weft_testkit::http::RecordingServer;
 
 use crate::support::{Run, weft_with};
 
@@ -339,7 +340,12 @@ fn the_stale_dry_run_lists_exactly_what_the_real_run_does() {
 #[test]
 fn alerts_are_opened_once_and_closed_on_recovery() {
     let github = organisation();
-    let workspace = workspace(&github, "");
+    let hook = RecordingServer::start(&[]);
+    let notify = format!(
+        "notify:\n  channels:\n    hook: {{webhook: {{url: \"{}\"}}}}\n  rules:\n    monitor:\n      events: [monitor_alert, monitor_recovered]\n      channels: [hook]\n",
+        hook.url("/hook")
+    );
+    let workspace = workspace(&github, &notify);
     assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
     let first = monitor(&workspace, &github, &["alert", "--format", "json"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -360,6 +366,13 @@ fn alerts_are_opened_once_and_closed_on_recovery() {
         health.body
     );
     let count = opened.len();
+    // Each opened alert went through the notify rule.
+    let told: Vec<serde_json::Value> = hook.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(told.len(), count, "{told:#?}");
+    assert!(
+        told.iter().all(|t| t["event"] == "monitor_alert"),
+        "{told:#?}"
+    );
 
     let second = monitor(&workspace, &github, &["alert", "--format", "json"]);
     assert_eq!(
@@ -377,9 +390,11 @@ fn alerts_are_opened_once_and_closed_on_recovery() {
         again.iter().all(|i| i.comments.is_empty()),
         "no comment pile-up"
     );
+    assert_eq!(hook.requests().len(), count, "nor a second notification");
 
     // Response time no longer counts: the site recovers and its alert closes.
-    let recovered = self::workspace(&github, "  health: {weights: {response_time: 0}}\n");
+    let weights = format!("  health: {{weights: {{response_time: 0}}}}\n{notify}");
+    let recovered = self::workspace(&github, &weights);
     std::fs::create_dir_all(recovered.root().join(".weft")).expect("mkdir");
     std::fs::copy(
         workspace.root().join(".weft/state.db"),
@@ -395,6 +410,8 @@ fn alerts_are_opened_once_and_closed_on_recovery() {
         .expect("the alert issue");
     assert!(!closed.open, "{closed:?}");
     assert_eq!(closed.comments.len(), 1, "one recovery comment");
+    let last = hook.requests().last().map(|r| r.json()).expect("told");
+    assert_eq!(last["event"], "monitor_recovered", "{last:#}");
 }
 
 #[test]

@@ -126,12 +126,14 @@ pub(super) struct AlertArgs {
 
 pub(super) fn alert(session: &Session, args: &AlertArgs) -> anyhow::Result<Outcome> {
     let store = session.store()?;
+    let notifier = weft_notify::Notifier::for_workspace(&session.config);
     let run = session
         .runtime
         .block_on(weft_monitor::jobs::alert(
             &store,
             &session.github,
             &session.settings,
+            notifier.as_ref(),
             args.dry_run,
         ))
         .map_err(super::failure)?;
@@ -172,6 +174,17 @@ pub(super) fn alert(session: &Session, args: &AlertArgs) -> anyhow::Result<Outco
                     }
                 };
                 text.push_str(&format!("{verb}: {line}\n"));
+            }
+            for delivery in &run.notifications {
+                text.push_str(&format!(
+                    "notified {}: {}\n",
+                    delivery.channel,
+                    if delivery.ok {
+                        "delivered".to_string()
+                    } else {
+                        delivery.error.clone().unwrap_or_default()
+                    }
+                ));
             }
             for outcome in outcomes.iter().filter(|o| !o.ok) {
                 text.push_str(&format!(

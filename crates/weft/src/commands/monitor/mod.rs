@@ -119,6 +119,7 @@ pub(crate) fn run(context: &Context, args: MonitorArgs) -> anyhow::Result<Outcom
 #[derive(Debug)]
 struct Session {
     root: PathBuf,
+    config: weft_model::config::WorkspaceConfig,
     settings: MonitorSettings,
     store_url: String,
     github: GitHub,
@@ -145,6 +146,7 @@ impl Session {
         let rules = logs::rules(context, None, true)?;
         Ok(Session {
             root: root.to_path_buf(),
+            config,
             settings,
             store_url: store.unwrap_or_else(|| root.join(".weft/state.db").display().to_string()),
             github: GitHub::new(github),
@@ -171,13 +173,10 @@ impl Session {
     /// The output directory: `--output-dir`, weft.yaml's
     /// `monitor.output_dir`, or `reports`, under the workspace.
     fn output_dir(&self, explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-        let loaded = weft_model::config::load(&self.root)
-            .map_err(|error| UsageError::new(format!("weft.yaml: {error}")))?;
         let dir = match explicit {
             Some(dir) => dir.to_path_buf(),
             None => self.root.join(
-                loaded
-                    .config
+                self.config
                     .monitor
                     .output_dir
                     .as_deref()
