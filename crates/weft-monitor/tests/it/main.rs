@@ -6,6 +6,15 @@
     reason = "test helpers fail loudly on anything unexpected"
 )]
 
+mod alerts;
+mod fixtures;
+mod health;
+mod html;
+mod items;
+mod report;
+mod settings;
+mod stale;
+
 use std::path::{Path, PathBuf};
 
 use weft_monitor::{RuleSet, analyze_file};
