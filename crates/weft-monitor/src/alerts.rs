@@ -386,35 +386,45 @@ pub fn notification(outcome: &AlertOutcome, web_root: &str) -> Option<Notificati
         AlertAction::Open {
             issue_repository,
             alert,
-        } => (NotifyEvent::MonitorAlert, alert, issue_repository, outcome.number),
+        } => (
+            NotifyEvent::MonitorAlert,
+            alert,
+            issue_repository,
+            outcome.number,
+        ),
         AlertAction::Update {
             issue_repository,
             number,
             alert,
             comment: Some(_),
-        } => (NotifyEvent::MonitorAlert, alert, issue_repository, Some(*number)),
+        } => (
+            NotifyEvent::MonitorAlert,
+            alert,
+            issue_repository,
+            Some(*number),
+        ),
         AlertAction::Close {
             issue_repository,
             number,
             fingerprint,
         } => {
             let subject = fingerprint.split('|').next().unwrap_or_default();
-            let notification = Notification::new(NotifyEvent::MonitorRecovered, subject, fingerprint)
-                .title(format!("{subject} recovered: {fingerprint}"))
-                .text("The latest analysis no longer raises this alert; its issue is closed.")
-                .link(
-                    "alert issue",
-                    format!("{web_root}/{issue_repository}/issues/{number}"),
-                );
+            let notification =
+                Notification::new(NotifyEvent::MonitorRecovered, subject, fingerprint)
+                    .title(format!("{subject} recovered: {fingerprint}"))
+                    .text("The latest analysis no longer raises this alert; its issue is closed.")
+                    .link(
+                        "alert issue",
+                        format!("{web_root}/{issue_repository}/issues/{number}"),
+                    );
             return Some(notification);
         }
         AlertAction::Update { comment: None, .. } => return None,
     };
-    let mut notification =
-        Notification::new(event, alert.repository.clone(), alert.fingerprint())
-            .severity(severity(alert.severity))
-            .title(alert.title.clone())
-            .text(alert.body.clone());
+    let mut notification = Notification::new(event, alert.repository.clone(), alert.fingerprint())
+        .severity(severity(alert.severity))
+        .title(alert.title.clone())
+        .text(alert.body.clone());
     if let Some(number) = number {
         notification = notification.link(
             "alert issue",

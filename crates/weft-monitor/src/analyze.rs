@@ -4,6 +4,7 @@
 //! rules know is a finding with two lines of context on each side; a failure
 //! line they do not know is counted under its template.
 
+use regex::bytes::Regex;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
@@ -14,6 +15,8 @@ use crate::template::template;
 
 /// Lines of context kept before and after a finding.
 const CONTEXT: usize = 2;
+/// What the candidate search reads at a time.
+const BUFFER: usize = 1 << 20;
 /// Lines a multiline rule's patterns see at once.
 const WINDOW: usize = 10;
 
@@ -155,6 +158,24 @@ fn runner_timestamp(line: &str) -> usize {
     }
 }
 
+/// Where the line holding `at` starts.
+fn line_start(chunk: &[u8], at: usize) -> usize {
+    memchr::memrchr(b'\n', &chunk[..at]).map_or(0, |newline| newline + 1)
+}
+
+/// Where the line `count` lines before the one starting at `until` starts,
+/// not before `from` (a line start).
+fn lines_back(chunk: &[u8], from: usize, until: usize, count: usize) -> usize {
+    let mut start = until;
+    for _ in 0..count {
+        if start <= from {
+            return from;
+        }
+        start = line_start(chunk, start - 1);
+    }
+    start.max(from)
+}
+
 struct Scanner<'a> {
     rules: &'a RuleSet,
     name: &'a str,
@@ -166,6 +187,8 @@ struct Scanner<'a> {
     /// Findings still collecting the lines after them.
     open: Vec<Finding>,
     done: Vec<Finding>,
+    /// What the candidate search reads at a time ([`BUFFER`]).
+    buffer: usize,
 }
 
 impl<'a> Scanner<'a> {
@@ -183,10 +206,20 @@ impl<'a> Scanner<'a> {
             recent: VecDeque::with_capacity(WINDOW + 1),
             open: Vec::new(),
             done: Vec::new(),
+            buffer: BUFFER,
         }
     }
 
+    /// Reads everything: through the candidate search when the rules
+    /// have one, else a line at a time.
     fn read(&mut self, reader: impl Read) -> std::io::Result<()> {
+        match self.rules.candidates.clone() {
+            Some(candidates) => self.read_buffers(reader, &candidates),
+            None => self.read_lines(reader),
+        }
+    }
+
+    fn read_lines(&mut self, reader: impl Read) -> std::io::Result<()> {
         let mut reader = BufReader::with_capacity(256 * 1024, reader);
         let mut buffer = Vec::with_capacity(1024);
         loop {
@@ -196,16 +229,91 @@ impl<'a> Scanner<'a> {
                 return Ok(());
             }
             self.bytes += read as u64;
-            let mut end = buffer.len();
-            while end > 0 && matches!(buffer[end - 1], b'\n' | b'\r') {
-                end -= 1;
+            self.raw_line(&buffer);
+        }
+    }
+
+    /// Reads buffers of whole lines and scans each with the candidate
+    /// search (see [`Scanner::scan`]).
+    fn read_buffers(&mut self, mut reader: impl Read, candidates: &Regex) -> std::io::Result<()> {
+        let mut buffer = vec![0u8; self.buffer];
+        let mut filled = 0;
+        loop {
+            if filled == buffer.len() {
+                // One line longer than the buffer: make room for it.
+                buffer.resize(buffer.len() * 2, 0);
             }
-            match std::str::from_utf8(&buffer[..end]) {
-                Ok(line) => self.line(line),
-                Err(_) => {
-                    let line = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                    self.line(&line);
+            let read = match reader.read(&mut buffer[filled..]) {
+                Ok(read) => read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            filled += read;
+            let end_of_input = read == 0;
+            let end = if end_of_input {
+                filled
+            } else {
+                match memchr::memrchr(b'\n', &buffer[..filled]) {
+                    Some(newline) => newline + 1,
+                    None => continue,
                 }
+            };
+            self.scan(candidates, &buffer[..end]);
+            buffer.copy_within(end..filled, 0);
+            filled -= end;
+            if end_of_input {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Scans whole lines. The candidate search finds the next line the
+    /// rules could match; the lines before it are only counted, except the
+    /// last few, which go through [`Scanner::line`] to be remembered as
+    /// context. The candidate line does too, and so do the lines after a
+    /// finding until it has its context.
+    fn scan(&mut self, candidates: &Regex, chunk: &[u8]) {
+        self.bytes += chunk.len() as u64;
+        let mut position = 0;
+        while position < chunk.len() {
+            if !self.open.is_empty() {
+                position = self.next_line(chunk, position);
+                continue;
+            }
+            let hit = candidates
+                .find_at(chunk, position)
+                .map(|found| line_start(chunk, found.start()));
+            let until = hit.unwrap_or(chunk.len());
+            let remembered = lines_back(chunk, position, until, CONTEXT);
+            self.lines += memchr::memchr_iter(b'\n', &chunk[position..remembered]).count() as u64;
+            position = remembered;
+            while position < until {
+                position = self.next_line(chunk, position);
+            }
+            if hit.is_some() {
+                position = self.next_line(chunk, position);
+            }
+        }
+    }
+
+    /// Takes the line at `start`; where the next one starts.
+    fn next_line(&mut self, chunk: &[u8], start: usize) -> usize {
+        let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |n| start + n + 1);
+        self.raw_line(&chunk[start..end]);
+        end
+    }
+
+    /// One line as read, its line ending still on.
+    fn raw_line(&mut self, bytes: &[u8]) {
+        let mut end = bytes.len();
+        while end > 0 && matches!(bytes[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        match std::str::from_utf8(&bytes[..end]) {
+            Ok(line) => self.line(line),
+            Err(_) => {
+                let line = String::from_utf8_lossy(&bytes[..end]).into_owned();
+                self.line(&line);
             }
         }
     }
@@ -320,6 +428,64 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Scans `log` a line at a time, or through the candidate search with
+    /// a buffer of `buffer` bytes.
+    fn scan(rules: &RuleSet, log: &[u8], buffer: Option<usize>) -> Analysis {
+        let mut groups = BTreeMap::new();
+        let mut scanner = Scanner::new(rules, "x.log", &mut groups);
+        match (buffer, rules.candidates.clone()) {
+            (Some(size), Some(candidates)) => {
+                scanner.buffer = size;
+                scanner.read_buffers(log, &candidates).unwrap();
+            }
+            _ => scanner.read_lines(log).unwrap(),
+        }
+        let (lines, bytes, findings) = scanner.finish();
+        let mut analysis = Analysis {
+            files: vec!["x.log".to_string()],
+            lines,
+            bytes,
+            findings,
+            unmatched: groups.into_values().collect(),
+        };
+        analysis.sort_unmatched();
+        analysis
+    }
+
+    const VOCABULARY: &[&str] = &[
+        "   Compiling api v0.1.0",
+        "test api::tests::case ... ok",
+        "ERROR: Missing prebuilt package for 'zlib/1.3.1'",
+        "2024-01-15T10:30:00.1234567Z error[E0308]: mismatched types",
+        "error: flux capacitor misaligned at step 12",
+        "--- FAIL: TestRelease (0.02s)",
+        "Error: ImagePullBackOff",
+        "fatal: could not read Username",
+        "",
+        "\r",
+        "a line that is rather long and mentions nothing of interest at all, repeated",
+    ];
+
+    proptest! {
+        #[test]
+        fn the_candidate_search_finds_what_the_line_scan_finds(
+            picks in proptest::collection::vec(0..VOCABULARY.len(), 0..80),
+            buffer in 1usize..200,
+            trailing_newline in any::<bool>(),
+        ) {
+            static RULES: std::sync::LazyLock<RuleSet> = std::sync::LazyLock::new(RuleSet::builtin);
+            let rules = &*RULES;
+            let mut log = picks.iter().map(|&i| VOCABULARY[i]).collect::<Vec<_>>().join("\n");
+            if trailing_newline {
+                log.push('\n');
+            }
+            let lines = scan(rules, log.as_bytes(), None);
+            let buffers = scan(rules, log.as_bytes(), Some(buffer));
+            prop_assert_eq!(buffers, lines);
+        }
+    }
 
     #[test]
     fn findings_carry_context_captures_and_the_rest_is_grouped() {

@@ -23,6 +23,7 @@ pub mod health;
 pub mod html;
 pub mod items;
 pub mod jobs;
+mod prefilter;
 pub mod report;
 mod rules;
 pub mod schedule;

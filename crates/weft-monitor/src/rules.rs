@@ -153,7 +153,38 @@ pub struct TestFailure {
 /// Lines that look like a failure (ASCII word boundaries: fast, and enough
 /// for these words), for grouping the lines no rule matches. It is the
 /// set's last pattern, so one pass over a line answers both questions.
-const FAILURE_LINE: &str = r"(?i-u)\b(?:error|errors|failed|failure|fatal|panic|panicked|exception|denied|timed out|cannot|could not|unable to)\b";
+const FAILURE_WORDS: &[&str] = &[
+    "error",
+    "errors",
+    "failed",
+    "failure",
+    "fatal",
+    "panic",
+    "panicked",
+    "exception",
+    "denied",
+    "timed out",
+    "cannot",
+    "could not",
+    "unable to",
+];
+
+/// The pattern of a failure line: one of [`FAILURE_WORDS`] as a word, in
+/// lower case, Capitalised or UPPER CASE (the ways logs write them). Three
+/// spellings instead of any case keep the literals few, so the candidate
+/// search over whole buffers stays fast.
+fn failure_line() -> String {
+    let mut spellings = Vec::with_capacity(FAILURE_WORDS.len() * 3);
+    for word in FAILURE_WORDS {
+        let mut characters = word.chars();
+        let capitalised: String = characters
+            .next()
+            .map(|first| first.to_uppercase().chain(characters).collect())
+            .unwrap_or_default();
+        spellings.extend([word.to_string(), capitalised, word.to_uppercase()]);
+    }
+    format!(r"(?-u:\b)(?:{})(?-u:\b)", spellings.join("|"))
+}
 
 /// What a line is to the analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,12 +201,15 @@ pub(crate) enum LineKind {
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     /// Every pattern of the single-line rules, in rule order, then
-    /// [`FAILURE_LINE`].
+    /// [`failure_line`].
     pub(crate) set: RegexSet,
     /// The rule of each pattern of `set` but the last.
     pub(crate) owners: Vec<usize>,
     /// The multiline rules.
     pub(crate) multiline: Vec<usize>,
+    /// Finds, in a whole buffer, the lines `set` could match; `None` with
+    /// multiline rules (their windows need every line).
+    pub(crate) candidates: Option<regex::bytes::Regex>,
 }
 
 impl RuleSet {
@@ -214,18 +248,25 @@ impl RuleSet {
                 owners.push(index);
             }
         }
-        patterns.push(FAILURE_LINE);
+        let failure = failure_line();
+        patterns.push(&failure);
         let set = RegexSet::new(&patterns).map_err(|error| RulesError {
             file: String::new(),
             line: 0,
             column: 0,
             message: format!("the rules do not compile together: {error}"),
         })?;
+        let candidates = if multiline.is_empty() {
+            crate::prefilter::candidates(patterns.iter().copied())
+        } else {
+            None
+        };
         Ok(RuleSet {
             rules,
             set,
             owners,
             multiline,
+            candidates,
         })
     }
 
