@@ -262,8 +262,31 @@ pub fn plan(
     settings: &AlertSettings,
 ) -> Vec<AlertAction> {
     let mut actions = Vec::new();
-    let by_fingerprint: BTreeMap<&str, &OpenAlert> =
-        open.iter().map(|o| (o.fingerprint.as_str(), o)).collect();
+    // One issue per fingerprint: the oldest (lowest number) is kept, any
+    // other (opened by a run that raced this one) is closed.
+    let mut by_fingerprint: BTreeMap<&str, &OpenAlert> = BTreeMap::new();
+    for alert in open {
+        match by_fingerprint.get(alert.fingerprint.as_str()) {
+            Some(kept) if kept.number < alert.number => {
+                actions.push(AlertAction::Close {
+                    issue_repository: alert.issue_repository.clone(),
+                    number: alert.number,
+                    fingerprint: alert.fingerprint.clone(),
+                });
+            }
+            Some(kept) => {
+                actions.push(AlertAction::Close {
+                    issue_repository: kept.issue_repository.clone(),
+                    number: kept.number,
+                    fingerprint: kept.fingerprint.clone(),
+                });
+                by_fingerprint.insert(&alert.fingerprint, alert);
+            }
+            None => {
+                by_fingerprint.insert(&alert.fingerprint, alert);
+            }
+        }
+    }
     let wanted: BTreeSet<String> = alerts.iter().map(Alert::fingerprint).collect();
     for alert in alerts {
         let issue_repository = target(&alert.repository, settings);
@@ -291,7 +314,7 @@ pub fn plan(
             }
         }
     }
-    for existing in open {
+    for existing in by_fingerprint.values() {
         let repository = existing.fingerprint.split('|').next().unwrap_or_default();
         if repositories.contains(repository) && !wanted.contains(&existing.fingerprint) {
             actions.push(AlertAction::Close {

@@ -133,11 +133,15 @@ pub fn health(data: &RepositoryData, settings: &MonitorSettings, now: i64) -> He
         (
             "response_time",
             w.response_time,
-            response_time(data, since, now),
+            response_time(data, &settings.stale.label, since, now),
         ),
         ("pr_closure", w.pr_closure, pr_closure(data, since)),
         ("stale", w.stale, stale(data, settings, now)),
-        ("activity", w.activity, activity(data, now)),
+        (
+            "activity",
+            w.activity,
+            activity(data, &settings.stale.label, now),
+        ),
         ("releases", w.releases, releases(data, now)),
         ("alerts", w.alerts, alerts(data, now)),
     ];
@@ -216,13 +220,13 @@ fn ci_success(data: &RepositoryData, since: i64) -> Verdict {
 /// How fast people other than the author respond to what people open:
 /// within a day is full marks, a week or more (or no answer after a week)
 /// none. Items under a day old without an answer are not due yet.
-fn response_time(data: &RepositoryData, since: i64, now: i64) -> Verdict {
+fn response_time(data: &RepositoryData, stale_label: &str, since: i64, now: i64) -> Verdict {
     let mut scored: Vec<(f64, &ThreadItem, Option<i64>)> = Vec::new();
     for thread in data.pulls.iter().chain(&data.issues) {
         if thread.author_bot || thread.created_at < since {
             continue;
         }
-        let waited = match thread.first_human_response() {
+        let waited = match thread.first_human_response(stale_label) {
             Some(response) => response.at - thread.created_at,
             None => {
                 let end = thread.closed_at.unwrap_or(now);
@@ -233,7 +237,7 @@ fn response_time(data: &RepositoryData, since: i64, now: i64) -> Verdict {
             }
         };
         let hours = waited as f64 / HOUR_MS as f64;
-        let answered = thread.first_human_response().map(|r| r.at);
+        let answered = thread.first_human_response(stale_label).map(|r| r.at);
         scored.push((linear(hours, 24.0, 168.0), thread, answered));
     }
     if scored.is_empty() {
@@ -308,9 +312,13 @@ fn pr_closure(data: &RepositoryData, since: i64) -> Verdict {
 
 /// Open pull requests that are not stale.
 fn stale(data: &RepositoryData, settings: &MonitorSettings, now: i64) -> Verdict {
-    let open: Vec<_> = data.pulls.iter().filter(|p| p.is_open()).collect();
+    let open: Vec<_> = data
+        .pulls
+        .iter()
+        .filter(|p| p.is_open() && !crate::stale::exempt(p, &settings.stale))
+        .collect();
     if open.is_empty() {
-        return not_applicable("no open pull requests");
+        return not_applicable("no open pull requests that can go stale");
     }
     let stale: Vec<_> = open
         .iter()
@@ -345,7 +353,7 @@ fn stale(data: &RepositoryData, settings: &MonitorSettings, now: i64) -> Verdict
 
 /// How recently a person did something: within a week is full marks, a
 /// month or more none.
-fn activity(data: &RepositoryData, now: i64) -> Verdict {
+fn activity(data: &RepositoryData, stale_label: &str, now: i64) -> Verdict {
     let mut last: Option<(i64, String, String)> = None;
     let mut consider = |at: i64, what: String, url: String| {
         if at > 0 && last.as_ref().is_none_or(|(l, _, _)| at > *l) {
@@ -370,7 +378,7 @@ fn activity(data: &RepositoryData, now: i64) -> Verdict {
                 thread.html_url.clone(),
             );
         }
-        for a in thread.activity.iter().filter(|a| !a.bot && !a.weft) {
+        for a in thread.human_activity(stale_label) {
             consider(
                 a.at,
                 format!("{} on #{} by {}", a.kind, thread.number, a.actor),

@@ -274,30 +274,34 @@ impl ThreadItem {
     }
 
     /// The last human activity: the author opening it, or anything a person
-    /// did since; a bot's activity and weft's own label and comments never
-    /// count.
+    /// did since. A bot's activity, weft's comments and the stale label
+    /// being put on (weft's doing) never count; the stale label being taken
+    /// off does (someone said it is not stale).
     pub fn last_human_activity(&self, stale_label: &str) -> i64 {
         let mut last = if self.author_bot { 0 } else { self.created_at };
-        for activity in &self.activity {
-            if activity.bot || activity.weft {
-                continue;
-            }
-            let own_label = matches!(activity.kind.as_str(), "labeled" | "unlabeled")
-                && activity.label.as_deref() == Some(stale_label);
-            if own_label {
-                continue;
-            }
+        for activity in self.human_activity(stale_label) {
             last = last.max(activity.at);
         }
         if last == 0 { self.created_at } else { last }
     }
 
+    /// What people did: not bots, not weft's comments, not the stale label
+    /// being put on.
+    pub fn human_activity<'a>(
+        &'a self,
+        stale_label: &'a str,
+    ) -> impl Iterator<Item = &'a Activity> + use<'a> {
+        self.activity.iter().filter(move |a| {
+            let marked = a.kind == "labeled" && a.label.as_deref() == Some(stale_label);
+            !a.bot && !a.weft && !marked
+        })
+    }
+
     /// The first response by a person other than the author: a comment, a
-    /// review, a label or a close.
-    pub fn first_human_response(&self) -> Option<&Activity> {
-        self.activity
-            .iter()
-            .filter(|a| !a.bot && !a.weft && a.actor != self.author && a.kind != "committed")
+    /// review, a label or a close (weft's stale label is not a response).
+    pub fn first_human_response<'a>(&'a self, stale_label: &'a str) -> Option<&'a Activity> {
+        self.human_activity(stale_label)
+            .filter(|a| a.actor != self.author && a.kind != "committed")
             .min_by_key(|a| a.at)
     }
 }

@@ -202,7 +202,9 @@ pub fn analyse<'a>(
     analysis
 }
 
-fn exempt(pull: &ThreadItem, settings: &StaleSettings) -> bool {
+/// Whether `pull` can never be stale (its labels, draft, milestone or
+/// assignees, as the settings say).
+pub(crate) fn exempt(pull: &ThreadItem, settings: &StaleSettings) -> bool {
     pull.labels
         .iter()
         .any(|l| settings.exempt_labels.contains(l))
@@ -219,9 +221,6 @@ fn pull_verdict(
     now: i64,
     analysis: &mut StaleAnalysis,
 ) {
-    if exempt(pull, settings) {
-        return;
-    }
     let label = &settings.label;
     let (days_stale, days_close) = settings.thresholds(&pull.labels);
     let last = pull.last_human_activity(label);
@@ -241,12 +240,18 @@ fn pull_verdict(
                 .flatten()
         });
     let repository = data.name.clone();
-    if labelled && marked.is_some_and(|m| last > m) {
+    // A person was active since it was marked, or it became exempt: the
+    // label comes off.
+    let exempted = exempt(pull, settings);
+    if labelled && marked.is_some_and(|m| last > m || exempted) {
         analysis.actions.push(StaleAction::Unmark {
             repository,
             number: pull.number,
             label: label.clone(),
         });
+        return;
+    }
+    if exempted {
         return;
     }
     let idle = now - last;

@@ -368,3 +368,24 @@ fn alerts_that_disappeared_close_only_for_analysed_repositories() {
         }]
     );
 }
+
+#[test]
+fn a_duplicate_alert_issue_is_closed_and_the_oldest_kept() {
+    let oom = alert(AlertType::Critical, "oom", Severity::Critical, "CI fails.");
+    // Two racing runs opened the same alert.
+    let open = [issue_of(&oom, 14), issue_of(&oom, 12)];
+    let actions = plan(
+        std::slice::from_ref(&oom),
+        &open,
+        &analysed(&["acme/api"]),
+        &AlertSettings::default(),
+    );
+    assert_eq!(
+        actions,
+        [AlertAction::Close {
+            issue_repository: "acme/api".to_string(),
+            number: 14,
+            fingerprint: "acme/api|critical|oom".to_string(),
+        }]
+    );
+}

@@ -357,3 +357,23 @@ fn every_deduction_names_its_evidence() {
     let score = f64::from(health.score.unwrap());
     assert!((100.0 - total - score).abs() <= 1.0, "{total} vs {score}");
 }
+
+#[test]
+fn exempt_pull_requests_never_count_as_stale_and_weft_s_label_is_not_activity() {
+    let mut settings = MonitorSettings::default();
+    settings.stale.exempt_labels = vec!["keep".to_string()];
+    let mut data = repository("acme/api");
+    data.info = Some(info("acme/api", "main", days_ago(60)));
+    data.pulls = vec![
+        pull(1, "mona", days_ago(40)).labelled(&["keep"]),
+        pull(2, "mona", days_ago(45)).with(labeled("octo", "stale", days_ago(1))),
+    ];
+    let scored = health(&data, &settings, NOW);
+    let stale = probe(&scored, "stale");
+    assert_eq!(stale.detail, "1 of 1 open pull requests are stale");
+    assert!(stale.evidence[0].title.starts_with("#2 "), "{stale:?}");
+    // weft labelling #2 a day ago is not a person being active.
+    let activity = probe(&scored, "activity");
+    assert!(activity.detail.contains("40 days ago"), "{activity:?}");
+    assert_eq!(activity.score, Some(0.0));
+}

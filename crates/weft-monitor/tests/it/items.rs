@@ -228,7 +228,12 @@ fn the_last_human_activity_skips_bots_and_weft_s_own_doings() {
         .with(weft_comment("octo", days_ago(2)))
         .with(labeled("octo", "stale", days_ago(2)))
         .with(unlabeled("octo", "stale", days_ago(1)));
-    assert_eq!(thread.last_human_activity("stale"), days_ago(15));
+    // Taking the stale label off says it is not stale: that counts.
+    assert_eq!(thread.last_human_activity("stale"), days_ago(1));
+    let marked = pull(4, "mona", opened)
+        .with(comment("lisa", days_ago(20)))
+        .with(labeled("octo", "stale", days_ago(2)));
+    assert_eq!(marked.last_human_activity("stale"), days_ago(20));
     // Under another stale label, `stale` is an ordinary label.
     assert_eq!(thread.last_human_activity("inactive"), days_ago(1));
     // Nobody but the author: when it was opened.
@@ -250,11 +255,11 @@ fn the_first_human_response_is_someone_else_s_earliest() {
         .with(comment("dependabot[bot]", opened + 2 * HOUR_MS))
         .with(weft_comment("octo", opened + 2 * HOUR_MS))
         .with(labeled("lisa", "bug", opened + 3 * HOUR_MS));
-    let first = thread.first_human_response().unwrap();
+    let first = thread.first_human_response("stale").unwrap();
     assert_eq!(
         (first.kind.as_str(), first.actor.as_str(), first.at),
         ("labeled", "lisa", opened + 3 * HOUR_MS)
     );
     let unanswered = issue(2, "mona", opened).with(comment("mona", opened + HOUR_MS));
-    assert_eq!(unanswered.first_human_response(), None);
+    assert_eq!(unanswered.first_human_response("stale"), None);
 }

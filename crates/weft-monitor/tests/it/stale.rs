@@ -83,15 +83,17 @@ fn bots_and_weft_s_own_label_and_comments_never_reset_staleness() {
                 .with(review("github-actions[bot]", days_ago(1)))
                 .with(commit("renovate[bot]", days_ago(1)))
                 .with(weft_comment("octo", days_ago(2)))
-                .with(unlabeled("octo", "stale", days_ago(3))),
+                .with(labeled("octo", "stale", days_ago(3))),
             pull(2, "mona", days_ago(40)).with(review("lisa", days_ago(1))),
             pull(3, "mona", days_ago(40)).with(commit("Mona Lisa", days_ago(29))),
             pull(4, "dependabot[bot]", days_ago(31)),
+            pull(5, "mona", days_ago(40)).with(unlabeled("lisa", "stale", days_ago(3))),
         ]),
         &StaleSettings::default(),
     );
-    // A person's review or commit resets it; a bot's pull request is stale
-    // from when it was opened.
+    // A person's review or commit resets it, and so does a person taking
+    // the stale label off; a bot's pull request is stale from when it was
+    // opened.
     assert_eq!(marked_numbers(&analysis), [1, 4]);
     let days: Vec<i64> = analysis.stale_prs.iter().map(|p| p.days_inactive).collect();
     assert_eq!(days, [40, 31]);
@@ -395,4 +397,27 @@ fn the_summary_spans_every_repository() {
         repositories,
         ["acme/api", "acme/api", "acme/web", "acme/web"]
     );
+}
+
+#[test]
+fn a_marked_pull_request_that_became_exempt_loses_the_label() {
+    let settings = StaleSettings {
+        exempt_labels: vec!["keep".to_string()],
+        ..StaleSettings::default()
+    };
+    let pulls = with_pulls(vec![
+        pull(1, "mona", days_ago(40))
+            .with(labeled("octo", "stale", days_ago(8)))
+            .labelled(&["stale", "keep"]),
+    ]);
+    let analysis = plan(&pulls, &settings);
+    assert_eq!(
+        analysis.actions,
+        [StaleAction::Unmark {
+            repository: "acme/api".to_string(),
+            number: 1,
+            label: "stale".to_string(),
+        }]
+    );
+    assert!(analysis.stale_prs.is_empty());
 }
