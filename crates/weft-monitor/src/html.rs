@@ -39,7 +39,7 @@ pub fn html(report: &EcosystemAnalysis) -> String {
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>Ecosystem health</title><style>{STYLE}</style></head><body>\
          <h1>Ecosystem health</h1><p><small>Generated {}</small></p>\
-         <p>{} repositories: {} healthy, {} unhealthy · {} events · {} issues detected ({} critical)</p>",
+         <p>Repositories: {} ({} healthy, {} unhealthy) · events: {} · issues detected: {} ({} critical)</p>",
         e(&report.timestamp),
         s.total_domains,
         s.healthy_domains,

@@ -316,7 +316,7 @@ pub fn markdown(report: &EcosystemAnalysis) -> String {
     );
     let _ = writeln!(
         out,
-        "{} repositories: {} healthy, {} unhealthy. {} events, {} issues detected ({} critical).\n",
+        "Repositories: {} ({} healthy, {} unhealthy). Events: {}. Issues detected: {} ({} critical).\n",
         s.total_domains,
         s.healthy_domains,
         s.unhealthy_domains,

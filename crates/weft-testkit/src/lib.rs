@@ -4,8 +4,9 @@
 //! servers on 127.0.0.1: `github`, a fake of GitHub's REST API checked
 //! against GitHub's OpenAPI description; `http`, a recording HTTP server;
 //! `s3`, moto as an S3-compatible server; `prometheus`, a real Prometheus
-//! server.
+//! server; and `browser`, headless Chromium for weft's pages.
 
+pub mod browser;
 pub mod github;
 pub mod http;
 mod postgres;

@@ -212,7 +212,7 @@ fn markdown_lists_every_repository_and_the_failures() {
     assert!(text.starts_with("# Ecosystem summary\n\nGenerated 2027-01-15T08:00:00.000Z.\n"));
     assert!(
         text.contains(
-            "2 repositories: 0 healthy, 1 unhealthy. 3 events, 3 issues detected (2 critical).\n"
+            "Repositories: 2 (0 healthy, 1 unhealthy). Events: 3. Issues detected: 3 (2 critical).\n"
         ),
         "{text}"
     );

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use weft_testkit::Workspace;
+use weft_testkit::browser::Browser;
 use weft_testkit::github::{
     Activity, Conclusion, FakeGitHub, IssueSpec, PastRun, Pull, Repository,
 };
 use weft_testkit::http::RecordingServer;
 
-use crate::support::{Run, weft_with};
+use crate::support::{Run, repository_root, weft_with};
 
 const DAY: Duration = Duration::from_secs(86_400);
 const HOUR: Duration = Duration::from_secs(3_600);
@@ -501,4 +502,45 @@ fn a_missing_permission_is_named() {
     let report = run.json();
     assert_eq!(report["failed"][0]["repository"], "acme/api");
     assert_eq!(report["failed"][0]["permission"], "actions=read");
+}
+
+#[test]
+fn the_html_report_opens_in_chromium_without_errors_or_outside_requests() {
+    let Some(browser) = Browser::find("the_html_report_opens_in_chromium") else {
+        return;
+    };
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
+    assert_eq!(monitor(&workspace, &github, &["report"]).code, 0);
+    let page = workspace.root().join("reports/index.html");
+    let url = format!("file://{}", page.display());
+    let screenshot = repository_root().join("target/screenshots/monitor-report.png");
+    let report = browser.open(
+        &url,
+        &screenshot,
+        &["tr[data-repository]", ".band.critical"],
+    );
+    assert!(
+        report.console_errors.is_empty(),
+        "{:?}",
+        report.console_errors
+    );
+    assert!(report.page_errors.is_empty(), "{:?}", report.page_errors);
+    assert_eq!(
+        report.requests,
+        [url.clone()],
+        "the page asks for nothing else"
+    );
+    assert_eq!(
+        report.counts["tr[data-repository]"], 2,
+        "a row per repository"
+    );
+    assert_eq!(report.counts[".band.critical"], 1, "the site is critical");
+    assert!(
+        report.text.contains("conan-missing-binary"),
+        "{}",
+        report.text
+    );
+    assert!(screenshot.is_file());
 }

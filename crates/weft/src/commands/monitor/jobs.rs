@@ -152,7 +152,7 @@ pub(super) fn report(session: &Session, args: &ReportArgs) -> anyhow::Result<Out
         ReportFormat::Text => {
             let s = &analysis.summary;
             console::out(&format!(
-                "{} repositories: {} healthy, {} unhealthy; {} issues detected ({} critical)\nwrote {}/{{ecosystem_analysis.json,ecosystem_summary.md,index.html}}\n",
+                "repositories: {} ({} healthy, {} unhealthy); issues detected: {} ({} critical)\nwrote {}/{{ecosystem_analysis.json,ecosystem_summary.md,index.html}}\n",
                 s.total_domains,
                 s.healthy_domains,
                 s.unhealthy_domains,
