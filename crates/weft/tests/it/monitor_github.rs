@@ -529,7 +529,7 @@ fn the_html_report_opens_in_chromium_without_errors_or_outside_requests() {
     assert!(report.page_errors.is_empty(), "{:?}", report.page_errors);
     assert_eq!(
         report.requests,
-        [url.clone()],
+        std::slice::from_ref(&url),
         "the page asks for nothing else"
     );
     assert_eq!(
