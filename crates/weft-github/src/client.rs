@@ -107,9 +107,19 @@ impl Answer {
     }
 }
 
-/// Cached answers: (token identity, URL) → (ETag, body). ETags are specific
+/// Cached answers: (token identity, URL) → the answer. ETags are specific
 /// to the token that fetched them.
-type EtagCache = HashMap<(String, String), (String, Value)>;
+type EtagCache = HashMap<(String, String), Cached>;
+
+#[derive(Debug, Clone)]
+struct Cached {
+    etag: String,
+    /// `Null` for a list page whose caller keeps what it read (only the
+    /// ETag is needed then).
+    body: Value,
+    /// Fetched by this process (not preloaded): worth keeping.
+    changed: bool,
+}
 
 /// A cached answer, to keep between processes.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,18 +191,19 @@ impl GitHub {
         &self.token_identity
     }
 
-    /// The answers cached for this client's token.
-    pub fn cached(&self) -> Vec<CachedGet> {
+    /// The answers this client fetched (not those it was given with
+    /// [`GitHub::preload`]) for its token: what is worth keeping.
+    pub fn changed_answers(&self) -> Vec<CachedGet> {
         let Ok(cache) = self.cache.lock() else {
             return Vec::new();
         };
         cache
             .iter()
-            .filter(|((token, _), _)| *token == self.token_identity)
-            .map(|((_, url), (etag, body))| CachedGet {
+            .filter(|((token, _), cached)| *token == self.token_identity && cached.changed)
+            .map(|((_, url), cached)| CachedGet {
                 url: url.clone(),
-                etag: etag.clone(),
-                body: body.clone(),
+                etag: cached.etag.clone(),
+                body: cached.body.clone(),
             })
             .collect()
     }
@@ -203,7 +214,11 @@ impl GitHub {
             for answer in answers {
                 cache.insert(
                     (self.token_identity.clone(), answer.url),
-                    (answer.etag, answer.body),
+                    Cached {
+                        etag: answer.etag,
+                        body: answer.body,
+                        changed: false,
+                    },
                 );
             }
         }
@@ -221,35 +236,82 @@ impl GitHub {
     /// GET with the ETag cache: an unchanged resource is a 304 and the
     /// cached body.
     pub fn get(&self, path: &str) -> Result<Fetched<Value>, GitHubError> {
-        Ok(self.conditional(path)?.0)
+        Ok(self.conditional(path, true)?.0)
     }
 
-    /// [`GitHub::get`], with the `Link: rel="next"` of a fresh answer.
-    fn conditional(&self, path: &str) -> Result<(Fetched<Value>, Option<String>), GitHubError> {
+    /// [`GitHub::get`], with the `Link: rel="next"` of a fresh answer. Without
+    /// `keep_body` only the ETag is cached and a 304 gives `Null`.
+    fn conditional(
+        &self,
+        path: &str,
+        keep_body: bool,
+    ) -> Result<(Fetched<Value>, Option<String>), GitHubError> {
         let url = self.url(path);
         let key = (self.token_identity.clone(), url.clone());
         let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
-        let condition = cached
+        let usable = cached.filter(|c| !keep_body || !c.body.is_null());
+        let condition = usable
             .as_ref()
-            .map(|(etag, _)| ("If-None-Match", etag.as_str()));
+            .map(|cached| ("If-None-Match", cached.etag.as_str()));
         let answer = self.send("GET", &url, None, condition, true)?;
         if answer.status == 304
-            && let Some((_, body)) = cached
+            && let Some(cached) = usable
         {
             self.budget.not_modified();
-            return Ok((Fetched::NotModified(body), None));
+            return Ok((Fetched::NotModified(cached.body), None));
         }
         let answer = self.check("GET", path, answer)?;
         let body = answer.json(path)?;
         if let Some(etag) = answer.header("etag")
             && let Ok(mut cache) = self.cache.lock()
         {
-            cache.insert(key, (etag.to_string(), body.clone()));
+            let kept = if keep_body { body.clone() } else { Value::Null };
+            cache.insert(
+                key,
+                Cached {
+                    etag: etag.to_string(),
+                    body: kept,
+                    changed: true,
+                },
+            );
         }
         let next = answer
             .header("link")
             .and_then(|l| link::relation(l, "next"));
         Ok((Fetched::Fresh(body), next))
+    }
+
+    /// Every item of a paged list, each page asked for with its cached
+    /// ETag (pages are numbered, `&page=N`, and full pages hold 100 items):
+    /// `NotModified` when every page was unchanged.
+    pub fn get_all_cached(
+        &self,
+        path: &str,
+        key: Option<&str>,
+    ) -> Result<Fetched<Vec<Value>>, GitHubError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut fresh = false;
+        for page in 1u32.. {
+            let url = if page == 1 {
+                format!("{path}{separator}per_page=100")
+            } else {
+                format!("{path}{separator}per_page=100&page={page}")
+            };
+            let (fetched, _) = self.conditional(&url, true)?;
+            fresh |= fetched.is_fresh();
+            let list = page_items(fetched.into_inner(), key, path)?;
+            let full = list.len() >= 100;
+            items.extend(list);
+            if !full {
+                break;
+            }
+        }
+        Ok(if fresh {
+            Fetched::Fresh(items)
+        } else {
+            Fetched::NotModified(items)
+        })
     }
 
     /// Every item of a paged list, following `Link: rel="next"`. `key` names
@@ -289,43 +351,30 @@ impl GitHub {
         Ok(items)
     }
 
-    /// A paged list whose first page is asked for with its cached ETag:
-    /// `NotModified` with the cached first page when nothing changed (no
-    /// further page is asked for), or the pages from the first one on for
-    /// as long as `more` says so after each page (newest-first lists stop
-    /// at what an earlier collection saw; `more` sees the last page). `key`
-    /// as for [`GitHub::get_all`].
+    /// A paged list whose first page is asked for with its cached ETag, for
+    /// a caller that keeps what it read: `NotModified` with no items when
+    /// nothing changed (no further page is asked for, and only the ETag is
+    /// kept), or the pages from the first one on for as long as `more` says
+    /// so after each page (newest-first lists stop at what an earlier
+    /// collection saw; `more` sees the last page). `key` as for
+    /// [`GitHub::get_all`].
     pub fn get_pages(
         &self,
         path: &str,
         key: Option<&str>,
         mut more: impl FnMut(&[Value]) -> bool,
     ) -> Result<Fetched<Vec<Value>>, GitHubError> {
-        let (first, mut next) = self.conditional(path)?;
-        let fresh = first.is_fresh();
-        let page_of = |body: Value| -> Result<Vec<Value>, GitHubError> {
-            let page = match key {
-                Some(key) => body[key].clone(),
-                None => body,
-            };
-            match page {
-                Value::Array(page) => Ok(page),
-                other => Err(GitHubError::Decode {
-                    path: path.to_string(),
-                    message: format!("expected a list, got {}", kind_of(&other)),
-                }),
-            }
+        let (first, mut next) = self.conditional(path, false)?;
+        let Fetched::Fresh(first) = first else {
+            return Ok(Fetched::NotModified(Vec::new()));
         };
-        let mut items = page_of(first.into_inner())?;
-        if !fresh {
-            return Ok(Fetched::NotModified(items));
-        }
+        let mut items = page_items(first, key, path)?;
         let mut last = items.len();
         while more(&items[items.len() - last..]) {
             let Some(url) = next.take() else { break };
             let answer = self.send("GET", &url, None, None, true)?;
             let answer = self.check("GET", path, answer)?;
-            let page = page_of(answer.json(path)?)?;
+            let page = page_items(answer.json(path)?, key, path)?;
             let done = page.is_empty();
             last = page.len();
             items.extend(page);
@@ -654,4 +703,19 @@ fn token_identity(token: Option<&str>) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+/// The items of one page: the array itself, or the one under `key`.
+fn page_items(body: Value, key: Option<&str>, path: &str) -> Result<Vec<Value>, GitHubError> {
+    let page = match key {
+        Some(key) => body[key].clone(),
+        None => body,
+    };
+    match page {
+        Value::Array(page) => Ok(page),
+        other => Err(GitHubError::Decode {
+            path: path.to_string(),
+            message: format!("expected a list, got {}", kind_of(&other)),
+        }),
+    }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use globset::Glob;
 use serde::Serialize;
-use weft_github::{CachedGet, Fetched, GitHub, GitHubError};
+use weft_github::{CachedGet, GitHub, GitHubError};
 use weft_store::{CachedAnswer, Store};
 
 use crate::error::MonitorError;
@@ -113,20 +113,15 @@ pub fn resolve_repositories(
             })?
             .compile_matcher();
         if !listed.contains_key(owner) {
-            // Asked with the last ETag: an unchanged list is a free 304. A
-            // 304 holds only the first page, so a longer list is read whole.
-            let every = |path: String| -> Result<Vec<serde_json::Value>, GitHubError> {
-                match github.get_pages(&path, None, |_| true)? {
-                    Fetched::NotModified(page) if page.len() >= 100 => github.get_all(&path, None),
-                    fetched => Ok(fetched.into_inner()),
-                }
-            };
-            let list = match every(format!("/orgs/{owner}/repos?type=all&per_page=100")) {
+            // Each page asked with the last ETag: an unchanged list is free.
+            let every = |path: String| github.get_all_cached(&path, None);
+            let list = match every(format!("/orgs/{owner}/repos?type=all")) {
                 Err(GitHubError::NotFound { .. }) => {
-                    every(format!("/users/{owner}/repos?type=owner&per_page=100"))?
+                    every(format!("/users/{owner}/repos?type=owner"))?
                 }
                 other => other?,
-            };
+            }
+            .into_inner();
             listed.insert(
                 owner.to_string(),
                 list.iter().map(RepositoryItem::from_github).collect(),
@@ -240,8 +235,9 @@ pub async fn collect(
         });
     }
     report.skipped.extend(pending.cloned());
+    // Only what changed is written back.
     let answers: Vec<CachedAnswer> = github
-        .cached()
+        .changed_answers()
         .into_iter()
         .map(|a| CachedAnswer {
             url: a.url,

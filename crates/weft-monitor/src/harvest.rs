@@ -409,9 +409,13 @@ fn branches(
 
 /// The newest page of releases (cadence needs the latest few).
 fn releases(github: &GitHub, repository: &str, harvest: &mut Harvest) -> Result<(), GitHubError> {
-    let fetched = github.get(&format!("/repos/{repository}/releases?per_page=100"))?;
+    let fetched = github.get_pages(
+        &format!("/repos/{repository}/releases?per_page=100"),
+        None,
+        |_| false,
+    )?;
     harvest.count(&fetched);
-    let Fetched::Fresh(Value::Array(list)) = fetched else {
+    let Fetched::Fresh(list) = fetched else {
         return Ok(());
     };
     for value in &list {

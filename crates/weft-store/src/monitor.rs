@@ -189,16 +189,31 @@ impl Store {
         repository: Option<&str>,
         since: i64,
     ) -> Result<Vec<MonitorItem>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT repository, kind, key, at, body FROM monitor_items
-             WHERE kind = $1 AND ($2 = '' OR repository = $2) AND at >= $3
-             ORDER BY at, repository, key",
-        )
-        .bind(kind)
-        .bind(repository.unwrap_or(""))
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
+        // Two queries, so each uses its index: the primary key's
+        // (repository, kind) prefix, or (kind, at).
+        let rows = match repository {
+            Some(repository) => {
+                sqlx::query(
+                    "SELECT repository, kind, key, at, body FROM monitor_items
+                     WHERE repository = $1 AND kind = $2 AND at >= $3 ORDER BY at, key",
+                )
+                .bind(repository)
+                .bind(kind)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT repository, kind, key, at, body FROM monitor_items
+                     WHERE kind = $1 AND at >= $2 ORDER BY at, repository, key",
+                )
+                .bind(kind)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         rows.iter()
             .map(|row| {
                 let body: String = row.try_get("body")?;

@@ -47,10 +47,16 @@ impl Browser {
         let chromium = std::env::var_os("WEFT_CHROMIUM")
             .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
         let playwright = std::env::var_os("WEFT_PLAYWRIGHT_CORE").map(PathBuf::from);
-        let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+        let node = Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
         match playwright {
             Some(playwright) if chromium.is_file() && playwright.is_dir() && node => {
-                Some(Browser { chromium, playwright })
+                Some(Browser {
+                    chromium,
+                    playwright,
+                })
             }
             _ => {
                 assert!(
