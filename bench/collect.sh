@@ -13,7 +13,8 @@
 # There is no peer tool to compare with: nothing else collects this set
 # (runs, failed-job logs, pull requests and issues with their timelines,
 # branches, releases, events) incrementally with an ETag cache kept between
-# runs. Prints figures; asserts nothing.
+# runs. CONCURRENCY sets `monitor.concurrency` (default 4). Prints figures;
+# asserts nothing.
 #
 # The fake's primary budget is RATE_LIMIT requests an hour (default 15000,
 # a GitHub App's on Enterprise Cloud): a personal token's 5000 does not
@@ -50,7 +51,7 @@ mkdir "$work/ws"
 cat > "$work/ws/weft.yaml" <<EOF
 name: collect-bench
 github: {api_url: "$api_url", token_env: WEFT_BENCH_TOKEN}
-monitor: {repositories: ["bench/*"]}
+monitor: {repositories: ["bench/*"], concurrency: ${CONCURRENCY:-4}}
 EOF
 
 stats() { python3 -c 'import json, sys, urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1] + "/_stats"))["requests"])' "$api_url"; }

@@ -24,6 +24,7 @@ CREATE TABLE monitor_items (
     PRIMARY KEY (repository, kind, key)
 );
 CREATE INDEX monitor_items_kind ON monitor_items (kind, at);
+CREATE INDEX monitor_items_repository ON monitor_items (repository, kind, at);
 
 -- Where the last collection of each repository's streams stopped.
 CREATE TABLE monitor_cursors (
