@@ -116,6 +116,17 @@ fn a_second_collection_with_nothing_new_costs_only_304s() {
     );
     assert_eq!(first["logs_analysed"], 1);
     assert_eq!(first["failed"], serde_json::json!([]));
+    // The log is fetched from the short-lived URL without the token.
+    let downloads: Vec<_> = github
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/_logs/"))
+        .collect();
+    assert_eq!(downloads.len(), 1, "{downloads:?}");
+    assert!(
+        !downloads[0].authorization,
+        "the token never follows the redirect"
+    );
 
     let before = github.requests();
     let second = monitor(&workspace, &github, &["collect", "--format", "json"]);
@@ -490,6 +501,30 @@ fn a_spent_rate_limit_is_waited_out_or_stops_cleanly() {
         "{}",
         stopped.stdout
     );
+}
+
+#[test]
+fn a_secondary_rate_limit_is_waited_out() {
+    let github = organisation();
+    let workspace = workspace(&github, "");
+    // The next two requests get 403 with retry-after: 1.
+    github.secondary_rate_limit(2, Duration::from_secs(1), 403);
+    let started = std::time::Instant::now();
+    let run = monitor(&workspace, &github, &["collect", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["failed"], serde_json::json!([]));
+    // Each limited answer made it wait as retry-after said, then retry.
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let limited = github
+        .request_log()
+        .iter()
+        .filter(|r| r.status == 403)
+        .count();
+    assert_eq!(limited, 2);
 }
 
 #[test]
