@@ -579,3 +579,42 @@ fn the_html_report_opens_in_chromium_without_errors_or_outside_requests() {
     );
     assert!(screenshot.is_file());
 }
+
+#[test]
+fn the_example_runs_against_the_fake_github() {
+    let github = organisation();
+    let copy = tempfile::tempdir().expect("a directory");
+    let example = repository_root().join("examples/monitor");
+    for file in ["weft.yaml", "failure-rules.yaml"] {
+        std::fs::copy(example.join(file), copy.path().join(file)).expect("copy the example");
+    }
+    let env = [("GITHUB_TOKEN", github.token())];
+    let run = |arguments: &[&str]| {
+        let mut all = vec!["monitor"];
+        all.extend_from_slice(arguments);
+        all.extend_from_slice(&["--api-url", github.url()]);
+        weft_with(copy.path(), &all, &env)
+    };
+    let collected = run(&["collect", "--format", "json"]);
+    assert_eq!(collected.code, 0, "{}", collected.stderr);
+    assert_eq!(
+        collected.json()["repositories"],
+        serde_json::json!(["acme/api", "acme/site"])
+    );
+    let health = run(&["health"]);
+    assert_eq!(health.code, 0, "{}", health.stderr);
+    assert!(
+        health.stdout.contains("acme/site 29 critical"),
+        "{}",
+        health.stdout
+    );
+    let stale = run(&["stale", "--dry-run"]);
+    assert_eq!(stale.code, 0, "{}", stale.stderr);
+    assert!(
+        stale.stdout.contains("would: label acme/api#1 `stale`"),
+        "{}",
+        stale.stdout
+    );
+    assert_eq!(run(&["report"]).code, 0);
+    assert!(copy.path().join("reports/index.html").is_file());
+}
