@@ -4,7 +4,7 @@
 //! rules know is a finding with two lines of context on each side; a failure
 //! line they do not know is counted under its template.
 
-use regex::bytes::Regex;
+use crate::prefilter::Candidates;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
@@ -189,6 +189,8 @@ struct Scanner<'a> {
     done: Vec<Finding>,
     /// What the candidate search reads at a time ([`BUFFER`]).
     buffer: usize,
+    /// The lower-cased copy of a buffer the literal search reads.
+    lowered: Vec<u8>,
 }
 
 impl<'a> Scanner<'a> {
@@ -207,6 +209,7 @@ impl<'a> Scanner<'a> {
             open: Vec::new(),
             done: Vec::new(),
             buffer: BUFFER,
+            lowered: Vec::new(),
         }
     }
 
@@ -235,7 +238,11 @@ impl<'a> Scanner<'a> {
 
     /// Reads buffers of whole lines and scans each with the candidate
     /// search (see [`Scanner::scan`]).
-    fn read_buffers(&mut self, mut reader: impl Read, candidates: &Regex) -> std::io::Result<()> {
+    fn read_buffers(
+        &mut self,
+        mut reader: impl Read,
+        candidates: &Candidates,
+    ) -> std::io::Result<()> {
         let mut buffer = vec![0u8; self.buffer];
         let mut filled = 0;
         loop {
@@ -272,8 +279,10 @@ impl<'a> Scanner<'a> {
     /// last few, which go through [`Scanner::line`] to be remembered as
     /// context. The candidate line does too, and so do the lines after a
     /// finding until it has its context.
-    fn scan(&mut self, candidates: &Regex, chunk: &[u8]) {
+    fn scan(&mut self, candidates: &Candidates, chunk: &[u8]) {
         self.bytes += chunk.len() as u64;
+        let mut lowered = std::mem::take(&mut self.lowered);
+        let haystack = candidates.haystack(chunk, &mut lowered);
         let mut position = 0;
         while position < chunk.len() {
             if !self.open.is_empty() {
@@ -281,8 +290,8 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             let hit = candidates
-                .find_at(chunk, position)
-                .map(|found| line_start(chunk, found.start()));
+                .find_at(haystack, position)
+                .map(|found| line_start(chunk, found));
             let until = hit.unwrap_or(chunk.len());
             let remembered = lines_back(chunk, position, until, CONTEXT);
             self.lines += memchr::memchr_iter(b'\n', &chunk[position..remembered]).count() as u64;
@@ -294,6 +303,7 @@ impl<'a> Scanner<'a> {
                 position = self.next_line(chunk, position);
             }
         }
+        self.lowered = lowered;
     }
 
     /// Takes the line at `start`; where the next one starts.
@@ -467,6 +477,14 @@ mod tests {
         "\r",
         "a line that is rather long and mentions nothing of interest at all, repeated",
     ];
+
+    #[test]
+    fn the_built_in_rules_are_searched_by_their_literals() {
+        assert!(matches!(
+            RuleSet::builtin().candidates,
+            Some(Candidates::Literals(_))
+        ));
+    }
 
     proptest! {
         #[test]

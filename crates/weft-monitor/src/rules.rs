@@ -209,7 +209,7 @@ pub struct RuleSet {
     pub(crate) multiline: Vec<usize>,
     /// Finds, in a whole buffer, the lines `set` could match; `None` with
     /// multiline rules (their windows need every line).
-    pub(crate) candidates: Option<regex::bytes::Regex>,
+    pub(crate) candidates: Option<crate::prefilter::Candidates>,
 }
 
 impl RuleSet {
