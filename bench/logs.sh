@@ -82,6 +82,13 @@ start=$(ms)
 end=$(ms)
 weft_count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$work/weft.json")
 report "weft monitor analyze-logs" $((end - start)) "$weft_count"
+# The same with weft's built-in rules too (what a user gets by default);
+# the peers have no such set, so this line has no partner.
+start=$(ms)
+"$WEFT" monitor analyze-logs "$log" --rules "$work/rules.yaml" --format json > "$work/weft-builtin.json"
+end=$(ms)
+builtin_count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$work/weft-builtin.json")
+report "  … with the built-in rules" $((end - start)) "$builtin_count"
 
 if command -v rg >/dev/null 2>&1; then
     start=$(ms); rg_count=$(rg -c -f "$work/patterns.txt" "$log" || true); end=$(ms)
