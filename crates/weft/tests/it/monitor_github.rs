@@ -10,7 +10,7 @@ use serde_json::Value;
 use weft_testkit::Workspace;
 use weft_testkit::browser::Browser;
 use weft_testkit::github::{
-    Activity, Conclusion, FakeGitHub, IssueSpec, PastRun, Pull, Repository,
+    Activity, Conclusion, FakeGitHub, IssueSpec, PastRun, Pull, Repository, Workflow,
 };
 use weft_testkit::http::RecordingServer;
 
@@ -617,4 +617,49 @@ fn the_example_runs_against_the_fake_github() {
     );
     assert_eq!(run(&["report"]).code, 0);
     assert!(copy.path().join("reports/index.html").is_file());
+}
+
+#[test]
+fn workflow_dispatch_fans_out_with_its_inputs() {
+    let github = organisation();
+    for repository in ["acme/api", "acme/site"] {
+        github.add_workflow(repository, Workflow::new("fix.yml"));
+    }
+    let workspace = workspace(&github, "");
+    let inputs: Vec<String> = (0..26).map(|i| format!("k{i}=v")).collect();
+    let mut too_many = vec!["dispatch", "--workflow", "fix.yml", "--repo", "acme/api"];
+    for input in &inputs {
+        too_many.extend(["--input", input.as_str()]);
+    }
+    let refused = monitor(&workspace, &github, &too_many);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("25"), "{}", refused.stderr);
+    assert!(github.runs().is_empty(), "nothing was sent");
+
+    let sent = monitor(
+        &workspace,
+        &github,
+        &[
+            "dispatch",
+            "--workflow",
+            "fix.yml",
+            "--repo",
+            "acme/api,acme/site",
+            "--input",
+            "reason=ecosystem-alert",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let runs = github.runs();
+    let repositories: Vec<&str> = runs.iter().map(|r| r.repository.as_str()).collect();
+    assert_eq!(repositories, ["acme/api", "acme/site"]);
+    assert!(
+        runs.iter()
+            .all(|r| r.workflow == "fix.yml" && r.head_branch == "main")
+    );
+    assert_eq!(runs[0].inputs["reason"], "ecosystem-alert");
+    let answer = sent.json();
+    assert_eq!(answer["sent"][0]["run_id"], runs[0].id);
 }
