@@ -26,6 +26,7 @@ pub use error::NotifyError;
 pub use escalation::Escalation;
 pub use notification::{Link, Notification, ServiceVersion};
 pub use notifier::Notifier;
+pub use render::escape_html;
 pub use retry::DeliverySettings;
 pub use weft_model::config::{
     ChannelConfig, NotifyConfig, NotifyEvent, NotifySeverity, RuleConfig,

@@ -219,7 +219,8 @@ pub(crate) fn markdown(notification: &Notification) -> String {
     out
 }
 
-fn escape_html(text: &str) -> String {
+/// Text made safe inside HTML: `&`, `<`, `>` and both quotes escaped.
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

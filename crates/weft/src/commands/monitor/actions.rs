@@ -99,20 +99,12 @@ pub(super) fn stale(session: &Session, args: &StaleArgs) -> anyhow::Result<Outco
                 console::count(analysis.stale_prs.len(), "stale pull request"),
                 console::count(analysis.stale_branches.len(), "stale branch"),
                 console::count(analysis.actions.len(), "action"),
-                if args.dry_run {
-                    " (dry run: nothing changed)"
-                } else {
-                    ""
-                }
+                dry_run_note(args.dry_run)
             ));
             console::out(&text);
         }
     }
-    Ok(if outcomes.iter().any(|o| !o.ok) {
-        Outcome::Internal
-    } else {
-        Outcome::Clean
-    })
+    Ok(settled(outcomes.iter().all(|o| o.ok)))
 }
 
 #[derive(Debug, Args)]
@@ -197,20 +189,12 @@ pub(super) fn alert(session: &Session, args: &AlertArgs) -> anyhow::Result<Outco
                 "{} raised, {}{}\n",
                 console::count(alerts.len(), "alert"),
                 console::count(actions.len(), "change"),
-                if args.dry_run {
-                    " (dry run: nothing changed)"
-                } else {
-                    ""
-                }
+                dry_run_note(args.dry_run)
             ));
             console::out(&text);
         }
     }
-    Ok(if outcomes.iter().any(|o| !o.ok) {
-        Outcome::Internal
-    } else {
-        Outcome::Clean
-    })
+    Ok(settled(outcomes.iter().all(|o| o.ok)))
 }
 
 #[derive(Debug, Args)]
@@ -303,4 +287,21 @@ pub(super) fn dispatch(session: &Session, args: &DispatchArgs) -> anyhow::Result
         }
     }
     Ok(Outcome::Clean)
+}
+
+fn dry_run_note(dry_run: bool) -> &'static str {
+    if dry_run {
+        " (dry run: nothing changed)"
+    } else {
+        ""
+    }
+}
+
+/// Exit 3 when a change GitHub was asked for did not happen.
+fn settled(all_done: bool) -> Outcome {
+    if all_done {
+        Outcome::Clean
+    } else {
+        Outcome::Internal
+    }
 }

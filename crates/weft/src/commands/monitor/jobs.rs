@@ -162,19 +162,10 @@ pub(super) fn report(session: &Session, args: &ReportArgs) -> anyhow::Result<Out
             ));
         }
     }
-    let failing = args.fail_on.is_some_and(|severity| {
-        let severity: weft_monitor::Severity = severity.into();
-        analysis
-            .failures
-            .iter()
-            .flat_map(|f| &f.findings)
-            .any(|finding| finding.severity >= severity)
-    });
-    Ok(if failing {
-        Outcome::Problems
-    } else {
-        Outcome::Clean
-    })
+    Ok(fail_on(
+        args.fail_on,
+        analysis.failures.iter().flat_map(|f| &f.findings),
+    ))
 }
 
 #[derive(Debug, Args)]
@@ -327,16 +318,24 @@ pub(super) fn failures(session: &Session, args: &FailuresArgs) -> anyhow::Result
             console::out(&text);
         }
     }
-    let failing = args.fail_on.is_some_and(|severity| {
-        let severity: weft_monitor::Severity = severity.into();
-        failures
-            .iter()
-            .flat_map(|f| &f.findings)
-            .any(|finding| finding.severity >= severity)
-    });
-    Ok(if failing {
+    Ok(fail_on(
+        args.fail_on,
+        failures.iter().flat_map(|f| &f.findings),
+    ))
+}
+
+/// Exit 1 when a finding is at least as severe as `--fail-on`.
+fn fail_on<'a>(
+    threshold: Option<SeverityArg>,
+    mut findings: impl Iterator<Item = &'a weft_monitor::report::FailureFinding>,
+) -> Outcome {
+    let Some(threshold) = threshold else {
+        return Outcome::Clean;
+    };
+    let threshold: weft_monitor::Severity = threshold.into();
+    if findings.any(|finding| finding.severity >= threshold) {
         Outcome::Problems
     } else {
         Outcome::Clean
-    })
+    }
 }
