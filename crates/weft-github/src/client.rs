@@ -239,6 +239,30 @@ impl GitHub {
         Ok(self.conditional(path, true)?.0)
     }
 
+    /// GET without the ETag cache, for what never changes (a commit by sha).
+    pub fn get_uncached(&self, path: &str) -> Result<Value, GitHubError> {
+        let answer = self.send("GET", &self.url(path), None, None, true)?;
+        self.check("GET", path, answer)?.json(path)
+    }
+
+    /// Forgets what this client fetched under `prefix` (`/repos/o/r`): a
+    /// caller that could not keep what it read must not be told "not
+    /// modified" next time.
+    pub fn forget(&self, prefix: &str) {
+        let url = self.url(prefix);
+        let exact = url.clone();
+        let nested = format!("{url}/");
+        let query = format!("{url}?");
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(_, cached_url), cached| {
+                let under = *cached_url == exact
+                    || cached_url.starts_with(&nested)
+                    || cached_url.starts_with(&query);
+                !(under && cached.changed)
+            });
+        }
+    }
+
     /// [`GitHub::get`], with the `Link: rel="next"` of a fresh answer. Without
     /// `keep_body` only the ETag is cached and a 304 gives `Null`.
     fn conditional(
@@ -449,7 +473,28 @@ impl GitHub {
                         path: path.clone(),
                         message: "a redirect without a Location".to_string(),
                     })?;
-                let target = self.send("GET", location, None, None, false)?;
+                // The signed URL is a secret for its short life: never in
+                // an error.
+                let target = self
+                    .send("GET", location, None, None, false)
+                    .map_err(|error| match error {
+                        GitHubError::ServerError {
+                            method,
+                            status,
+                            attempts,
+                            ..
+                        } => GitHubError::ServerError {
+                            method,
+                            path: "the job log's download URL".to_string(),
+                            status,
+                            attempts,
+                        },
+                        GitHubError::Unreachable { message, .. } => GitHubError::Unreachable {
+                            url: "the job log's download URL".to_string(),
+                            message: message.replace(location, "<the download URL>"),
+                        },
+                        other => other,
+                    })?;
                 match target.status {
                     200 => Ok(Some(target.text)),
                     404 | 410 => Ok(None),

@@ -139,15 +139,22 @@ impl GitHub {
         Ok(())
     }
 
-    /// Deletes a branch; one already gone is not an error.
+    /// Deletes a branch; one already gone is not an error, a refusal (a
+    /// protected or default branch) is.
     pub fn delete_branch(&self, repository: &str, branch: &str) -> Result<(), GitHubError> {
         let path = format!("/repos/{repository}/git/refs/heads/{}", encode_path(branch));
-        self.delete(&path, &[422, 404])?;
-        Ok(())
+        match self.delete(&path, &[404]) {
+            Err(GitHubError::Rejected {
+                status: 422,
+                message,
+                ..
+            }) if message.contains("Reference does not exist") => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 }
 
 /// A branch name in a path: each segment encoded, slashes kept.
-fn encode_path(branch: &str) -> String {
+pub fn encode_path(branch: &str) -> String {
     branch.split('/').map(encode).collect::<Vec<_>>().join("/")
 }

@@ -20,5 +20,6 @@ pub mod workflows;
 pub use budget::BudgetSnapshot;
 pub use client::{CachedGet, Fetched, GitHub, GitHubSettings};
 pub use error::GitHubError;
-pub use issues::IssueSummary;
+pub use issues::{IssueSummary, encode_path};
+pub use link::encode;
 pub use workflows::{Dispatched, WorkflowDispatch, WorkflowRun};

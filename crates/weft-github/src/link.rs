@@ -19,7 +19,8 @@ pub(crate) fn relation(header: &str, rel: &str) -> Option<String> {
 }
 
 /// Percent-encodes a path segment or query value.
-pub(crate) fn encode(text: &str) -> String {
+/// Percent-encodes `text` for a path segment or a query value.
+pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

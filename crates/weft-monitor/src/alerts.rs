@@ -195,6 +195,14 @@ pub enum AlertAction {
         number: u64,
         fingerprint: String,
     },
+    /// A second issue of the same alert (two runs raced): closed as a
+    /// duplicate of `kept`, which stays open.
+    CloseDuplicate {
+        issue_repository: String,
+        number: u64,
+        kept: u64,
+        fingerprint: String,
+    },
 }
 
 /// An open alert issue and what its marker says.
@@ -268,16 +276,18 @@ pub fn plan(
     for alert in open {
         match by_fingerprint.get(alert.fingerprint.as_str()) {
             Some(kept) if kept.number < alert.number => {
-                actions.push(AlertAction::Close {
+                actions.push(AlertAction::CloseDuplicate {
                     issue_repository: alert.issue_repository.clone(),
                     number: alert.number,
+                    kept: kept.number,
                     fingerprint: alert.fingerprint.clone(),
                 });
             }
             Some(kept) => {
-                actions.push(AlertAction::Close {
+                actions.push(AlertAction::CloseDuplicate {
                     issue_repository: kept.issue_repository.clone(),
                     number: kept.number,
+                    kept: alert.number,
                     fingerprint: kept.fingerprint.clone(),
                 });
                 by_fingerprint.insert(&alert.fingerprint, alert);
@@ -375,6 +385,19 @@ pub fn execute(github: &GitHub, actions: &[AlertAction], labels: &[String]) -> V
                     )
                     .and_then(|()| github.close_issue(issue_repository, *number))
                     .map(|()| Some(*number)),
+                AlertAction::CloseDuplicate {
+                    issue_repository,
+                    number,
+                    kept,
+                    ..
+                } => github
+                    .comment_issue(
+                        issue_repository,
+                        *number,
+                        &format!("Duplicate of #{kept}, which tracks this alert."),
+                    )
+                    .and_then(|()| github.close_issue(issue_repository, *number))
+                    .map(|()| Some(*number)),
             };
             match result {
                 Ok(number) => AlertOutcome {
@@ -442,7 +465,9 @@ pub fn notification(outcome: &AlertOutcome, web_root: &str) -> Option<Notificati
                     );
             return Some(notification);
         }
-        AlertAction::Update { comment: None, .. } => return None,
+        AlertAction::Update { comment: None, .. } | AlertAction::CloseDuplicate { .. } => {
+            return None;
+        }
     };
     let mut notification = Notification::new(event, alert.repository.clone(), alert.fingerprint())
         .severity(severity(alert.severity))

@@ -281,6 +281,13 @@ impl<'a> Scanner<'a> {
     /// finding until it has its context.
     fn scan(&mut self, candidates: &Candidates, chunk: &[u8]) {
         self.bytes += chunk.len() as u64;
+        if !candidates.sound_on(chunk) {
+            let mut position = 0;
+            while position < chunk.len() {
+                position = self.next_line(chunk, position);
+            }
+            return;
+        }
         let mut lowered = std::mem::take(&mut self.lowered);
         let haystack = candidates.haystack(chunk, &mut lowered);
         let mut position = 0;

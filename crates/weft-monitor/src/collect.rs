@@ -184,6 +184,7 @@ pub async fn collect(
         repositories: repositories.clone(),
         ..CollectReport::default()
     };
+    let advance = request.since.is_none();
     let mut pending = repositories.iter();
     let mut running = tokio::task::JoinSet::new();
     let mut done = 0;
@@ -195,7 +196,11 @@ pub async fn collect(
             let known = known(store, repository).await?;
             let (github, rules, repository) = (github.clone(), rules.clone(), repository.clone());
             running.spawn_blocking(move || {
-                let result = harvest(&github, &repository, &known, since, &rules);
+                let result = harvest(&github, &repository, &known, since, &rules, advance);
+                if result.is_err() {
+                    // What it read is not kept: the next collection must ask again.
+                    github.forget(&format!("/repos/{repository}"));
+                }
                 (repository, result)
             });
         }
@@ -284,7 +289,10 @@ async fn known(store: &Store, repository: &str) -> Result<Known, MonitorError> {
     }
     for item in store.monitor_items("run", Some(repository), 0).await? {
         if item.body["jobs_fetched"].as_bool() == Some(true) {
-            known.runs_done.insert(item.key.parse().unwrap_or(0));
+            let attempt = item.body["attempt"].as_u64().unwrap_or(1);
+            known
+                .runs_done
+                .insert((item.key.parse().unwrap_or(0), attempt));
         }
     }
     for (sha, at) in store.monitor_keys(repository, "commit").await? {

@@ -34,8 +34,8 @@ pub struct Known {
     /// Pull request or issue number → the `updated_at` its timeline was
     /// read at.
     pub threads: HashMap<String, i64>,
-    /// Runs whose failed jobs were analysed.
-    pub runs_done: HashSet<u64>,
+    /// Runs (id, attempt) whose failed jobs were analysed.
+    pub runs_done: HashSet<(u64, u64)>,
     /// Commit sha → its time.
     pub commits: HashMap<String, i64>,
     /// Branch names stored.
@@ -93,13 +93,16 @@ fn json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// Collects `repository` from `since` (Unix ms) on.
+/// Collects `repository` from `since` (Unix ms) on. Without
+/// `advance_cursors` (a `--since` window, which may not reach back to
+/// where the last collection stopped) the cursors stay where they were.
 pub fn harvest(
     github: &GitHub,
     repository: &str,
     known: &Known,
     since: i64,
     rules: &RuleSet,
+    advance_cursors: bool,
 ) -> Result<Harvest, GitHubError> {
     let mut harvest = Harvest {
         repository: repository.to_string(),
@@ -139,8 +142,12 @@ pub fn harvest(
             &mut harvest,
         )?;
     }
+    open_pulls(github, repository, known, &mut harvest)?;
     branches(github, repository, &info, known, &mut harvest)?;
     releases(github, repository, &mut harvest)?;
+    if !advance_cursors {
+        harvest.cursors.clear();
+    }
     Ok(harvest)
 }
 
@@ -225,7 +232,7 @@ fn runs(
         .unwrap_or(back_to);
     for run in &mut runs {
         if run.failed() {
-            if known.runs_done.contains(&run.id) {
+            if known.runs_done.contains(&(run.id, run.attempt)) {
                 run.jobs_fetched = true;
             } else {
                 run.jobs_fetched = failed_jobs(github, repository, run, rules, harvest)?;
@@ -329,26 +336,67 @@ fn threads(
         if kind == "issue" && value.get("pull_request").is_some() {
             continue;
         }
-        let mut thread = ThreadItem::from_github(value);
+        let thread = ThreadItem::from_github(value);
         newest = newest.max(thread.updated_at);
-        let relevant = thread.is_open() || thread.updated_at >= since;
-        let key = format!("{kind}:{}", thread.number);
-        let read_at = known.threads.get(&key).copied();
-        if !relevant || read_at == Some(thread.updated_at) {
-            continue;
+        if thread.is_open() || thread.updated_at >= since {
+            thread_item(github, repository, kind, thread, known, harvest)?;
         }
-        let timeline = github.get_all(
-            &format!("/repos/{repository}/issues/{}/timeline", thread.number),
-            None,
-        )?;
-        thread.activity = timeline
-            .iter()
-            .filter_map(Activity::from_timeline)
-            .collect();
-        thread.timeline_at = Some(thread.updated_at);
-        harvest.item(kind, thread.number, thread.updated_at, json(&thread));
     }
     harvest.cursor(stream, newest);
+    Ok(())
+}
+
+/// Every open pull request, however long untouched (the stale ones are
+/// exactly those the updated-first list never reaches), each page asked
+/// for with its ETag.
+fn open_pulls(
+    github: &GitHub,
+    repository: &str,
+    known: &Known,
+    harvest: &mut Harvest,
+) -> Result<(), GitHubError> {
+    let fetched = github.get_all_cached(&format!("/repos/{repository}/pulls?state=open"), None)?;
+    harvest.count(&fetched);
+    let Fetched::Fresh(list) = fetched else {
+        return Ok(());
+    };
+    for value in &list {
+        let thread = ThreadItem::from_github(value);
+        let done = harvest
+            .items
+            .iter()
+            .any(|i| i.kind == "pull" && i.key == thread.number.to_string());
+        if !done {
+            thread_item(github, repository, "pull", thread, known, harvest)?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores `thread` with its timeline, read again only when its
+/// `updated_at` moved since the last read.
+fn thread_item(
+    github: &GitHub,
+    repository: &str,
+    kind: &str,
+    mut thread: ThreadItem,
+    known: &Known,
+    harvest: &mut Harvest,
+) -> Result<(), GitHubError> {
+    let key = format!("{kind}:{}", thread.number);
+    if known.threads.get(&key).copied() == Some(thread.updated_at) {
+        return Ok(());
+    }
+    let timeline = github.get_all(
+        &format!("/repos/{repository}/issues/{}/timeline", thread.number),
+        None,
+    )?;
+    thread.activity = timeline
+        .iter()
+        .filter_map(Activity::from_timeline)
+        .collect();
+    thread.timeline_at = Some(thread.updated_at);
+    harvest.item(kind, thread.number, thread.updated_at, json(&thread));
     Ok(())
 }
 
@@ -360,11 +408,8 @@ fn branches(
     known: &Known,
     harvest: &mut Harvest,
 ) -> Result<(), GitHubError> {
-    let fetched = github.get_pages(
-        &format!("/repos/{repository}/branches?per_page=100"),
-        None,
-        |_| true,
-    )?;
+    // Sorted by name, not by change: every page is asked for with its ETag.
+    let fetched = github.get_all_cached(&format!("/repos/{repository}/branches"), None)?;
     harvest.count(&fetched);
     let Fetched::Fresh(list) = fetched else {
         return Ok(());
@@ -380,9 +425,8 @@ fn branches(
             Some(at) => *at,
             None if name == info.default_branch => info.pushed_at,
             None => {
-                let commit = github
-                    .get(&format!("/repos/{repository}/commits/{sha}"))?
-                    .into_inner();
+                // A sha never changes: asked for once, not cached.
+                let commit = github.get_uncached(&format!("/repos/{repository}/commits/{sha}"))?;
                 let at = millis(&commit["commit"]["committer"]["date"])
                     .max(millis(&commit["commit"]["author"]["date"]));
                 harvest.item("commit", &sha, at, serde_json::json!({"at": at}));

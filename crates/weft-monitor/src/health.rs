@@ -455,7 +455,7 @@ pub fn open_critical(data: &RepositoryData, now: i64) -> Vec<(String, String)> {
         let Some(run) = data.runs.iter().find(|r| r.id == job.run_id) else {
             continue;
         };
-        if now - run.created_at > 7 * DAY_MS {
+        if !run.failed() || now - run.created_at > 7 * DAY_MS {
             continue;
         }
         let cleared = data.runs.iter().any(|later| {

@@ -69,7 +69,11 @@ pub struct RunItem {
     pub event: String,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Whether its failed jobs were fetched and their logs analysed.
+    /// The attempt (`run_attempt`): a re-run keeps the id.
+    #[serde(default)]
+    pub attempt: u64,
+    /// Whether the failed jobs of this attempt were fetched and their logs
+    /// analysed.
     #[serde(default)]
     pub jobs_fetched: bool,
 }
@@ -86,6 +90,7 @@ impl RunItem {
             event: text(&value["event"]),
             created_at: millis(&value["created_at"]),
             updated_at: millis(&value["updated_at"]),
+            attempt: value["run_attempt"].as_u64().unwrap_or(1),
             jobs_fetched: false,
         }
     }

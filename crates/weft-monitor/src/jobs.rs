@@ -37,17 +37,18 @@ async fn blocking<T: Send + 'static>(
         .map_err(|error| MonitorError::Internal(error.to_string()))
 }
 
-/// The store's snapshot of `only` (or everything collected), now.
+/// The store's snapshot of `scope` (or everything collected), now.
 pub async fn snapshot(
     store: &Store,
     settings: &MonitorSettings,
-    only: Option<&str>,
+    scope: Option<&[String]>,
 ) -> Result<Snapshot, MonitorError> {
     let now = weft_store::time::now_ms();
-    let list = only.map(|r| vec![r.to_string()]);
-    let snapshot = Snapshot::load(store, list.as_deref(), now - settings.window_ms(), now).await?;
+    let snapshot = Snapshot::load(store, scope, now - settings.window_ms(), now).await?;
     if snapshot.repositories.values().all(|r| r.info.is_none()) {
-        return Err(MonitorError::NothingCollected(only.map(str::to_string)));
+        return Err(MonitorError::NothingCollected(
+            scope.map(|list| list.join(", ")),
+        ));
     }
     Ok(snapshot)
 }
@@ -68,12 +69,14 @@ pub fn stale_summaries(analysis: &StaleAnalysis) -> BTreeMap<String, StaleSummar
     summaries
 }
 
-/// The ecosystem analysis of everything collected, with the stored trends.
+/// The ecosystem analysis of `scope` (or everything collected), with the
+/// stored trends.
 pub async fn ecosystem(
     store: &Store,
     settings: &MonitorSettings,
+    scope: Option<&[String]>,
 ) -> Result<(Snapshot, EcosystemAnalysis), MonitorError> {
-    let snapshot = snapshot(store, settings, None).await?;
+    let snapshot = snapshot(store, settings, scope).await?;
     let marks = marks(store, &snapshot).await?;
     let stale = crate::stale::analyse(
         snapshot.repositories.values(),
@@ -156,10 +159,10 @@ pub async fn stale(
     github: &GitHub,
     settings: &MonitorSettings,
     stale: &StaleSettings,
-    only: Option<&str>,
+    scope: Option<&[String]>,
     dry_run: bool,
 ) -> Result<(StaleAnalysis, Vec<ActionOutcome>), MonitorError> {
-    let snapshot = snapshot(store, settings, only).await?;
+    let snapshot = snapshot(store, settings, scope).await?;
     let marks = marks(store, &snapshot).await?;
     let analysis = crate::stale::analyse(
         snapshot.repositories.values(),
@@ -173,7 +176,7 @@ pub async fn stale(
     }
     let (client, actions) = (github.clone(), analysis.actions.clone());
     let outcomes = blocking(move || crate::stale::execute(&client, &actions)).await?;
-    for outcome in outcomes.iter().filter(|o| o.ok) {
+    for outcome in outcomes.iter().filter(|o| o.ok && o.skipped.is_none()) {
         record(store, &snapshot, &outcome.action, &stale.label).await?;
     }
     Ok((analysis, outcomes))
@@ -261,16 +264,17 @@ pub struct AlertRun {
     pub dry_run: bool,
 }
 
-/// The alert job over everything collected; `notifier` tells weft.yaml's
-/// `notify:` rules of what changed.
+/// The alert job over `scope` (or everything collected); `notifier` tells
+/// weft.yaml's `notify:` rules of what changed.
 pub async fn alert(
     store: &Store,
     github: &GitHub,
     settings: &MonitorSettings,
     notifier: Option<&Notifier>,
+    scope: Option<&[String]>,
     dry_run: bool,
 ) -> Result<AlertRun, MonitorError> {
-    let (snapshot, analysis) = ecosystem(store, settings).await?;
+    let (snapshot, analysis) = ecosystem(store, settings, scope).await?;
     let healths: BTreeMap<&String, Health> = snapshot
         .repositories
         .iter()
@@ -355,20 +359,34 @@ pub async fn scheduled(
     };
     let quiet = |_: Progress| {};
     let collect = crate::collect::collect(store, github, settings, rules, &request, &quiet).await?;
-    let (_, analysis) = ecosystem(store, settings).await?;
+    let (_, analysis) = ecosystem(store, settings, None).await?;
     write_report(store, &analysis, report_dir).await?;
+    // Only what this run collected is acted on: a repository that failed
+    // has old data, and stale decisions on it could be wrong.
+    let collected: Vec<String> = collect
+        .repositories
+        .iter()
+        .filter(|r| {
+            !collect.skipped.contains(r) && !collect.failed.iter().any(|f| &f.repository == *r)
+        })
+        .cloned()
+        .collect();
     let mut run = ScheduledRun {
         collect,
         report_dir: report_dir.display().to_string(),
         stale_actions: None,
         alert_actions: None,
     };
+    if collected.is_empty() {
+        return Ok(run);
+    }
     if run_stale {
-        let (analysis, _) = stale(store, github, settings, &settings.stale, None, false).await?;
+        let scope = Some(collected.as_slice());
+        let (analysis, _) = stale(store, github, settings, &settings.stale, scope, false).await?;
         run.stale_actions = Some(analysis.actions.len());
     }
     if let Some(notifier) = alerts {
-        let done = alert(store, github, settings, notifier, false).await?;
+        let done = alert(store, github, settings, notifier, Some(&collected), false).await?;
         run.alert_actions = Some(done.actions.len());
     }
     Ok(run)

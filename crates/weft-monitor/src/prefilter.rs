@@ -48,6 +48,16 @@ impl Candidates {
         }
     }
 
+    /// Whether the search finds every candidate of `chunk`. The regex's
+    /// `.` and negated classes never match invalid UTF-8, which the exact
+    /// rules see as U+FFFD: such a chunk is read line by line instead.
+    pub(crate) fn sound_on(&self, chunk: &[u8]) -> bool {
+        match self {
+            Candidates::Literals(_) => true,
+            Candidates::Regex(_) => std::str::from_utf8(chunk).is_ok(),
+        }
+    }
+
     /// Where the first candidate at or after `start` is, in a haystack
     /// from [`Candidates::haystack`].
     pub(crate) fn find_at(&self, haystack: &[u8], start: usize) -> Option<usize> {

@@ -112,7 +112,8 @@ pub fn failures(data: &RepositoryData, since: i64) -> Vec<Failure> {
         .iter()
         .filter_map(|job| {
             let run = data.runs.iter().find(|r| r.id == job.run_id)?;
-            (run.created_at >= since).then(|| Failure {
+            // A run re-run to success is no failure any more.
+            (run.failed() && run.created_at >= since).then(|| Failure {
                 repository: data.name.clone(),
                 workflow: run.name.clone(),
                 branch: run.head_branch.clone(),

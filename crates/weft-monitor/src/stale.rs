@@ -46,9 +46,11 @@ pub enum StaleAction {
         number: u64,
         comment: String,
     },
+    /// Deletes a branch whose head is `sha`; checked again on GitHub first.
     DeleteBranch {
         repository: String,
         branch: String,
+        sha: String,
     },
 }
 
@@ -79,9 +81,9 @@ impl StaleAction {
             StaleAction::Close {
                 repository, number, ..
             } => format!("comment on and close {repository}#{number}"),
-            StaleAction::DeleteBranch { repository, branch } => {
-                format!("delete branch {branch} of {repository}")
-            }
+            StaleAction::DeleteBranch {
+                repository, branch, ..
+            } => format!("delete branch {branch} of {repository}"),
         }
     }
 }
@@ -363,6 +365,7 @@ fn branches(
             analysis.actions.push(StaleAction::DeleteBranch {
                 repository: data.name.clone(),
                 branch: branch.name.clone(),
+                sha: branch.sha.clone(),
             });
         }
     }
@@ -402,6 +405,10 @@ pub struct ActionOutcome {
     #[serde(flatten)]
     pub action: StaleAction,
     pub ok: bool,
+    /// Why it was left undone: GitHub showed, when asked just before, that
+    /// it is no longer safe (a branch with new commits or a pull request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -411,6 +418,7 @@ pub fn execute(github: &GitHub, actions: &[StaleAction]) -> Vec<ActionOutcome> {
     actions
         .iter()
         .map(|action| {
+            let mut skipped = None;
             let result: Result<(), GitHubError> = match action {
                 StaleAction::Mark {
                     repository,
@@ -432,15 +440,70 @@ pub fn execute(github: &GitHub, actions: &[StaleAction]) -> Vec<ActionOutcome> {
                 } => github
                     .comment_issue(repository, *number, comment)
                     .and_then(|()| github.close_pull(repository, *number)),
-                StaleAction::DeleteBranch { repository, branch } => {
-                    github.delete_branch(repository, branch)
-                }
+                StaleAction::DeleteBranch {
+                    repository,
+                    branch,
+                    sha,
+                } => match still_deletable(github, repository, branch, sha) {
+                    Ok(None) => github.delete_branch(repository, branch),
+                    Ok(Some(reason)) => {
+                        skipped = Some(reason);
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                },
             };
             ActionOutcome {
                 action: action.clone(),
                 ok: result.is_ok(),
+                skipped,
                 error: result.err().map(|e| e.to_string()),
             }
         })
         .collect()
+}
+
+/// Why `branch` must not be deleted after all, asked of GitHub just
+/// before: its head moved since the analysis, or a pull request that is
+/// open or was closed without merging comes from it (collection may not
+/// have seen an old one). `None`: still safe.
+fn still_deletable(
+    github: &GitHub,
+    repository: &str,
+    branch: &str,
+    sha: &str,
+) -> Result<Option<String>, GitHubError> {
+    let path = format!(
+        "/repos/{repository}/branches/{}",
+        weft_github::encode_path(branch)
+    );
+    let head = match github.get_uncached(&path) {
+        Ok(head) => head,
+        // Already gone: deleting it again is harmless.
+        Err(GitHubError::NotFound { .. }) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    if head["commit"]["sha"].as_str() != Some(sha) {
+        return Ok(Some("it has new commits".to_string()));
+    }
+    let owner = repository.split('/').next().unwrap_or_default();
+    let pulls = github.get_all(
+        &format!(
+            "/repos/{repository}/pulls?state=all&head={}",
+            weft_github::encode(&format!("{owner}:{branch}"))
+        ),
+        None,
+    )?;
+    for pull in &pulls {
+        let number = pull["number"].as_u64().unwrap_or(0);
+        if pull["state"].as_str() == Some("open") {
+            return Ok(Some(format!("pull request #{number} from it is open")));
+        }
+        if pull["merged_at"].is_null() {
+            return Ok(Some(format!(
+                "pull request #{number} from it was closed without merging"
+            )));
+        }
+    }
+    Ok(None)
 }

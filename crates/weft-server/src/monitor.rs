@@ -149,11 +149,22 @@ async fn run_once(root: &Path, store: &Store) -> Result<String, MonitorError> {
         alerts,
     )
     .await?;
+    let failed: Vec<&str> = run
+        .collect
+        .failed
+        .iter()
+        .map(|f| f.repository.as_str())
+        .collect();
     Ok(format!(
-        "{} repositories, {} requests ({} answered 304){}",
+        "{} repositories, {} requests ({} answered 304){}{}",
         run.collect.repositories.len(),
         run.collect.requests,
         run.collect.not_modified,
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!("; not collected: {}", failed.join(", "))
+        },
         run.collect
             .stopped
             .as_ref()

@@ -354,7 +354,8 @@ impl Store {
     }
 
     /// Records that weft marked pull request `number` stale at `marked_at`
-    /// (kept if it was marked before).
+    /// (a mark from an earlier time, whose label a person took off since,
+    /// is replaced).
     pub async fn monitor_mark_stale(
         &self,
         repository: &str,
@@ -363,7 +364,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO monitor_stale_marks (repository, number, marked_at) VALUES ($1, $2, $3)
-             ON CONFLICT (repository, number) DO NOTHING",
+             ON CONFLICT (repository, number) DO UPDATE SET marked_at = excluded.marked_at",
         )
         .bind(repository)
         .bind(i64::try_from(number).unwrap_or(i64::MAX))

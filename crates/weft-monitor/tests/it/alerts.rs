@@ -382,9 +382,10 @@ fn a_duplicate_alert_issue_is_closed_and_the_oldest_kept() {
     );
     assert_eq!(
         actions,
-        [AlertAction::Close {
+        [AlertAction::CloseDuplicate {
             issue_repository: "acme/api".to_string(),
             number: 14,
+            kept: 12,
             fingerprint: "acme/api|critical|oom".to_string(),
         }]
     );

@@ -62,6 +62,7 @@ pub(crate) fn run(id: u64, workflow: &str, conclusion: &str, created_at: i64) ->
         event: "push".to_string(),
         created_at,
         updated_at: created_at,
+        attempt: 1,
         jobs_fetched: true,
     }
 }

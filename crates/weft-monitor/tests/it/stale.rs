@@ -320,7 +320,9 @@ fn branches_of_merged_or_no_pull_requests_go_after_stale_and_close_days() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            StaleAction::DeleteBranch { repository, branch } => {
+            StaleAction::DeleteBranch {
+                repository, branch, ..
+            } => {
                 assert_eq!(repository, "acme/api");
                 Some(branch.as_str())
             }

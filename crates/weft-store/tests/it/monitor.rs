@@ -156,10 +156,11 @@ async fn items_cursors_and_cache(backend: Backend, test: &str) {
     store
         .monitor_mark_stale("acme/api", 7, 9_000)
         .await
-        .expect("kept");
+        .expect("marked again");
+    // Marked again (after a person took the label off): the new time.
     assert_eq!(
         store.monitor_stale_marks("acme/api").await.expect("marks"),
-        [(7, 1_000)]
+        [(7, 9_000)]
     );
     store
         .monitor_unmark_stale("acme/api", 7)

@@ -663,3 +663,63 @@ fn workflow_dispatch_fans_out_with_its_inputs() {
     let answer = sent.json();
     assert_eq!(answer["sent"][0]["run_id"], runs[0].id);
 }
+
+#[test]
+fn long_idle_pull_requests_are_found_and_their_branches_kept() {
+    let github = FakeGitHub::start();
+    github.add_repository(
+        Repository::new("acme/tool")
+            .pushed(HOUR)
+            // Open, untouched for 60 days: beyond the 30-day window of the
+            // updated-first list, found through the open list.
+            .pull(
+                Pull::new(9, "erin")
+                    .title("Old work")
+                    .age(60 * DAY)
+                    .head("old-work"),
+            )
+            // Closed without merging 45 days ago: never collected.
+            .pull(
+                Pull::new(10, "erin")
+                    .title("Experiment")
+                    .age(50 * DAY)
+                    .closed(45 * DAY)
+                    .head("experiment"),
+            )
+            .branch_at("old-work", 60 * DAY)
+            .branch_at("experiment", 50 * DAY),
+    );
+    let workspace = Workspace::new().file(
+        "weft.yaml",
+        &format!(
+            "github:\n  api_url: {}\n  token_env: FAKE_GITHUB_TOKEN\nmonitor:\n  repositories: [acme/tool]\n",
+            github.url()
+        ),
+    );
+    assert_eq!(monitor(&workspace, &github, &["collect"]).code, 0);
+    let run = monitor(&workspace, &github, &["stale", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = run.json();
+    let stale: Vec<u64> = run["stale_prs"]
+        .as_array()
+        .expect("stale pull requests")
+        .iter()
+        .filter_map(|p| p["number"].as_u64())
+        .collect();
+    assert_eq!(stale, [9], "{run:#}");
+    // The branch of the open pull request is never a candidate; the one of
+    // the pull request closed without merging looked unused to the
+    // analysis, and GitHub, asked just before, said otherwise.
+    let outcomes = run["outcomes"].as_array().expect("outcomes");
+    let experiment = outcomes
+        .iter()
+        .find(|o| o["branch"] == "experiment")
+        .expect("the experiment branch was planned");
+    assert_eq!(
+        experiment["skipped"], "pull request #10 from it was closed without merging",
+        "{experiment:#}"
+    );
+    assert!(!outcomes.iter().any(|o| o["branch"] == "old-work"));
+    let branches = github.branches("acme/tool");
+    assert!(branches.iter().any(|b| b == "experiment") && branches.iter().any(|b| b == "old-work"));
+}

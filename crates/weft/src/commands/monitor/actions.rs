@@ -50,7 +50,7 @@ pub(super) fn stale(session: &Session, args: &StaleArgs) -> anyhow::Result<Outco
             &session.github,
             &session.settings,
             &settings,
-            args.repository.as_deref(),
+            args.repository.as_ref().map(std::slice::from_ref),
             args.dry_run,
         ))
         .map_err(super::failure)?;
@@ -126,6 +126,7 @@ pub(super) fn alert(session: &Session, args: &AlertArgs) -> anyhow::Result<Outco
             &session.github,
             &session.settings,
             notifier.as_ref(),
+            None,
             args.dry_run,
         ))
         .map_err(super::failure)?;
@@ -164,6 +165,12 @@ pub(super) fn alert(session: &Session, args: &AlertArgs) -> anyhow::Result<Outco
                     } => {
                         format!("close {issue_repository}#{number} (recovered: {fingerprint})")
                     }
+                    AlertAction::CloseDuplicate {
+                        issue_repository,
+                        number,
+                        kept,
+                        ..
+                    } => format!("close {issue_repository}#{number} (a duplicate of #{kept})"),
                 };
                 text.push_str(&format!("{verb}: {line}\n"));
             }
@@ -253,10 +260,10 @@ pub(super) fn dispatch(session: &Session, args: &DispatchArgs) -> anyhow::Result
                 correlation_id: &correlation,
                 find_timeout: std::time::Duration::from_secs(30),
             };
-            let dispatched = session
-                .github
-                .dispatch_workflow(&request)
-                .map_err(|e| super::failure(e.into()))?;
+            let dispatched = match session.github.dispatch_workflow(&request) {
+                Ok(dispatched) => dispatched,
+                Err(error) => return Err(partly_sent(&sent, error)),
+            };
             sent.push(json!({"repository": repository, "workflow": workflow, "run_id": dispatched.run_id, "html_url": dispatched.html_url}));
         }
     } else {
@@ -269,10 +276,13 @@ pub(super) fn dispatch(session: &Session, args: &DispatchArgs) -> anyhow::Result
         weft_github::workflows::check_repository_dispatch(&event_type, &payload)
             .map_err(|e| bad(e.to_string()))?;
         for repository in &args.repositories {
-            session
-                .github
-                .repository_dispatch(repository, &event_type, &payload)
-                .map_err(|e| super::failure(e.into()))?;
+            if let Err(error) =
+                session
+                    .github
+                    .repository_dispatch(repository, &event_type, &payload)
+            {
+                return Err(partly_sent(&sent, error));
+            }
             sent.push(json!({"repository": repository, "event_type": event_type}));
         }
     }
@@ -304,4 +314,20 @@ fn settled(all_done: bool) -> Outcome {
     } else {
         Outcome::Internal
     }
+}
+
+/// A dispatch that failed part-way: what was sent already is said first, so
+/// a retry can leave those repositories out.
+fn partly_sent(sent: &[Value], error: weft_github::GitHubError) -> anyhow::Error {
+    if !sent.is_empty() {
+        let repositories: Vec<&str> = sent
+            .iter()
+            .filter_map(|s| s["repository"].as_str())
+            .collect();
+        console::note(&format!(
+            "sent before the failure: {} (leave them out of a retry)",
+            repositories.join(", ")
+        ));
+    }
+    super::failure(error.into())
 }

@@ -108,7 +108,11 @@ pub(super) fn collect(session: &Session, args: &CollectArgs) -> anyhow::Result<O
 fn snapshot(session: &Session, store: &Store, only: Option<&str>) -> anyhow::Result<Snapshot> {
     session
         .runtime
-        .block_on(weft_monitor::jobs::snapshot(store, &session.settings, only))
+        .block_on(weft_monitor::jobs::snapshot(
+            store,
+            &session.settings,
+            only.map(|r| vec![r.to_string()]).as_deref(),
+        ))
         .map_err(failure)
 }
 
@@ -138,7 +142,11 @@ pub(super) fn report(session: &Session, args: &ReportArgs) -> anyhow::Result<Out
     let store = session.store()?;
     let (_, analysis) = session
         .runtime
-        .block_on(weft_monitor::jobs::ecosystem(&store, &session.settings))
+        .block_on(weft_monitor::jobs::ecosystem(
+            &store,
+            &session.settings,
+            None,
+        ))
         .map_err(failure)?;
     let dir = session.output_dir(args.output_dir.as_deref())?;
     session
