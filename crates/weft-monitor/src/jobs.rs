@@ -112,11 +112,6 @@ pub async fn write_report(
     analysis: &EcosystemAnalysis,
     dir: &Path,
 ) -> Result<(), MonitorError> {
-    let write_error = |path: &Path, error: std::io::Error| MonitorError::Write {
-        path: path.display().to_string(),
-        message: error.to_string(),
-    };
-    fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
     let json = serde_json::to_string_pretty(analysis)
         .map_err(|error| MonitorError::Internal(error.to_string()))?
         + "\n";
@@ -125,10 +120,21 @@ pub async fn write_report(
         crate::report::markdown(analysis),
         crate::html::html(analysis),
     ];
-    for (name, text) in REPORT_FILES.iter().zip(texts) {
-        let path = dir.join(name);
-        fs_err::write(&path, text).map_err(|e| write_error(&path, e))?;
-    }
+    let dir = dir.to_path_buf();
+    // File writes block: off the runtime.
+    blocking(move || -> Result<(), MonitorError> {
+        let write_error = |path: &Path, error: std::io::Error| MonitorError::Write {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        };
+        fs_err::create_dir_all(&dir).map_err(|e| write_error(&dir, e))?;
+        for (name, text) in REPORT_FILES.iter().zip(texts) {
+            let path = dir.join(name);
+            fs_err::write(&path, text).map_err(|e| write_error(&path, e))?;
+        }
+        Ok(())
+    })
+    .await??;
     let scores: serde_json::Map<String, serde_json::Value> = analysis
         .domains
         .iter()
