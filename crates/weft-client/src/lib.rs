@@ -1,8 +1,20 @@
 //! A blocking client for `weft serve`'s lease API, for the CLI (`weft lock`,
 //! `weft claim`, `weft push` in server mode). Waiting is a long poll: the
 //! request stays open until the server grants or gives up, never polling.
+//!
+//! How failover works: the client knows one or more servers (`URL1,URL2`,
+//! replicas on one database). A request that cannot reach the current one
+//! goes to the next, and after a round of all of them waits (100 ms, then
+//! doubling to 2 s, with jitter) and tries again, for as long as the
+//! request's own budget allows: its wait, or the client's patience. A
+//! server's answer, even an error, is final. A long poll cut by a restart
+//! is asked again with what is left of its wait; the server took the
+//! waiter out of its queue when the connection went, so its place is not
+//! kept (a lease granted just before the cut expires by its TTL).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,34 +88,118 @@ pub struct AcquireBody {
     pub holder: Value,
 }
 
+/// How long a request keeps trying to reach a server, unless its own wait
+/// is longer.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// The longest pause between two rounds of the servers.
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct Client {
-    base: String,
+    bases: Vec<String>,
+    /// The server that answered last; clones share it.
+    current: Arc<AtomicUsize>,
     token: Option<String>,
     agent: ureq::Agent,
+    patience: Duration,
 }
 
 impl Client {
-    /// A client for the server at `url` (`http://127.0.0.1:7700`).
+    /// A client for the server at `url` (`http://127.0.0.1:7700`), or for
+    /// several replicas, comma-separated (`http://a:7700,http://b:7700`).
     pub fn new(url: &str, token: Option<String>) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_connect(Some(Duration::from_secs(2)))
             .build()
             .into();
+        let mut bases: Vec<String> = url
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if bases.is_empty() {
+            bases.push(url.trim().to_owned());
+        }
         Client {
-            base: url.trim_end_matches('/').to_owned(),
+            bases,
+            current: Arc::new(AtomicUsize::new(0)),
             token,
             agent,
+            patience: PATIENCE,
         }
     }
 
+    /// How long a request keeps trying to reach a server (10 s by
+    /// default; a wait longer than that is its own budget).
+    pub fn with_patience(mut self, patience: Duration) -> Client {
+        self.patience = patience;
+        self
+    }
+
+    /// The server the client talks to now.
     pub fn url(&self) -> &str {
-        &self.base
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// Every server the client knows.
+    pub fn urls(&self) -> &[String] {
+        &self.bases
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
-        let url = format!("{}{path}", self.base);
+        self.call_within(method, path, &|| body.cloned(), self.patience)
+    }
+
+    /// Sends the request to the servers in turn until one answers or
+    /// `budget` has passed (see the module documentation). `body` makes
+    /// each attempt's body (a wait shrinks as time passes).
+    fn call_within(
+        &self,
+        method: &str,
+        path: &str,
+        body: &dyn Fn() -> Option<Value>,
+        budget: Duration,
+    ) -> Result<Value, ClientError> {
+        let deadline = Instant::now() + budget;
+        let mut failures = 0usize;
+        loop {
+            let index = self.current.load(Ordering::Relaxed) % self.bases.len();
+            match self.once(&self.bases[index], method, path, body().as_ref()) {
+                Err(ClientError::Transport { url, message }) => {
+                    failures += 1;
+                    let _ = self.current.compare_exchange(
+                        index,
+                        (index + 1) % self.bases.len(),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(ClientError::Transport { url, message });
+                    }
+                    if failures.is_multiple_of(self.bases.len()) {
+                        let round = u32::try_from(failures / self.bases.len()).unwrap_or(u32::MAX);
+                        let cap = Duration::from_millis(100)
+                            .saturating_mul(1 << round.min(5))
+                            .min(BACKOFF_CAP);
+                        let pause = cap.mul_f64(0.5 + fastrand::f64() / 2.0);
+                        std::thread::sleep(pause.min(deadline - now));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn once(
+        &self,
+        base: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let url = format!("{base}{path}");
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(token) = &self.token {
             request = request.header("Authorization", format!("Bearer {token}"));
@@ -124,14 +220,20 @@ impl Client {
             }
         };
         let mut response = result.map_err(|error| ClientError::Transport {
-            url: self.base.clone(),
+            url: base.to_owned(),
             message: error.to_string(),
         })?;
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        // A body cut off (the server went away while answering) is a
+        // transport failure, tried again like one.
+        let text =
+            response
+                .body_mut()
+                .read_to_string()
+                .map_err(|error| ClientError::Transport {
+                    url: base.to_owned(),
+                    message: error.to_string(),
+                })?;
         let value: Value = serde_json::from_str(&text)
             .map_err(|_| ClientError::Decode(format!("HTTP {status}: {text}")))?;
         if status >= 400 {
@@ -150,10 +252,22 @@ impl Client {
         serde_json::from_value(value).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
-    /// Claims a lease, waiting on the server up to `wait_ms`.
+    /// Claims a lease, waiting on the server up to `wait_ms`. A wait cut by
+    /// a server going away goes on at another (or the restarted) server
+    /// with what is left of it.
     pub fn acquire(&self, body: &AcquireBody) -> Result<Lease, ClientError> {
-        let body = serde_json::to_value(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        Self::decode(self.call("POST", "/api/v1/leases", Some(&body))?)
+        let wait = Duration::from_millis(u64::try_from(body.wait_ms.unwrap_or(0)).unwrap_or(0));
+        let started = Instant::now();
+        let asked = || {
+            let mut asked = body.clone();
+            if body.wait_ms.is_some() {
+                let left = wait.saturating_sub(started.elapsed());
+                asked.wait_ms = Some(i64::try_from(left.as_millis()).unwrap_or(i64::MAX));
+            }
+            serde_json::to_value(&asked).ok()
+        };
+        let value = self.call_within("POST", "/api/v1/leases", &asked, wait.max(self.patience))?;
+        Self::decode(value)
     }
 
     pub fn renew(&self, lease: &str, ttl_ms: Option<i64>) -> Result<Lease, ClientError> {

@@ -17,7 +17,7 @@
 //! stalled past its TTL by a loaded machine cannot fake an overlap.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -55,7 +55,6 @@ struct Entry {
 struct Shared {
     log: Mutex<Vec<Entry>>,
     stop: AtomicBool,
-    transport_errors: AtomicUsize,
     /// Anything a client did not expect (5xx, bad requests).
     unexpected: Mutex<Vec<String>>,
 }
@@ -106,8 +105,8 @@ fn client_loop(id: usize, url: &str, shared: &Shared) {
         round += 1;
         let lease = match client.acquire(&body) {
             Ok(lease) => lease,
+            // Past the client's own retries (it rides out a restart).
             Err(error) if transient(&error) => {
-                shared.transport_errors.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
@@ -129,9 +128,7 @@ fn client_loop(id: usize, url: &str, shared: &Shared) {
         shared.push(Step::Exit { confirmed }, lease.token, id);
         match client.release(&lease.id) {
             Ok(_) => {}
-            Err(error) if transient(&error) => {
-                shared.transport_errors.fetch_add(1, Ordering::SeqCst);
-            }
+            Err(error) if transient(&error) => {}
             // Expired while held, or the release reached a server that
             // died before answering and the retry found it gone.
             Err(ClientError::Api(failure)) if [404, 410].contains(&failure.status) => {}
@@ -311,7 +308,6 @@ fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
             (requeued >= cut_off).then_some(())
         },
     );
-    assert!(shared.transport_errors.load(Ordering::SeqCst) >= cut_off);
     let leases: Value = restarted.get("/api/v1/leases").unwrap();
     assert_eq!(leases["leases"].as_array().unwrap().len(), 1, "{leases}");
     assert_eq!(leases["leases"][0]["id"], mine.id.as_str(), "{leases}");

@@ -19,6 +19,7 @@ mod auth;
 mod crash;
 mod deployments;
 mod events;
+mod failover;
 mod input;
 mod lifecycle;
 mod metrics;

@@ -19,8 +19,9 @@ use crate::exit::UsageError;
 /// Options every lease command shares.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConnectionArgs {
-    /// A weft server's URL; without one, the workspace's local store is used
-    #[arg(long, env = "WEFT_SERVER", value_name = "URL", global = true)]
+    /// A weft server's URL, or several replicas' comma-separated (tried in turn, a restart ridden
+    /// out); without one, the workspace's local store is used
+    #[arg(long, env = "WEFT_SERVER", value_name = "URL[,URL...]", global = true)]
     pub(crate) server: Option<String>,
     /// Bearer token for the server
     #[arg(

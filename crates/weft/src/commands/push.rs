@@ -108,8 +108,9 @@ struct LandArgs {
     /// those of the waiters when we hold the lock [default: push.batch, else batching on]
     #[arg(long)]
     no_batch: bool,
-    /// The coordination server that grants the lock [default: the lock ref on the remote]
-    #[arg(long, value_name = "URL", env = "WEFT_SERVER")]
+    /// The coordination server that grants the lock, or several replicas' comma-separated
+    /// [default: the lock ref on the remote]
+    #[arg(long, value_name = "URL[,URL...]", env = "WEFT_SERVER")]
     server: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,

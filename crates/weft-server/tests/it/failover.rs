@@ -1,0 +1,78 @@
+//! The client's failover: several server URLs, and a server that is down
+//! when a wait starts and comes up within it.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use weft_client::{AcquireBody, Client};
+
+use crate::process::WeftServe;
+use crate::support::TestServer;
+
+fn claim(resource: &str, wait_ms: i64) -> AcquireBody {
+    AcquireBody {
+        resource: resource.to_owned(),
+        ttl_ms: Some(30_000),
+        wait_ms: Some(wait_ms),
+        holder: json!({"repository": "failover-test"}),
+        ..AcquireBody::default()
+    }
+}
+
+/// An address nothing listens on (bound, then let go).
+fn dead_address() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    address
+}
+
+#[test]
+fn a_dead_server_in_the_list_is_passed_over() {
+    let server = TestServer::start(|_| {});
+    let dead = format!("http://{}", dead_address());
+    let client = Client::new(&format!("{dead},{}", server.url()), None);
+    let lease = client.acquire(&claim("lock:failover", 1_000)).unwrap();
+    assert_eq!(
+        client.url(),
+        server.url(),
+        "it stays with the one that answered"
+    );
+    client.release(&lease.id).unwrap();
+    // A list of nothing but dead servers fails once the patience is spent.
+    let alone = Client::new(&dead, None).with_patience(Duration::from_millis(300));
+    let started = Instant::now();
+    let error = alone.leases().unwrap_err();
+    assert!(
+        matches!(error, weft_client::ClientError::Transport { .. }),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_wait_rides_out_a_server_that_comes_up_late() {
+    let address = dead_address();
+    let directory = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", directory.path().join("state.db").display());
+    let workspace = directory.path().to_path_buf();
+    let starter = {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1_500));
+            WeftServe::start(&workspace, &store, &address)
+        })
+    };
+    let client = Client::new(&format!("http://{address}"), None);
+    let started = Instant::now();
+    let lease = client.acquire(&claim("lock:late", 60_000)).unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_400),
+        "it waited for the server"
+    );
+    assert_eq!(lease.resource, "lock:late");
+    let server = starter.join().unwrap();
+    client.release(&lease.id).unwrap();
+    drop(server);
+}
