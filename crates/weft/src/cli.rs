@@ -192,12 +192,17 @@ Exit codes: 0 done, 1 the release failed (or was rolled back), 2 bad input, 3 th
         long_about = "The channels of weft.yaml's `notify:` tell people how releases go: Slack (incoming webhook), email (SMTP), GitHub issues (one per environment and service, closed on recovery) and signed webhooks, routed by `notify.rules`. `weft notify test CHANNEL` sends one a test message."
     )]
     Notify(crate::commands::notify::NotifyArgs),
-    /// Watch an ecosystem of repositories: so far, CI failure logs classified by rules
+    /// Watch an organisation's repositories on GitHub: health, CI failures, stale items, alerts
     #[command(
-        long_about = "The ecosystem monitor. `weft monitor analyze-logs FILE...` classifies CI \
-failure logs with rules (a built-in set for dependency/Conan, security/FIPS, workflow/permissions, \
-build, test and deployment failures, extended by weft.yaml's `monitor.rules`); `weft monitor rules \
-test` checks every rule against its own examples."
+        long_about = "The ecosystem monitor, over weft.yaml's `monitor.repositories` (owner/name \
+or an organisation glob). Start with `weft monitor collect` (GitHub's activity into the store, \
+ETags and cursors kept, so a repeat costs only 304s); then `health` (scores with the evidence \
+behind every deducted point), `failures` (failed jobs, their logs classified), `report` (JSON, \
+Markdown and a self-contained HTML page), `stale` (label, close, delete; --dry-run first) and \
+`alert` (one issue per repository, type and rule). `dispatch` sends repository_dispatch or fans \
+out workflow_dispatch. Offline, `analyze-logs` classifies CI logs with the failure rules and \
+`rules test` checks every rule against its own examples. `weft serve` runs collect and report on \
+`monitor.schedule`."
     )]
     Monitor(crate::commands::monitor::MonitorArgs),
     /// Claim a typed shared resource: a port, a domain, an environment…

@@ -50,6 +50,14 @@ stopped early."
     )]
     Collect(jobs::CollectArgs),
     /// Write the ecosystem report: ecosystem_analysis.json, ecosystem_summary.md, index.html
+    #[command(
+        long_about = "Write the report of everything collected: ecosystem_analysis.json (each \
+repository's score, band, probes and evidence, the failures of the window with their classified \
+logs, recommendations and the scores of earlier reports), ecosystem_summary.md, and index.html, \
+one self-contained page (no script, no external asset) for GitHub Pages. Reads the store: run \
+`weft monitor collect` first.\n\nExit codes: 0 written; 1 an issue at or above --fail-on; 2 bad \
+input or nothing collected; 3 the store or the output directory failed."
+    )]
     Report(jobs::ReportArgs),
     /// A repository's health score, with every deduction and its evidence
     #[command(
@@ -65,8 +73,26 @@ done; 1 a repository is critical (with --fail-on-critical); 2 bad input; 3 the s
     /// Failed runs of the window, their jobs' logs classified
     Failures(jobs::FailuresArgs),
     /// Stale pull requests and branches: label, comment, close, delete (or --dry-run)
+    #[command(
+        long_about = "Find the pull requests and branches nobody worked on (staleness counts from \
+the last human activity: a bot's comment or weft's own label never resets it) and act: label and \
+comment a newly stale pull request, close one marked `days_until_close` days ago, take the label \
+off one a person came back to, delete a merged or never-proposed branch past both thresholds \
+(asking GitHub again just before). The default branch, protected branches and branches of open \
+pull requests are never touched. Writes stale_analysis.json.\n\n--dry-run lists every action and \
+changes nothing; the same run without it carries out exactly that list.\n\nExit codes: 0 done; 2 \
+bad input or nothing collected; 3 GitHub refused an action (the others still ran)."
+    )]
     Stale(actions::StaleArgs),
     /// Open, update and close alert issues from the latest analysis
+    #[command(
+        long_about = "Keep one GitHub issue per repository, alert type (critical, ecosystem, \
+stale, maintenance) and rule, found again by a fingerprint hidden in its body: open it when the \
+alert is raised, update its body in place when it changes (one comment only when the severity \
+rose), close it with a comment when the alert clears. Changes also go through weft.yaml's \
+`notify:` rules as monitor_alert and monitor_recovered.\n\nExit codes: 0 done; 2 bad input or \
+nothing collected; 3 GitHub refused a change."
+    )]
     Alert(actions::AlertArgs),
     /// Send repository_dispatch events or fan out workflow_dispatch, limits checked first
     Dispatch(actions::DispatchArgs),
