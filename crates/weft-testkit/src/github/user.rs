@@ -44,30 +44,20 @@ impl User {
 
     /// The `simple-user` object.
     pub(crate) fn json(&self, base: &str) -> Value {
-        let mut object = user_json(base, &self.login, self.id);
-        if self.bot {
-            let escaped = self.login.replace('[', "%5B").replace(']', "%5D");
-            let api = format!("{base}/users/{escaped}");
-            let app = self.login.trim_end_matches("[bot]");
-            let links = json!({
-                "url": api,
-                "html_url": format!("{HTML_ROOT}/apps/{app}"),
-                "followers_url": format!("{api}/followers"),
-                "following_url": format!("{api}/following{{/other_user}}"),
-                "gists_url": format!("{api}/gists{{/gist_id}}"),
-                "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
-                "subscriptions_url": format!("{api}/subscriptions"),
-                "organizations_url": format!("{api}/orgs"),
-                "repos_url": format!("{api}/repos"),
-                "events_url": format!("{api}/events{{/privacy}}"),
-                "received_events_url": format!("{api}/received_events"),
-                "type": "Bot",
-            });
-            if let (Value::Object(object), Value::Object(links)) = (&mut object, links) {
-                object.extend(links);
-            }
+        if !self.bot {
+            return user_json(base, &self.login, self.id);
         }
-        object
+        // An app's login has brackets, escaped in its URLs; its page is the app's.
+        let escaped = self.login.replace('[', "%5B").replace(']', "%5D");
+        let app = self.login.trim_end_matches("[bot]");
+        account_json(
+            base,
+            &self.login,
+            self.id,
+            &escaped,
+            &format!("{HTML_ROOT}/apps/{app}"),
+            "Bot",
+        )
     }
 
     /// The `actor` object of an event.
@@ -106,7 +96,26 @@ pub(crate) fn user_id(login: &str) -> u64 {
 
 /// A `simple-user` object of type `User`.
 pub(crate) fn user_json(base: &str, login: &str, id: u64) -> Value {
-    let api = format!("{base}/users/{login}");
+    account_json(
+        base,
+        login,
+        id,
+        login,
+        &format!("{HTML_ROOT}/{login}"),
+        "User",
+    )
+}
+
+/// A `simple-user` object: its API URLs under `/users/{url_login}`.
+fn account_json(
+    base: &str,
+    login: &str,
+    id: u64,
+    url_login: &str,
+    html_url: &str,
+    kind: &str,
+) -> Value {
+    let api = format!("{base}/users/{url_login}");
     json!({
         "login": login,
         "id": id,
@@ -114,7 +123,7 @@ pub(crate) fn user_json(base: &str, login: &str, id: u64) -> Value {
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
         "gravatar_id": "",
         "url": api,
-        "html_url": format!("{HTML_ROOT}/{login}"),
+        "html_url": html_url,
         "followers_url": format!("{api}/followers"),
         "following_url": format!("{api}/following{{/other_user}}"),
         "gists_url": format!("{api}/gists{{/gist_id}}"),
@@ -124,7 +133,7 @@ pub(crate) fn user_json(base: &str, login: &str, id: u64) -> Value {
         "repos_url": format!("{api}/repos"),
         "events_url": format!("{api}/events{{/privacy}}"),
         "received_events_url": format!("{api}/received_events"),
-        "type": "User",
+        "type": kind,
         "user_view_type": "public",
         "site_admin": false,
     })
