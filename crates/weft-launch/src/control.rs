@@ -44,6 +44,9 @@ pub enum Request {
     Follow {
         services: Vec<String>,
     },
+    /// The status now, then again after every change, until the client
+    /// leaves: what the dashboard of `weft serve` shows live.
+    Watch,
     /// Answers once `services` (all when empty) are ready, or cannot be.
     Wait {
         services: Vec<String>,
@@ -201,6 +204,10 @@ async fn handle(supervisor: Supervisor, stream: AsyncUnixStream) {
             std::future::pending::<()>().await;
             return;
         }
+        Request::Watch => {
+            watch(&supervisor, &mut write).await;
+            return;
+        }
         Request::Follow { services } => match resolve(&services) {
             Ok(indices) => {
                 follow(&supervisor, &indices, &mut write).await;
@@ -281,6 +288,18 @@ async fn follow(
             Err(broadcast::error::RecvError::Closed) => return,
         };
         if send(write, &response).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends the status, then the status after each change. Changes that come
+/// while one is being sent are folded into the next.
+async fn watch(supervisor: &Supervisor, write: &mut (impl AsyncWriteExt + Unpin)) {
+    let mut changes = supervisor.changes();
+    loop {
+        changes.mark_unchanged();
+        if send(write, &status(supervisor)).await.is_err() || changes.changed().await.is_err() {
             return;
         }
     }

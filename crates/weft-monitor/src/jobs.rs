@@ -258,6 +258,52 @@ async fn record(
     Ok(())
 }
 
+/// The monitor's verdict on what was collected, from the store alone (no
+/// GitHub call): each repository's health and the alerts that should be
+/// open.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    pub snapshot: Snapshot,
+    pub analysis: EcosystemAnalysis,
+    /// By repository.
+    pub healths: BTreeMap<String, Health>,
+    pub alerts: Vec<Alert>,
+}
+
+/// Assesses `scope` (or everything collected).
+pub async fn assess(
+    store: &Store,
+    settings: &MonitorSettings,
+    scope: Option<&[String]>,
+) -> Result<Assessment, MonitorError> {
+    let (snapshot, analysis) = ecosystem(store, settings, scope).await?;
+    let healths: BTreeMap<String, Health> = snapshot
+        .repositories
+        .iter()
+        .map(|(name, data)| (name.clone(), health(data, settings, snapshot.now)))
+        .collect();
+    let inputs: Vec<AlertInput<'_>> = snapshot
+        .repositories
+        .iter()
+        .map(|(name, data)| AlertInput {
+            health: &healths[name],
+            critical: open_critical(data, snapshot.now),
+            stale: analysis
+                .domains
+                .get(name)
+                .map(|d| d.stale.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let alerts = crate::alerts::alerts(&inputs, &settings.alerts);
+    Ok(Assessment {
+        snapshot,
+        analysis,
+        healths,
+        alerts,
+    })
+}
+
 /// What the alert job raised and did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertRun {
@@ -280,26 +326,9 @@ pub async fn alert(
     scope: Option<&[String]>,
     dry_run: bool,
 ) -> Result<AlertRun, MonitorError> {
-    let (snapshot, analysis) = ecosystem(store, settings, scope).await?;
-    let healths: BTreeMap<&String, Health> = snapshot
-        .repositories
-        .iter()
-        .map(|(name, data)| (name, health(data, settings, snapshot.now)))
-        .collect();
-    let inputs: Vec<AlertInput<'_>> = snapshot
-        .repositories
-        .iter()
-        .map(|(name, data)| AlertInput {
-            health: &healths[name],
-            critical: open_critical(data, snapshot.now),
-            stale: analysis
-                .domains
-                .get(name)
-                .map(|d| d.stale.clone())
-                .unwrap_or_default(),
-        })
-        .collect();
-    let alerts = crate::alerts::alerts(&inputs, &settings.alerts);
+    let Assessment {
+        snapshot, alerts, ..
+    } = assess(store, settings, scope).await?;
     let analysed: BTreeSet<String> = snapshot.repositories.keys().cloned().collect();
     let targets: BTreeSet<String> = analysed
         .iter()

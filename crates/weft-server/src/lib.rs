@@ -1,8 +1,10 @@
 //! `weft serve`: leases, locks and resource claims over HTTP, with
 //! operations, alerts, an event stream, Prometheus metrics and the
-//! workspace analysis, on top of a [`weft_store::Coordinator`].
+//! workspace analysis, on top of a [`weft_store::Coordinator`]; and the
+//! dashboard, a live page of all of it, at `/`.
 
 mod auth;
+mod dashboard;
 mod error;
 mod extract;
 mod metrics;

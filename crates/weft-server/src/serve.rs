@@ -69,6 +69,13 @@ pub async fn serve(
     });
     let escalations = tokio::spawn(escalate(state.clone()));
     let monitor = tokio::spawn(crate::monitor::run_schedule(state.clone()));
+    let state_dir = fs_err::canonicalize(&settings.workspace)
+        .unwrap_or_else(|_| settings.workspace.clone())
+        .join(".weft");
+    let launch = tokio::spawn(crate::dashboard::watch_launch(
+        state_dir,
+        state.dashboard.launch.clone(),
+    ));
     let app = router(state.clone()).into_make_service();
     ready(bound);
     let result = match tls {
@@ -87,6 +94,7 @@ pub async fn serve(
     };
     escalations.abort();
     monitor.abort();
+    launch.abort();
     state.coordinator.shutdown();
     Ok(result?)
 }

@@ -303,7 +303,13 @@ impl Store {
         .collect()
     }
 
-    pub async fn acknowledge_alert(&self, id: &str, by: &str) -> Result<Alert, StoreError> {
+    /// Acknowledges an open alert, with the `alert_acknowledged` event to
+    /// publish (none when it was acknowledged already).
+    pub async fn acknowledge_alert(
+        &self,
+        id: &str,
+        by: &str,
+    ) -> Result<crate::Change<Alert>, StoreError> {
         let mut transaction = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE alerts SET acknowledged_at = $1, acknowledged_by = $2
@@ -323,17 +329,24 @@ impl Store {
         .fetch_optional(&mut **transaction)
         .await?
         .ok_or_else(|| StoreError::UnknownAlert(id.to_owned()))?;
+        let mut events = Vec::new();
         if updated > 0 {
-            insert_event(
-                &mut transaction,
-                "alert_acknowledged",
-                None,
-                json!({"alert": id, "by": by}),
-            )
-            .await?;
+            events.push(
+                insert_event(
+                    &mut transaction,
+                    "alert_acknowledged",
+                    None,
+                    json!({"alert": id, "by": by}),
+                )
+                .await?,
+            );
         }
         transaction.commit().await?;
-        alert_from_row(&row)
+        Ok(crate::Change {
+            value: alert_from_row(&row)?,
+            granted: Vec::new(),
+            events,
+        })
     }
 }
 

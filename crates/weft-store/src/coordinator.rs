@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::Alert;
 use crate::alerts::AlertThresholds;
 use crate::error::StoreError;
 use crate::leases::{Attempt, Change, ForceReleased, Released, WaitState};
@@ -412,6 +413,12 @@ impl Coordinator {
             Metrics::add(&self.inner.metrics.force_releases, 1);
         }
         result.map(|change| self.apply(change))
+    }
+
+    /// Acknowledges an alert and publishes the event.
+    pub async fn acknowledge_alert(&self, id: &str, by: &str) -> Result<Alert, StoreError> {
+        let change = self.inner.store.acknowledge_alert(id, by).await?;
+        Ok(self.apply(change))
     }
 
     /// Reaps expired leases and stale waiters now.

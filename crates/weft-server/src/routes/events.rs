@@ -1,6 +1,10 @@
 //! `/api/v1/events`: Server-Sent Events. A client that reconnects with
 //! `Last-Event-ID` (or `?since=ID`) first gets what it missed, from the
 //! store, then the live stream.
+//!
+//! Besides the stored events, a `services` event (no id: it is not kept)
+//! carries the launched stack's status each time it changes, when a
+//! `weft up` runs in the server's workspace.
 
 use std::convert::Infallible;
 
@@ -8,8 +12,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use serde::Deserialize;
-use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tokio_stream::{Stream, StreamExt};
 use weft_store::Event;
 
@@ -69,5 +73,14 @@ pub(crate) async fn stream(
             ))))
         }
     });
-    Ok(Sse::new(replay.chain(live)).keep_alive(KeepAlive::default()))
+    let services = WatchStream::from_changes(state.dashboard.launch.subscribe()).map(|view| {
+        let services = view
+            .as_deref()
+            .map(|v| v.services.as_slice())
+            .unwrap_or_default();
+        Ok(SseEvent::default()
+            .event("services")
+            .data(serde_json::json!({"up": view.is_some(), "services": services}).to_string()))
+    });
+    Ok(Sse::new(replay.chain(live).merge(services)).keep_alive(KeepAlive::default()))
 }

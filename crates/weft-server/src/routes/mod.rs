@@ -1,5 +1,5 @@
-//! The routes: `/api/v1/…`, the seed's `/api/coordination/…` aliases, and
-//! `/metrics`.
+//! The routes: `/api/v1/…`, the seed's `/api/coordination/…` aliases,
+//! `/metrics`, and the dashboard's pages.
 
 mod analysis;
 mod deployments;
@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", v1)
         .nest("/api/coordination", seed)
         .route("/metrics", get(crate::metrics::prometheus))
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

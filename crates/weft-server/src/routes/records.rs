@@ -184,7 +184,6 @@ pub(crate) async fn acknowledge(
     Ok(Json(
         state
             .coordinator
-            .store()
             .acknowledge_alert(&id, &authorized.caller.0)
             .await?,
     ))

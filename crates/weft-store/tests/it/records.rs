@@ -138,7 +138,21 @@ async fn operations_and_alerts(backend: Backend, test: &str) {
         .acknowledge_alert(&critical[0].id, "oncall")
         .await
         .expect("ack");
-    assert_eq!(acknowledged.acknowledged_by.as_deref(), Some("oncall"));
+    assert_eq!(
+        acknowledged.value.acknowledged_by.as_deref(),
+        Some("oncall")
+    );
+    assert_eq!(acknowledged.events.len(), 1, "one alert_acknowledged event");
+    assert_eq!(acknowledged.events[0].kind, "alert_acknowledged");
+    let again = store
+        .acknowledge_alert(&critical[0].id, "someone-else")
+        .await
+        .expect("ack again");
+    assert!(
+        again.events.is_empty(),
+        "the second acknowledgement changes nothing"
+    );
+    assert_eq!(again.value.acknowledged_by.as_deref(), Some("oncall"));
     let open = store
         .alerts(&AlertFilter {
             acknowledged: Some(false),

@@ -1,0 +1,80 @@
+//! The source view: a file the model was read from, with line anchors, so
+//! every `file:line` in the dashboard links to the line itself. Only files
+//! some fact of the model points at can be shown, and only inside the
+//! workspace.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use maud::html;
+
+use super::graph::load_model;
+use super::page::{Fragment, Page, View, require_read, trouble};
+use super::session::{Viewer, encode_component};
+use crate::state::AppState;
+
+/// Larger files are cut here.
+const MAX_BYTES: u64 = 2 * 1024 * 1024;
+
+pub(crate) async fn view(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Fragment(fragment): Fragment,
+    Path(file): Path<String>,
+) -> Response {
+    let here = format!("/source/{}", encode_component(&file));
+    if let Some(redirect) = require_read(&viewer, &here, fragment) {
+        return redirect;
+    }
+    let read = match load_model(&state).await {
+        Ok(model) => {
+            let known: BTreeSet<&str> = model
+                .edges
+                .iter()
+                .flat_map(|e| e.provenance.iter().map(|p| p.file.as_str()))
+                .chain(model.claims.iter().map(|c| c.provenance.file.as_str()))
+                .collect();
+            if known.contains(file.as_str()) {
+                read_inside(&state.settings.workspace, &file)
+            } else {
+                Err(format!(
+                    "`{file}` is not a file the workspace model was read from"
+                ))
+            }
+        }
+        Err(message) => Err(message),
+    };
+    let body = match read {
+        Ok(text) => html! {
+            p { a href="/" { "← Graph" } }
+            h1.mono { (file) }
+            pre.source {
+                code {
+                    @for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
+                        span.line id={ "L" (number) } { span.number { (number) } (line) }
+                    }
+                }
+            }
+        },
+        Err(message) => html! { h1 { "Source" } (trouble(&message)) },
+    };
+    Page::new(View::Graph, file.clone(), body).render(&viewer, fragment)
+}
+
+fn read_inside(root: &std::path::Path, file: &str) -> Result<String, String> {
+    let root = fs_err::canonicalize(root).map_err(|error| error.to_string())?;
+    let path = fs_err::canonicalize(root.join(file)).map_err(|error| error.to_string())?;
+    if !path.starts_with(&root) {
+        return Err(format!("`{file}` is outside the workspace"));
+    }
+    let metadata = fs_err::metadata(&path).map_err(|error| error.to_string())?;
+    let bytes = fs_err::read(&path).map_err(|error| error.to_string())?;
+    let cut = metadata.len() > MAX_BYTES;
+    let mut text =
+        String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BYTES as usize)]).into_owned();
+    if cut {
+        text.push_str("\n… (cut at 2 MiB)");
+    }
+    Ok(text)
+}
