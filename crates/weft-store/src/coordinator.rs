@@ -91,12 +91,17 @@ struct Inner {
     woken_at: Mutex<HashMap<String, Instant>>,
     events: broadcast::Sender<Event>,
     reaper: Notify,
+    /// Wakes the SQLite event tail (server mode) after a local commit.
+    tail: Notify,
     /// When the reaper plans to wake; an earlier expiry wakes it sooner.
     next_reap_ms: AtomicI64,
     thresholds: AlertThresholds,
     metrics: Metrics,
     shutdown: watch::Sender<bool>,
 }
+
+/// How often a SQLite server looks for events other processes wrote.
+const TAIL_PERIOD: Duration = Duration::from_millis(250);
 
 /// The store with waiting, reaping and events. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -123,6 +128,7 @@ impl Coordinator {
                 woken_at: Mutex::new(HashMap::new()),
                 events,
                 reaper: Notify::new(),
+                tail: Notify::new(),
                 next_reap_ms: AtomicI64::new(i64::MAX),
                 thresholds,
                 metrics: Metrics::default(),
@@ -132,6 +138,9 @@ impl Coordinator {
         if mode == CoordinatorMode::Server {
             if coordinator.inner.store.backend() == Backend::Postgres {
                 coordinator.spawn_listener().await?;
+            } else {
+                let last_event = coordinator.inner.store.last_event_id().await?;
+                tokio::spawn(coordinator.clone().tail_sqlite(last_event));
             }
             tokio::spawn(coordinator.clone().reaper());
             tokio::spawn(coordinator.clone().alert_loop());
@@ -179,7 +188,26 @@ impl Coordinator {
             self.wake(&grant.waiter);
             self.schedule(grant.lease.expires_at_ms());
         }
-        for event in &change.events {
+        self.tally(&change.events);
+        // On PostgreSQL every replica (this one included) publishes events
+        // from the NOTIFY it hears, so each is published once everywhere.
+        // A SQLite server publishes through its tail, which also sees what
+        // other processes wrote to the same file, all in id order.
+        if self.inner.store.backend() == Backend::Sqlite && !change.events.is_empty() {
+            if self.inner.mode == CoordinatorMode::Server {
+                self.inner.tail.notify_one();
+            } else {
+                for event in change.events {
+                    let _ = self.inner.events.send(event);
+                }
+            }
+        }
+        change.value
+    }
+
+    /// Counts the events the metrics count.
+    fn tally(&self, events: &[Event]) {
+        for event in events {
             match event.kind.as_str() {
                 "expire" => Metrics::add(&self.inner.metrics.expiries, 1),
                 "conflict" => Metrics::add(&self.inner.metrics.conflicts, 1),
@@ -187,14 +215,6 @@ impl Coordinator {
                 _ => {}
             }
         }
-        // On PostgreSQL every replica (this one included) publishes events
-        // from the NOTIFY it hears, so each is published once everywhere.
-        if self.inner.store.backend() == Backend::Sqlite {
-            for event in change.events {
-                let _ = self.inner.events.send(event);
-            }
-        }
-        change.value
     }
 
     /// Makes sure the reaper wakes by `at_ms`.
@@ -418,7 +438,8 @@ impl Coordinator {
     /// Acknowledges an alert and publishes the event.
     pub async fn acknowledge_alert(&self, id: &str, by: &str) -> Result<Alert, StoreError> {
         let change = self.inner.store.acknowledge_alert(id, by).await?;
-        Ok(self.apply(change))
+        self.publish(change.events);
+        Ok(change.value)
     }
 
     /// Reaps expired leases and stale waiters now.
@@ -434,16 +455,32 @@ impl Coordinator {
             .store
             .evaluate_alerts(&self.inner.thresholds)
             .await?;
-        self.apply(Change {
-            value: (),
-            granted: Vec::new(),
-            events: events.clone(),
-        });
+        self.publish(events.clone());
         Ok(events)
     }
 
     /// Publishes events recorded outside a lease change (operations).
     pub fn publish(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        if self.inner.store.backend() == Backend::Postgres {
+            // Events recorded outside a lease change were not announced at
+            // their commit: announce them now, so every replica (this one
+            // included) reads and publishes them.
+            self.tally(&events);
+            let payload = crate::notify::payload(&crate::leases::Effects {
+                granted: Vec::new(),
+                events,
+            });
+            let store = self.inner.store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.announce(&payload).await {
+                    tracing::warn!(%error, "cannot announce events to the replicas");
+                }
+            });
+            return;
+        }
         self.apply(Change {
             value: (),
             granted: Vec::new(),
@@ -488,6 +525,49 @@ impl Coordinator {
             if let Err(error) = self.reap().await {
                 tracing::warn!(%error, "reaping failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+
+    /// Publishes the events of a SQLite store in id order: at once after a
+    /// commit of this server, and within [`TAIL_PERIOD`] after one of
+    /// another process on the same file (`weft lock` or `weft deploy run`
+    /// without `--server`). Writers take the database one at a time, so ids
+    /// commit in order and reading past the last one misses nothing. A
+    /// release, expiry or force-release from elsewhere wakes the waiters.
+    async fn tail_sqlite(self, mut last_event: i64) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = self.inner.tail.notified() => {}
+                () = tokio::time::sleep(TAIL_PERIOD) => {}
+            }
+            loop {
+                let events = match self.inner.store.events_after(last_event, 1000).await {
+                    Ok(events) => events,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read events; retrying");
+                        break;
+                    }
+                };
+                let full = events.len() == 1000;
+                let mut freed = false;
+                for event in events {
+                    last_event = last_event.max(event.id);
+                    freed |= matches!(
+                        event.kind.as_str(),
+                        "release" | "expire" | "force_release" | "abandoned" | "wait_cancelled"
+                    );
+                    let _ = self.inner.events.send(event);
+                }
+                if freed {
+                    // Waiters look again; one whose turn it is claims.
+                    self.wake_all();
+                }
+                if !full {
+                    break;
+                }
             }
         }
     }

@@ -394,6 +394,16 @@ impl Store {
         Ok([lease, waiter, heartbeat].into_iter().flatten().min())
     }
 
+    /// On PostgreSQL, tells every replica now of events already committed.
+    pub(crate) async fn announce(&self, payload: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::notify::CHANNEL)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// On PostgreSQL, tells every replica (at commit) which waiters were
     /// granted and which events were recorded.
     pub(crate) async fn notify(

@@ -270,18 +270,33 @@ impl Store {
         Ok(row.try_get("id")?)
     }
 
-    /// Finishes a collection with its summary.
+    /// Finishes a collection with its summary, and records a `monitor`
+    /// event (what a dashboard's health view listens for).
     pub async fn monitor_finish_collection(
         &self,
         id: i64,
         summary: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        let mut transaction = self.begin().await?;
         sqlx::query("UPDATE monitor_collections SET finished_at = $2, summary = $3 WHERE id = $1")
             .bind(id)
             .bind(now_ms())
             .bind(summary.to_string())
-            .execute(&self.pool)
+            .execute(&mut **transaction)
             .await?;
+        let event = crate::operations::insert_event(
+            &mut transaction,
+            "monitor",
+            None,
+            serde_json::json!({"collection": id}),
+        )
+        .await?;
+        let effects = crate::leases::Effects {
+            granted: Vec::new(),
+            events: vec![event],
+        };
+        self.notify(&mut transaction, &effects).await?;
+        transaction.commit().await?;
         Ok(())
     }
 

@@ -34,6 +34,11 @@ pub(crate) async fn view(
     if let Some(redirect) = require_read(&viewer, "/alerts", fragment) {
         return redirect;
     }
+    // Evaluated now, as `GET /api/v1/alerts` does, so the view is current
+    // rather than up to 15 s old.
+    if let Err(error) = state.coordinator.evaluate_alerts().await {
+        tracing::warn!(%error, "cannot evaluate the alerts");
+    }
     let store = state.coordinator.store();
     let since = store.last_event_id().await.ok();
     let coordination = store.alerts(&AlertFilter::default()).await;

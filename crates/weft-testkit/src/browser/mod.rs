@@ -7,12 +7,15 @@
 //! gets `None` after a `SKIP:` line, unless `WEFT_REQUIRE_BROWSER=1` (as CI
 //! sets), which fails it instead.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 const SCRIPT: &str = include_str!("page.js");
+const SESSION_SCRIPT: &str = include_str!("session.js");
 
 /// What the page did while it loaded.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -105,5 +108,178 @@ impl Browser {
                 String::from_utf8_lossy(&output.stdout)
             )
         })
+    }
+}
+
+impl Browser {
+    /// Starts a browser a test drives step by step (see [`Session`]).
+    ///
+    /// # Panics
+    /// When node cannot start.
+    pub fn session(&self) -> Session {
+        let directory = tempfile::tempdir().expect("a directory for the script");
+        let script = directory.path().join("session.js");
+        fs_err::write(&script, SESSION_SCRIPT).expect("write the script");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .arg(&self.playwright)
+            .arg(&self.chromium)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run node");
+        let input = child.stdin.take().expect("node's stdin");
+        let output = BufReader::new(child.stdout.take().expect("node's stdout"));
+        Session {
+            child,
+            input,
+            output,
+            _directory: directory,
+        }
+    }
+}
+
+/// What a page did since the last `goto`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionReport {
+    pub console_errors: Vec<String>,
+    pub page_errors: Vec<String>,
+    /// Every URL the page asked for.
+    pub requests: Vec<String>,
+}
+
+/// One headless Chromium, commanded a step at a time; closed on drop.
+#[derive(Debug)]
+pub struct Session {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    _directory: tempfile::TempDir,
+}
+
+impl Session {
+    /// Sends one command and returns its answer.
+    ///
+    /// # Panics
+    /// When the browser fails the command or has gone.
+    pub fn call(&mut self, command: Value) -> Value {
+        let mut line = serde_json::to_string(&command).expect("a command");
+        line.push('\n');
+        self.input
+            .write_all(line.as_bytes())
+            .and_then(|()| self.input.flush())
+            .expect("the browser takes the command");
+        let mut answer = String::new();
+        self.output
+            .read_line(&mut answer)
+            .expect("the browser answers");
+        let answer: Value = serde_json::from_str(&answer)
+            .unwrap_or_else(|error| panic!("the browser's answer is not JSON ({error}): {answer}"));
+        assert_eq!(
+            answer["ok"],
+            json!(true),
+            "the browser failed {command}: {}",
+            answer["error"]
+        );
+        answer
+    }
+
+    /// A fresh page (and cookie jar), with or without JavaScript.
+    pub fn open(&mut self, javascript: bool, width: u32, height: u32) {
+        self.call(
+            json!({"op": "open", "javascript": javascript, "width": width, "height": height}),
+        );
+    }
+
+    /// Loads `url`; answers the HTTP status.
+    pub fn goto(&mut self, url: &str) -> u16 {
+        let answer = self.call(json!({"op": "goto", "url": url}));
+        u16::try_from(answer["status"].as_u64().unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// The page's URL now.
+    pub fn url(&mut self) -> String {
+        self.report_value()["url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn count(&mut self, selector: &str) -> usize {
+        let answer = self.call(json!({"op": "count", "selector": selector}));
+        usize::try_from(answer["count"].as_u64().unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// Waits up to `timeout_ms` for `selector` to be `attached` or
+    /// `detached`; answers how long it took, or `None` when it did not.
+    pub fn wait(&mut self, selector: &str, state: &str, timeout_ms: u64) -> Option<u64> {
+        let answer = self.call(json!({"op": "wait", "selector": selector, "state": state,
+                                      "timeout_ms": timeout_ms}));
+        answer["found"]
+            .as_bool()
+            .unwrap_or(false)
+            .then(|| answer["elapsed_ms"].as_u64().unwrap_or(0))
+    }
+
+    pub fn fill(&mut self, selector: &str, value: &str) {
+        self.call(json!({"op": "fill", "selector": selector, "value": value}));
+    }
+
+    /// Clicks the first match and waits for the page to load.
+    pub fn click(&mut self, selector: &str) {
+        self.call(json!({"op": "click", "selector": selector}));
+    }
+
+    /// Presses a key (`Tab`, `Enter`).
+    pub fn press(&mut self, key: &str) {
+        self.call(json!({"op": "press", "key": key}));
+    }
+
+    /// The page's visible text.
+    pub fn text(&mut self) -> String {
+        self.call(json!({"op": "text"}))["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Evaluates a JavaScript expression in the page.
+    pub fn evaluate(&mut self, expression: &str) -> Value {
+        self.call(json!({"op": "evaluate", "expression": expression}))["value"].clone()
+    }
+
+    /// A full-page screenshot.
+    pub fn screenshot(&mut self, path: &Path) {
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).expect("the screenshot's directory");
+        }
+        self.call(json!({"op": "screenshot", "path": path}));
+    }
+
+    fn report_value(&mut self) -> Value {
+        self.call(json!({"op": "report"}))
+    }
+
+    /// Console errors, page errors and requests since the last `goto`.
+    pub fn report(&mut self) -> SessionReport {
+        serde_json::from_value(self.report_value()).expect("a report")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.input.write_all(b"{\"op\":\"close\"}\n");
+        let _ = self.input.flush();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -21,11 +21,17 @@ impl Drop for Server {
 
 /// `weft serve` on a free port of 127.0.0.1 in `directory`.
 pub(crate) fn serve(directory: &std::path::Path) -> Server {
+    serve_with(directory, &[])
+}
+
+/// [`serve`] with extra environment variables.
+pub(crate) fn serve_with(directory: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(directory)
         .env("NO_COLOR", "1")
         .env_remove("WEFT_ADMIN_TOKEN")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

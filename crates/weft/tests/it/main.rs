@@ -13,6 +13,7 @@
 mod ci;
 mod cli;
 mod corpus;
+mod dashboard;
 mod deploy;
 mod launch;
 mod lock;

@@ -27,7 +27,7 @@ const CONAN_LOG: &str = "\
 
 /// The organisation `acme`: an active service with one failed run, a quiet
 /// site nobody answers, and an archived repository the glob leaves out.
-fn organisation() -> FakeGitHub {
+pub(crate) fn organisation() -> FakeGitHub {
     let github = FakeGitHub::start();
     github.add_repository(
         Repository::new("acme/api")
