@@ -162,11 +162,13 @@ whole process group. The supervisor exits once everything is stopped."
     Push(crate::commands::push::PushArgs),
     /// Check CI workflows that push: concurrency, retries, permissions
     Ci(crate::commands::ci::CiArgs),
-    /// Run the coordination server: leases, locks, claims, metrics, events
+    /// Run the coordination server and the dashboard: leases, locks, claims, metrics, events
     #[command(
         long_about = "Run the coordination server: a REST API under /api/v1/ for leases, locks and \
 resource claims (priority queues, capacity, TTL, fencing tokens), operations, alerts, a Server-Sent Events \
-stream at /api/v1/events, Prometheus metrics at /metrics, and the workspace analysis.\n\nWithout a token \
+stream at /api/v1/events, Prometheus metrics at /metrics, and the workspace analysis.\n\nIt also serves \
+the dashboard at / (http://127.0.0.1:7700/ by default): the workspace graph, the stack `weft up` runs, \
+leases and queues, releases, alerts and repository health, updated live.\n\nWithout a token \
 (weft.yaml coordination.server.tokens, or WEFT_ADMIN_TOKEN) it listens on loopback only. With PostgreSQL \
 (--store postgres://…) several replicas can share one database."
     )]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use weft_client::AcquireBody;
 
-use crate::support::{EventStream, Frame, READ, TestServer, http, tokens};
+use crate::support::{EventStream, Frame, READ, TestServer, http, open_store, tokens};
 
 const FRAME: Duration = Duration::from_secs(30);
 
@@ -177,4 +177,54 @@ fn concurrent_writers_lose_no_live_event() {
         expected.len()
     );
     assert_eq!(ids, expected, "out of order or repeated");
+}
+
+/// Another process on the server's SQLite file (`weft lock` without
+/// `--server`): what it writes reaches the stream, and its release wakes a
+/// waiter of the server.
+#[test]
+fn writes_of_another_process_on_the_store_file_reach_the_stream() {
+    let server = TestServer::start(|_| {});
+    let mut live = EventStream::open(server.address, None, None);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outside = runtime.block_on(async {
+        let store = open_store(server.directory()).await;
+        weft_store::Coordinator::start(
+            store,
+            weft_store::CoordinatorMode::Local,
+            weft_store::AlertThresholds::default(),
+        )
+        .await
+        .unwrap()
+    });
+    let held = runtime
+        .block_on(outside.acquire(&weft_store::AcquireRequest {
+            resource: weft_store::ResourceId::parse("lock:outside").unwrap(),
+            weight: 1,
+            ttl_ms: Some(600_000),
+            ..weft_store::AcquireRequest::default()
+        }))
+        .unwrap();
+    let grant = next(&mut live);
+    assert_eq!(grant.event, "grant", "{grant:?}");
+    assert_eq!(grant.data["resource"], "lock:outside");
+
+    // A client of the server waits; the outside release lets it in.
+    let client = server.client(None);
+    let waiter = std::thread::spawn(move || {
+        client.acquire(&AcquireBody {
+            wait_ms: Some(30_000),
+            ..claim("lock:outside", "bob")
+        })
+    });
+    let queued = until(&mut live, "queued");
+    assert_eq!(queued.last().unwrap().data["resource"], "lock:outside");
+    runtime.block_on(outside.release(&held.id)).unwrap();
+    let frames = until(&mut live, "grant");
+    assert_eq!(frames[0].event, "release", "{frames:?}");
+    let lease = waiter.join().unwrap().expect("the waiter is granted");
+    assert_eq!(lease.token, 2);
 }

@@ -17,6 +17,7 @@
 
 mod auth;
 mod crash;
+mod dashboard;
 mod deployments;
 mod events;
 mod failover;

@@ -291,6 +291,11 @@ impl TestServer {
         format!("http://{}", self.address)
     }
 
+    /// The directory of the server's `state.db`.
+    pub(crate) fn directory(&self) -> &Path {
+        self.directory.as_ref().unwrap().path()
+    }
+
     pub(crate) fn client(&self, token: Option<&str>) -> weft_client::Client {
         weft_client::Client::new(&self.url(), token.map(str::to_owned))
     }
