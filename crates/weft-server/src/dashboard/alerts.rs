@@ -12,7 +12,7 @@ use weft_store::{Alert, AlertFilter};
 
 use super::page::{Fragment, Page, View, require_read, trouble};
 use super::repositories::{Monitored, assessment, nothing_collected};
-use super::session::{Viewer, check_post, encode_component, see_other};
+use super::session::{Viewer, authorize_action, encode_component, see_other};
 use crate::auth::Scope;
 use crate::state::AppState;
 
@@ -158,20 +158,10 @@ pub(crate) async fn acknowledge(
     headers: HeaderMap,
     Form(form): Form<AcknowledgeForm>,
 ) -> Response {
-    if let Err(refused) = check_post(&viewer, &headers, form.form_key.as_deref()) {
-        return refused.into_response();
-    }
-    if !viewer.may(Scope::Write) {
-        return (
-            axum::http::StatusCode::FORBIDDEN,
-            "acknowledging takes a token with the write scope",
-        )
-            .into_response();
-    }
-    let by = viewer
-        .name
-        .clone()
-        .unwrap_or_else(|| "dashboard".to_owned());
+    let by = match authorize_action(&viewer, &headers, form.form_key.as_deref(), Scope::Write) {
+        Ok(by) => by,
+        Err(refused) => return refused.into_response(),
+    };
     match state.coordinator.acknowledge_alert(&form.id, &by).await {
         Ok(_) => see_other("/alerts", None),
         Err(error) => see_other(

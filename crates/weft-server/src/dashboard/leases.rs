@@ -11,7 +11,7 @@ use serde::Deserialize;
 use weft_store::{ResourceId, ResourceView};
 
 use super::page::{Fragment, Page, View, require_read, span_ms, trouble};
-use super::session::{Viewer, check_post, encode_component, see_other};
+use super::session::{Viewer, authorize_action, encode_component, see_other};
 use crate::auth::Scope;
 use crate::state::AppState;
 
@@ -162,16 +162,10 @@ pub(crate) async fn force_release(
     headers: HeaderMap,
     Form(form): Form<ForceForm>,
 ) -> Response {
-    if let Err(refused) = check_post(&viewer, &headers, form.form_key.as_deref()) {
-        return refused.into_response();
-    }
-    if !viewer.may(Scope::Admin) {
-        return (
-            axum::http::StatusCode::FORBIDDEN,
-            "force-release takes a token with the admin scope",
-        )
-            .into_response();
-    }
+    let actor = match authorize_action(&viewer, &headers, form.form_key.as_deref(), Scope::Admin) {
+        Ok(actor) => actor,
+        Err(refused) => return refused.into_response(),
+    };
     let back =
         |error: String| see_other(&format!("/leases?error={}", encode_component(&error)), None);
     let reason = form.reason.trim();
@@ -185,10 +179,6 @@ pub(crate) async fn force_release(
     if let Err(error) = state.coordinator.store().resource(&id).await {
         return back(error.to_string());
     }
-    let actor = viewer
-        .name
-        .clone()
-        .unwrap_or_else(|| "dashboard".to_owned());
     match state.coordinator.force_release(&id, reason, &actor).await {
         Ok(forced) => {
             tracing::warn!(resource = %id, by = %actor, %reason, "force-release from the dashboard");

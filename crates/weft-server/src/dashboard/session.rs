@@ -198,22 +198,50 @@ pub(crate) fn check_post(
     if same_origin && key_ok {
         Ok(())
     } else {
-        Err(Refused)
+        Err(Refused::Origin)
     }
 }
 
-/// A form post [`check_post`] turned away.
+/// A form post turned away.
 #[derive(Debug)]
-pub(crate) struct Refused;
+pub(crate) enum Refused {
+    /// From another site, or without the session's form key.
+    Origin,
+    /// The viewer's token lacks the scope.
+    Scope(Scope),
+}
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        (
-            StatusCode::FORBIDDEN,
-            "refused: this form was not sent from this server's dashboard (reload the page and try again)",
-        )
-            .into_response()
+        let message = match self {
+            Refused::Origin => "refused: this form was not sent from this server's dashboard \
+                 (reload the page and try again)"
+                .to_owned(),
+            Refused::Scope(scope) => format!(
+                "refused: this takes a token with the `{}` scope",
+                scope.as_str()
+            ),
+        };
+        (StatusCode::FORBIDDEN, message).into_response()
     }
+}
+
+/// Checks an action's form post ([`check_post`]) and the viewer's scope;
+/// answers who acts, for the audit trail.
+pub(crate) fn authorize_action(
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    form_key: Option<&str>,
+    needed: Scope,
+) -> Result<String, Refused> {
+    check_post(viewer, headers, form_key)?;
+    if !viewer.may(needed) {
+        return Err(Refused::Scope(needed));
+    }
+    Ok(viewer
+        .name
+        .clone()
+        .unwrap_or_else(|| "dashboard".to_owned()))
 }
 
 fn same(a: &str, b: &str) -> bool {
