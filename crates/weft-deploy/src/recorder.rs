@@ -468,9 +468,12 @@ impl Publisher {
 
     pub(crate) async fn publish(&self) {
         let mut last = self.last.lock().await;
-        if self.coordinator.subscribers() == 0 {
-            // Nobody listens (a `weft deploy` in a terminal): the store has
-            // the events; a later subscriber gets them from there.
+        if self.coordinator.subscribers() == 0
+            && self.coordinator.store().backend() == weft_store::Backend::Sqlite
+        {
+            // Nobody here listens (a `weft deploy` in a terminal): a server
+            // on the same SQLite file publishes them from the store. On
+            // PostgreSQL the announcement is what tells the replicas.
             return;
         }
         let Ok(events) = self.coordinator.store().events_after(*last, 500).await else {

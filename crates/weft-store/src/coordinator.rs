@@ -93,6 +93,9 @@ struct Inner {
     reaper: Notify,
     /// Wakes the SQLite event tail (server mode) after a local commit.
     tail: Notify,
+    /// Events this server recorded that its tail has not published yet:
+    /// their waiters were woken already, precisely.
+    local_events: Mutex<std::collections::HashSet<i64>>,
     /// When the reaper plans to wake; an earlier expiry wakes it sooner.
     next_reap_ms: AtomicI64,
     thresholds: AlertThresholds,
@@ -129,6 +132,7 @@ impl Coordinator {
                 events,
                 reaper: Notify::new(),
                 tail: Notify::new(),
+                local_events: Mutex::new(std::collections::HashSet::new()),
                 next_reap_ms: AtomicI64::new(i64::MAX),
                 thresholds,
                 metrics: Metrics::default(),
@@ -195,6 +199,9 @@ impl Coordinator {
         // other processes wrote to the same file, all in id order.
         if self.inner.store.backend() == Backend::Sqlite && !change.events.is_empty() {
             if self.inner.mode == CoordinatorMode::Server {
+                if let Ok(mut local) = self.inner.local_events.lock() {
+                    local.extend(change.events.iter().map(|e| e.id));
+                }
                 self.inner.tail.notify_one();
             } else {
                 for event in change.events {
@@ -534,7 +541,8 @@ impl Coordinator {
     /// another process on the same file (`weft lock` or `weft deploy run`
     /// without `--server`). Writers take the database one at a time, so ids
     /// commit in order and reading past the last one misses nothing. A
-    /// release, expiry or force-release from elsewhere wakes the waiters.
+    /// release, expiry or force-release from elsewhere wakes the waiters
+    /// (this server's own woke the right one already).
     async fn tail_sqlite(self, mut last_event: i64) {
         let mut shutdown = self.inner.shutdown.subscribe();
         loop {
@@ -555,11 +563,22 @@ impl Coordinator {
                 let mut freed = false;
                 for event in events {
                     last_event = last_event.max(event.id);
-                    freed |= matches!(
-                        event.kind.as_str(),
-                        "release" | "expire" | "force_release" | "abandoned" | "wait_cancelled"
-                    );
+                    let ours = self
+                        .inner
+                        .local_events
+                        .lock()
+                        .is_ok_and(|mut local| local.remove(&event.id));
+                    freed |= !ours
+                        && matches!(
+                            event.kind.as_str(),
+                            "release" | "expire" | "force_release" | "abandoned" | "wait_cancelled"
+                        );
                     let _ = self.inner.events.send(event);
+                }
+                // An id noted after the tail read it (the tick came first)
+                // is past: forget it.
+                if let Ok(mut local) = self.inner.local_events.lock() {
+                    local.retain(|id| *id > last_event);
                 }
                 if freed {
                     // Waiters look again; one whose turn it is claims.

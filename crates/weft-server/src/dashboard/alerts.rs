@@ -4,7 +4,6 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -12,7 +11,7 @@ use weft_store::{Alert, AlertFilter};
 
 use super::page::{Fragment, Page, View, require_read, trouble};
 use super::repositories::{Monitored, assessment, nothing_collected};
-use super::session::{Viewer, authorize_action, encode_component, see_other};
+use super::session::{FormPost, Viewer, authorize_action, see_other};
 use crate::auth::Scope;
 use crate::state::AppState;
 
@@ -45,7 +44,7 @@ pub(crate) async fn view(
     let monitored = assessment(&state).await;
     let body = html! {
         h1 { "Alerts" }
-        @if let Some(error) = &query.error { (trouble(error)) }
+        @if query.error.is_some() { (trouble("That alert could not be acknowledged: it may be gone; the server log says more.")) }
         h2 { "Coordination" }
         @match &coordination {
             Ok(alerts) => (coordination_alerts(alerts, &viewer)),
@@ -76,8 +75,12 @@ fn coordination_alerts(alerts: &[Alert], viewer: &Viewer) -> Markup {
     // The store's times are fixed-width UTC, so they compare as text.
     let cutoff =
         weft_store::time::rfc3339(weft_store::time::now_ms() - (RECENT_HOURS * 3_600_000.0) as i64);
-    let recent =
-        |alert: &Alert| alert.resolved_at.is_none() || alert.created_at.as_str() >= cutoff.as_str();
+    let recent = |alert: &Alert| {
+        alert
+            .resolved_at
+            .as_deref()
+            .is_none_or(|resolved| resolved >= cutoff.as_str())
+    };
     let shown: Vec<&Alert> = alerts.iter().filter(|a| recent(a)).collect();
     let open = shown.iter().filter(|a| a.resolved_at.is_none()).count();
     let write = viewer.may(Scope::Write);
@@ -155,18 +158,18 @@ pub(crate) struct AcknowledgeForm {
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
+    post: FormPost,
     Form(form): Form<AcknowledgeForm>,
 ) -> Response {
-    let by = match authorize_action(&viewer, &headers, form.form_key.as_deref(), Scope::Write) {
+    let by = match authorize_action(&viewer, &post, form.form_key.as_deref(), Scope::Write) {
         Ok(by) => by,
         Err(refused) => return refused.into_response(),
     };
     match state.coordinator.acknowledge_alert(&form.id, &by).await {
         Ok(_) => see_other("/alerts", None),
-        Err(error) => see_other(
-            &format!("/alerts?error={}", encode_component(&error.to_string())),
-            None,
-        ),
+        Err(error) => {
+            tracing::warn!(%error, alert = %form.id, "acknowledging from the dashboard failed");
+            see_other("/alerts?error=1", None)
+        }
     }
 }

@@ -85,11 +85,17 @@ pub(crate) async fn view(
     if let Some(redirect) = require_read(&viewer, "/", fragment) {
         return redirect;
     }
+    let since = state.coordinator.store().last_event_id().await.ok();
     let body = match analyse(&state).await {
         Ok(analysed) => body(&analysed),
         Err(message) => html! { h1 { "Graph" } (trouble(&message)) },
     };
-    Page::new(View::Graph, "Graph", body).render(&viewer, fragment)
+    // A resolution applied through the server changes the files: the graph
+    // is read again. (Edits made outside the server show on the next load.)
+    Page::new(View::Graph, "Graph", body)
+        .live(&["operation:resolution"])
+        .since(since)
+        .render(&viewer, fragment)
 }
 
 fn body(analysed: &Analysed) -> Markup {
@@ -195,7 +201,7 @@ fn conflict_list(conflicts: &[Conflict]) -> Markup {
                     thead { tr { th { "conflict" } th { "resource" } th { "what" } th { "claims" } } }
                     tbody {
                         @for conflict in conflicts {
-                            tr.conflict {
+                            tr.conflict data-conflict=(conflict.id) {
                                 td { span.badge.warn { (conflict.kind.as_str()) } br; code { (conflict.id) } }
                                 td.mono { (conflict.resource) }
                                 td { (conflict.message) }

@@ -4,14 +4,13 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use weft_store::{ResourceId, ResourceView};
 
 use super::page::{Fragment, Page, View, require_read, span_ms, trouble};
-use super::session::{Viewer, authorize_action, encode_component, see_other};
+use super::session::{FormPost, Viewer, authorize_action, encode_component, see_other};
 use crate::auth::Scope;
 use crate::state::AppState;
 
@@ -61,13 +60,15 @@ fn body(resources: &[ResourceView], viewer: &Viewer, query: &LeasesQuery, now: i
         .partition(|r| !r.holders.is_empty() || !r.queue.is_empty());
     let admin = viewer.may(Scope::Admin);
     html! {
+        // The server's clock, for the countdowns.
+        span hidden data-now=(now) {}
         h1 { "Leases and queues" }
-        @if let Some(resource) = &query.released {
+        @if let Some(resource) = query.released.as_deref().and_then(|r| ResourceId::parse(r).ok()) {
             p.notice.good role="status" {
-                "Force-released " (query.count.unwrap_or(0)) " lease(s) of " code { (resource) } "."
+                "Force-released " (query.count.unwrap_or(0)) " lease(s) of " code { (resource.to_string()) } "."
             }
         }
-        @if let Some(error) = &query.error { (trouble(error)) }
+        @if let Some(code) = &query.error { (trouble(error_message(code))) }
         p.lead {
             (busy.len()) " busy of " (resources.len()) " resources · "
             (busy.iter().map(|r| r.holders.len()).sum::<usize>()) " leases held · "
@@ -159,25 +160,30 @@ pub(crate) struct ForceForm {
 pub(crate) async fn force_release(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
+    post: FormPost,
     Form(form): Form<ForceForm>,
 ) -> Response {
-    let actor = match authorize_action(&viewer, &headers, form.form_key.as_deref(), Scope::Admin) {
+    let actor = match authorize_action(&viewer, &post, form.form_key.as_deref(), Scope::Admin) {
         Ok(actor) => actor,
         Err(refused) => return refused.into_response(),
     };
-    let back =
-        |error: String| see_other(&format!("/leases?error={}", encode_component(&error)), None);
+    // The page says what went wrong from a fixed list: a link cannot make
+    // it say anything else.
+    let back = |code: &str| see_other(&format!("/leases?error={code}"), None);
     let reason = form.reason.trim();
     if reason.is_empty() {
-        return back("give a reason: it is kept in the audit trail".into());
+        return back("reason");
     }
-    let id = match ResourceId::parse(&form.resource) {
-        Ok(id) => id,
-        Err(error) => return back(error.to_string()),
+    let Ok(id) = ResourceId::parse(&form.resource) else {
+        return back("resource");
     };
-    if let Err(error) = state.coordinator.store().resource(&id).await {
-        return back(error.to_string());
+    match state.coordinator.store().resource(&id).await {
+        Ok(_) => {}
+        Err(error) if error.is_input() => return back("resource"),
+        Err(error) => {
+            tracing::error!(%error, "force-release from the dashboard failed");
+            return back("failed");
+        }
     }
     match state.coordinator.force_release(&id, reason, &actor).await {
         Ok(forced) => {
@@ -191,6 +197,18 @@ pub(crate) async fn force_release(
                 None,
             )
         }
-        Err(error) => back(error.to_string()),
+        Err(error) => {
+            tracing::error!(%error, "force-release from the dashboard failed");
+            back("failed")
+        }
+    }
+}
+
+/// The message behind an error code of the leases page.
+fn error_message(code: &str) -> &'static str {
+    match code {
+        "reason" => "Give a reason: it is kept in the audit trail.",
+        "resource" => "No such resource.",
+        _ => "The force-release failed; the server log says why.",
     }
 }

@@ -8,7 +8,7 @@
 //! which it keeps in a `watch` channel. The event stream sends each change
 //! as a `services` event, so the page updates as the stack does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,14 +47,61 @@ pub(crate) async fn watch_launch(
             .map(|r| r.supervisor.socket)
             .unwrap_or_else(|| weft_launch::control::socket_path(&state_dir));
         if let Ok(stream) = UnixStream::connect(&socket).await {
-            follow(stream, &sender).await;
+            follow(&socket, stream, &sender).await;
             sender.send_if_modified(|view| view.take().is_some());
         }
         tokio::time::sleep(LOOK_EVERY).await;
     }
 }
 
-async fn follow(stream: UnixStream, sender: &watch::Sender<Option<Arc<LaunchView>>>) {
+/// Keeps `sender` current with what the supervisor says.
+fn publish(sender: &watch::Sender<Option<Arc<LaunchView>>>, response: ControlResponse) {
+    if let ControlResponse::Status {
+        supervisor,
+        services,
+        ..
+    } = response
+    {
+        let view = LaunchView {
+            supervisor_pid: supervisor.pid,
+            started_at_ms: supervisor.started_at_ms,
+            services,
+        };
+        sender.send_if_modified(|current| {
+            let changed = current.as_deref() != Some(&view);
+            if changed {
+                *current = Some(Arc::new(view));
+            }
+            changed
+        });
+    }
+}
+
+/// One request on a fresh connection, and its one answer.
+async fn ask(socket: &Path, request: &Request) -> Option<ControlResponse> {
+    let stream = UnixStream::connect(socket).await.ok()?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(request).ok()?;
+    line.push(b'\n');
+    write.write_all(&line).await.ok()?;
+    let answer = BufReader::new(read).lines().next_line().await.ok()??;
+    serde_json::from_str(&answer).ok()
+}
+
+/// For a supervisor without `watch`: its status every [`LOOK_EVERY`],
+/// until it goes.
+async fn poll(socket: &Path, sender: &watch::Sender<Option<Arc<LaunchView>>>) {
+    while let Some(response) = ask(socket, &Request::Status).await {
+        publish(sender, response);
+        tokio::time::sleep(LOOK_EVERY).await;
+    }
+}
+
+async fn follow(
+    socket: &Path,
+    stream: UnixStream,
+    sender: &watch::Sender<Option<Arc<LaunchView>>>,
+) {
     let (read, mut write) = stream.into_split();
     let Ok(mut request) = serde_json::to_vec(&Request::Watch) else {
         return;
@@ -66,27 +113,12 @@ async fn follow(stream: UnixStream, sender: &watch::Sender<Option<Arc<LaunchView
     let mut lines = BufReader::new(read).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         match serde_json::from_str::<ControlResponse>(&line) {
-            Ok(ControlResponse::Status {
-                supervisor,
-                services,
-                ..
-            }) => {
-                let view = LaunchView {
-                    supervisor_pid: supervisor.pid,
-                    started_at_ms: supervisor.started_at_ms,
-                    services,
-                };
-                sender.send_if_modified(|current| {
-                    let changed = current.as_deref() != Some(&view);
-                    if changed {
-                        *current = Some(Arc::new(view));
-                    }
-                    changed
-                });
-            }
+            Ok(response @ ControlResponse::Status { .. }) => publish(sender, response),
             Ok(ControlResponse::Error { message }) => {
-                // An older supervisor that does not know `watch`.
-                tracing::debug!(%message, "the supervisor does not stream its status");
+                // An older supervisor that does not know `watch`: ask for
+                // its status once a second instead.
+                tracing::debug!(%message, "the supervisor does not stream its status; asking instead");
+                poll(socket, sender).await;
                 return;
             }
             Ok(_) | Err(_) => {}
@@ -143,7 +175,9 @@ fn body(view: Option<&LaunchView>, now: u64) -> Markup {
                                 tr data-service=(service.name) data-state=(service.state.as_str()) {
                                     td { a href={ "/graph/service/" (super::session::encode_component(&service.id)) } { (service.name) } }
                                     td { span class={ "badge " (state_class(service.state)) } { (service.state.as_str()) } }
-                                    td { @if let Some(since) = service.ready_since_ms { (ago(since)) } }
+                                    td {
+                                        @if let (ServiceState::Ready, Some(since)) = (service.state, service.ready_since_ms) { (ago(since)) }
+                                    }
                                     td {
                                         @if let Some(probe) = &service.last_probe {
                                             span class=(if probe.ok { "good" } else { "bad" }) { (if probe.ok { "✓ " } else { "✗ " }) }

@@ -171,31 +171,60 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// Refuses a form post from another site: its `Origin` (or, without one,
-/// `Sec-Fetch-Site`) must be this server, and with a session its form key
-/// must match.
-pub(crate) fn check_post(
-    viewer: &Viewer,
-    headers: &HeaderMap,
-    form_key: Option<&str>,
-) -> Result<(), Refused> {
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+/// Where a form post came from, read off the request: whether it is from
+/// this server's own pages, and the session it carries.
+#[derive(Debug, Clone)]
+pub(crate) struct FormPost {
+    same_origin: bool,
+    session: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormPost {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // HTTP/2 has no `Host` header: the authority is in the URI.
+        let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+        Ok(FormPost {
+            same_origin: same_origin(&parts.headers, authority.as_deref()),
+            session: session_id(&parts.headers).map(str::to_owned),
+        })
+    }
+}
+
+/// Whether a post's `Origin` is this server (`Host`, or the URI's
+/// authority). Without an `Origin`, `Sec-Fetch-Site` decides; a client
+/// that sends neither is no browser on another site.
+fn same_origin(headers: &HeaderMap, authority: Option<&str>) -> bool {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(authority);
     let origin = headers.get(ORIGIN).and_then(|h| h.to_str().ok());
-    let same_origin = match (origin, host) {
+    match (origin, host) {
         (Some(origin), Some(host)) => origin
             .split_once("://")
-            .is_some_and(|(_, rest)| rest == host),
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
         (None, _) => headers
             .get("sec-fetch-site")
             .and_then(|h| h.to_str().ok())
             .is_none_or(|site| site == "same-origin" || site == "none"),
         (Some(_), None) => false,
-    };
+    }
+}
+
+/// Refuses a form post from another site, and, with a session, one
+/// without its form key.
+pub(crate) fn check_post(
+    viewer: &Viewer,
+    post: &FormPost,
+    form_key: Option<&str>,
+) -> Result<(), Refused> {
     let key_ok = match &viewer.form_key {
         Some(expected) => form_key.is_some_and(|given| same(given, expected)),
         None => true,
     };
-    if same_origin && key_ok {
+    if post.same_origin && key_ok {
         Ok(())
     } else {
         Err(Refused::Origin)
@@ -230,11 +259,11 @@ impl IntoResponse for Refused {
 /// answers who acts, for the audit trail.
 pub(crate) fn authorize_action(
     viewer: &Viewer,
-    headers: &HeaderMap,
+    post: &FormPost,
     form_key: Option<&str>,
     needed: Scope,
 ) -> Result<String, Refused> {
-    check_post(viewer, headers, form_key)?;
+    check_post(viewer, post, form_key)?;
     if !viewer.may(needed) {
         return Err(Refused::Scope(needed));
     }
@@ -255,7 +284,13 @@ fn same(a: &str, b: &str) -> bool {
 /// A path on this server to go back to; anything else goes home.
 pub(crate) fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
+        // A path of visible ASCII only: browsers drop tabs and newlines
+        // from a `Location`, so `/\t/host` would become `//host`.
+        Some(next)
+            if next.starts_with('/')
+                && next.bytes().all(|b| b.is_ascii_graphic())
+                && !matches!(next.as_bytes().get(1), Some(b'/' | b'\\')) =>
+        {
             next.to_owned()
         }
         _ => "/".to_owned(),
@@ -323,7 +358,7 @@ fn find_token<'a>(tokens: &'a [Token], presented: &str) -> Option<&'a Token> {
 pub(crate) async fn login(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
+    post: FormPost,
     Form(form): Form<LoginForm>,
 ) -> Response {
     // Signing in sets a cookie: only from this server's own form.
@@ -331,7 +366,7 @@ pub(crate) async fn login(
         form_key: None,
         ..viewer
     };
-    if let Err(refused) = check_post(&anonymous, &headers, None) {
+    if let Err(refused) = check_post(&anonymous, &post, None) {
         return refused.into_response();
     }
     let next = local_path(form.next.as_deref());
@@ -359,13 +394,13 @@ pub(crate) struct LogoutForm {
 pub(crate) async fn logout(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
+    post: FormPost,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    if let Err(refused) = check_post(&viewer, &headers, form.form_key.as_deref()) {
+    if let Err(refused) = check_post(&viewer, &post, form.form_key.as_deref()) {
         return refused.into_response();
     }
-    if let Some(id) = session_id(&headers) {
+    if let Some(id) = &post.session {
         state.dashboard.sessions.end(id);
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -396,6 +431,12 @@ mod tests {
         assert_eq!(local_path(Some("//evil.example")), "/");
         assert_eq!(local_path(Some("https://evil.example")), "/");
         assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
+        assert_eq!(local_path(Some("/leases?x=a b")), "/");
+        assert_eq!(
+            local_path(Some("/login?next=/alerts")),
+            "/login?next=/alerts"
+        );
         assert_eq!(local_path(None), "/");
     }
 
@@ -423,22 +464,51 @@ mod tests {
 
     #[test]
     fn a_post_from_another_site_is_refused() {
-        let viewer = Viewer {
-            name: Some("ops".into()),
-            scope: Some(Scope::Admin),
-            form_key: Some("k".into()),
-            tokens: true,
-        };
         let mut headers = HeaderMap::new();
         headers.insert(HOST, HeaderValue::from_static("127.0.0.1:7700"));
         headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:7700"));
-        assert!(check_post(&viewer, &headers, Some("k")).is_ok());
-        assert!(check_post(&viewer, &headers, Some("x")).is_err());
-        assert!(check_post(&viewer, &headers, None).is_err());
+        assert!(same_origin(&headers, None));
         headers.insert(ORIGIN, HeaderValue::from_static("http://evil.example"));
-        assert!(check_post(&viewer, &headers, Some("k")).is_err());
+        assert!(!same_origin(&headers, None));
         headers.remove(ORIGIN);
         headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(check_post(&viewer, &headers, Some("k")).is_err());
+        assert!(!same_origin(&headers, None));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&headers, None));
+        // HTTP/2: no Host header; the URI's authority stands for it.
+        let mut h2 = HeaderMap::new();
+        h2.insert(
+            ORIGIN,
+            HeaderValue::from_static("https://weft.internal:7700"),
+        );
+        assert!(same_origin(&h2, Some("weft.internal:7700")));
+        assert!(!same_origin(&h2, Some("other.internal:7700")));
+        assert!(!same_origin(&h2, None));
+    }
+
+    #[test]
+    fn a_post_needs_the_sessions_form_key() {
+        let viewer = Viewer {
+            name: Some("ops".into()),
+            scope: Some(Scope::Read),
+            form_key: Some("k".into()),
+            tokens: true,
+        };
+        let post = FormPost {
+            same_origin: true,
+            session: None,
+        };
+        assert!(check_post(&viewer, &post, Some("k")).is_ok());
+        assert!(check_post(&viewer, &post, Some("x")).is_err());
+        assert!(check_post(&viewer, &post, None).is_err());
+        assert!(matches!(
+            authorize_action(&viewer, &post, Some("k"), Scope::Admin),
+            Err(Refused::Scope(Scope::Admin))
+        ));
+        let elsewhere = FormPost {
+            same_origin: false,
+            session: None,
+        };
+        assert!(check_post(&viewer, &elsewhere, Some("k")).is_err());
     }
 }

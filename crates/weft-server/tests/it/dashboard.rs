@@ -315,10 +315,26 @@ async fn the_source_view_shows_only_files_the_model_was_read_from() {
     )
     .unwrap();
     fs_err::write(root.join("api/secret.txt"), "hunter2\n").unwrap();
+    // A repository that is a link to a directory outside the workspace:
+    // the model reads it, the source view does not show it.
+    let outside = tempfile::tempdir().unwrap();
+    fs_err::write(
+        outside.path().join("compose.yaml"),
+        "services:\n  web:\n    image: web # hunter2\n    ports: [\"8080:80\"]\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join("web")).unwrap();
     let page = harness.call(get("/source/api/compose.yaml", None)).await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("id=\"L4\""), "{}", page.text);
     assert!(page.text.contains("depends_on"), "{}", page.text);
+    let linked = harness.call(get("/source/web/compose.yaml", None)).await;
+    assert!(!linked.text.contains("hunter2"), "{}", linked.text);
+    assert!(
+        linked.text.contains("is outside the workspace"),
+        "{}",
+        linked.text
+    );
     for other in [
         "/source/api/secret.txt",
         "/source/api/../api/secret.txt",

@@ -212,11 +212,13 @@ fn writes_of_another_process_on_the_store_file_reach_the_stream() {
     assert_eq!(grant.event, "grant", "{grant:?}");
     assert_eq!(grant.data["resource"], "lock:outside");
 
-    // A client of the server waits; the outside release lets it in.
+    // A client of the server waits; the outside release lets it in. Its
+    // wait is shorter than the waiters' own periodic look (2 s), so only
+    // the tail's wake-up can grant it.
     let client = server.client(None);
     let waiter = std::thread::spawn(move || {
         client.acquire(&AcquireBody {
-            wait_ms: Some(30_000),
+            wait_ms: Some(1_500),
             ..claim("lock:outside", "bob")
         })
     });

@@ -145,6 +145,26 @@ fn every_view_loads_updates_live_and_acts_only_with_its_scope() {
     session.screenshot(&screenshot("graph"));
     assert_clean(&mut session, &url, "graph");
 
+    // A resolution applied through the API (an admin's bearer token) is
+    // seen by the open page, which reads the graph again.
+    assert!(
+        session
+            .wait("#live-status[data-state=on]", "attached", 5_000)
+            .is_some()
+    );
+    let port = "tr[data-conflict='port:docker/tcp/8080']";
+    assert_eq!(session.count(port), 1, "{}", session.text());
+    let applied = session.evaluate(&format!(
+        "fetch('/api/v1/analysis/resolve', {{method: 'POST', headers: {{'Authorization': 'Bearer {ADMIN}', 'Content-Type': 'application/json'}}, body: JSON.stringify({{conflicts: ['port:docker/tcp/8080'], dry_run: false}})}}).then(r => r.status)"
+    ));
+    assert_eq!(applied, 200);
+    assert!(
+        session.wait(port, "detached", 5_000).is_some(),
+        "the resolved conflict goes: {}",
+        session.text()
+    );
+    assert!(session.count("table.conflicts tr.conflict") >= 3);
+
     // A service's explanation links to the line an edge was read from.
     session.click("svg a.node[data-service='api/api']");
     assert!(
@@ -231,11 +251,15 @@ fn every_view_loads_updates_live_and_acts_only_with_its_scope() {
         .expect("the lease goes");
     assert!(took <= LIVE_MS, "the released lease took {took} ms to go");
     assert_clean(&mut session, &url, "leases");
-    // Posting the form anyway is refused.
-    let status = session.evaluate(
-        "fetch('/leases/force-release', {method: 'POST', body: new URLSearchParams({resource: 'port:9000', reason: 'x'})}).then(r => r.status)",
+    // Posting the form anyway, with the session's form key, is refused for
+    // the scope.
+    let refused = session.evaluate(
+        "fetch('/leases/force-release', {method: 'POST', body: new URLSearchParams({resource: 'port:9000', reason: 'x', form_key: document.querySelector('input[name=form_key]').value})}).then(async r => `${r.status} ${await r.text()}`)",
     );
-    assert_eq!(status, 403);
+    assert_eq!(
+        refused,
+        "403 refused: this takes a token with the `admin` scope"
+    );
 
     for view in ["/services", "/releases", "/alerts", "/health"] {
         assert_eq!(session.goto(&format!("{url}{view}")), 200, "{view}");
@@ -390,6 +414,22 @@ fn the_services_view_follows_a_running_stack() {
         .expect("the stop shows");
     assert!(took <= LIVE_MS, "the stop took {took} ms to show");
     assert_clean(&mut session, &url, "services");
+
+    // `weft down`: the view says no stack is up.
+    let down = weft_with(dir.path(), &["down"], &[]);
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(
+        session
+            .wait("tr[data-service]", "detached", 5_000)
+            .is_some(),
+        "{}",
+        session.text()
+    );
+    assert!(
+        session.text().contains("No stack is up"),
+        "{}",
+        session.text()
+    );
 }
 
 #[test]
