@@ -93,8 +93,12 @@ pub(crate) fn authorize(
         // send a header); changing anything takes a bearer token, so a
         // page on another site cannot act with the cookie.
         if needed == Scope::Read
-            && let Some(session) = crate::dashboard::session_id(headers)
-                .and_then(|id| state.dashboard.sessions.get(id))
+            && let Some(session) = crate::dashboard::session_id(headers).and_then(|id| {
+                state
+                    .dashboard
+                    .sessions
+                    .get(&state.settings.tokens, id, weft_store::time::now_ms())
+            })
         {
             return Ok(Caller(session.name));
         }

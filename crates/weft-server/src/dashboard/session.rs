@@ -2,16 +2,18 @@
 //! `/login`, the viewer each request is for, and the checks every form post
 //! passes.
 //!
-//! A session is a random id in an `HttpOnly`, `SameSite=Strict` cookie; the
-//! server keeps what it stands for (the token's name and scope, and the
-//! form key) in memory, so a restart signs everyone out. The cookie also
-//! reads the API (`read` scope only), which is how the page's event stream
-//! authenticates; changing anything through the API still takes a bearer
-//! token.
+//! A session is signed, not stored: its `HttpOnly`, `SameSite=Strict`
+//! cookie carries the token's name, when it expires and a random nonce,
+//! with an HMAC-SHA256 keyed by the token's own secret. So every replica
+//! with the same tokens reads it, a restart keeps it, and changing a
+//! token's secret (or removing the token) ends its sessions. Signing out
+//! clears the cookie and, on this replica, refuses its nonce until it
+//! would have expired. The cookie also reads the API (`read` scope only),
+//! which is how the page's event stream authenticates; changing anything
+//! through the API still takes a bearer token.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::Form;
 use axum::extract::{FromRequestParts, State};
@@ -20,6 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
 
@@ -29,24 +32,35 @@ use crate::state::AppState;
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "weft_session";
-/// How long a session lasts without being used.
-const IDLE: Duration = Duration::from_secs(12 * 3600);
-/// More sessions than this and the least recently used go.
-const MAX_SESSIONS: usize = 10_000;
+/// How long a session lasts.
+const LIFETIME_MS: i64 = 12 * 3600 * 1000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Session {
     pub(crate) name: String,
     pub(crate) scope: Scope,
     /// Sent back with every form: a post from another site cannot know it.
     pub(crate) form_key: String,
-    used: Instant,
 }
 
-/// The sessions this server started.
+/// The sessions signed out on this replica, by nonce, until they expire.
 #[derive(Debug, Default)]
 pub(crate) struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
+    ended: Mutex<HashMap<String, i64>>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -54,53 +68,92 @@ fn random_hex(bytes: usize) -> String {
     SystemRandom::new()
         .fill(&mut buffer)
         .expect("the system's random number generator");
-    buffer.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&buffer)
+}
+
+/// The signing key of a token's sessions.
+fn key(token: &Token) -> hmac::Key {
+    let mut material = b"weft dashboard session\0".to_vec();
+    material.extend_from_slice(token.secret.as_bytes());
+    hmac::Key::new(
+        hmac::HMAC_SHA256,
+        ring::digest::digest(&ring::digest::SHA256, &material).as_ref(),
+    )
+}
+
+/// A cookie's parts: `NAME_HEX.EXPIRES_MS.NONCE.MAC_HEX`.
+struct Signed<'a> {
+    body: &'a str,
+    name: String,
+    expires: i64,
+    nonce: &'a str,
+    mac: Vec<u8>,
+}
+
+fn parse(cookie: &str) -> Option<Signed<'_>> {
+    let (body, mac) = cookie.rsplit_once('.')?;
+    let mut parts = body.split('.');
+    let name = String::from_utf8(unhex(parts.next()?)?).ok()?;
+    let expires = parts.next()?.parse().ok()?;
+    let nonce = parts.next()?;
+    if parts.next().is_some() || nonce.is_empty() {
+        return None;
+    }
+    Some(Signed {
+        body,
+        name,
+        expires,
+        nonce,
+        mac: unhex(mac)?,
+    })
 }
 
 impl Sessions {
-    fn start(&self, name: &str, scope: Scope) -> String {
-        let id = random_hex(32);
-        let session = Session {
-            name: name.to_owned(),
-            scope,
-            form_key: random_hex(16),
-            used: Instant::now(),
-        };
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, s| s.used.elapsed() < IDLE);
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.used)
-                .map(|(id, _)| id.clone())
-        {
-            map.remove(&oldest);
-        }
-        map.insert(id.clone(), session);
-        id
+    /// A new session's cookie value for `token`.
+    fn start(&self, token: &Token, now: i64) -> String {
+        let body = format!(
+            "{}.{}.{}",
+            hex(token.name.as_bytes()),
+            now + LIFETIME_MS,
+            random_hex(16)
+        );
+        let mac = hmac::sign(&key(token), body.as_bytes());
+        format!("{body}.{}", hex(mac.as_ref()))
     }
 
-    /// The live session `id` stands for, marked as used now.
-    pub(crate) fn get(&self, id: &str) -> Option<Session> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get_mut(id) {
-            Some(session) if session.used.elapsed() < IDLE => {
-                session.used = Instant::now();
-                Some(session.clone())
-            }
-            Some(_) => {
-                map.remove(id);
-                None
-            }
-            None => None,
+    /// The session a cookie stands for, if its signature holds under one
+    /// of `tokens`, it has not expired and it was not signed out.
+    pub(crate) fn get(&self, tokens: &[Token], cookie: &str, now: i64) -> Option<Session> {
+        let signed = parse(cookie)?;
+        if signed.expires <= now {
+            return None;
         }
+        let token = tokens
+            .iter()
+            .filter(|t| t.name == signed.name)
+            .find(|t| hmac::verify(&key(t), signed.body.as_bytes(), &signed.mac).is_ok())?;
+        let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        if ended.contains_key(signed.nonce) {
+            return None;
+        }
+        let form = hmac::sign(&key(token), format!("form.{}", signed.nonce).as_bytes());
+        Some(Session {
+            name: token.name.clone(),
+            scope: token.scopes.iter().copied().max().unwrap_or(Scope::Read),
+            form_key: hex(&form.as_ref()[..16]),
+        })
     }
 
-    fn end(&self, id: &str) {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+    /// Signs a session out on this replica.
+    fn end(&self, tokens: &[Token], cookie: &str, now: i64) {
+        if self.get(tokens, cookie, now).is_none() {
+            return;
+        }
+        if let Some(signed) = parse(cookie) {
+            let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+            ended.retain(|_, expires| *expires > now);
+            ended.insert(signed.nonce.to_owned(), signed.expires);
+        }
     }
 }
 
@@ -153,7 +206,13 @@ impl FromRequestParts<AppState> for Viewer {
                 tokens: false,
             });
         }
-        let session = session_id(&parts.headers).and_then(|id| state.dashboard.sessions.get(id));
+        let now = weft_store::time::now_ms();
+        let session = session_id(&parts.headers).and_then(|id| {
+            state
+                .dashboard
+                .sessions
+                .get(&state.settings.tokens, id, now)
+        });
         Ok(match session {
             Some(session) => Viewer {
                 name: Some(session.name),
@@ -375,14 +434,19 @@ pub(crate) async fn login(
         let back = format!("/login?failed=1&next={}", encode_component(&next));
         return see_other(&back, None);
     };
-    let scope = token.scopes.iter().copied().max().unwrap_or(Scope::Read);
-    let id = state.dashboard.sessions.start(&token.name, scope);
+    let id = state
+        .dashboard
+        .sessions
+        .start(token, weft_store::time::now_ms());
     let secure = if state.settings.tls.is_some() {
         "; Secure"
     } else {
         ""
     };
-    let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}");
+    let cookie = format!(
+        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        LIFETIME_MS / 1000
+    );
     see_other(&next, Some(cookie))
 }
 
@@ -401,7 +465,10 @@ pub(crate) async fn logout(
         return refused.into_response();
     }
     if let Some(id) = &post.session {
-        state.dashboard.sessions.end(id);
+        state
+            .dashboard
+            .sessions
+            .end(&state.settings.tokens, id, weft_store::time::now_ms());
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     see_other("/", Some(cookie))
@@ -452,14 +519,48 @@ mod tests {
         assert_eq!(session_id(&headers), None);
     }
 
+    fn token(name: &str, secret: &str, scope: Scope) -> Token {
+        Token {
+            name: name.into(),
+            secret: secret.into(),
+            scopes: vec![scope],
+        }
+    }
+
     #[test]
-    fn sessions_end() {
-        let sessions = Sessions::default();
-        let id = sessions.start("ops", Scope::Admin);
-        assert_eq!(sessions.get(&id).map(|s| s.scope), Some(Scope::Admin));
-        sessions.end(&id);
-        assert!(sessions.get(&id).is_none());
-        assert!(sessions.get("made-up").is_none());
+    fn sessions_are_signed_by_their_token() {
+        let tokens = vec![
+            token("ops", "s3cret", Scope::Admin),
+            token("ci", "other", Scope::Write),
+        ];
+        let now = 1_000_000;
+        let cookie = Sessions::default().start(&tokens[0], now);
+        // Another replica, or this one after a restart, reads it.
+        let other = Sessions::default();
+        let session = other.get(&tokens, &cookie, now + 1).expect("a session");
+        assert_eq!(session.name, "ops");
+        assert_eq!(session.scope, Scope::Admin);
+        assert_eq!(session.form_key.len(), 32);
+        assert_eq!(other.get(&tokens, &cookie, now + 2), Some(session));
+        // Expired, tampered with, or its token's secret changed: nobody.
+        assert!(other.get(&tokens, &cookie, now + LIFETIME_MS).is_none());
+        let (body, mac) = cookie.rsplit_once('.').unwrap();
+        let longer = body.replace(&format!(".{}.", now + LIFETIME_MS), ".99999999999999.");
+        assert!(
+            other
+                .get(&tokens, &format!("{longer}.{mac}"), now)
+                .is_none()
+        );
+        let as_ci = cookie.replacen(&hex(b"ops"), &hex(b"ci"), 1);
+        assert!(other.get(&tokens, &as_ci, now).is_none());
+        let rotated = vec![token("ops", "new-secret", Scope::Admin)];
+        assert!(other.get(&rotated, &cookie, now).is_none());
+        for junk in ["", "x", "6f7073.1.2", "zz.1.n.00", "6f7073.1.n.zz"] {
+            assert!(other.get(&tokens, junk, now).is_none(), "{junk}");
+        }
+        // Signed out here: refused here.
+        other.end(&tokens, &cookie, now);
+        assert!(other.get(&tokens, &cookie, now).is_none());
     }
 
     #[test]

@@ -354,3 +354,24 @@ async fn the_source_view_shows_only_files_the_model_was_read_from() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_session_is_good_on_another_replica_and_after_a_restart() {
+    let first = with_tokens().await;
+    let cookie = sign_in(&first, READ).await;
+    // Another server with the same tokens (a replica, or this one
+    // restarted) reads the session; one whose token changed does not.
+    let second = with_tokens().await;
+    let page = second.call(get("/leases", Some(&cookie))).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("reader · read"), "{}", page.text);
+    let rotated = Harness::new(|settings| {
+        settings.tokens = tokens();
+        settings.tokens[0].secret = "a-new-secret".to_owned();
+    })
+    .await;
+    assert_eq!(
+        rotated.call(get("/leases", Some(&cookie))).await.status,
+        303
+    );
+}
