@@ -28,20 +28,22 @@ pub fn discover(root: &Path) -> Result<Model, DiscoverError> {
             .map(|r| r.exclude.clone())
             .unwrap_or_default()
     };
+    let mut nested = workspace::nested_repositories(root, &repositories);
     let facts: Vec<Facts> = std::thread::scope(|scope| {
         let handles: Vec<_> = repositories
             .chunks(chunk)
-            .map(|group| {
+            .zip(nested.chunks_mut(chunk))
+            .map(|(group, nested)| {
                 let exclude = &exclude;
-                let all = repositories.as_slice();
                 scope.spawn(move || {
                     group
                         .iter()
-                        .map(|repository| {
+                        .zip(nested.iter_mut())
+                        .map(|(repository, nested)| {
                             let files = workspace::collect(
                                 root,
                                 repository,
-                                all,
+                                std::mem::take(nested),
                                 &exclude(&repository.name),
                             );
                             workspace::read_repository(root, &files)

@@ -285,13 +285,37 @@ fn compose_rank(lower: &str) -> (u8, String) {
     (rank, lower.to_string())
 }
 
-/// Reads and sorts the files of one repository.
-/// `others` are the workspace's other repositories: those inside this one
-/// are not read as part of it.
+/// For each repository (in the order given), the directories of the other
+/// repositories inside it, which are not read as part of it.
+///
+/// How it works: sorted by path, the repositories inside one follow it
+/// directly (paths compare component by component), so one forward scan
+/// from each finds them: O(n log n) rather than every pair.
+pub fn nested_repositories(root: &Path, repositories: &[Repository]) -> Vec<Vec<PathBuf>> {
+    let paths: Vec<PathBuf> = repositories.iter().map(|r| root.join(&r.path)).collect();
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by(|a, b| paths[*a].cmp(&paths[*b]));
+    let mut nested = vec![Vec::new(); paths.len()];
+    for (position, &index) in order.iter().enumerate() {
+        let base = &paths[index];
+        for &other in &order[position + 1..] {
+            if !paths[other].starts_with(base) {
+                break;
+            }
+            if paths[other] != *base {
+                nested[index].push(paths[other].clone());
+            }
+        }
+    }
+    nested
+}
+
+/// Reads and sorts the files of one repository, leaving out `nested`: the
+/// directories of repositories inside it ([`nested_repositories`]).
 pub fn collect(
     root: &Path,
     repository: &Repository,
-    others: &[Repository],
+    nested: Vec<PathBuf>,
     exclude: &[String],
 ) -> RepositoryFiles {
     let mut files = RepositoryFiles {
@@ -300,12 +324,6 @@ pub fn collect(
     };
     let excluded = exclude_set(exclude);
     let base = root.join(&repository.path);
-    let nested: Vec<PathBuf> = others
-        .iter()
-        .filter(|other| other.name != repository.name)
-        .map(|other| root.join(&other.path))
-        .filter(|path| path.starts_with(&base) && *path != base)
-        .collect();
     let mut paths: Vec<PathBuf> = walk_skipping(&base, nested).collect();
     paths.sort();
     for path in paths {
@@ -572,4 +590,43 @@ fn project_environment(
             environment
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repository(name: &str, path: &str) -> Repository {
+        Repository {
+            name: name.to_owned(),
+            path: path.to_owned(),
+        }
+    }
+
+    #[test]
+    fn nested_repositories_are_found_and_siblings_are_not() {
+        let root = Path::new("/w");
+        let repositories = [
+            repository("platform", "platform"),
+            repository("platform-ui", "platform-ui"),
+            repository("api", "platform/services/api"),
+            repository("infra", "infra"),
+            repository("charts", "platform/charts"),
+            repository("workspace", "."),
+        ];
+        let nested = nested_repositories(root, &repositories);
+        let names = |i: usize| -> Vec<String> {
+            nested[i].iter().map(|p| p.display().to_string()).collect()
+        };
+        assert_eq!(
+            names(0),
+            ["/w/platform/charts", "/w/platform/services/api"],
+            "platform holds api and charts, not platform-ui"
+        );
+        assert!(names(1).is_empty());
+        assert!(names(2).is_empty());
+        assert!(names(3).is_empty());
+        // The workspace root holds every other repository.
+        assert_eq!(names(5).len(), 5, "{:?}", names(5));
+    }
 }

@@ -9,6 +9,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: reading a workspace makes millions of small allocations on
+/// several threads, where it is markedly faster than the system allocator
+/// (see the README's Performance section).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     if std::env::var_os(weft_launch::reaper::REAPER_ENV).is_some() {
         weft_launch::reaper::run_reaper();
