@@ -36,7 +36,6 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
 
 /// Whether a variable name says its value is a host, address or URL.
 pub fn is_host_key(key: &str) -> bool {
-    let key = key.to_ascii_uppercase();
     const SUFFIXES: &[&str] = &[
         "HOST",
         "HOSTNAME",
@@ -54,10 +53,16 @@ pub fn is_host_key(key: &str) -> bool {
         "SERVICE_NAME",
         "UPSTREAM",
     ];
+    // Case-insensitive, without allocating: it runs for every key of every
+    // environment block.
+    let key = key.as_bytes();
     SUFFIXES.iter().any(|suffix| {
-        key == *suffix
-            || key.ends_with(&format!("_{suffix}"))
-            || key.ends_with(&format!(".{suffix}"))
+        let suffix = suffix.as_bytes();
+        let Some(start) = key.len().checked_sub(suffix.len()) else {
+            return false;
+        };
+        key[start..].eq_ignore_ascii_case(suffix)
+            && (start == 0 || matches!(key[start - 1], b'_' | b'.'))
     })
 }
 
@@ -135,6 +140,23 @@ fn normalize(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_keys_end_in_a_host_word_after_a_separator() {
+        for key in [
+            "HOST",
+            "DATABASE_URL",
+            "database_url",
+            "db.host",
+            "Kafka_Brokers",
+            "REDIS_SERVICE_NAME",
+        ] {
+            assert!(is_host_key(key), "{key}");
+        }
+        for key in ["GHOST", "URLS", "HOSTING", "X-URL", "", "PORT"] {
+            assert!(!is_host_key(key), "{key}");
+        }
+    }
 
     #[test]
     fn urls_dsns_and_lists() {
