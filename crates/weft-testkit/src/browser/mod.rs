@@ -227,9 +227,14 @@ impl Session {
         self.call(json!({"op": "fill", "selector": selector, "value": value}));
     }
 
-    /// Clicks the first match and waits for the page to load.
+    /// Clicks the first match, which loads a page, and waits for it.
     pub fn click(&mut self, selector: &str) {
         self.call(json!({"op": "click", "selector": selector}));
+    }
+
+    /// Clicks the first match, which stays on the page (a `<details>`).
+    pub fn toggle(&mut self, selector: &str) {
+        self.call(json!({"op": "toggle", "selector": selector}));
     }
 
     /// Presses a key (`Tab`, `Enter`).

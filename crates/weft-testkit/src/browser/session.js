@@ -5,7 +5,8 @@
 //
 // Commands ({"op": …}): open {javascript, width, height}, goto {url},
 // count {selector}, wait {selector, state, timeout_ms}, fill {selector,
-// value}, click {selector}, press {key}, text {}, evaluate {expression},
+// value}, click {selector} (it loads a page), toggle {selector} (it does
+// not), press {key}, text {}, evaluate {expression},
 // screenshot {path}, report {} (since the last goto), close {}. Every answer is {ok: true, …} or
 // {ok: false, error}.
 const [playwrightCore, executablePath] = process.argv.slice(2);
@@ -57,13 +58,22 @@ const readline = require('readline');
       await page.locator(selector).first().fill(value);
       return {};
     },
+    // A click that loads a page (a link, a form's button). A live update
+    // may replace the element just as it is clicked, so a click that
+    // started no navigation is tried again (three times in all).
     async click({ selector }) {
-      await Promise.all([
-        page.waitForLoadState('load'),
-        page.locator(selector).first().click(),
-      ]);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const navigated = page.waitForNavigation({ timeout: 5000 }).then(() => true, () => false);
+        await page.locator(selector).first().click();
+        if (await navigated) break;
+      }
       await page.waitForLoadState('load');
       return { url: page.url() };
+    },
+    // A click that stays on the page (a <details> summary).
+    async toggle({ selector }) {
+      await page.locator(selector).first().click();
+      return {};
     },
     async press({ key }) {
       await page.keyboard.press(key);

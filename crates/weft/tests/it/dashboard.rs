@@ -620,7 +620,7 @@ fn releases_alerts_and_health_show_what_was_recorded() {
         session.text()
     );
     // The deductions name their evidence.
-    session.click("table.health tr[data-repository='acme/api'] summary");
+    session.toggle("table.health tr[data-repository='acme/api'] summary");
     assert!(session.text().contains("stale"), "{}", session.text());
     session.screenshot(&screenshot("health"));
     assert_clean(&mut session, &url, "health");
