@@ -63,8 +63,15 @@ impl Token {
 }
 
 /// Compares without leaking where the first difference is.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token whose secret is `presented`, compared in constant time.
+pub(crate) fn find_token<'a>(tokens: &'a [Token], presented: &str) -> Option<&'a Token> {
+    tokens
+        .iter()
+        .find(|token| same(token.secret.as_bytes(), presented.as_bytes()))
 }
 
 /// Who called: the token's name, or `anonymous` where no token is needed.
@@ -106,12 +113,7 @@ pub(crate) fn authorize(
             "missing bearer token: send `Authorization: Bearer TOKEN` (weft reads WEFT_TOKEN)",
         ));
     };
-    let token = state
-        .settings
-        .tokens
-        .iter()
-        .find(|token| same(token.secret.as_bytes(), presented.as_bytes()));
-    match token {
+    match find_token(&state.settings.tokens, presented) {
         None => Err(ApiError::unauthorized("unknown bearer token")),
         Some(token) if !token.allows(needed) => Err(ApiError::forbidden(format!(
             "token `{}` lacks the `{}` scope",

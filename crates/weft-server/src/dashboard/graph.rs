@@ -14,7 +14,7 @@ use weft_model::{EdgeKind, Model, Provenance, ServiceId};
 
 use super::layered::{Layering, place};
 use super::page::{Fragment, Page, View, require_read, trouble};
-use super::session::{Viewer, encode_component};
+use super::session::Viewer;
 use crate::state::AppState;
 
 /// Above this many services the drawing gives way to the lists.
@@ -44,7 +44,7 @@ pub(crate) async fn load_model(state: &AppState) -> Result<Model, String> {
 /// Where a provenance points, as a link to the source view.
 pub(crate) fn source_link(provenance: &Provenance) -> Markup {
     html! {
-        a.mono href={ "/source/" (encode_component(&provenance.file)) "#L" (provenance.line) } {
+        a.mono href={ "/source/" (weft_github::encode_path(&provenance.file)) "#L" (provenance.line) } {
             (provenance.location())
         }
         " " span.muted { "(" (provenance.rule.as_str()) ")" }
@@ -52,7 +52,7 @@ pub(crate) fn source_link(provenance: &Provenance) -> Markup {
 }
 
 fn service_href(id: &str) -> String {
-    format!("/graph/service/{}", encode_component(id))
+    format!("/graph/service/{}", weft_github::encode_path(id))
 }
 
 struct Analysed {

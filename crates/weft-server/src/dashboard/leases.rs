@@ -10,7 +10,7 @@ use serde::Deserialize;
 use weft_store::{ResourceId, ResourceView};
 
 use super::page::{Fragment, Page, View, require_read, span_ms, trouble};
-use super::session::{FormPost, Viewer, authorize_action, encode_component, see_other};
+use super::session::{FormPost, Viewer, authorize_action, see_other};
 use crate::auth::Scope;
 use crate::state::AppState;
 
@@ -130,8 +130,8 @@ fn body(resources: &[ResourceView], viewer: &Viewer, query: &LeasesQuery, now: i
                     form.inline.force-release method="post" action="/leases/force-release" {
                         input type="hidden" name="resource" value=(resource.resource.id.to_string());
                         @if let Some(key) = &viewer.form_key { input type="hidden" name="form_key" value=(key); }
-                        label.muted for={ "reason-" (encode_component(&resource.resource.id.to_string())) } { "Reason" }
-                        input id={ "reason-" (encode_component(&resource.resource.id.to_string())) } type="text" name="reason" required placeholder="why (kept in the audit trail)";
+                        label.muted for={ "reason-" (weft_github::encode_path(&resource.resource.id.to_string())) } { "Reason" }
+                        input id={ "reason-" (weft_github::encode_path(&resource.resource.id.to_string())) } type="text" name="reason" required placeholder="why (kept in the audit trail)";
                         button.danger type="submit" { "Force-release" }
                     }
                 }
@@ -191,7 +191,7 @@ pub(crate) async fn force_release(
             see_other(
                 &format!(
                     "/leases?released={}&count={}",
-                    encode_component(&id.to_string()),
+                    weft_github::encode_path(&id.to_string()),
                     forced.released.len()
                 ),
                 None,

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::assets;
-use super::session::{Viewer, encode_component, see_other};
+use super::session::{Viewer, see_other};
 use crate::auth::Scope;
 
 /// The views, in the navigation's order.
@@ -175,7 +175,7 @@ pub(crate) fn require_read(viewer: &Viewer, path: &str, fragment: bool) -> Optio
         return Some(StatusCode::UNAUTHORIZED.into_response());
     }
     Some(see_other(
-        &format!("/login?next={}", encode_component(path)),
+        &format!("/login?next={}", weft_github::encode_path(path)),
         None,
     ))
 }

@@ -13,7 +13,7 @@ use weft_store::{
 };
 
 use super::page::{Fragment, Page, View, require_read, trouble};
-use super::session::{Viewer, encode_component};
+use super::session::Viewer;
 use crate::state::AppState;
 
 const LIVE: &[&str] = &["deployment", "step", "gate"];
@@ -109,7 +109,7 @@ fn service_class(state: ServiceState) -> &'static str {
 }
 
 fn release_link(id: &str) -> Markup {
-    html! { a.mono href={ "/releases/" (encode_component(id)) } { (id) } }
+    html! { a.mono href={ "/releases/" (weft_github::encode_path(id)) } { (id) } }
 }
 
 fn body(overview: &Overview) -> Markup {
@@ -213,7 +213,7 @@ pub(crate) async fn show(
     Fragment(fragment): Fragment,
     Path(id): Path<String>,
 ) -> Response {
-    let here = format!("/releases/{}", encode_component(&id));
+    let here = format!("/releases/{}", weft_github::encode_path(&id));
     if let Some(redirect) = require_read(&viewer, &here, fragment) {
         return redirect;
     }

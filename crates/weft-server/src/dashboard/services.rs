@@ -173,7 +173,7 @@ fn body(view: Option<&LaunchView>, now: u64) -> Markup {
                         tbody {
                             @for service in &view.services {
                                 tr data-service=(service.name) data-state=(service.state.as_str()) {
-                                    td { a href={ "/graph/service/" (super::session::encode_component(&service.id)) } { (service.name) } }
+                                    td { a href={ "/graph/service/" (weft_github::encode_path(&service.id)) } { (service.name) } }
                                     td { span class={ "badge " (state_class(service.state)) } { (service.state.as_str()) } }
                                     td {
                                         @if let (ServiceState::Ready, Some(since)) = (service.state, service.ready_since_ms) { (ago(since)) }

@@ -27,7 +27,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
 
 use super::page::{Page, View};
-use crate::auth::{Scope, Token};
+use crate::auth::{Scope, Token, find_token, same};
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -280,7 +280,7 @@ pub(crate) fn check_post(
     form_key: Option<&str>,
 ) -> Result<(), Refused> {
     let key_ok = match &viewer.form_key {
-        Some(expected) => form_key.is_some_and(|given| same(given, expected)),
+        Some(expected) => form_key.is_some_and(|given| same(given.as_bytes(), expected.as_bytes())),
         None => true,
     };
     if post.same_origin && key_ok {
@@ -330,14 +330,6 @@ pub(crate) fn authorize_action(
         .name
         .clone()
         .unwrap_or_else(|| "dashboard".to_owned()))
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// A path on this server to go back to; anything else goes home.
@@ -408,12 +400,6 @@ pub(crate) struct LoginForm {
     next: Option<String>,
 }
 
-fn find_token<'a>(tokens: &'a [Token], presented: &str) -> Option<&'a Token> {
-    tokens
-        .iter()
-        .find(|token| same(token.secret.as_str(), presented.trim()))
-}
-
 pub(crate) async fn login(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -429,9 +415,9 @@ pub(crate) async fn login(
         return refused.into_response();
     }
     let next = local_path(form.next.as_deref());
-    let Some(token) = find_token(&state.settings.tokens, &form.token) else {
+    let Some(token) = find_token(&state.settings.tokens, form.token.trim()) else {
         tracing::warn!("dashboard sign-in with an unknown token");
-        let back = format!("/login?failed=1&next={}", encode_component(&next));
+        let back = format!("/login?failed=1&next={}", weft_github::encode_path(&next));
         return see_other(&back, None);
     };
     let id = state
@@ -472,20 +458,6 @@ pub(crate) async fn logout(
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     see_other("/", Some(cookie))
-}
-
-/// Percent-encodes a query value.
-pub(crate) fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(byte as char);
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use maud::html;
 
 use super::graph::load_model;
 use super::page::{Fragment, Page, View, require_read, trouble};
-use super::session::{Viewer, encode_component};
+use super::session::Viewer;
 use crate::state::AppState;
 
 /// Larger files are cut here.
@@ -23,7 +23,7 @@ pub(crate) async fn view(
     Fragment(fragment): Fragment,
     Path(file): Path<String>,
 ) -> Response {
-    let here = format!("/source/{}", encode_component(&file));
+    let here = format!("/source/{}", weft_github::encode_path(&file));
     if let Some(redirect) = require_read(&viewer, &here, fragment) {
         return redirect;
     }
