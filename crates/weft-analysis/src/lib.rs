@@ -5,6 +5,7 @@
 //! Synchronous and pure: every analysis reads a [`weft_model::Model`] and
 //! returns plain, sorted, serialisable values.
 
+mod changes;
 pub mod conflicts;
 mod cycles;
 mod explain;
@@ -13,6 +14,7 @@ mod plan;
 mod repository_graph;
 pub mod resolve;
 
+pub use changes::{Analysis, Changes, ConflictChanges, Delta, EdgeChange, PhaseChange};
 pub use conflicts::{
     Conflict, ConflictClaim, ConflictKind, STRATEGIES, StrategyOption, find_conflicts,
 };

@@ -7,7 +7,9 @@
 //! repository, then in the whole workspace; a host that names services in
 //! several other repositories is ambiguous and left out, with a note.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 
 use weft_model::config::LoadedConfig;
 use weft_model::{
@@ -54,13 +56,16 @@ pub(crate) struct Builder<'c> {
     /// The scope each entry was first declared in.
     first_scope: HashMap<usize, String>,
     traefik: Vec<usize>,
-    by_local: HashMap<(RepositoryIndex, LocalService), usize>,
+    /// Each repository's services by the local name they were declared with.
+    by_local: Vec<HashMap<LocalService, usize>>,
     /// Host name → (entry, repository, scope).
     aliases: HashMap<String, Vec<(usize, RepositoryIndex, String)>>,
-    mounts: Vec<(RepositoryIndex, usize, String)>,
+    /// Each repository's mounts: (entry, path).
+    mounts: Vec<Vec<(usize, String)>>,
     /// Synthetic nginx services by (repository, directory).
     nginx_services: HashMap<(RepositoryIndex, String), usize>,
-    edges: BTreeMap<(ServiceId, ServiceId), Edge>,
+    /// Edges by (from entry, to entry); sorted by id when finished.
+    edges: HashMap<(usize, usize), Edge>,
     claims: Vec<Claim>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -80,11 +85,11 @@ impl<'c> Builder<'c> {
             by_repository: HashMap::new(),
             first_scope: HashMap::new(),
             traefik: Vec::new(),
-            by_local: HashMap::new(),
+            by_local: Vec::new(),
             aliases: HashMap::new(),
             mounts: Vec::new(),
             nginx_services: HashMap::new(),
-            edges: BTreeMap::new(),
+            edges: HashMap::new(),
             claims: Vec::new(),
             diagnostics,
         }
@@ -94,10 +99,20 @@ impl<'c> Builder<'c> {
     pub(crate) fn build(
         mut self,
         root: std::path::PathBuf,
-        facts: Vec<(Repository, Facts)>,
+        repositories: &[Repository],
+        facts: &[&Facts],
     ) -> Model {
-        self.repositories = facts.iter().map(|(r, _)| r.clone()).collect();
-        for (index, (_, repository_facts)) in facts.iter().enumerate() {
+        self.repositories = repositories.to_vec();
+        self.by_local = vec![HashMap::new(); repositories.len()];
+        self.mounts = vec![Vec::new(); repositories.len()];
+        let declared: usize = facts.iter().map(|f| f.services.len()).sum();
+        self.entries.reserve(declared);
+        self.by_id.reserve(declared);
+        self.first_scope.reserve(declared);
+        self.aliases.reserve(declared * 2);
+        self.edges
+            .reserve(facts.iter().map(|f| f.references.len()).sum::<usize>());
+        for (index, repository_facts) in facts.iter().enumerate() {
             self.name_services(index, repository_facts);
             self.diagnostics
                 .extend(repository_facts.diagnostics.iter().cloned());
@@ -105,14 +120,14 @@ impl<'c> Builder<'c> {
         self.traefik = (0..self.entries.len())
             .filter(|&e| self.entries[e].runs("traefik"))
             .collect();
-        for (index, (_, repository_facts)) in facts.iter().enumerate() {
+        for (index, repository_facts) in facts.iter().enumerate() {
             for Mount { service, path } in &repository_facts.mounts {
-                if let Some(&entry) = self.by_local.get(&(index, service.clone())) {
-                    self.mounts.push((index, entry, path.clone()));
+                if let Some(&entry) = self.by_local[index].get(service) {
+                    self.mounts[index].push((entry, path.clone()));
                 }
             }
         }
-        for (index, (_, repository_facts)) in facts.iter().enumerate() {
+        for (index, repository_facts) in facts.iter().enumerate() {
             self.resolve_references(index, repository_facts);
             self.resolve_claims(index, repository_facts);
         }
@@ -187,8 +202,7 @@ impl<'c> Builder<'c> {
             if !target.provenance.contains(&fact.provenance) {
                 target.provenance.push(fact.provenance.clone());
             }
-            self.by_local
-                .insert((repository, fact.service.clone()), entry);
+            self.by_local[repository].insert(fact.service.clone(), entry);
             self.first_scope
                 .entry(entry)
                 .or_insert_with(|| fact.service.scope.clone());
@@ -318,9 +332,8 @@ impl<'c> Builder<'c> {
         provenance: &Provenance,
     ) -> Vec<usize> {
         match subject {
-            Subject::Service(local) => self
-                .by_local
-                .get(&(repository, local.clone()))
+            Subject::Service(local) => self.by_local[repository]
+                .get(local)
                 .copied()
                 .into_iter()
                 .collect(),
@@ -336,11 +349,10 @@ impl<'c> Builder<'c> {
     /// mounts describes an nginx of its own.
     fn file_owners(&mut self, repository: RepositoryIndex, provenance: &Provenance) -> Vec<usize> {
         let file = provenance.file.as_str();
-        let mut owners: Vec<usize> = self
-            .mounts
+        let mut owners: Vec<usize> = self.mounts[repository]
             .iter()
-            .filter(|(r, _, path)| *r == repository && is_within(file, path))
-            .map(|(_, e, _)| *e)
+            .filter(|(_, path)| is_within(file, path))
+            .map(|(e, _)| *e)
             .collect();
         owners.sort_unstable();
         owners.dedup();
@@ -482,7 +494,7 @@ impl<'c> Builder<'c> {
     }
 
     fn resolve_local(&self, repository: RepositoryIndex, local: &LocalService) -> Option<usize> {
-        if let Some(&entry) = self.by_local.get(&(repository, local.clone())) {
+        if let Some(&entry) = self.by_local[repository].get(local) {
             return Some(entry);
         }
         let candidates = self.aliases.get(&local.name.to_ascii_lowercase())?;
@@ -571,10 +583,10 @@ impl<'c> Builder<'c> {
         provenance: Provenance,
         explicit: bool,
     ) {
-        let key = (self.entries[from].id.clone(), self.entries[to].id.clone());
-        let edge = self.edges.entry(key.clone()).or_insert_with(|| Edge {
-            from: key.0,
-            to: key.1,
+        let entries = &self.entries;
+        let edge = self.edges.entry((from, to)).or_insert_with(|| Edge {
+            from: entries[from].id.clone(),
+            to: entries[to].id.clone(),
             kind,
             provenance: Vec::new(),
             explicit: false,
@@ -610,6 +622,7 @@ impl<'c> Builder<'c> {
             .collect();
         services.sort_by(|a, b| a.id.cmp(&b.id));
         let mut edges: Vec<Edge> = self.edges.into_values().collect();
+        edges.sort_unstable_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
         for edge in &mut edges {
             // weft.yaml's provenance stays first; the inferred ones follow in file order.
             let first_inferred = usize::from(edge.explicit);

@@ -144,7 +144,7 @@ pub struct EnvAssignment {
 }
 
 /// Everything one reader found.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
     pub services: Vec<ServiceFact>,
     pub references: Vec<Reference>,

@@ -19,10 +19,14 @@ pub mod compose;
 pub mod config_files;
 mod discover;
 pub mod env;
+mod incremental;
 pub mod paths;
 pub mod procfile;
 mod text;
+pub mod watch;
 pub mod workspace;
 
 pub use discover::discover;
+pub use incremental::{Update, Workspace};
+pub use watch::{Batch, WatchError, Watcher};
 pub use workspace::DiscoverError;

@@ -17,7 +17,7 @@ use crate::{kubernetes, nginx, procfile};
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Directories never descended into.
-const SKIPPED_DIRECTORIES: &[&str] = &[
+pub const SKIPPED_DIRECTORIES: &[&str] = &[
     ".git",
     ".hg",
     ".svn",
@@ -72,6 +72,20 @@ pub struct RepositoryFiles {
     pub config: Vec<(SourceFile, ConfigFormat)>,
     pub procfiles: Vec<SourceFile>,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+impl RepositoryFiles {
+    /// Every file handed to a reader, relative to the workspace root.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.compose
+            .values()
+            .flatten()
+            .chain(&self.kubernetes)
+            .chain(&self.nginx)
+            .chain(self.config.iter().map(|(file, _)| file))
+            .chain(&self.procfiles)
+            .map(|file| file.path.as_str())
+    }
 }
 
 /// Loads weft.yaml and lists the repositories of a workspace, with a
@@ -181,7 +195,8 @@ pub fn workspace_name(root: &Path, loaded: &LoadedConfig) -> String {
 }
 
 /// Whether a directory holds (at any depth) a file some reader takes.
-fn holds_readable_files(directory: &Path) -> bool {
+/// Whether any file below `directory` is one a reader takes.
+pub(crate) fn holds_readable_files(directory: &Path) -> bool {
     walk(directory).any(|path| classify(&path).is_some())
 }
 
@@ -218,6 +233,11 @@ enum FileKind {
     Nginx,
     Config(ConfigFormat),
     Procfile,
+}
+
+/// Whether some reader takes a file of this path (by its name and place).
+pub(crate) fn is_readable(path: &Path) -> bool {
+    classify(path).is_some()
 }
 
 /// Which reader takes a file, by its path.
@@ -469,13 +489,17 @@ pub fn relative_path(root: &Path, path: &Path) -> String {
     }
 }
 
-/// Runs every reader over one repository's files.
-pub fn read_repository(root: &Path, files: &RepositoryFiles) -> Facts {
+/// Runs every reader over one repository's files. Also answers the paths,
+/// relative to `root`, of the files the readers loaded besides `files` (a
+/// compose `include` or `extends` elsewhere): the facts depend on them too.
+pub fn read_repository(root: &Path, files: &RepositoryFiles) -> (Facts, BTreeSet<String>) {
     let mut facts = Facts {
         diagnostics: files.diagnostics.clone(),
         ..Facts::default()
     };
+    let loaded = std::cell::RefCell::new(BTreeSet::new());
     let load = |relative: &str| -> Option<SourceFile> {
+        loaded.borrow_mut().insert(relative.to_string());
         let text = fs_err::read_to_string(root.join(relative)).ok()?;
         Some(SourceFile::new(relative, text))
     };
@@ -563,7 +587,7 @@ pub fn read_repository(root: &Path, files: &RepositoryFiles) -> Facts {
     for file in &files.procfiles {
         facts.extend(procfile::read(file, crate::paths::parent(&file.path)));
     }
-    facts
+    (facts, loaded.into_inner())
 }
 
 /// The variables of a compose project's `.env`.

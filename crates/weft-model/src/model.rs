@@ -10,7 +10,7 @@ use crate::edge::Edge;
 use crate::resource::Claim;
 use crate::service::{Service, ServiceId};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Repository {
     pub name: String,
     /// Path relative to the workspace root.
@@ -18,7 +18,7 @@ pub struct Repository {
 }
 
 /// Every repository, service, edge and claim of a workspace.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Model {
     pub name: String,
     pub root: PathBuf,

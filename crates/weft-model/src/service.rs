@@ -11,7 +11,11 @@ pub struct ServiceId(pub String);
 
 impl ServiceId {
     pub fn new(repository: &str, name: &str) -> Self {
-        ServiceId(format!("{repository}/{name}"))
+        let mut id = String::with_capacity(repository.len() + 1 + name.len());
+        id.push_str(repository);
+        id.push('/');
+        id.push_str(name);
+        ServiceId(id)
     }
 
     pub fn as_str(&self) -> &str {

@@ -114,6 +114,19 @@ formatting) or by writing override files. Without --apply, prints the edits as u
 nothing.\n\nExit code 1 when conflicts remain that need a manual decision, or that --strategy does not fit."
     )]
     Resolve(ResolveArgs),
+    /// Keep the model in memory and print what each saved file changes
+    #[command(
+        long_about = "Read the workspace once, then watch its repositories and print, for each saved \
+file, what it changed: services and edges added or removed, conflicts that appeared, changed or went \
+away, cycles, and services whose deployment phase moved. Only the repository holding the file is read \
+again (weft.yaml reads everything again); directories discovery skips (.git, node_modules, target…) are \
+not watched.\n\n\
+With --format json, one JSON object per line: a `ready` line, then a `change` line per batch of saved \
+files (or an `error` line when weft.yaml no longer reads; the last good model stays). See docs/json.md. \
+Runs until interrupted.",
+        after_help = "Examples:\n  weft watch\n  weft watch -w examples/homelab --format json | jq -c .changes.conflicts"
+    )]
+    Watch(WatchArgs),
     /// Validate weft.yaml and every input file
     #[command(
         long_about = "Validate weft.yaml and every input file weft reads, and print each problem \
@@ -266,6 +279,19 @@ pub(crate) struct ConflictsArgs {
     pub(crate) directory: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// The workspace directory (same as -w)
+    #[arg(value_name = "WORKSPACE")]
+    pub(crate) directory: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// How long the files must be quiet before a batch of changes is read (editors write a file
+    /// in several steps)
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_duration)]
+    pub(crate) debounce: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -79,10 +79,15 @@ fn paint_err(style: Style, text: impl AsRef<str>) -> String {
     paint_if(STDERR_COLOR.load(Ordering::Relaxed), style, text)
 }
 
-/// `1 service`, `2 services`.
+/// `1 service`, `2 services`, `3 repositories`.
 pub(crate) fn count(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
+    } else if let Some(stem) = word
+        .strip_suffix('y')
+        .filter(|stem| !stem.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{n} {stem}ies")
     } else {
         format!("{n} {word}s")
     }

@@ -22,6 +22,7 @@ mod schema;
 pub(crate) mod serve;
 mod status;
 mod up;
+mod watch;
 mod why;
 
 use std::path::{Path, PathBuf};
@@ -108,6 +109,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Explain(args) => explain::run(&context, args),
         Command::Conflicts(args) => conflicts::run(&context, args),
         Command::Resolve(args) => resolve::run(&context, args),
+        Command::Watch(args) => watch::run(&context, args),
         Command::Schema => schema::run(),
         Command::Up(args) => up::run(&context, args),
         Command::Status(args) => status::run(&context, args),

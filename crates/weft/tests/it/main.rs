@@ -25,3 +25,4 @@ mod push_server;
 mod resolve;
 mod snapshots;
 mod support;
+mod watch;

@@ -1,0 +1,337 @@
+//! What changed between two analyses of a workspace: the difference an edit
+//! made to its services, edges, conflicts, cycles and deployment phases.
+//! `weft watch` prints it and `weft serve` sends it as `model` events.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use weft_model::{EdgeKind, Model, ServiceId};
+
+use crate::{Conflict, GraphError, Plan, PlanSettings, find_conflicts, plan};
+
+/// A model with its deployment plan and conflicts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub model: Model,
+    pub plan: Plan,
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Analysis {
+    /// Plans every service of `model` and finds its conflicts.
+    pub fn of(model: Model) -> Result<Self, GraphError> {
+        let plan = plan(&model, &PlanSettings::default())?;
+        let conflicts = find_conflicts(&model);
+        Ok(Analysis {
+            model,
+            plan,
+            conflicts,
+        })
+    }
+
+    /// What changed from `before` to `self`.
+    pub fn changes_since(&self, before: &Analysis) -> Changes {
+        let services = |analysis: &Analysis| -> BTreeSet<ServiceId> {
+            analysis
+                .model
+                .services
+                .iter()
+                .map(|s| s.id.clone())
+                .collect()
+        };
+        let edges = |analysis: &Analysis| -> BTreeSet<EdgeChange> {
+            analysis
+                .model
+                .edges
+                .iter()
+                .map(|e| EdgeChange {
+                    from: e.from.clone(),
+                    to: e.to.clone(),
+                    kind: e.kind,
+                })
+                .collect()
+        };
+        let cycles = |analysis: &Analysis| -> BTreeSet<Vec<ServiceId>> {
+            analysis
+                .plan
+                .cycles
+                .iter()
+                .map(|c| c.path.clone())
+                .collect()
+        };
+        let conflicts = |analysis: &Analysis| -> BTreeMap<String, Conflict> {
+            analysis
+                .conflicts
+                .iter()
+                .map(|c| (c.id.clone(), c.clone()))
+                .collect()
+        };
+        let (old_conflicts, new_conflicts) = (conflicts(before), conflicts(self));
+        let mut conflict_changes = ConflictChanges::default();
+        for (id, conflict) in &new_conflicts {
+            match old_conflicts.get(id) {
+                None => conflict_changes.added.push(conflict.clone()),
+                Some(old) if old != conflict => conflict_changes.changed.push(conflict.clone()),
+                Some(_) => {}
+            }
+        }
+        conflict_changes.removed = old_conflicts
+            .keys()
+            .filter(|id| !new_conflicts.contains_key(*id))
+            .cloned()
+            .collect();
+
+        let (old_phases, new_phases) = (phases(&before.plan), phases(&self.plan));
+        let moved: BTreeSet<&ServiceId> = old_phases
+            .keys()
+            .chain(new_phases.keys())
+            .copied()
+            .collect();
+        let phases = moved
+            .into_iter()
+            .filter_map(|service| {
+                let (from, to) = (
+                    old_phases.get(service).copied(),
+                    new_phases.get(service).copied(),
+                );
+                (from != to).then(|| PhaseChange {
+                    service: service.clone(),
+                    from,
+                    to,
+                })
+            })
+            .collect();
+        Changes {
+            services: Delta::between(services(before), services(self)),
+            edges: Delta::between(edges(before), edges(self)),
+            cycles: Delta::between(cycles(before), cycles(self)),
+            conflicts: conflict_changes,
+            phases,
+            phase_count: (before.plan.phases.len() != self.plan.phases.len())
+                .then_some([before.plan.phases.len(), self.plan.phases.len()]),
+            diagnostics: (before.model.diagnostics != self.model.diagnostics)
+                .then_some([before.model.diagnostics.len(), self.model.diagnostics.len()]),
+        }
+    }
+}
+
+fn phases(plan: &Plan) -> BTreeMap<&ServiceId, usize> {
+    plan.phases
+        .iter()
+        .flat_map(|phase| phase.services.iter().map(move |s| (s, phase.phase)))
+        .collect()
+}
+
+/// Values that appeared and disappeared, each sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delta<T> {
+    pub added: Vec<T>,
+    pub removed: Vec<T>,
+}
+
+impl<T> Default for Delta<T> {
+    fn default() -> Self {
+        Delta {
+            added: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+}
+
+impl<T: Ord + Clone> Delta<T> {
+    fn between(before: BTreeSet<T>, after: BTreeSet<T>) -> Self {
+        Delta {
+            added: after.difference(&before).cloned().collect(),
+            removed: before.difference(&after).cloned().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// An edge as a change names it: a kind that changed is one edge removed
+/// and one added.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct EdgeChange {
+    pub from: ServiceId,
+    pub to: ServiceId,
+    pub kind: EdgeKind,
+}
+
+/// Conflicts that appeared, changed (the same id, other claims or
+/// severity) or went away (by id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ConflictChanges {
+    pub added: Vec<Conflict>,
+    pub changed: Vec<Conflict>,
+    pub removed: Vec<String>,
+}
+
+impl ConflictChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// A service whose deployment phase changed; `null` where it was or is not
+/// in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhaseChange {
+    pub service: ServiceId,
+    pub from: Option<usize>,
+    pub to: Option<usize>,
+}
+
+/// Everything [`Analysis::changes_since`] found; its JSON form is a
+/// documented contract (`docs/json.md`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Changes {
+    pub services: Delta<ServiceId>,
+    pub edges: Delta<EdgeChange>,
+    /// Cycles by their path.
+    pub cycles: Delta<Vec<ServiceId>>,
+    pub conflicts: ConflictChanges,
+    /// Services whose phase changed, by id.
+    pub phases: Vec<PhaseChange>,
+    /// `[before, after]` when the number of phases changed.
+    pub phase_count: Option<[usize; 2]>,
+    /// `[before, after]` counts when the diagnostics changed.
+    pub diagnostics: Option<[usize; 2]>,
+}
+
+impl Changes {
+    /// Whether the edit changed nothing the analyses show.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+            && self.edges.is_empty()
+            && self.cycles.is_empty()
+            && self.conflicts.is_empty()
+            && self.phases.is_empty()
+            && self.phase_count.is_none()
+            && self.diagnostics.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_model::{Claim, Edge, Provenance, Resource, Rule, Service, Span};
+
+    fn service(id: &str) -> Service {
+        let (repository, name) = id.split_once('/').expect("repository/name");
+        Service {
+            id: ServiceId::new(repository, name),
+            repository: repository.to_string(),
+            name: name.to_string(),
+            sources: vec!["compose".to_string()],
+            image: None,
+            command: None,
+            aliases: Vec::new(),
+            provenance: vec![provenance()],
+        }
+    }
+
+    fn provenance() -> Provenance {
+        Provenance::new("a/compose.yaml", Span::default(), Rule::ComposeService)
+    }
+
+    fn edge(from: &str, to: &str, kind: EdgeKind) -> Edge {
+        Edge {
+            from: ServiceId(from.to_string()),
+            to: ServiceId(to.to_string()),
+            kind,
+            provenance: vec![provenance()],
+            explicit: false,
+        }
+    }
+
+    fn port(service: &str, port: u16) -> Claim {
+        Claim {
+            service: service.to_string(),
+            repository: "a".to_string(),
+            resource: Resource::HostPort {
+                platform: weft_model::Platform::Docker,
+                protocol: weft_model::Protocol::Tcp,
+                host_ip: None,
+                start: port,
+                end: port,
+            },
+            provenance: provenance(),
+        }
+    }
+
+    fn analysis(services: &[&str], edges: Vec<Edge>, claims: Vec<Claim>) -> Analysis {
+        Analysis::of(Model {
+            services: services.iter().map(|s| service(s)).collect(),
+            edges,
+            claims,
+            ..Model::default()
+        })
+        .expect("analysis")
+    }
+
+    #[test]
+    fn an_unchanged_model_has_no_changes() {
+        let one = analysis(
+            &["a/web", "a/db"],
+            vec![edge("a/web", "a/db", EdgeKind::Required)],
+            vec![],
+        );
+        assert!(one.changes_since(&one.clone()).is_empty());
+    }
+
+    #[test]
+    fn services_edges_phases_and_conflicts_are_told_apart() {
+        let before = analysis(
+            &["a/web", "a/db"],
+            vec![edge("a/web", "a/db", EdgeKind::Optional)],
+            vec![port("a/web", 8080)],
+        );
+        let after = analysis(
+            &["a/web", "a/db", "a/cache"],
+            vec![
+                edge("a/web", "a/db", EdgeKind::Required),
+                edge("a/db", "a/cache", EdgeKind::Required),
+            ],
+            vec![port("a/web", 8080), port("a/cache", 8080)],
+        );
+        let changes = after.changes_since(&before);
+        assert_eq!(changes.services.added, [ServiceId("a/cache".into())]);
+        assert!(changes.services.removed.is_empty());
+        // A kind that changed is one edge out and one in.
+        assert_eq!(changes.edges.added.len(), 2);
+        assert_eq!(
+            changes.edges.removed,
+            [EdgeChange {
+                from: ServiceId("a/web".into()),
+                to: ServiceId("a/db".into()),
+                kind: EdgeKind::Optional,
+            }]
+        );
+        assert_eq!(changes.conflicts.added.len(), 1, "{changes:?}");
+        assert_eq!(changes.phase_count, Some([2, 3]));
+        let moved: Vec<(&str, Option<usize>, Option<usize>)> = changes
+            .phases
+            .iter()
+            .map(|p| (p.service.as_str(), p.from, p.to))
+            .collect();
+        assert_eq!(
+            moved,
+            [
+                ("a/cache", None, Some(1)),
+                ("a/db", Some(1), Some(2)),
+                ("a/web", Some(2), Some(3)),
+            ]
+        );
+        // And back: the same changes the other way round.
+        let back = before.changes_since(&after);
+        assert_eq!(back.services.removed, [ServiceId("a/cache".into())]);
+        assert_eq!(
+            back.conflicts.removed,
+            [changes.conflicts.added[0].id.clone()]
+        );
+        assert!(!back.is_empty());
+    }
+}
