@@ -129,9 +129,9 @@
   source.addEventListener('lagged', schedule);
   source.onopen = () => {
     setStatus('on', 'live');
-    // After a reconnect the view may be behind; and `services` events are
-    // not replayed, so a view of them looks once the stream is open.
-    if (opened || kinds.includes('services')) schedule();
+    // After a reconnect the view may be behind; and `services` and `model`
+    // events are not replayed, so a view of them looks once the stream is open.
+    if (opened || kinds.includes('services') || kinds.includes('model')) schedule();
     opened = true;
   };
   source.onerror = () => {

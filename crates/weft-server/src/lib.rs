@@ -7,6 +7,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
+mod live;
 mod metrics;
 mod monitor;
 mod repository_plan;

@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use weft_store::Coordinator;
 
 use crate::dashboard::{LaunchView, Sessions};
+use crate::live::LiveModel;
 use crate::settings::ServeSettings;
 
 #[derive(Debug, Clone)]
@@ -15,6 +16,8 @@ pub struct AppState {
     pub settings: Arc<ServeSettings>,
     pub started: Instant,
     pub(crate) dashboard: Arc<DashboardState>,
+    /// The workspace model, kept current while `serve` runs.
+    pub(crate) model: Arc<LiveModel>,
 }
 
 /// The dashboard's share: its sign-in sessions, and the launched stack of
@@ -35,6 +38,7 @@ impl AppState {
                 sessions: Sessions::default(),
                 launch: watch::channel(None).0,
             }),
+            model: Arc::new(LiveModel::default()),
         }
     }
 }

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::{Markup, PreEscaped, html};
-use weft_analysis::{Conflict, Explanation, Plan, PlanSettings};
+use weft_analysis::{Analysis, Conflict, Explanation, Plan};
 use weft_model::{EdgeKind, Model, Provenance, ServiceId};
 
 use super::layered::{Layering, place};
@@ -32,13 +33,22 @@ const PALETTE: [&str; 10] = [
     "#0d9488", "#7c3aed",
 ];
 
-/// The workspace as the server reads it now, off the async runtime.
-pub(crate) async fn load_model(state: &AppState) -> Result<Model, String> {
+/// The workspace with its plan and conflicts: as the server holds it while
+/// it watches the files, else read now, off the async runtime.
+pub(crate) async fn load_analysis(state: &AppState) -> Result<Arc<Analysis>, String> {
+    if let Some(analysis) = state.model.current() {
+        return Ok(analysis);
+    }
     let root = state.settings.workspace.clone();
-    tokio::task::spawn_blocking(move || weft_discover::discover(&root))
-        .await
-        .map_err(|error| error.to_string())?
-        .map_err(|error| format!("cannot read the server's workspace: {error}"))
+    tokio::task::spawn_blocking(move || {
+        let model = weft_discover::discover(&root)
+            .map_err(|error| format!("cannot read the server's workspace: {error}"))?;
+        Analysis::of(model)
+            .map(Arc::new)
+            .map_err(|error| error.to_string())
+    })
+    .await
+    .map_err(|error| error.to_string())?
 }
 
 /// Where a provenance points, as a link to the source view.
@@ -55,28 +65,6 @@ fn service_href(id: &str) -> String {
     format!("/graph/service/{}", weft_github::encode_path(id))
 }
 
-struct Analysed {
-    model: Model,
-    plan: Plan,
-    conflicts: Vec<Conflict>,
-}
-
-async fn analyse(state: &AppState) -> Result<Analysed, String> {
-    let model = load_model(state).await?;
-    tokio::task::spawn_blocking(move || {
-        let plan = weft_analysis::plan(&model, &PlanSettings::default())
-            .map_err(|error| error.to_string())?;
-        let conflicts = weft_analysis::find_conflicts(&model);
-        Ok(Analysed {
-            model,
-            plan,
-            conflicts,
-        })
-    })
-    .await
-    .map_err(|error| error.to_string())?
-}
-
 pub(crate) async fn view(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -86,24 +74,24 @@ pub(crate) async fn view(
         return redirect;
     }
     let since = state.coordinator.store().last_event_id().await.ok();
-    let body = match analyse(&state).await {
-        Ok(analysed) => body(&analysed),
+    let body = match load_analysis(&state).await {
+        Ok(analysis) => body(&analysis),
         Err(message) => html! { h1 { "Graph" } (trouble(&message)) },
     };
-    // A resolution applied through the server changes the files: the graph
-    // is read again. (Edits made outside the server show on the next load.)
+    // The server watches the files: any change to the model, by a
+    // resolution applied here or an edit anywhere, sends a `model` event.
     Page::new(View::Graph, "Graph", body)
-        .live(&["operation:resolution"])
+        .live(&["model", "operation:resolution"])
         .since(since)
         .render(&viewer, fragment)
 }
 
-fn body(analysed: &Analysed) -> Markup {
-    let Analysed {
+fn body(analysis: &Analysis) -> Markup {
+    let Analysis {
         model,
         plan,
         conflicts,
-    } = analysed;
+    } = analysis;
     let in_conflict: BTreeSet<&str> = conflicts
         .iter()
         .flat_map(|c| c.claims.iter().map(|claim| claim.service.as_str()))
@@ -429,14 +417,15 @@ pub(crate) async fn service(
     if let Some(redirect) = require_read(&viewer, &path, fragment) {
         return redirect;
     }
-    let explained = match load_model(&state).await {
-        Ok(model) => tokio::task::spawn_blocking(move || {
+    let explained = match load_analysis(&state).await {
+        Ok(analysis) => tokio::task::spawn_blocking(move || {
+            let model = &analysis.model;
             let id = model
                 .lookup(&name)
                 .map(|s| s.id.clone())
                 .map_err(|error| error.to_string())?;
             let explanation =
-                weft_analysis::explain(&model, &id).map_err(|error| error.to_string())?;
+                weft_analysis::explain(model, &id).map_err(|error| error.to_string())?;
             let service = model.service(&id).cloned();
             Ok::<_, String>((service, explanation))
         })

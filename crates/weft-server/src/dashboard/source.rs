@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::html;
 
-use super::graph::load_model;
+use super::graph::load_analysis;
 use super::page::{Fragment, Page, View, require_read, trouble};
 use super::session::Viewer;
 use crate::state::AppState;
@@ -27,8 +27,9 @@ pub(crate) async fn view(
     if let Some(redirect) = require_read(&viewer, &here, fragment) {
         return redirect;
     }
-    let read = match load_model(&state).await {
-        Ok(model) => {
+    let read = match load_analysis(&state).await {
+        Ok(analysis) => {
+            let model = &analysis.model;
             let known: BTreeSet<&str> = model
                 .edges
                 .iter()

@@ -20,14 +20,26 @@ use crate::error::ApiError;
 use crate::extract::{Body, Params};
 use crate::state::AppState;
 
-/// Runs `work` on the workspace off the async runtime, as an operation of
-/// `kind`.
+/// Runs `work` on the workspace as read now, off the async runtime, as an
+/// operation of `kind`: for work that writes files from what it read.
 pub(crate) async fn tracked<T: Send + 'static>(
     state: &AppState,
     kind: &'static str,
-    work: impl FnOnce(Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
+    work: impl FnOnce(&Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tracked_with_id(state, kind, work)
+        .await
+        .map(|(_, value)| value)
+}
+
+/// [`tracked`] for work that only reads: on the model the server holds
+/// while it watches the files, when it holds one.
+pub(crate) async fn tracked_read<T: Send + 'static>(
+    state: &AppState,
+    kind: &'static str,
+    work: impl FnOnce(&Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    run_tracked(state, kind, state.model.current(), work)
         .await
         .map(|(_, value)| value)
 }
@@ -38,12 +50,24 @@ pub(crate) async fn tracked<T: Send + 'static>(
 pub(crate) async fn tracked_with_id<T: Send + 'static>(
     state: &AppState,
     kind: &'static str,
-    work: impl FnOnce(Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
+    work: impl FnOnce(&Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
+) -> Result<(String, T), ApiError> {
+    run_tracked(state, kind, None, work).await
+}
+
+async fn run_tracked<T: Send + 'static>(
+    state: &AppState,
+    kind: &'static str,
+    held: Option<std::sync::Arc<weft_analysis::Analysis>>,
+    work: impl FnOnce(&Model, PathBuf) -> Result<(T, Value), ApiError> + Send + 'static,
 ) -> Result<(String, T), ApiError> {
     let store = state.coordinator.store();
     let operation = store.start_operation(kind, None).await?;
     let root = state.settings.workspace.clone();
     let result = tokio::task::spawn_blocking(move || {
+        if let Some(analysis) = held {
+            return work(&analysis.model, root);
+        }
         let model = weft_discover::discover(&root).map_err(|error| {
             ApiError::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -51,7 +75,7 @@ pub(crate) async fn tracked_with_id<T: Send + 'static>(
                 format!("cannot read the server's workspace: {error}"),
             )
         })?;
-        work(model, root)
+        work(&model, root)
     })
     .await
     .map_err(|error| ApiError::internal(&error))?;
@@ -158,8 +182,8 @@ pub(crate) async fn dependencies(
     _: Authorized<ReadScope>,
     Params(query): Params<DependencyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let services = tracked(&state, "analysis", move |model, _| {
-        let services = dependencies_of(&model, &query)?;
+    let services = tracked_read(&state, "analysis", move |model, _| {
+        let services = dependencies_of(model, &query)?;
         let summary = json!({"analysis": "dependencies", "services": services.len()});
         Ok((services, summary))
     })
@@ -172,8 +196,8 @@ pub(crate) async fn conflicts(
     _: Authorized<ReadScope>,
 ) -> Result<Json<Value>, ApiError> {
     let metrics_state = state.clone();
-    let conflicts = tracked(&state, "analysis", |model, _| {
-        let conflicts = find_conflicts(&model);
+    let conflicts = tracked_read(&state, "analysis", |model, _| {
+        let conflicts = find_conflicts(model);
         let summary = json!({"analysis": "conflicts", "conflicts": conflicts.len()});
         Ok((conflicts, summary))
     })
@@ -222,8 +246,8 @@ pub(crate) async fn plan(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let plan = tracked(&state, "analysis", move |model, _| {
-        let plan = plan_of(&model, &services)?;
+    let plan = tracked_read(&state, "analysis", move |model, _| {
+        let plan = plan_of(model, &services)?;
         let summary = json!({"analysis": "plan", "phases": plan.phases.len()});
         Ok((plan, summary))
     })
@@ -317,18 +341,16 @@ pub(crate) async fn resolve_with(
         authorize(state, headers, Scope::Admin, false)?;
     }
     let result = tracked(state, "resolution", move |model, root| {
-        let (conflicts, settings) = selection(find_conflicts(&model), body)?;
+        let (conflicts, settings) = selection(find_conflicts(model), body)?;
         let read = |file: &str| std::fs::read_to_string(root.join(file));
         let plan =
-            plan_resolutions(&model, &conflicts, &settings, &read).map_err(
-                |error| match error {
-                    weft_analysis::ResolveError::UnknownConflict { .. }
-                    | weft_analysis::ResolveError::UnknownStrategy { .. } => {
-                        ApiError::bad_request("invalid", error.to_string())
-                    }
-                    other => ApiError::internal(&other),
-                },
-            )?;
+            plan_resolutions(model, &conflicts, &settings, &read).map_err(|error| match error {
+                weft_analysis::ResolveError::UnknownConflict { .. }
+                | weft_analysis::ResolveError::UnknownStrategy { .. } => {
+                    ApiError::bad_request("invalid", error.to_string())
+                }
+                other => ApiError::internal(&other),
+            })?;
         let diff = plan.unified_diff();
         if apply {
             plan.apply(&root)

@@ -82,5 +82,12 @@ pub(crate) async fn stream(
             .event("services")
             .data(serde_json::json!({"up": view.is_some(), "services": services}).to_string()))
     });
-    Ok(Sse::new(replay.chain(live).merge(services)).keep_alive(KeepAlive::default()))
+    let model = BroadcastStream::new(state.model.subscribe()).map(|item| {
+        let data = match item {
+            Ok(data) => data.to_string(),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => format!("{{\"missed\":{missed}}}"),
+        };
+        Ok(SseEvent::default().event("model").data(data))
+    });
+    Ok(Sse::new(replay.chain(live).merge(services).merge(model)).keep_alive(KeepAlive::default()))
 }

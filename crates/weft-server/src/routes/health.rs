@@ -47,6 +47,16 @@ pub(crate) async fn detailed(
         "active_operations": stats.active_operations,
         "unacknowledged_alerts": stats.unacknowledged_alerts,
         "event_subscribers": local.subscribers,
+        "model": match state.model.current() {
+            Some(analysis) => json!({
+                "watching": true,
+                "services": analysis.model.services.len(),
+                "edges": analysis.model.edges.len(),
+                "conflicts": analysis.conflicts.len(),
+                "phases": analysis.plan.phases.len(),
+            }),
+            None => json!({"watching": false}),
+        },
         "memory": {"resident_bytes": crate::metrics::resident_bytes()},
         "version": env!("CARGO_PKG_VERSION"),
     });

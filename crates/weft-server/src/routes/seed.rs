@@ -19,7 +19,7 @@ use weft_store::metrics::Metrics;
 use weft_store::time::{now_ms, rfc3339};
 use weft_store::{OperationFilter, OperationStatus};
 
-use super::analysis::{self, DependencyQuery, ResolveBody, tracked, tracked_with_id};
+use super::analysis::{self, DependencyQuery, ResolveBody, tracked_read, tracked_with_id};
 use super::records::{self, AlertQuery, OperationQuery};
 use crate::auth::{AdminScope, Authorized, HealthAccess, ReadScope, WriteScope};
 use crate::error::ApiError;
@@ -76,8 +76,8 @@ pub(crate) async fn dependencies(
 ) -> Result<Json<Value>, ApiError> {
     let include = query.include_transitive.unwrap_or(false);
     let named = repository_list(query.repositories.as_deref());
-    let body = tracked(&state, "analysis", move |model, _| {
-        let graph = RepositoryGraph::new(&model);
+    let body = tracked_read(&state, "analysis", move |model, _| {
+        let graph = RepositoryGraph::new(model);
         let named = known_repositories(&graph, named)?;
         let plan = graph.plan(&named, None);
         let mut direct = Map::new();
@@ -245,7 +245,7 @@ pub(crate) async fn coordinate_deployment(
     let recorded = recorded_deployments(&state).await?;
     let requested = body.repositories;
     let (id, mut coordination) = tracked_with_id(&state, "coordination", move |model, _| {
-        let graph = RepositoryGraph::new(&model);
+        let graph = RepositoryGraph::new(model);
         let mut named: Vec<String> = Vec::new();
         for name in requested {
             if !named.contains(&name) {
@@ -279,7 +279,7 @@ pub(crate) async fn coordinate_deployment(
             )
             .with_details(json!({"circularDependencies": blocking})));
         }
-        let conflicts = conflicts_among(find_conflicts(&model), &named_set);
+        let conflicts = conflicts_among(find_conflicts(model), &named_set);
         if !conflicts.is_empty() && !ignore_conflicts {
             let ids: Vec<&str> = conflicts.iter().map(|c| c.id.as_str()).collect();
             return Err(ApiError::new(
@@ -372,11 +372,11 @@ pub(crate) async fn resource_conflicts(
     Params(query): Params<ConflictQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let named = repository_list(query.repositories.as_deref());
-    let (repositories, conflicts) = tracked(&state, "analysis", move |model, _| {
-        let graph = RepositoryGraph::new(&model);
+    let (repositories, conflicts) = tracked_read(&state, "analysis", move |model, _| {
+        let graph = RepositoryGraph::new(model);
         let filter = !named.is_empty();
         let named = known_repositories(&graph, named)?;
-        let mut conflicts = find_conflicts(&model);
+        let mut conflicts = find_conflicts(model);
         if filter {
             conflicts = conflicts_among(conflicts, &named.iter().map(String::as_str).collect());
         }

@@ -230,3 +230,77 @@ fn writes_of_another_process_on_the_store_file_reach_the_stream() {
     let lease = waiter.join().unwrap().expect("the waiter is granted");
     assert_eq!(lease.token, 2);
 }
+
+/// Polls `/api/v1/health/detailed` until the server holds the workspace's
+/// model, answering its `model` section.
+fn held_model(server: &TestServer) -> serde_json::Value {
+    crate::support::eventually("the server to hold the model", FRAME, || {
+        let (status, body) = http(server.address, "GET", "/api/v1/health/detailed", &[], None);
+        assert_eq!(status, 200, "{body}");
+        let detailed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (detailed["model"]["watching"] == true).then(|| detailed["model"].clone())
+    })
+}
+
+#[test]
+fn a_saved_file_streams_a_model_event_and_the_analysis_answers_from_the_new_model() {
+    let workspace = tempfile::tempdir().unwrap();
+    let root = workspace.path().to_path_buf();
+    let write = |relative: &str, text: &str| {
+        let path = root.join(relative);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "api/compose.yaml",
+        "services:\n  api:\n    image: api\n    ports: [\"8080:80\"]\n",
+    );
+    let served = root.clone();
+    let server = TestServer::start(move |settings| settings.workspace = served);
+    let held = held_model(&server);
+    assert_eq!(held["services"], 1, "{held}");
+    assert_eq!(held["conflicts"], 0);
+    let mut live = EventStream::open(server.address, None, None);
+
+    // Another repository publishing the same port.
+    write(
+        "web/compose.yaml",
+        "services:\n  web:\n    image: nginx\n    ports: [\"8080:80\"]\n",
+    );
+    let frame = until(&mut live, "model").pop().unwrap();
+    assert_eq!(frame.id, None, "model events are not stored: {frame:?}");
+    let data = &frame.data;
+    // The file, and the new directory when its event came in the same batch.
+    let paths = data["paths"].as_array().unwrap();
+    assert!(paths.contains(&json!("web/compose.yaml")), "{data}");
+    assert_eq!(data["reread"], json!(["web"]));
+    assert_eq!(data["changes"]["services"]["added"], json!(["web/web"]));
+    let added = data["changes"]["conflicts"]["added"].as_array().unwrap();
+    assert_eq!(added.len(), 1, "{data}");
+    assert_eq!(
+        (data["services"].clone(), data["conflicts"].clone()),
+        (json!(2), json!(1))
+    );
+
+    // The analysis routes answer from the model the server now holds.
+    let (status, body) = http(
+        server.address,
+        "GET",
+        "/api/v1/analysis/conflicts",
+        &[],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let conflicts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(conflicts["conflicts"][0]["id"], added[0]["id"]);
+
+    // A weft.yaml that no longer reads: an error event, and the last good
+    // model stays.
+    write("weft.yaml", "repositories: [unclosed\n");
+    let frame = until(&mut live, "model").pop().unwrap();
+    assert!(
+        frame.data["error"].as_str().unwrap().contains("weft.yaml"),
+        "{frame:?}"
+    );
+    assert_eq!(held_model(&server)["services"], 2);
+}

@@ -1023,6 +1023,7 @@ async fn health_operations_and_cleanup() {
             "active_operations",
             "event_subscribers",
             "memory",
+            "model",
             "resources",
             "status",
             "store",
@@ -1037,6 +1038,8 @@ async fn health_operations_and_cleanup() {
     assert_eq!(detailed["store"]["backend"], "sqlite", "{detailed}");
     assert_eq!(detailed["store"]["reachable"], true, "{detailed}");
     assert!(detailed["memory"]["resident_bytes"].as_u64().unwrap() > 0);
+    // The harness does not run `serve`, which watches the workspace.
+    assert_eq!(detailed["model"], json!({"watching": false}), "{detailed}");
     assert_eq!(detailed, {
         let mut v1 = ok(&h.get("/api/v1/health/detailed").await);
         v1["uptime_seconds"] = detailed["uptime_seconds"].clone();

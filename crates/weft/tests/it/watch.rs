@@ -148,3 +148,33 @@ fn saved_files_print_what_they_change_and_a_broken_weft_yaml_keeps_the_last_mode
         "only the name changed: {change}"
     );
 }
+
+#[test]
+fn the_example_shows_a_conflict_come_and_go() {
+    let output = Command::new("sh")
+        .arg(crate::support::repository_root().join("examples/watch/run.sh"))
+        .env("WEFT", env!("CARGO_BIN_EXE_weft"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let changes: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("  +") || line.starts_with("  -"))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "  + service infra/extra",
+            "  + conflict port:docker/tcp/9090 (error): host port tcp/9090 (docker) is published by infra/extra, monitoring/prometheus",
+            "  - conflict port:docker/tcp/9090",
+            "  - service infra/extra",
+        ],
+        "{stdout}"
+    );
+}
