@@ -3,6 +3,7 @@
 //! `weft watch` prints it and `weft serve` sends it as `model` events.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use weft_model::{EdgeKind, Model, ServiceId};
@@ -12,14 +13,16 @@ use crate::{Conflict, GraphError, Plan, PlanSettings, find_conflicts, plan};
 /// A model with its deployment plan and conflicts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
-    pub model: Model,
+    /// Shared with whoever holds the model, not copied.
+    pub model: Arc<Model>,
     pub plan: Plan,
     pub conflicts: Vec<Conflict>,
 }
 
 impl Analysis {
     /// Plans every service of `model` and finds its conflicts.
-    pub fn of(model: Model) -> Result<Self, GraphError> {
+    pub fn of(model: impl Into<Arc<Model>>) -> Result<Self, GraphError> {
+        let model = model.into();
         let plan = plan(&model, &PlanSettings::default())?;
         let conflicts = find_conflicts(&model);
         Ok(Analysis {
@@ -29,56 +32,28 @@ impl Analysis {
         })
     }
 
-    /// What changed from `before` to `self`.
+    /// What changed from `before` to `self`. Only what differs is copied.
     pub fn changes_since(&self, before: &Analysis) -> Changes {
-        let services = |analysis: &Analysis| -> BTreeSet<ServiceId> {
-            analysis
-                .model
-                .services
-                .iter()
-                .map(|s| s.id.clone())
-                .collect()
+        let edge = |(from, to, kind): (&ServiceId, &ServiceId, EdgeKind)| EdgeChange {
+            from: from.clone(),
+            to: to.clone(),
+            kind,
         };
-        let edges = |analysis: &Analysis| -> BTreeSet<EdgeChange> {
-            analysis
-                .model
-                .edges
-                .iter()
-                .map(|e| EdgeChange {
-                    from: e.from.clone(),
-                    to: e.to.clone(),
-                    kind: e.kind,
-                })
-                .collect()
-        };
-        let cycles = |analysis: &Analysis| -> BTreeSet<Vec<ServiceId>> {
-            analysis
-                .plan
-                .cycles
-                .iter()
-                .map(|c| c.path.clone())
-                .collect()
-        };
-        let conflicts = |analysis: &Analysis| -> BTreeMap<String, Conflict> {
-            analysis
-                .conflicts
-                .iter()
-                .map(|c| (c.id.clone(), c.clone()))
-                .collect()
-        };
-        let (old_conflicts, new_conflicts) = (conflicts(before), conflicts(self));
+        let (old_conflicts, new_conflicts) = (conflicts_by_id(before), conflicts_by_id(self));
         let mut conflict_changes = ConflictChanges::default();
         for (id, conflict) in &new_conflicts {
             match old_conflicts.get(id) {
-                None => conflict_changes.added.push(conflict.clone()),
-                Some(old) if old != conflict => conflict_changes.changed.push(conflict.clone()),
+                None => conflict_changes.added.push((*conflict).clone()),
+                Some(old) if old != conflict => {
+                    conflict_changes.changed.push((*conflict).clone());
+                }
                 Some(_) => {}
             }
         }
         conflict_changes.removed = old_conflicts
             .keys()
             .filter(|id| !new_conflicts.contains_key(*id))
-            .cloned()
+            .map(|id| (*id).to_string())
             .collect();
 
         let (old_phases, new_phases) = (phases(&before.plan), phases(&self.plan));
@@ -102,9 +77,9 @@ impl Analysis {
             })
             .collect();
         Changes {
-            services: Delta::between(services(before), services(self)),
-            edges: Delta::between(edges(before), edges(self)),
-            cycles: Delta::between(cycles(before), cycles(self)),
+            services: Delta::between(service_ids(before), service_ids(self), |id| id.clone()),
+            edges: Delta::between(edge_keys(before), edge_keys(self), edge),
+            cycles: Delta::between(cycle_paths(before), cycle_paths(self), |path| path.clone()),
             conflicts: conflict_changes,
             phases,
             phase_count: (before.plan.phases.len() != self.plan.phases.len())
@@ -113,6 +88,31 @@ impl Analysis {
                 .then_some([before.model.diagnostics.len(), self.model.diagnostics.len()]),
         }
     }
+}
+
+fn service_ids(analysis: &Analysis) -> Vec<&ServiceId> {
+    analysis.model.services.iter().map(|s| &s.id).collect()
+}
+
+fn edge_keys(analysis: &Analysis) -> Vec<(&ServiceId, &ServiceId, EdgeKind)> {
+    analysis
+        .model
+        .edges
+        .iter()
+        .map(|e| (&e.from, &e.to, e.kind))
+        .collect()
+}
+
+fn cycle_paths(analysis: &Analysis) -> Vec<&Vec<ServiceId>> {
+    analysis.plan.cycles.iter().map(|c| &c.path).collect()
+}
+
+fn conflicts_by_id(analysis: &Analysis) -> BTreeMap<&str, &Conflict> {
+    analysis
+        .conflicts
+        .iter()
+        .map(|c| (c.id.as_str(), c))
+        .collect()
 }
 
 fn phases(plan: &Plan) -> BTreeMap<&ServiceId, usize> {
@@ -138,12 +138,31 @@ impl<T> Default for Delta<T> {
     }
 }
 
-impl<T: Ord + Clone> Delta<T> {
-    fn between(before: BTreeSet<T>, after: BTreeSet<T>) -> Self {
-        Delta {
-            added: after.difference(&before).cloned().collect(),
-            removed: before.difference(&after).cloned().collect(),
+impl<T> Delta<T> {
+    /// What is in `after` and not `before`, and the other way round, each
+    /// made a `T` by `own`. Sorts both lists (models keep their services
+    /// and edges sorted already, so this is a pass over each).
+    fn between<K: Ord + Copy>(mut before: Vec<K>, mut after: Vec<K>, own: impl Fn(K) -> T) -> Self {
+        before.sort_unstable();
+        after.sort_unstable();
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        let (mut old, mut new) = (before.into_iter().peekable(), after.into_iter().peekable());
+        loop {
+            match (old.peek(), new.peek()) {
+                (Some(a), Some(b)) => match a.cmp(b) {
+                    std::cmp::Ordering::Less => removed.push(own(old.next().expect("peeked"))),
+                    std::cmp::Ordering::Greater => added.push(own(new.next().expect("peeked"))),
+                    std::cmp::Ordering::Equal => {
+                        old.next();
+                        new.next();
+                    }
+                },
+                (Some(_), None) => removed.push(own(old.next().expect("peeked"))),
+                (None, Some(_)) => added.push(own(new.next().expect("peeked"))),
+                (None, None) => break,
+            }
         }
+        Delta { added, removed }
     }
 
     pub fn is_empty(&self) -> bool {

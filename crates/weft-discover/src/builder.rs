@@ -7,6 +7,7 @@
 //! repository, then in the whole workspace; a host that names services in
 //! several other repositories is ambiguous and left out, with a note.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::{HashMap, HashMapExt};
@@ -27,7 +28,7 @@ struct Entry {
     id: ServiceId,
     repository: String,
     name: String,
-    sources: BTreeSet<String>,
+    sources: BTreeSet<&'static str>,
     image: Option<String>,
     command: Option<String>,
     aliases: BTreeSet<String>,
@@ -45,7 +46,9 @@ impl Entry {
 /// An index into the repositories and their facts.
 type RepositoryIndex = usize;
 
-pub(crate) struct Builder<'c> {
+/// Host names and scopes are borrowed from the facts (`'f`) where they can
+/// be: a model of ten thousand services has tens of thousands of them.
+pub(crate) struct Builder<'c, 'f> {
     config: &'c LoadedConfig,
     name: String,
     repositories: Vec<Repository>,
@@ -54,12 +57,12 @@ pub(crate) struct Builder<'c> {
     /// Entries of each repository.
     by_repository: HashMap<RepositoryIndex, Vec<usize>>,
     /// The scope each entry was first declared in.
-    first_scope: HashMap<usize, String>,
+    first_scope: HashMap<usize, &'f str>,
     traefik: Vec<usize>,
     /// Each repository's services by the local name they were declared with.
-    by_local: Vec<HashMap<LocalService, usize>>,
+    by_local: Vec<HashMap<&'f LocalService, usize>>,
     /// Host name → (entry, repository, scope).
-    aliases: HashMap<String, Vec<(usize, RepositoryIndex, String)>>,
+    aliases: HashMap<Cow<'f, str>, Vec<Alias<'f>>>,
     /// Each repository's mounts: (entry, path).
     mounts: Vec<Vec<(usize, String)>>,
     /// Synthetic nginx services by (repository, directory).
@@ -70,7 +73,10 @@ pub(crate) struct Builder<'c> {
     diagnostics: Vec<Diagnostic>,
 }
 
-impl<'c> Builder<'c> {
+/// A service a host name reaches: (entry, repository, scope).
+type Alias<'f> = (usize, RepositoryIndex, Cow<'f, str>);
+
+impl<'c, 'f> Builder<'c, 'f> {
     pub(crate) fn new(
         config: &'c LoadedConfig,
         name: String,
@@ -100,7 +106,7 @@ impl<'c> Builder<'c> {
         mut self,
         root: std::path::PathBuf,
         repositories: &[Repository],
-        facts: &[&Facts],
+        facts: &[&'f Facts],
     ) -> Model {
         self.repositories = repositories.to_vec();
         self.by_local = vec![HashMap::new(); repositories.len()];
@@ -112,7 +118,7 @@ impl<'c> Builder<'c> {
         self.aliases.reserve(declared * 2);
         self.edges
             .reserve(facts.iter().map(|f| f.references.len()).sum::<usize>());
-        for (index, repository_facts) in facts.iter().enumerate() {
+        for (index, &repository_facts) in facts.iter().enumerate() {
             self.name_services(index, repository_facts);
             self.diagnostics
                 .extend(repository_facts.diagnostics.iter().cloned());
@@ -120,14 +126,14 @@ impl<'c> Builder<'c> {
         self.traefik = (0..self.entries.len())
             .filter(|&e| self.entries[e].runs("traefik"))
             .collect();
-        for (index, repository_facts) in facts.iter().enumerate() {
+        for (index, &repository_facts) in facts.iter().enumerate() {
             for Mount { service, path } in &repository_facts.mounts {
                 if let Some(&entry) = self.by_local[index].get(service) {
                     self.mounts[index].push((entry, path.clone()));
                 }
             }
         }
-        for (index, repository_facts) in facts.iter().enumerate() {
+        for (index, &repository_facts) in facts.iter().enumerate() {
             self.resolve_references(index, repository_facts);
             self.resolve_claims(index, repository_facts);
         }
@@ -139,7 +145,7 @@ impl<'c> Builder<'c> {
     /// kind (one compose project, one namespace) is one service, merged across
     /// kinds; a name declared in several compose projects or namespaces of
     /// one repository is qualified by its project directory or namespace.
-    fn name_services(&mut self, repository: RepositoryIndex, facts: &Facts) {
+    fn name_services(&mut self, repository: RepositoryIndex, facts: &'f Facts) {
         let repository_name = self.repositories[repository].name.clone();
         let repository_path = self.repositories[repository].path.clone();
         let mut scopes_by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -194,7 +200,7 @@ impl<'c> Builder<'c> {
                 }
             };
             let target = &mut self.entries[entry];
-            target.sources.insert(fact.source.as_str().to_string());
+            target.sources.insert(fact.source.as_str());
             target.image = target.image.take().or_else(|| fact.image.clone());
             target.command = target.command.take().or_else(|| fact.command.clone());
             target.aliases.extend(fact.aliases.iter().cloned());
@@ -202,30 +208,37 @@ impl<'c> Builder<'c> {
             if !target.provenance.contains(&fact.provenance) {
                 target.provenance.push(fact.provenance.clone());
             }
-            self.by_local[repository].insert(fact.service.clone(), entry);
-            self.first_scope
-                .entry(entry)
-                .or_insert_with(|| fact.service.scope.clone());
-            let scope = fact.service.scope.clone();
-            let mut hosts: Vec<String> = fact.aliases.clone();
-            hosts.push(fact.service.name.to_ascii_lowercase());
+            self.by_local[repository].insert(&fact.service, entry);
+            let scope = fact.service.scope.as_str();
+            self.first_scope.entry(entry).or_insert(scope);
+            let name = &fact.service.name;
+            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(name.as_str())
+            };
+            let hosts = fact
+                .aliases
+                .iter()
+                .map(|alias| Cow::Borrowed(alias.as_str()))
+                .chain([name]);
             for host in hosts {
                 let slot = self.aliases.entry(host).or_default();
                 if !slot.iter().any(|(e, _, s)| *e == entry && *s == scope) {
-                    slot.push((entry, repository, scope.clone()));
+                    slot.push((entry, repository, Cow::Borrowed(scope)));
                 }
             }
         }
     }
 
-    fn resolve_references(&mut self, repository: RepositoryIndex, facts: &Facts) {
+    fn resolve_references(&mut self, repository: RepositoryIndex, facts: &'f Facts) {
         for reference in &facts.references {
             let from = self.subjects(repository, &reference.from, &reference.provenance);
             if from.is_empty() {
                 continue;
             }
             let scope = match &reference.from {
-                Subject::Service(local) => Some(local.scope.clone()),
+                Subject::Service(local) => Some(local.scope.as_str()),
                 _ => from.first().and_then(|&e| self.scope_of(e)),
             };
             let targets: Vec<usize> = match &reference.target {
@@ -236,15 +249,12 @@ impl<'c> Builder<'c> {
                         continue;
                     }
                 },
-                Target::Host(host) => match self.resolve_host(
-                    repository,
-                    scope.as_deref(),
-                    host,
-                    &reference.provenance,
-                ) {
-                    Some(entry) => vec![entry],
-                    None => continue,
-                },
+                Target::Host(host) => {
+                    match self.resolve_host(repository, scope, host, &reference.provenance) {
+                        Some(entry) => vec![entry],
+                        None => continue,
+                    }
+                }
             };
             for &source in &from {
                 for &target in &targets {
@@ -454,7 +464,7 @@ impl<'c> Builder<'c> {
                 id: ServiceId::new(&repository_name, &name),
                 repository: repository_name,
                 name: name.clone(),
-                sources: BTreeSet::from(["nginx".to_string()]),
+                sources: BTreeSet::from(["nginx"]),
                 image: None,
                 command: None,
                 aliases: BTreeSet::new(),
@@ -462,11 +472,10 @@ impl<'c> Builder<'c> {
                 provenance: vec![declared],
             });
             let entry = self.entries.len() - 1;
-            self.aliases.entry(name.clone()).or_default().push((
-                entry,
-                repository,
-                format!("nginx:{directory}"),
-            ));
+            self.aliases
+                .entry(Cow::Owned(name.clone()))
+                .or_default()
+                .push((entry, repository, Cow::Owned(format!("nginx:{directory}"))));
             entry
         };
         self.nginx_services.insert((repository, directory), entry);
@@ -489,15 +498,15 @@ impl<'c> Builder<'c> {
         }
     }
 
-    fn scope_of(&self, entry: usize) -> Option<String> {
-        self.first_scope.get(&entry).cloned()
+    fn scope_of(&self, entry: usize) -> Option<&'f str> {
+        self.first_scope.get(&entry).copied()
     }
 
     fn resolve_local(&self, repository: RepositoryIndex, local: &LocalService) -> Option<usize> {
         if let Some(&entry) = self.by_local[repository].get(local) {
             return Some(entry);
         }
-        let candidates = self.aliases.get(&local.name.to_ascii_lowercase())?;
+        let candidates = self.aliases.get(local.name.to_ascii_lowercase().as_str())?;
         candidates
             .iter()
             .find(|(_, r, scope)| *r == repository && *scope == local.scope)
@@ -512,17 +521,16 @@ impl<'c> Builder<'c> {
         provenance: &Provenance,
     ) -> Option<usize> {
         let candidates = self.aliases.get(host)?;
-        let unique =
-            |filter: &dyn Fn(&(usize, RepositoryIndex, String)) -> bool| -> Option<Vec<usize>> {
-                let mut found: Vec<usize> = candidates
-                    .iter()
-                    .filter(|c| filter(c))
-                    .map(|c| c.0)
-                    .collect();
-                found.sort_unstable();
-                found.dedup();
-                (!found.is_empty()).then_some(found)
-            };
+        let unique = |filter: &dyn Fn(&Alias<'f>) -> bool| -> Option<Vec<usize>> {
+            let mut found: Vec<usize> = candidates
+                .iter()
+                .filter(|c| filter(c))
+                .map(|c| c.0)
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            (!found.is_empty()).then_some(found)
+        };
         let found = scope
             .and_then(|scope| unique(&|(_, r, s)| *r == repository && s == scope))
             .or_else(|| unique(&|(_, r, _)| *r == repository))
@@ -613,7 +621,7 @@ impl<'c> Builder<'c> {
                 id: e.id,
                 repository: e.repository,
                 name: e.name,
-                sources: e.sources.into_iter().collect(),
+                sources: e.sources.into_iter().map(str::to_string).collect(),
                 image: e.image,
                 command: e.command,
                 aliases: e.aliases.into_iter().collect(),

@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weft_model::config::{self, LoadedConfig};
@@ -47,7 +48,7 @@ pub struct Workspace {
     listing: Vec<Diagnostic>,
     repositories: Vec<Repository>,
     reads: Vec<Read>,
-    model: Model,
+    model: Arc<Model>,
 }
 
 /// What one repository's readers found, and what they read to find it.
@@ -100,7 +101,7 @@ impl Workspace {
             listing,
             repositories,
             reads,
-            model,
+            model: Arc::new(model),
         })
     }
 
@@ -109,9 +110,15 @@ impl Workspace {
         &self.model
     }
 
+    /// The model as of the last update, shared rather than copied: an
+    /// update replaces it and leaves this one as it was.
+    pub fn shared_model(&self) -> Arc<Model> {
+        Arc::clone(&self.model)
+    }
+
     /// Gives up the model.
     pub fn into_model(self) -> Model {
-        self.model
+        Arc::try_unwrap(self.model).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// The workspace's root, as given to [`Workspace::open`].
@@ -228,14 +235,14 @@ impl Workspace {
         self.reads = reads;
         if !same {
             let building = Instant::now();
-            self.model = build(
+            self.model = Arc::new(build(
                 &self.root,
                 &self.loaded,
                 &self.name,
                 &self.listing,
                 &self.repositories,
                 &self.reads,
-            );
+            ));
             update.rebuilt = true;
             update.build_time = building.elapsed();
         }

@@ -100,7 +100,7 @@ impl LiveModel {
                 .map_err(|error| error.to_string())
                 .and_then(|workspace| {
                     let analysis =
-                        Analysis::of(workspace.model().clone()).map_err(|e| e.to_string())?;
+                        Analysis::of(workspace.shared_model()).map_err(|e| e.to_string())?;
                     Ok((workspace, analysis))
                 });
             match opened {
@@ -177,7 +177,7 @@ impl LiveModel {
                     tracing::warn!(%error, "cannot watch a new repository");
                 }
             }
-            let next = match Analysis::of(workspace.model().clone()) {
+            let next = match Analysis::of(workspace.shared_model()) {
                 Ok(next) => Arc::new(next),
                 Err(error) => {
                     tracing::warn!(%error, "cannot analyse the changed workspace");

@@ -8,7 +8,7 @@ use weft_model::{Diagnostic, Provenance, Rule, ServiceId, Span};
 
 use super::{Builder, Entry};
 
-impl Builder<'_> {
+impl Builder<'_, '_> {
     /// Applies `services` of weft.yaml: overrides and explicit edges.
     pub(super) fn apply_config(&mut self) {
         let services = self.config.config.services.clone();
@@ -58,7 +58,7 @@ impl Builder<'_> {
                         id: ServiceId::new(&repository, &name),
                         repository,
                         name,
-                        sources: BTreeSet::from(["weft.yaml".to_string()]),
+                        sources: BTreeSet::from(["weft.yaml"]),
                         image: None,
                         command: None,
                         aliases: BTreeSet::new(),
@@ -81,7 +81,7 @@ impl Builder<'_> {
                 }
             };
             let target = &mut self.entries[entry];
-            target.sources.insert("weft.yaml".to_string());
+            target.sources.insert("weft.yaml");
             if service.image.is_some() {
                 target.image.clone_from(&service.image);
             }

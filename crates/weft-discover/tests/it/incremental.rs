@@ -224,7 +224,7 @@ proptest! {
                 (Ok(fresh), Ok(_)) => {
                     prop_assert_eq!(workspace.model(), &fresh, "after {:?}", edit);
                     let (incremental, fresh) = (
-                        Analysis::of(workspace.model().clone()).expect("analysis"),
+                        Analysis::of(workspace.shared_model()).expect("analysis"),
                         Analysis::of(fresh).expect("analysis"),
                     );
                     prop_assert!(incremental.changes_since(&fresh).is_empty());

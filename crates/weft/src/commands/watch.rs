@@ -58,7 +58,7 @@ pub(crate) fn run(context: &Context, args: WatchArgs) -> anyhow::Result<Outcome>
     let root = context.workspace(args.directory.as_deref());
     let started = Instant::now();
     let mut workspace = Workspace::open(&root)?;
-    let mut analysis = Analysis::of(workspace.model().clone())?;
+    let mut analysis = Analysis::of(workspace.shared_model())?;
     let mut watcher = Watcher::new(workspace.directory(), &workspace.repository_directories())
         .map_err(|error| with_hint(error.hint(), error.into()))?;
     let model = &analysis.model;
@@ -119,7 +119,7 @@ pub(crate) fn run(context: &Context, args: WatchArgs) -> anyhow::Result<Outcome>
         }
         let analysing = Instant::now();
         let next = if update.rebuilt {
-            Analysis::of(workspace.model().clone())?
+            Analysis::of(workspace.shared_model())?
         } else {
             analysis.clone()
         };
