@@ -46,7 +46,7 @@ python3 - "$work/dag/weft.yaml" "$TS" "$LAYERS" "$PER_LAYER" "$DELAY_MS" "$START
 import sys
 path, ts, layers, per, delay = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 start_period = sys.argv[6]
-out = ["name: dag", "ports: {range: 32000-39999}", "launch: {readiness_timeout: 60s}", "services:"]
+out = ["name: dag", "ports: {range: 20000-29999}", "launch: {readiness_timeout: 60s}", "services:"]
 for layer in range(layers):
     for i in range(per):
         out.append(f"  s{layer}_{i}:")

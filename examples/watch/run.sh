@@ -27,12 +27,14 @@ printed() {
 printed 0
 
 # 1. A new compose file publishing a port Prometheus already has: a conflict.
-cat > "$workspace/infra/extra.compose.yaml" <<'YAML'
+# (Written whole and renamed into place, as editors save.)
+cat > "$work/tmp" <<'YAML'
 services:
   extra:
     image: nginx
     ports: ["9090:80"]
 YAML
+mv "$work/tmp" "$workspace/infra/extra.compose.yaml"
 printed 1
 # 2. Move it to a free port: the conflict goes away.
 sed 's/9090:80/9190:80/' "$workspace/infra/extra.compose.yaml" > "$work/tmp" && mv "$work/tmp" "$workspace/infra/extra.compose.yaml"

@@ -591,6 +591,15 @@ impl<'c, 'f> Builder<'c, 'f> {
         provenance: Provenance,
         explicit: bool,
     ) {
+        // Entries that share an id (weft.yaml's `a/web` and `b/web`, both
+        // made services of the workspace) share their edges too.
+        let canonical = |entry: usize| {
+            self.by_id
+                .get(&self.entries[entry].id)
+                .copied()
+                .unwrap_or(entry)
+        };
+        let (from, to) = (canonical(from), canonical(to));
         let entries = &self.entries;
         let edge = self.edges.entry((from, to)).or_insert_with(|| Edge {
             from: entries[from].id.clone(),

@@ -63,6 +63,14 @@ struct Read {
     loaded: BTreeSet<PathBuf>,
 }
 
+impl Read {
+    /// Whether the readers loaded `path`, or a file under it (a directory
+    /// renamed or removed).
+    fn loads_under(&self, path: &Path) -> bool {
+        self.loaded.iter().any(|file| file.starts_with(path))
+    }
+}
+
 /// What [`Workspace::update`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Update {
@@ -146,12 +154,7 @@ impl Workspace {
             .map(|path| absolute(path))
             .filter(|path| self.is_relevant(path))
             .collect();
-        update.relevant = relevant
-            .iter()
-            .map(|path| workspace::relative_path(&self.base, path))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        update.relevant = self.shown(&relevant);
         if relevant.is_empty() {
             return Ok(update);
         }
@@ -167,7 +170,7 @@ impl Workspace {
             relist |= self.needs_relist(path, owner);
             touched.extend(owner);
             for (index, read) in self.reads.iter().enumerate() {
-                if read.loaded.contains(path) {
+                if read.loads_under(path) {
                     touched.insert(index);
                 }
             }
@@ -249,6 +252,27 @@ impl Workspace {
         Ok(update)
     }
 
+    /// Of `changed`, those that could change the model, relative to the
+    /// root and sorted: what [`Update::relevant`] holds, and what to show
+    /// when an update fails.
+    pub fn relevant(&self, changed: &[PathBuf]) -> Vec<String> {
+        let relevant: Vec<PathBuf> = changed
+            .iter()
+            .map(|path| absolute(path))
+            .filter(|path| self.is_relevant(path))
+            .collect();
+        self.shown(&relevant)
+    }
+
+    fn shown(&self, paths: &[PathBuf]) -> Vec<String> {
+        paths
+            .iter()
+            .map(|path| workspace::relative_path(&self.base, path))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
     /// Reads everything again, as [`Workspace::open`] does: after events
     /// were lost, say. On an error the last good model stays.
     pub fn reload(&mut self) -> Result<Update, DiscoverError> {
@@ -286,7 +310,10 @@ impl Workspace {
             // may be there now, or (without weft.yaml) a new directory.
             return true;
         };
-        if path.parent() == Some(self.base.as_path()) || self.holds_repository(path) {
+        if path.parent() == Some(self.base.as_path())
+            || self.holds_repository(path)
+            || self.in_missing_repository(path)
+        {
             return true;
         }
         if !self.loaded.config.repositories.is_empty() {
@@ -309,7 +336,7 @@ impl Workspace {
     /// directory that held files that were read. An editor's swap and
     /// backup files are none of these.
     fn is_relevant(&self, path: &Path) -> bool {
-        if self.reads.iter().any(|read| read.loaded.contains(path)) {
+        if self.reads.iter().any(|read| read.loads_under(path)) {
             return true;
         }
         let could_matter = path == self.base.join(config::FILE_NAME)
@@ -324,19 +351,24 @@ impl Workspace {
         if !could_matter {
             return false;
         }
-        let Ok(relative) = path.strip_prefix(&self.base) else {
-            return false;
-        };
-        if relative.as_os_str().is_empty() {
+        if path == self.base {
             return false;
         }
+        // Inside a repository (which weft.yaml may place outside the root),
+        // or else inside the root.
         let base = self
             .owner(path)
             .map(|index| normal(&self.base.join(&self.repositories[index].path)));
-        let within = base
+        let within = match base
             .as_deref()
             .and_then(|base| path.strip_prefix(base).ok())
-            .unwrap_or(relative);
+        {
+            Some(within) => within,
+            None => match path.strip_prefix(&self.base) {
+                Ok(relative) => relative,
+                Err(_) => return false,
+            },
+        };
         // The last component may be a skipped directory being created: it
         // holds nothing yet.
         !within.components().any(|component| {
@@ -345,6 +377,25 @@ impl Workspace {
                 .to_str()
                 .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name))
         })
+    }
+
+    /// Whether `path` is at, in or above the directory of a repository
+    /// weft.yaml lists that was missing at the last listing (it may be
+    /// there now, inside another repository).
+    fn in_missing_repository(&self, path: &Path) -> bool {
+        self.loaded
+            .config
+            .repositories
+            .iter()
+            .filter(|(name, _)| !self.repositories.iter().any(|r| &r.name == *name))
+            .any(|(name, repository)| {
+                let directory = normal(
+                    &self
+                        .base
+                        .join(repository.path.as_deref().unwrap_or(name.as_str())),
+                );
+                path.starts_with(&directory) || directory.starts_with(path)
+            })
     }
 
     /// Whether `path` is a repository's directory or holds one.

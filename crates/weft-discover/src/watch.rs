@@ -62,6 +62,9 @@ pub struct Batch {
 pub struct Watcher {
     inner: notify::RecommendedWatcher,
     events: mpsc::Receiver<notify::Result<notify::Event>>,
+    /// The trees watched: the root and repositories outside it or under a
+    /// directory the walk from the root skips. Skipping is judged below them.
+    tops: Vec<PathBuf>,
     watched: HashSet<PathBuf>,
 }
 
@@ -75,8 +78,9 @@ impl std::fmt::Debug for Watcher {
 
 impl Watcher {
     /// Watches `root` and every directory below it that discovery reads,
-    /// and also `also` (repositories weft.yaml places under a directory
-    /// discovery would skip, or outside the root).
+    /// and also the trees of `also` (the repositories: weft.yaml may place
+    /// one outside the root, or under a directory the walk from the root
+    /// skips).
     pub fn new(root: &Path, also: &[PathBuf]) -> Result<Self, WatchError> {
         let (sender, events) = mpsc::channel();
         let inner = notify::recommended_watcher(move |event| {
@@ -90,15 +94,26 @@ impl Watcher {
         let mut watcher = Watcher {
             inner,
             events,
+            tops: vec![root.to_path_buf()],
             watched: HashSet::new(),
         };
         watcher.watch_tree(root, &mut Vec::new())?;
         for directory in also {
-            if !directory.starts_with(root) && directory.is_dir() {
-                watcher.watch_tree(directory, &mut Vec::new())?;
-            }
+            watcher.also_watch(directory)?;
         }
         Ok(watcher)
+    }
+
+    /// Watches everything again, after events were lost: directories made
+    /// meanwhile are watched, and those gone are forgotten.
+    pub fn rescan(&mut self) -> Result<(), WatchError> {
+        self.watched.retain(|path| path.is_dir());
+        for top in self.tops.clone() {
+            if top.is_dir() {
+                self.watch_tree(&top, &mut Vec::new())?;
+            }
+        }
+        Ok(())
     }
 
     /// Watches `directory` and what is below it too, if it is not watched
@@ -107,6 +122,7 @@ impl Watcher {
         if self.watched.contains(directory) || !directory.is_dir() {
             return Ok(());
         }
+        self.tops.push(directory.to_path_buf());
         self.watch_tree(directory, &mut Vec::new())
     }
 
@@ -128,7 +144,11 @@ impl Watcher {
         let first = match self.events.recv_timeout(timeout) {
             Ok(event) => event,
             Err(mpsc::RecvTimeoutError::Timeout) => return Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(WatchError::Stopped(notify::Error::generic(
+                    "the file system's notifications ended",
+                )));
+            }
         };
         self.take(first, &mut paths, &mut rescan)?;
         let opened = Instant::now();
@@ -174,7 +194,7 @@ impl Watcher {
             return Ok(());
         }
         for path in event.paths {
-            if is_skipped(&path) {
+            if self.is_skipped(&path) {
                 continue;
             }
             if path.is_dir() && !self.watched.contains(&path) {
@@ -185,11 +205,34 @@ impl Watcher {
                 paths.extend(found);
             }
             if !path.exists() {
-                self.watched.remove(&path);
+                // Gone, or renamed away: so is everything below it.
+                self.watched.retain(|watched| !watched.starts_with(&path));
             }
             paths.insert(path);
         }
         Ok(())
+    }
+
+    /// Whether `path` lies under a directory discovery never enters, judged
+    /// below the watched tree that holds it (a workspace may itself live
+    /// under a directory named `target`).
+    fn is_skipped(&self, path: &Path) -> bool {
+        let top = self
+            .tops
+            .iter()
+            .filter(|top| path.starts_with(top))
+            .max_by_key(|top| top.as_os_str().len());
+        let Some(within) = top.and_then(|top| path.strip_prefix(top).ok()) else {
+            return true;
+        };
+        let skipped = |name: &std::ffi::OsStr| {
+            name.to_str()
+                .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name))
+        };
+        within
+            .parent()
+            .is_some_and(|parent| parent.components().any(|c| skipped(c.as_os_str())))
+            || (within.file_name().is_some_and(skipped) && path.is_dir())
     }
 
     /// Watches `directory` and the directories below it that discovery
@@ -220,11 +263,10 @@ impl Watcher {
                 Ok(()) => {
                     self.watched.insert(path.to_path_buf());
                 }
-                // Gone between the listing and the watch: nothing to watch.
-                Err(error)
-                    if matches!(error.kind, notify::ErrorKind::PathNotFound)
-                        || matches!(&error.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) =>
-                    {}
+                // Gone between the listing and the watch, or not ours to
+                // read (a container's data directory): discovery cannot
+                // read it either.
+                Err(error) if is_unwatchable(&error) => {}
                 Err(source) => {
                     return Err(WatchError::Watch {
                         path: path.to_path_buf(),
@@ -237,19 +279,16 @@ impl Watcher {
     }
 }
 
-/// Whether `path` lies under a directory discovery never enters.
-fn is_skipped(path: &Path) -> bool {
-    path.parent().is_some_and(|parent| {
-        parent.components().any(|component| {
-            component
-                .as_os_str()
-                .to_str()
-                .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name))
-        })
-    }) || path
-        .file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name) && path.is_dir())
+/// A directory gone before its watch, or one this user may not read.
+fn is_unwatchable(error: &notify::Error) -> bool {
+    match &error.kind {
+        notify::ErrorKind::PathNotFound => true,
+        notify::ErrorKind::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+        ),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -296,5 +335,24 @@ mod tests {
 
         fs_err::remove_file(root.join("api/.env")).expect("remove");
         assert_eq!(batch(&mut watcher).paths, [root.join("api/.env")]);
+    }
+
+    #[test]
+    fn a_workspace_under_a_directory_named_like_a_skipped_one_is_watched() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir
+            .path()
+            .canonicalize()
+            .expect("canonical")
+            .join("target/ws");
+        fs_err::create_dir_all(root.join("api")).expect("mkdir");
+        let vendored = root.join("vendor/lib");
+        fs_err::create_dir_all(&vendored).expect("mkdir");
+        let mut watcher = Watcher::new(&root, std::slice::from_ref(&vendored)).expect("watcher");
+        fs_err::write(root.join("api/compose.yaml"), "services: {}\n").expect("write");
+        assert_eq!(batch(&mut watcher).paths, [root.join("api/compose.yaml")]);
+        // A repository weft.yaml places under `vendor` is watched too.
+        fs_err::write(vendored.join("compose.yaml"), "services: {}\n").expect("write");
+        assert_eq!(batch(&mut watcher).paths, [vendored.join("compose.yaml")]);
     }
 }

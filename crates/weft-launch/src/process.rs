@@ -5,13 +5,36 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use crate::settings::StopSettings;
+
+/// The open-file limits the process started with, before
+/// [`raise_open_file_limit`]: what services get back.
+static STARTING_FILE_LIMIT: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// Raises this process's soft limit on open files to the hard limit: the
+/// supervisor holds two pipes and a reserved port per service, so a stack of
+/// a thousand services needs more than the usual 1,024. Services are started
+/// with the limits the process started with, as if weft were not between
+/// them and the shell (a program built on `select` breaks above 1,024).
+/// Answers the soft limit now in force.
+pub fn raise_open_file_limit() -> std::io::Result<u64> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let _ = STARTING_FILE_LIMIT.set((soft, hard));
+    if soft >= hard {
+        return Ok(soft);
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    Ok(hard)
+}
 
 /// Starts `command` with `sh -c` in `workdir`, with exactly `env`, in a new
 /// process group whose leader gets SIGKILL if the supervisor's thread dies.
@@ -33,18 +56,23 @@ pub fn spawn(
         .process_group(0)
         .kill_on_drop(false);
     let parent = nix::unistd::getpid();
+    let limits = STARTING_FILE_LIMIT.get().copied();
     #[expect(
         unsafe_code,
-        reason = "pre_exec runs between fork and exec; the hook only makes async-signal-safe syscalls (prctl, getppid)"
+        reason = "pre_exec runs between fork and exec; the hook only makes async-signal-safe syscalls (prctl, getppid, setrlimit)"
     )]
-    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid are async-signal-safe and
-    // touch no memory the parent shares.
+    // SAFETY: prctl(PR_SET_PDEATHSIG), getppid and setrlimit are
+    // async-signal-safe and touch no memory the parent shares (`limits` is a
+    // copy taken before the fork).
     unsafe {
         process.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             // The supervisor died between fork and prctl: do not outlive it.
             if nix::unistd::getppid() != parent {
                 return Err(std::io::Error::other("the supervisor exited"));
+            }
+            if let Some((soft, hard)) = limits {
+                setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
             }
             Ok(())
         });

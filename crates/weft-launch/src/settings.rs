@@ -1,7 +1,7 @@
 //! Launch settings: what `weft up` runs, resolved once from the workspace
 //! model and weft.yaml, before anything starts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use weft_model::config::{
     Condition, DependencyDetails, OnRestart, PortRange, ProbeConfig, RestartPolicy, ServiceConfig,
 };
-use weft_model::{EdgeKind, Model, Rule, Service};
+use weft_model::{Edge, EdgeKind, Model, Rule, Service, ServiceId};
 
 use crate::error::SettingsError;
 
@@ -168,6 +168,11 @@ impl LaunchSettings {
         let launch = &config.launch;
         let mut notices = Vec::new();
         let launchable = |s: &Service| s.command.as_deref().is_some_and(|c| !c.trim().is_empty());
+        let names = model.lookup_index();
+        let mut outgoing: HashMap<&ServiceId, Vec<&Edge>> = HashMap::new();
+        for edge in &model.edges {
+            outgoing.entry(&edge.from).or_default().push(edge);
+        }
 
         // The selection: named services and, unless told otherwise, what they need.
         let mut selected: BTreeSet<usize> = BTreeSet::new();
@@ -195,12 +200,12 @@ impl LaunchSettings {
                 if !selected.insert(index) || request.no_dependencies {
                     continue;
                 }
-                for edge in model
-                    .edges
-                    .iter()
-                    .filter(|e| e.from == model.services[index].id)
+                for edge in outgoing
+                    .get(&model.services[index].id)
+                    .into_iter()
+                    .flatten()
                 {
-                    if let Some(to) = model.services.iter().position(|s| s.id == edge.to) {
+                    if let Some(to) = names.position(&edge.to) {
                         stack.push(to);
                     }
                 }
@@ -223,7 +228,29 @@ impl LaunchSettings {
             .enumerate()
             .map(|(at, &index)| (index, at))
             .collect();
-        let names = short_names(model, &order);
+        let short = short_names(model, &order);
+        // weft.yaml's entry of each service, and what each entry's
+        // `depends_on` names, resolved once: a stack of a thousand services
+        // has a hundred thousand edges.
+        let mut configs: HashMap<&ServiceId, &ServiceConfig> = HashMap::new();
+        let mut dependency_details: HashMap<(&ServiceId, &ServiceId), DependencyDetails> =
+            HashMap::new();
+        for (key, service_config) in &model.config.services {
+            let Ok(service) = names.lookup(key) else {
+                continue;
+            };
+            if configs.contains_key(&service.id) {
+                continue;
+            }
+            configs.insert(&service.id, service_config);
+            for (name, dependency) in &service_config.depends_on {
+                if let Ok(to) = names.lookup(name) {
+                    dependency_details
+                        .entry((&service.id, &to.id))
+                        .or_insert_with(|| dependency.details());
+                }
+            }
+        }
         let range = config.ports.range.unwrap_or_default();
         let dependency_timeout = launch
             .dependency_timeout
@@ -231,22 +258,16 @@ impl LaunchSettings {
         let mut services = Vec::with_capacity(order.len());
         for (at, &index) in order.iter().enumerate() {
             let service = &model.services[index];
-            let service_config = service_config(model, service);
+            let service_config = configs.get(&service.id).copied();
             let mut dependencies = Vec::new();
-            for edge in model.edges.iter().filter(|e| e.from == service.id) {
-                let Some(to) = model.services.iter().position(|s| s.id == edge.to) else {
+            for edge in outgoing.get(&service.id).into_iter().flatten() {
+                let Some(to) = names.position(&edge.to) else {
                     continue;
                 };
                 let Some(&target) = position.get(&to) else {
                     continue;
                 };
-                let details = service_config
-                    .and_then(|c| {
-                        c.depends_on
-                            .iter()
-                            .find(|(name, _)| model.lookup(name).is_ok_and(|s| s.id == edge.to))
-                    })
-                    .map(|(_, d)| d.details());
+                let details = dependency_details.get(&(&service.id, &edge.to)).cloned();
                 let details = details.unwrap_or(DependencyDetails {
                     kind: edge.kind,
                     condition: None,
@@ -269,7 +290,7 @@ impl LaunchSettings {
                 model,
                 service,
                 service_config,
-                names[at].clone(),
+                short[at].clone(),
                 dependencies,
                 range,
             )?);
@@ -402,16 +423,6 @@ fn short_names(model: &Model, order: &[usize]) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// The weft.yaml entry of a service, by id or plain name.
-fn service_config<'a>(model: &'a Model, service: &Service) -> Option<&'a ServiceConfig> {
-    model
-        .config
-        .services
-        .iter()
-        .find(|(key, _)| model.lookup(key).is_ok_and(|s| s.id == service.id))
-        .map(|(_, config)| config)
 }
 
 fn service_settings(

@@ -135,6 +135,9 @@ impl Supervisor {
     ) -> Result<Supervisor, LaunchError> {
         let state_dir = settings.state_dir.clone();
         std::fs::create_dir_all(&state_dir).map_err(LaunchError::io(&state_dir))?;
+        if let Err(error) = crate::process::raise_open_file_limit() {
+            tracing::warn!(%error, "cannot raise the open-file limit; a large stack may run out");
+        }
         let lock_path = state_dir.join("supervisor.lock");
         let lock = File::options()
             .create(true)

@@ -1,5 +1,6 @@
 //! `weft.yaml`: the workspace file, its schema and its loading.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -314,6 +315,26 @@ impl LoadedConfig {
             node = value;
         }
         span
+    }
+
+    /// The spans of the keys of the mapping at `keys`, by key: one walk for
+    /// what [`LoadedConfig::key_span`] would find one key at a time.
+    pub fn child_key_spans(&self, keys: &[&str]) -> HashMap<&str, Span> {
+        let Some((_, root)) = self.source.as_ref() else {
+            return HashMap::new();
+        };
+        let mut spans = HashMap::new();
+        for (key, _) in root
+            .path(keys)
+            .and_then(Node::as_mapping)
+            .unwrap_or_default()
+        {
+            if let Some(text) = key.as_str() {
+                // The first of repeated keys, as `key_span` finds it.
+                spans.entry(text).or_insert(key.span);
+            }
+        }
+        spans
     }
 }
 

@@ -16,7 +16,7 @@ pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use edge::{Edge, EdgeKind};
-pub use model::{LookupError, Model, Repository};
+pub use model::{LookupError, LookupIndex, Model, Repository};
 pub use provenance::{Provenance, Rule};
 pub use resource::{Claim, PathMatch, Platform, Protocol, ProxyKind, Resource};
 pub use service::{Service, ServiceId};

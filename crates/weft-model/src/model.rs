@@ -1,5 +1,6 @@
 //! The whole workspace as one model.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -28,6 +29,33 @@ pub struct Model {
     pub edges: Vec<Edge>,
     pub claims: Vec<Claim>,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Services by id and plain name, from [`Model::lookup_index`].
+#[derive(Debug)]
+pub struct LookupIndex<'m> {
+    model: &'m Model,
+    by_id: HashMap<&'m str, usize>,
+    by_name: HashMap<&'m str, Vec<usize>>,
+}
+
+impl<'m> LookupIndex<'m> {
+    /// What [`Model::lookup`] answers for `name`.
+    pub fn lookup(&self, name: &str) -> Result<&'m Service, LookupError> {
+        if let Some(&at) = self.by_id.get(name) {
+            return Ok(&self.model.services[at]);
+        }
+        let mut found: Vec<usize> = self.by_name.get(name).cloned().unwrap_or_default();
+        found.sort_unstable();
+        found.dedup();
+        let matches: Vec<&Service> = found.iter().map(|&at| &self.model.services[at]).collect();
+        self.model.lookup_result(name, &matches)
+    }
+
+    /// The position of the service with this id in the model's services.
+    pub fn position(&self, id: &ServiceId) -> Option<usize> {
+        self.by_id.get(id.as_str()).copied()
+    }
 }
 
 /// A name given on the command line that matches no service, or several.
@@ -69,7 +97,42 @@ impl Model {
             .iter()
             .filter(|s| s.name == name || s.name.rsplit('/').next() == Some(name))
             .collect();
-        match matches.as_slice() {
+        self.lookup_result(name, &matches)
+    }
+
+    /// An index for many [`Model::lookup`]s: the same answers, each in
+    /// constant time.
+    pub fn lookup_index(&self) -> LookupIndex<'_> {
+        let mut index = LookupIndex {
+            model: self,
+            by_id: HashMap::with_capacity(self.services.len()),
+            by_name: HashMap::with_capacity(self.services.len()),
+        };
+        for (at, service) in self.services.iter().enumerate() {
+            index.by_id.entry(service.id.as_str()).or_insert(at);
+            index
+                .by_name
+                .entry(service.name.as_str())
+                .or_default()
+                .push(at);
+            if let Some(last) = service
+                .name
+                .rsplit('/')
+                .next()
+                .filter(|l| *l != service.name)
+            {
+                index.by_name.entry(last).or_default().push(at);
+            }
+        }
+        index
+    }
+
+    fn lookup_result<'m>(
+        &'m self,
+        name: &str,
+        matches: &[&'m Service],
+    ) -> Result<&'m Service, LookupError> {
+        match matches {
             [one] => Ok(one),
             [] => {
                 let mut suggestions: Vec<String> = self

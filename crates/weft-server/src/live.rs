@@ -79,8 +79,9 @@ impl LiveModel {
     }
 
     /// Reads the workspace at `root` and keeps watching it, on a thread of
-    /// its own (reading is blocking work) until [`LiveModel::stop`].
-    pub(crate) fn start(self: &Arc<Self>, root: PathBuf) {
+    /// its own (reading is blocking work), until [`LiveModel::stop`] or the
+    /// guard answered is dropped.
+    pub(crate) fn start(self: &Arc<Self>, root: PathBuf) -> Watching {
         let live = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name("weft-watch".to_string())
@@ -88,6 +89,7 @@ impl LiveModel {
         if let Err(error) = spawned {
             tracing::warn!(%error, "cannot start watching the workspace; pages read it on each load");
         }
+        Watching(Arc::clone(self))
     }
 
     fn stopping(&self) -> bool {
@@ -143,6 +145,11 @@ impl LiveModel {
             };
             let started = Instant::now();
             let update = if batch.rescan {
+                if let Err(error) = watcher.rescan() {
+                    tracing::warn!(%error, "the workspace watcher stopped; pages read the workspace on each load");
+                    self.current.send_replace(None);
+                    return;
+                }
                 workspace.reload()
             } else {
                 workspace.update(&batch.paths)
@@ -150,11 +157,10 @@ impl LiveModel {
             let update = match update {
                 Ok(update) => update,
                 Err(error) => {
-                    let paths: Vec<String> = batch
-                        .paths
-                        .iter()
-                        .map(|p| weft_discover::workspace::relative_path(workspace.directory(), p))
-                        .collect();
+                    // Reads go to the files (and answer the error) until
+                    // they read again.
+                    self.current.send_replace(None);
+                    let paths = workspace.relevant(&batch.paths);
                     self.publish(&ModelEvent {
                         paths: &paths,
                         reread: &[],
@@ -210,6 +216,16 @@ impl LiveModel {
             Ok(data) => drop(self.changes.send(Arc::from(data))),
             Err(error) => tracing::warn!(%error, "cannot write a model event"),
         }
+    }
+}
+
+/// Stops the watching thread when dropped, however `serve` ends.
+#[derive(Debug)]
+pub(crate) struct Watching(Arc<LiveModel>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

@@ -76,7 +76,7 @@ pub async fn serve(
         state_dir,
         state.dashboard.launch.clone(),
     ));
-    state.model.start(settings.workspace.clone());
+    let _watching = state.model.start(settings.workspace.clone());
     let app = router(state.clone()).into_make_service();
     ready(bound);
     let result = match tls {
@@ -96,7 +96,6 @@ pub async fn serve(
     escalations.abort();
     monitor.abort();
     launch.abort();
-    state.model.stop();
     state.coordinator.shutdown();
     Ok(result?)
 }

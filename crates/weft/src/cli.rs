@@ -119,8 +119,8 @@ nothing.\n\nExit code 1 when conflicts remain that need a manual decision, or th
         long_about = "Read the workspace once, then watch its repositories and print, for each saved \
 file, what it changed: services and edges added or removed, conflicts that appeared, changed or went \
 away, cycles, and services whose deployment phase moved. Only the repository holding the file is read \
-again (weft.yaml reads everything again); directories discovery skips (.git, node_modules, target…) are \
-not watched.\n\n\
+again, with any whose compose files include it (weft.yaml reads everything again); directories discovery \
+skips (.git, node_modules, target…) are not watched.\n\n\
 With --format json, one JSON object per line: a `ready` line, then a `change` line per batch of saved \
 files (or an `error` line when weft.yaml no longer reads; the last good model stays). See docs/json.md. \
 Runs until interrupted.",

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use foldhash::HashMap;
 use weft_model::config::DependencyConfig;
 use weft_model::{Diagnostic, Provenance, Rule, ServiceId, Span};
 
@@ -13,8 +14,12 @@ impl Builder<'_, '_> {
     pub(super) fn apply_config(&mut self) {
         let services = self.config.config.services.clone();
         let mut entries = Vec::new();
+        let mut names = NameIndex::default();
+        for (index, entry) in self.entries.iter().enumerate() {
+            names.add(index, entry);
+        }
         for (key, service) in &services {
-            let entry = match self.lookup(key) {
+            let entry = match names.lookup(&self.entries, key) {
                 Ok(entry) => entry,
                 Err(None) => {
                     let repository = service
@@ -65,7 +70,12 @@ impl Builder<'_, '_> {
                         directories: BTreeSet::new(),
                         provenance: vec![self.config_provenance(&["services", key])],
                     });
-                    self.entries.len() - 1
+                    let added = self.entries.len() - 1;
+                    self.by_id
+                        .entry(self.entries[added].id.clone())
+                        .or_insert(added);
+                    names.add(added, &self.entries[added]);
+                    added
                 }
                 Err(Some(candidates)) => {
                     let message = format!(
@@ -93,15 +103,24 @@ impl Builder<'_, '_> {
         // Edges once every service weft.yaml defines exists, so that a
         // service may depend on one written after it.
         for (key, service, entry) in entries {
+            // The spans of this service's dependencies, found once: a
+            // weft.yaml may list thousands.
+            let spans = self
+                .config
+                .child_key_spans(&["services", key, "depends_on"]);
             for (dependency, config) in &service.depends_on {
                 let kind = match config {
                     DependencyConfig::Kind(kind) => *kind,
                     DependencyConfig::Detailed(details) => details.kind,
                 };
-                match self.lookup(dependency) {
+                match names.lookup(&self.entries, dependency) {
                     Ok(to) if to != entry => {
-                        let provenance =
-                            self.config_provenance(&["services", key, "depends_on", dependency]);
+                        let provenance = match spans.get(dependency.as_str()) {
+                            Some(&span) => config_provenance_at(span),
+                            None => {
+                                self.config_provenance(&["services", key, "depends_on", dependency])
+                            }
+                        };
                         self.add_edge(entry, to, kind, provenance, true);
                     }
                     Ok(_) => self.config_error(
@@ -127,37 +146,8 @@ impl Builder<'_, '_> {
         }
     }
 
-    /// Finds an entry by id or unique plain name; `Err(None)` when none,
-    /// `Err(Some(ids))` when ambiguous.
-    fn lookup(&self, key: &str) -> Result<usize, Option<Vec<String>>> {
-        if let Some(entry) = self.entries.iter().position(|e| e.id.as_str() == key) {
-            return Ok(entry);
-        }
-        let matches: Vec<usize> = (0..self.entries.len())
-            .filter(|&e| {
-                let name = &self.entries[e].name;
-                name == key || name.rsplit('/').next() == Some(key)
-            })
-            .collect();
-        match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(None),
-            many => Err(Some(
-                many.iter()
-                    .map(|&e| self.entries[e].id.to_string())
-                    .collect(),
-            )),
-        }
-    }
-
     fn config_provenance(&self, keys: &[&str]) -> Provenance {
-        let span = self.config.key_span(keys).unwrap_or_default();
-        let mut provenance = Provenance::new(weft_model::config::FILE_NAME, span, Rule::WeftYaml);
-        if span == Span::default() {
-            provenance.line = 1;
-            provenance.column = 1;
-        }
-        provenance
+        config_provenance_at(self.config.key_span(keys).unwrap_or_default())
     }
 
     fn config_error(&mut self, keys: &[&str], message: String, hint: &str) {
@@ -168,5 +158,58 @@ impl Builder<'_, '_> {
             diagnostic = diagnostic.at(text, span.start);
         }
         self.diagnostics.push(diagnostic);
+    }
+}
+
+/// Provenance in weft.yaml at `span`; line 1 when the key was not found.
+fn config_provenance_at(span: Span) -> Provenance {
+    let mut provenance = Provenance::new(weft_model::config::FILE_NAME, span, Rule::WeftYaml);
+    if span == Span::default() {
+        provenance.line = 1;
+        provenance.column = 1;
+    }
+    provenance
+}
+
+/// The services by id and by name, for weft.yaml's keys: a key names a
+/// service by its id, or by its name (or the name's last segment) when that
+/// is unique.
+#[derive(Default)]
+struct NameIndex {
+    by_id: HashMap<String, usize>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+impl NameIndex {
+    fn add(&mut self, index: usize, entry: &Entry) {
+        self.by_id.entry(entry.id.to_string()).or_insert(index);
+        self.by_name
+            .entry(entry.name.clone())
+            .or_default()
+            .push(index);
+        if let Some(last) = entry.name.rsplit('/').next().filter(|l| *l != entry.name) {
+            self.by_name
+                .entry(last.to_string())
+                .or_default()
+                .push(index);
+        }
+    }
+
+    /// An entry by id or unique plain name; `Err(None)` when none,
+    /// `Err(Some(ids))` when ambiguous.
+    fn lookup(&self, entries: &[Entry], key: &str) -> Result<usize, Option<Vec<String>>> {
+        if let Some(&entry) = self.by_id.get(key) {
+            return Ok(entry);
+        }
+        let mut matches: Vec<usize> = self.by_name.get(key).cloned().unwrap_or_default();
+        matches.sort_unstable();
+        matches.dedup();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(None),
+            many => Err(Some(
+                many.iter().map(|&e| entries[e].id.to_string()).collect(),
+            )),
+        }
     }
 }

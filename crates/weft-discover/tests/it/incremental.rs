@@ -291,3 +291,53 @@ fn a_broken_weft_yaml_keeps_the_last_good_model_until_it_is_fixed() {
     assert_eq!(workspace.model().name, "fixed");
     assert_eq!(workspace.model(), &discover(root).expect("discover"));
 }
+
+#[test]
+fn repositories_outside_the_root_and_ones_that_appear_inside_another_are_followed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("ws");
+    let write = |path: PathBuf, text: &str| {
+        fs_err::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        fs_err::write(&path, text).expect("write");
+        path
+    };
+    write(
+        root.join("weft.yaml"),
+        "repositories:\n  platform: {}\n  api: {path: platform/services/api}\n  ext: {path: ../ext}\n",
+    );
+    write(
+        root.join("platform/compose.yaml"),
+        "services:\n  gateway:\n    image: nginx\n",
+    );
+    let external = write(
+        dir.path().join("ext/compose.yaml"),
+        "services:\n  billing:\n    image: billing\n",
+    );
+    let mut workspace = Workspace::open(&root).expect("open");
+    assert!(workspace.model().lookup("billing").is_ok());
+
+    // A change in the repository weft.yaml places outside the root.
+    fs_err::write(&external, "services:\n  invoices:\n    image: invoices\n").expect("write");
+    let update = workspace
+        .update(std::slice::from_ref(&external))
+        .expect("update");
+    assert_eq!(update.reread, ["ext"]);
+    assert_eq!(workspace.model(), &discover(&root).expect("discover"));
+    assert!(workspace.model().lookup("invoices").is_ok());
+
+    // The missing `api` appears inside `platform`: it is a repository of
+    // its own, not files of platform's.
+    let file = write(
+        root.join("platform/services/api/compose.yaml"),
+        "services:\n  api:\n    image: api\n",
+    );
+    let changed = [
+        root.join("platform/services"),
+        root.join("platform/services/api"),
+        file,
+    ];
+    workspace.update(&changed).expect("update");
+    let fresh = discover(&root).expect("discover");
+    assert_eq!(workspace.model(), &fresh);
+    assert_eq!(fresh.lookup("api").expect("api").repository, "api");
+}

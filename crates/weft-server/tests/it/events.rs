@@ -246,10 +246,13 @@ fn held_model(server: &TestServer) -> serde_json::Value {
 fn a_saved_file_streams_a_model_event_and_the_analysis_answers_from_the_new_model() {
     let workspace = tempfile::tempdir().unwrap();
     let root = workspace.path().to_path_buf();
+    // Files are written whole and renamed into place, as editors save.
     let write = |relative: &str, text: &str| {
         let path = root.join(relative);
         fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
+        let temporary = path.with_extension("weft-test-tmp");
+        fs_err::write(&temporary, text).unwrap();
+        fs_err::rename(&temporary, path).unwrap();
     };
     write(
         "api/compose.yaml",
@@ -294,13 +297,23 @@ fn a_saved_file_streams_a_model_event_and_the_analysis_answers_from_the_new_mode
     let conflicts: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(conflicts["conflicts"][0]["id"], added[0]["id"]);
 
-    // A weft.yaml that no longer reads: an error event, and the last good
-    // model stays.
+    // A weft.yaml that no longer reads: an error event, and reads go to the
+    // files again, which answer the error, until it reads again.
     write("weft.yaml", "repositories: [unclosed\n");
     let frame = until(&mut live, "model").pop().unwrap();
     assert!(
         frame.data["error"].as_str().unwrap().contains("weft.yaml"),
         "{frame:?}"
     );
+    let (status, body) = http(
+        server.address,
+        "GET",
+        "/api/v1/analysis/conflicts",
+        &[],
+        None,
+    );
+    assert_eq!(status, 422, "{body}");
+    // Mended, it is held again (the same services: no event to send).
+    write("weft.yaml", "name: mended\n");
     assert_eq!(held_model(&server)["services"], 2);
 }

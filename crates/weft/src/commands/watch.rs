@@ -84,11 +84,11 @@ pub(crate) fn run(context: &Context, args: WatchArgs) -> anyhow::Result<Outcome>
         };
         let started = Instant::now();
         let Batch { paths, rescan } = batch;
-        let shown: Vec<String> = paths
-            .iter()
-            .map(|p| weft_discover::workspace::relative_path(workspace.directory(), p))
-            .collect();
+        let shown = workspace.relevant(&paths);
         let update = if rescan {
+            watcher
+                .rescan()
+                .map_err(|error| with_hint(error.hint(), error.into()))?;
             workspace.reload()
         } else {
             workspace.update(&paths)

@@ -408,6 +408,60 @@ fn a_second_up_in_a_running_workspace_exits_2() {
 }
 
 #[test]
+fn the_supervisor_raises_its_open_file_limit_and_services_get_the_shells() {
+    let launch = Launch::new(
+        r#"name: t
+ports: {range: 41000-44999}
+services:
+  limits: {command: "ulimit -Sn > limit.txt; exec sleep 60"}
+"#,
+    );
+    // `weft up` from a shell whose soft limit is 256, as a small default.
+    let weft = launch.command(&["up", "--detach"]);
+    let mut wrapped = Command::new("sh");
+    wrapped
+        .arg("-c")
+        .arg("ulimit -Sn 256 && exec \"$0\" \"$@\"")
+        .arg(weft.get_program())
+        .args(weft.get_args())
+        .current_dir(&launch.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in weft.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    assert!(wrapped.status().unwrap().success());
+    let service = wait_until("the service to write its limit", || {
+        fs_err::read_to_string(launch.path("limit.txt"))
+            .ok()
+            .filter(|text| text.ends_with('\n'))
+    });
+    assert_eq!(
+        service.trim(),
+        "256",
+        "services start with the shell's limit"
+    );
+    let supervisor = launch.registered(&launch.status()).0;
+    let limits = fs_err::read_to_string(format!("/proc/{}/limits", supervisor.pid)).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let (soft, hard) = (open_files[3], open_files[4]);
+    assert_eq!(
+        soft, hard,
+        "the supervisor's soft limit is raised: {limits}"
+    );
+    assert_ne!(soft, "256", "{limits}");
+}
+
+#[test]
 fn restart_stop_and_start_control_one_service() {
     let launch = Launch::new(DB_AND_API);
     let up = launch.run(&["up", "--wait"]);
