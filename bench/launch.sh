@@ -147,7 +147,7 @@ fi
 mkdir -p "$work/flood"
 cat >"$work/flood/weft.yaml" <<YAML
 name: flood
-ports: {range: 32000-39999}
+ports: {range: 20000-29999}
 # Room for the whole flood on disk, so that its rate can be measured.
 launch: {log_file_size: 50000000, log_files: 30}
 services:
