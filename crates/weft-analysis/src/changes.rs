@@ -236,21 +236,8 @@ impl Changes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_model::{Claim, Edge, Provenance, Resource, Rule, Service, Span};
-
-    fn service(id: &str) -> Service {
-        let (repository, name) = id.split_once('/').expect("repository/name");
-        Service {
-            id: ServiceId::new(repository, name),
-            repository: repository.to_string(),
-            name: name.to_string(),
-            sources: vec!["compose".to_string()],
-            image: None,
-            command: None,
-            aliases: Vec::new(),
-            provenance: vec![provenance()],
-        }
-    }
+    use crate::graph::tests::service;
+    use weft_model::{Claim, Edge, Provenance, Resource, Rule, Span};
 
     fn provenance() -> Provenance {
         Provenance::new("a/compose.yaml", Span::default(), Rule::ComposeService)

@@ -79,6 +79,15 @@ fn paint_err(style: Style, text: impl AsRef<str>) -> String {
     paint_if(STDERR_COLOR.load(Ordering::Relaxed), style, text)
 }
 
+/// A severity as a coloured word: `error`, `warning`, `note`.
+pub(crate) fn severity(severity: weft_model::Severity) -> String {
+    match severity {
+        weft_model::Severity::Error => paint(Style::Red, "error"),
+        weft_model::Severity::Warning => paint(Style::Yellow, "warning"),
+        weft_model::Severity::Note => paint(Style::Cyan, "note"),
+    }
+}
+
 /// `1 service`, `2 services`, `3 repositories`.
 pub(crate) fn count(n: usize, word: &str) -> String {
     if n == 1 {

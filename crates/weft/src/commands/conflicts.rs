@@ -48,11 +48,7 @@ pub(crate) fn render(conflicts: &[Conflict]) -> String {
     }
     let mut text = String::new();
     for conflict in conflicts {
-        let severity = match conflict.severity {
-            Severity::Error => console::paint(Style::Red, "error"),
-            Severity::Warning => console::paint(Style::Yellow, "warning"),
-            Severity::Note => console::paint(Style::Cyan, "note"),
-        };
+        let severity = console::severity(conflict.severity);
         text.push_str(&format!(
             "{severity} {}\n",
             console::paint(Style::Bold, &conflict.id)

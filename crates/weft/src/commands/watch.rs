@@ -231,40 +231,34 @@ fn render(update: &Update, changes: &Changes, analysis: &Analysis, timings: Timi
     for service in &changes.services.removed {
         text.push_str(&format!("  {minus} service {service}\n"));
     }
-    for edge in &changes.edges.added {
-        text.push_str(&format!(
-            "  {plus} edge {} → {} ({})\n",
-            edge.from,
-            edge.to,
-            edge.kind.as_str()
-        ));
+    for (sign, edges) in [
+        (&plus, &changes.edges.added),
+        (&minus, &changes.edges.removed),
+    ] {
+        for edge in edges {
+            text.push_str(&format!(
+                "  {sign} edge {} → {} ({})\n",
+                edge.from,
+                edge.to,
+                edge.kind.as_str()
+            ));
+        }
     }
-    for edge in &changes.edges.removed {
-        text.push_str(&format!(
-            "  {minus} edge {} → {} ({})\n",
-            edge.from,
-            edge.to,
-            edge.kind.as_str()
-        ));
-    }
-    for cycle in &changes.cycles.added {
-        let path: Vec<&str> = cycle.iter().map(|s| s.as_str()).collect();
-        text.push_str(&format!("  {plus} cycle {}\n", path.join(" → ")));
-    }
-    for cycle in &changes.cycles.removed {
-        let path: Vec<&str> = cycle.iter().map(|s| s.as_str()).collect();
-        text.push_str(&format!("  {minus} cycle {}\n", path.join(" → ")));
+    for (sign, cycles) in [
+        (&plus, &changes.cycles.added),
+        (&minus, &changes.cycles.removed),
+    ] {
+        for cycle in cycles {
+            let path: Vec<&str> = cycle.iter().map(|s| s.as_str()).collect();
+            text.push_str(&format!("  {sign} cycle {}\n", path.join(" → ")));
+        }
     }
     for (sign, conflicts) in [
         (&plus, &changes.conflicts.added),
         (&tilde, &changes.conflicts.changed),
     ] {
         for conflict in conflicts {
-            let severity = match conflict.severity {
-                Severity::Error => console::paint(Style::Red, "error"),
-                Severity::Warning => console::paint(Style::Yellow, "warning"),
-                Severity::Note => console::paint(Style::Cyan, "note"),
-            };
+            let severity = console::severity(conflict.severity);
             text.push_str(&format!(
                 "  {sign} conflict {} ({severity}): {}\n",
                 conflict.id, conflict.message
