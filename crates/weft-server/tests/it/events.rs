@@ -286,16 +286,19 @@ fn a_saved_file_streams_a_model_event_and_the_analysis_answers_from_the_new_mode
     );
 
     // The analysis routes answer from the model the server now holds.
-    let (status, body) = http(
-        server.address,
-        "GET",
-        "/api/v1/analysis/conflicts",
-        &[],
-        None,
-    );
+    let conflicts = || {
+        http(
+            server.address,
+            "GET",
+            "/api/v1/analysis/conflicts",
+            &[],
+            None,
+        )
+    };
+    let (status, body) = conflicts();
     assert_eq!(status, 200, "{body}");
-    let conflicts: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(conflicts["conflicts"][0]["id"], added[0]["id"]);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["conflicts"][0]["id"], added[0]["id"]);
 
     // A weft.yaml that no longer reads: an error event, and reads go to the
     // files again, which answer the error, until it reads again.
@@ -305,13 +308,7 @@ fn a_saved_file_streams_a_model_event_and_the_analysis_answers_from_the_new_mode
         frame.data["error"].as_str().unwrap().contains("weft.yaml"),
         "{frame:?}"
     );
-    let (status, body) = http(
-        server.address,
-        "GET",
-        "/api/v1/analysis/conflicts",
-        &[],
-        None,
-    );
+    let (status, body) = conflicts();
     assert_eq!(status, 422, "{body}");
     // Mended, it is held again (the same services: no event to send).
     write("weft.yaml", "name: mended\n");
