@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -68,8 +68,9 @@ pub struct Output {
     service: usize,
     inner: Mutex<Inner>,
     /// This service's lines only: log probes read here, so another service's
-    /// flood never crowds them out.
-    own: broadcast::Sender<Arc<LogLine>>,
+    /// flood never crowds them out. Made when first followed: most services
+    /// never are, and a thousand idle channels cost 40 MB.
+    own: OnceLock<broadcast::Sender<Arc<LogLine>>>,
     /// Every service's lines: the terminal and `weft logs -f`.
     all: broadcast::Sender<Arc<LogLine>>,
 }
@@ -85,7 +86,7 @@ struct Inner {
 #[derive(Debug)]
 struct LogFile {
     path: PathBuf,
-    writer: std::io::BufWriter<std::fs::File>,
+    file: std::fs::File,
     size: u64,
 }
 
@@ -111,14 +112,16 @@ impl Output {
                 file,
                 settings,
             }),
-            own: broadcast::channel(1024).0,
+            own: OnceLock::new(),
             all,
         }
     }
 
     /// Follows this service's lines from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LogLine>> {
-        self.own.subscribe()
+        self.own
+            .get_or_init(|| broadcast::channel(1024).0)
+            .subscribe()
     }
 
     /// The lines still in memory, oldest first.
@@ -168,20 +171,27 @@ impl Output {
         }
         for line in lines {
             // No receivers is fine: nobody follows.
-            let _ = self.own.send(line.clone());
+            if let Some(own) = self.own.get() {
+                let _ = own.send(line.clone());
+            }
             let _ = self.all.send(line);
         }
     }
 
     /// Reads `pipe` to its end, line by line. A read chunk shares one time stamp.
+    ///
+    /// The buffer starts small and grows to a pipe's whole capacity only for a
+    /// service that fills it: a thousand quiet services hold 4 KiB each, a
+    /// flooding one reads 64 KiB at a time.
     pub async fn pump(self: Arc<Self>, mut pipe: impl AsyncRead + Unpin, stream: Stream) {
-        let mut buffer = vec![0u8; 64 * 1024];
+        let mut buffer = vec![0u8; 4 * 1024];
         let mut partial: Vec<u8> = Vec::new();
         loop {
             let read = match pipe.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,
                 Ok(read) => read,
             };
+            let full = read == buffer.len();
             let mut lines = Vec::new();
             let mut rest = &buffer[..read];
             while let Some(end) = rest.iter().position(|&b| b == b'\n') {
@@ -197,6 +207,9 @@ impl Output {
             }
             if !lines.is_empty() {
                 self.push(stream, now_ms(), lines);
+            }
+            if full && buffer.len() < 64 * 1024 {
+                buffer.resize(buffer.len() * 4, 0);
             }
         }
         if !partial.is_empty() {
@@ -224,35 +237,29 @@ impl LogFile {
             .append(true)
             .open(&path)?;
         let size = file.metadata()?.len();
-        Ok(LogFile {
-            path,
-            writer: std::io::BufWriter::with_capacity(64 * 1024, file),
-            size,
-        })
+        Ok(LogFile { path, file, size })
     }
 
+    /// Writes a read chunk's lines with one `write` (a buffer held between
+    /// chunks would be 64 KiB per service, idle or not), rotating between
+    /// lines: one chunk may hold many files' worth.
     fn append(&mut self, lines: &[Arc<LogLine>], settings: &LogSettings) -> std::io::Result<()> {
+        let mut out = Vec::with_capacity(lines.iter().map(|l| l.text.len() + 24).sum());
         for line in lines {
-            let written = line.text.len() as u64 + 24;
-            writeln!(
-                self.writer,
-                "{} {} {}",
-                line.at_ms,
-                line.stream.letter(),
-                line.text
-            )?;
-            self.size += written;
-            // Per line, not per read chunk: one chunk may hold many files' worth.
+            let start = out.len();
+            writeln!(out, "{} {} {}", line.at_ms, line.stream.letter(), line.text)?;
+            self.size += (out.len() - start) as u64;
             if self.size >= settings.file_size {
+                self.file.write_all(&out)?;
+                out.clear();
                 self.rotate(settings.files)?;
             }
         }
-        self.writer.flush()
+        self.file.write_all(&out)
     }
 
     /// `x.log` → `x.log.1` → … → `x.log.N`, the oldest dropped.
     fn rotate(&mut self, keep: usize) -> std::io::Result<()> {
-        self.writer.flush()?;
         if keep == 0 {
             std::fs::remove_file(&self.path)?;
         } else {

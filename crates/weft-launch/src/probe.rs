@@ -63,7 +63,10 @@ pub async fn run(
     events: mpsc::Sender<ProbeEvent>,
 ) {
     tokio::time::sleep(settings.initial_delay).await;
-    let described = describe(&settings.check, &context);
+    // `${…}` filled in once: the environment is the process's, fixed for
+    // this task's life.
+    let target = expanded(&settings.check, &context);
+    let described = target.describe();
     if let (Check::Log { pattern }, Some(log)) = (&settings.check, log.as_mut()) {
         loop {
             match log.recv().await {
@@ -90,14 +93,13 @@ pub async fn run(
     let mut verdict: Option<bool> = None;
     let mut passed_once = false;
     loop {
-        let outcome =
-            match tokio::time::timeout(settings.timeout, check(&settings.check, &context)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(format!(
-                    "no answer within {}ms",
-                    settings.timeout.as_millis()
-                )),
-            };
+        let outcome = match tokio::time::timeout(settings.timeout, check(&target, &context)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "no answer within {}ms",
+                settings.timeout.as_millis()
+            )),
+        };
         let ok = outcome.is_ok();
         if ok {
             successes += 1;
@@ -127,13 +129,37 @@ pub async fn run(
         if events.send(event).await.is_err() {
             return;
         }
-        let period = if passed_once {
-            settings.period
+        if passed_once {
+            tokio::time::sleep_until(on_rest_grid(
+                tokio::time::Instant::now() + settings.period,
+                settings.period,
+            ))
+            .await;
         } else {
-            settings.start_period
-        };
-        tokio::time::sleep(period).await;
+            tokio::time::sleep(settings.start_period).await;
+        }
     }
+}
+
+/// The shared grid the checks of services at rest fire on.
+const REST_GRID: Duration = Duration::from_millis(100);
+
+/// `deadline`, moved up to the next point of a grid shared by every probe
+/// (at most [`REST_GRID`] later) when `period` is long enough not to mind: a
+/// thousand services checked every 5 s then wake the supervisor ten times a
+/// second, not two hundred.
+fn on_rest_grid(deadline: tokio::time::Instant, period: Duration) -> tokio::time::Instant {
+    static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    if period < Duration::from_secs(1) {
+        return deadline;
+    }
+    let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
+    let Some(since) = deadline.checked_duration_since(epoch) else {
+        return deadline;
+    };
+    let grid = REST_GRID.as_nanos();
+    let late = (grid - since.as_nanos() % grid) % grid;
+    deadline + Duration::from_nanos(late as u64)
 }
 
 fn result(kind: ProbeKind, check: &str, ok: bool, message: String) -> ProbeResult {
@@ -148,11 +174,23 @@ fn result(kind: ProbeKind, check: &str, ok: bool, message: String) -> ProbeResul
 
 /// The check with its `${…}` references filled in.
 pub fn describe(check: &Check, context: &ProbeContext) -> String {
+    expanded(check, context).describe()
+}
+
+/// The check with `${…}` filled in where a target is named.
+fn expanded(check: &Check, context: &ProbeContext) -> Check {
     match check {
-        Check::Http { url, .. } => format!("http {}", expand(url, context)),
-        Check::Tcp { address } => format!("tcp {}", expand(address, context)),
-        Check::File { path } => format!("file {}", expand(path, context)),
-        other => other.describe(),
+        Check::Http { url, status } => Check::Http {
+            url: expand(url, context),
+            status: *status,
+        },
+        Check::Tcp { address } => Check::Tcp {
+            address: expand(address, context),
+        },
+        Check::File { path } => Check::File {
+            path: expand(path, context),
+        },
+        other => other.clone(),
     }
 }
 
@@ -164,16 +202,13 @@ pub fn expand(text: &str, context: &ProbeContext) -> String {
 
 async fn check(check: &Check, context: &ProbeContext) -> Result<String, String> {
     match check {
-        Check::Http { url, status } => http(&expand(url, context), *status).await,
-        Check::Tcp { address } => {
-            let address = expand(address, context);
-            TcpStream::connect(&address)
-                .await
-                .map(|_| "connected".to_string())
-                .map_err(|e| format!("cannot connect: {e}"))
-        }
+        Check::Http { url, status } => http(url, *status).await,
+        Check::Tcp { address } => TcpStream::connect(address.as_str())
+            .await
+            .map(|_| "connected".to_string())
+            .map_err(|e| format!("cannot connect: {e}")),
         Check::Exec { command } => {
-            let output = tokio::process::Command::new("sh")
+            let output = tokio::process::Command::new("/bin/sh")
                 .arg("-c")
                 .arg(command)
                 .env_clear()
@@ -204,7 +239,7 @@ async fn check(check: &Check, context: &ProbeContext) -> Result<String, String> 
             }
         }
         Check::File { path } => {
-            let path = context.workdir.join(expand(path, context));
+            let path = context.workdir.join(path);
             if path.exists() {
                 Ok(format!("{} exists", path.display()))
             } else {
@@ -283,6 +318,24 @@ pub async fn sleep_or_forever(duration: Option<Duration>) {
 mod tests {
     use super::*;
     use tokio::net::TcpListener;
+
+    #[test]
+    fn checks_at_rest_share_a_grid() {
+        let now = tokio::time::Instant::now();
+        let period = Duration::from_secs(5);
+        let asked = |ms: u64| now + period + Duration::from_millis(ms * 7);
+        let deadlines: Vec<_> = (0..40).map(|ms| on_rest_grid(asked(ms), period)).collect();
+        for (ms, deadline) in (0..40).zip(&deadlines) {
+            assert!(*deadline >= asked(ms) && *deadline - asked(ms) < REST_GRID);
+        }
+        // 280 ms of deadlines land on at most four points of the grid.
+        let mut points = deadlines.clone();
+        points.dedup();
+        assert!(points.len() <= 4, "{} points", points.len());
+        // A fast cadence is kept as asked.
+        let fast = Duration::from_millis(50);
+        assert_eq!(on_rest_grid(now + fast, fast), now + fast);
+    }
 
     fn context() -> ProbeContext {
         let mut env = BTreeMap::new();

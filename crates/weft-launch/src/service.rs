@@ -257,42 +257,46 @@ impl Actor {
             .cloned()
             .collect();
         let mut pending: Vec<&DependencySettings> = gating.iter().collect();
+        // What the `waiting for …` reason last said, by dependency and state:
+        // a wake that changed neither (another service's change) rebuilds
+        // nothing. With a thousand services, each waiter wakes on every
+        // other's change.
+        let mut shown: Vec<(usize, State)> = Vec::new();
         loop {
             let mut still = Vec::new();
             for dependency in pending {
-                let status = self.shared.statuses[dependency.service].borrow().clone();
-                let name = &status.name;
-                match met(dependency.condition, &status) {
-                    Met::Yes => {
-                        last_met = Some((name.clone(), began.elapsed().as_millis() as u64));
-                    }
-                    Met::No if began.elapsed() >= dependency.timeout => {
-                        let why = format!(
-                            "timed out after {} waiting for {name} to be {} (it is {}{})",
-                            weft_model::config::Duration(dependency.timeout),
-                            condition_word(dependency.condition),
-                            status.state,
-                            status
-                                .reason
-                                .as_deref()
-                                .map(|r| format!(": {r}"))
-                                .unwrap_or_default()
-                        );
-                        if let Some(blocked) =
-                            self.dependency_failed(dependency, why, &mut degraded)
-                        {
-                            return Gate::Blocked(blocked);
+                // Read in place: only a verdict other than "not yet" copies
+                // anything out.
+                let (verdict, status) = {
+                    let status = self.shared.statuses[dependency.service].borrow();
+                    match met(dependency.condition, &status) {
+                        Met::No if began.elapsed() < dependency.timeout => {
+                            still.push(dependency);
+                            continue;
                         }
-                    }
-                    Met::No => still.push(dependency),
-                    Met::Never(why) => {
-                        let why = format!("{name} is {why}");
-                        if let Some(blocked) =
-                            self.dependency_failed(dependency, why, &mut degraded)
-                        {
-                            return Gate::Blocked(blocked);
+                        Met::Yes => {
+                            last_met =
+                                Some((status.name.clone(), began.elapsed().as_millis() as u64));
+                            continue;
                         }
+                        verdict => (
+                            verdict,
+                            (status.name.clone(), status.state, status.reason.clone()),
+                        ),
                     }
+                };
+                let (name, state, reason) = status;
+                let why = match verdict {
+                    Met::Never(why) => format!("{name} is {why}"),
+                    _ => format!(
+                        "timed out after {} waiting for {name} to be {} (it is {state}{})",
+                        weft_model::config::Duration(dependency.timeout),
+                        condition_word(dependency.condition),
+                        reason.map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                };
+                if let Some(blocked) = self.dependency_failed(dependency, why, &mut degraded) {
+                    return Gate::Blocked(blocked);
                 }
             }
             pending = still;
@@ -303,23 +307,14 @@ impl Actor {
                 });
                 return Gate::Go;
             }
-            let waiting: Vec<String> = pending
+            let now_showing: Vec<(usize, State)> = pending
                 .iter()
-                .map(|d| {
-                    let status = self.shared.statuses[d.service].borrow();
-                    format!(
-                        "{} to be {} (it is {})",
-                        status.name,
-                        condition_word(d.condition),
-                        status.state
-                    )
-                })
+                .map(|d| (d.service, self.shared.statuses[d.service].borrow().state))
                 .collect();
-            let reason = format!("waiting for {}", waiting.join(", "));
-            if self.status().reason.as_deref() != Some(reason.as_str())
-                || self.status().state != State::Pending
-            {
-                self.set_state(State::Pending, Some(reason));
+            let pending_now = self.shared.statuses[self.index].borrow().state == State::Pending;
+            if now_showing != shown || !pending_now {
+                self.set_state(State::Pending, Some(self.waiting_reason(&pending)));
+                shown = now_showing;
             }
             let deadline = pending
                 .iter()
@@ -335,6 +330,30 @@ impl Actor {
                 },
             }
         }
+    }
+
+    /// `waiting for a to be ready (it is starting), …`: the first few by name,
+    /// then how many more, so that a service behind a hundred others still
+    /// has a reason that reads.
+    fn waiting_reason(&self, pending: &[&DependencySettings]) -> String {
+        const NAMED: usize = 3;
+        let mut waiting: Vec<String> = pending
+            .iter()
+            .take(NAMED)
+            .map(|d| {
+                let status = self.shared.statuses[d.service].borrow();
+                format!(
+                    "{} to be {} (it is {})",
+                    status.name,
+                    condition_word(d.condition),
+                    status.state
+                )
+            })
+            .collect();
+        if pending.len() > NAMED {
+            waiting.push(format!("{} more", pending.len() - NAMED));
+        }
+        format!("waiting for {}", waiting.join(", "))
     }
 
     /// A dependency failed: degrade past an optional one, or say why this
@@ -427,7 +446,11 @@ impl Actor {
                 return Ended::Settled(State::Failed, why);
             }
             let env = Arc::new(self.shared.environment(self.index));
-            let settings = self.settings().clone();
+            // Borrowed through a handle of its own, not copied: a running
+            // service would otherwise hold a copy of its settings, every
+            // dependency's included.
+            let shared = self.shared.clone();
+            let settings = &shared.settings.services[self.index];
             let mut child = match process::spawn(&settings.command, &settings.workdir, &env) {
                 Ok(child) => child,
                 Err(error) => {

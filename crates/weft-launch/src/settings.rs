@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use weft_model::config::{
     Condition, DependencyDetails, OnRestart, PortRange, ProbeConfig, RestartPolicy, ServiceConfig,
 };
-use weft_model::{Edge, EdgeKind, Model, Rule, Service, ServiceId};
+use weft_model::{Edge, EdgeKind, LookupIndex, Model, Rule, Service, ServiceId};
 
 use crate::error::SettingsError;
 
@@ -188,13 +188,13 @@ impl LaunchSettings {
         } else {
             let mut stack = Vec::new();
             for name in &request.services {
-                let service = model.lookup(name)?;
+                let service = names.lookup(name)?;
                 if !launchable(service) {
                     return Err(SettingsError::NoCommand {
                         service: service.id.to_string(),
                     });
                 }
-                stack.push(index_of(model, service));
+                stack.extend(names.position(&service.id));
             }
             while let Some(index) = stack.pop() {
                 if !selected.insert(index) || request.no_dependencies {
@@ -222,7 +222,7 @@ impl LaunchSettings {
         }
         selected.retain(|&index| launchable(&model.services[index]));
 
-        let order = order(model, &selected)?;
+        let order = order(model, &names, &selected)?;
         let position: BTreeMap<usize, usize> = order
             .iter()
             .enumerate()
@@ -298,16 +298,16 @@ impl LaunchSettings {
 
         let mut required: BTreeSet<usize> = (0..services.len()).collect();
         for name in &launch.optional {
-            let service = model.lookup(name)?;
-            if let Some(&at) = position.get(&index_of(model, service)) {
+            let service = names.lookup(name)?;
+            if let Some(&at) = names.position(&service.id).and_then(|i| position.get(&i)) {
                 required.remove(&at);
             }
         }
         if !launch.required.is_empty() {
             required.clear();
             for name in &launch.required {
-                let service = model.lookup(name)?;
-                if let Some(&at) = position.get(&index_of(model, service)) {
+                let service = names.lookup(name)?;
+                if let Some(&at) = names.position(&service.id).and_then(|i| position.get(&i)) {
                     required.insert(at);
                 }
             }
@@ -353,26 +353,21 @@ impl LaunchSettings {
     }
 }
 
-fn index_of(model: &Model, service: &Service) -> usize {
-    model
-        .services
-        .iter()
-        .position(|s| s.id == service.id)
-        .unwrap_or_default()
-}
-
 /// Dependencies before dependents (Kahn's algorithm over the gating edges,
-/// ties in model order); a cycle is an error naming its services.
-fn order(model: &Model, selected: &BTreeSet<usize>) -> Result<Vec<usize>, SettingsError> {
-    let mut needs: BTreeMap<usize, BTreeSet<usize>> =
+/// ties in model order, one layer at a time); a cycle is an error naming its
+/// services.
+fn order(
+    model: &Model,
+    names: &LookupIndex<'_>,
+    selected: &BTreeSet<usize>,
+) -> Result<Vec<usize>, SettingsError> {
+    let mut needs: HashMap<usize, BTreeSet<usize>> =
         selected.iter().map(|&i| (i, BTreeSet::new())).collect();
     for edge in &model.edges {
         if edge.kind == EdgeKind::Soft {
             continue;
         }
-        let from = model.services.iter().position(|s| s.id == edge.from);
-        let to = model.services.iter().position(|s| s.id == edge.to);
-        if let (Some(from), Some(to)) = (from, to)
+        if let (Some(from), Some(to)) = (names.position(&edge.from), names.position(&edge.to))
             && selected.contains(&from)
             && selected.contains(&to)
             && from != to
@@ -380,26 +375,45 @@ fn order(model: &Model, selected: &BTreeSet<usize>) -> Result<Vec<usize>, Settin
             needs.entry(from).or_default().insert(to);
         }
     }
+    let mut waiting: HashMap<usize, usize> = HashMap::with_capacity(needs.len());
+    let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (&from, tos) in &needs {
+        waiting.insert(from, tos.len());
+        for &to in tos {
+            dependents.entry(to).or_default().push(from);
+        }
+    }
+    let mut layer: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|index| waiting[index] == 0)
+        .collect();
     let mut order = Vec::with_capacity(selected.len());
-    let mut done: BTreeSet<usize> = BTreeSet::new();
-    while order.len() < selected.len() {
-        let ready: Vec<usize> = needs
+    while !layer.is_empty() {
+        let mut next = Vec::new();
+        for &index in &layer {
+            for &dependent in dependents.get(&index).into_iter().flatten() {
+                let count = waiting
+                    .get_mut(&dependent)
+                    .expect("every service is counted");
+                *count -= 1;
+                if *count == 0 {
+                    next.push(dependent);
+                }
+            }
+        }
+        order.append(&mut layer);
+        next.sort_unstable();
+        layer = next;
+    }
+    if order.len() < selected.len() {
+        let placed: BTreeSet<usize> = order.iter().copied().collect();
+        let cycle: Vec<String> = selected
             .iter()
-            .filter(|(index, needs)| !done.contains(*index) && needs.is_subset(&done))
-            .map(|(&index, _)| index)
+            .filter(|index| !placed.contains(index))
+            .map(|&index| model.services[index].id.to_string())
             .collect();
-        if ready.is_empty() {
-            let cycle: Vec<String> = needs
-                .keys()
-                .filter(|index| !done.contains(*index))
-                .map(|&index| model.services[index].id.to_string())
-                .collect();
-            return Err(SettingsError::Cycle { services: cycle });
-        }
-        for index in ready {
-            done.insert(index);
-            order.push(index);
-        }
+        return Err(SettingsError::Cycle { services: cycle });
     }
     Ok(order)
 }

@@ -338,17 +338,17 @@ impl Supervisor {
     ) -> Result<(), Vec<usize>> {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut changes = self.changes();
+        let state = |i: usize| self.inner.shared.statuses[i].borrow().state;
         loop {
-            let statuses = self.statuses();
             let not_ready: Vec<usize> = services
                 .iter()
                 .copied()
-                .filter(|&i| !matches!(statuses[i].state, State::Ready | State::Completed))
+                .filter(|&i| !matches!(state(i), State::Ready | State::Completed))
                 .collect();
             let required = &self.settings().required;
             let hopeless = not_ready
                 .iter()
-                .any(|&i| required.contains(&i) && statuses[i].state.is_settled());
+                .any(|&i| required.contains(&i) && state(i).is_settled());
             let waiting_on_required = not_ready.iter().any(|i| required.contains(i));
             if not_ready.is_empty() || !waiting_on_required {
                 return Ok(());
@@ -398,8 +398,11 @@ impl Supervisor {
             stops.push(tokio::spawn(async move {
                 let mut changes = supervisor.changes();
                 loop {
-                    let statuses = supervisor.statuses();
-                    if waits_for.iter().all(|&d| statuses[d].state.is_settled()) {
+                    let statuses = &supervisor.inner.shared.statuses;
+                    if waits_for
+                        .iter()
+                        .all(|&d| statuses[d].borrow().state.is_settled())
+                    {
                         break;
                     }
                     if changes.changed().await.is_err() {

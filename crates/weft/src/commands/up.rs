@@ -50,6 +50,10 @@ pub(crate) fn run(context: &Context, args: UpArgs) -> anyhow::Result<Outcome> {
             )));
         }
     }
+    // The model is not needed once the settings are made; a supervisor
+    // holding a thousand services' model for its whole life would keep it
+    // resident.
+    drop(model);
     if args.supervise {
         return supervise(settings, false, &args);
     }
@@ -60,8 +64,7 @@ pub(crate) fn run(context: &Context, args: UpArgs) -> anyhow::Result<Outcome> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    Ok(tokio::runtime::Builder::new_current_thread()
         .thread_name("weft-supervisor")
         .enable_all()
         .build()?)
