@@ -327,7 +327,8 @@ impl Workspace {
             return true;
         }
         // A removal may leave the repository nothing to read.
-        !path.exists() && !workspace::holds_readable_files(&self.base.join(&repository.path))
+        !path.exists()
+            && !workspace::holds_readable_files(&self.base, &self.base.join(&repository.path))
     }
 
     /// Whether a change at `path` can change the model: a file some reader
@@ -340,7 +341,7 @@ impl Workspace {
             return true;
         }
         let could_matter = path == self.base.join(config::FILE_NAME)
-            || workspace::is_readable(path)
+            || workspace::is_readable(&self.base, path)
             || path.is_dir()
             || (!path.exists()
                 && (self.holds_repository(path)

@@ -124,7 +124,7 @@ pub fn repositories(
             if name.starts_with('.') || SKIPPED_DIRECTORIES.contains(&name) {
                 continue;
             }
-            if holds_readable_files(&path) {
+            if holds_readable_files(root, &path) {
                 repositories.push(Repository {
                     name: name.to_string(),
                     path: name.to_string(),
@@ -138,10 +138,10 @@ pub fn repositories(
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
-                    .any(|e| e.path().is_file() && classify(&e.path()).is_some())
+                    .any(|e| e.path().is_file() && classify(root, &e.path()).is_some())
             })
             .unwrap_or(false);
-        if (repositories.is_empty() && holds_readable_files(root)) || at_root {
+        if (repositories.is_empty() && holds_readable_files(root, root)) || at_root {
             let name = workspace_name(root, &loaded);
             let name = if repositories.iter().any(|r| r.name == name) {
                 format!("{name}-root")
@@ -194,10 +194,10 @@ pub fn workspace_name(root: &Path, loaded: &LoadedConfig) -> String {
     })
 }
 
-/// Whether a directory holds (at any depth) a file some reader takes.
-/// Whether any file below `directory` is one a reader takes.
-pub(crate) fn holds_readable_files(directory: &Path) -> bool {
-    walk(directory).any(|path| classify(&path).is_some())
+/// Whether any file below `directory` is one a reader takes (see
+/// [`is_readable`] for `root`).
+pub(crate) fn holds_readable_files(root: &Path, directory: &Path) -> bool {
+    walk(directory).any(|path| classify(root, &path).is_some())
 }
 
 fn walk(directory: &Path) -> impl Iterator<Item = PathBuf> {
@@ -236,14 +236,18 @@ enum FileKind {
 }
 
 /// Whether some reader takes a file of this path (by its name and place).
-pub(crate) fn is_readable(path: &Path) -> bool {
-    classify(path).is_some()
+/// Only the directories below `root` (the workspace's) say anything of its
+/// place: a workspace that lives under `~/src/nginx-stack/` or a `.github`
+/// checkout reads the same as anywhere else.
+pub(crate) fn is_readable(root: &Path, path: &Path) -> bool {
+    classify(root, path).is_some()
 }
 
-/// Which reader takes a file, by its path.
-fn classify(path: &Path) -> Option<FileKind> {
+/// Which reader takes a file, by its path below `root` (see [`is_readable`]).
+fn classify(root: &Path, path: &Path) -> Option<FileKind> {
     let name = path.file_name()?.to_str()?;
     let lower = name.to_ascii_lowercase();
+    let path = path.strip_prefix(root).unwrap_or(path);
     let in_github = path.components().any(|c| c.as_os_str() == ".github");
     if in_github {
         return None;
@@ -346,8 +350,11 @@ pub fn collect(
     let base = root.join(&repository.path);
     let mut paths: Vec<PathBuf> = walk_skipping(&base, nested).collect();
     paths.sort();
+    // A repository weft.yaml places outside the root: its own directory is
+    // where its place starts.
+    let place = if base.starts_with(root) { root } else { &base };
     for path in paths {
-        let Some(kind) = classify(&path) else {
+        let Some(kind) = classify(place, &path) else {
             continue;
         };
         let within_repository = path.strip_prefix(&base).unwrap_or(&path);

@@ -297,3 +297,26 @@ fn a_weft_yaml_service_may_depend_on_one_written_after_it() {
     let edge = edge(&model, "a/first", "b/second").expect("the edge to a later service");
     assert_eq!(edge.kind, EdgeKind::Required);
 }
+
+#[test]
+fn the_directories_a_workspace_lives_under_say_nothing_of_its_files() {
+    // A workspace checked out under `.github` and a directory named like
+    // nginx: neither hides its files nor makes templates nginx configs.
+    let workspace = Workspace::new()
+        .file(
+            ".github/nginx-stack/api/compose.yaml",
+            "services:\n  api: {image: api}\n",
+        )
+        .file(
+            ".github/nginx-stack/api/templates/welcome.template",
+            "Hello {{ name }}, welcome aboard.\n",
+        )
+        .file(".github/nginx-stack/api/conf", "colour = blue\n");
+    let model = discover(&workspace.root().join(".github/nginx-stack")).unwrap();
+    assert_eq!(ids(&model), ["api/api"]);
+    assert!(
+        model.diagnostics.is_empty(),
+        "nothing but the compose file is read: {:?}",
+        model.diagnostics
+    );
+}
