@@ -8,9 +8,11 @@
 //! doubling to 2 s, with jitter) and tries again, for as long as the
 //! request's own budget allows: its wait, or the client's patience. A
 //! server's answer, even an error, is final. A long poll cut by a restart
-//! is asked again with what is left of its wait; the server took the
-//! waiter out of its queue when the connection went, so its place is not
-//! kept (a lease granted just before the cut expires by its TTL).
+//! is asked again with what is left of its wait and the same request id:
+//! a server that still holds the claim (the replica that took it, once
+//! restarted, or another on the same database) gives back its place in the
+//! queue, or the lease it was granted while the answer was lost, rather
+//! than queueing it again at the back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -86,6 +88,11 @@ pub struct AcquireBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity: Option<i64>,
     pub holder: Value,
+    /// This claim's id, the same on every try (a UUID; [`Client::acquire`]
+    /// makes one when it is `None`): asked again, the claim takes back its
+    /// place in the queue, or the lease granted when the answer was lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// How long a request keeps trying to reach a server, unless its own wait
@@ -258,16 +265,35 @@ impl Client {
     pub fn acquire(&self, body: &AcquireBody) -> Result<Lease, ClientError> {
         let wait = Duration::from_millis(u64::try_from(body.wait_ms.unwrap_or(0)).unwrap_or(0));
         let started = Instant::now();
+        let request = body
+            .request
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let asked = || {
             let mut asked = body.clone();
+            asked.request = Some(request.clone());
             if body.wait_ms.is_some() {
                 let left = wait.saturating_sub(started.elapsed());
                 asked.wait_ms = Some(i64::try_from(left.as_millis()).unwrap_or(i64::MAX));
             }
             serde_json::to_value(&asked).ok()
         };
-        let value = self.call_within("POST", "/api/v1/leases", &asked, wait.max(self.patience))?;
-        Self::decode(value)
+        let budget = wait.max(self.patience);
+        match self.call_within("POST", "/api/v1/leases", &asked, budget) {
+            // A server older than request ids refuses the field: ask it as
+            // it understands, without a place kept across restarts.
+            Err(ClientError::Api(failure))
+                if failure.code == "invalid_body" && failure.message.contains("`request`") =>
+            {
+                let without = || {
+                    let mut asked = asked()?;
+                    asked.as_object_mut()?.remove("request");
+                    Some(asked)
+                };
+                Self::decode(self.call_within("POST", "/api/v1/leases", &without, budget)?)
+            }
+            answer => Self::decode(answer?),
+        }
     }
 
     pub fn renew(&self, lease: &str, ttl_ms: Option<i64>) -> Result<Lease, ClientError> {

@@ -168,6 +168,7 @@ pub async fn run(
             wait_ms: Some(millis(release.wait)),
             holder,
             capacity: None,
+            request: None,
         })
         .await
         .map_err(|error| match error {

@@ -311,6 +311,7 @@ impl Coordinator {
             coordinator: self.clone(),
             waiter: waiter.clone(),
             armed: true,
+            keep: request.request.is_some(),
         };
         let tick = match self.inner.mode {
             CoordinatorMode::Server => Duration::from_secs(2),
@@ -320,9 +321,20 @@ impl Coordinator {
         let mut shutdown = self.inner.shutdown.subscribe();
         loop {
             if *shutdown.borrow_and_update() {
+                guard.armed = false;
+                if request.request.is_some() {
+                    // The client asks again, here once restarted or at
+                    // another replica, and takes its place back.
+                    self.inner
+                        .store
+                        .keep_waiter(&waiter, REATTACH_GRACE_MS)
+                        .await?;
+                    return Err(AcquireError::ShuttingDown {
+                        resource: request.resource.clone(),
+                    });
+                }
                 // Leave the queue now, while the runtime still runs; a
                 // grant that raced in is given back.
-                guard.armed = false;
                 let change = self
                     .inner
                     .store
@@ -659,7 +671,15 @@ struct WaitGuard {
     coordinator: Coordinator,
     waiter: String,
     armed: bool,
+    /// The claim has a request id: a waiter whose connection went keeps
+    /// its place for [`REATTACH_GRACE_MS`] rather than leaving the queue.
+    keep: bool,
 }
+
+/// How long a waiter whose client went away (its connection cut, or the
+/// server shutting down) keeps its place for the client to ask again with
+/// its request id: the clients' own patience for an unreachable server.
+pub(crate) const REATTACH_GRACE_MS: i64 = 10_000;
 
 impl Drop for WaitGuard {
     fn drop(&mut self) {
@@ -677,6 +697,19 @@ impl Drop for WaitGuard {
         };
         let coordinator = self.coordinator.clone();
         let waiter = std::mem::take(&mut self.waiter);
+        if self.keep {
+            handle.spawn(async move {
+                if let Err(error) = coordinator
+                    .inner
+                    .store
+                    .keep_waiter(&waiter, REATTACH_GRACE_MS)
+                    .await
+                {
+                    tracing::warn!(%error, "cannot keep a waiter's place");
+                }
+            });
+            return;
+        }
         handle.spawn(async move {
             match coordinator
                 .inner

@@ -60,8 +60,15 @@ impl Store {
 
     /// Keeps a waiter in the queue.
     pub async fn heartbeat(&self, waiter: &str) -> Result<(), StoreError> {
+        self.keep_waiter(waiter, WAITER_HEARTBEAT_MS).await
+    }
+
+    /// Keeps a waiter in the queue for `ms` from now without its process:
+    /// the time a client whose connection went has to ask again with its
+    /// request id and take its place back.
+    pub async fn keep_waiter(&self, waiter: &str, ms: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE waiters SET heartbeat_until = $1 WHERE id = $2")
-            .bind(now_ms() + WAITER_HEARTBEAT_MS)
+            .bind(now_ms() + ms)
             .bind(waiter)
             .execute(&self.pool)
             .await?;
@@ -144,7 +151,7 @@ impl Store {
         Ok(effects.into_change(value))
     }
 
-    async fn lease_in(
+    pub(crate) async fn lease_in(
         &self,
         transaction: &mut Transaction<'static, Any>,
         id: &str,

@@ -208,6 +208,13 @@ pub(crate) fn resource_from_row(row: &AnyRow) -> Result<Resource, StoreError> {
     })
 }
 
+/// A request id as the client sent it, in the one form ids are kept in.
+fn parse_request_id(text: &str) -> Result<String, StoreError> {
+    uuid::Uuid::parse_str(text)
+        .map(|id| id.to_string())
+        .map_err(|_| StoreError::invalid("request", "must be a UUID, the same on every try"))
+}
+
 /// Does a request of `mode`/`weight` fit beside `holders`?
 fn fits(mode: Mode, weight: i64, capacity: i64, holders: &[Lease]) -> bool {
     match mode {
@@ -400,9 +407,12 @@ impl Store {
             }
             fence += 1;
             granted += 1;
+            // The waiter's id is the lease's: a claim asked again by its
+            // request id after the lease was collected finds it.
             let lease = self
                 .insert_lease(
                     transaction,
+                    waiter.id.clone(),
                     resource,
                     waiter.mode,
                     waiter.weight,
@@ -469,6 +479,7 @@ impl Store {
     async fn insert_lease(
         &self,
         transaction: &mut Transaction<'static, Any>,
+        id: String,
         resource: &Resource,
         mode: Mode,
         weight: i64,
@@ -479,7 +490,7 @@ impl Store {
         now: i64,
     ) -> Result<Lease, StoreError> {
         let lease = Lease {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             resource: resource.id.clone(),
             mode,
             weight,
@@ -510,6 +521,60 @@ impl Store {
         .execute(&mut **transaction)
         .await?;
         Ok(lease)
+    }
+
+    /// A claim asked again by its request id: its place in the queue, kept
+    /// alive again (granted meanwhile or not: the waiter collects it), or
+    /// the lease it was granted when the answer was lost. `None` when the
+    /// server holds neither (never seen, or its place lapsed): a new claim.
+    async fn reattach(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        request: &AcquireRequest,
+        id: &str,
+        state: &PassState,
+    ) -> Result<Option<Attempt>, StoreError> {
+        let same = |resource: &ResourceId, holder: &Holder| {
+            if resource == &request.resource && holder == &request.holder {
+                Ok(())
+            } else {
+                Err(StoreError::invalid(
+                    "request",
+                    "names another claim: give each claim a request id of its own",
+                ))
+            }
+        };
+        let sql = format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut **transaction)
+            .await?;
+        if let Some(row) = row {
+            let waiter = waiter_from_row(&row)?;
+            let resource: String = row.try_get("resource")?;
+            same(&ResourceId::parse(&resource)?, &waiter.holder)?;
+            sqlx::query("UPDATE waiters SET heartbeat_until = $1 WHERE id = $2")
+                .bind(now_ms() + WAITER_HEARTBEAT_MS)
+                .bind(id)
+                .execute(&mut **transaction)
+                .await?;
+            let position = state
+                .queue
+                .iter()
+                .position(|w| w.id == id)
+                .map_or(0, |i| i + 1);
+            return Ok(Some(Attempt::Queued {
+                waiter: waiter.id,
+                position,
+                deadline_ms: waiter.deadline,
+                holders: state.holders.clone(),
+            }));
+        }
+        if let Some(lease) = self.lease_in(transaction, id).await? {
+            same(&lease.resource, &lease.holder)?;
+            return Ok(Some(Attempt::Granted(Box::new(lease))));
+        }
+        Ok(None)
     }
 
     /// Asks for a lease: granted at once, queued, or refused when the
@@ -544,6 +609,14 @@ impl Store {
                 ),
             ));
         }
+        let request = &AcquireRequest {
+            request: request
+                .request
+                .as_deref()
+                .map(parse_request_id)
+                .transpose()?,
+            ..request.clone()
+        };
         if request.mode == Mode::Exclusive && request.weight != 1 {
             return Err(StoreError::invalid(
                 "weight",
@@ -558,6 +631,13 @@ impl Store {
             .grant_pass(&mut transaction, &resource, &mut effects)
             .await?;
         resource.fence = state.fence;
+        if let Some(id) = &request.request
+            && let Some(attempt) = self.reattach(&mut transaction, request, id, &state).await?
+        {
+            self.notify(&mut transaction, &effects).await?;
+            transaction.commit().await?;
+            return Ok(effects.into_change(attempt));
+        }
         let attempt = if state.queue.is_empty()
             && fits(
                 request.mode,
@@ -575,6 +655,10 @@ impl Store {
             let lease = self
                 .insert_lease(
                     &mut transaction,
+                    request
+                        .request
+                        .clone()
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                     &resource,
                     request.mode,
                     request.weight,
@@ -634,7 +718,10 @@ impl Store {
         } else {
             // Queue, and run the pass again: a higher priority that fits is
             // granted ahead of the waiters already there.
-            let waiter = uuid::Uuid::new_v4().to_string();
+            let waiter = request
+                .request
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let operation = insert_operation(
                 &mut transaction,
                 "claim",

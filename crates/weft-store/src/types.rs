@@ -169,6 +169,11 @@ pub struct AcquireRequest {
     pub holder: Holder,
     /// The capacity to give the resource if this claim creates it.
     pub capacity: Option<i64>,
+    /// The client's own id for this claim (a UUID), the same on every try:
+    /// asked again after a lost answer or a server restart, the claim finds
+    /// its place in the queue, or the lease it was granted, instead of
+    /// starting over. It becomes the waiter's and the lease's id.
+    pub request: Option<String>,
 }
 
 impl Default for ResourceId {

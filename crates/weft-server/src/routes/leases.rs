@@ -30,6 +30,9 @@ pub(crate) struct AcquireBody {
     holder: Holder,
     /// The capacity to give the resource if this creates it.
     capacity: Option<i64>,
+    /// The client's id for this claim (a UUID, the same on every try): a
+    /// claim asked again takes back its place in the queue or its lease.
+    request: Option<String>,
 }
 
 impl AcquireBody {
@@ -44,6 +47,7 @@ impl AcquireBody {
             wait_ms: either_ms("wait", self.wait.as_deref(), self.wait_ms)?,
             holder: self.holder,
             capacity: self.capacity,
+            request: self.request,
         })
     }
 }
@@ -51,7 +55,8 @@ impl AcquireBody {
 /// Grants at once (201), or waits in the queue up to `wait` and grants
 /// (201), or answers 409 with the holders (`conflict` when not waiting,
 /// `timeout` when the wait ran out). A client that disconnects while
-/// waiting leaves the queue.
+/// waiting leaves the queue, unless its claim has a `request` id: then its
+/// place is kept for a while, for the client to ask again with it.
 pub(crate) async fn acquire(
     State(state): State<AppState>,
     _: Authorized<WriteScope>,

@@ -76,3 +76,62 @@ fn a_wait_rides_out_a_server_that_comes_up_late() {
     client.release(&lease.id).unwrap();
     drop(server);
 }
+
+/// The server a wait runs on is killed and started again: the claim, asked
+/// again with its request id, is still first in the queue, ahead of one
+/// that queued after it.
+#[test]
+fn a_wait_cut_by_a_restart_keeps_its_place() {
+    let address = dead_address();
+    let directory = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", directory.path().join("state.db").display());
+    let workspace = directory.path().to_path_buf();
+    let mut server = WeftServe::start(&workspace, &store, &address);
+    let url = server.url();
+    let by = |who: &str, wait_ms: i64| AcquireBody {
+        holder: json!({"repository": who}),
+        ..claim("lock:place", wait_ms)
+    };
+    let holder = Client::new(&url, None);
+    let held = holder.acquire(&by("holder", 0)).unwrap();
+    let queue_length = || {
+        holder
+            .get("/api/v1/resources/lock:place/queue")
+            .map_or(0, |view| view["queue"].as_array().map_or(0, Vec::len))
+    };
+    let wait = |who: &'static str| {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let client = Client::new(&url, None);
+            let lease = client.acquire(&by(who, 60_000)).unwrap();
+            let granted = Instant::now();
+            std::thread::sleep(Duration::from_millis(100));
+            client.release(&lease.id).unwrap();
+            (lease.token, granted)
+        })
+    };
+    let first = wait("first");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue_length() < 1 {
+        assert!(Instant::now() < deadline, "the first claim never queued");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = wait("second");
+    while queue_length() < 2 {
+        assert!(Instant::now() < deadline, "the second claim never queued");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill();
+    let server = WeftServe::start(&workspace, &store, &address);
+    // Both clients ask again (in whatever order their backoff gives);
+    // the holder lets go once they have.
+    std::thread::sleep(Duration::from_millis(2_500));
+    holder.release(&held.id).unwrap();
+    let (first_token, first_at) = first.join().unwrap();
+    let (second_token, second_at) = second.join().unwrap();
+    assert!(
+        first_token < second_token && first_at < second_at,
+        "the first claim kept its place: tokens {first_token} and {second_token}"
+    );
+    drop(server);
+}

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use weft_store::{
     AcquireError, AcquireRequest, Attempt, Holder, LeasePolicy, Mode, ResourceId, StoreError,
+    WaitState,
 };
 
 use crate::backends::{Backend, coordinator, store};
@@ -596,3 +597,113 @@ async fn force_release_is_audited(backend: Backend, test: &str) {
     coordinator.shutdown();
 }
 on_both_backends!(force_release, force_release_is_audited);
+
+/// A claim asked again with its request id (its connection was cut, or its
+/// answer lost) takes back its place in the queue, its grant, or its lease;
+/// nobody else can use the id.
+async fn claim_asked_again_keeps_its_place(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let resource = "branch:origin/main";
+    let id = "6f1c2a0e-8a4b-4c1e-9d2f-0b5a7c3e1d42";
+    let waiting = |who: &str, request_id: Option<&str>| AcquireRequest {
+        wait_ms: Some(60_000),
+        request: request_id.map(str::to_owned),
+        ..request(resource, who)
+    };
+    let queued = |attempt: Attempt| match attempt {
+        Attempt::Queued {
+            waiter, position, ..
+        } => (waiter, position),
+        other => panic!("expected to queue, got {other:?}"),
+    };
+    let held = match store
+        .try_acquire(&request(resource, "a"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    // b queues first, with its id in any case; c after it.
+    let b = store
+        .try_acquire(&waiting("b", Some(&id.to_uppercase())))
+        .await
+        .expect("claim");
+    assert_eq!(queued(b.value), (id.to_owned(), 1));
+    let c = store.try_acquire(&waiting("c", None)).await.expect("claim");
+    let (c_waiter, c_position) = queued(c.value);
+    assert_eq!(c_position, 2);
+    // b asks again: the same place, not behind c.
+    let again = store
+        .try_acquire(&waiting("b", Some(id)))
+        .await
+        .expect("claim");
+    assert_eq!(queued(again.value), (id.to_owned(), 1));
+    // Nobody else can take b's id, and an id is a UUID.
+    for bad in [waiting("c", Some(id)), waiting("b", Some("retry-1"))] {
+        assert!(
+            matches!(
+                store.try_acquire(&bad).await,
+                Err(StoreError::Invalid {
+                    field: "request",
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
+    // a releases: b is granted, not c, and its grant waits for it.
+    store.release(&held.id).await.expect("release");
+    let again = store
+        .try_acquire(&waiting("b", Some(id)))
+        .await
+        .expect("claim");
+    assert_eq!(queued(again.value).0, id);
+    let lease = match store.collect(id).await.expect("collect") {
+        WaitState::Granted(lease) => lease,
+        other => panic!("expected b's grant, got {other:?}"),
+    };
+    assert_eq!(
+        (lease.id.as_str(), lease.holder.run_id.as_deref()),
+        (id, Some("b"))
+    );
+    // The answer was lost: asked once more, b gets the same lease, not a second.
+    match store
+        .try_acquire(&waiting("b", Some(id)))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(again) => {
+            assert_eq!((again.id, again.token), (lease.id.clone(), lease.token))
+        }
+        other => panic!("expected b's lease again, got {other:?}"),
+    }
+    assert!(matches!(
+        store.collect(&c_waiter).await.expect("collect"),
+        WaitState::Waiting
+    ));
+    // Granted at once: the lease takes the request's id, and asked again is
+    // the same lease.
+    let at_once = "0b5a7c3e-1d42-4c1e-9d2f-6f1c2a0e8a4b";
+    let first = AcquireRequest {
+        request: Some(at_once.to_owned()),
+        ..request("port:8080", "d")
+    };
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        match store.try_acquire(&first).await.expect("claim").value {
+            Attempt::Granted(lease) => {
+                assert_eq!(lease.id, at_once);
+                tokens.push(lease.token);
+            }
+            other => panic!("expected a grant, got {other:?}"),
+        }
+    }
+    assert_eq!(tokens, [1, 1]);
+}
+
+on_both_backends!(asked_again, claim_asked_again_keeps_its_place);

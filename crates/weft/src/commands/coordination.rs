@@ -247,6 +247,8 @@ impl Leases {
                 wait_ms: Some(claim.wait_ms),
                 capacity: claim.capacity,
                 holder: serde_json::to_value(&claim.holder).unwrap_or(Value::Null),
+                // One per claim, made by the client: the same on every try.
+                request: None,
             })?),
             Leases::Local {
                 runtime,
@@ -267,6 +269,8 @@ impl Leases {
                     wait_ms: Some(claim.wait_ms),
                     holder: claim.holder.clone(),
                     capacity: claim.capacity,
+                    // In one process, a claim is never asked twice.
+                    request: None,
                 };
                 let lease = runtime.block_on(coordinator.acquire(&request))?;
                 store_lease(&lease)
