@@ -7,7 +7,8 @@
 //! goes to the next, and after a round of all of them waits (100 ms, then
 //! doubling to 2 s, with jitter) and tries again, for as long as the
 //! request's own budget allows: its wait, or the client's patience. A
-//! server's answer, even an error, is final. A long poll cut by a restart
+//! server's answer, even an error, is final, but for `shutting_down`: the
+//! server did nothing with the request. A long poll cut by a restart
 //! is asked again with what is left of its wait and the same request id:
 //! a server that still holds the claim (the replica that took it, once
 //! restarted, or another on the same database) gives back its place in the
@@ -172,7 +173,19 @@ impl Client {
         let mut failures = 0usize;
         loop {
             let index = self.current.load(Ordering::Relaxed) % self.bases.len();
-            match self.once(&self.bases[index], method, path, body().as_ref()) {
+            let answer = match self.once(&self.bases[index], method, path, body().as_ref()) {
+                // A server shutting down did nothing with the request: it
+                // is asked again like one that cannot be reached (a
+                // restart, or the next replica), not given up on.
+                Err(ClientError::Api(failure)) if failure.code == "shutting_down" => {
+                    Err(ClientError::Transport {
+                        url: self.bases[index].clone(),
+                        message: failure.message,
+                    })
+                }
+                answer => answer,
+            };
+            match answer {
                 Err(ClientError::Transport { url, message }) => {
                     failures += 1;
                     let _ = self.current.compare_exchange(

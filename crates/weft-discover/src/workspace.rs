@@ -352,7 +352,12 @@ pub fn collect(
     paths.sort();
     // A repository weft.yaml places outside the root: its own directory is
     // where its place starts.
-    let place = if base.starts_with(root) { root } else { &base };
+    let inside = base.strip_prefix(root).is_ok_and(|rest| {
+        !rest
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    });
+    let place = if inside { root } else { &base };
     for path in paths {
         let Some(kind) = classify(place, &path) else {
             continue;

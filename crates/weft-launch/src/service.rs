@@ -469,8 +469,13 @@ impl Actor {
                 reaper.watch(pid);
             }
             let output = self.shared.outputs[self.index].clone();
-            // Subscribed before the first line can arrive.
-            let log_subscription = output.subscribe();
+            // Subscribed before the first line can arrive, and only for a
+            // log probe: the channel is made on the first subscription.
+            let log_probe = [&settings.ready, &settings.live]
+                .into_iter()
+                .flatten()
+                .any(|probe| matches!(probe.check, crate::settings::Check::Log { .. }));
+            let log_subscription = log_probe.then(|| output.subscribe());
             let mut pumps = Vec::new();
             if let Some(stdout) = child.stdout.take() {
                 pumps.push(tokio::spawn(output.clone().pump(stdout, Stream::Stdout)));

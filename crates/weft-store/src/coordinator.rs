@@ -310,6 +310,7 @@ impl Coordinator {
         let mut guard = WaitGuard {
             coordinator: self.clone(),
             waiter: waiter.clone(),
+            notify: notify.clone(),
             armed: true,
             keep: request.request.is_some(),
         };
@@ -364,6 +365,16 @@ impl Coordinator {
                 }
                 WaitState::Gone => {
                     guard.armed = false;
+                    // Another wait on the same request id (the client asked
+                    // again while this one still ran) may have collected
+                    // the grant: it is this claim's lease all the same.
+                    if let Some(id) = &request.request
+                        && let Ok(lease) = self.inner.store.lease(id).await
+                        && lease.holder == request.holder
+                        && lease.resource == request.resource
+                    {
+                        return Ok(lease);
+                    }
                     return Err(self.timeout(request, started, None).await);
                 }
                 WaitState::Waiting => {}
@@ -391,7 +402,9 @@ impl Coordinator {
                         let change = self.inner.store.reap().await?;
                         self.apply(change);
                     }
-                    if last_heartbeat.elapsed() >= Duration::from_secs(10) {
+                    // Well within the grace a dropped wait on the same
+                    // request id leaves the row with.
+                    if last_heartbeat.elapsed() >= Duration::from_secs(5) {
                         self.inner.store.heartbeat(&waiter).await?;
                         last_heartbeat = Instant::now();
                     }
@@ -670,6 +683,9 @@ impl Coordinator {
 struct WaitGuard {
     coordinator: Coordinator,
     waiter: String,
+    /// This wait's own wake-up: a second wait on the same request id put
+    /// its own in the map, which this one must not take out.
+    notify: Arc<Notify>,
     armed: bool,
     /// The claim has a request id: a waiter whose connection went keeps
     /// its place for [`REATTACH_GRACE_MS`] rather than leaving the queue.
@@ -683,7 +699,11 @@ pub(crate) const REATTACH_GRACE_MS: i64 = 10_000;
 
 impl Drop for WaitGuard {
     fn drop(&mut self) {
-        if let Ok(mut waiters) = self.coordinator.inner.waiters.lock() {
+        if let Ok(mut waiters) = self.coordinator.inner.waiters.lock()
+            && waiters
+                .get(&self.waiter)
+                .is_some_and(|notify| Arc::ptr_eq(notify, &self.notify))
+        {
             waiters.remove(&self.waiter);
         }
         if let Ok(mut woken) = self.coordinator.inner.woken_at.lock() {
@@ -699,13 +719,16 @@ impl Drop for WaitGuard {
         let waiter = std::mem::take(&mut self.waiter);
         if self.keep {
             handle.spawn(async move {
-                if let Err(error) = coordinator
+                match coordinator
                     .inner
                     .store
                     .keep_waiter(&waiter, REATTACH_GRACE_MS)
                     .await
                 {
-                    tracing::warn!(%error, "cannot keep a waiter's place");
+                    // The reaper gives the place (and a grant made to it)
+                    // back as soon as the grace runs out.
+                    Ok(()) => coordinator.schedule(now_ms() + REATTACH_GRACE_MS),
+                    Err(error) => tracing::warn!(%error, "cannot keep a waiter's place"),
                 }
             });
             return;

@@ -60,12 +60,18 @@ impl Store {
 
     /// Keeps a waiter in the queue.
     pub async fn heartbeat(&self, waiter: &str) -> Result<(), StoreError> {
-        self.keep_waiter(waiter, WAITER_HEARTBEAT_MS).await
+        sqlx::query("UPDATE waiters SET heartbeat_until = $1 WHERE id = $2")
+            .bind(now_ms() + WAITER_HEARTBEAT_MS)
+            .bind(waiter)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Keeps a waiter in the queue for `ms` from now without its process:
     /// the time a client whose connection went has to ask again with its
-    /// request id and take its place back.
+    /// request id and take its place back. (A live wait on the same id
+    /// refreshes its heartbeat more often than that.)
     pub async fn keep_waiter(&self, waiter: &str, ms: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE waiters SET heartbeat_until = $1 WHERE id = $2")
             .bind(now_ms() + ms)

@@ -29,10 +29,12 @@ impl Actor {
         generation: u64,
         started: Instant,
         env: Arc<BTreeMap<String, String>>,
-        log: tokio::sync::broadcast::Receiver<Arc<crate::output::LogLine>>,
+        mut log: Option<tokio::sync::broadcast::Receiver<Arc<crate::output::LogLine>>>,
         mut permit: Option<OwnedSemaphorePermit>,
     ) -> Run {
-        let settings = self.settings().clone();
+        // Borrowed through a handle of its own, not copied for the run.
+        let shared = self.shared.clone();
+        let settings = &shared.settings.services[self.index];
         let context = ProbeContext {
             env: env.clone(),
             workdir: settings.workdir.clone(),
@@ -40,7 +42,6 @@ impl Actor {
         };
         let (probe_events, mut probe_rx) = mpsc::channel::<ProbeEvent>(16);
         let mut probes: Vec<JoinHandle<()>> = Vec::new();
-        let mut log = Some(log);
         // Readiness is probed from the start; liveness once the service has
         // been ready (a service still starting is not dead).
         if let Some(probe) = &settings.ready {

@@ -54,9 +54,7 @@ fn a_dead_server_in_the_list_is_passed_over() {
 #[test]
 fn a_wait_rides_out_a_server_that_comes_up_late() {
     let address = dead_address();
-    let directory = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", directory.path().join("state.db").display());
-    let workspace = directory.path().to_path_buf();
+    let (_directory, store, workspace) = sqlite_workspace();
     let starter = {
         let address = address.clone();
         std::thread::spawn(move || {
@@ -77,15 +75,23 @@ fn a_wait_rides_out_a_server_that_comes_up_late() {
     drop(server);
 }
 
-/// The server a wait runs on is killed and started again: the claim, asked
-/// again with its request id, is still first in the queue, ahead of one
-/// that queued after it.
-#[test]
-fn a_wait_cut_by_a_restart_keeps_its_place() {
-    let address = dead_address();
+/// A fresh SQLite store in a temporary directory that is also the
+/// workspace: the directory (kept alive by the caller), the store URL and
+/// the workspace path.
+fn sqlite_workspace() -> (tempfile::TempDir, String, std::path::PathBuf) {
     let directory = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", directory.path().join("state.db").display());
     let workspace = directory.path().to_path_buf();
+    (directory, store, workspace)
+}
+
+/// The server two waits run on is stopped by `stop` and started again: the
+/// first claim, asked again with its request id, is still first in the
+/// queue, ahead of the one that queued after it, and is granted as soon as
+/// the holder lets go.
+fn a_wait_cut_by_a_restart_keeps_its_place(stop: fn(&mut WeftServe)) {
+    let address = dead_address();
+    let (_directory, store, workspace) = sqlite_workspace();
     let mut server = WeftServe::start(&workspace, &store, &address);
     let url = server.url();
     let by = |who: &str, wait_ms: i64| AcquireBody {
@@ -110,28 +116,45 @@ fn a_wait_cut_by_a_restart_keeps_its_place() {
             (lease.token, granted)
         })
     };
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     let first = wait("first");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while queue_length() < 1 {
-        assert!(Instant::now() < deadline, "the first claim never queued");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until("the first claim never queued", &|| queue_length() == 1);
     let second = wait("second");
-    while queue_length() < 2 {
-        assert!(Instant::now() < deadline, "the second claim never queued");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server.kill();
+    until("the second claim never queued", &|| queue_length() == 2);
+    stop(&mut server);
     let server = WeftServe::start(&workspace, &store, &address);
-    // Both clients ask again (in whatever order their backoff gives);
-    // the holder lets go once they have.
+    // Both clients ask again (in whatever order their backoff gives); the
+    // holder lets go once they have.
     std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(queue_length(), 2, "both claims are in the queue, once each");
     holder.release(&held.id).unwrap();
+    let released = Instant::now();
     let (first_token, first_at) = first.join().unwrap();
     let (second_token, second_at) = second.join().unwrap();
     assert!(
         first_token < second_token && first_at < second_at,
         "the first claim kept its place: tokens {first_token} and {second_token}"
     );
+    assert!(
+        first_at - released < Duration::from_secs(2),
+        "granted as the holder let go, not when a stale place ran out: {:?}",
+        first_at - released
+    );
     drop(server);
+}
+
+#[test]
+fn a_wait_cut_by_a_killed_server_keeps_its_place() {
+    a_wait_cut_by_a_restart_keeps_its_place(WeftServe::kill);
+}
+
+#[test]
+fn a_wait_cut_by_a_graceful_restart_keeps_its_place() {
+    a_wait_cut_by_a_restart_keeps_its_place(WeftServe::terminate);
 }

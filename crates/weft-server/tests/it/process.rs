@@ -127,6 +127,14 @@ impl WeftServe {
         format!("http://{}", self.address)
     }
 
+    /// SIGTERM (a graceful shutdown), and reap.
+    pub(crate) fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
     /// SIGKILL, and reap.
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();

@@ -707,3 +707,65 @@ async fn claim_asked_again_keeps_its_place(backend: Backend, test: &str) {
 }
 
 on_both_backends!(asked_again, claim_asked_again_keeps_its_place);
+
+/// Two waits on one request id at once (the client asked again while its
+/// first connection was still open): both answer with the claim's one lease,
+/// neither times out, and the place is one.
+async fn two_waits_on_one_request_id_share_the_lease(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store.clone()).await;
+    let resource = "branch:origin/main";
+    let held = coordinator
+        .acquire(&request(resource, "a"))
+        .await
+        .expect("claim");
+    let claim = AcquireRequest {
+        wait_ms: Some(30_000),
+        request: Some("9d2f6f1c-2a0e-4c1e-8a4b-0b5a7c3e1d42".to_owned()),
+        ..request(resource, "b")
+    };
+    let first = tokio::spawn({
+        let coordinator = coordinator.clone();
+        let claim = claim.clone();
+        async move { coordinator.acquire(&claim).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store
+        .resource(&claim.resource)
+        .await
+        .expect("view")
+        .queue
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the claim never queued");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = tokio::spawn({
+        let coordinator = coordinator.clone();
+        let claim = claim.clone();
+        async move { coordinator.acquire(&claim).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let view = store.resource(&claim.resource).await.expect("view");
+    assert_eq!(view.queue.len(), 1, "one place: {:?}", view.queue);
+    coordinator.release(&held.id).await.expect("release");
+    let first = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first wait answers")
+        .expect("join")
+        .expect("the first wait gets the lease");
+    let second = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the second wait answers")
+        .expect("join")
+        .expect("the second wait gets the lease");
+    assert_eq!((&first.id, first.token), (&second.id, second.token));
+    assert_eq!(first.id, "9d2f6f1c-2a0e-4c1e-8a4b-0b5a7c3e1d42");
+}
+
+on_both_backends!(
+    two_waits_one_request,
+    two_waits_on_one_request_id_share_the_lease
+);

@@ -75,7 +75,9 @@ impl ExternalLock for ServerLock {
         };
         // The long poll blocks in its own thread so that a signal is seen
         // at once; an abandoned poll's connection closes with the process,
-        // and the server takes its waiter out of the queue.
+        // and the server keeps its waiter only for the 10 s a client has to
+        // ask again by its request id (a grant made meanwhile is given back
+        // when that runs out).
         let client = self.client.clone();
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
