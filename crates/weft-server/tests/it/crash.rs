@@ -11,7 +11,10 @@
 //! expires. The test itself also takes the lease, with a long TTL, and
 //! holds it across the kill: the restarted server must still know it (same
 //! id, same token), renew it and release it, and grant nobody else
-//! meanwhile. Then the log must show no two confirmed holds overlapping and
+//! meanwhile; the waiting clients, asking again with their request ids,
+//! keep their places (the same queue, in the same order), and the head is
+//! granted at once when the test lets go. Then the log must show no two
+//! confirmed holds overlapping and
 //! tokens strictly increasing across the whole run. A hold counts as
 //! confirmed when its client ended it well within its TTL, so a client
 //! stalled past its TTL by a loaded machine cannot fake an overlap.
@@ -285,28 +288,23 @@ fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
     assert_eq!(shown["token"], mine.token, "{shown}");
     let renewed = restarted.renew(&mine.id, Some(120_000)).unwrap();
     assert_eq!(renewed.token, mine.token);
-    // The clients of the restarted server come back and queue again
-    // (behind the waiters the killed process left, until their heartbeat
-    // runs out), and nobody is granted while the test holds.
-    let cut_off = (0..CLIENTS).filter(|id| id % replicas == 0).count();
-    eventually(
-        "the clients to queue again",
-        Duration::from_secs(60),
-        || {
-            let log = shared.log.lock().unwrap();
-            let last = log.last().copied();
-            drop(log);
-            assert_eq!(
-                last.map(|e| e.client),
-                Some(usize::MAX),
-                "a grant while the test held across the restart: {last:?}"
-            );
-            let requeued = queued(&restarted)
-                .iter()
-                .filter(|w| !before_kill.contains(w))
-                .count();
-            (requeued >= cut_off).then_some(())
-        },
+    // The clients of the restarted server ask again with their request
+    // ids and take back their places: the queue is the one before the kill,
+    // same waiters, same order, and nobody is granted while the test holds.
+    std::thread::sleep(Duration::from_millis(2_500));
+    {
+        let log = shared.log.lock().unwrap();
+        let last = log.last().copied();
+        assert_eq!(
+            last.map(|e| e.client),
+            Some(usize::MAX),
+            "a grant while the test held across the restart: {last:?}"
+        );
+    }
+    assert_eq!(
+        queued(&restarted),
+        before_kill,
+        "the queue after the restart is the one before it"
     );
     let leases: Value = restarted.get("/api/v1/leases").unwrap();
     assert_eq!(leases["leases"].as_array().unwrap().len(), 1, "{leases}");
@@ -316,6 +314,18 @@ fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
     restarted
         .release(&mine.id)
         .unwrap_or_else(|e| panic!("releasing the lease held across the restart: {e:?}"));
+    // The head of the queue is a client that is there, not a place left by
+    // the killed process: it is granted at once, not once a heartbeat runs
+    // out.
+    eventually(
+        "a client's hold after the release",
+        Duration::from_secs(5),
+        || {
+            let log = shared.log.lock().unwrap();
+            let after = log.iter().rev().take_while(|e| e.client != usize::MAX);
+            after.clone().any(|e| e.step == Step::Enter).then_some(())
+        },
+    );
 
     phase("released the lease held across the restart");
     // Phase 2: the clients take turns again, through the restarted server.
