@@ -60,12 +60,7 @@ impl Store {
 
     /// Keeps a waiter in the queue.
     pub async fn heartbeat(&self, waiter: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE waiters SET heartbeat_until = $1 WHERE id = $2")
-            .bind(now_ms() + WAITER_HEARTBEAT_MS)
-            .bind(waiter)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.keep_waiter(waiter, WAITER_HEARTBEAT_MS).await
     }
 
     /// Keeps a waiter in the queue for `ms` from now without its process:
