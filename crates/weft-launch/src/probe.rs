@@ -369,11 +369,15 @@ mod tests {
             http(&url, None).await,
             Err("HTTP 503, expected 2xx or 3xx".to_string())
         );
-        // The server has answered twice and closed its listener: the port is
-        // dead (not a backlog that accepts and never answers).
         server.await.unwrap();
+        // A dead port (not a backlog that accepts and never answers): bound
+        // but not listening, so that no other test can take it meanwhile,
+        // as one could the port the server above let go of.
+        let dead = tokio::net::TcpSocket::new_v4().unwrap();
+        dead.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let dead = format!("http://{}/healthz", dead.local_addr().unwrap());
         assert!(
-            http(&url, None)
+            http(&dead, None)
                 .await
                 .unwrap_err()
                 .starts_with("cannot connect")
