@@ -368,8 +368,10 @@ impl Coordinator {
                     // Another wait on the same request id (the client asked
                     // again while this one still ran) may have collected
                     // the grant: it is this claim's lease all the same.
-                    if let Some(id) = &request.request
-                        && let Ok(lease) = self.inner.store.lease(id).await
+                    // (The waiter's id is the request id, as the store keeps
+                    // it.)
+                    if request.request.is_some()
+                        && let Ok(lease) = self.inner.store.lease(&waiter).await
                         && lease.holder == request.holder
                         && lease.resource == request.resource
                     {
