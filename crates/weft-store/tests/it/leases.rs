@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use weft_store::{
-    AcquireError, AcquireRequest, Attempt, Holder, LeasePolicy, Mode, ResourceId, StoreError,
-    WaitState,
+    AcquireError, AcquireRequest, Attempt, Holder, LeasePolicy, Mode, ResourceId, Store,
+    StoreError, WaitState,
 };
 
 use crate::backends::{Backend, coordinator, store};
@@ -16,6 +16,18 @@ fn holder(name: &str) -> Holder {
         workflow: Some("deploy".to_owned()),
         run_id: Some(name.to_owned()),
         ..Holder::default()
+    }
+}
+
+/// Waits (up to 10 s) until `resource` has at least `length` waiters.
+async fn until_queued(store: &Store, resource: &ResourceId, length: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.resource(resource).await.expect("view").queue.len() < length {
+        assert!(
+            Instant::now() < deadline,
+            "{resource} never had {length} waiters"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -110,18 +122,7 @@ async fn waiter_is_woken(backend: Backend, test: &str) {
     };
     // Wait until b is queued.
     let resource = ResourceId::parse("env:staging").expect("id");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while coordinator
-        .store()
-        .resource(&resource)
-        .await
-        .expect("view")
-        .queue
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "b never queued");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_queued(coordinator.store(), &resource, 1).await;
     let released_at = Instant::now();
     coordinator.release(&held.id).await.expect("release");
     let (lease, granted_at) = waiting.await.expect("join");
@@ -225,20 +226,7 @@ async fn priority_then_arrival(backend: Backend, test: &str) {
         }));
         // Distinct arrival times.
         let resource = ResourceId::parse("branch:main").expect("id");
-        let expected = handles.len();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while coordinator
-            .store()
-            .resource(&resource)
-            .await
-            .expect("view")
-            .queue
-            .len()
-            < expected
-        {
-            assert!(Instant::now() < deadline);
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        until_queued(coordinator.store(), &resource, handles.len()).await;
     }
     let queue = coordinator
         .store()
@@ -560,18 +548,7 @@ async fn force_release_is_audited(backend: Backend, test: &str) {
         })
     };
     let resource = ResourceId::parse("branch:release").expect("id");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while coordinator
-        .store()
-        .resource(&resource)
-        .await
-        .expect("view")
-        .queue
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_queued(coordinator.store(), &resource, 1).await;
     let forced = coordinator
         .force_release(&resource, "runner died during deploy", "ops@example.com")
         .await
@@ -731,17 +708,7 @@ async fn two_waits_on_one_request_id_share_the_lease(backend: Backend, test: &st
         let claim = claim.clone();
         async move { coordinator.acquire(&claim).await }
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while store
-        .resource(&claim.resource)
-        .await
-        .expect("view")
-        .queue
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "the claim never queued");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_queued(&store, &claim.resource, 1).await;
     let second = tokio::spawn({
         let coordinator = coordinator.clone();
         let claim = claim.clone();
