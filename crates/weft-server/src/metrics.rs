@@ -206,6 +206,24 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         )]),
     ));
 
+    let batches = store.batch_stats();
+    let count = batches.commit.count;
+    scrape.families.push((
+        "weft_store_batch_size",
+        "Claims and releases per lease transaction (group commit).",
+        Family::Histogram(vec![HistogramSample {
+            labels: Vec::new(),
+            sum: batches.size_sum as f64,
+            count,
+            buckets: buckets(&weft_store::BATCH_SIZE_BUCKETS, &batches.size_counts, count),
+        }]),
+    ));
+    scrape.families.push((
+        "weft_store_commit_seconds",
+        "From a lease transaction's start to its durable commit.",
+        Family::Histogram(vec![HistogramSample::of(Vec::new(), &batches.commit)]),
+    ));
+
     let counters: [(&'static str, &'static str, u64); 9] = [
         (
             "weft_grants",

@@ -5,12 +5,13 @@
 use serde_json::json;
 use sqlx::{Any, Row, Transaction};
 
+use crate::engine::{Done, Op};
 use crate::error::StoreError;
 use crate::leases::{
     Change, Effects, ForceReleased, LEASE_COLUMNS, Released, WAITER_COLUMNS, WAITER_HEARTBEAT_MS,
     WaitState, lease_from_row, waiter_from_row,
 };
-use crate::operations::{insert_event, insert_finished_operation, insert_operation};
+use crate::operations::{insert_event, insert_operation};
 use crate::store::{Store, Tx};
 use crate::time::now_ms;
 use crate::types::{Lease, OperationStatus, Resource, ResourceId};
@@ -247,52 +248,21 @@ impl Store {
     }
 
     /// Gives a lease back; the next waiters are granted in the same
-    /// transaction.
+    /// transaction. Releases that arrive together share one (see
+    /// `engine.rs`).
     pub async fn release(&self, id: &str) -> Result<Change<Released>, StoreError> {
-        let resource = self.resource_of(id).await?;
-        let mut transaction = self.begin().await?;
-        let mut effects = Effects::default();
-        let (resource, lease) = match self
-            .open_lease(&mut transaction, &resource, id, &mut effects)
-            .await?
-        {
-            Ok(live) => live,
-            Err(expired) => {
-                self.commit(transaction, &effects).await?;
-                return Err(expired);
-            }
-        };
-        let now = now_ms();
-        let resource_name = resource.id.to_string();
-        sqlx::query("DELETE FROM leases WHERE id = $1")
-            .bind(&lease.id)
-            .execute(&mut **transaction)
-            .await?;
-        insert_finished_operation(
-            &mut transaction,
-            "release",
-            OperationStatus::Succeeded,
-            Some(&resource_name),
-            Some(&lease.holder),
-            now,
-            Some(json!({"lease": lease.id, "token": lease.token,
-                        "held_ms": now - lease.granted_at_ms})),
-            None,
-        )
-        .await?;
-        let event = insert_event(
-            &mut transaction,
-            "release",
-            Some(&resource_name),
-            json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
-                   "held_ms": now - lease.granted_at_ms}),
-        )
-        .await?;
-        effects.events.push(event);
-        self.grant_pass(&mut transaction, &resource, &mut effects)
-            .await?;
-        self.commit(transaction, &effects).await?;
-        Ok(effects.into_change(Released { lease }))
+        let change = self.submit(Op::Release(id.to_owned())).await?;
+        match change.value {
+            Done::Released(released) => Ok(Change {
+                value: *released,
+                granted: change.granted,
+                events: change.events,
+            }),
+            Done::Acquired(_) => Err(StoreError::Corrupt {
+                what: "batch",
+                message: "a release was answered as a claim".to_owned(),
+            }),
+        }
     }
 
     /// Takes every lease on a resource away, for an emergency, with an audit

@@ -14,6 +14,11 @@
 //!    that does not fit stops the pass, so a large request is never starved
 //!    by a stream of small ones.
 //!
+//! The pass, claims and releases are decided in memory by the engine
+//! (`engine.rs`), many to a transaction; the rest of a lease's life (a
+//! granted waiter collecting its lease, renewing, cancelling a wait,
+//! force-releasing) is in `holding.rs`.
+//!
 //! A claim is itself a waiter: it joins the queue and runs the pass, so it
 //! never jumps ahead of an older waiter of equal priority. Each grant takes
 //! the resource's fence plus one as its token, so tokens strictly increase
@@ -22,17 +27,14 @@
 //! waiting on it collects the lease; the grants a pass makes are returned so
 //! the caller can wake those processes.
 
-use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::engine::{Claim, Done, Op};
 use crate::error::StoreError;
-use crate::operations::{insert_event, insert_finished_operation, insert_operation};
 use crate::store::Store;
 use crate::time::now_ms;
-use crate::types::{
-    AcquireRequest, Event, Holder, Lease, Mode, OperationStatus, Resource, ResourceId,
-};
+use crate::types::{AcquireRequest, Event, Holder, Lease, Mode, Resource, ResourceId};
 
 /// How long a waiter's process may go without a heartbeat before the queue
 /// forgets it.
@@ -145,19 +147,6 @@ pub(crate) fn parse_holder(text: &str) -> Result<Holder, StoreError> {
     })
 }
 
-fn holder_json(holder: &Holder) -> String {
-    serde_json::to_string(holder).unwrap_or_else(|_| "{}".to_owned())
-}
-
-/// What a grant pass leaves: the live holders, the queue still waiting (in
-/// grant order) and the resource's fence.
-#[derive(Debug)]
-pub(crate) struct PassState {
-    pub(crate) holders: Vec<Lease>,
-    pub(crate) queue: Vec<Waiter>,
-    pub(crate) fence: i64,
-}
-
 /// A waiter row.
 #[derive(Debug, Clone)]
 pub(crate) struct Waiter {
@@ -216,7 +205,7 @@ fn parse_request_id(text: &str) -> Result<String, StoreError> {
 }
 
 /// Does a request of `mode`/`weight` fit beside `holders`?
-fn fits(mode: Mode, weight: i64, capacity: i64, holders: &[Lease]) -> bool {
+pub(crate) fn fits(mode: Mode, weight: i64, capacity: i64, holders: &[Lease]) -> bool {
     match mode {
         Mode::Exclusive => holders.is_empty(),
         Mode::Shared => {
@@ -276,309 +265,15 @@ impl Store {
             .collect()
     }
 
-    /// The grant pass (see the module docs). The resource must be locked.
-    pub(crate) async fn grant_pass(
-        &self,
-        transaction: &mut Transaction<'static, Any>,
-        resource: &Resource,
-        effects: &mut Effects,
-    ) -> Result<PassState, StoreError> {
-        self.grant_pass_keeping(transaction, resource, effects, None)
-            .await
-    }
-
-    /// The grant pass, never dropping `keep` as stale: a claim that does
-    /// not wait has a deadline of now, and must still be considered.
-    async fn grant_pass_keeping(
-        &self,
-        transaction: &mut Transaction<'static, Any>,
-        resource: &Resource,
-        effects: &mut Effects,
-        keep: Option<&str>,
-    ) -> Result<PassState, StoreError> {
-        let now = now_ms();
-        let id = resource.id.to_string();
-        // One read of each table; the common case (nothing expired, nobody
-        // stale) then writes nothing but the grants.
-        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE resource = $1 ORDER BY token");
-        let (expired, mut holders): (Vec<Lease>, Vec<Lease>) = sqlx::query(&sql)
-            .bind(&id)
-            .fetch_all(&mut **transaction)
-            .await?
-            .iter()
-            .map(lease_from_row)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .partition(|lease| lease.expires_at_ms <= now);
-        // 1. Expired leases.
-        if !expired.is_empty() {
-            sqlx::query("DELETE FROM leases WHERE resource = $1 AND expires_at <= $2")
-                .bind(&id)
-                .bind(now)
-                .execute(&mut **transaction)
-                .await?;
-        }
-        for lease in &expired {
-            let event = insert_event(
-                transaction,
-                "expire",
-                Some(&id),
-                json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
-                       "expired_at": lease.expires_at}),
-            )
-            .await?;
-            effects.events.push(event);
-        }
-        // 2. Waiters past their deadline or heartbeat.
-        let sql = format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE resource = $1");
-        let (stale, waiters): (Vec<Waiter>, Vec<Waiter>) = sqlx::query(&sql)
-            .bind(&id)
-            .fetch_all(&mut **transaction)
-            .await?
-            .iter()
-            .map(waiter_from_row)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .partition(|w| {
-                // A granted waiter keeps its row until its process collects
-                // the lease; only a lost heartbeat makes it stale.
-                let stale = match w.lease {
-                    None => w.deadline <= now || w.heartbeat_until <= now,
-                    Some(_) => w.heartbeat_until <= now,
-                };
-                Some(w.id.as_str()) != keep && stale
-            });
-        for waiter in &stale {
-            sqlx::query("DELETE FROM waiters WHERE id = $1")
-                .bind(&waiter.id)
-                .execute(&mut **transaction)
-                .await?;
-            if let Some(lease_id) = &waiter.lease {
-                // Granted to a process that went away before collecting it:
-                // give it back now rather than after its whole TTL.
-                sqlx::query("DELETE FROM leases WHERE id = $1")
-                    .bind(lease_id)
-                    .execute(&mut **transaction)
-                    .await?;
-                if let Some(index) = holders.iter().position(|l| &l.id == lease_id) {
-                    let lease = holders.remove(index);
-                    let event = insert_event(
-                        transaction,
-                        "abandoned",
-                        Some(&id),
-                        json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
-                               "reason": "granted to a waiter that went away before collecting it"}),
-                    )
-                    .await?;
-                    effects.events.push(event);
-                }
-                crate::operations::finish_operation(
-                    transaction,
-                    &waiter.operation,
-                    OperationStatus::Failed,
-                    None,
-                    Some("granted, but the waiter went away before collecting the lease"),
-                )
-                .await?;
-            } else {
-                let reason = if waiter.deadline <= now {
-                    "wait timed out"
-                } else {
-                    "waiter went away"
-                };
-                crate::operations::finish_operation(
-                    transaction,
-                    &waiter.operation,
-                    OperationStatus::Conflict,
-                    None,
-                    Some(reason),
-                )
-                .await?;
-            }
-        }
-        // 3. Grant from the head of the queue while requests fit.
-        let mut queue: Vec<Waiter> = waiters.into_iter().filter(|w| w.lease.is_none()).collect();
-        self.order_queue(&mut queue, now);
-        let mut fence = resource.fence;
-        let mut granted = 0;
-        for waiter in &queue {
-            if !fits(waiter.mode, waiter.weight, resource.capacity, &holders) {
-                break;
-            }
-            fence += 1;
-            granted += 1;
-            // The waiter's id is the lease's: a claim asked again by its
-            // request id after the lease was collected finds it.
-            let lease = self
-                .insert_lease(
-                    transaction,
-                    waiter.id.clone(),
-                    resource,
-                    waiter.mode,
-                    waiter.weight,
-                    fence,
-                    &waiter.holder,
-                    waiter.priority,
-                    waiter.ttl_ms,
-                    now,
-                )
-                .await?;
-            sqlx::query("UPDATE waiters SET lease = $1 WHERE id = $2")
-                .bind(&lease.id)
-                .bind(&waiter.id)
-                .execute(&mut **transaction)
-                .await?;
-            let event = insert_event(
-                transaction,
-                "grant",
-                Some(&id),
-                json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
-                       "mode": lease.mode, "weight": lease.weight,
-                       "waited_ms": now - waiter.enqueued_at}),
-            )
-            .await?;
-            effects.events.push(event);
-            holders.push(lease.clone());
-            effects.granted.push(Grant {
-                waiter: waiter.id.clone(),
-                lease,
-            });
-        }
-        if fence != resource.fence {
-            sqlx::query("UPDATE resources SET fence = $1 WHERE id = $2")
-                .bind(fence)
-                .bind(&id)
-                .execute(&mut **transaction)
-                .await?;
-        }
-        queue.drain(..granted);
-        Ok(PassState {
-            holders,
-            queue,
-            fence,
-        })
-    }
-
     /// Sorts a queue by effective priority (priority plus aging), then
     /// arrival.
     pub(crate) fn order_queue(&self, queue: &mut [Waiter], now: i64) {
-        queue.sort_by(|a, b| {
-            let pa = self
-                .policy
-                .effective_priority(a.priority, now - a.enqueued_at);
-            let pb = self
-                .policy
-                .effective_priority(b.priority, now - b.enqueued_at);
-            pb.cmp(&pa)
-                .then(a.enqueued_at.cmp(&b.enqueued_at))
-                .then(a.id.cmp(&b.id))
-        });
-    }
-
-    #[expect(clippy::too_many_arguments, reason = "one row's columns")]
-    async fn insert_lease(
-        &self,
-        transaction: &mut Transaction<'static, Any>,
-        id: String,
-        resource: &Resource,
-        mode: Mode,
-        weight: i64,
-        token: i64,
-        holder: &Holder,
-        priority: i64,
-        ttl_ms: i64,
-        now: i64,
-    ) -> Result<Lease, StoreError> {
-        let lease = Lease {
-            id,
-            resource: resource.id.clone(),
-            mode,
-            weight,
-            token,
-            holder: holder.clone(),
-            priority,
-            ttl_ms,
-            granted_at: String::new(),
-            expires_at: String::new(),
-            granted_at_ms: now,
-            expires_at_ms: now.saturating_add(ttl_ms),
-        }
-        .stamp();
-        sqlx::query(&format!(
-            "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)"
-        ))
-        .bind(&lease.id)
-        .bind(resource.id.to_string())
-        .bind(lease.mode.as_str())
-        .bind(lease.weight)
-        .bind(lease.token)
-        .bind(holder_json(&lease.holder))
-        .bind(lease.priority)
-        .bind(lease.ttl_ms)
-        .bind(lease.granted_at_ms)
-        .bind(lease.expires_at_ms)
-        .execute(&mut **transaction)
-        .await?;
-        Ok(lease)
-    }
-
-    /// A claim asked again by its request id: its place in the queue, kept
-    /// alive again (granted meanwhile or not: the waiter collects it), or
-    /// the lease it was granted when the answer was lost. `None` when the
-    /// server holds neither (never seen, or its place lapsed): a new claim.
-    async fn reattach(
-        &self,
-        transaction: &mut Transaction<'static, Any>,
-        request: &AcquireRequest,
-        id: &str,
-        state: &PassState,
-    ) -> Result<Option<Attempt>, StoreError> {
-        let same = |resource: &ResourceId, holder: &Holder| {
-            if resource == &request.resource && holder == &request.holder {
-                Ok(())
-            } else {
-                Err(StoreError::invalid(
-                    "request",
-                    "names another claim: give each claim a request id of its own",
-                ))
-            }
-        };
-        let sql = format!("SELECT {WAITER_COLUMNS} FROM waiters WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&mut **transaction)
-            .await?;
-        if let Some(row) = row {
-            let waiter = waiter_from_row(&row)?;
-            let resource: String = row.try_get("resource")?;
-            same(&ResourceId::parse(&resource)?, &waiter.holder)?;
-            sqlx::query("UPDATE waiters SET heartbeat_until = $1 WHERE id = $2")
-                .bind(now_ms() + WAITER_HEARTBEAT_MS)
-                .bind(id)
-                .execute(&mut **transaction)
-                .await?;
-            let position = state
-                .queue
-                .iter()
-                .position(|w| w.id == id)
-                .map_or(0, |i| i + 1);
-            return Ok(Some(Attempt::Queued {
-                waiter: waiter.id,
-                position,
-                deadline_ms: waiter.deadline,
-                holders: state.holders.clone(),
-            }));
-        }
-        if let Some(lease) = self.lease_in(transaction, id).await? {
-            same(&lease.resource, &lease.holder)?;
-            return Ok(Some(Attempt::Granted(Box::new(lease))));
-        }
-        Ok(None)
+        queue.sort_by(|a, b| self.queue_order(a, b, now));
     }
 
     /// Asks for a lease: granted at once, queued, or refused when the
-    /// request does not wait.
+    /// request does not wait. Claims that arrive together share one
+    /// transaction (see `engine.rs`).
     pub async fn try_acquire(
         &self,
         request: &AcquireRequest,
@@ -596,20 +291,13 @@ impl Store {
         {
             return Err(StoreError::invalid("capacity", "must be 1..=1000000"));
         }
-        let mut transaction = self.begin().await?;
-        let mut resource = self
-            .lock_resource(&mut transaction, &request.resource, request.capacity, true)
-            .await?;
-        if request.weight > resource.capacity {
+        if request.mode == Mode::Exclusive && request.weight != 1 {
             return Err(StoreError::invalid(
                 "weight",
-                format!(
-                    "{} is more than `{}`'s capacity {}",
-                    request.weight, resource.id, resource.capacity
-                ),
+                "an exclusive lease holds the whole resource; weight is for shared leases",
             ));
         }
-        let request = &AcquireRequest {
+        let request = AcquireRequest {
             request: request
                 .request
                 .as_deref()
@@ -617,184 +305,23 @@ impl Store {
                 .transpose()?,
             ..request.clone()
         };
-        if request.mode == Mode::Exclusive && request.weight != 1 {
-            return Err(StoreError::invalid(
-                "weight",
-                "an exclusive lease holds the whole resource; weight is for shared leases",
-            ));
-        }
-        let now = now_ms();
-        let resource_name = resource.id.to_string();
-        let mut effects = Effects::default();
-        // Reap and serve the queue first: a claim never passes a waiter.
-        let state = self
-            .grant_pass(&mut transaction, &resource, &mut effects)
-            .await?;
-        resource.fence = state.fence;
-        if let Some(id) = &request.request
-            && let Some(attempt) = self.reattach(&mut transaction, request, id, &state).await?
-        {
-            self.notify(&mut transaction, &effects).await?;
-            transaction.commit().await?;
-            return Ok(effects.into_change(attempt));
-        }
-        let attempt = if state.queue.is_empty()
-            && fits(
-                request.mode,
-                request.weight,
-                resource.capacity,
-                &state.holders,
-            ) {
-            // The fast path: nobody waits and it fits.
-            let token = resource.fence + 1;
-            sqlx::query("UPDATE resources SET fence = $1 WHERE id = $2")
-                .bind(token)
-                .bind(&resource_name)
-                .execute(&mut **transaction)
-                .await?;
-            let lease = self
-                .insert_lease(
-                    &mut transaction,
-                    request
-                        .request
-                        .clone()
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                    &resource,
-                    request.mode,
-                    request.weight,
-                    token,
-                    &request.holder,
-                    priority,
-                    ttl,
-                    now,
-                )
-                .await?;
-            insert_finished_operation(
-                &mut transaction,
-                "claim",
-                OperationStatus::Succeeded,
-                Some(&resource_name),
-                Some(&request.holder),
-                now,
-                Some(json!({"lease": lease.id, "token": lease.token, "waited_ms": 0})),
-                None,
-            )
-            .await?;
-            let event = insert_event(
-                &mut transaction,
-                "grant",
-                Some(&resource_name),
-                json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
-                       "mode": lease.mode, "weight": lease.weight, "waited_ms": 0}),
-            )
-            .await?;
-            effects.events.push(event);
-            Attempt::Granted(Box::new(lease))
-        } else if wait == 0 {
-            insert_finished_operation(
-                &mut transaction,
-                "claim",
-                OperationStatus::Conflict,
-                Some(&resource_name),
-                Some(&request.holder),
-                now,
-                None,
-                Some("taken"),
-            )
-            .await?;
-            let event = insert_event(
-                &mut transaction,
-                "conflict",
-                Some(&resource_name),
-                json!({"holder": request.holder,
-                       "held_by": state.holders.iter().map(|l| &l.holder).collect::<Vec<_>>()}),
-            )
-            .await?;
-            effects.events.push(event);
-            Attempt::Conflict {
-                holders: state.holders,
-                queue_length: state.queue.len(),
-            }
-        } else {
-            // Queue, and run the pass again: a higher priority that fits is
-            // granted ahead of the waiters already there.
-            let waiter = request
-                .request
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let operation = insert_operation(
-                &mut transaction,
-                "claim",
-                Some(&resource_name),
-                Some(&request.holder),
-                now,
-            )
-            .await?;
-            let deadline = now.saturating_add(wait);
-            sqlx::query(&format!(
-                "INSERT INTO waiters ({WAITER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
-            ))
-            .bind(&waiter)
-            .bind(&resource_name)
-            .bind(request.mode.as_str())
-            .bind(request.weight)
-            .bind(holder_json(&request.holder))
-            .bind(priority)
-            .bind(ttl)
-            .bind(now)
-            .bind(deadline)
-            .bind(now + WAITER_HEARTBEAT_MS)
-            .bind(&operation)
-            .execute(&mut **transaction)
-            .await?;
-            let state = self
-                .grant_pass_keeping(&mut transaction, &resource, &mut effects, Some(&waiter))
-                .await?;
-            let mine = effects
-                .granted
-                .iter()
-                .position(|grant| grant.waiter == waiter);
-            if let Some(index) = mine {
-                let grant = effects.granted.remove(index);
-                sqlx::query("DELETE FROM waiters WHERE id = $1")
-                    .bind(&waiter)
-                    .execute(&mut **transaction)
-                    .await?;
-                crate::operations::finish_operation(
-                    &mut transaction,
-                    &operation,
-                    OperationStatus::Succeeded,
-                    Some(json!({"lease": grant.lease.id, "token": grant.lease.token,
-                                "waited_ms": 0})),
-                    None,
-                )
-                .await?;
-                Attempt::Granted(Box::new(grant.lease))
-            } else {
-                let position = state
-                    .queue
-                    .iter()
-                    .position(|w| w.id == waiter)
-                    .map_or(state.queue.len(), |i| i + 1);
-                let event = insert_event(
-                    &mut transaction,
-                    "queued",
-                    Some(&resource_name),
-                    json!({"waiter": waiter, "holder": request.holder, "position": position,
-                           "priority": priority}),
-                )
-                .await?;
-                effects.events.push(event);
-                Attempt::Queued {
-                    waiter,
-                    position,
-                    deadline_ms: deadline,
-                    holders: state.holders,
-                }
-            }
+        let claim = Claim {
+            request,
+            ttl,
+            wait,
+            priority,
         };
-        self.notify(&mut transaction, &effects).await?;
-        transaction.commit().await?;
-        Ok(effects.into_change(attempt))
+        let change = self.submit(Op::Acquire(Box::new(claim))).await?;
+        match change.value {
+            Done::Acquired(attempt) => Ok(Change {
+                value: attempt,
+                granted: change.granted,
+                events: change.events,
+            }),
+            Done::Released(_) => Err(StoreError::Corrupt {
+                what: "batch",
+                message: "a claim was answered as a release".to_owned(),
+            }),
+        }
     }
 }

@@ -14,6 +14,7 @@ mod coordinator;
 mod deployment_steps;
 mod deployment_types;
 mod deployments;
+mod engine;
 mod error;
 mod holding;
 mod leases;
@@ -36,6 +37,7 @@ pub use deployment_types::{
     DeploymentSummary, NewDeployment, NewDeploymentService, ObservationRecord, ServiceRecord,
     ServiceState, Stage, StepRecord, StepStatus, Verdict,
 };
+pub use engine::{BATCH_SIZE_BUCKETS, BatchStats};
 pub use error::StoreError;
 pub use leases::{Attempt, Change, ForceReleased, Grant, Released, WaitState};
 pub use monitor::{CachedAnswer, CollectionRecord, MonitorItem, ScheduleRecord};

@@ -80,41 +80,6 @@ pub(crate) async fn insert_operation(
     Ok(id)
 }
 
-/// An operation that ended as it started (an uncontended claim): one row,
-/// one statement.
-#[expect(clippy::too_many_arguments, reason = "one row's columns")]
-pub(crate) async fn insert_finished_operation(
-    transaction: &mut Transaction<'static, Any>,
-    kind: &str,
-    status: OperationStatus,
-    resource: Option<&str>,
-    holder: Option<&Holder>,
-    started_at: i64,
-    result: Option<Value>,
-    error: Option<&str>,
-) -> Result<String, StoreError> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO operations (id, kind, status, resource, holder, started_at, finished_at,
-                                 duration_ms, result, error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&id)
-    .bind(kind)
-    .bind(status.as_str())
-    .bind(resource)
-    .bind(holder.and_then(|h| serde_json::to_string(h).ok()))
-    .bind(started_at)
-    .bind(now)
-    .bind(now - started_at)
-    .bind(result.map(|r| r.to_string()))
-    .bind(error)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(id)
-}
-
 pub(crate) async fn finish_operation(
     transaction: &mut Transaction<'static, Any>,
     id: &str,

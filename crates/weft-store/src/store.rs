@@ -38,6 +38,8 @@ pub struct Store {
     /// (fair, no sleeping) rather than in SQLite's busy handler, which
     /// backs off by sleeping. Other processes still meet `busy_timeout`.
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Claims and releases waiting to share a transaction.
+    pub(crate) batches: Arc<crate::engine::Batcher>,
 }
 
 /// A write transaction, holding the write gate where there is one.
@@ -109,6 +111,7 @@ impl Store {
             url: display,
             connect_url,
             write_gate: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+            batches: crate::engine::Batcher::new(),
         };
         let mut transaction = store.pool.begin().await?;
         let applied = migrations::run(&mut transaction, backend).await?;

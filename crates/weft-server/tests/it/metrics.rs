@@ -111,6 +111,24 @@ fn metrics_after_traffic_are_scraped() {
         1.0,
         "{text}"
     );
+    // Five claims and two releases went through the lease engine, one at a
+    // time: as many batches as operations, each of one.
+    let batches = sample(&text, "weft_store_batch_size_count");
+    assert_eq!(batches, 7.0, "{text}");
+    assert_eq!(
+        sample(&text, "weft_store_batch_size_sum"),
+        batches,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "weft_store_commit_seconds_count"),
+        batches,
+        "{text}"
+    );
+    assert!(
+        text.contains("weft_store_batch_size_bucket{le=\"1.0\"} 7"),
+        "{text}"
+    );
     for labelled in [
         "weft_operations_total{type=\"claim\",status=\"succeeded\"} 3",
         "weft_operations_total{type=\"claim\",status=\"conflict\"} 2",
