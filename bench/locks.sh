@@ -55,7 +55,10 @@ start_weft() { # name store-url -> sets url
 }
 
 targets=()
-start_weft weft-sqlite "sqlite://$work/weft-sqlite/state.db"
+# The default place, `.weft/` in the workspace (which the server's file
+# watcher skips); a database in the watched root would wake the watcher on
+# every commit.
+start_weft weft-sqlite "sqlite://$work/weft-sqlite/.weft/state.db"
 targets+=("weft-sqlite weft $url")
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)

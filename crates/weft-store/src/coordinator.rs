@@ -95,7 +95,7 @@ struct Inner {
     tail: Notify,
     /// Events this server recorded that its tail has not published yet:
     /// their waiters were woken already, precisely.
-    local_events: Mutex<std::collections::HashSet<i64>>,
+    local_events: Mutex<std::collections::BTreeMap<i64, Event>>,
     /// When the reaper plans to wake; an earlier expiry wakes it sooner.
     next_reap_ms: AtomicI64,
     thresholds: AlertThresholds,
@@ -132,7 +132,7 @@ impl Coordinator {
                 events,
                 reaper: Notify::new(),
                 tail: Notify::new(),
-                local_events: Mutex::new(std::collections::HashSet::new()),
+                local_events: Mutex::new(std::collections::BTreeMap::new()),
                 next_reap_ms: AtomicI64::new(i64::MAX),
                 thresholds,
                 metrics: Metrics::default(),
@@ -200,7 +200,7 @@ impl Coordinator {
         if self.inner.store.backend() == Backend::Sqlite && !change.events.is_empty() {
             if self.inner.mode == CoordinatorMode::Server {
                 if let Ok(mut local) = self.inner.local_events.lock() {
-                    local.extend(change.events.iter().map(|e| e.id));
+                    local.extend(change.events.into_iter().map(|e| (e.id, e)));
                 }
                 self.inner.tail.notify_one();
             } else {
@@ -573,10 +573,27 @@ impl Coordinator {
     async fn tail_sqlite(self, mut last_event: i64) {
         let mut shutdown = self.inner.shutdown.subscribe();
         loop {
-            tokio::select! {
+            let ticked = tokio::select! {
                 _ = shutdown.changed() => return,
-                () = self.inner.tail.notified() => {}
-                () = tokio::time::sleep(TAIL_PERIOD) => {}
+                () = self.inner.tail.notified() => false,
+                () = tokio::time::sleep(TAIL_PERIOD) => true,
+            };
+            // Events this server committed that follow the last one
+            // published without a gap are all there is up to them (one
+            // writer at a time takes the ids in order): published from
+            // memory. A gap is another process's events: read them.
+            if !ticked && let Ok(mut local) = self.inner.local_events.lock() {
+                local.retain(|id, _| *id > last_event);
+                while let Some(entry) = local.first_entry() {
+                    if *entry.key() != last_event + 1 {
+                        break;
+                    }
+                    last_event += 1;
+                    let _ = self.inner.events.send(entry.remove());
+                }
+                if local.is_empty() {
+                    continue;
+                }
             }
             loop {
                 let events = match self.inner.store.events_after(last_event, 1000).await {
@@ -594,7 +611,7 @@ impl Coordinator {
                         .inner
                         .local_events
                         .lock()
-                        .is_ok_and(|mut local| local.remove(&event.id));
+                        .is_ok_and(|mut local| local.remove(&event.id).is_some());
                     freed |= !ours
                         && matches!(
                             event.kind.as_str(),
@@ -605,7 +622,7 @@ impl Coordinator {
                 // An id noted after the tail read it (the tick came first)
                 // is past: forget it.
                 if let Ok(mut local) = self.inner.local_events.lock() {
-                    local.retain(|id| *id > last_event);
+                    local.retain(|id, _| *id > last_event);
                 }
                 if freed {
                     // Waiters look again; one whose turn it is claims.

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
@@ -74,6 +74,10 @@ pub(crate) enum Done {
 
 type Answer = Result<Change<Done>, StoreError>;
 
+/// An operation's answer or error (and whether its changes stand), its
+/// grants, and the range of the batch's events it recorded.
+type Outcome = (Result<Done, (StoreError, bool)>, Vec<Grant>, Range<usize>);
+
 /// A resource locked for the batch, with its leases (by token) and waiters.
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
@@ -85,9 +89,10 @@ pub(crate) struct Slot {
 /// What a slot held when it was loaded, to write back only the difference.
 #[derive(Debug, Default)]
 struct Loaded {
-    leases: Vec<String>,
-    /// Waiter id → (lease, heartbeat).
-    waiters: HashMap<String, (Option<String>, i64)>,
+    /// (id, token).
+    leases: Vec<(String, i64)>,
+    /// Waiter id → (operation, lease, heartbeat).
+    waiters: HashMap<String, (String, Option<String>, i64)>,
     fence: i64,
 }
 
@@ -219,11 +224,20 @@ impl Batch {
             self.loaded.insert(
                 id.clone(),
                 Loaded {
-                    leases: slot.leases.iter().map(|l| l.id.clone()).collect(),
+                    leases: slot
+                        .leases
+                        .iter()
+                        .map(|l| (l.id.clone(), l.token))
+                        .collect(),
                     waiters: slot
                         .waiters
                         .iter()
-                        .map(|w| (w.id.clone(), (w.lease.clone(), w.heartbeat_until)))
+                        .map(|w| {
+                            (
+                                w.id.clone(),
+                                (w.operation.clone(), w.lease.clone(), w.heartbeat_until),
+                            )
+                        })
                         .collect(),
                     fence: slot.resource.fence,
                 },
@@ -259,83 +273,236 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     Value::from(items.into_iter().collect::<Vec<_>>()).to_string()
 }
 
+/// A statement's argument.
+#[derive(Debug, Clone)]
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement whose parameters are numbered from `$1`, with its
+/// arguments. Several are combined into one round trip by renumbering.
+#[derive(Debug)]
+struct Statement {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Statement {
+    fn new(sql: String, args: Vec<Arg>) -> Statement {
+        Statement { sql, args }
+    }
+
+    /// `$n` → `$(n + offset)`.
+    fn shifted(&self, offset: usize) -> String {
+        let mut out = String::with_capacity(self.sql.len() + 8);
+        let mut rest = self.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => out.push_str(&format!("${}", n + offset)),
+                Err(_) => out.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn combine(statements: Vec<Statement>, join: impl Fn(usize, String) -> String) -> Statement {
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        let last = statements.len().saturating_sub(1);
+        for (index, statement) in statements.into_iter().enumerate() {
+            let part = statement.shifted(args.len());
+            sql.push_str(&if index == last {
+                part
+            } else {
+                join(index, part)
+            });
+            args.extend(statement.args);
+        }
+        Statement { sql, args }
+    }
+
+    /// SQLite runs every statement of one query in one call to its thread;
+    /// each `$n` is the query's n-th argument in every statement. The rows
+    /// are those of all the statements, in order.
+    fn script(statements: Vec<Statement>) -> Statement {
+        Self::combine(statements, |_, part| format!("{part};\n"))
+    }
+
+    /// PostgreSQL runs data-modifying `WITH` clauses whether or not the
+    /// main statement (the last) reads them; they see one snapshot, so the
+    /// statements must touch different rows. The rows are the last's.
+    fn with(statements: Vec<Statement>) -> Statement {
+        let mut statements = statements;
+        if statements.len() < 2 {
+            return statements
+                .pop()
+                .unwrap_or_else(|| Statement::new(String::new(), Vec::new()));
+        }
+        let count = statements.len() - 1;
+        Self::combine(statements, |index, part| {
+            let lead = if index == 0 { "WITH " } else { "" };
+            let tail = if index + 1 == count { " " } else { ", " };
+            format!("{lead}w{index} AS ({part}){tail}")
+        })
+    }
+
+    async fn fetch(
+        self,
+        connection: &mut AnyConnection,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let mut query = sqlx::query(&self.sql);
+        for arg in self.args {
+            query = match arg {
+                Arg::Text(text) => query.bind(text),
+                Arg::Int(n) => query.bind(n),
+            };
+        }
+        Ok(query.fetch_all(connection).await?)
+    }
+}
+
 impl Store {
-    /// Locks the resources named by `ids` and by the leases `leases` (in
-    /// id order), and loads their leases and waiters, plus any lease or
-    /// waiter whose id is in `by_id` wherever it is.
+    /// Creates the resources `creates` names (a JSON array of rows), locks
+    /// those named by `ids` and by the leases `leases` (in id order), and
+    /// loads their leases and waiters, plus any lease or waiter whose id is
+    /// in `by_id` wherever it is. SQLite: one script, one round trip to its
+    /// thread; PostgreSQL: the lock first, then one read of both tables
+    /// (a read in the same statement would see rows from before the lock).
+    #[expect(clippy::too_many_arguments, reason = "what to lock and load")]
     async fn load(
         &self,
-        transaction: &mut Transaction<'static, Any>,
+        connection: &mut AnyConnection,
+        begin: bool,
+        creates: Option<String>,
         ids: &[String],
         leases: &[String],
         by_id: &[String],
         now: i64,
     ) -> Result<Batch, StoreError> {
         let b = self.backend;
-        let sql = format!(
-            "SELECT id, kind, identifier, capacity, metadata, fence FROM resources
-             WHERE id IN {} OR id IN (SELECT resource FROM leases WHERE id IN {})
-             ORDER BY id{}",
-            texts(b, 1),
-            texts(b, 2),
-            self.for_update()
-        );
-        let resources = sqlx::query(&sql)
-            .bind(strings(ids.iter().map(String::as_str)))
-            .bind(strings(leases.iter().map(String::as_str)))
-            .fetch_all(&mut **transaction)
-            .await?
-            .iter()
-            .map(resource_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut batch = Batch::new(resources, now);
-        let locked = strings(batch.slots.keys().map(String::as_str));
-        let wanted = strings(leases.iter().chain(by_id).map(String::as_str));
-        let sql = format!(
-            "SELECT {LEASE_COLUMNS} FROM leases WHERE resource IN {} OR id IN {} ORDER BY token",
-            texts(b, 1),
-            texts(b, 2)
-        );
-        for row in sqlx::query(&sql)
-            .bind(&locked)
-            .bind(&wanted)
-            .fetch_all(&mut **transaction)
-            .await?
-        {
-            let lease = lease_from_row(&row)?;
-            match batch.slots.get_mut(&lease.resource.to_string()) {
-                Some(slot) => slot.leases.push(lease),
-                None => batch.strays.leases.push(lease),
-            }
+        let ids = strings(ids.iter().map(String::as_str));
+        let leases = strings(leases.iter().map(String::as_str));
+        let by_id = strings(by_id.iter().map(String::as_str));
+        let mut statements = Vec::new();
+        if begin {
+            statements.push(Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()));
         }
-        let sql = format!(
-            "SELECT {WAITER_COLUMNS} FROM waiters WHERE resource IN {} OR id IN {}",
-            texts(b, 1),
-            texts(b, 2)
+        if let Some(rows) = creates {
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO resources (id, kind, identifier, capacity, metadata, fence, created_at)
+                     SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'identifier',
+                            CAST(j.value ->> 'capacity' AS BIGINT), '{{}}', 0, $2
+                     FROM {} WHERE true ON CONFLICT (id) DO NOTHING",
+                    records(b, 1)
+                ),
+                vec![Arg::Text(rows), Arg::Int(now)],
+            ));
+        }
+        let locked = |ids: usize, leases: usize| {
+            format!(
+                "id IN {} OR id IN (SELECT resource FROM leases WHERE id IN {})",
+                texts(b, ids),
+                texts(b, leases)
+            )
+        };
+        statements.push(Statement::new(
+            format!(
+                "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence
+                 FROM resources WHERE {} ORDER BY id{}",
+                locked(1, 2),
+                self.for_update()
+            ),
+            vec![Arg::Text(ids.clone()), Arg::Text(leases.clone())],
+        ));
+        // Leases by token (the holders' order), then waiters.
+        let rows = Statement::new(
+            format!(
+                "SELECT 'lease' AS row_of, id, resource, mode, weight, holder, priority, ttl_ms,
+                        token, granted_at, expires_at, CAST(NULL AS BIGINT) AS enqueued_at,
+                        CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
+                        CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease
+                 FROM leases
+                 WHERE resource IN (SELECT id FROM resources WHERE {locked})
+                    OR id IN {leases} OR id IN {by_id}
+                 UNION ALL
+                 SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
+                        NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease
+                 FROM waiters
+                 WHERE resource IN (SELECT id FROM resources WHERE {locked}) OR id IN {by_id}
+                 ORDER BY 1, 9",
+                locked = locked(1, 2),
+                leases = texts(b, 2),
+                by_id = texts(b, 3),
+            ),
+            vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
         );
-        for row in sqlx::query(&sql)
-            .bind(&locked)
-            .bind(strings(by_id.iter().map(String::as_str)))
-            .fetch_all(&mut **transaction)
-            .await?
-        {
-            let resource: String = row.try_get("resource")?;
-            let waiter = waiter_from_row(&row)?;
-            match batch.slots.get_mut(&resource) {
-                Some(slot) => slot.waiters.push(waiter),
-                None => batch.strays.waiters.push((resource, waiter)),
+        let found = match b {
+            Backend::Sqlite => {
+                statements.push(rows);
+                Statement::script(statements).fetch(connection).await?
+            }
+            Backend::Postgres => {
+                let mut found = Vec::new();
+                for statement in statements {
+                    found.extend(statement.fetch(connection).await?);
+                }
+                found.extend(rows.fetch(connection).await?);
+                found
+            }
+        };
+        let mut batch = Batch::new(Vec::new(), now);
+        for row in found {
+            let row_of: String = row.try_get("row_of")?;
+            match row_of.as_str() {
+                "resource" => {
+                    let resource = resource_from_row(&row)?;
+                    batch.slots.insert(
+                        resource.id.to_string(),
+                        Slot {
+                            resource,
+                            leases: Vec::new(),
+                            waiters: Vec::new(),
+                        },
+                    );
+                }
+                "lease" => {
+                    let lease = lease_from_row(&row)?;
+                    match batch.slots.get_mut(&lease.resource.to_string()) {
+                        Some(slot) => slot.leases.push(lease),
+                        None => batch.strays.leases.push(lease),
+                    }
+                }
+                _ => {
+                    let resource: String = row.try_get("resource")?;
+                    let waiter = waiter_from_row(&row)?;
+                    match batch.slots.get_mut(&resource) {
+                        Some(slot) => slot.waiters.push(waiter),
+                        None => batch.strays.waiters.push((resource, waiter)),
+                    }
+                }
             }
         }
         batch.remember();
         Ok(batch)
     }
 
-    /// Writes what the batch changed and recorded; returns the events with
-    /// their ids.
+    /// Writes what the batch changed and recorded, in one round trip (a
+    /// script on SQLite, data-modifying `WITH` clauses on PostgreSQL);
+    /// returns the events with their ids.
     async fn write(
         &self,
-        transaction: &mut Transaction<'static, Any>,
+        connection: &mut AnyConnection,
         batch: Batch,
+        commit: bool,
     ) -> Result<Vec<Event>, StoreError> {
         let b = self.backend;
         let mut leases_gone = Vec::new();
@@ -348,15 +515,18 @@ impl Store {
             let Some(loaded) = batch.loaded.get(id) else {
                 continue;
             };
+            // A row replaced under the same id (a request id asked again
+            // after its lease expired or its place lapsed) is written over:
+            // gone are only the ids that are gone.
             leases_gone.extend(
                 loaded
                     .leases
                     .iter()
-                    .filter(|l| !slot.leases.iter().any(|k| &k.id == *l))
-                    .map(String::as_str),
+                    .filter(|(l, _)| !slot.leases.iter().any(|k| &k.id == l))
+                    .map(|(l, _)| l.as_str()),
             );
             for lease in &slot.leases {
-                if !loaded.leases.contains(&lease.id) {
+                if !loaded.leases.contains(&(lease.id.clone(), lease.token)) {
                     leases_new.push(json!({
                         "id": lease.id, "resource": id, "mode": lease.mode.as_str(),
                         "weight": lease.weight, "token": lease.token,
@@ -375,7 +545,15 @@ impl Store {
             );
             for waiter in &slot.waiters {
                 match loaded.waiters.get(&waiter.id) {
-                    None => waiters_new.push(json!({
+                    Some((operation, lease, heartbeat)) if operation == &waiter.operation => {
+                        if lease != &waiter.lease || *heartbeat != waiter.heartbeat_until {
+                            waiters_changed.push(json!({
+                                "id": waiter.id, "lease": waiter.lease,
+                                "heartbeat_until": waiter.heartbeat_until,
+                            }));
+                        }
+                    }
+                    _ => waiters_new.push(json!({
                         "id": waiter.id, "resource": id, "mode": waiter.mode.as_str(),
                         "weight": waiter.weight, "holder": holder_json(&waiter.holder),
                         "priority": waiter.priority, "ttl_ms": waiter.ttl_ms,
@@ -383,87 +561,93 @@ impl Store {
                         "heartbeat_until": waiter.heartbeat_until,
                         "operation": waiter.operation, "lease": waiter.lease,
                     })),
-                    Some((lease, heartbeat))
-                        if lease != &waiter.lease || *heartbeat != waiter.heartbeat_until =>
-                    {
-                        waiters_changed.push(json!({
-                            "id": waiter.id, "lease": waiter.lease,
-                            "heartbeat_until": waiter.heartbeat_until,
-                        }));
-                    }
-                    Some(_) => {}
                 }
             }
             if slot.resource.fence != loaded.fence {
                 fences.push(json!({"id": id, "fence": slot.resource.fence}));
             }
         }
+        let mut statements = Vec::new();
+        let array = |rows: Vec<Value>| Arg::Text(Value::from(rows).to_string());
         if !waiters_gone.is_empty() {
-            sqlx::query(&format!("DELETE FROM waiters WHERE id IN {}", texts(b, 1)))
-                .bind(strings(waiters_gone))
-                .execute(&mut **transaction)
-                .await?;
+            statements.push(Statement::new(
+                format!("DELETE FROM waiters WHERE id IN {}", texts(b, 1)),
+                vec![Arg::Text(strings(waiters_gone))],
+            ));
         }
         if !leases_gone.is_empty() {
-            sqlx::query(&format!("DELETE FROM leases WHERE id IN {}", texts(b, 1)))
-                .bind(strings(leases_gone))
-                .execute(&mut **transaction)
-                .await?;
+            statements.push(Statement::new(
+                format!("DELETE FROM leases WHERE id IN {}", texts(b, 1)),
+                vec![Arg::Text(strings(leases_gone))],
+            ));
         }
         if !fences.is_empty() {
-            sqlx::query(&format!(
-                "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
-                 FROM {} WHERE resources.id = j.value ->> 'id'",
-                records(b, 1)
-            ))
-            .bind(Value::from(fences).to_string())
-            .execute(&mut **transaction)
-            .await?;
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
+                     FROM {} WHERE resources.id = j.value ->> 'id'",
+                    records(b, 1)
+                ),
+                vec![array(fences)],
+            ));
         }
         if !leases_new.is_empty() {
-            sqlx::query(&format!(
-                "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
-                 SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
-                        CAST(j.value ->> 'weight' AS BIGINT), CAST(j.value ->> 'token' AS BIGINT),
-                        j.value ->> 'holder', CAST(j.value ->> 'priority' AS BIGINT),
-                        CAST(j.value ->> 'ttl_ms' AS BIGINT),
-                        CAST(j.value ->> 'granted_at' AS BIGINT),
-                        CAST(j.value ->> 'expires_at' AS BIGINT),
-                        CAST(j.value ->> 'granted_at' AS BIGINT)
-                 FROM {}",
-                records(b, 1)
-            ))
-            .bind(Value::from(leases_new).to_string())
-            .execute(&mut **transaction)
-            .await?;
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                            CAST(j.value ->> 'weight' AS BIGINT),
+                            CAST(j.value ->> 'token' AS BIGINT), j.value ->> 'holder',
+                            CAST(j.value ->> 'priority' AS BIGINT),
+                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                            CAST(j.value ->> 'granted_at' AS BIGINT),
+                            CAST(j.value ->> 'expires_at' AS BIGINT),
+                            CAST(j.value ->> 'granted_at' AS BIGINT)
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                        mode = excluded.mode, weight = excluded.weight, token = excluded.token,
+                        holder = excluded.holder, priority = excluded.priority,
+                        ttl_ms = excluded.ttl_ms, granted_at = excluded.granted_at,
+                        expires_at = excluded.expires_at, renewed_at = excluded.renewed_at",
+                    records(b, 1)
+                ),
+                vec![array(leases_new)],
+            ));
         }
         if !waiters_new.is_empty() {
-            sqlx::query(&format!(
-                "INSERT INTO waiters ({WAITER_COLUMNS})
-                 SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
-                        CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
-                        CAST(j.value ->> 'priority' AS BIGINT), CAST(j.value ->> 'ttl_ms' AS BIGINT),
-                        CAST(j.value ->> 'enqueued_at' AS BIGINT),
-                        CAST(j.value ->> 'deadline' AS BIGINT),
-                        CAST(j.value ->> 'heartbeat_until' AS BIGINT),
-                        j.value ->> 'operation', j.value ->> 'lease'
-                 FROM {}",
-                records(b, 1)
-            ))
-            .bind(Value::from(waiters_new).to_string())
-            .execute(&mut **transaction)
-            .await?;
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO waiters ({WAITER_COLUMNS})
+                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                            CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
+                            CAST(j.value ->> 'priority' AS BIGINT),
+                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                            CAST(j.value ->> 'enqueued_at' AS BIGINT),
+                            CAST(j.value ->> 'deadline' AS BIGINT),
+                            CAST(j.value ->> 'heartbeat_until' AS BIGINT),
+                            j.value ->> 'operation', j.value ->> 'lease'
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                        mode = excluded.mode, weight = excluded.weight, holder = excluded.holder,
+                        priority = excluded.priority, ttl_ms = excluded.ttl_ms,
+                        enqueued_at = excluded.enqueued_at, deadline = excluded.deadline,
+                        heartbeat_until = excluded.heartbeat_until,
+                        operation = excluded.operation, lease = excluded.lease",
+                    records(b, 1)
+                ),
+                vec![array(waiters_new)],
+            ));
         }
         if !waiters_changed.is_empty() {
-            sqlx::query(&format!(
-                "UPDATE waiters SET lease = j.value ->> 'lease',
-                        heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
-                 FROM {} WHERE waiters.id = j.value ->> 'id'",
-                records(b, 1)
-            ))
-            .bind(Value::from(waiters_changed).to_string())
-            .execute(&mut **transaction)
-            .await?;
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE waiters SET lease = j.value ->> 'lease',
+                            heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
+                     FROM {} WHERE waiters.id = j.value ->> 'id'",
+                    records(b, 1)
+                ),
+                vec![array(waiters_changed)],
+            ));
         }
         let journal = batch.journal;
         if !journal.operations.is_empty() {
@@ -480,21 +664,21 @@ impl Store {
                     })
                 })
                 .collect();
-            sqlx::query(&format!(
-                "INSERT INTO operations (id, kind, status, resource, holder, started_at,
-                                         finished_at, duration_ms, result, error)
-                 SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
-                        j.value ->> 'resource', j.value ->> 'holder',
-                        CAST(j.value ->> 'started_at' AS BIGINT),
-                        CAST(j.value ->> 'finished_at' AS BIGINT),
-                        CAST(j.value ->> 'duration_ms' AS BIGINT),
-                        j.value ->> 'result', j.value ->> 'error'
-                 FROM {}",
-                records(b, 1)
-            ))
-            .bind(Value::from(rows).to_string())
-            .execute(&mut **transaction)
-            .await?;
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO operations (id, kind, status, resource, holder, started_at,
+                                             finished_at, duration_ms, result, error)
+                     SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
+                            j.value ->> 'resource', j.value ->> 'holder',
+                            CAST(j.value ->> 'started_at' AS BIGINT),
+                            CAST(j.value ->> 'finished_at' AS BIGINT),
+                            CAST(j.value ->> 'duration_ms' AS BIGINT),
+                            j.value ->> 'result', j.value ->> 'error'
+                     FROM {}",
+                    records(b, 1)
+                ),
+                vec![array(rows)],
+            ));
         }
         if !journal.finished.is_empty() {
             let rows: Vec<Value> = journal
@@ -507,20 +691,17 @@ impl Store {
                     })
                 })
                 .collect();
-            sqlx::query(&format!(
-                "UPDATE operations SET status = j.value ->> 'status',
-                        finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
-                        duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
-                        result = j.value ->> 'result', error = j.value ->> 'error'
-                 FROM {} WHERE operations.id = j.value ->> 'id'",
-                records(b, 1)
-            ))
-            .bind(Value::from(rows).to_string())
-            .execute(&mut **transaction)
-            .await?;
-        }
-        if journal.events.is_empty() {
-            return Ok(Vec::new());
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE operations SET status = j.value ->> 'status',
+                            finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
+                            duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
+                            result = j.value ->> 'result', error = j.value ->> 'error'
+                     FROM {} WHERE operations.id = j.value ->> 'id'",
+                    records(b, 1)
+                ),
+                vec![array(rows)],
+            ));
         }
         let rows: Vec<Value> = journal
             .events
@@ -530,20 +711,31 @@ impl Store {
                        "data": e.data.to_string()})
             })
             .collect();
-        // Inserted in order, so the ids ascend in the journal's order.
-        let mut ids: Vec<i64> = sqlx::query(&format!(
-            "INSERT INTO events (at, kind, resource, data)
-             SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
-                    j.value ->> 'resource', j.value ->> 'data'
-             FROM {} ORDER BY j.key RETURNING id",
-            records(b, 1)
-        ))
-        .bind(Value::from(rows).to_string())
-        .fetch_all(&mut **transaction)
-        .await?
-        .iter()
-        .map(|row| row.try_get("id"))
-        .collect::<Result<_, _>>()?;
+        // Inserted in order, so the ids ascend in the journal's order. Last:
+        // its ids are the rows the round trip returns.
+        statements.push(Statement::new(
+            format!(
+                "INSERT INTO events (at, kind, resource, data)
+                 SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
+                        j.value ->> 'resource', j.value ->> 'data'
+                 FROM {} ORDER BY j.key RETURNING id",
+                records(b, 1)
+            ),
+            vec![array(rows)],
+        ));
+        if commit {
+            statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
+        }
+        let combined = match b {
+            Backend::Sqlite => Statement::script(statements),
+            Backend::Postgres => Statement::with(statements),
+        };
+        let mut ids: Vec<i64> = combined
+            .fetch(connection)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
         ids.sort_unstable();
         if ids.len() != journal.events.len() {
             return Err(StoreError::Corrupt {
@@ -570,16 +762,26 @@ impl Store {
     /// wait, renewing, force-releasing, reaping).
     pub(crate) async fn grant_pass(
         &self,
-        transaction: &mut Transaction<'static, Any>,
+        transaction: &mut AnyConnection,
         resource: &Resource,
         effects: &mut Effects,
     ) -> Result<(), StoreError> {
         let id = resource.id.to_string();
         let mut batch = self
-            .load(transaction, std::slice::from_ref(&id), &[], &[], now_ms())
+            .load(
+                transaction,
+                false,
+                None,
+                std::slice::from_ref(&id),
+                &[],
+                &[],
+                now_ms(),
+            )
             .await?;
         self.pass(&mut batch, &id, None, &mut effects.granted);
-        effects.events.extend(self.write(transaction, batch).await?);
+        effects
+            .events
+            .extend(self.write(transaction, batch, false).await?);
         Ok(())
     }
 
@@ -996,6 +1198,28 @@ impl Store {
         Ok(Released { lease })
     }
 
+    /// Decides each operation in turn. Per operation: its answer (or error,
+    /// and whether its changes stand), its grants and the range of the
+    /// journal's events it made.
+    fn decide_all(&self, batch: &mut Batch, ops: &[Op]) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            let first = batch.journal.events.len();
+            let mut granted = Vec::new();
+            let outcome = match op {
+                Op::Acquire(claim) => self
+                    .decide_acquire(batch, claim, &mut granted)
+                    .map(Done::Acquired)
+                    .map_err(|error| (error, false)),
+                Op::Release(id) => self
+                    .decide_release(batch, id, &mut granted)
+                    .map(|released| Done::Released(Box::new(released))),
+            };
+            outcomes.push((outcome, granted, first..batch.journal.events.len()));
+        }
+        outcomes
+    }
+
     /// Runs `ops` as one transaction: one answer per operation, in order,
     /// once committed. An operation refused for its input changes nothing;
     /// a database error fails the whole batch.
@@ -1022,9 +1246,7 @@ impl Store {
                 Op::Release(id) => leases.push(id.clone()),
             }
         }
-        let mut transaction = self.begin().await?;
-        let started = Instant::now();
-        if !creates.is_empty() {
+        let creates = (!creates.is_empty()).then(|| {
             let rows: Vec<Value> = creates
                 .iter()
                 .map(|(name, request)| {
@@ -1033,48 +1255,50 @@ impl Store {
                            "capacity": request.capacity.unwrap_or(1)})
                 })
                 .collect();
-            sqlx::query(&format!(
-                "INSERT INTO resources (id, kind, identifier, capacity, metadata, fence, created_at)
-                 SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'identifier',
-                        CAST(j.value ->> 'capacity' AS BIGINT), '{{}}', 0, $2
-                 FROM {} WHERE true ON CONFLICT (id) DO NOTHING",
-                records(self.backend, 1)
-            ))
-            .bind(Value::from(rows).to_string())
-            .bind(now_ms())
-            .execute(&mut **transaction)
-            .await?;
-        }
-        let mut batch = self
-            .load(&mut transaction, &names, &leases, &by_id, now_ms())
-            .await?;
-        // Per operation: its answer (or error, and whether its changes
-        // stand), its grants and the range of the journal's events it made.
-        let mut outcomes = Vec::with_capacity(ops.len());
-        for op in ops {
-            let first = batch.journal.events.len();
-            let mut granted = Vec::new();
-            let outcome = match op {
-                Op::Acquire(claim) => self
-                    .decide_acquire(&mut batch, claim, &mut granted)
-                    .map(Done::Acquired)
-                    .map_err(|error| (error, false)),
-                Op::Release(id) => self
-                    .decide_release(&mut batch, id, &mut granted)
-                    .map(|released| Done::Released(Box::new(released))),
-            };
-            outcomes.push((outcome, granted, first..batch.journal.events.len()));
-        }
-        let events = self.write(&mut transaction, batch).await?;
-        let mut all = Effects::default();
-        for (outcome, granted, _) in &outcomes {
-            if outcome.is_ok() || matches!(outcome, Err((_, true))) {
-                all.granted.extend(granted.iter().cloned());
+            Value::from(rows).to_string()
+        });
+        let started = Instant::now();
+        let (outcomes, events) = match self.backend {
+            Backend::Sqlite => {
+                // BEGIN in the first script, COMMIT in the last: two round
+                // trips to the connection's thread in all.
+                let mut scripted = self.scripted().await?;
+                let connection = scripted.connection()?;
+                let mut batch = self
+                    .load(connection, true, creates, &names, &leases, &by_id, now_ms())
+                    .await?;
+                let outcomes = self.decide_all(&mut batch, ops);
+                let events = self.write(connection, batch, true).await?;
+                scripted.committed = true;
+                (outcomes, events)
             }
-        }
-        all.events.clone_from(&events);
-        self.notify(&mut transaction, &all).await?;
-        transaction.commit().await?;
+            Backend::Postgres => {
+                let mut transaction = self.begin().await?;
+                let mut batch = self
+                    .load(
+                        &mut transaction,
+                        false,
+                        creates,
+                        &names,
+                        &leases,
+                        &by_id,
+                        now_ms(),
+                    )
+                    .await?;
+                let outcomes = self.decide_all(&mut batch, ops);
+                let events = self.write(&mut transaction, batch, false).await?;
+                let mut all = Effects::default();
+                for (outcome, granted, _) in &outcomes {
+                    if outcome.is_ok() || matches!(outcome, Err((_, true))) {
+                        all.granted.extend(granted.iter().cloned());
+                    }
+                }
+                all.events.clone_from(&events);
+                self.notify(&mut transaction, &all).await?;
+                transaction.commit().await?;
+                (outcomes, events)
+            }
+        };
         self.batches
             .observe(ops.len(), started.elapsed().as_secs_f64());
         Ok(outcomes
@@ -1185,6 +1409,10 @@ pub struct BatchStats {
     pub size_sum: u64,
     /// Seconds from the batch's `BEGIN` to its commit.
     pub commit: Histogram,
+    /// Claims and releases waiting for the next batch now.
+    pub waiting: usize,
+    /// Whether a batch is running now.
+    pub running: bool,
 }
 
 impl Batcher {
@@ -1205,7 +1433,12 @@ impl Batcher {
     }
 
     pub(crate) fn stats(&self) -> BatchStats {
-        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+        let mut stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Ok(queue) = self.queue.lock() {
+            stats.waiting = queue.pending.len();
+            stats.running = queue.running;
+        }
+        stats
     }
 }
 

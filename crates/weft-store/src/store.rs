@@ -69,6 +69,36 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
+/// A SQLite write transaction begun and committed by the statements run
+/// on it (`BEGIN IMMEDIATE` first in one script, `COMMIT` last in
+/// another): two round trips to the connection's thread fewer than
+/// [`Store::begin`]. Dropped before it is marked committed, its connection
+/// is closed, which rolls the transaction back: it never goes back to the
+/// pool open.
+pub(crate) struct Scripted {
+    connection: Option<sqlx::pool::PoolConnection<Any>>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    pub(crate) committed: bool,
+}
+
+impl Scripted {
+    pub(crate) fn connection(&mut self) -> Result<&mut sqlx::AnyConnection, StoreError> {
+        self.connection
+            .as_deref_mut()
+            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        if !self.committed
+            && let Some(connection) = self.connection.take()
+        {
+            drop(connection.detach());
+        }
+    }
+}
+
 /// Counts for health and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StoreStats {
@@ -93,7 +123,11 @@ impl Store {
             })
             .acquire_timeout(std::time::Duration::from_secs(30));
         let options = if backend == Backend::Sqlite {
-            options.after_connect(|connection, _| sqlite_pragmas(connection))
+            // A connection to a local file does not go away: no ping (a
+            // round trip to its thread) before each use.
+            options
+                .test_before_acquire(false)
+                .after_connect(|connection, _| sqlite_pragmas(connection))
         } else {
             options
         };
@@ -202,6 +236,19 @@ impl Store {
         Ok(Tx {
             transaction,
             _gate: gate,
+        })
+    }
+
+    /// A connection for a [`Scripted`] transaction, holding the write gate.
+    pub(crate) async fn scripted(&self) -> Result<Scripted, StoreError> {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        Ok(Scripted {
+            connection: Some(self.pool.acquire().await?),
+            _gate: gate,
+            committed: false,
         })
     }
 

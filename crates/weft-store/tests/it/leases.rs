@@ -736,3 +736,168 @@ on_both_backends!(
     two_waits_one_request,
     two_waits_on_one_request_id_share_the_lease
 );
+
+/// Claims and releases that arrive while a transaction is running share the
+/// next one (group commit), and each is still decided on its own: a claim
+/// refused for its input, or a release of an unknown lease, changes nothing
+/// for the others in its batch.
+async fn arrivals_share_a_transaction(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let held = match store
+        .try_acquire(&request("lock:held", "owner"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    // Another connection holds the write lock (SQLite) or the resources
+    // table (PostgreSQL): the next batch waits for it, and everything that
+    // arrives meanwhile queues for the batch after.
+    let mut blocker = {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(store.url())
+            .await
+            .expect("connect")
+    };
+    let lock = match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN; LOCK TABLE resources IN EXCLUSIVE MODE",
+    };
+    sqlx::raw_sql(lock)
+        .execute(&mut blocker)
+        .await
+        .expect("lock");
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move { store.try_acquire(&request("lock:first", "first")).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Taken from the queue, and blocked.
+    while !(store.batch_stats().running && store.batch_stats().waiting == 0) {
+        assert!(Instant::now() < deadline, "the first batch never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut claims = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        claims.push(tokio::spawn(async move {
+            store
+                .try_acquire(&request("lock:shared", &format!("c{i}")))
+                .await
+        }));
+    }
+    for i in 0..8 {
+        let store = store.clone();
+        claims.push(tokio::spawn(async move {
+            store
+                .try_acquire(&request(&format!("lock:own-{i}"), &format!("o{i}")))
+                .await
+        }));
+    }
+    let too_heavy = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .try_acquire(&AcquireRequest {
+                    mode: Mode::Shared,
+                    weight: 3,
+                    capacity: Some(2),
+                    ..request("pool:runners", "heavy")
+                })
+                .await
+        }
+    });
+    let release = tokio::spawn({
+        let store = store.clone();
+        let id = held.id.clone();
+        async move { store.release(&id).await }
+    });
+    let unknown = tokio::spawn({
+        let store = store.clone();
+        async move { store.release("no-such-lease").await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.batch_stats().waiting < 19 {
+        assert!(Instant::now() < deadline, "the claims never queued");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut blocker)
+        .await
+        .expect("unlock");
+
+    assert!(matches!(
+        first.await.expect("join").expect("claim").value,
+        Attempt::Granted(_)
+    ));
+    let mut shared = Vec::new();
+    for (index, claim) in claims.into_iter().enumerate() {
+        let attempt = claim.await.expect("join").expect("claim").value;
+        if index < 8 {
+            shared.push(attempt);
+        } else {
+            match attempt {
+                Attempt::Granted(lease) => assert_eq!(lease.token, 1),
+                other => panic!("expected a grant, got {other:?}"),
+            }
+        }
+    }
+    // One of the eight in the same batch is granted, the others refused.
+    let granted: Vec<_> = shared
+        .iter()
+        .filter_map(|a| match a {
+            Attempt::Granted(lease) => Some(lease),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(granted.len(), 1, "{shared:?}");
+    assert_eq!(granted[0].token, 1);
+    assert_eq!(
+        shared
+            .iter()
+            .filter(|a| matches!(a, Attempt::Conflict { holders, .. } if holders.len() == 1))
+            .count(),
+        7,
+        "{shared:?}"
+    );
+    assert!(matches!(
+        too_heavy.await.expect("join"),
+        Err(StoreError::Invalid {
+            field: "weight",
+            ..
+        })
+    ));
+    assert!(
+        store
+            .resource(&ResourceId::parse("pool:runners").expect("id"))
+            .await
+            .is_err(),
+        "a refused claim creates nothing"
+    );
+    assert_eq!(
+        release
+            .await
+            .expect("join")
+            .expect("release")
+            .value
+            .lease
+            .id,
+        held.id
+    );
+    assert!(matches!(
+        unknown.await.expect("join"),
+        Err(StoreError::UnknownLease(_))
+    ));
+    let stats = store.batch_stats();
+    assert_eq!(stats.waiting, 0);
+    assert_eq!(stats.size_sum, 1 + 1 + 19, "every operation counted once");
+    assert_eq!(stats.commit.count, 3, "three batches: held, first, the 19");
+    assert_eq!(stats.size_counts[4], 2, "two batches of at most 16");
+    assert_eq!(stats.size_counts[5], 3, "and one of 17 to 32");
+}
+on_both_backends!(group_commit, arrivals_share_a_transaction);
