@@ -1341,6 +1341,7 @@ impl Store {
     }
 
     async fn drain(self) {
+        let _stopped = Draining(self.batches.clone());
         loop {
             let jobs: Vec<(Op, oneshot::Sender<Answer>)> = {
                 let mut queue = self
@@ -1384,6 +1385,25 @@ impl Store {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Marks the batcher idle if its task panics, failing what waits (their
+/// senders are dropped), so that the next request starts a task again
+/// instead of waiting for one that is gone.
+struct Draining(Arc<Batcher>);
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut queue = self
+                .0
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue.running = false;
+            queue.pending.clear();
         }
     }
 }
