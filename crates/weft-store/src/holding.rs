@@ -249,7 +249,7 @@ impl Store {
 
     /// Gives a lease back; the next waiters are granted in the same
     /// transaction. Releases that arrive together share one (see
-    /// `engine.rs`).
+    /// `engine/`).
     pub async fn release(&self, id: &str) -> Result<Change<Released>, StoreError> {
         let change = self.submit(Op::Release(id.to_owned())).await?;
         match change.value {

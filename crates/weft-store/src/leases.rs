@@ -15,7 +15,7 @@
 //!    by a stream of small ones.
 //!
 //! The pass, claims and releases are decided in memory by the engine
-//! (`engine.rs`), many to a transaction; the rest of a lease's life (a
+//! (`engine/`), many to a transaction; the rest of a lease's life (a
 //! granted waiter collecting its lease, renewing, cancelling a wait,
 //! force-releasing) is in `holding.rs`.
 //!
@@ -273,7 +273,7 @@ impl Store {
 
     /// Asks for a lease: granted at once, queued, or refused when the
     /// request does not wait. Claims that arrive together share one
-    /// transaction (see `engine.rs`).
+    /// transaction (see `engine/`).
     pub async fn try_acquire(
         &self,
         request: &AcquireRequest,

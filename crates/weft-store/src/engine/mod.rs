@@ -1,0 +1,517 @@
+//! The lease engine: claims and releases decided in memory, many to a
+//! transaction.
+//!
+//! A transaction of the engine has three steps, whatever it holds:
+//!
+//! 1. **Load.** Create the resources claims name, lock every resource the
+//!    batch touches (SQLite: the whole database, `BEGIN IMMEDIATE`;
+//!    PostgreSQL: `SELECT … ORDER BY id FOR UPDATE`, so two batches never
+//!    deadlock), and read their leases and waiters: a handful of statements.
+//! 2. **Decide.** Each operation runs in memory, in arrival order, against
+//!    what the ones before it left: the grant pass of `leases.rs` (reap,
+//!    drop stale waiters, grant from the head of the queue), then the
+//!    claim or the release itself. The audit rows (operations, events) are
+//!    collected, not written.
+//! 3. **Write.** The difference between what was loaded and what is left
+//!    goes back as one statement per kind of change (leases deleted,
+//!    inserted; waiters deleted, inserted, updated; fences; operations;
+//!    events), each over a JSON array of rows, then one commit.
+//!
+//! So the cost of a transaction hardly depends on how many claims it holds,
+//! and [`Batcher`] lets requests that arrive together share one (group
+//! commit): the first to arrive starts a task that takes everything
+//! waiting, runs it as one batch, answers each request once the batch is
+//! committed, and goes again while requests keep coming. A request is never
+//! answered before its changes are durable.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::leases::{Attempt, Change, Effects, Grant, Released, Waiter};
+use crate::metrics::Histogram;
+use crate::store::{Backend, Store};
+use crate::time::now_ms;
+use crate::types::{AcquireRequest, Lease, OperationStatus, Resource};
+
+/// The most operations one transaction takes.
+const MAX_BATCH: usize = 128;
+
+/// Upper bounds of the batch-size histogram's buckets.
+pub const BATCH_SIZE_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+
+/// A claim, its request already checked against the policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    pub(crate) request: AcquireRequest,
+    pub(crate) ttl: i64,
+    pub(crate) wait: i64,
+    pub(crate) priority: i64,
+}
+
+/// One operation of a batch.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    Acquire(Box<Claim>),
+    Release(String),
+}
+
+/// What an operation of a batch did.
+#[derive(Debug)]
+pub(crate) enum Done {
+    Acquired(Attempt),
+    Released(Box<Released>),
+}
+
+type Answer = Result<Change<Done>, StoreError>;
+
+/// An operation's answer or error (and whether its changes stand), its
+/// grants, and the range of the batch's events it recorded.
+type Outcome = (Result<Done, (StoreError, bool)>, Vec<Grant>, Range<usize>);
+
+/// A resource locked for the batch, with its leases (by token) and waiters.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub(crate) resource: Resource,
+    pub(crate) leases: Vec<Lease>,
+    pub(crate) waiters: Vec<Waiter>,
+}
+
+/// What a slot held when it was loaded, to write back only the difference.
+#[derive(Debug, Default)]
+struct Loaded {
+    /// (id, token).
+    leases: Vec<(String, i64)>,
+    /// Waiter id → (operation, lease, heartbeat).
+    waiters: HashMap<String, (String, Option<String>, i64)>,
+    fence: i64,
+}
+
+#[derive(Debug)]
+struct NewEvent {
+    at: i64,
+    kind: &'static str,
+    resource: String,
+    data: Value,
+}
+
+#[derive(Debug)]
+struct OperationRow {
+    id: String,
+    kind: &'static str,
+    status: OperationStatus,
+    resource: String,
+    holder: Option<String>,
+    started_at: i64,
+    finished_at: Option<i64>,
+    result: Option<Value>,
+    error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Finish {
+    id: String,
+    status: OperationStatus,
+    finished_at: i64,
+    result: Option<Value>,
+    error: Option<String>,
+}
+
+/// The audit trail a batch records: written with its other changes.
+#[derive(Debug, Default)]
+struct Journal {
+    events: Vec<NewEvent>,
+    /// Operations started in this batch (finished or not).
+    operations: Vec<OperationRow>,
+    /// Operations started by an earlier transaction, finished in this one.
+    finished: Vec<Finish>,
+}
+
+impl Journal {
+    fn event(&mut self, at: i64, kind: &'static str, resource: &str, data: Value) {
+        self.events.push(NewEvent {
+            at,
+            kind,
+            resource: resource.to_owned(),
+            data,
+        });
+    }
+
+    fn finish(
+        &mut self,
+        id: &str,
+        status: OperationStatus,
+        at: i64,
+        result: Option<Value>,
+        error: Option<&str>,
+    ) {
+        let error = error.map(str::to_owned);
+        match self.operations.iter_mut().find(|o| o.id == id) {
+            Some(row) => {
+                row.status = status;
+                row.finished_at = Some(at);
+                row.result = result;
+                row.error = error;
+            }
+            None => self.finished.push(Finish {
+                id: id.to_owned(),
+                status,
+                finished_at: at,
+                result,
+                error,
+            }),
+        }
+    }
+}
+
+/// Leases and waiters a batch loaded by id from resources it did not
+/// lock: only to tell a request id reused for another claim.
+#[derive(Debug, Default)]
+struct Strays {
+    leases: Vec<Lease>,
+    /// (resource, waiter).
+    waiters: Vec<(String, Waiter)>,
+}
+
+/// Resources locked and loaded for one transaction, and what it decided.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    slots: BTreeMap<String, Slot>,
+    loaded: BTreeMap<String, Loaded>,
+    strays: Strays,
+    journal: Journal,
+    now: i64,
+}
+
+/// What a grant pass leaves in the queue: waiter ids in grant order.
+pub(crate) type Queue = Vec<String>;
+
+impl Batch {
+    /// An empty batch; `load` adds a slot per locked resource.
+    fn new(now: i64) -> Batch {
+        Batch {
+            slots: BTreeMap::new(),
+            loaded: BTreeMap::new(),
+            strays: Strays::default(),
+            journal: Journal::default(),
+            now,
+        }
+    }
+
+    /// Locks `resource` into the batch, with no leases or waiters yet.
+    fn add(&mut self, resource: Resource) {
+        self.slots.insert(
+            resource.id.to_string(),
+            Slot {
+                resource,
+                leases: Vec::new(),
+                waiters: Vec::new(),
+            },
+        );
+    }
+
+    fn remember(&mut self) {
+        for (id, slot) in &self.slots {
+            self.loaded.insert(
+                id.clone(),
+                Loaded {
+                    leases: slot
+                        .leases
+                        .iter()
+                        .map(|l| (l.id.clone(), l.token))
+                        .collect(),
+                    waiters: slot
+                        .waiters
+                        .iter()
+                        .map(|w| {
+                            (
+                                w.id.clone(),
+                                (w.operation.clone(), w.lease.clone(), w.heartbeat_until),
+                            )
+                        })
+                        .collect(),
+                    fence: slot.resource.fence,
+                },
+            );
+        }
+    }
+}
+
+mod decide;
+mod sql;
+
+impl Store {
+    /// Decides each operation in turn. Per operation: its answer (or error,
+    /// and whether its changes stand), its grants and the range of the
+    /// journal's events it made.
+    fn decide_all(&self, batch: &mut Batch, ops: &[Op]) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            let first = batch.journal.events.len();
+            let mut granted = Vec::new();
+            let outcome = match op {
+                Op::Acquire(claim) => self
+                    .decide_acquire(batch, claim, &mut granted)
+                    .map(Done::Acquired)
+                    .map_err(|error| (error, false)),
+                Op::Release(id) => self
+                    .decide_release(batch, id, &mut granted)
+                    .map(|released| Done::Released(Box::new(released))),
+            };
+            outcomes.push((outcome, granted, first..batch.journal.events.len()));
+        }
+        outcomes
+    }
+
+    /// Runs `ops` as one transaction: one answer per operation, in order,
+    /// once committed. An operation refused for its input changes nothing;
+    /// a database error fails the whole batch.
+    pub(crate) async fn run_batch(&self, ops: &[Op]) -> Result<Vec<Answer>, StoreError> {
+        let mut creates: Vec<(String, &AcquireRequest)> = Vec::new();
+        let mut names = Vec::new();
+        let mut leases = Vec::new();
+        let mut by_id = Vec::new();
+        for op in ops {
+            match op {
+                Op::Acquire(claim) => {
+                    let request = &claim.request;
+                    let name = request.resource.to_string();
+                    // A claim that would not fit a resource it creates
+                    // does not create it.
+                    if request.weight <= request.capacity.unwrap_or(1)
+                        && !creates.iter().any(|(n, _)| n == &name)
+                    {
+                        creates.push((name.clone(), request));
+                    }
+                    names.push(name);
+                    by_id.extend(request.request.clone());
+                }
+                Op::Release(id) => leases.push(id.clone()),
+            }
+        }
+        let creates = (!creates.is_empty()).then(|| {
+            let rows: Vec<Value> = creates
+                .iter()
+                .map(|(name, request)| {
+                    json!({"id": name, "kind": request.resource.kind(),
+                           "identifier": request.resource.identifier(),
+                           "capacity": request.capacity.unwrap_or(1)})
+                })
+                .collect();
+            Value::from(rows).to_string()
+        });
+        let started = Instant::now();
+        let (outcomes, events) = match self.backend {
+            Backend::Sqlite => {
+                // BEGIN in the first script, COMMIT in the last: two round
+                // trips to the connection's thread in all.
+                let mut scripted = self.scripted().await?;
+                let connection = scripted.connection()?;
+                let mut batch = self
+                    .load(connection, true, creates, &names, &leases, &by_id, now_ms())
+                    .await?;
+                let outcomes = self.decide_all(&mut batch, ops);
+                let events = self.write(connection, batch, true).await?;
+                scripted.committed = true;
+                (outcomes, events)
+            }
+            Backend::Postgres => {
+                let mut transaction = self.begin().await?;
+                let mut batch = self
+                    .load(
+                        &mut transaction,
+                        false,
+                        creates,
+                        &names,
+                        &leases,
+                        &by_id,
+                        now_ms(),
+                    )
+                    .await?;
+                let outcomes = self.decide_all(&mut batch, ops);
+                let events = self.write(&mut transaction, batch, false).await?;
+                let mut all = Effects::default();
+                for (outcome, granted, _) in &outcomes {
+                    if outcome.is_ok() || matches!(outcome, Err((_, true))) {
+                        all.granted.extend(granted.iter().cloned());
+                    }
+                }
+                all.events.clone_from(&events);
+                self.notify(&mut transaction, &all).await?;
+                transaction.commit().await?;
+                (outcomes, events)
+            }
+        };
+        self.batches
+            .observe(ops.len(), started.elapsed().as_secs_f64());
+        Ok(outcomes
+            .into_iter()
+            .map(
+                |(outcome, granted, range): (_, _, Range<usize>)| match outcome {
+                    Ok(value) => Ok(Change {
+                        value,
+                        granted,
+                        events: events[range].to_vec(),
+                    }),
+                    Err((error, _)) => Err(error),
+                },
+            )
+            .collect())
+    }
+
+    /// Runs one operation, in a batch with whatever else arrives meanwhile.
+    pub(crate) async fn submit(&self, op: Op) -> Answer {
+        let (answer, receive) = oneshot::channel();
+        let lead = {
+            let mut queue = self
+                .batches
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue.pending.push((op, answer));
+            !std::mem::replace(&mut queue.running, true)
+        };
+        if lead {
+            // Its own task: a request that goes away mid-batch must not
+            // take the others' answers with it.
+            tokio::spawn(self.clone().drain());
+        }
+        receive.await.unwrap_or_else(|_| {
+            Err(StoreError::Database(sqlx::Error::Protocol(
+                "the batch running this change stopped before answering".to_owned(),
+            )))
+        })
+    }
+
+    async fn drain(self) {
+        let _stopped = Draining(self.batches.clone());
+        loop {
+            let jobs: Vec<(Op, oneshot::Sender<Answer>)> = {
+                let mut queue = self
+                    .batches
+                    .queue
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if queue.pending.is_empty() {
+                    queue.running = false;
+                    return;
+                }
+                let take = queue.pending.len().min(MAX_BATCH);
+                queue.pending.drain(..take).collect()
+            };
+            let (ops, answers): (Vec<Op>, Vec<_>) = jobs.into_iter().unzip();
+            match self.run_batch(&ops).await {
+                Ok(results) => {
+                    for (answer, result) in answers.into_iter().zip(results) {
+                        let _ = answer.send(result);
+                    }
+                }
+                Err(error) if ops.len() == 1 => {
+                    if let Some(answer) = answers.into_iter().next() {
+                        let _ = answer.send(Err(error));
+                    }
+                }
+                Err(error) => {
+                    // One at a time, so each gets its own answer.
+                    tracing::debug!(%error, size = ops.len(), "a batch failed; running it one by one");
+                    for (op, answer) in ops.into_iter().zip(answers) {
+                        let result = match self.run_batch(std::slice::from_ref(&op)).await {
+                            Ok(mut results) => results.pop().unwrap_or_else(|| {
+                                Err(StoreError::Corrupt {
+                                    what: "batch",
+                                    message: "no answer".to_owned(),
+                                })
+                            }),
+                            Err(error) => Err(error),
+                        };
+                        let _ = answer.send(result);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Marks the batcher idle if its task panics, failing what waits (their
+/// senders are dropped), so that the next request starts a task again
+/// instead of waiting for one that is gone.
+struct Draining(Arc<Batcher>);
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut queue = self
+                .0
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue.running = false;
+            queue.pending.clear();
+        }
+    }
+}
+
+/// Requests waiting for the next batch, and what batches did.
+#[derive(Debug, Default)]
+pub(crate) struct Batcher {
+    queue: Mutex<Pending>,
+    stats: Mutex<BatchStats>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    pending: Vec<(Op, oneshot::Sender<Answer>)>,
+    running: bool,
+}
+
+/// Batch sizes and commit latency, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchStats {
+    /// Cumulative counts per [`BATCH_SIZE_BUCKETS`] bound.
+    pub size_counts: [u64; BATCH_SIZE_BUCKETS.len()],
+    pub size_sum: u64,
+    /// Seconds from the batch's `BEGIN` to its commit.
+    pub commit: Histogram,
+    /// Claims and releases waiting for the next batch now.
+    pub waiting: usize,
+    /// Whether a batch is running now.
+    pub running: bool,
+}
+
+impl Batcher {
+    pub(crate) fn new() -> Arc<Batcher> {
+        Arc::new(Batcher::default())
+    }
+
+    fn observe(&self, size: usize, seconds: f64) {
+        if let Ok(mut stats) = self.stats.lock() {
+            for (index, bound) in BATCH_SIZE_BUCKETS.iter().enumerate() {
+                if size as f64 <= *bound {
+                    stats.size_counts[index] += 1;
+                }
+            }
+            stats.size_sum += size as u64;
+            stats.commit.observe(seconds);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> BatchStats {
+        let mut stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Ok(queue) = self.queue.lock() {
+            stats.waiting = queue.pending.len();
+            stats.running = queue.running;
+        }
+        stats
+    }
+}
+impl Store {
+    /// Batch sizes and commit latency of the lease engine so far.
+    pub fn batch_stats(&self) -> BatchStats {
+        self.batches.stats()
+    }
+}

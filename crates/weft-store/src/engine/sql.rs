@@ -1,0 +1,544 @@
+//! The engine's SQL: locking and loading a batch's resources in one round
+//! trip, writing what it changed in one, by backend.
+
+use serde_json::{Value, json};
+use sqlx::{AnyConnection, Row};
+
+use super::Batch;
+use crate::error::StoreError;
+use crate::leases::{
+    Effects, LEASE_COLUMNS, WAITER_COLUMNS, lease_from_row, resource_from_row, waiter_from_row,
+};
+use crate::store::{Backend, Store};
+use crate::time::{now_ms, rfc3339};
+use crate::types::{Event, Holder, Resource};
+
+/// Rows of a JSON array parameter, by backend: `j.value` is each element
+/// and `j.key` its position.
+fn records(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_each(${n}) AS j"),
+        Backend::Postgres => {
+            format!("json_array_elements(${n}::json) WITH ORDINALITY AS j(value, key)")
+        }
+    }
+}
+
+/// The strings of a JSON array parameter, as a subquery.
+fn texts(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("(SELECT value FROM json_each(${n}))"),
+        Backend::Postgres => format!("(SELECT value FROM json_array_elements_text(${n}::json))"),
+    }
+}
+
+pub(super) fn holder_json(holder: &Holder) -> String {
+    serde_json::to_string(holder).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    Value::from(items.into_iter().collect::<Vec<_>>()).to_string()
+}
+
+/// A statement's argument.
+#[derive(Debug, Clone)]
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement whose parameters are numbered from `$1`, with its
+/// arguments. Several are combined into one round trip by renumbering.
+#[derive(Debug)]
+struct Statement {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Statement {
+    fn new(sql: String, args: Vec<Arg>) -> Statement {
+        Statement { sql, args }
+    }
+
+    /// `$n` → `$(n + offset)`.
+    fn shifted(&self, offset: usize) -> String {
+        let mut out = String::with_capacity(self.sql.len() + 8);
+        let mut rest = self.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => out.push_str(&format!("${}", n + offset)),
+                Err(_) => out.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn combine(statements: Vec<Statement>, join: impl Fn(usize, String) -> String) -> Statement {
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        let last = statements.len().saturating_sub(1);
+        for (index, statement) in statements.into_iter().enumerate() {
+            let part = statement.shifted(args.len());
+            sql.push_str(&if index == last {
+                part
+            } else {
+                join(index, part)
+            });
+            args.extend(statement.args);
+        }
+        Statement { sql, args }
+    }
+
+    /// SQLite runs every statement of one query in one call to its thread;
+    /// each `$n` is the query's n-th argument in every statement. The rows
+    /// are those of all the statements, in order.
+    fn script(statements: Vec<Statement>) -> Statement {
+        Self::combine(statements, |_, part| format!("{part};\n"))
+    }
+
+    /// PostgreSQL runs data-modifying `WITH` clauses whether or not the
+    /// main statement (the last) reads them; they see one snapshot, so the
+    /// statements must touch different rows. The rows are the last's.
+    fn with(statements: Vec<Statement>) -> Statement {
+        let mut statements = statements;
+        if statements.len() < 2 {
+            return statements
+                .pop()
+                .unwrap_or_else(|| Statement::new(String::new(), Vec::new()));
+        }
+        let count = statements.len() - 1;
+        Self::combine(statements, |index, part| {
+            let lead = if index == 0 { "WITH " } else { "" };
+            let tail = if index + 1 == count { " " } else { ", " };
+            format!("{lead}w{index} AS ({part}){tail}")
+        })
+    }
+
+    async fn fetch(
+        self,
+        connection: &mut AnyConnection,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let mut query = sqlx::query(&self.sql);
+        for arg in self.args {
+            query = match arg {
+                Arg::Text(text) => query.bind(text),
+                Arg::Int(n) => query.bind(n),
+            };
+        }
+        Ok(query.fetch_all(connection).await?)
+    }
+}
+
+impl Store {
+    /// Creates the resources `creates` names (a JSON array of rows), locks
+    /// those named by `ids` and by the leases `leases` (in id order), and
+    /// loads their leases and waiters, plus any lease or waiter whose id is
+    /// in `by_id` wherever it is. SQLite: one script, one round trip to its
+    /// thread; PostgreSQL: the lock first, then one read of both tables
+    /// (a read in the same statement would see rows from before the lock).
+    #[expect(clippy::too_many_arguments, reason = "what to lock and load")]
+    pub(super) async fn load(
+        &self,
+        connection: &mut AnyConnection,
+        begin: bool,
+        creates: Option<String>,
+        ids: &[String],
+        leases: &[String],
+        by_id: &[String],
+        now: i64,
+    ) -> Result<Batch, StoreError> {
+        let b = self.backend;
+        let ids = strings(ids.iter().map(String::as_str));
+        let leases = strings(leases.iter().map(String::as_str));
+        let by_id = strings(by_id.iter().map(String::as_str));
+        let mut statements = Vec::new();
+        if begin {
+            statements.push(Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()));
+        }
+        if let Some(rows) = creates {
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO resources (id, kind, identifier, capacity, metadata, fence, created_at)
+                     SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'identifier',
+                            CAST(j.value ->> 'capacity' AS BIGINT), '{{}}', 0, $2
+                     FROM {} WHERE true ON CONFLICT (id) DO NOTHING",
+                    records(b, 1)
+                ),
+                vec![Arg::Text(rows), Arg::Int(now)],
+            ));
+        }
+        let locked = |ids: usize, leases: usize| {
+            format!(
+                "id IN {} OR id IN (SELECT resource FROM leases WHERE id IN {})",
+                texts(b, ids),
+                texts(b, leases)
+            )
+        };
+        statements.push(Statement::new(
+            format!(
+                "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence
+                 FROM resources WHERE {} ORDER BY id{}",
+                locked(1, 2),
+                self.for_update()
+            ),
+            vec![Arg::Text(ids.clone()), Arg::Text(leases.clone())],
+        ));
+        // Leases by token (the holders' order), then waiters.
+        let rows = Statement::new(
+            format!(
+                "SELECT 'lease' AS row_of, id, resource, mode, weight, holder, priority, ttl_ms,
+                        token, granted_at, expires_at, CAST(NULL AS BIGINT) AS enqueued_at,
+                        CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
+                        CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease
+                 FROM leases
+                 WHERE resource IN (SELECT id FROM resources WHERE {locked})
+                    OR id IN {leases} OR id IN {by_id}
+                 UNION ALL
+                 SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
+                        NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease
+                 FROM waiters
+                 WHERE resource IN (SELECT id FROM resources WHERE {locked}) OR id IN {by_id}
+                 ORDER BY 1, 9",
+                locked = locked(1, 2),
+                leases = texts(b, 2),
+                by_id = texts(b, 3),
+            ),
+            vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
+        );
+        let found = match b {
+            Backend::Sqlite => {
+                statements.push(rows);
+                Statement::script(statements).fetch(connection).await?
+            }
+            Backend::Postgres => {
+                let mut found = Vec::new();
+                for statement in statements {
+                    found.extend(statement.fetch(connection).await?);
+                }
+                found.extend(rows.fetch(connection).await?);
+                found
+            }
+        };
+        let mut batch = Batch::new(now);
+        for row in found {
+            let row_of: String = row.try_get("row_of")?;
+            match row_of.as_str() {
+                "resource" => batch.add(resource_from_row(&row)?),
+                "lease" => {
+                    let lease = lease_from_row(&row)?;
+                    match batch.slots.get_mut(&lease.resource.to_string()) {
+                        Some(slot) => slot.leases.push(lease),
+                        None => batch.strays.leases.push(lease),
+                    }
+                }
+                _ => {
+                    let resource: String = row.try_get("resource")?;
+                    let waiter = waiter_from_row(&row)?;
+                    match batch.slots.get_mut(&resource) {
+                        Some(slot) => slot.waiters.push(waiter),
+                        None => batch.strays.waiters.push((resource, waiter)),
+                    }
+                }
+            }
+        }
+        batch.remember();
+        Ok(batch)
+    }
+
+    /// Writes what the batch changed and recorded, in one round trip (a
+    /// script on SQLite, data-modifying `WITH` clauses on PostgreSQL);
+    /// returns the events with their ids.
+    pub(super) async fn write(
+        &self,
+        connection: &mut AnyConnection,
+        batch: Batch,
+        commit: bool,
+    ) -> Result<Vec<Event>, StoreError> {
+        let b = self.backend;
+        let mut leases_gone = Vec::new();
+        let mut leases_new = Vec::new();
+        let mut waiters_gone = Vec::new();
+        let mut waiters_new = Vec::new();
+        let mut waiters_changed = Vec::new();
+        let mut fences = Vec::new();
+        for (id, slot) in &batch.slots {
+            let Some(loaded) = batch.loaded.get(id) else {
+                continue;
+            };
+            // A row replaced under the same id (a request id asked again
+            // after its lease expired or its place lapsed) is written over:
+            // gone are only the ids that are gone.
+            leases_gone.extend(
+                loaded
+                    .leases
+                    .iter()
+                    .filter(|(l, _)| !slot.leases.iter().any(|k| &k.id == l))
+                    .map(|(l, _)| l.as_str()),
+            );
+            for lease in &slot.leases {
+                if !loaded.leases.contains(&(lease.id.clone(), lease.token)) {
+                    leases_new.push(json!({
+                        "id": lease.id, "resource": id, "mode": lease.mode.as_str(),
+                        "weight": lease.weight, "token": lease.token,
+                        "holder": holder_json(&lease.holder), "priority": lease.priority,
+                        "ttl_ms": lease.ttl_ms, "granted_at": lease.granted_at_ms,
+                        "expires_at": lease.expires_at_ms,
+                    }));
+                }
+            }
+            waiters_gone.extend(
+                loaded
+                    .waiters
+                    .keys()
+                    .filter(|w| !slot.waiters.iter().any(|k| &k.id == *w))
+                    .map(String::as_str),
+            );
+            for waiter in &slot.waiters {
+                match loaded.waiters.get(&waiter.id) {
+                    Some((operation, lease, heartbeat)) if operation == &waiter.operation => {
+                        if lease != &waiter.lease || *heartbeat != waiter.heartbeat_until {
+                            waiters_changed.push(json!({
+                                "id": waiter.id, "lease": waiter.lease,
+                                "heartbeat_until": waiter.heartbeat_until,
+                            }));
+                        }
+                    }
+                    _ => waiters_new.push(json!({
+                        "id": waiter.id, "resource": id, "mode": waiter.mode.as_str(),
+                        "weight": waiter.weight, "holder": holder_json(&waiter.holder),
+                        "priority": waiter.priority, "ttl_ms": waiter.ttl_ms,
+                        "enqueued_at": waiter.enqueued_at, "deadline": waiter.deadline,
+                        "heartbeat_until": waiter.heartbeat_until,
+                        "operation": waiter.operation, "lease": waiter.lease,
+                    })),
+                }
+            }
+            if slot.resource.fence != loaded.fence {
+                fences.push(json!({"id": id, "fence": slot.resource.fence}));
+            }
+        }
+        let mut statements = Vec::new();
+        let array = |rows: Vec<Value>| Arg::Text(Value::from(rows).to_string());
+        if !waiters_gone.is_empty() {
+            statements.push(Statement::new(
+                format!("DELETE FROM waiters WHERE id IN {}", texts(b, 1)),
+                vec![Arg::Text(strings(waiters_gone))],
+            ));
+        }
+        if !leases_gone.is_empty() {
+            statements.push(Statement::new(
+                format!("DELETE FROM leases WHERE id IN {}", texts(b, 1)),
+                vec![Arg::Text(strings(leases_gone))],
+            ));
+        }
+        if !fences.is_empty() {
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
+                     FROM {} WHERE resources.id = j.value ->> 'id'",
+                    records(b, 1)
+                ),
+                vec![array(fences)],
+            ));
+        }
+        if !leases_new.is_empty() {
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                            CAST(j.value ->> 'weight' AS BIGINT),
+                            CAST(j.value ->> 'token' AS BIGINT), j.value ->> 'holder',
+                            CAST(j.value ->> 'priority' AS BIGINT),
+                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                            CAST(j.value ->> 'granted_at' AS BIGINT),
+                            CAST(j.value ->> 'expires_at' AS BIGINT),
+                            CAST(j.value ->> 'granted_at' AS BIGINT)
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                        mode = excluded.mode, weight = excluded.weight, token = excluded.token,
+                        holder = excluded.holder, priority = excluded.priority,
+                        ttl_ms = excluded.ttl_ms, granted_at = excluded.granted_at,
+                        expires_at = excluded.expires_at, renewed_at = excluded.renewed_at",
+                    records(b, 1)
+                ),
+                vec![array(leases_new)],
+            ));
+        }
+        if !waiters_new.is_empty() {
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO waiters ({WAITER_COLUMNS})
+                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                            CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
+                            CAST(j.value ->> 'priority' AS BIGINT),
+                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                            CAST(j.value ->> 'enqueued_at' AS BIGINT),
+                            CAST(j.value ->> 'deadline' AS BIGINT),
+                            CAST(j.value ->> 'heartbeat_until' AS BIGINT),
+                            j.value ->> 'operation', j.value ->> 'lease'
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                        mode = excluded.mode, weight = excluded.weight, holder = excluded.holder,
+                        priority = excluded.priority, ttl_ms = excluded.ttl_ms,
+                        enqueued_at = excluded.enqueued_at, deadline = excluded.deadline,
+                        heartbeat_until = excluded.heartbeat_until,
+                        operation = excluded.operation, lease = excluded.lease",
+                    records(b, 1)
+                ),
+                vec![array(waiters_new)],
+            ));
+        }
+        if !waiters_changed.is_empty() {
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE waiters SET lease = j.value ->> 'lease',
+                            heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
+                     FROM {} WHERE waiters.id = j.value ->> 'id'",
+                    records(b, 1)
+                ),
+                vec![array(waiters_changed)],
+            ));
+        }
+        let journal = batch.journal;
+        if !journal.operations.is_empty() {
+            let rows: Vec<Value> = journal
+                .operations
+                .iter()
+                .map(|o| {
+                    json!({
+                        "id": o.id, "kind": o.kind, "status": o.status.as_str(),
+                        "resource": o.resource, "holder": o.holder, "started_at": o.started_at,
+                        "finished_at": o.finished_at,
+                        "duration_ms": o.finished_at.map(|f| f - o.started_at),
+                        "result": o.result.as_ref().map(Value::to_string), "error": o.error,
+                    })
+                })
+                .collect();
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO operations (id, kind, status, resource, holder, started_at,
+                                             finished_at, duration_ms, result, error)
+                     SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
+                            j.value ->> 'resource', j.value ->> 'holder',
+                            CAST(j.value ->> 'started_at' AS BIGINT),
+                            CAST(j.value ->> 'finished_at' AS BIGINT),
+                            CAST(j.value ->> 'duration_ms' AS BIGINT),
+                            j.value ->> 'result', j.value ->> 'error'
+                     FROM {}",
+                    records(b, 1)
+                ),
+                vec![array(rows)],
+            ));
+        }
+        if !journal.finished.is_empty() {
+            let rows: Vec<Value> = journal
+                .finished
+                .iter()
+                .map(|f| {
+                    json!({
+                        "id": f.id, "status": f.status.as_str(), "finished_at": f.finished_at,
+                        "result": f.result.as_ref().map(Value::to_string), "error": f.error,
+                    })
+                })
+                .collect();
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE operations SET status = j.value ->> 'status',
+                            finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
+                            duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
+                            result = j.value ->> 'result', error = j.value ->> 'error'
+                     FROM {} WHERE operations.id = j.value ->> 'id'",
+                    records(b, 1)
+                ),
+                vec![array(rows)],
+            ));
+        }
+        let rows: Vec<Value> = journal
+            .events
+            .iter()
+            .map(|e| {
+                json!({"at": e.at, "kind": e.kind, "resource": e.resource,
+                       "data": e.data.to_string()})
+            })
+            .collect();
+        // Inserted in order, so the ids ascend in the journal's order. Last:
+        // its ids are the rows the round trip returns.
+        statements.push(Statement::new(
+            format!(
+                "INSERT INTO events (at, kind, resource, data)
+                 SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
+                        j.value ->> 'resource', j.value ->> 'data'
+                 FROM {} ORDER BY j.key RETURNING id",
+                records(b, 1)
+            ),
+            vec![array(rows)],
+        ));
+        if commit {
+            statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
+        }
+        let combined = match b {
+            Backend::Sqlite => Statement::script(statements),
+            Backend::Postgres => Statement::with(statements),
+        };
+        let mut ids: Vec<i64> = combined
+            .fetch(connection)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        ids.sort_unstable();
+        if ids.len() != journal.events.len() {
+            return Err(StoreError::Corrupt {
+                what: "event ids",
+                message: format!("{} events written, {} ids", journal.events.len(), ids.len()),
+            });
+        }
+        Ok(journal
+            .events
+            .into_iter()
+            .zip(ids)
+            .map(|(event, id)| Event {
+                id,
+                at: rfc3339(event.at),
+                kind: event.kind.to_owned(),
+                resource: Some(event.resource),
+                data: event.data,
+            })
+            .collect())
+    }
+
+    /// The grant pass over a resource already locked in `transaction`,
+    /// written at once: for changes that are not batched (cancelling a
+    /// wait, renewing, force-releasing, reaping).
+    pub(crate) async fn grant_pass(
+        &self,
+        transaction: &mut AnyConnection,
+        resource: &Resource,
+        effects: &mut Effects,
+    ) -> Result<(), StoreError> {
+        let id = resource.id.to_string();
+        let mut batch = self
+            .load(
+                transaction,
+                false,
+                None,
+                std::slice::from_ref(&id),
+                &[],
+                &[],
+                now_ms(),
+            )
+            .await?;
+        self.pass(&mut batch, &id, None, &mut effects.granted);
+        effects
+            .events
+            .extend(self.write(transaction, batch, false).await?);
+        Ok(())
+    }
+}
