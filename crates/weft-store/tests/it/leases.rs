@@ -107,6 +107,7 @@ async fn waiter_is_woken(backend: Backend, test: &str) {
         return;
     };
     let coordinator = coordinator(store).await;
+    let mut events = coordinator.subscribe();
     let held = coordinator
         .acquire(&request("env:staging", "a"))
         .await
@@ -134,6 +135,19 @@ async fn waiter_is_woken(backend: Backend, test: &str) {
         latency < Duration::from_millis(1500),
         "woken after {latency:?}"
     );
+    // The changes reach the event stream, in order (on PostgreSQL through
+    // the NOTIFY every replica hears, this one included).
+    let mut kinds = Vec::new();
+    while kinds.len() < 4 {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("the events are published")
+            .expect("event");
+        if event.resource.as_deref() == Some("env:staging") {
+            kinds.push(event.kind);
+        }
+    }
+    assert_eq!(kinds, ["grant", "queued", "release", "grant"]);
     coordinator.shutdown();
 }
 on_both_backends!(wake_without_polling, waiter_is_woken);
