@@ -46,6 +46,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_monitor.sql"),
         postgres: include_str!("../migrations/postgres/0005_monitor.sql"),
     },
+    Migration {
+        version: 6,
+        name: "released leases",
+        sqlite: include_str!("../migrations/sqlite/0006_released_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0006_released_leases.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -423,6 +423,7 @@ impl Store {
             json!({"lease": lease.id, "token": lease.token, "holder": lease.holder,
                    "held_ms": now - lease.granted_at_ms}),
         );
+        batch.journal.released.push(lease.clone());
         self.pass(batch, &name, None, granted);
         Ok(Released { lease })
     }

@@ -130,6 +130,8 @@ struct Journal {
     operations: Vec<OperationRow>,
     /// Operations started by an earlier transaction, finished in this one.
     finished: Vec<Finish>,
+    /// Leases given back, remembered for a release asked again.
+    released: Vec<Lease>,
 }
 
 impl Journal {
@@ -315,7 +317,8 @@ impl Store {
                 let mut batch = self
                     .load(connection, true, creates, &names, &leases, &by_id, now_ms())
                     .await?;
-                let outcomes = self.decide_all(&mut batch, ops);
+                let mut outcomes = self.decide_all(&mut batch, ops);
+                self.recall_released(connection, &mut outcomes).await?;
                 let events = self.write(connection, batch, true).await?;
                 scripted.committed = true;
                 (outcomes, events)
@@ -333,7 +336,9 @@ impl Store {
                         now_ms(),
                     )
                     .await?;
-                let outcomes = self.decide_all(&mut batch, ops);
+                let mut outcomes = self.decide_all(&mut batch, ops);
+                self.recall_released(&mut transaction, &mut outcomes)
+                    .await?;
                 let events = self.write(&mut transaction, batch, false).await?;
                 let mut all = Effects::default();
                 for (outcome, granted, _) in &outcomes {

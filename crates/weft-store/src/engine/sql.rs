@@ -4,14 +4,18 @@
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
-use super::Batch;
+use super::{Batch, Done, Outcome};
 use crate::error::StoreError;
 use crate::leases::{
-    Effects, LEASE_COLUMNS, WAITER_COLUMNS, lease_from_row, resource_from_row, waiter_from_row,
+    Effects, LEASE_COLUMNS, Released, WAITER_COLUMNS, lease_from_row, resource_from_row,
+    waiter_from_row,
 };
 use crate::store::{Backend, Store};
 use crate::time::{now_ms, rfc3339};
-use crate::types::{Event, Holder, Resource};
+use crate::types::{Event, Holder, Lease, Resource};
+
+/// How long a lease given back is remembered, for a release asked again.
+const REMEMBER_RELEASED_MS: i64 = 60 * 60 * 1000;
 
 /// Rows of a JSON array parameter, by backend: `j.value` is each element
 /// and `j.key` its position.
@@ -407,6 +411,38 @@ impl Store {
             ));
         }
         let journal = batch.journal;
+        if !journal.released.is_empty() {
+            let rows: Vec<Value> = journal
+                .released
+                .iter()
+                .map(|lease| {
+                    json!({"id": lease.id, "at": batch.now,
+                           // The milliseconds are not part of a lease's JSON.
+                           "lease": serde_json::to_string(
+                               &(lease, lease.granted_at_ms, lease.expires_at_ms)
+                           ).unwrap_or_default()})
+                })
+                .collect();
+            let ids = strings(journal.released.iter().map(|l| l.id.as_str()));
+            statements.push(Statement::new(
+                format!(
+                    "DELETE FROM released_leases WHERE released_at < $1 AND id NOT IN {}",
+                    texts(b, 2)
+                ),
+                vec![Arg::Int(batch.now - REMEMBER_RELEASED_MS), Arg::Text(ids)],
+            ));
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO released_leases (id, lease, released_at)
+                     SELECT j.value ->> 'id', j.value ->> 'lease', CAST(j.value ->> 'at' AS BIGINT)
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET lease = excluded.lease,
+                        released_at = excluded.released_at",
+                    records(b, 1)
+                ),
+                vec![array(rows)],
+            ));
+        }
         if !journal.operations.is_empty() {
             let rows: Vec<Value> = journal
                 .operations
@@ -512,6 +548,56 @@ impl Store {
                 data: event.data,
             })
             .collect())
+    }
+
+    /// A release of a lease this store does not hold that it gave back
+    /// within the hour (the first answer was lost, and the client asked
+    /// again) gets that answer again; it changes nothing. One read, only
+    /// when a batch has such a release.
+    pub(super) async fn recall_released(
+        &self,
+        connection: &mut AnyConnection,
+        outcomes: &mut [Outcome],
+    ) -> Result<(), StoreError> {
+        let unknown: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|(outcome, _, _)| match outcome {
+                Err((StoreError::UnknownLease(id), false)) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let found = Statement::new(
+            format!(
+                "SELECT id, lease FROM released_leases WHERE id IN {}",
+                texts(self.backend, 1)
+            ),
+            vec![Arg::Text(strings(unknown))],
+        )
+        .fetch(connection)
+        .await?;
+        for row in found {
+            let id: String = row.try_get("id")?;
+            let lease: String = row.try_get("lease")?;
+            let (mut lease, granted_at_ms, expires_at_ms): (Lease, i64, i64) =
+                serde_json::from_str(&lease).map_err(|error| StoreError::Corrupt {
+                    what: "released lease",
+                    message: error.to_string(),
+                })?;
+            lease.granted_at_ms = granted_at_ms;
+            lease.expires_at_ms = expires_at_ms;
+            for (outcome, _, _) in outcomes.iter_mut() {
+                if matches!(outcome, Err((StoreError::UnknownLease(unknown), false)) if unknown == &id)
+                {
+                    *outcome = Ok(Done::Released(Box::new(Released {
+                        lease: lease.clone(),
+                    })));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The grant pass over a resource already locked in `transaction`,

@@ -88,11 +88,11 @@ async fn exclusive_grant_conflict_release(backend: Backend, test: &str) {
         Attempt::Granted(lease) => assert_eq!(lease.token, 1),
         other => panic!("expected a grant, got {other:?}"),
     }
-    // Released twice: the second is an error and changes nothing.
-    assert!(matches!(
-        store.release(&first.id).await,
-        Err(StoreError::UnknownLease(_))
-    ));
+    // Released twice (a release asked again): the same answer, and it
+    // changes nothing.
+    let again = store.release(&first.id).await.expect("release asked again");
+    assert_eq!(again.value.lease.id, first.id);
+    assert!(again.events.is_empty(), "{:?}", again.events);
     let view = store
         .resource(&ResourceId::parse("branch:origin/main").expect("id"))
         .await
@@ -915,3 +915,65 @@ async fn arrivals_share_a_transaction(backend: Backend, test: &str) {
     assert_eq!(stats.size_counts[5], 3, "and one of 17 to 32");
 }
 on_both_backends!(group_commit, arrivals_share_a_transaction);
+
+/// A release asked again (its first answer lost to a restart or a dropped
+/// connection) gets the same answer, not "no lease"; and changes nothing.
+async fn a_release_asked_again_gets_the_same_answer(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let lease = match store
+        .try_acquire(&request("lock:release", "a"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    let first = store.release(&lease.id).await.expect("release");
+    assert_eq!(first.events.len(), 1, "{:?}", first.events);
+    let again = store.release(&lease.id).await.expect("release asked again");
+    assert_eq!(again.value.lease, first.value.lease);
+    assert!(
+        again.events.is_empty(),
+        "nothing happens twice: {:?}",
+        again.events
+    );
+    // Meanwhile the lock went to someone else, who keeps it.
+    let next = match store
+        .try_acquire(&request("lock:release", "b"))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    assert_eq!(next.token, lease.token + 1);
+    assert_eq!(
+        store
+            .release(&lease.id)
+            .await
+            .expect("asked a third time")
+            .value
+            .lease
+            .id,
+        lease.id
+    );
+    let view = store
+        .resource(&ResourceId::parse("lock:release").expect("id"))
+        .await
+        .expect("view");
+    assert_eq!(view.holders.len(), 1);
+    assert_eq!(view.holders[0].id, next.id);
+    // A lease never granted is still unknown.
+    assert!(matches!(
+        store.release("never-granted").await,
+        Err(StoreError::UnknownLease(_))
+    ));
+}
+on_both_backends!(
+    release_asked_again,
+    a_release_asked_again_gets_the_same_answer
+);
