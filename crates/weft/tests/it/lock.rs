@@ -88,11 +88,19 @@ fn local_store_grants_refuses_and_releases() {
     let id = lease["id"].as_str().unwrap();
     let release = weft_in(dir.path(), &["lock", "release", id]);
     assert_eq!(release.code, 0, "{}", release.stderr);
+    // Asked again (as after a lost answer): the same answer.
     let again = weft_in(dir.path(), &["lock", "release", id]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, release.stdout);
+    // A lease that never was is bad input.
+    let unknown = weft_in(
+        dir.path(),
+        &["lock", "release", "5f0c6a52-4d7e-4a8e-9d55-1f1b0c1e2d3a"],
+    );
     assert_eq!(
-        again.code, 2,
-        "releasing twice is bad input: {}",
-        again.stderr
+        unknown.code, 2,
+        "releasing an unknown lease is bad input: {}",
+        unknown.stderr
     );
 
     let third = weft_in(
