@@ -116,10 +116,17 @@ fn a_lease_is_granted_refused_pushed_to_a_waiter_renewed_and_released() {
     let shown = writer.get(&format!("/api/v1/leases/{}", bob.id)).unwrap();
     assert_eq!(shown["expires_at"], renewed.expires_at.as_str());
 
-    // Release: the lease is gone, and a second release is a 404.
-    writer.release(&bob.id).unwrap();
+    // Release: the lease is gone. A second release (as after a lost answer)
+    // gets the same answer and changes nothing; an unknown lease is a 404.
+    let released = writer.release(&bob.id).unwrap();
     assert!(writer.leases().unwrap().is_empty());
-    let (status, code, _, _) = api_error(writer.release(&bob.id).unwrap_err());
+    assert_eq!(writer.release(&bob.id).unwrap(), released);
+    assert!(writer.leases().unwrap().is_empty());
+    let (status, code, _, _) = api_error(
+        writer
+            .release("5f0c6a52-4d7e-4a8e-9d55-1f1b0c1e2d3a")
+            .unwrap_err(),
+    );
     assert_eq!((status, code.as_str()), (404, "not_found"));
     let (status, _, _, _) = api_error(writer.renew(&bob.id, None).unwrap_err());
     assert_eq!(status, 404);
