@@ -7,9 +7,16 @@
 //! tooling read them.
 
 mod de;
+mod fast;
 mod node;
 mod parse;
 
 pub use de::{DecodeError, from_node};
 pub use node::{Node, Scalar, ScalarStyle, Value};
-pub use parse::{YamlError, parse_documents, parse_one};
+pub use parse::{YamlError, parse_documents, parse_documents_fully, parse_one};
+
+/// The fast path alone: `None` where it leaves the text to the full reader.
+#[doc(hidden)]
+pub fn parse_documents_fast(text: &str) -> Option<Vec<Node>> {
+    fast::parse(text)
+}

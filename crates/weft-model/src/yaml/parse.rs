@@ -33,6 +33,16 @@ const MAX_INDENT_FIXES: usize = 64;
 /// continuation line indented no deeper than its parent key, which a strict
 /// YAML 1.2 reading rejects; spans still point into the original text.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    match super::fast::parse(text) {
+        Some(documents) => Ok(documents),
+        None => parse_documents_fully(text),
+    }
+}
+
+/// [`parse_documents`] without its fast path: saphyr's event stream for
+/// every text. The reference the fast path is checked against.
+#[doc(hidden)]
+pub fn parse_documents_fully(text: &str) -> Result<Vec<Node>, YamlError> {
     match Builder::new(text).run() {
         Err(error) if error.message.starts_with("invalid indentation") => {
             parse_leniently(text, error)
@@ -387,7 +397,7 @@ fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
         .map(|t| format!("!{}", t.suffix))
 }
 
-fn count_nodes(node: &Node) -> usize {
+pub(super) fn count_nodes(node: &Node) -> usize {
     1 + match &node.value {
         Value::Scalar(_) => 0,
         Value::Sequence(items) => items.iter().map(count_nodes).sum(),
@@ -400,7 +410,7 @@ fn count_nodes(node: &Node) -> usize {
 
 /// Applies YAML merge keys: entries of `<<: *a` or `<<: [*a, *b]` are added
 /// unless the mapping sets the key itself; earlier sources win over later ones.
-fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     let is_merge = |key: &Node| matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<");
     if !entries.iter().any(|(key, _)| is_merge(key)) {
         return entries;

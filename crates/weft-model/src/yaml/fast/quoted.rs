@@ -1,0 +1,93 @@
+//! Quoted scalars on one line.
+
+use super::Reader;
+use crate::span::Span;
+use crate::yaml::node::{Node, Scalar, ScalarStyle, Value};
+
+impl Reader<'_> {
+    /// A quoted scalar on one line at the cursor; the cursor ends after it.
+    pub(super) fn quoted(&mut self) -> Option<Node> {
+        let quote = self.peek();
+        let start = self.pos;
+        let mut text = String::new();
+        let mut i = start + 1;
+        let mut run = i;
+        loop {
+            match self.bytes.get(i).copied().unwrap_or(0) {
+                b'\n' | 0 => return None,
+                b'\'' if quote == b'\'' => {
+                    text.push_str(&self.text[run..i]);
+                    if self.bytes.get(i + 1) == Some(&b'\'') {
+                        text.push('\'');
+                        i += 2;
+                        run = i;
+                        continue;
+                    }
+                    break;
+                }
+                b'"' if quote == b'"' => {
+                    text.push_str(&self.text[run..i]);
+                    break;
+                }
+                b'\\' if quote == b'"' => {
+                    text.push_str(&self.text[run..i]);
+                    i += 1 + escape(&self.text[i + 1..], &mut text)?;
+                    run = i;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.pos = i + 1;
+        self.count(1)?;
+        Some(Node {
+            value: Value::Scalar(Scalar {
+                text,
+                style: ScalarStyle::Quoted,
+            }),
+            span: Span::new(self.location(start), self.here()),
+            tag: None,
+        })
+    }
+}
+
+/// Decodes the escape after a `\` in a double-quoted scalar onto `out`;
+/// how many bytes it took, or `None` for one the full reader should judge.
+fn escape(rest: &str, out: &mut String) -> Option<usize> {
+    let decoded = match rest.as_bytes().first()? {
+        b'0' => '\0',
+        b'a' => '\u{7}',
+        b'b' => '\u{8}',
+        b't' => '\t',
+        b'n' => '\n',
+        b'v' => '\u{b}',
+        b'f' => '\u{c}',
+        b'r' => '\r',
+        b'e' => '\u{1b}',
+        b' ' => ' ',
+        b'"' => '"',
+        b'/' => '/',
+        b'\\' => '\\',
+        b'N' => '\u{85}',
+        b'_' => '\u{a0}',
+        b'L' => '\u{2028}',
+        b'P' => '\u{2029}',
+        b'x' | b'u' | b'U' => {
+            let digits = match rest.as_bytes()[0] {
+                b'x' => 2,
+                b'u' => 4,
+                _ => 8,
+            };
+            let hex = rest.get(1..1 + digits)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+            return Some(1 + digits);
+        }
+        _ => return None,
+    };
+    out.push(decoded);
+    Some(1)
+}
