@@ -23,6 +23,7 @@ mod incremental;
 pub mod paths;
 pub mod procfile;
 mod text;
+mod walk;
 pub mod watch;
 pub mod workspace;
 

@@ -207,23 +207,7 @@ fn walk(directory: &Path) -> impl Iterator<Item = PathBuf> {
 /// Walks the files below `directory`, skipping `nested` directories (other
 /// repositories inside this one) and the directories no reader needs.
 fn walk_skipping(directory: &Path, nested: Vec<PathBuf>) -> impl Iterator<Item = PathBuf> {
-    ignore::WalkBuilder::new(directory)
-        .standard_filters(false)
-        .follow_links(true)
-        .filter_entry(move |entry| {
-            let is_directory = entry.file_type().is_some_and(|t| t.is_dir()) && entry.depth() > 0;
-            let skipped = is_directory
-                && (entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| SKIPPED_DIRECTORIES.contains(&n))
-                    || nested.iter().any(|n| n == entry.path()));
-            !skipped
-        })
-        .build()
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
-        .map(ignore::DirEntry::into_path)
+    crate::walk::files(directory, nested)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,20 +354,20 @@ pub fn collect(
             continue;
         }
         let relative = relative_path(root, &path);
-        if fs_err::metadata(&path).is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
-            files.diagnostics.push(
-                Diagnostic::new(
-                    Severity::Note,
-                    "file-skipped",
-                    format!("larger than {} MiB; not read", MAX_FILE_BYTES >> 20),
-                )
-                .in_file(&relative),
-            );
-            continue;
-        }
-        let text = match fs_err::read(&path).map(String::from_utf8) {
-            Ok(Ok(text)) => text,
-            Ok(Err(_)) => {
+        let text = match read_small(&path) {
+            Ok(None) => {
+                files.diagnostics.push(
+                    Diagnostic::new(
+                        Severity::Note,
+                        "file-skipped",
+                        format!("larger than {} MiB; not read", MAX_FILE_BYTES >> 20),
+                    )
+                    .in_file(&relative),
+                );
+                continue;
+            }
+            Ok(Some(Ok(text))) => text,
+            Ok(Some(Err(_))) => {
                 files.diagnostics.push(
                     Diagnostic::warning("file-encoding", "not UTF-8 text; not read")
                         .in_file(&relative)
@@ -450,6 +434,20 @@ fn exclude_set(patterns: &[String]) -> Option<GlobSet> {
         }
     }
     builder.build().ok()
+}
+
+/// A file's bytes as text, or `None` when it is larger than
+/// [`MAX_FILE_BYTES`]; its size is asked of the open file, not the path.
+fn read_small(path: &Path) -> std::io::Result<Option<Result<String, std::string::FromUtf8Error>>> {
+    use std::io::Read;
+    let mut file = fs_err::File::open(path)?;
+    let length = file.metadata()?.len();
+    if length > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(length as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(Some(String::from_utf8(bytes)))
 }
 
 /// A YAML file under another name that is a compose file (a fragment such

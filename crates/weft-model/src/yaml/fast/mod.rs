@@ -37,8 +37,11 @@ const MAX_KEY: usize = 1_000;
 /// The documents of `text`, or `None` when it is outside the subset.
 pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
     let ascii = text.is_ascii();
-    let refused = |b: u8| (b < 0x20 && b != b'\n') || b == 0x7f;
-    if text.bytes().any(refused) {
+    // Without a short cut, so that it compiles to vector instructions.
+    let refused = text.bytes().fold(false, |refused, b| {
+        refused | ((b < 0x20) & (b != b'\n')) | (b == 0x7f)
+    });
+    if refused {
         return None;
     }
     // Line breaks and marks YAML (or saphyr) treats specially.
@@ -156,18 +159,12 @@ impl<'t> Reader<'t> {
 
     /// Where saphyr puts the end of the stream: after a final line break,
     /// or (forcing one) at the start of the last line when there is none.
+    /// Only once the cursor is at the end, on the last line.
     fn end_of_stream(&self) -> Location {
-        if self.text.is_empty() || self.text.ends_with('\n') {
-            return Location {
-                offset: self.text.len(),
-                line: self.text.bytes().filter(|&b| b == b'\n').count() as u32 + 1,
-                column: 1,
-            };
-        }
-        let start = self.text.rfind('\n').map_or(0, |i| i + 1);
+        debug_assert_eq!(self.pos, self.bytes.len());
         Location {
-            offset: start,
-            line: self.text[..start].bytes().filter(|&b| b == b'\n').count() as u32 + 1,
+            offset: self.line_start,
+            line: self.line,
             column: 1,
         }
     }
@@ -177,26 +174,10 @@ impl<'t> Reader<'t> {
     /// no line break, saphyr closes the collections indented past that
     /// line's end there, and the rest where it forces a line break.
     fn next_token(&self, indent: usize) -> Location {
+        let here = self.here();
         match self.at {
-            At::Content(_) | At::DocumentStart => self.here(),
-            At::Eof if self.text.is_empty() || self.text.ends_with('\n') => self.end_of_stream(),
-            At::Eof => {
-                let start = self.text.rfind('\n').map_or(0, |i| i + 1);
-                let last = &self.text[start..];
-                let column = if self.ascii {
-                    last.len()
-                } else {
-                    last.chars().count()
-                };
-                if indent <= column {
-                    return self.end_of_stream();
-                }
-                Location {
-                    offset: self.text.len(),
-                    line: self.text[..start].bytes().filter(|&b| b == b'\n').count() as u32 + 1,
-                    column: column as u32 + 1,
-                }
-            }
+            At::Eof if indent < here.column as usize => self.end_of_stream(),
+            _ => here,
         }
     }
 
