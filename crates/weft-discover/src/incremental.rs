@@ -125,8 +125,18 @@ impl Workspace {
     }
 
     /// Gives up the model.
+    ///
+    /// What it was read from (every file's text and facts) is freed on a
+    /// thread of its own when there is much of it: a one-shot command goes
+    /// on with the model meanwhile, and need not wait for it at all.
     pub fn into_model(self) -> Model {
-        Arc::try_unwrap(self.model).unwrap_or_else(|shared| (*shared).clone())
+        let Workspace { reads, model, .. } = self;
+        if reads.len() >= 64 {
+            let freeing = std::thread::Builder::new().name("weft-free".to_string());
+            // If no thread can be had, the caller frees them.
+            let _ = freeing.spawn(move || drop(reads));
+        }
+        Arc::try_unwrap(model).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// The workspace's root, as given to [`Workspace::open`].
