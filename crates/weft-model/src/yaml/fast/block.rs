@@ -159,30 +159,7 @@ impl Reader<'_> {
     /// ends, and whether a `: ` follows (it is a key). The cursor does not
     /// move.
     pub(super) fn plain_block(&self) -> Option<(usize, bool)> {
-        let first = self.peek();
-        let indicator = matches!(
-            first,
-            b',' | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'#'
-                | b'&'
-                | b'*'
-                | b'!'
-                | b'|'
-                | b'>'
-                | b'\''
-                | b'"'
-                | b'%'
-                | b'@'
-                | b'`'
-        );
-        let next = self.peek_at(1);
-        let flow_indicator = matches!(next, b',' | b'[' | b']' | b'{' | b'}');
-        if indicator
-            || (matches!(first, b'-' | b'?' | b':') && (self.blank_at(1) || flow_indicator))
-        {
+        if !self.plain_may_start() {
             return None;
         }
         let mut i = self.pos;

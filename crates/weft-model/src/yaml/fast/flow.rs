@@ -134,11 +134,12 @@ impl Reader<'_> {
         Some(node)
     }
 
-    /// Where a plain scalar inside a flow collection ends. Anything with a
-    /// `:` in it other than a key's is left to the full reader.
-    pub(super) fn plain_flow(&self, key: bool) -> Option<usize> {
+    /// Whether a plain scalar may start at the cursor: not on an
+    /// indicator, nor on a `-`, `?` or `:` that a blank or a flow indicator
+    /// follows (YAML's rule, as saphyr reads it).
+    pub(super) fn plain_may_start(&self) -> bool {
         let first = self.peek();
-        let indicator = matches!(
+        if matches!(
             first,
             b',' | b'['
                 | b']'
@@ -155,16 +156,19 @@ impl Reader<'_> {
                 | b'%'
                 | b'@'
                 | b'`'
-                | b':'
-                | b'?'
                 | b'\n'
                 | 0
-        );
-        let next = self.peek_at(1);
-        if indicator
-            || (first == b'-'
-                && (self.blank_at(1) || matches!(next, b',' | b'[' | b']' | b'{' | b'}')))
-        {
+        ) {
+            return false;
+        }
+        let alone = self.blank_at(1) || is_flow_indicator(self.peek_at(1));
+        !matches!(first, b'-' | b'?' | b':') || !alone
+    }
+
+    /// Where a plain scalar inside a flow collection ends. Anything with a
+    /// `:` in it other than a key's is left to the full reader.
+    pub(super) fn plain_flow(&self, key: bool) -> Option<usize> {
+        if !self.plain_may_start() || matches!(self.peek(), b':' | b'?') {
             return None;
         }
         let mut i = self.pos;
