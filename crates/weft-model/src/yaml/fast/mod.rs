@@ -9,8 +9,9 @@
 //! might refuse. The caller then reads the text with the full reader, so
 //! giving up costs time, never correctness. It is never an error here.
 //!
-//! The two are checked against each other on random documents and on every
-//! file under `examples/` (see the tests, and the `yaml_fast` fuzz target).
+//! The two are checked against each other on random documents and their
+//! mutants (`tests/yaml_fast.rs`), by the `yaml_fast` fuzz target, and on
+//! every YAML file under some directories by the `yaml-differential` example.
 
 use std::collections::HashMap;
 
@@ -22,8 +23,8 @@ use super::node::{Node, Scalar, ScalarStyle, Value};
 use super::parse::count_nodes;
 use crate::span::{Location, Span};
 
-/// Past this many nodes (aliases expanded) the full reader refuses the
-/// document; give it the text so it can say so.
+/// Past this many nodes (aliases expanded) the text is left to the full
+/// reader, which refuses a document at twice as many and says so.
 const MAX_NODES: usize = 1_000_000;
 
 /// Collections nested deeper than this are left to the full reader, which
