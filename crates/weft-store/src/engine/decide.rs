@@ -250,15 +250,14 @@ impl Store {
             }
             .stamp();
             journal.operations.push(OperationRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                kind: "claim",
-                status: OperationStatus::Succeeded,
-                resource: name.clone(),
-                holder,
-                started_at: now,
-                finished_at: Some(now),
                 result: Some(json!({"lease": lease.id, "token": lease.token, "waited_ms": 0})),
-                error: None,
+                ..OperationRow::settled(
+                    "claim",
+                    OperationStatus::Succeeded,
+                    name.clone(),
+                    holder,
+                    now,
+                )
             });
             journal.event(
                 now,
@@ -272,15 +271,14 @@ impl Store {
         }
         if claim.wait == 0 {
             journal.operations.push(OperationRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                kind: "claim",
-                status: OperationStatus::Conflict,
-                resource: name.clone(),
-                holder,
-                started_at: now,
-                finished_at: Some(now),
-                result: None,
                 error: Some("taken".to_owned()),
+                ..OperationRow::settled(
+                    "claim",
+                    OperationStatus::Conflict,
+                    name.clone(),
+                    holder,
+                    now,
+                )
             });
             journal.event(
                 now,
@@ -406,15 +404,14 @@ impl Store {
         let result = json!({"lease": lease.id, "token": lease.token,
                             "held_ms": now - lease.granted_at_ms});
         batch.journal.operations.push(OperationRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            kind: "release",
-            status: OperationStatus::Succeeded,
-            resource: name.clone(),
-            holder: Some(holder_json(&lease.holder)),
-            started_at: now,
-            finished_at: Some(now),
             result: Some(result),
-            error: None,
+            ..OperationRow::settled(
+                "release",
+                OperationStatus::Succeeded,
+                name.clone(),
+                Some(holder_json(&lease.holder)),
+                now,
+            )
         });
         batch.journal.event(
             now,

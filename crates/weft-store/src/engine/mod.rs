@@ -113,6 +113,29 @@ struct OperationRow {
     error: Option<String>,
 }
 
+impl OperationRow {
+    /// An operation that started and finished at `at`, under a new id.
+    fn settled(
+        kind: &'static str,
+        status: OperationStatus,
+        resource: String,
+        holder: Option<String>,
+        at: i64,
+    ) -> Self {
+        OperationRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            status,
+            resource,
+            holder,
+            started_at: at,
+            finished_at: Some(at),
+            result: None,
+            error: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Finish {
     id: String,
