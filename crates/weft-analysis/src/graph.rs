@@ -1,7 +1,7 @@
 //! The service graph: the model's services as dense node indices and its
 //! edges as adjacency lists, the shared base of every graph analysis.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use weft_model::{Edge, Model, Service, ServiceId};
 
@@ -33,8 +33,45 @@ pub struct ServiceGraph<'model> {
     services: Vec<&'model Service>,
     index: HashMap<&'model ServiceId, usize>,
     edges: Vec<GraphEdge<'model>>,
-    outgoing: Vec<Vec<usize>>,
-    incoming: Vec<Vec<usize>>,
+    outgoing: Adjacency,
+    incoming: Adjacency,
+}
+
+/// Each node's list of edge indices, all in one vector: node `n`'s list is
+/// `positions[starts[n]..starts[n + 1]]`.
+#[derive(Debug, Clone)]
+struct Adjacency {
+    starts: Vec<usize>,
+    positions: Vec<usize>,
+}
+
+impl Adjacency {
+    /// Lists `positions` (edge indices) under the node `node_of` gives each,
+    /// keeping their order within a node.
+    fn new(nodes: usize, positions: &[usize], node_of: impl Fn(usize) -> usize) -> Self {
+        let mut starts = vec![0; nodes + 1];
+        for &position in positions {
+            starts[node_of(position) + 1] += 1;
+        }
+        for node in 0..nodes {
+            starts[node + 1] += starts[node];
+        }
+        let mut next = starts.clone();
+        let mut listed = vec![0; positions.len()];
+        for &position in positions {
+            let node = node_of(position);
+            listed[next[node]] = position;
+            next[node] += 1;
+        }
+        Adjacency {
+            starts,
+            positions: listed,
+        }
+    }
+
+    fn of(&self, node: usize) -> &[usize] {
+        &self.positions[self.starts[node]..self.starts[node + 1]]
+    }
 }
 
 impl<'model> ServiceGraph<'model> {
@@ -43,34 +80,37 @@ impl<'model> ServiceGraph<'model> {
         // A stable sort keeps the first of two services that share an id.
         services.sort_by(|left, right| left.id.cmp(&right.id));
         services.dedup_by(|later, earlier| later.id == earlier.id);
-        let index: HashMap<&ServiceId, usize> = services
-            .iter()
-            .enumerate()
-            .map(|(node, service)| (&service.id, node))
-            .collect();
+        let mut index: HashMap<&ServiceId, usize> = HashMap::with_capacity(services.len());
+        for (node, service) in services.iter().enumerate() {
+            index.insert(&service.id, node);
+        }
 
-        let edges: Vec<GraphEdge<'model>> = model
-            .edges
-            .iter()
-            .filter_map(|edge| {
-                let from = *index.get(&edge.from)?;
-                let to = *index.get(&edge.to)?;
-                Some(GraphEdge { from, to, edge })
-            })
-            .collect();
+        // A model's edges come sorted by `from`: look each `from` up once.
+        let mut last_from: Option<(&ServiceId, Option<usize>)> = None;
+        let mut edges: Vec<GraphEdge<'model>> = Vec::with_capacity(model.edges.len());
+        for edge in &model.edges {
+            let from = match last_from {
+                Some((id, node)) if *id == edge.from => node,
+                _ => {
+                    let node = index.get(&edge.from).copied();
+                    last_from = Some((&edge.from, node));
+                    node
+                }
+            };
+            if let (Some(from), Some(&to)) = (from, index.get(&edge.to)) {
+                edges.push(GraphEdge { from, to, edge });
+            }
+        }
 
-        let mut outgoing = vec![Vec::new(); services.len()];
-        let mut incoming = vec![Vec::new(); services.len()];
-        for (position, edge) in edges.iter().enumerate() {
-            outgoing[edge.from].push(position);
-            incoming[edge.to].push(position);
-        }
-        for list in &mut outgoing {
-            list.sort_by_key(|&position| (edges[position].to, position));
-        }
-        for list in &mut incoming {
-            list.sort_by_key(|&position| (edges[position].from, position));
-        }
+        // Each list sorted by the node at its other end, then by edge
+        // index, without comparing: edges listed by `from` in edge order,
+        // relisted by `to` in that order (so sorted by `from`, then edge),
+        // and relisted by `from` in that order again.
+        let nodes = services.len();
+        let in_order: Vec<usize> = (0..edges.len()).collect();
+        let by_from = Adjacency::new(nodes, &in_order, |position| edges[position].from);
+        let incoming = Adjacency::new(nodes, &by_from.positions, |position| edges[position].to);
+        let outgoing = Adjacency::new(nodes, &incoming.positions, |position| edges[position].from);
 
         ServiceGraph {
             services,
@@ -121,17 +161,17 @@ impl<'model> ServiceGraph<'model> {
 
     /// Indices of the edges leaving `node`: what it depends on.
     pub fn outgoing(&self, node: usize) -> &[usize] {
-        &self.outgoing[node]
+        self.outgoing.of(node)
     }
 
     /// Indices of the edges entering `node`: what depends on it.
     pub fn incoming(&self, node: usize) -> &[usize] {
-        &self.incoming[node]
+        self.incoming.of(node)
     }
 
     /// Indices of every edge from `from` to `to` (parallel edges included).
     pub fn edges_between(&self, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
-        self.outgoing[from]
+        self.outgoing(from)
             .iter()
             .copied()
             .filter(move |&position| self.edges[position].to == to)
@@ -148,7 +188,7 @@ impl<'model> ServiceGraph<'model> {
             }
         }
         while let Some(node) = stack.pop() {
-            for &position in &self.outgoing[node] {
+            for &position in self.outgoing(node) {
                 let to = self.edges[position].to;
                 if !reached[to] {
                     reached[to] = true;

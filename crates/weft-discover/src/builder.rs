@@ -8,9 +8,10 @@
 //! several other repositories is ambiguous and left out, with a note.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use foldhash::{HashMap, HashMapExt};
+use smallvec::SmallVec;
 
 use weft_model::config::LoadedConfig;
 use weft_model::{
@@ -18,7 +19,7 @@ use weft_model::{
     Service, ServiceId, Severity,
 };
 
-use crate::facts::{Facts, LocalService, Mount, Subject, Target};
+use crate::facts::{Facts, LocalService, Mount, ServiceFact, Subject, Target};
 use crate::paths::{is_within, parent};
 
 mod config;
@@ -28,18 +29,69 @@ struct Entry {
     id: ServiceId,
     repository: String,
     name: String,
-    sources: BTreeSet<&'static str>,
+    sources: Sources,
     image: Option<String>,
     command: Option<String>,
-    aliases: BTreeSet<String>,
-    directories: BTreeSet<String>,
+    /// Sorted, without repeats.
+    aliases: Vec<String>,
+    /// Sorted, without repeats.
+    directories: Vec<String>,
     provenance: Vec<Provenance>,
 }
 
 impl Entry {
+    fn new(id: ServiceId, repository: String, name: String, source: &'static str) -> Self {
+        let mut sources = Sources::default();
+        sources.insert(source);
+        Entry {
+            id,
+            repository,
+            name,
+            sources,
+            image: None,
+            command: None,
+            aliases: Vec::new(),
+            directories: Vec::new(),
+            provenance: Vec::new(),
+        }
+    }
+
     /// Whether the service runs an image of this name (`nginx`, `traefik`).
     fn runs(&self, image: &str) -> bool {
         self.image.as_deref().is_some_and(|i| i.contains(image))
+    }
+}
+
+/// Adds `value` to a sorted vector without repeats.
+fn insert_sorted(values: &mut Vec<String>, value: &str) {
+    if let Err(at) = values.binary_search_by(|v| v.as_str().cmp(value)) {
+        values.insert(at, value.to_string());
+    }
+}
+
+/// Where a service is described: a few names, kept as a set of bits.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sources(u8);
+
+impl Sources {
+    /// Every source, in the order a service lists them.
+    const NAMES: [&'static str; 5] = ["compose", "kubernetes", "nginx", "procfile", "weft.yaml"];
+
+    fn insert(&mut self, source: &str) {
+        let bit = Self::NAMES
+            .iter()
+            .position(|name| *name == source)
+            .expect("a source weft knows");
+        self.0 |= 1 << bit;
+    }
+
+    fn names(self) -> Vec<String> {
+        Self::NAMES
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| self.0 & (1 << bit) != 0)
+            .map(|(_, name)| (*name).to_string())
+            .collect()
     }
 }
 
@@ -55,14 +107,14 @@ pub(crate) struct Builder<'c, 'f> {
     entries: Vec<Entry>,
     by_id: HashMap<ServiceId, usize>,
     /// Entries of each repository.
-    by_repository: HashMap<RepositoryIndex, Vec<usize>>,
-    /// The scope each entry was first declared in.
-    first_scope: HashMap<usize, &'f str>,
+    by_repository: Vec<Vec<usize>>,
+    /// The scope each entry was first declared in, by entry.
+    first_scope: Vec<Option<&'f str>>,
     traefik: Vec<usize>,
     /// Each repository's services by the local name they were declared with.
     by_local: Vec<HashMap<&'f LocalService, usize>>,
-    /// Host name → (entry, repository, scope).
-    aliases: HashMap<Cow<'f, str>, Vec<Alias<'f>>>,
+    /// Host name → (entry, repository, scope). Most names reach one service.
+    aliases: HashMap<Cow<'f, str>, SmallVec<[Alias<'f>; 1]>>,
     /// Each repository's mounts: (entry, path).
     mounts: Vec<Vec<(usize, String)>>,
     /// Synthetic nginx services by (repository, directory).
@@ -88,8 +140,8 @@ impl<'c, 'f> Builder<'c, 'f> {
             repositories: Vec::new(),
             entries: Vec::new(),
             by_id: HashMap::new(),
-            by_repository: HashMap::new(),
-            first_scope: HashMap::new(),
+            by_repository: Vec::new(),
+            first_scope: Vec::new(),
             traefik: Vec::new(),
             by_local: Vec::new(),
             aliases: HashMap::new(),
@@ -111,10 +163,10 @@ impl<'c, 'f> Builder<'c, 'f> {
         self.repositories = repositories.to_vec();
         self.by_local = vec![HashMap::new(); repositories.len()];
         self.mounts = vec![Vec::new(); repositories.len()];
+        self.by_repository = vec![Vec::new(); repositories.len()];
         let declared: usize = facts.iter().map(|f| f.services.len()).sum();
         self.entries.reserve(declared);
         self.by_id.reserve(declared);
-        self.first_scope.reserve(declared);
         self.aliases.reserve(declared * 2);
         self.edges
             .reserve(facts.iter().map(|f| f.references.len()).sum::<usize>());
@@ -147,70 +199,52 @@ impl<'c, 'f> Builder<'c, 'f> {
     /// one repository is qualified by its project directory or namespace.
     fn name_services(&mut self, repository: RepositoryIndex, facts: &'f Facts) {
         let repository_name = self.repositories[repository].name.clone();
-        let repository_path = self.repositories[repository].path.clone();
-        let mut scopes_by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for fact in &facts.services {
-            scopes_by_name
-                .entry(&fact.service.name)
-                .or_default()
-                .insert(&fact.service.scope);
-        }
-        let mut names: HashMap<(&str, &str), String> = HashMap::new();
-        for (name, scopes) in &scopes_by_name {
-            let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
-            for scope in scopes {
-                *per_kind.entry(scope_kind(scope)).or_default() += 1;
-            }
-            let clash = per_kind.values().any(|&n| n > 1);
-            for scope in scopes {
-                let label = scope_label(scope, &repository_path);
-                let qualified = clash && !(label == "." || label == "default");
-                let service_name = if qualified {
-                    format!("{label}/{name}")
-                } else {
-                    (*name).to_string()
-                };
-                names.insert((scope, name), service_name);
-            }
-        }
-        for fact in &facts.services {
-            let service_name =
-                names[&(fact.service.scope.as_str(), fact.service.name.as_str())].clone();
-            let id = ServiceId::new(&repository_name, &service_name);
-            let entry = match self.by_id.get(&id) {
+        let qualified = qualified_names(&facts.services, &self.repositories[repository].path);
+        let mut id = String::new();
+        for (fact, qualified) in facts.services.iter().zip(qualified) {
+            let service_name = qualified.as_deref().unwrap_or(&fact.service.name);
+            id.clear();
+            id.push_str(&repository_name);
+            id.push('/');
+            id.push_str(service_name);
+            let entry = match self.by_id.get(id.as_str()) {
                 Some(&entry) => entry,
                 None => {
-                    self.by_id.insert(id.clone(), self.entries.len());
-                    self.by_repository
-                        .entry(repository)
-                        .or_default()
-                        .push(self.entries.len());
-                    self.entries.push(Entry {
-                        id,
-                        repository: repository_name.clone(),
-                        name: service_name,
-                        sources: BTreeSet::new(),
-                        image: None,
-                        command: None,
-                        aliases: BTreeSet::new(),
-                        directories: BTreeSet::new(),
-                        provenance: Vec::new(),
-                    });
-                    self.entries.len() - 1
+                    let entry = self.entries.len();
+                    self.by_id.insert(ServiceId(id.clone()), entry);
+                    self.by_repository[repository].push(entry);
+                    self.entries.push(Entry::new(
+                        ServiceId(id.clone()),
+                        repository_name.clone(),
+                        service_name.to_string(),
+                        fact.source.as_str(),
+                    ));
+                    entry
                 }
             };
             let target = &mut self.entries[entry];
             target.sources.insert(fact.source.as_str());
-            target.image = target.image.take().or_else(|| fact.image.clone());
-            target.command = target.command.take().or_else(|| fact.command.clone());
-            target.aliases.extend(fact.aliases.iter().cloned());
-            target.directories.extend(fact.directory.iter().cloned());
+            if target.image.is_none() {
+                target.image.clone_from(&fact.image);
+            }
+            if target.command.is_none() {
+                target.command.clone_from(&fact.command);
+            }
+            for alias in &fact.aliases {
+                insert_sorted(&mut target.aliases, alias);
+            }
+            if let Some(directory) = &fact.directory {
+                insert_sorted(&mut target.directories, directory);
+            }
             if !target.provenance.contains(&fact.provenance) {
                 target.provenance.push(fact.provenance.clone());
             }
             self.by_local[repository].insert(&fact.service, entry);
             let scope = fact.service.scope.as_str();
-            self.first_scope.entry(entry).or_insert(scope);
+            if self.first_scope.len() <= entry {
+                self.first_scope.resize(entry + 1, None);
+            }
+            self.first_scope[entry].get_or_insert(scope);
             let name = &fact.service.name;
             let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
                 Cow::Owned(name.to_ascii_lowercase())
@@ -241,9 +275,9 @@ impl<'c, 'f> Builder<'c, 'f> {
                 Subject::Service(local) => Some(local.scope.as_str()),
                 _ => from.first().and_then(|&e| self.scope_of(e)),
             };
-            let targets: Vec<usize> = match &reference.target {
+            let target = match &reference.target {
                 Target::Service(local) => match self.resolve_local(repository, local) {
-                    Some(entry) => vec![entry],
+                    Some(entry) => entry,
                     None => {
                         self.unresolved(&local.name, reference.provenance.clone());
                         continue;
@@ -251,22 +285,20 @@ impl<'c, 'f> Builder<'c, 'f> {
                 },
                 Target::Host(host) => {
                     match self.resolve_host(repository, scope, host, &reference.provenance) {
-                        Some(entry) => vec![entry],
+                        Some(entry) => entry,
                         None => continue,
                     }
                 }
             };
             for &source in &from {
-                for &target in &targets {
-                    if source != target {
-                        self.add_edge(
-                            source,
-                            target,
-                            reference.kind,
-                            reference.provenance.clone(),
-                            false,
-                        );
-                    }
+                if source != target {
+                    self.add_edge(
+                        source,
+                        target,
+                        reference.kind,
+                        reference.provenance.clone(),
+                        false,
+                    );
                 }
             }
         }
@@ -382,11 +414,7 @@ impl<'c, 'f> Builder<'c, 'f> {
         if !owners.is_empty() {
             return owners;
         }
-        let in_repository: Vec<usize> = self
-            .by_repository
-            .get(&repository)
-            .cloned()
-            .unwrap_or_default();
+        let in_repository = self.by_repository[repository].clone();
         let deepest_context = in_repository
             .iter()
             .flat_map(|&i| self.entries[i].directories.iter().map(move |d| (i, d)))
@@ -426,11 +454,8 @@ impl<'c, 'f> Builder<'c, 'f> {
             return entry;
         }
         let repository_name = self.repositories[repository].name.clone();
-        let images: Vec<usize> = self
-            .by_repository
-            .get(&repository)
-            .into_iter()
-            .flatten()
+        let images: Vec<usize> = self.by_repository[repository]
+            .iter()
             .copied()
             .filter(|&e| self.entries[e].runs("nginx"))
             .collect();
@@ -456,21 +481,12 @@ impl<'c, 'f> Builder<'c, 'f> {
             declared.rule = Rule::NginxServer;
             self.by_id
                 .insert(ServiceId::new(&repository_name, &name), self.entries.len());
-            self.by_repository
-                .entry(repository)
-                .or_default()
-                .push(self.entries.len());
-            self.entries.push(Entry {
-                id: ServiceId::new(&repository_name, &name),
-                repository: repository_name,
-                name: name.clone(),
-                sources: BTreeSet::from(["nginx"]),
-                image: None,
-                command: None,
-                aliases: BTreeSet::new(),
-                directories: BTreeSet::from([directory.clone()]),
-                provenance: vec![declared],
-            });
+            self.by_repository[repository].push(self.entries.len());
+            let id = ServiceId::new(&repository_name, &name);
+            let mut nginx = Entry::new(id, repository_name, name.clone(), "nginx");
+            nginx.directories.push(directory.clone());
+            nginx.provenance.push(declared);
+            self.entries.push(nginx);
             let entry = self.entries.len() - 1;
             self.aliases
                 .entry(Cow::Owned(name.clone()))
@@ -499,7 +515,7 @@ impl<'c, 'f> Builder<'c, 'f> {
     }
 
     fn scope_of(&self, entry: usize) -> Option<&'f str> {
-        self.first_scope.get(&entry).copied()
+        self.first_scope.get(entry).copied().flatten()
     }
 
     fn resolve_local(&self, repository: RepositoryIndex, local: &LocalService) -> Option<usize> {
@@ -521,6 +537,10 @@ impl<'c, 'f> Builder<'c, 'f> {
         provenance: &Provenance,
     ) -> Option<usize> {
         let candidates = self.aliases.get(host)?;
+        if let [(only, _, _)] = candidates.as_slice() {
+            // Whatever the scope and repository, the one service is found.
+            return Some(*only);
+        }
         let unique = |filter: &dyn Fn(&Alias<'f>) -> bool| -> Option<Vec<usize>> {
             let mut found: Vec<usize> = candidates
                 .iter()
@@ -593,7 +613,13 @@ impl<'c, 'f> Builder<'c, 'f> {
     ) {
         // Entries that share an id (weft.yaml's `a/web` and `b/web`, both
         // made services of the workspace) share their edges too.
+        // Every entry has an id of its own unless some were added under
+        // one already taken: then look each one up.
+        let shared_ids = self.by_id.len() != self.entries.len();
         let canonical = |entry: usize| {
+            if !shared_ids {
+                return entry;
+            }
             self.by_id
                 .get(&self.entries[entry].id)
                 .copied()
@@ -623,23 +649,36 @@ impl<'c, 'f> Builder<'c, 'f> {
     }
 
     fn finish(mut self, root: std::path::PathBuf) -> Model {
-        let mut services: Vec<Service> = self
-            .entries
-            .into_iter()
-            .map(|e| Service {
-                id: e.id,
-                repository: e.repository,
-                name: e.name,
-                sources: e.sources.into_iter().map(str::to_string).collect(),
-                image: e.image,
-                command: e.command,
-                aliases: e.aliases.into_iter().collect(),
-                provenance: e.provenance,
+        // The entries in the order of their ids (stable: entries that share
+        // an id stay in the order they were made), and each one's place in it.
+        let mut order: Vec<usize> = (0..self.entries.len()).collect();
+        order.sort_by(|&a, &b| self.entries[a].id.cmp(&self.entries[b].id));
+        let mut rank = vec![0; order.len()];
+        for (place, &entry) in order.iter().enumerate() {
+            rank[entry] = place;
+        }
+        // Edges join entries of distinct ids, so their ranks order them as
+        // their ids would.
+        let mut edges: Vec<((usize, usize), Edge)> = self.edges.into_iter().collect();
+        edges.sort_unstable_by_key(|((from, to), _)| (rank[*from], rank[*to]));
+        let mut edges: Vec<Edge> = edges.into_iter().map(|(_, edge)| edge).collect();
+        let mut entries: Vec<Option<Entry>> = self.entries.into_iter().map(Some).collect();
+        let services: Vec<Service> = order
+            .iter()
+            .map(|&entry| {
+                let e = entries[entry].take().expect("each entry is taken once");
+                Service {
+                    id: e.id,
+                    repository: e.repository,
+                    name: e.name,
+                    sources: e.sources.names(),
+                    image: e.image,
+                    command: e.command,
+                    aliases: e.aliases,
+                    provenance: e.provenance,
+                }
             })
             .collect();
-        services.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut edges: Vec<Edge> = self.edges.into_values().collect();
-        edges.sort_unstable_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
         for edge in &mut edges {
             // weft.yaml's provenance stays first; the inferred ones follow in file order.
             let first_inferred = usize::from(edge.explicit);
@@ -670,6 +709,37 @@ impl<'c, 'f> Builder<'c, 'f> {
             diagnostics: self.diagnostics,
         }
     }
+}
+
+/// The name each service fact goes by in its repository: its own (`None`),
+/// or (`Some`) its name qualified by its scope's label when the name is
+/// declared in several scopes of one kind (two compose projects, two
+/// namespaces).
+fn qualified_names(facts: &[ServiceFact], repository_path: &str) -> Vec<Option<String>> {
+    let mut declared: Vec<(&str, &str)> = facts
+        .iter()
+        .map(|fact| (fact.service.name.as_str(), fact.service.scope.as_str()))
+        .collect();
+    declared.sort_unstable();
+    declared.dedup();
+    // Sorted, as `declared` is.
+    let mut clashing: Vec<&str> = Vec::new();
+    for scopes in declared.chunk_by(|a, b| a.0 == b.0) {
+        let mut kinds: Vec<&str> = scopes.iter().map(|(_, scope)| scope_kind(scope)).collect();
+        kinds.sort_unstable();
+        if kinds.windows(2).any(|pair| pair[0] == pair[1]) {
+            clashing.push(scopes[0].0);
+        }
+    }
+    facts
+        .iter()
+        .map(|fact| {
+            let (name, scope) = (fact.service.name.as_str(), fact.service.scope.as_str());
+            clashing.binary_search(&name).ok()?;
+            let label = scope_label(scope, repository_path);
+            (!(label == "." || label == "default")).then(|| format!("{label}/{name}"))
+        })
+        .collect()
 }
 
 /// `compose`, `kubernetes`, `procfile`, `nginx`.

@@ -23,6 +23,14 @@ impl ServiceId {
     }
 }
 
+/// An id hashes and compares as its text, so maps keyed by ids can be
+/// looked up with a `&str`.
+impl std::borrow::Borrow<str> for ServiceId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::fmt::Display for ServiceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

@@ -1,8 +1,6 @@
 //! weft.yaml's `services`: overrides of discovered services, services only
 //! weft.yaml defines, and explicit edges that override inferred ones.
 
-use std::collections::BTreeSet;
-
 use foldhash::HashMap;
 use weft_model::config::DependencyConfig;
 use weft_model::{Diagnostic, Provenance, Rule, ServiceId, Span};
@@ -12,13 +10,17 @@ use super::{Builder, Entry};
 impl Builder<'_, '_> {
     /// Applies `services` of weft.yaml: overrides and explicit edges.
     pub(super) fn apply_config(&mut self) {
-        let services = self.config.config.services.clone();
+        let config = self.config;
+        let services = &config.config.services;
+        if services.is_empty() {
+            return;
+        }
         let mut entries = Vec::new();
         let mut names = NameIndex::default();
         for (index, entry) in self.entries.iter().enumerate() {
             names.add(index, entry);
         }
-        for (key, service) in &services {
+        for (key, service) in services {
             let entry = match names.lookup(&self.entries, key) {
                 Ok(entry) => entry,
                 Err(None) => {
@@ -59,17 +61,12 @@ impl Builder<'_, '_> {
                         self.diagnostics.push(warning);
                     }
                     let name = key.rsplit('/').next().unwrap_or(key).to_string();
-                    self.entries.push(Entry {
-                        id: ServiceId::new(&repository, &name),
-                        repository,
-                        name,
-                        sources: BTreeSet::from(["weft.yaml"]),
-                        image: None,
-                        command: None,
-                        aliases: BTreeSet::new(),
-                        directories: BTreeSet::new(),
-                        provenance: vec![self.config_provenance(&["services", key])],
-                    });
+                    let id = ServiceId::new(&repository, &name);
+                    let mut entry = Entry::new(id, repository, name, "weft.yaml");
+                    entry
+                        .provenance
+                        .push(self.config_provenance(&["services", key]));
+                    self.entries.push(entry);
                     let added = self.entries.len() - 1;
                     self.by_id
                         .entry(self.entries[added].id.clone())
