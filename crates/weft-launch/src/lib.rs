@@ -9,6 +9,7 @@
 
 pub mod control;
 mod error;
+mod listener;
 pub mod output;
 pub mod ports;
 pub mod probe;

@@ -203,10 +203,22 @@ pub fn expand(text: &str, context: &ProbeContext) -> String {
 async fn check(check: &Check, context: &ProbeContext) -> Result<String, String> {
     match check {
         Check::Http { url, status } => http(url, *status).await,
-        Check::Tcp { address } => TcpStream::connect(address.as_str())
-            .await
-            .map(|_| "connected".to_string())
-            .map_err(|e| format!("cannot connect: {e}")),
+        Check::Tcp { address } => {
+            // A loopback listener the kernel would queue a connection for
+            // passes without connecting: the service is not woken.
+            let listening = address
+                .parse()
+                .ok()
+                .and_then(crate::listener::accepts)
+                .unwrap_or(false);
+            if listening {
+                return Ok("listening".to_string());
+            }
+            TcpStream::connect(address.as_str())
+                .await
+                .map(|_| "connected".to_string())
+                .map_err(|e| format!("cannot connect: {e}"))
+        }
         Check::Exec { command } => {
             let output = tokio::process::Command::new("/bin/sh")
                 .arg("-c")
