@@ -2,7 +2,7 @@
 //! made to its services, edges, conflicts, cycles and deployment phases.
 //! `weft watch` prints it and `weft serve` sends it as `model` events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -56,26 +56,7 @@ impl Analysis {
             .map(|id| (*id).to_string())
             .collect();
 
-        let (old_phases, new_phases) = (phases(&before.plan), phases(&self.plan));
-        let moved: BTreeSet<&ServiceId> = old_phases
-            .keys()
-            .chain(new_phases.keys())
-            .copied()
-            .collect();
-        let phases = moved
-            .into_iter()
-            .filter_map(|service| {
-                let (from, to) = (
-                    old_phases.get(service).copied(),
-                    new_phases.get(service).copied(),
-                );
-                (from != to).then(|| PhaseChange {
-                    service: service.clone(),
-                    from,
-                    to,
-                })
-            })
-            .collect();
+        let phases = phase_changes(phases(&before.plan), phases(&self.plan));
         Changes {
             services: Delta::between(service_ids(before), service_ids(self), |id| id.clone()),
             edges: Delta::between(edge_keys(before), edge_keys(self), edge),
@@ -115,11 +96,61 @@ fn conflicts_by_id(analysis: &Analysis) -> BTreeMap<&str, &Conflict> {
         .collect()
 }
 
-fn phases(plan: &Plan) -> BTreeMap<&ServiceId, usize> {
-    plan.phases
+/// Each service of the plan and its phase, by service.
+fn phases(plan: &Plan) -> Vec<(&ServiceId, usize)> {
+    let mut phases: Vec<(&ServiceId, usize)> = plan
+        .phases
         .iter()
         .flat_map(|phase| phase.services.iter().map(move |s| (s, phase.phase)))
-        .collect()
+        .collect();
+    phases.sort_unstable();
+    phases
+}
+
+/// The services whose phase differs (or that are in one plan only), by
+/// service: one pass over both lists, each sorted by service.
+fn phase_changes(
+    before: Vec<(&ServiceId, usize)>,
+    after: Vec<(&ServiceId, usize)>,
+) -> Vec<PhaseChange> {
+    let change = |service: &ServiceId, from, to| PhaseChange {
+        service: service.clone(),
+        from,
+        to,
+    };
+    let mut changes = Vec::new();
+    let (mut old, mut new) = (before.into_iter().peekable(), after.into_iter().peekable());
+    loop {
+        match (old.peek().copied(), new.peek().copied()) {
+            (Some((a, from)), Some((b, to))) => match a.cmp(b) {
+                std::cmp::Ordering::Less => {
+                    changes.push(change(a, Some(from), None));
+                    old.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    changes.push(change(b, None, Some(to)));
+                    new.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if from != to {
+                        changes.push(change(a, Some(from), Some(to)));
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+            (Some((a, from)), None) => {
+                changes.push(change(a, Some(from), None));
+                old.next();
+            }
+            (None, Some((b, to))) => {
+                changes.push(change(b, None, Some(to)));
+                new.next();
+            }
+            (None, None) => break,
+        }
+    }
+    changes
 }
 
 /// Values that appeared and disappeared, each sorted.

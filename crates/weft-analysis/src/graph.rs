@@ -77,9 +77,13 @@ impl Adjacency {
 impl<'model> ServiceGraph<'model> {
     pub fn new(model: &'model Model) -> Self {
         let mut services: Vec<&Service> = model.services.iter().collect();
-        // A stable sort keeps the first of two services that share an id.
-        services.sort_by(|left, right| left.id.cmp(&right.id));
-        services.dedup_by(|later, earlier| later.id == earlier.id);
+        // A model's services come sorted by id, each once: then there is
+        // nothing to do. Else a stable sort keeps the first of two services
+        // that share an id.
+        if !services.windows(2).all(|pair| pair[0].id < pair[1].id) {
+            services.sort_by(|left, right| left.id.cmp(&right.id));
+            services.dedup_by(|later, earlier| later.id == earlier.id);
+        }
         let mut index: HashMap<&ServiceId, usize> = HashMap::with_capacity(services.len());
         for (node, service) in services.iter().enumerate() {
             index.insert(&service.id, node);

@@ -189,15 +189,17 @@ fn phases(
         by_level[levels[node] - 1].push(graph.id(node).clone());
     }
     let width = max_parallel.map_or(usize::MAX, NonZeroUsize::get);
-    by_level
-        .iter()
-        .flat_map(|services| services.chunks(width))
-        .enumerate()
-        .map(|(index, services)| Phase {
-            phase: index + 1,
-            services: services.to_vec(),
-        })
-        .collect()
+    let mut phases = Vec::new();
+    for level in by_level {
+        let mut level = level.into_iter().peekable();
+        while level.peek().is_some() {
+            phases.push(Phase {
+                phase: phases.len() + 1,
+                services: level.by_ref().take(width).collect(),
+            });
+        }
+    }
+    phases
 }
 
 /// A longest chain, dependency first: from the highest-level node (smallest id

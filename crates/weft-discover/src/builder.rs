@@ -111,6 +111,8 @@ pub(crate) struct Builder<'c, 'f> {
     /// The scope each entry was first declared in, by entry.
     first_scope: Vec<Option<&'f str>>,
     traefik: Vec<usize>,
+    /// Of those, each repository's.
+    traefik_by_repository: Vec<Vec<usize>>,
     /// Each repository's services by the local name they were declared with.
     by_local: Vec<HashMap<&'f LocalService, usize>>,
     /// Host name → (entry, repository, scope). Most names reach one service.
@@ -143,6 +145,7 @@ impl<'c, 'f> Builder<'c, 'f> {
             by_repository: Vec::new(),
             first_scope: Vec::new(),
             traefik: Vec::new(),
+            traefik_by_repository: Vec::new(),
             by_local: Vec::new(),
             aliases: HashMap::new(),
             mounts: Vec::new(),
@@ -177,6 +180,17 @@ impl<'c, 'f> Builder<'c, 'f> {
         }
         self.traefik = (0..self.entries.len())
             .filter(|&e| self.entries[e].runs("traefik"))
+            .collect();
+        self.traefik_by_repository = self
+            .by_repository
+            .iter()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .copied()
+                    .filter(|&e| self.entries[e].runs("traefik"))
+                    .collect()
+            })
             .collect();
         for (index, &repository_facts) in facts.iter().enumerate() {
             for Mount { service, path } in &repository_facts.mounts {
@@ -500,17 +514,11 @@ impl<'c, 'f> Builder<'c, 'f> {
 
     /// Services running Traefik: in this repository if any, else anywhere.
     fn traefik_proxies(&self, repository: RepositoryIndex) -> Vec<usize> {
-        let repository_name = &self.repositories[repository].name;
-        let local: Vec<usize> = self
-            .traefik
-            .iter()
-            .copied()
-            .filter(|&e| &self.entries[e].repository == repository_name)
-            .collect();
+        let local = &self.traefik_by_repository[repository];
         if local.is_empty() {
             self.traefik.clone()
         } else {
-            local
+            local.clone()
         }
     }
 
