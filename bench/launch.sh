@@ -107,7 +107,7 @@ fi
 
 echo
 echo "== idle cost, ${IDLE_SECONDS} s with $((LAYERS * PER_LAYER)) processes running"
-echo "weft supervisor:  ${weft_cpu}% of one core (${weft_system}% in the kernel: the probes' TCP connects), RSS $((weft_rss / 1024)) MB (+ reaper $((reaper_rss / 1024)) MB); readiness probes keep running every 5 s"
+echo "weft supervisor:  ${weft_cpu}% of one core (${weft_system}% in the kernel), RSS $((weft_rss / 1024)) MB (+ reaper $((reaper_rss / 1024)) MB); readiness probes keep running every 5 s (a loopback TCP probe asks the kernel for the listener: see crates/weft-launch/src/listener.rs)"
 
 if command -v supervisord >/dev/null 2>&1; then
     conf=$work/supervisord.conf
