@@ -774,3 +774,49 @@ fn scope_label(scope: &str, repository_path: &str) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::SourceKind;
+
+    #[test]
+    fn every_source_has_a_bit_and_they_list_in_name_order() {
+        // A kind of source added without a bit fails to compile here.
+        let name = |kind: SourceKind| match kind {
+            SourceKind::Compose
+            | SourceKind::Kubernetes
+            | SourceKind::Nginx
+            | SourceKind::Procfile => kind.as_str(),
+        };
+        let mut sources = Sources::default();
+        assert!(sources.names().is_empty());
+        for kind in [
+            SourceKind::Procfile,
+            SourceKind::Nginx,
+            SourceKind::Kubernetes,
+            SourceKind::Compose,
+        ] {
+            sources.insert(name(kind));
+        }
+        sources.insert("weft.yaml");
+        sources.insert("compose");
+        let names = sources.names();
+        assert_eq!(
+            names,
+            ["compose", "kubernetes", "nginx", "procfile", "weft.yaml"]
+        );
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "services list their sources sorted");
+    }
+
+    #[test]
+    fn sorted_vectors_keep_one_of_each() {
+        let mut values = Vec::new();
+        for value in ["web", "api", "web", "db", "api"] {
+            insert_sorted(&mut values, value);
+        }
+        assert_eq!(values, ["api", "db", "web"]);
+    }
+}
