@@ -2,10 +2,9 @@
 //! directories no reader needs skipped.
 //!
 //! One `readdir` per directory and no `stat` per file (the entry's type comes
-//! with it); only symbolic links are looked up, and the directories under
-//! one, to tell a loop (without a link on the way down there can be none).
-//! A workspace of a thousand repositories is thousands of files, so this
-//! is a good part of what `weft plan` costs.
+//! with it); only directories and symbolic links are looked up, the
+//! directories to tell a loop. A workspace of a thousand repositories is
+//! thousands of files, so this is a good part of what `weft plan` costs.
 
 use std::fs::ReadDir;
 use std::path::{Path, PathBuf};
@@ -17,13 +16,8 @@ use crate::workspace::SKIPPED_DIRECTORIES;
 /// [`SKIPPED_DIRECTORIES`]. Unreadable entries are passed over.
 pub(crate) fn files(root: &Path, nested: Vec<PathBuf>) -> Files {
     Files {
-        root: root.to_path_buf(),
         nested,
-        pending: vec![Pending {
-            directory: root.to_path_buf(),
-            linked: false,
-            above: None,
-        }],
+        pending: vec![(root.to_path_buf(), Vec::new())],
         current: None,
     }
 }
@@ -47,36 +41,11 @@ fn directory_id(path: &Path) -> Option<DirectoryId> {
 }
 
 pub(crate) struct Files {
-    root: PathBuf,
     nested: Vec<PathBuf>,
-    /// Directories still to read.
-    pending: Vec<Pending>,
-    /// The directory being read, with (under a link) the ids of itself and
-    /// the directories above it.
-    current: Option<(ReadDir, Option<Vec<DirectoryId>>)>,
-}
-
-/// A directory still to read.
-struct Pending {
-    directory: PathBuf,
-    /// Whether the entry is a symbolic link.
-    linked: bool,
-    /// Under a link: the ids of the directories above it, down from the root.
-    above: Option<Vec<DirectoryId>>,
-}
-
-impl Files {
-    /// The ids of `directory`'s ancestors, from the root down.
-    fn ancestor_ids(&self, directory: &Path) -> Vec<DirectoryId> {
-        let mut ids: Vec<DirectoryId> = directory
-            .ancestors()
-            .skip(1)
-            .take_while(|ancestor| ancestor.starts_with(&self.root))
-            .filter_map(directory_id)
-            .collect();
-        ids.reverse();
-        ids
-    }
+    /// Directories still to read, each with the directories above it.
+    pending: Vec<(PathBuf, Vec<DirectoryId>)>,
+    /// The directory being read, with itself and the directories above it.
+    current: Option<(ReadDir, Vec<DirectoryId>)>,
 }
 
 impl Iterator for Files {
@@ -94,8 +63,7 @@ impl Iterator for Files {
                     continue;
                 };
                 let path = entry.path();
-                let linked = file_type.is_symlink();
-                let (is_directory, is_file) = if linked {
+                let (is_directory, is_file) = if file_type.is_symlink() {
                     match std::fs::metadata(&path) {
                         Ok(target) => (target.is_dir(), target.is_file()),
                         Err(_) => continue,
@@ -112,40 +80,19 @@ impl Iterator for Files {
                     .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name))
                     || self.nested.contains(&path);
                 if is_directory && !skipped {
-                    self.pending.push(Pending {
-                        directory: path,
-                        linked,
-                        above: above.clone(),
-                    });
+                    self.pending.push((path, above.clone()));
                 }
                 continue;
             }
-            let Pending {
-                directory,
-                linked,
-                above,
-            } = self.pending.pop()?;
-            // Only a link can lead back up; below one, any directory may
-            // be one reached before, so each is checked from there on.
-            let above = match above {
-                Some(above) => Some(above),
-                None if linked => Some(self.ancestor_ids(&directory)),
-                None => None,
+            let (directory, mut above) = self.pending.pop()?;
+            let Some(id) = directory_id(&directory) else {
+                continue;
             };
-            let above = match above {
-                Some(mut above) => {
-                    let Some(id) = directory_id(&directory) else {
-                        continue;
-                    };
-                    if above.contains(&id) {
-                        // A link back to a directory above: a loop.
-                        continue;
-                    }
-                    above.push(id);
-                    Some(above)
-                }
-                None => None,
-            };
+            if above.contains(&id) {
+                // A link back to a directory above: a loop.
+                continue;
+            }
+            above.push(id);
             if let Ok(entries) = std::fs::read_dir(&directory) {
                 self.current = Some((entries, above));
             }

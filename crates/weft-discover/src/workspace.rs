@@ -445,27 +445,8 @@ fn read_small(path: &Path) -> std::io::Result<Option<Result<String, std::string:
     if length > MAX_FILE_BYTES {
         return Ok(None);
     }
-    // One byte more than the file holds: a read that comes back short of
-    // it has reached the end, with no second read to find that out.
-    let mut bytes = vec![0; length as usize + 1];
-    let mut filled = 0;
-    loop {
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        }
-        if filled < bytes.len() {
-            break;
-        }
-        // The file grew since it was measured: read on to its end.
-        if filled as u64 > MAX_FILE_BYTES {
-            return Ok(None);
-        }
-        bytes.resize(bytes.len() * 2, 0);
-    }
-    bytes.truncate(filled);
+    let mut bytes = Vec::with_capacity(length as usize);
+    file.read_to_end(&mut bytes)?;
     Ok(Some(String::from_utf8(bytes)))
 }
 
