@@ -92,8 +92,10 @@ pub async fn run(
     let mut failures = 0u32;
     let mut verdict: Option<bool> = None;
     let mut passed_once = false;
+    let mut witness = None;
     loop {
-        let outcome = match tokio::time::timeout(settings.timeout, check(&target, &context)).await {
+        let checking = check(&target, &context, &mut witness);
+        let outcome = match tokio::time::timeout(settings.timeout, checking).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!(
                 "no answer within {}ms",
@@ -200,24 +202,38 @@ pub fn expand(text: &str, context: &ProbeContext) -> String {
     weft_discover::env::interpolate(text, &move |name| env.get(name).cloned()).0
 }
 
-async fn check(check: &Check, context: &ProbeContext) -> Result<String, String> {
+/// What a passing TCP check says, connected or asked of the kernel: one
+/// message, so that a check's way of passing changes nothing of a status.
+const ACCEPTING: &str = "accepting connections";
+
+/// Runs a check once. `witness` is a TCP check's listener that a connect
+/// last reached (see [`crate::listener`]), kept from one check to the next.
+async fn check(
+    check: &Check,
+    context: &ProbeContext,
+    witness: &mut Option<crate::listener::Witness>,
+) -> Result<String, String> {
     match check {
         Check::Http { url, status } => http(url, *status).await,
         Check::Tcp { address } => {
-            // A loopback listener the kernel would queue a connection for
-            // passes without connecting: the service is not woken.
-            let listening = address
+            let loopback = address
                 .parse()
                 .ok()
-                .and_then(crate::listener::accepts)
-                .unwrap_or(false);
-            if listening {
-                return Ok("listening".to_string());
+                .filter(|address: &std::net::SocketAddr| address.ip().is_loopback());
+            if let Some(address) = loopback
+                && crate::listener::still_listening(address, witness.as_ref())
+            {
+                return Ok(ACCEPTING.to_string());
             }
-            TcpStream::connect(address.as_str())
+            let connected = TcpStream::connect(address.as_str())
                 .await
-                .map(|_| "connected".to_string())
-                .map_err(|e| format!("cannot connect: {e}"))
+                .map(|_| ACCEPTING.to_string())
+                .map_err(|e| format!("cannot connect: {e}"));
+            // The listener this connect reached vouches for the next checks.
+            *witness = loopback
+                .filter(|_| connected.is_ok())
+                .and_then(crate::listener::witness);
+            connected
         }
         Check::Exec { command } => {
             let output = tokio::process::Command::new("/bin/sh")
@@ -405,14 +421,14 @@ mod tests {
         let fail = Check::Exec {
             command: "echo broken >&2; exit 3".into(),
         };
-        assert!(check(&pass, &context).await.is_ok());
+        assert!(check(&pass, &context, &mut None).await.is_ok());
         assert_eq!(
-            check(&fail, &context).await,
+            check(&fail, &context, &mut None).await,
             Err("exited with code 3: broken".to_string())
         );
         let missing = Check::File {
             path: "weft-no-such-file-here".into(),
         };
-        assert!(check(&missing, &context).await.is_err());
+        assert!(check(&missing, &context, &mut None).await.is_err());
     }
 }
