@@ -665,8 +665,10 @@ impl<'c, 'f> Builder<'c, 'f> {
         for (place, &entry) in order.iter().enumerate() {
             rank[entry] = place;
         }
-        // Edges join entries of distinct ids, so their ranks order them as
-        // their ids would.
+        // Edges are keyed by canonical entries, whose ids differ, so their
+        // ranks order them as their ids would. (Two entries of one id both
+        // keep edges only when a synthetic nginx service took over an id
+        // some edges already used; those then follow the entries' order.)
         let mut edges: Vec<((usize, usize), Edge)> = self.edges.into_iter().collect();
         edges.sort_unstable_by_key(|((from, to), _)| (rank[*from], rank[*to]));
         let mut edges: Vec<Edge> = edges.into_iter().map(|(_, edge)| edge).collect();
