@@ -23,77 +23,9 @@ use crate::facts::{Facts, LocalService, Mount, ServiceFact, Subject, Target};
 use crate::paths::{is_within, parent};
 
 mod config;
+mod entry;
 
-#[derive(Debug)]
-struct Entry {
-    id: ServiceId,
-    repository: String,
-    name: String,
-    sources: Sources,
-    image: Option<String>,
-    command: Option<String>,
-    /// Sorted, without repeats.
-    aliases: Vec<String>,
-    /// Sorted, without repeats.
-    directories: Vec<String>,
-    provenance: Vec<Provenance>,
-}
-
-impl Entry {
-    fn new(id: ServiceId, repository: String, name: String, source: &'static str) -> Self {
-        let mut sources = Sources::default();
-        sources.insert(source);
-        Entry {
-            id,
-            repository,
-            name,
-            sources,
-            image: None,
-            command: None,
-            aliases: Vec::new(),
-            directories: Vec::new(),
-            provenance: Vec::new(),
-        }
-    }
-
-    /// Whether the service runs an image of this name (`nginx`, `traefik`).
-    fn runs(&self, image: &str) -> bool {
-        self.image.as_deref().is_some_and(|i| i.contains(image))
-    }
-}
-
-/// Adds `value` to a sorted vector without repeats.
-fn insert_sorted(values: &mut Vec<String>, value: &str) {
-    if let Err(at) = values.binary_search_by(|v| v.as_str().cmp(value)) {
-        values.insert(at, value.to_string());
-    }
-}
-
-/// Where a service is described: a few names, kept as a set of bits.
-#[derive(Debug, Default, Clone, Copy)]
-struct Sources(u8);
-
-impl Sources {
-    /// Every source, in the order a service lists them.
-    const NAMES: [&'static str; 5] = ["compose", "kubernetes", "nginx", "procfile", "weft.yaml"];
-
-    fn insert(&mut self, source: &str) {
-        let bit = Self::NAMES
-            .iter()
-            .position(|name| *name == source)
-            .expect("a source weft knows");
-        self.0 |= 1 << bit;
-    }
-
-    fn names(self) -> Vec<String> {
-        Self::NAMES
-            .iter()
-            .enumerate()
-            .filter(|(bit, _)| self.0 & (1 << bit) != 0)
-            .map(|(_, name)| (*name).to_string())
-            .collect()
-    }
-}
+use entry::{Entry, insert_sorted};
 
 /// An index into the repositories and their facts.
 type RepositoryIndex = usize;
@@ -774,51 +706,5 @@ fn scope_label(scope: &str, repository_path: &str) -> String {
                     .to_string()
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::facts::SourceKind;
-
-    #[test]
-    fn every_source_has_a_bit_and_they_list_in_name_order() {
-        // A kind of source added without a bit fails to compile here.
-        let name = |kind: SourceKind| match kind {
-            SourceKind::Compose
-            | SourceKind::Kubernetes
-            | SourceKind::Nginx
-            | SourceKind::Procfile => kind.as_str(),
-        };
-        let mut sources = Sources::default();
-        assert!(sources.names().is_empty());
-        for kind in [
-            SourceKind::Procfile,
-            SourceKind::Nginx,
-            SourceKind::Kubernetes,
-            SourceKind::Compose,
-        ] {
-            sources.insert(name(kind));
-        }
-        sources.insert("weft.yaml");
-        sources.insert("compose");
-        let names = sources.names();
-        assert_eq!(
-            names,
-            ["compose", "kubernetes", "nginx", "procfile", "weft.yaml"]
-        );
-        let mut sorted = names.clone();
-        sorted.sort();
-        assert_eq!(names, sorted, "services list their sources sorted");
-    }
-
-    #[test]
-    fn sorted_vectors_keep_one_of_each() {
-        let mut values = Vec::new();
-        for value in ["web", "api", "web", "db", "api"] {
-            insert_sorted(&mut values, value);
-        }
-        assert_eq!(values, ["api", "db", "web"]);
     }
 }
