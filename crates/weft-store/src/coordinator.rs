@@ -1,11 +1,13 @@
 //! A running coordinator: the store plus waiting without polling, reaping on
 //! time, alerts, and the event stream.
 //!
-//! How waiting works: a claim that queues gets a waiter id and parks on a
-//! [`Notify`] registered under that id. Whoever grants it (a release, an
-//! expiry, a cancelled waiter ahead of it) wakes it: directly in this
-//! process, and on PostgreSQL through `NOTIFY`, which every replica hears.
-//! The waiter then collects its lease from the store. A slow tick is the
+//! How waiting works: a claim that queues gets a waiter id and attaches a
+//! wait under that id (`waits.rs`). Whoever grants it (a release, an
+//! expiry, a cancelled waiter ahead of it) wakes it. A grant made in this
+//! process hands the lease to the wait in memory, collected by the very
+//! transaction that granted it; another replica's grant reaches it on
+//! PostgreSQL through `NOTIFY`, which every replica hears, and the waiter
+//! then collects its lease from the store. A slow tick is the
 //! safety net for a lost notification and keeps the waiter's heartbeat; in
 //! local mode (several CLI processes on one SQLite file, no server) the tick
 //! is short and also reaps, as no other process would wake it.
@@ -20,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
+
+use crate::waits::{Handed, Unclaimed, WaitSlot};
 
 use crate::Alert;
 use crate::alerts::AlertThresholds;
@@ -87,7 +91,6 @@ pub struct CoordinatorStats {
 struct Inner {
     store: Store,
     mode: CoordinatorMode,
-    waiters: Mutex<HashMap<String, Arc<Notify>>>,
     woken_at: Mutex<HashMap<String, Instant>>,
     events: broadcast::Sender<Event>,
     reaper: Notify,
@@ -127,7 +130,6 @@ impl Coordinator {
             inner: Arc::new(Inner {
                 store,
                 mode,
-                waiters: Mutex::new(HashMap::new()),
                 woken_at: Mutex::new(HashMap::new()),
                 events,
                 reaper: Notify::new(),
@@ -175,7 +177,7 @@ impl Coordinator {
 
     pub fn stats(&self) -> CoordinatorStats {
         CoordinatorStats {
-            local_waiters: self.inner.waiters.lock().map(|w| w.len()).unwrap_or(0),
+            local_waiters: self.inner.store.waits.len(),
             subscribers: self.inner.events.receiver_count(),
         }
     }
@@ -187,10 +189,23 @@ impl Coordinator {
 
     /// Wakes waiters and publishes events after a change committed.
     pub fn apply<T>(&self, change: Change<T>) -> T {
-        for grant in &change.granted {
+        for grant in change.granted {
             Metrics::add(&self.inner.metrics.grants, 1);
-            self.wake(&grant.waiter);
             self.schedule(grant.lease.expires_at_ms());
+            match grant.handover {
+                Some(handover) => {
+                    self.woken(&grant.waiter);
+                    let handed = self
+                        .inner
+                        .store
+                        .waits
+                        .hand(&grant.waiter, grant.lease, handover);
+                    if let Some(unclaimed) = handed {
+                        self.unclaimed(unclaimed);
+                    }
+                }
+                None => self.wake(&grant.waiter),
+            }
         }
         self.tally(&change.events);
         // On PostgreSQL every replica (this one included) publishes events
@@ -232,30 +247,40 @@ impl Coordinator {
     }
 
     fn wake(&self, waiter: &str) {
-        let notify = self
-            .inner
-            .waiters
-            .lock()
-            .ok()
-            .and_then(|w| w.get(waiter).cloned());
-        if let Some(notify) = notify {
-            if let Ok(mut woken) = self.inner.woken_at.lock() {
-                woken.entry(waiter.to_owned()).or_insert_with(Instant::now);
-            }
-            notify.notify_one();
+        if let Some(slot) = self.inner.store.waits.get(waiter) {
+            self.woken(waiter);
+            slot.notify.notify_one();
+        }
+    }
+
+    /// Notes when `waiter` was woken, for the wake latency.
+    fn woken(&self, waiter: &str) {
+        if let Ok(mut woken) = self.inner.woken_at.lock() {
+            woken.entry(waiter.to_owned()).or_insert_with(Instant::now);
         }
     }
 
     fn wake_all(&self) {
-        let all: Vec<Arc<Notify>> = self
-            .inner
-            .waiters
-            .lock()
-            .map(|w| w.values().cloned().collect())
-            .unwrap_or_default();
-        for notify in all {
-            notify.notify_one();
+        for slot in self.inner.store.waits.all() {
+            slot.notify.notify_one();
         }
+    }
+
+    /// A lease handed to a wait that had gone: left for a client that may
+    /// ask again by its request id (the lease's id), else given back.
+    fn unclaimed(&self, unclaimed: Unclaimed) {
+        if unclaimed.keep {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let coordinator = self.clone();
+        handle.spawn(async move {
+            if let Err(error) = coordinator.release(&unclaimed.lease.id).await {
+                tracing::warn!(%error, "cannot give back an abandoned grant");
+            }
+        });
     }
 
     /// Claims a lease, waiting up to the request's limit.
@@ -303,16 +328,14 @@ impl Coordinator {
         deadline_ms: i64,
         started: Instant,
     ) -> Result<Lease, AcquireError> {
-        let notify = Arc::new(Notify::new());
-        if let Ok(mut waiters) = self.inner.waiters.lock() {
-            waiters.insert(waiter.clone(), notify.clone());
-        }
+        let keep = request.request.is_some();
+        let slot = self.inner.store.waits.attach(&waiter, keep);
         let mut guard = WaitGuard {
             coordinator: self.clone(),
             waiter: waiter.clone(),
-            notify: notify.clone(),
+            slot: slot.clone(),
             armed: true,
-            keep: request.request.is_some(),
+            keep,
         };
         let tick = match self.inner.mode {
             CoordinatorMode::Server => Duration::from_secs(2),
@@ -341,14 +364,28 @@ impl Coordinator {
                     .store
                     .cancel_wait(&waiter, "server shutting down")
                     .await?;
-                if let Some(lease) = self.apply(change) {
+                if let Some(lease) = self.apply(change).or_else(|| slot.take()) {
                     self.release(&lease.id).await?;
                 }
                 return Err(AcquireError::ShuttingDown {
                     resource: request.resource.clone(),
                 });
             }
-            match self.inner.store.collect(&waiter).await? {
+            // Handed over by a grant of this process, or else collected
+            // from the waiter's row. A row gone with a grant handed over
+            // meanwhile, or being committed, is no wait that ended.
+            let state = match slot.take() {
+                Some(lease) => WaitState::Granted(Box::new(lease)),
+                None => match self.inner.store.collect(&waiter).await? {
+                    WaitState::Gone => match slot.look() {
+                        Handed::Lease(lease) => WaitState::Granted(lease),
+                        Handed::Coming => WaitState::Waiting,
+                        Handed::Nothing => WaitState::Gone,
+                    },
+                    state => state,
+                },
+            };
+            match state {
                 WaitState::Granted(lease) => {
                     let lease = *lease;
                     guard.armed = false;
@@ -367,9 +404,8 @@ impl Coordinator {
                     guard.armed = false;
                     // Another wait on the same request id (the client asked
                     // again while this one still ran) may have collected
-                    // the grant: it is this claim's lease all the same.
-                    // (The waiter's id is the request id, as the store keeps
-                    // it.)
+                    // the grant: it is this claim's lease all the same (a
+                    // lease's id is its waiter's).
                     if request.request.is_some()
                         && let Ok(lease) = self.inner.store.lease(&waiter).await
                         && lease.holder == request.holder
@@ -392,12 +428,16 @@ impl Coordinator {
                 if let Some(lease) = self.apply(change) {
                     return Ok(lease);
                 }
+                // Handed over as the wait ran out.
+                if let Some(lease) = slot.take() {
+                    return Ok(lease);
+                }
                 let position = None;
                 return Err(self.timeout(request, started, position).await);
             }
             let sleep = tick.min(Duration::from_millis(left.unsigned_abs()));
             tokio::select! {
-                () = notify.notified() => {}
+                () = slot.notify.notified() => {}
                 _ = shutdown.changed() => {}
                 () = tokio::time::sleep(sleep) => {
                     if self.inner.mode == CoordinatorMode::Local {
@@ -702,9 +742,9 @@ impl Coordinator {
 struct WaitGuard {
     coordinator: Coordinator,
     waiter: String,
-    /// This wait's own wake-up: a second wait on the same request id put
-    /// its own in the map, which this one must not take out.
-    notify: Arc<Notify>,
+    /// This wait's own: a second wait on the same request id attaches its
+    /// own, which this one must not take out.
+    slot: Arc<WaitSlot>,
     armed: bool,
     /// The claim has a request id: a waiter whose connection went keeps
     /// its place for [`REATTACH_GRACE_MS`] rather than leaving the queue.
@@ -718,15 +758,19 @@ pub(crate) const REATTACH_GRACE_MS: i64 = 10_000;
 
 impl Drop for WaitGuard {
     fn drop(&mut self) {
-        if let Ok(mut waiters) = self.coordinator.inner.waiters.lock()
-            && waiters
-                .get(&self.waiter)
-                .is_some_and(|notify| Arc::ptr_eq(notify, &self.notify))
-        {
-            waiters.remove(&self.waiter);
-        }
+        let unclaimed = self
+            .coordinator
+            .inner
+            .store
+            .waits
+            .detach(&self.waiter, &self.slot);
         if let Ok(mut woken) = self.coordinator.inner.woken_at.lock() {
             woken.remove(&self.waiter);
+        }
+        if let Some(unclaimed) = unclaimed {
+            // Handed over as the wait went: its row is gone already.
+            self.coordinator.unclaimed(unclaimed);
+            return;
         }
         if !self.armed {
             return;

@@ -45,6 +45,10 @@ pub(crate) const WAITER_HEARTBEAT_MS: i64 = 30_000;
 pub struct Grant {
     pub waiter: String,
     pub lease: Lease,
+    /// Collected by the transaction that granted it, for a wait of this
+    /// process to take in memory; `None`: the waiter's row holds the lease
+    /// until its process collects it.
+    pub handover: Option<crate::waits::Handover>,
 }
 
 /// What a claim got.

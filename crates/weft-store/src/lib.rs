@@ -29,6 +29,7 @@ mod store;
 pub mod time;
 mod types;
 mod views;
+mod waits;
 
 pub use alerts::{AlertFilter, AlertThresholds, WindowRates};
 pub use coordinator::{AcquireError, Coordinator, CoordinatorMode, CoordinatorStats};
@@ -49,3 +50,4 @@ pub use types::{
     AcquireRequest, Alert, Event, Holder, Lease, Mode, Operation, OperationStatus, QueueEntry,
     Resource, ResourceId, ResourceView,
 };
+pub use waits::Handover;

@@ -40,6 +40,8 @@ pub struct Store {
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Claims and releases waiting to share a transaction.
     pub(crate) batches: Arc<crate::engine::Batcher>,
+    /// Waits of this process, which grants are handed to in memory.
+    pub(crate) waits: Arc<crate::waits::Waits>,
 }
 
 /// A write transaction, holding the write gate where there is one.
@@ -146,6 +148,7 @@ impl Store {
             connect_url,
             write_gate: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
             batches: crate::engine::Batcher::new(),
+            waits: Arc::default(),
         };
         let mut transaction = store.pool.begin().await?;
         let applied = migrations::run(&mut transaction, backend).await?;

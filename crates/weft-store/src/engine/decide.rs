@@ -94,6 +94,7 @@ impl Store {
             .collect();
         queue.sort_by(|&a, &b| self.queue_order(&slot.waiters[a], &slot.waiters[b], now));
         let mut granted_here = 0;
+        let mut collected = Vec::new();
         for &index in &queue {
             let waiter = &slot.waiters[index];
             if !fits(
@@ -131,17 +132,45 @@ impl Store {
                        "mode": lease.mode, "weight": lease.weight,
                        "waited_ms": now - waiter.enqueued_at}),
             );
+            // A wait of this process takes the lease in memory once this
+            // commits: collected here, as its own collect would (see
+            // `waits.rs`). The claim being decided is not waiting yet.
+            let handover = if batch.handover && Some(waiter.id.as_str()) != keep {
+                self.waits.promise(&waiter.id)
+            } else {
+                None
+            };
+            if handover.is_some() {
+                batch.promised.push(waiter.id.clone());
+                journal.finish(
+                    &waiter.operation,
+                    OperationStatus::Succeeded,
+                    now,
+                    Some(json!({"lease": lease.id, "token": lease.token,
+                                "waited_ms": now - waiter.enqueued_at})),
+                    None,
+                );
+                collected.push(index);
+            }
             slot.waiters[index].lease = Some(lease.id.clone());
             granted.push(Grant {
                 waiter: lease.id.clone(),
                 lease: lease.clone(),
+                handover,
             });
             slot.leases.push(lease);
         }
-        queue[granted_here..]
+        let left = queue[granted_here..]
             .iter()
             .map(|&i| slot.waiters[i].id.clone())
-            .collect()
+            .collect();
+        // Their rows go: `write` deletes what is no longer in the slot.
+        let mut index = 0;
+        slot.waiters.retain(|_| {
+            index += 1;
+            !collected.contains(&(index - 1))
+        });
+        left
     }
 
     /// Rejects a request id that names a claim on another resource or by
@@ -388,7 +417,11 @@ impl Store {
         };
         let (name, lease) = (name.clone(), lease.clone());
         if lease.expires_at_ms <= now {
+            // Its grants are written but not answered (the answer is an
+            // error): waiters collect them from their rows.
+            let handover = std::mem::replace(&mut batch.handover, false);
             self.pass(batch, &name, None, granted);
+            batch.handover = handover;
             return Err((
                 StoreError::LeaseExpired {
                     id: lease.id,

@@ -37,7 +37,7 @@ use crate::leases::{Attempt, Change, Effects, Grant, Released, Waiter};
 use crate::metrics::Histogram;
 use crate::store::{Backend, Store};
 use crate::time::now_ms;
-use crate::types::{AcquireRequest, Lease, OperationStatus, Resource};
+use crate::types::{AcquireRequest, Event, Lease, OperationStatus, Resource};
 
 /// The most operations one transaction takes.
 const MAX_BATCH: usize = 128;
@@ -211,6 +211,11 @@ pub(crate) struct Batch {
     strays: Strays,
     journal: Journal,
     now: i64,
+    /// Whether grants to waits of this process are handed over (see
+    /// `waits.rs`): only where the change's grants are applied.
+    handover: bool,
+    /// Waiters promised a lease by this batch, to withdraw if it fails.
+    promised: Vec<String>,
 }
 
 /// What a grant pass leaves in the queue: waiter ids in grant order.
@@ -225,6 +230,8 @@ impl Batch {
             strays: Strays::default(),
             journal: Journal::default(),
             now,
+            handover: false,
+            promised: Vec::new(),
         }
     }
 
@@ -331,50 +338,14 @@ impl Store {
             Value::from(rows).to_string()
         });
         let started = Instant::now();
-        let (outcomes, events) = match self.backend {
-            Backend::Sqlite => {
-                // BEGIN in the first script, COMMIT in the last: two round
-                // trips to the connection's thread in all.
-                let mut scripted = self.scripted().await?;
-                let connection = scripted.connection()?;
-                let mut batch = self
-                    .load(connection, true, creates, &names, &leases, &by_id, now_ms())
-                    .await?;
-                let mut outcomes = self.decide_all(&mut batch, ops);
-                self.recall_released(connection, &mut outcomes).await?;
-                let events = self.write(connection, batch, true).await?;
-                scripted.committed = true;
-                (outcomes, events)
-            }
-            Backend::Postgres => {
-                let mut transaction = self.begin().await?;
-                let mut batch = self
-                    .load(
-                        &mut transaction,
-                        false,
-                        creates,
-                        &names,
-                        &leases,
-                        &by_id,
-                        now_ms(),
-                    )
-                    .await?;
-                let mut outcomes = self.decide_all(&mut batch, ops);
-                self.recall_released(&mut transaction, &mut outcomes)
-                    .await?;
-                let events = self.write(&mut transaction, batch, false).await?;
-                let mut all = Effects::default();
-                for (outcome, granted, _) in &outcomes {
-                    if outcome.is_ok() || matches!(outcome, Err((_, true))) {
-                        all.granted.extend(granted.iter().cloned());
-                    }
-                }
-                all.events.clone_from(&events);
-                self.notify(&mut transaction, &all).await?;
-                transaction.commit().await?;
-                (outcomes, events)
-            }
-        };
+        let mut promised = Vec::new();
+        let result = self
+            .run_transaction(ops, creates, &names, &leases, &by_id, &mut promised)
+            .await;
+        if result.is_err() {
+            self.waits.withdraw(&promised);
+        }
+        let (outcomes, events) = result?;
         self.batches
             .observe(ops.len(), started.elapsed().as_secs_f64());
         Ok(outcomes
@@ -390,6 +361,67 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    /// Loads, decides and writes `ops` in one transaction; `promised` gets
+    /// the waiters promised a lease as soon as they are.
+    async fn run_transaction(
+        &self,
+        ops: &[Op],
+        creates: Option<String>,
+        names: &[String],
+        leases: &[String],
+        by_id: &[String],
+        promised: &mut Vec<String>,
+    ) -> Result<(Vec<Outcome>, Vec<Event>), StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                // BEGIN in the first script, COMMIT in the last: two round
+                // trips to the connection's thread in all.
+                let mut scripted = self.scripted().await?;
+                let connection = scripted.connection()?;
+                let mut batch = self
+                    .load(connection, true, creates, names, leases, by_id, now_ms())
+                    .await?;
+                batch.handover = true;
+                let mut outcomes = self.decide_all(&mut batch, ops);
+                promised.append(&mut batch.promised);
+                self.recall_released(connection, &mut outcomes).await?;
+                let events = self.write(connection, batch, true).await?;
+                scripted.committed = true;
+                (outcomes, events)
+            }
+            Backend::Postgres => {
+                let mut transaction = self.begin().await?;
+                let mut batch = self
+                    .load(
+                        &mut transaction,
+                        false,
+                        creates,
+                        names,
+                        leases,
+                        by_id,
+                        now_ms(),
+                    )
+                    .await?;
+                batch.handover = true;
+                let mut outcomes = self.decide_all(&mut batch, ops);
+                promised.append(&mut batch.promised);
+                self.recall_released(&mut transaction, &mut outcomes)
+                    .await?;
+                let events = self.write(&mut transaction, batch, false).await?;
+                let mut all = Effects::default();
+                for (outcome, granted, _) in &outcomes {
+                    if outcome.is_ok() || matches!(outcome, Err((_, true))) {
+                        all.granted.extend(granted.iter().cloned());
+                    }
+                }
+                all.events.clone_from(&events);
+                self.notify(&mut transaction, &all).await?;
+                transaction.commit().await?;
+                (outcomes, events)
+            }
+        })
     }
 
     /// Runs one operation, in a batch with whatever else arrives meanwhile.

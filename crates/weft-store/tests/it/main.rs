@@ -4,6 +4,7 @@
 
 mod backends;
 mod deployments;
+mod handover;
 mod leases;
 mod monitor;
 mod notifications;
