@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::waits::{Handed, Unclaimed};
+use crate::waits::{Handed, Unclaimed, WaitSlot};
 
 mod wait_guard;
 
@@ -198,6 +198,7 @@ impl Coordinator {
             self.schedule(grant.lease.expires_at_ms());
             match grant.handover {
                 Some(handover) => {
+                    // Before the hand-over: the wait may take the lease at once.
                     self.woken(&grant.waiter);
                     let handed = self
                         .inner
@@ -205,6 +206,9 @@ impl Coordinator {
                         .waits
                         .hand(&grant.waiter, grant.lease, handover);
                     if let Some(unclaimed) = handed {
+                        if let Ok(mut woken) = self.inner.woken_at.lock() {
+                            woken.remove(&grant.waiter);
+                        }
                         self.unclaimed(unclaimed);
                     }
                 }
@@ -368,7 +372,11 @@ impl Coordinator {
                     .store
                     .cancel_wait(&waiter, "server shutting down")
                     .await?;
-                if let Some(lease) = self.apply(change).or_else(|| slot.take()) {
+                let raced = match self.apply(change) {
+                    Some(lease) => Some(lease),
+                    None => handed_over(&slot).await,
+                };
+                if let Some(lease) = raced {
                     self.release(&lease.id).await?;
                 }
                 return Err(AcquireError::ShuttingDown {
@@ -432,8 +440,9 @@ impl Coordinator {
                 if let Some(lease) = self.apply(change) {
                     return Ok(lease);
                 }
-                // Handed over as the wait ran out.
-                if let Some(lease) = slot.take() {
+                // Granted as the wait ran out, by a transaction that
+                // collected the row cancel_wait looked for.
+                if let Some(lease) = handed_over(&slot).await {
                     return Ok(lease);
                 }
                 let position = None;
@@ -739,5 +748,29 @@ impl Coordinator {
             }
         });
         Ok(())
+    }
+}
+
+/// How long a wait whose grant is being committed waits for it to be
+/// handed over, at most.
+const HANDOVER_PATIENCE: Duration = Duration::from_secs(5);
+
+/// The lease handed to `slot`, waiting for it while a transaction that
+/// grants it is being committed (see `waits.rs`).
+async fn handed_over(slot: &WaitSlot) -> Option<Lease> {
+    let deadline = tokio::time::Instant::now() + HANDOVER_PATIENCE;
+    loop {
+        match slot.look() {
+            Handed::Lease(lease) => return Some(*lease),
+            Handed::Nothing => return None,
+            Handed::Coming => {
+                if tokio::time::timeout_at(deadline, slot.notify.notified())
+                    .await
+                    .is_err()
+                {
+                    return slot.take();
+                }
+            }
+        }
     }
 }
