@@ -2,6 +2,7 @@
 //! PostgreSQL cluster (SKIP where PostgreSQL is not installed, failure under
 //! `WEFT_REQUIRE_POSTGRES=1`).
 
+mod announce;
 mod backends;
 mod deployments;
 mod handover;
