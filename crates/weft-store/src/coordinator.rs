@@ -3,11 +3,12 @@
 //!
 //! How waiting works: a claim that queues gets a waiter id and attaches a
 //! wait under that id (`waits.rs`). Whoever grants it (a release, an
-//! expiry, a cancelled waiter ahead of it) wakes it. A grant made in this
-//! process hands the lease to the wait in memory, collected by the very
-//! transaction that granted it; another replica's grant reaches it on
-//! PostgreSQL through `NOTIFY`, which every replica hears, and the waiter
-//! then collects its lease from the store. A slow tick is the
+//! expiry, a cancelled waiter ahead of it) wakes it. A claim and release
+//! batch of this process hands the lease to a wait in memory, collected by
+//! the very transaction that granted it, unless the claim has a request id
+//! (`waits.rs`); otherwise the waiter collects its lease from its row, woken
+//! here or, for another replica's grant, through PostgreSQL's `NOTIFY`,
+//! which every replica hears. A slow tick is the
 //! safety net for a lost notification and keeps the waiter's heartbeat; in
 //! local mode (several CLI processes on one SQLite file, no server) the tick
 //! is short and also reaps, as no other process would wake it.
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::waits::{Handed, Unclaimed, WaitSlot};
+use crate::waits::{Handed, WaitSlot};
 
 mod wait_guard;
 
@@ -196,23 +197,9 @@ impl Coordinator {
         for grant in change.granted {
             Metrics::add(&self.inner.metrics.grants, 1);
             self.schedule(grant.lease.expires_at_ms());
-            match grant.handover {
-                Some(handover) => {
-                    // Before the hand-over: the wait may take the lease at once.
-                    self.woken(&grant.waiter);
-                    let handed = self
-                        .inner
-                        .store
-                        .waits
-                        .hand(&grant.waiter, grant.lease, handover);
-                    if let Some(unclaimed) = handed {
-                        if let Ok(mut woken) = self.inner.woken_at.lock() {
-                            woken.remove(&grant.waiter);
-                        }
-                        self.unclaimed(unclaimed);
-                    }
-                }
-                None => self.wake(&grant.waiter),
+            // A lease handed over was, by the batch that granted it.
+            if grant.handover.is_none() {
+                self.wake(&grant.waiter);
             }
         }
         self.tally(&change.events);
@@ -274,18 +261,14 @@ impl Coordinator {
         }
     }
 
-    /// A lease handed to a wait that had gone: left for a client that may
-    /// ask again by its request id (the lease's id), else given back.
-    fn unclaimed(&self, unclaimed: Unclaimed) {
-        if unclaimed.keep {
-            return;
-        }
+    /// Gives back a lease handed to a wait that had gone.
+    fn unclaimed(&self, lease: Lease) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let coordinator = self.clone();
         handle.spawn(async move {
-            if let Err(error) = coordinator.release(&unclaimed.lease.id).await {
+            if let Err(error) = coordinator.release(&lease.id).await {
                 tracing::warn!(%error, "cannot give back an abandoned grant");
             }
         });
@@ -387,7 +370,14 @@ impl Coordinator {
             // from the waiter's row. A row gone with a grant handed over
             // meanwhile, or being committed, is no wait that ended.
             let state = match slot.take() {
-                Some(lease) => WaitState::Granted(Box::new(lease)),
+                Some(lease) => {
+                    if let Some(handed_at) = slot.handed_at()
+                        && let Ok(mut woken) = self.inner.woken_at.lock()
+                    {
+                        woken.insert(waiter.clone(), handed_at);
+                    }
+                    WaitState::Granted(Box::new(lease))
+                }
                 None => match self.inner.store.collect(&waiter).await? {
                     WaitState::Gone => match slot.look() {
                         Handed::Lease(lease) => WaitState::Granted(lease),
@@ -416,10 +406,11 @@ impl Coordinator {
                     guard.armed = false;
                     // Another wait on the same request id (the client asked
                     // again while this one still ran) may have collected
-                    // the grant: it is this claim's lease all the same (a
-                    // lease's id is its waiter's).
-                    if request.request.is_some()
-                        && let Ok(lease) = self.inner.store.lease(&waiter).await
+                    // the grant, or a grant's hand-over never came (its
+                    // commit reported an error after it happened): it is
+                    // this claim's lease all the same (a lease's id is its
+                    // waiter's).
+                    if let Ok(lease) = self.inner.store.lease(&waiter).await
                         && lease.holder == request.holder
                         && lease.resource == request.resource
                     {

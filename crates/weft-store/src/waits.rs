@@ -12,9 +12,14 @@
 //! file) keeps its row, which holds the lease until that process collects
 //! it. So does a wait not attached yet: it collects from its row first.
 //!
-//! A lease handed to a wait that went away meanwhile is nobody's: given back
-//! at once, unless the claim has a request id, whose client may ask again
-//! and find it (the lease's id is the request id).
+//! The hand-over happens in the batch's own task, right after its commit,
+//! so a release whose caller went away still hands over what it granted. A
+//! lease handed to a wait that went away meanwhile is nobody's: given back
+//! at once.
+//!
+//! A claim with a request id is never handed over: its client may ask again
+//! (after a cut connection, at another replica) and must find its place, or
+//! its grant, in the waiter's row, which keeps it for a grace period.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,10 +39,11 @@ pub(crate) struct Waits {
 #[derive(Debug)]
 pub(crate) struct WaitSlot {
     pub(crate) notify: Notify,
-    /// The claim has a request id: a lease handed to this wait after it went
-    /// away is left for the client to ask for again.
+    /// The claim has a request id: its grants stay in its row (see above).
     keep: bool,
     state: Mutex<State>,
+    /// When a lease was handed to it, for the wake latency.
+    handed_at: Mutex<Option<std::time::Instant>>,
 }
 
 #[derive(Debug)]
@@ -81,6 +87,11 @@ impl WaitSlot {
         }
     }
 
+    /// When a lease was handed to this wait.
+    pub(crate) fn handed_at(&self) -> Option<std::time::Instant> {
+        *lock(&self.handed_at)
+    }
+
     /// The lease handed to this wait, if any; the wait then owns it.
     pub(crate) fn take(&self) -> Option<Lease> {
         match self.look() {
@@ -88,15 +99,6 @@ impl WaitSlot {
             Handed::Coming | Handed::Nothing => None,
         }
     }
-}
-
-/// A lease handed over to nobody: the wait it was for went away.
-#[derive(Debug, PartialEq)]
-pub(crate) struct Unclaimed {
-    pub(crate) lease: Lease,
-    /// Leave it for the client to ask again (the claim has a request id),
-    /// rather than give it back.
-    pub(crate) keep: bool,
 }
 
 impl Waits {
@@ -107,14 +109,15 @@ impl Waits {
             notify: Notify::new(),
             keep,
             state: Mutex::new(State::Waiting),
+            handed_at: Mutex::new(None),
         });
         lock(&self.slots).insert(waiter.to_owned(), slot.clone());
         slot
     }
 
     /// Detaches `slot`, the wait for `waiter`, which is ending. A lease
-    /// handed to it and not taken comes back, to give back or keep.
-    pub(crate) fn detach(&self, waiter: &str, slot: &Arc<WaitSlot>) -> Option<Unclaimed> {
+    /// handed to it and not taken comes back, to give back.
+    pub(crate) fn detach(&self, waiter: &str, slot: &Arc<WaitSlot>) -> Option<Lease> {
         {
             let mut slots = lock(&self.slots);
             if slots
@@ -125,39 +128,33 @@ impl Waits {
             }
         }
         match std::mem::replace(&mut *lock(&slot.state), State::Closed) {
-            State::Handed(lease) => Some(Unclaimed {
-                lease: *lease,
-                keep: slot.keep,
-            }),
+            State::Handed(lease) => Some(*lease),
             // A promised lease ending up unclaimed is `hand`'s to return.
             State::Waiting | State::Promised | State::Closed => None,
         }
     }
 
     /// Whether a grant to `waiter` is to be handed over: a wait for it is
-    /// attached and has not ended. If so, the wait is promised the lease
-    /// (see [`WaitSlot::promised`]) until [`Waits::hand`] or
-    /// [`Waits::withdraw`]. What to do with the lease if the wait ends
-    /// before it is handed is decided now (`keep`), as the wait may be gone
-    /// by then.
+    /// attached, has not ended, and its claim has no request id. If so, the
+    /// wait is promised the lease ([`Handed::Coming`]) until [`Waits::hand`]
+    /// or [`Waits::withdraw`].
     pub(crate) fn promise(&self, waiter: &str) -> Option<Handover> {
         let slot = lock(&self.slots).get(waiter).cloned()?;
+        if slot.keep {
+            return None;
+        }
         let mut state = lock(&slot.state);
         if !matches!(*state, State::Waiting) {
             return None;
         }
         *state = State::Promised;
-        Some(Handover { keep: slot.keep })
+        Some(Handover { slot: slot.clone() })
     }
 
-    /// Withdraws the promises to `waiters`: the transaction that would have
-    /// granted them failed, and their rows are as they were. Wakes them, to
-    /// look again.
-    pub(crate) fn withdraw(&self, waiters: &[String]) {
-        for waiter in waiters {
-            let Some(slot) = self.get(waiter) else {
-                continue;
-            };
+    /// Withdraws `promised`: the transaction that would have granted them
+    /// failed, and their rows are as they were. Wakes them, to look again.
+    pub(crate) fn withdraw(promised: &[Handover]) {
+        for Handover { slot } in promised {
             let mut state = lock(&slot.state);
             if matches!(*state, State::Promised) {
                 *state = State::Waiting;
@@ -167,24 +164,20 @@ impl Waits {
         }
     }
 
-    /// Hands `lease`, granted to `waiter` by a committed transaction that
-    /// collected it, to its wait, and wakes it. Returns it when the wait is
-    /// gone.
-    pub(crate) fn hand(&self, waiter: &str, lease: Lease, handover: Handover) -> Option<Unclaimed> {
-        let slot = lock(&self.slots).get(waiter).cloned();
-        if let Some(slot) = slot {
-            let mut state = lock(&slot.state);
-            if matches!(*state, State::Waiting | State::Promised) {
-                *state = State::Handed(Box::new(lease));
-                drop(state);
-                slot.notify.notify_one();
-                return None;
-            }
+    /// Hands `lease`, granted by a committed transaction that collected it,
+    /// to the wait it was promised to, and wakes it. Returns it when that
+    /// wait is gone.
+    pub(crate) fn hand(lease: Lease, handover: &Handover) -> Option<Lease> {
+        let slot = &handover.slot;
+        let mut state = lock(&slot.state);
+        if matches!(*state, State::Promised) {
+            *state = State::Handed(Box::new(lease));
+            drop(state);
+            *lock(&slot.handed_at) = Some(std::time::Instant::now());
+            slot.notify.notify_one();
+            return None;
         }
-        Some(Unclaimed {
-            lease,
-            keep: handover.keep,
-        })
+        Some(lease)
     }
 
     /// The wait for `waiter`, to wake.
@@ -203,11 +196,16 @@ impl Waits {
 }
 
 /// A grant collected by the transaction that made it, for a wait of this
-/// process (see [`Waits`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// process (see [`Waits`]): the wait it was promised to.
+#[derive(Debug, Clone)]
 pub struct Handover {
-    /// Leave the lease for the client to ask again if the wait is gone.
-    pub(crate) keep: bool,
+    slot: Arc<WaitSlot>,
+}
+
+impl PartialEq for Handover {
+    fn eq(&self, other: &Handover) -> bool {
+        Arc::ptr_eq(&self.slot, &other.slot)
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -246,7 +244,8 @@ mod tests {
         let handover = waits.promise("w").expect("attached");
         assert_eq!(slot.look(), Handed::Coming);
         assert!(waits.promise("w").is_none(), "promised once");
-        assert_eq!(waits.hand("w", lease("w"), handover), None);
+        assert_eq!(Waits::hand(lease("w"), &handover), None);
+        assert!(slot.handed_at().is_some());
         assert_eq!(slot.look(), Handed::Lease(Box::new(lease("w"))));
         assert_eq!(slot.look(), Handed::Nothing);
         // Taken: the wait ends owning it, nothing comes back.
@@ -255,16 +254,21 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_with_a_request_id_keeps_its_grant_in_its_row() {
+        let waits = Waits::default();
+        let _slot = waits.attach("w", true);
+        assert!(waits.promise("w").is_none());
+    }
+
+    #[test]
     fn a_lease_handed_after_the_wait_ended_comes_back() {
         let waits = Waits::default();
-        let slot = waits.attach("w", true);
+        let slot = waits.attach("w", false);
         let handover = waits.promise("w").expect("attached");
         assert_eq!(waits.detach("w", &slot), None);
         assert!(waits.promise("w").is_none(), "detached");
-        let unclaimed = waits
-            .hand("w", lease("w"), handover)
-            .expect("nobody took it");
-        assert!(unclaimed.keep, "decided when the grant was made");
+        let back = Waits::hand(lease("w"), &handover).expect("nobody took it");
+        assert_eq!(back.id, "w");
     }
 
     #[test]
@@ -272,32 +276,31 @@ mod tests {
         let waits = Waits::default();
         let slot = waits.attach("w", false);
         let handover = waits.promise("w").expect("attached");
-        assert_eq!(waits.hand("w", lease("w"), handover), None);
-        let unclaimed = waits.detach("w", &slot).expect("handed, not taken");
-        assert_eq!((unclaimed.lease.id.as_str(), unclaimed.keep), ("w", false));
+        assert_eq!(Waits::hand(lease("w"), &handover), None);
+        let back = waits.detach("w", &slot).expect("handed, not taken");
+        assert_eq!(back.id, "w");
     }
 
     #[test]
     fn a_withdrawn_promise_leaves_the_wait_waiting() {
         let waits = Waits::default();
         let slot = waits.attach("w", false);
-        waits.promise("w").expect("attached");
-        waits.withdraw(&["w".to_owned()]);
+        let handover = waits.promise("w").expect("attached");
+        Waits::withdraw(&[handover]);
         assert_eq!(slot.look(), Handed::Nothing);
         // It can be promised again, by the next transaction.
         assert!(waits.promise("w").is_some());
     }
 
     #[test]
-    fn a_second_wait_on_the_same_id_takes_the_place() {
+    fn a_lease_goes_to_the_wait_it_was_promised_to() {
         let waits = Waits::default();
-        let first = waits.attach("w", true);
-        let second = waits.attach("w", true);
-        // The first ending leaves the second attached.
-        assert_eq!(waits.detach("w", &first), None);
-        let handover = waits.promise("w").expect("the second is attached");
-        assert_eq!(waits.hand("w", lease("w"), handover), None);
-        assert!(first.take().is_none());
-        assert!(second.take().is_some());
+        let first = waits.attach("w", false);
+        let handover = waits.promise("w").expect("attached");
+        // Another wait on the same id attaches meanwhile.
+        let second = waits.attach("w", false);
+        assert_eq!(Waits::hand(lease("w"), &handover), None);
+        assert!(second.take().is_none());
+        assert!(first.take().is_some());
     }
 }

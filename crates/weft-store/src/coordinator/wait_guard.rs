@@ -35,9 +35,9 @@ impl Drop for WaitGuard {
         if let Ok(mut woken) = self.coordinator.inner.woken_at.lock() {
             woken.remove(&self.waiter);
         }
-        if let Some(unclaimed) = unclaimed {
+        if let Some(lease) = unclaimed {
             // Handed over as the wait went: its row is gone already.
-            self.coordinator.unclaimed(unclaimed);
+            self.coordinator.unclaimed(lease);
             return;
         }
         if !self.armed {

@@ -140,8 +140,8 @@ impl Store {
             } else {
                 None
             };
-            if handover.is_some() {
-                batch.promised.push(waiter.id.clone());
+            if let Some(handover) = &handover {
+                batch.promised.push(handover.clone());
                 journal.finish(
                     &waiter.operation,
                     OperationStatus::Succeeded,

@@ -38,6 +38,7 @@ use crate::metrics::Histogram;
 use crate::store::{Backend, Store};
 use crate::time::now_ms;
 use crate::types::{AcquireRequest, Event, Lease, OperationStatus, Resource};
+use crate::waits::{Handover, Waits};
 
 /// The most operations one transaction takes.
 const MAX_BATCH: usize = 128;
@@ -214,8 +215,8 @@ pub(crate) struct Batch {
     /// Whether grants to waits of this process are handed over (see
     /// `waits.rs`): only where the change's grants are applied.
     handover: bool,
-    /// Waiters promised a lease by this batch, to withdraw if it fails.
-    promised: Vec<String>,
+    /// Waits promised a lease by this batch, to withdraw if it fails.
+    promised: Vec<Handover>,
 }
 
 /// What a grant pass leaves in the queue: waiter ids in grant order.
@@ -343,7 +344,7 @@ impl Store {
             .run_transaction(ops, creates, &names, &leases, &by_id, &mut promised)
             .await;
         if result.is_err() {
-            self.waits.withdraw(&promised);
+            Waits::withdraw(&promised);
         }
         let (outcomes, events) = result?;
         self.batches
@@ -372,7 +373,7 @@ impl Store {
         names: &[String],
         leases: &[String],
         by_id: &[String],
-        promised: &mut Vec<String>,
+        promised: &mut Vec<Handover>,
     ) -> Result<(Vec<Outcome>, Vec<Event>), StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => {
@@ -468,6 +469,7 @@ impl Store {
             match self.run_batch(&ops).await {
                 Ok(results) => {
                     for (answer, result) in answers.into_iter().zip(results) {
+                        self.deliver(&result);
                         let _ = answer.send(result);
                     }
                 }
@@ -489,7 +491,39 @@ impl Store {
                             }),
                             Err(error) => Err(error),
                         };
+                        self.deliver(&result);
                         let _ = answer.send(result);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Hands the leases `answer` granted to waits of this process over (see
+    /// `waits.rs`) and wakes its other waiters here, whether or not its
+    /// caller is still there to apply it. A lease handed to a wait that
+    /// went away is given back.
+    fn deliver(&self, answer: &Answer) {
+        let Ok(change) = answer else {
+            return;
+        };
+        for grant in &change.granted {
+            match &grant.handover {
+                Some(handover) => {
+                    if let Some(lease) = Waits::hand(grant.lease.clone(), handover) {
+                        let store = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = store.release(&lease.id).await {
+                                tracing::warn!(%error, "cannot give back an abandoned grant");
+                            }
+                        });
+                    }
+                }
+                None => {
+                    if let Some(slot) = self.waits.get(&grant.waiter) {
+                        slot.notify.notify_one();
                     }
                 }
             }
