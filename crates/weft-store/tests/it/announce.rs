@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
-use weft_store::{AcquireRequest, Attempt, Holder, LeasePolicy, Mode, ResourceId, Store};
+use weft_store::{AcquireRequest, Attempt, Holder, Lease, LeasePolicy, Mode, ResourceId, Store};
 
 use crate::backends::{Backend, database};
 
@@ -23,6 +23,14 @@ fn claim(resource: &str, mode: Mode, wait_ms: i64, who: String) -> AcquireReques
             ..Holder::default()
         },
         ..AcquireRequest::default()
+    }
+}
+
+/// The lease `claim` is granted at once.
+async fn granted(store: &Store, claim: &AcquireRequest) -> Lease {
+    match store.try_acquire(claim).await.expect("claim").value {
+        Attempt::Granted(lease) => *lease,
+        other => panic!("expected a grant, got {other:?}"),
     }
 }
 
@@ -59,15 +67,7 @@ async fn a_batch_announces_its_grants_and_events() {
     // One waiter, queued with no wait attached in this process: its row
     // holds the grant, and the replicas are told to wake it.
     let resource = "lock:announce";
-    let held = match store
-        .try_acquire(&claim(resource, Mode::Exclusive, 0, "a".to_owned()))
-        .await
-        .expect("claim")
-        .value
-    {
-        Attempt::Granted(lease) => lease,
-        other => panic!("expected a grant, got {other:?}"),
-    };
+    let held = granted(&store, &claim(resource, Mode::Exclusive, 0, "a".to_owned())).await;
     let waiter = match store
         .try_acquire(&claim(resource, Mode::Exclusive, 60_000, "b".to_owned()))
         .await
@@ -90,15 +90,11 @@ async fn a_batch_announces_its_grants_and_events() {
 
     // Too many grants to list in 8000 bytes: listeners look at everything.
     let wide = "lock:announce-wide";
-    let blocker = match store
-        .try_acquire(&claim(wide, Mode::Exclusive, 0, "blocker".to_owned()))
-        .await
-        .expect("claim")
-        .value
-    {
-        Attempt::Granted(lease) => lease,
-        other => panic!("expected a grant, got {other:?}"),
-    };
+    let blocker = granted(
+        &store,
+        &claim(wide, Mode::Exclusive, 0, "blocker".to_owned()),
+    )
+    .await;
     for n in 0..250 {
         let queued = store
             .try_acquire(&claim(wide, Mode::Shared, 60_000, format!("s{n}")))
