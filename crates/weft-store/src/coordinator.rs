@@ -261,19 +261,6 @@ impl Coordinator {
         }
     }
 
-    /// Gives back a lease handed to a wait that had gone.
-    fn unclaimed(&self, lease: Lease) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let coordinator = self.clone();
-        handle.spawn(async move {
-            if let Err(error) = coordinator.release(&lease.id).await {
-                tracing::warn!(%error, "cannot give back an abandoned grant");
-            }
-        });
-    }
-
     /// Claims a lease, waiting up to the request's limit.
     pub async fn acquire(&self, request: &AcquireRequest) -> Result<Lease, AcquireError> {
         let started = Instant::now();

@@ -37,7 +37,7 @@ impl Drop for WaitGuard {
         }
         if let Some(lease) = unclaimed {
             // Handed over as the wait went: its row is gone already.
-            self.coordinator.unclaimed(lease);
+            self.coordinator.inner.store.give_back(lease.id);
             return;
         }
         if !self.armed {

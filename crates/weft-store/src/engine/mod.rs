@@ -501,6 +501,21 @@ impl Store {
 }
 
 impl Store {
+    /// Gives back, on a task of its own, a lease handed over to a wait that
+    /// went away: nobody holds it. (Its grants are delivered by the batch
+    /// that releases it.)
+    pub(crate) fn give_back(&self, lease: String) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.clone();
+        handle.spawn(async move {
+            if let Err(error) = store.release(&lease).await {
+                tracing::warn!(%error, "cannot give back an abandoned grant");
+            }
+        });
+    }
+
     /// Hands the leases `answer` granted to waits of this process over (see
     /// `waits.rs`) and wakes its other waiters here, whether or not its
     /// caller is still there to apply it. A lease handed to a wait that
@@ -513,12 +528,7 @@ impl Store {
             match &grant.handover {
                 Some(handover) => {
                     if let Some(lease) = Waits::hand(grant.lease.clone(), handover) {
-                        let store = self.clone();
-                        tokio::spawn(async move {
-                            if let Err(error) = store.release(&lease.id).await {
-                                tracing::warn!(%error, "cannot give back an abandoned grant");
-                            }
-                        });
+                        self.give_back(lease.id);
                     }
                 }
                 None => {
