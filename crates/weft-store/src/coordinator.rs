@@ -148,6 +148,8 @@ impl Coordinator {
         };
         if mode == CoordinatorMode::Server {
             if coordinator.inner.store.backend() == Backend::Postgres {
+                let store = &coordinator.inner.store;
+                store.own_events.add(coordinator.inner.events.clone());
                 coordinator.spawn_listener().await?;
             } else {
                 let last_event = coordinator.inner.store.last_event_id().await?;
@@ -255,6 +257,16 @@ impl Coordinator {
         }
     }
 
+    /// Notes when a lease was handed to `waiter`'s wait, for the wake
+    /// latency.
+    fn handed(&self, slot: &WaitSlot, waiter: &str) {
+        if let Some(handed_at) = slot.handed_at()
+            && let Ok(mut woken) = self.inner.woken_at.lock()
+        {
+            woken.insert(waiter.to_owned(), handed_at);
+        }
+    }
+
     fn wake_all(&self) {
         for slot in self.inner.store.waits.all() {
             slot.notify.notify_one();
@@ -358,16 +370,15 @@ impl Coordinator {
             // meanwhile, or being committed, is no wait that ended.
             let state = match slot.take() {
                 Some(lease) => {
-                    if let Some(handed_at) = slot.handed_at()
-                        && let Ok(mut woken) = self.inner.woken_at.lock()
-                    {
-                        woken.insert(waiter.clone(), handed_at);
-                    }
+                    self.handed(&slot, &waiter);
                     WaitState::Granted(Box::new(lease))
                 }
                 None => match self.inner.store.collect(&waiter).await? {
                     WaitState::Gone => match slot.look() {
-                        Handed::Lease(lease) => WaitState::Granted(lease),
+                        Handed::Lease(lease) => {
+                            self.handed(&slot, &waiter);
+                            WaitState::Granted(lease)
+                        }
                         Handed::Coming => WaitState::Waiting,
                         Handed::Nothing => WaitState::Gone,
                     },
@@ -696,27 +707,31 @@ impl Coordinator {
                     Ok(Some(notification)) => {
                         let payload: Payload =
                             serde_json::from_str(notification.payload()).unwrap_or_default();
+                        let store = &coordinator.inner.store;
+                        if payload.origin == Some(store.origin) {
+                            // This store's lease engine woke its waiters
+                            // and published its events as it committed.
+                            continue;
+                        }
                         if payload.overflow {
                             coordinator.wake_all();
                         }
                         for waiter in &payload.granted {
                             coordinator.wake(waiter);
                         }
-                        if payload.overflow || !payload.events.is_empty() {
-                            match coordinator.inner.store.events_after(last_event, 1000).await {
-                                Ok(events) => {
-                                    for event in events {
-                                        last_event = last_event.max(event.id);
-                                        let _ = coordinator.inner.events.send(event);
-                                    }
-                                }
-                                Err(error) => tracing::warn!(%error, "cannot read events"),
-                            }
-                        }
+                        coordinator.publish_heard(&payload, &mut last_event).await;
                     }
                     // The connection dropped and was re-established:
-                    // notifications may be lost, so every waiter looks.
-                    Ok(None) => coordinator.wake_all(),
+                    // notifications may be lost, so every waiter looks,
+                    // and the events since the last one published are read.
+                    Ok(None) => {
+                        coordinator.wake_all();
+                        let lost = Payload {
+                            overflow: true,
+                            ..Payload::default()
+                        };
+                        coordinator.publish_heard(&lost, &mut last_event).await;
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "lost the PostgreSQL listener; reconnecting");
                         coordinator.wake_all();
@@ -726,6 +741,32 @@ impl Coordinator {
             }
         });
         Ok(())
+    }
+}
+
+impl Coordinator {
+    /// Publishes the events a notification announces, in id order: read
+    /// by id, or on overflow the next events after the newest published.
+    async fn publish_heard(&self, payload: &Payload, last_event: &mut i64) {
+        let store = &self.inner.store;
+        let read = if payload.overflow {
+            let after = (*last_event).max(store.own_events.last());
+            store.events_after(after, 1000).await
+        } else if payload.events.is_empty() {
+            return;
+        } else {
+            store.events_by_id(&payload.events).await
+        };
+        match read {
+            Ok(mut events) => {
+                events.sort_unstable_by_key(|e| e.id);
+                for event in events {
+                    *last_event = (*last_event).max(event.id);
+                    let _ = self.inner.events.send(event);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot read events"),
+        }
     }
 }
 

@@ -386,7 +386,7 @@ impl Store {
     /// granted and which events were recorded.
     pub(crate) async fn notify(
         &self,
-        transaction: &mut Transaction<'static, Any>,
+        connection: &mut sqlx::AnyConnection,
         effects: &Effects,
     ) -> Result<(), StoreError> {
         if self.backend != crate::store::Backend::Postgres
@@ -398,7 +398,7 @@ impl Store {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(crate::notify::CHANNEL)
             .bind(payload)
-            .execute(&mut **transaction)
+            .execute(&mut *connection)
             .await?;
         Ok(())
     }

@@ -18,6 +18,12 @@ pub(crate) struct Payload {
     /// Too much to list: wake every waiter and read every new event.
     #[serde(default)]
     pub(crate) overflow: bool,
+    /// The store whose lease engine sent it ([`Store::origin`]), which
+    /// woke its waiters and published its events itself.
+    ///
+    /// [`Store::origin`]: crate::Store
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) origin: Option<i64>,
 }
 
 /// PostgreSQL limits a payload to 8000 bytes; past that, listeners are told
@@ -27,6 +33,7 @@ pub(crate) fn payload(effects: &Effects) -> String {
         granted: effects.granted.iter().map(|g| g.waiter.clone()).collect(),
         events: effects.events.iter().map(|e| e.id).collect(),
         overflow: false,
+        origin: None,
     };
     let text = serde_json::to_string(&payload).unwrap_or_default();
     if text.len() < 7900 {

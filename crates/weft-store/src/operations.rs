@@ -7,7 +7,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::error::StoreError;
 use crate::leases::parse_holder;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::time::{now_ms, rfc3339};
 use crate::types::{Event, Holder, Operation, OperationStatus};
 
@@ -214,20 +214,24 @@ impl Store {
         .collect()
     }
 
-    /// Events by id.
+    /// Events by id, oldest first; ids with no event are left out.
     pub async fn events_by_id(&self, ids: &[i64]) -> Result<Vec<Event>, StoreError> {
-        let mut events = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(row) =
-                sqlx::query("SELECT id, at, kind, resource, data FROM events WHERE id = $1")
-                    .bind(*id)
-                    .fetch_optional(&self.pool)
-                    .await?
-            {
-                events.push(event_from_row(&row)?);
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+        let list = match self.backend {
+            Backend::Sqlite => "SELECT value FROM json_each($1)",
+            Backend::Postgres => {
+                "SELECT CAST(value AS BIGINT) FROM json_array_elements_text($1::json)"
             }
-        }
-        Ok(events)
+        };
+        sqlx::query(&format!(
+            "SELECT id, at, kind, resource, data FROM events WHERE id IN ({list}) ORDER BY id"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(event_from_row)
+        .collect()
     }
 
     /// Removes expired leases, stale waiters, and operations, events and

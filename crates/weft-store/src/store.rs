@@ -42,6 +42,55 @@ pub struct Store {
     pub(crate) batches: Arc<crate::engine::Batcher>,
     /// Waits of this process, which grants are handed to in memory.
     pub(crate) waits: Arc<crate::waits::Waits>,
+    /// Where the lease engine publishes the events it commits on
+    /// PostgreSQL (to each server coordinator over this store), so that
+    /// their listeners need not read them back.
+    pub(crate) own_events: Arc<EventSink>,
+    /// This store's mark on the notifications its lease engine sends, by
+    /// which its own listener knows them.
+    pub(crate) origin: i64,
+}
+
+/// See [`Store::own_events`].
+#[derive(Debug, Default)]
+pub(crate) struct EventSink {
+    senders: std::sync::Mutex<Vec<tokio::sync::broadcast::Sender<crate::types::Event>>>,
+    /// The newest id published here.
+    last: std::sync::atomic::AtomicI64,
+}
+
+impl EventSink {
+    fn senders(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<tokio::sync::broadcast::Sender<crate::types::Event>>> {
+        self.senders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Publishes to `sender` too from now on.
+    pub(crate) fn add(&self, sender: tokio::sync::broadcast::Sender<crate::types::Event>) {
+        self.senders().push(sender);
+    }
+
+    /// The newest event id published here (0 with none).
+    pub(crate) fn last(&self) -> i64 {
+        self.last.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn publish(&self, events: &[crate::types::Event]) {
+        let senders = self.senders();
+        if senders.is_empty() {
+            return;
+        }
+        for event in events {
+            self.last
+                .fetch_max(event.id, std::sync::atomic::Ordering::Relaxed);
+            for sender in senders.iter() {
+                let _ = sender.send(event.clone());
+            }
+        }
+    }
 }
 
 /// A write transaction, holding the write gate where there is one.
@@ -68,36 +117,6 @@ impl std::ops::Deref for Tx {
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.transaction
-    }
-}
-
-/// A SQLite write transaction begun and committed by the statements run
-/// on it (`BEGIN IMMEDIATE` first in one script, `COMMIT` last in
-/// another): two round trips to the connection's thread fewer than
-/// [`Store::begin`]. Dropped before it is marked committed, its connection
-/// is closed, which rolls the transaction back: it never goes back to the
-/// pool open.
-pub(crate) struct Scripted {
-    connection: Option<sqlx::pool::PoolConnection<Any>>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
-    pub(crate) committed: bool,
-}
-
-impl Scripted {
-    pub(crate) fn connection(&mut self) -> Result<&mut sqlx::AnyConnection, StoreError> {
-        self.connection
-            .as_deref_mut()
-            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))
-    }
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        if !self.committed
-            && let Some(connection) = self.connection.take()
-        {
-            drop(connection.detach());
-        }
     }
 }
 
@@ -131,7 +150,7 @@ impl Store {
                 .test_before_acquire(false)
                 .after_connect(|connection, _| sqlite_pragmas(connection))
         } else {
-            options
+            options.after_connect(|connection, _| postgres_settings(connection))
         };
         let pool = options
             .connect(&connect_url)
@@ -149,6 +168,8 @@ impl Store {
             write_gate: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
             batches: crate::engine::Batcher::new(),
             waits: Arc::default(),
+            own_events: Arc::default(),
+            origin: (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
         };
         let mut transaction = store.pool.begin().await?;
         let applied = migrations::run(&mut transaction, backend).await?;
@@ -242,17 +263,15 @@ impl Store {
         })
     }
 
-    /// A connection for a [`Scripted`] transaction, holding the write gate.
-    pub(crate) async fn scripted(&self) -> Result<Scripted, StoreError> {
+    /// A transaction on the lease engine's connection, holding the write
+    /// gate (taken first, as [`Store::begin`] does, so that the two never
+    /// wait for each other's connection).
+    pub(crate) async fn scripted(&self) -> Result<crate::engine::Scripted, StoreError> {
         let gate = match &self.write_gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
-        Ok(Scripted {
-            connection: Some(self.pool.acquire().await?),
-            _gate: gate,
-            committed: false,
-        })
+        crate::engine::Scripted::new(self.batches.keeper(), &self.pool, gate).await
     }
 
     /// ` FOR UPDATE` where the backend locks rows.
@@ -264,6 +283,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.batches.keeper().close();
         self.pool.close().await;
     }
 }
@@ -282,6 +302,17 @@ fn sqlite_pragmas(
         ] {
             sqlx::Executor::execute(&mut *connection, pragma).await?;
         }
+        Ok(())
+    })
+}
+
+/// The lease engine writes string literals into its statements (see
+/// `engine/sql.rs`): quotes doubled, backslashes as they are.
+fn postgres_settings(
+    connection: &mut sqlx::AnyConnection,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        sqlx::Executor::execute(&mut *connection, "SET standard_conforming_strings = on").await?;
         Ok(())
     })
 }

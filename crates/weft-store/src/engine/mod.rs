@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
-use crate::leases::{Attempt, Change, Effects, Grant, Released, Waiter};
+use crate::leases::{Attempt, Change, Grant, Released, Waiter};
 use crate::metrics::Histogram;
 use crate::store::{Backend, Store};
 use crate::time::now_ms;
@@ -275,8 +275,12 @@ impl Batch {
     }
 }
 
+mod connection;
 mod decide;
 mod sql;
+
+pub(crate) use connection::Scripted;
+use sql::Session;
 
 impl Store {
     /// Decides each operation in turn. Per operation: its answer (or error,
@@ -375,54 +379,62 @@ impl Store {
         by_id: &[String],
         promised: &mut Vec<Handover>,
     ) -> Result<(Vec<Outcome>, Vec<Event>), StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => {
-                // BEGIN in the first script, COMMIT in the last: two round
-                // trips to the connection's thread in all.
-                let mut scripted = self.scripted().await?;
-                let connection = scripted.connection()?;
-                let mut batch = self
-                    .load(connection, true, creates, names, leases, by_id, now_ms())
-                    .await?;
-                batch.handover = true;
-                let mut outcomes = self.decide_all(&mut batch, ops);
-                promised.append(&mut batch.promised);
-                self.recall_released(connection, &mut outcomes).await?;
-                let events = self.write(connection, batch, true).await?;
-                scripted.committed = true;
-                (outcomes, events)
+        // BEGIN in the first round trip, COMMIT in the last: two in all
+        // (SQLite: to the connection's thread).
+        let mut scripted = self.scripted().await?;
+        let now = now_ms();
+        let session = |scripted: &Scripted| Session::Engine {
+            prepared: scripted.kept,
+        };
+        let first = session(&scripted);
+        let loaded = self
+            .load(
+                scripted.connection()?,
+                first,
+                creates.clone(),
+                names,
+                leases,
+                by_id,
+                now,
+            )
+            .await;
+        let mut batch = match loaded {
+            Ok(batch) => batch,
+            Err(error) if scripted.kept && self.backend == Backend::Postgres => {
+                // The connection kept from an earlier batch may have gone
+                // (the server restarted, say); nothing was committed.
+                tracing::debug!(%error, "the lease engine's transaction failed to start; again on another connection");
+                scripted.replace(&self.pool).await?;
+                let session = session(&scripted);
+                self.load(
+                    scripted.connection()?,
+                    session,
+                    creates,
+                    names,
+                    leases,
+                    by_id,
+                    now,
+                )
+                .await?
             }
-            Backend::Postgres => {
-                let mut transaction = self.begin().await?;
-                let mut batch = self
-                    .load(
-                        &mut transaction,
-                        false,
-                        creates,
-                        names,
-                        leases,
-                        by_id,
-                        now_ms(),
-                    )
-                    .await?;
-                batch.handover = true;
-                let mut outcomes = self.decide_all(&mut batch, ops);
-                promised.append(&mut batch.promised);
-                self.recall_released(&mut transaction, &mut outcomes)
-                    .await?;
-                let events = self.write(&mut transaction, batch, false).await?;
-                let mut all = Effects::default();
-                for (outcome, granted, _) in &outcomes {
-                    if outcome.is_ok() || matches!(outcome, Err((_, true))) {
-                        all.granted.extend(granted.iter().cloned());
-                    }
-                }
-                all.events.clone_from(&events);
-                self.notify(&mut transaction, &all).await?;
-                transaction.commit().await?;
-                (outcomes, events)
-            }
-        })
+            Err(error) => return Err(error),
+        };
+        let session = session(&scripted);
+        let connection = scripted.connection()?;
+        batch.handover = true;
+        let mut outcomes = self.decide_all(&mut batch, ops);
+        promised.append(&mut batch.promised);
+        self.recall_released(connection, &mut outcomes).await?;
+        let granted: Vec<&str> = outcomes
+            .iter()
+            .filter(|(outcome, _, _)| outcome.is_ok() || matches!(outcome, Err((_, true))))
+            .flat_map(|(_, granted, _)| granted.iter().map(|g| g.waiter.as_str()))
+            .collect();
+        let events = self
+            .write(connection, batch, session, Some(&granted))
+            .await?;
+        scripted.committed = true;
+        Ok((outcomes, events))
     }
 
     /// Runs one operation, in a batch with whatever else arrives meanwhile.
@@ -516,14 +528,16 @@ impl Store {
         });
     }
 
-    /// Hands the leases `answer` granted to waits of this process over (see
-    /// `waits.rs`) and wakes its other waiters here, whether or not its
-    /// caller is still there to apply it. A lease handed to a wait that
+    /// Publishes the events `answer` recorded (on PostgreSQL, in a
+    /// server), hands the leases it granted to waits of this process over
+    /// (see `waits.rs`) and wakes its other waiters here, whether or not
+    /// its caller is still there to apply it. A lease handed to a wait that
     /// went away is given back.
     fn deliver(&self, answer: &Answer) {
         let Ok(change) = answer else {
             return;
         };
+        self.own_events.publish(&change.events);
         for grant in &change.granted {
             match &grant.handover {
                 Some(handover) => {
@@ -565,6 +579,7 @@ impl Drop for Draining {
 pub(crate) struct Batcher {
     queue: Mutex<Pending>,
     stats: Mutex<BatchStats>,
+    keeper: Arc<connection::Keeper>,
 }
 
 #[derive(Debug, Default)]
@@ -590,6 +605,11 @@ pub struct BatchStats {
 impl Batcher {
     pub(crate) fn new() -> Arc<Batcher> {
         Arc::new(Batcher::default())
+    }
+
+    /// Where the engine keeps its connection between batches.
+    pub(crate) fn keeper(&self) -> Arc<connection::Keeper> {
+        self.keeper.clone()
     }
 
     fn observe(&self, size: usize, seconds: f64) {

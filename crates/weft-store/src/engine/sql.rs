@@ -64,8 +64,8 @@ impl Statement {
         Statement { sql, args }
     }
 
-    /// `$n` → `$(n + offset)`.
-    fn shifted(&self, offset: usize) -> String {
+    /// The SQL with each `$n` replaced by `parameter(n)`.
+    fn substituted(&self, parameter: impl Fn(usize, &mut String)) -> String {
         let mut out = String::with_capacity(self.sql.len() + 8);
         let mut rest = self.sql.as_str();
         while let Some(at) = rest.find('$') {
@@ -75,13 +75,21 @@ impl Statement {
                 .take_while(u8::is_ascii_digit)
                 .count();
             match rest[at + 1..at + 1 + digits].parse::<usize>() {
-                Ok(n) => out.push_str(&format!("${}", n + offset)),
+                Ok(n) => parameter(n, &mut out),
                 Err(_) => out.push('$'),
             }
             rest = &rest[at + 1 + digits..];
         }
         out.push_str(rest);
         out
+    }
+
+    /// `$n` → `$(n + offset)`.
+    fn shifted(&self, offset: usize) -> String {
+        self.substituted(|n, out| {
+            out.push('$');
+            out.push_str(&(n + offset).to_string());
+        })
     }
 
     fn combine(statements: Vec<Statement>, join: impl Fn(usize, String) -> String) -> Statement {
@@ -125,6 +133,68 @@ impl Statement {
         })
     }
 
+    /// `PREPARE name (types) AS sql`: a statement PostgreSQL plans once per
+    /// connection, to run with [`Statement::execute`].
+    fn prepare(&self, name: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let types: Vec<&str> = self
+            .args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Text(_) => "text",
+                Arg::Int(_) => "bigint",
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "PREPARE {name} ({}) AS {};",
+            types.join(", "),
+            self.sql
+        );
+    }
+
+    /// `EXECUTE name(arguments)`, the arguments written in as literals:
+    /// for PostgreSQL's simple query protocol, which runs several
+    /// statements in one round trip but takes no parameters. A string
+    /// literal doubles its quotes, which is all the quoting it needs with
+    /// `standard_conforming_strings` on (the default since PostgreSQL 9.1,
+    /// and set on every connection: see `store.rs`); the engine's strings
+    /// are JSON, which holds no NUL.
+    fn execute(&self, name: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "EXECUTE {name}(");
+        for (index, arg) in self.args.iter().enumerate() {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            match arg {
+                Arg::Text(text) => {
+                    out.push('\'');
+                    out.push_str(&text.replace('\'', "''"));
+                    out.push('\'');
+                }
+                Arg::Int(value) => {
+                    let _ = write!(out, "{value}");
+                }
+            }
+        }
+        out.push_str(");\n");
+    }
+
+    /// Runs `sql` as one simple query: in one round trip, its statements
+    /// in order, each seeing what the ones before it did (and, at read
+    /// committed, what others committed meanwhile); the first that fails
+    /// stops the rest. The rows are those of all the statements.
+    async fn fetch_simple(
+        sql: &str,
+        connection: &mut AnyConnection,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        // `Executor::fetch_all` rather than `RawSql::fetch_all`, an `async
+        // fn` whose future the compiler cannot prove `Send` for every
+        // lifetime of the connection.
+        Ok(sqlx::Executor::fetch_all(connection, sqlx::raw_sql(sql)).await?)
+    }
+
     async fn fetch(
         self,
         connection: &mut AnyConnection,
@@ -140,18 +210,83 @@ impl Statement {
     }
 }
 
+/// The end of the engine's write on PostgreSQL: after `statements` as
+/// `WITH` clauses (the last inserts the events, returning their ids), a
+/// clause that sends the batch's notification (see `notify.rs`) if there is
+/// `announce` (the waiters granted), marked with this store's `origin`,
+/// and a main statement whose one row has the event ids as a JSON array
+/// (and counts the notification's row: PostgreSQL runs a clause that only
+/// reads when something reads it).
+fn engine_tail(
+    mut statements: Vec<Statement>,
+    announce: Option<&[&str]>,
+    origin: i64,
+) -> Vec<Statement> {
+    let events = statements.len() - 1;
+    let ids = |cast: &str| {
+        format!("COALESCE((SELECT json_agg(id ORDER BY id) FROM w{events}), '[]'){cast}")
+    };
+    statements.push(Statement::new(
+        format!(
+            "SELECT pg_notify($1, CASE WHEN length(p.t) < 7900 THEN p.t
+                                  ELSE json_build_object('origin', $2::bigint,
+                                                         'overflow', true)::text END)
+             FROM (SELECT json_build_object('origin', $2::bigint, 'granted', $3::json,
+                                            'events', {})::text AS t) AS p
+             WHERE $4::bigint = 1",
+            ids("::json")
+        ),
+        vec![
+            Arg::Text(crate::notify::CHANNEL.to_owned()),
+            Arg::Int(origin),
+            Arg::Text(strings(announce.unwrap_or_default().iter().copied())),
+            Arg::Int(i64::from(announce.is_some())),
+        ],
+    ));
+    statements.push(Statement::new(
+        format!(
+            "SELECT {} AS ids, (SELECT count(*) FROM w{}) AS announced",
+            ids("::text"),
+            events + 1
+        ),
+        Vec::new(),
+    ));
+    statements
+}
+
+/// Where a batch's statements run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Session {
+    /// The engine's own transaction on its connection: begun by the load
+    /// and committed by the write, each one round trip. On PostgreSQL,
+    /// as statements prepared on the connection (`prepared`: already),
+    /// whatever the batch holds, so that each is planned once.
+    Engine { prepared: bool },
+    /// A transaction the caller began and commits.
+    Within,
+}
+
+/// Names of the engine's statements prepared on its PostgreSQL connection.
+const PREPARED_CREATE: &str = "weft_engine_create";
+const PREPARED_LOCK: &str = "weft_engine_lock";
+const PREPARED_ROWS: &str = "weft_engine_rows";
+const PREPARED_WRITE: &str = "weft_engine_write";
+
 impl Store {
-    /// Creates the resources `creates` names (a JSON array of rows), locks
-    /// those named by `ids` and by the leases `leases` (in id order), and
-    /// loads their leases and waiters, plus any lease or waiter whose id is
-    /// in `by_id` wherever it is. SQLite: one script, one round trip to its
-    /// thread; PostgreSQL: the lock first, then one read of both tables
-    /// (a read in the same statement would see rows from before the lock).
+    /// Begins the engine's transaction (in `Session::Engine`), creates the
+    /// resources `creates` names (a JSON array of rows), locks those named
+    /// by `ids` and by the leases `leases` (in id order), and loads their
+    /// leases and waiters, plus any lease or waiter whose id is in `by_id`
+    /// wherever it is. On SQLite, one script: one round trip to its thread.
+    /// On PostgreSQL, the lock comes first and then one read of both tables
+    /// (a read in the same statement would see rows from before the lock):
+    /// one round trip for the engine, one per statement within another
+    /// transaction.
     #[expect(clippy::too_many_arguments, reason = "what to lock and load")]
     pub(super) async fn load(
         &self,
         connection: &mut AnyConnection,
-        begin: bool,
+        session: Session,
         creates: Option<String>,
         ids: &[String],
         leases: &[String],
@@ -163,9 +298,16 @@ impl Store {
         let leases = strings(leases.iter().map(String::as_str));
         let by_id = strings(by_id.iter().map(String::as_str));
         let mut statements = Vec::new();
-        if begin {
+        if b == Backend::Sqlite && session != Session::Within {
             statements.push(Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()));
         }
+        // The engine's prepared statements are the same whatever the batch.
+        let creates = match (b, session) {
+            (Backend::Postgres, Session::Engine { .. }) => {
+                Some(creates.unwrap_or_else(|| "[]".to_owned()))
+            }
+            _ => creates,
+        };
         if let Some(rows) = creates {
             statements.push(Statement::new(
                 format!(
@@ -216,17 +358,28 @@ impl Store {
             ),
             vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
         );
-        let found = match b {
-            Backend::Sqlite => {
-                statements.push(rows);
-                Statement::script(statements).fetch(connection).await?
+        statements.push(rows);
+        let found = match (b, session) {
+            (Backend::Sqlite, _) => Statement::script(statements).fetch(connection).await?,
+            (Backend::Postgres, Session::Engine { prepared }) => {
+                let mut sql = String::new();
+                let names = [PREPARED_CREATE, PREPARED_LOCK, PREPARED_ROWS];
+                if !prepared {
+                    for (statement, name) in statements.iter().zip(names) {
+                        statement.prepare(name, &mut sql);
+                    }
+                }
+                sql.push_str("BEGIN;\n");
+                for (statement, name) in statements.iter().zip(names) {
+                    statement.execute(name, &mut sql);
+                }
+                Statement::fetch_simple(&sql, connection).await?
             }
-            Backend::Postgres => {
+            (Backend::Postgres, Session::Within) => {
                 let mut found = Vec::new();
                 for statement in statements {
                     found.extend(statement.fetch(connection).await?);
                 }
-                found.extend(rows.fetch(connection).await?);
                 found
             }
         };
@@ -256,16 +409,23 @@ impl Store {
         Ok(batch)
     }
 
-    /// Writes what the batch changed and recorded, in one round trip (a
-    /// script on SQLite, data-modifying `WITH` clauses on PostgreSQL);
-    /// returns the events with their ids.
+    /// Writes what the batch changed and recorded in one round trip (a
+    /// script on SQLite, data-modifying `WITH` clauses on PostgreSQL),
+    /// committing the engine's transaction in the same one; returns the
+    /// events with their ids. For the engine on PostgreSQL, `announce` (the
+    /// waiters granted) has the same statement send the batch's
+    /// notification (see `notify.rs`), marked with this store's origin.
     pub(super) async fn write(
         &self,
         connection: &mut AnyConnection,
         batch: Batch,
-        commit: bool,
+        session: Session,
+        announce: Option<&[&str]>,
     ) -> Result<Vec<Event>, StoreError> {
         let b = self.backend;
+        // The engine's prepared statement writes every kind of change,
+        // none where there is none.
+        let every = b == Backend::Postgres && session != Session::Within;
         let mut leases_gone = Vec::new();
         let mut leases_new = Vec::new();
         let mut waiters_gone = Vec::new();
@@ -330,19 +490,19 @@ impl Store {
         }
         let mut statements = Vec::new();
         let array = |rows: Vec<Value>| Arg::Text(Value::from(rows).to_string());
-        if !waiters_gone.is_empty() {
+        if every || !waiters_gone.is_empty() {
             statements.push(Statement::new(
                 format!("DELETE FROM waiters WHERE id IN {}", texts(b, 1)),
                 vec![Arg::Text(strings(waiters_gone))],
             ));
         }
-        if !leases_gone.is_empty() {
+        if every || !leases_gone.is_empty() {
             statements.push(Statement::new(
                 format!("DELETE FROM leases WHERE id IN {}", texts(b, 1)),
                 vec![Arg::Text(strings(leases_gone))],
             ));
         }
-        if !fences.is_empty() {
+        if every || !fences.is_empty() {
             statements.push(Statement::new(
                 format!(
                     "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
@@ -352,7 +512,7 @@ impl Store {
                 vec![array(fences)],
             ));
         }
-        if !leases_new.is_empty() {
+        if every || !leases_new.is_empty() {
             statements.push(Statement::new(
                 format!(
                     "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
@@ -375,7 +535,7 @@ impl Store {
                 vec![array(leases_new)],
             ));
         }
-        if !waiters_new.is_empty() {
+        if every || !waiters_new.is_empty() {
             statements.push(Statement::new(
                 format!(
                     "INSERT INTO waiters ({WAITER_COLUMNS})
@@ -399,7 +559,7 @@ impl Store {
                 vec![array(waiters_new)],
             ));
         }
-        if !waiters_changed.is_empty() {
+        if every || !waiters_changed.is_empty() {
             statements.push(Statement::new(
                 format!(
                     "UPDATE waiters SET lease = j.value ->> 'lease',
@@ -411,7 +571,7 @@ impl Store {
             ));
         }
         let journal = batch.journal;
-        if !journal.released.is_empty() {
+        if every || !journal.released.is_empty() {
             let rows: Vec<Value> = journal
                 .released
                 .iter()
@@ -429,7 +589,15 @@ impl Store {
                     "DELETE FROM released_leases WHERE released_at < $1 AND id NOT IN {}",
                     texts(b, 2)
                 ),
-                vec![Arg::Int(batch.now - REMEMBER_RELEASED_MS), Arg::Text(ids)],
+                // Nothing is forgotten by a batch that releases nothing.
+                vec![
+                    Arg::Int(if journal.released.is_empty() {
+                        0
+                    } else {
+                        batch.now - REMEMBER_RELEASED_MS
+                    }),
+                    Arg::Text(ids),
+                ],
             ));
             statements.push(Statement::new(
                 format!(
@@ -443,7 +611,7 @@ impl Store {
                 vec![array(rows)],
             ));
         }
-        if !journal.operations.is_empty() {
+        if every || !journal.operations.is_empty() {
             let rows: Vec<Value> = journal
                 .operations
                 .iter()
@@ -473,7 +641,7 @@ impl Store {
                 vec![array(rows)],
             ));
         }
-        if !journal.finished.is_empty() {
+        if every || !journal.finished.is_empty() {
             let rows: Vec<Value> = journal
                 .finished
                 .iter()
@@ -516,19 +684,48 @@ impl Store {
             ),
             vec![array(rows)],
         ));
-        if commit {
-            statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
-        }
-        let combined = match b {
-            Backend::Sqlite => Statement::script(statements),
-            Backend::Postgres => Statement::with(statements),
+        let mut ids: Vec<i64> = match (b, session) {
+            (Backend::Sqlite, session) => {
+                if session != Session::Within {
+                    statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
+                }
+                Statement::script(statements)
+                    .fetch(connection)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get("id"))
+                    .collect::<Result<_, _>>()?
+            }
+            (Backend::Postgres, Session::Within) => Statement::with(statements)
+                .fetch(connection)
+                .await?
+                .iter()
+                .map(|row| row.try_get("id"))
+                .collect::<Result<_, _>>()?,
+            (Backend::Postgres, Session::Engine { prepared }) => {
+                let announce =
+                    announce.filter(|granted| !granted.is_empty() || !journal.events.is_empty());
+                let write = Statement::with(engine_tail(statements, announce, self.origin));
+                let mut sql = String::new();
+                if !prepared {
+                    write.prepare(PREPARED_WRITE, &mut sql);
+                }
+                write.execute(PREPARED_WRITE, &mut sql);
+                sql.push_str("COMMIT");
+                let rows = Statement::fetch_simple(&sql, connection).await?;
+                let ids: String = rows
+                    .first()
+                    .ok_or(StoreError::Corrupt {
+                        what: "event ids",
+                        message: "no row".to_owned(),
+                    })?
+                    .try_get("ids")?;
+                serde_json::from_str(&ids).map_err(|error| StoreError::Corrupt {
+                    what: "event ids",
+                    message: error.to_string(),
+                })?
+            }
         };
-        let mut ids: Vec<i64> = combined
-            .fetch(connection)
-            .await?
-            .iter()
-            .map(|row| row.try_get("id"))
-            .collect::<Result<_, _>>()?;
         ids.sort_unstable();
         if ids.len() != journal.events.len() {
             return Err(StoreError::Corrupt {
@@ -613,7 +810,7 @@ impl Store {
         let mut batch = self
             .load(
                 transaction,
-                false,
+                Session::Within,
                 None,
                 std::slice::from_ref(&id),
                 &[],
@@ -622,9 +819,10 @@ impl Store {
             )
             .await?;
         self.pass(&mut batch, &id, None, &mut effects.granted);
-        effects
-            .events
-            .extend(self.write(transaction, batch, false).await?);
+        effects.events.extend(
+            self.write(transaction, batch, Session::Within, None)
+                .await?,
+        );
         Ok(())
     }
 }

@@ -106,5 +106,10 @@ async fn a_batch_announces_its_grants_and_events() {
     let released = store.release(&blocker.id).await.expect("release");
     assert_eq!(released.granted.len(), 250, "one release grants them all");
     let payload = next_payload(&mut listener, |p| p["overflow"] == true).await;
-    assert_eq!(payload, serde_json::json!({"overflow": true}));
+    let origin = payload["origin"].clone();
+    assert!(origin.is_i64(), "marked with the store's origin: {payload}");
+    assert_eq!(
+        payload,
+        serde_json::json!({"overflow": true, "origin": origin})
+    );
 }

@@ -977,3 +977,39 @@ on_both_backends!(
     release_asked_again,
     a_release_asked_again_gets_the_same_answer
 );
+
+/// Whatever a holder is called reaches the database as data: PostgreSQL's
+/// lease engine writes its arguments into its statements as literals.
+async fn quotes_and_backslashes_are_data(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let odd = r"o'brien \' '' \\ ); DROP TABLE leases; -- $1 é";
+    let mut first = request("lock:odd", "a");
+    first.holder.run_id = Some(odd.to_owned());
+    first
+        .holder
+        .labels
+        .insert(odd.to_owned(), format!("{odd}\n\t\""));
+    let held = match store.try_acquire(&first).await.expect("claim").value {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    assert_eq!(held.holder, first.holder);
+    // Queued, then granted by the release: through the waiters' rows too.
+    let mut second = request("lock:odd", "b");
+    second.holder.workflow = Some(odd.to_owned());
+    second.wait_ms = Some(60_000);
+    let waiter = match store.try_acquire(&second).await.expect("claim").value {
+        Attempt::Queued { waiter, .. } => waiter,
+        other => panic!("expected to queue, got {other:?}"),
+    };
+    let released = store.release(&held.id).await.expect("release");
+    assert_eq!(released.granted.len(), 1);
+    assert_eq!(released.granted[0].waiter, waiter);
+    assert_eq!(released.granted[0].lease.holder, second.holder);
+    let leases = store.leases().await.expect("leases");
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_eq!(leases[0].holder, second.holder);
+}
+on_both_backends!(odd_holders, quotes_and_backslashes_are_data);

@@ -1,0 +1,129 @@
+//! The engine's connection, kept from one batch to the next.
+//!
+//! A connection lent by sqlx's pool costs round trips of its own: the pool
+//! pings it as it comes back (and, on PostgreSQL, again before lending it
+//! out), and returns it on a task of its own. The engine runs one batch at
+//! a time, so it keeps one connection instead and begins and commits its
+//! transactions with statements run on it. A batch that fails, or is
+//! dropped, before its commit closes the connection, which rolls the
+//! transaction back: it is never kept, or given back to the pool, open.
+//! Nor is it given back at all: on PostgreSQL it holds the engine's
+//! prepared statements, which a connection the engine takes from the pool
+//! must not have (see `sql.rs`). So a kept connection has them.
+
+use std::sync::{Arc, Mutex};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool};
+
+use crate::error::StoreError;
+
+/// Where the connection waits between batches.
+#[derive(Debug, Default)]
+pub(crate) struct Keeper {
+    slot: Mutex<Slot>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    connection: Option<PoolConnection<Any>>,
+    /// The store is closing: what comes back is closed.
+    closed: bool,
+}
+
+impl Keeper {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Closes the kept connection, and any that comes back later, so that
+    /// the pool, which waits for every connection it lent, can close.
+    pub(crate) fn close(&self) {
+        let connection = {
+            let mut slot = self.slot();
+            slot.closed = true;
+            slot.connection.take()
+        };
+        if let Some(connection) = connection {
+            drop(connection.detach());
+        }
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        // Closed rather than given back: giving back takes a runtime.
+        self.close();
+    }
+}
+
+/// A transaction begun and committed by the statements run on it (on
+/// SQLite, `BEGIN IMMEDIATE` first in one script and `COMMIT` last in
+/// another: two round trips to the connection's thread in all), on the
+/// engine's connection, holding the write gate where there is one.
+pub(crate) struct Scripted {
+    connection: Option<PoolConnection<Any>>,
+    keeper: Arc<Keeper>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Whether the connection served an earlier batch (rather than coming
+    /// from the pool, which tests what it lends).
+    pub(crate) kept: bool,
+    pub(crate) committed: bool,
+}
+
+impl Scripted {
+    /// The kept connection, or one from `pool`.
+    pub(crate) async fn new(
+        keeper: Arc<Keeper>,
+        pool: &AnyPool,
+        gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> Result<Scripted, StoreError> {
+        let kept = keeper.slot().connection.take();
+        let (connection, kept) = match kept {
+            Some(connection) => (connection, true),
+            None => (pool.acquire().await?, false),
+        };
+        Ok(Scripted {
+            connection: Some(connection),
+            keeper,
+            _gate: gate,
+            kept,
+            committed: false,
+        })
+    }
+
+    pub(crate) fn connection(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        self.connection
+            .as_deref_mut()
+            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))
+    }
+
+    /// Closes this connection and takes one from `pool` instead: for a
+    /// kept connection that failed before anything ran on it.
+    pub(crate) async fn replace(&mut self, pool: &AnyPool) -> Result<(), StoreError> {
+        if let Some(connection) = self.connection.take() {
+            drop(connection.detach());
+        }
+        self.connection = Some(pool.acquire().await?);
+        self.kept = false;
+        Ok(())
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if self.committed {
+            let mut slot = self.keeper.slot();
+            if !slot.closed && slot.connection.is_none() {
+                slot.connection = Some(connection);
+                return;
+            }
+        }
+        drop(connection.detach());
+    }
+}
