@@ -148,8 +148,7 @@ impl Coordinator {
         };
         if mode == CoordinatorMode::Server {
             if coordinator.inner.store.backend() == Backend::Postgres {
-                let store = &coordinator.inner.store;
-                store.own_events.add(coordinator.inner.events.clone());
+                coordinator.inner.store.own_events.listen();
                 coordinator.spawn_listener().await?;
             } else {
                 let last_event = coordinator.inner.store.last_event_id().await?;
@@ -698,6 +697,8 @@ impl Coordinator {
         let coordinator = self.clone();
         tokio::spawn(async move {
             let mut shutdown = coordinator.inner.shutdown.subscribe();
+            // Whether notifications may have been lost since the last one.
+            let mut behind = false;
             loop {
                 let notification = tokio::select! {
                     _ = shutdown.changed() => return,
@@ -705,36 +706,24 @@ impl Coordinator {
                 };
                 match notification {
                     Ok(Some(notification)) => {
+                        if std::mem::take(&mut behind) {
+                            coordinator.catch_up(&mut last_event).await;
+                        }
                         let payload: Payload =
                             serde_json::from_str(notification.payload()).unwrap_or_default();
-                        let store = &coordinator.inner.store;
-                        if payload.origin == Some(store.origin) {
-                            // This store's lease engine woke its waiters
-                            // and published its events as it committed.
-                            continue;
-                        }
-                        if payload.overflow {
-                            coordinator.wake_all();
-                        }
-                        for waiter in &payload.granted {
-                            coordinator.wake(waiter);
-                        }
-                        coordinator.publish_heard(&payload, &mut last_event).await;
+                        coordinator.heard(&payload, &mut last_event).await;
                     }
                     // The connection dropped and was re-established:
                     // notifications may be lost, so every waiter looks,
                     // and the events since the last one published are read.
                     Ok(None) => {
                         coordinator.wake_all();
-                        let lost = Payload {
-                            overflow: true,
-                            ..Payload::default()
-                        };
-                        coordinator.publish_heard(&lost, &mut last_event).await;
+                        coordinator.catch_up(&mut last_event).await;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "lost the PostgreSQL listener; reconnecting");
                         coordinator.wake_all();
+                        behind = true;
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 }
@@ -744,28 +733,86 @@ impl Coordinator {
     }
 }
 
+/// How long the listener waits for its own lease engine to note the events
+/// of a notification it sent (see `notify.rs`) before it reads them.
+const OWN_EVENTS_PATIENCE: Duration = Duration::from_secs(1);
+
 impl Coordinator {
-    /// Publishes the events a notification announces, in id order: read
-    /// by id, or on overflow the next events after the newest published.
-    async fn publish_heard(&self, payload: &Payload, last_event: &mut i64) {
+    /// Wakes the waiters a notification names and publishes its events.
+    /// This store's lease engine woke its own waiters as it committed, and
+    /// kept its events: only others' are read.
+    async fn heard(&self, payload: &Payload, last_event: &mut i64) {
         let store = &self.inner.store;
-        let read = if payload.overflow {
-            let after = (*last_event).max(store.own_events.last());
-            store.events_after(after, 1000).await
-        } else if payload.events.is_empty() {
+        let own = payload.origin == Some(store.origin);
+        if !own {
+            if payload.overflow {
+                self.wake_all();
+            }
+            for waiter in &payload.granted {
+                self.wake(waiter);
+            }
+        }
+        if payload.overflow {
+            self.catch_up(last_event).await;
             return;
+        }
+        if payload.events.is_empty() {
+            return;
+        }
+        let mut events = Vec::with_capacity(payload.events.len());
+        let missing = if own {
+            store
+                .own_events
+                .take(&payload.events, OWN_EVENTS_PATIENCE, &mut events)
+                .await
         } else {
-            store.events_by_id(&payload.events).await
+            payload.events.clone()
         };
-        match read {
-            Ok(mut events) => {
-                events.sort_unstable_by_key(|e| e.id);
-                for event in events {
-                    *last_event = (*last_event).max(event.id);
-                    let _ = self.inner.events.send(event);
+        if !missing.is_empty() {
+            match store.events_by_id(&missing).await {
+                Ok(read) => events.extend(read),
+                Err(error) => tracing::warn!(%error, "cannot read events"),
+            }
+        }
+        self.publish_heard(events, last_event);
+    }
+
+    /// Reads and publishes every event after `last_event`.
+    async fn catch_up(&self, last_event: &mut i64) {
+        let store = &self.inner.store;
+        loop {
+            match store.events_after(*last_event, 1000).await {
+                Ok(events) => {
+                    let Some(last) = events.last().map(|e| e.id) else {
+                        return;
+                    };
+                    store.own_events.forget_through(last);
+                    let full = events.len() == 1000;
+                    self.publish_heard(events, last_event);
+                    if !full {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read events");
+                    return;
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot read events"),
+        }
+    }
+
+    /// Publishes `events` in id order, each once: an event older than the
+    /// newest published (committed after it, or read again) is not, as the
+    /// event stream's clients, which resume from the newest id they saw,
+    /// would not see it either.
+    fn publish_heard(&self, mut events: Vec<Event>, last_event: &mut i64) {
+        events.sort_unstable_by_key(|e| e.id);
+        for event in events {
+            if event.id <= *last_event {
+                continue;
+            }
+            *last_event = event.id;
+            let _ = self.inner.events.send(event);
         }
     }
 }

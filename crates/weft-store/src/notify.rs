@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::leases::Effects;
+use crate::types::Event;
 
 pub(crate) const CHANNEL: &str = "weft_coordination";
 
@@ -18,10 +19,9 @@ pub(crate) struct Payload {
     /// Too much to list: wake every waiter and read every new event.
     #[serde(default)]
     pub(crate) overflow: bool,
-    /// The store whose lease engine sent it ([`Store::origin`]), which
-    /// woke its waiters and published its events itself.
-    ///
-    /// [`Store::origin`]: crate::Store
+    /// The store whose lease engine sent it (see `Store::origin`), which
+    /// woke its own waiters as it committed and kept its events for its
+    /// listener (see [`OwnEvents`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) origin: Option<i64>,
 }
@@ -40,5 +40,91 @@ pub(crate) fn payload(effects: &Effects) -> String {
         text
     } else {
         r#"{"overflow":true}"#.to_owned()
+    }
+}
+
+/// Events this store's lease engine committed on PostgreSQL, kept for its
+/// listener to publish when it hears their notification (in the order
+/// notifications come, the one order every replica publishes in) without
+/// reading them back. Noted only while a listener takes them; any can be
+/// forgotten at any time, for the listener reads what it does not find.
+#[derive(Debug, Default)]
+pub(crate) struct OwnEvents {
+    events: std::sync::Mutex<std::collections::BTreeMap<i64, Event>>,
+    noted: tokio::sync::Notify,
+    listening: std::sync::atomic::AtomicBool,
+}
+
+impl OwnEvents {
+    /// The most kept: past that, the oldest are forgotten (a notification
+    /// lost while the listener reconnected leaves its events here).
+    const LIMIT: usize = 4096;
+
+    fn events(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<i64, Event>> {
+        self.events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A listener takes the events from now on.
+    pub(crate) fn listen(&self) {
+        self.listening
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Keeps `events`, just committed, if a listener takes them.
+    pub(crate) fn note(&self, events: &[Event]) {
+        if events.is_empty() || !self.listening.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        {
+            let mut kept = self.events();
+            kept.extend(events.iter().map(|e| (e.id, e.clone())));
+            while kept.len() > Self::LIMIT {
+                kept.pop_first();
+            }
+        }
+        self.noted.notify_waiters();
+    }
+
+    /// Takes the events with these ids, waiting up to `patience` for them
+    /// to be noted (the notification can arrive before the batch that sent
+    /// it has its answer back); returns the ids it did not find.
+    pub(crate) async fn take(
+        &self,
+        ids: &[i64],
+        patience: std::time::Duration,
+        into: &mut Vec<Event>,
+    ) -> Vec<i64> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            // Registered before looking, so a note in between wakes it.
+            let noted = self.noted.notified();
+            {
+                let mut kept = self.events();
+                if ids.iter().all(|id| kept.contains_key(id))
+                    || tokio::time::Instant::now() >= deadline
+                {
+                    return ids
+                        .iter()
+                        .filter(|id| match kept.remove(id) {
+                            Some(event) => {
+                                into.push(event);
+                                false
+                            }
+                            None => true,
+                        })
+                        .copied()
+                        .collect();
+                }
+            }
+            let _ = tokio::time::timeout_at(deadline, noted).await;
+        }
+    }
+
+    /// Forgets every event up to `id`.
+    pub(crate) fn forget_through(&self, id: i64) {
+        let mut kept = self.events();
+        *kept = kept.split_off(&(id + 1));
     }
 }

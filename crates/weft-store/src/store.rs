@@ -42,55 +42,12 @@ pub struct Store {
     pub(crate) batches: Arc<crate::engine::Batcher>,
     /// Waits of this process, which grants are handed to in memory.
     pub(crate) waits: Arc<crate::waits::Waits>,
-    /// Where the lease engine publishes the events it commits on
-    /// PostgreSQL (to each server coordinator over this store), so that
-    /// their listeners need not read them back.
-    pub(crate) own_events: Arc<EventSink>,
+    /// The events the lease engine committed on PostgreSQL, for this
+    /// store's listener (see `notify.rs`).
+    pub(crate) own_events: Arc<crate::notify::OwnEvents>,
     /// This store's mark on the notifications its lease engine sends, by
     /// which its own listener knows them.
     pub(crate) origin: i64,
-}
-
-/// See [`Store::own_events`].
-#[derive(Debug, Default)]
-pub(crate) struct EventSink {
-    senders: std::sync::Mutex<Vec<tokio::sync::broadcast::Sender<crate::types::Event>>>,
-    /// The newest id published here.
-    last: std::sync::atomic::AtomicI64,
-}
-
-impl EventSink {
-    fn senders(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Vec<tokio::sync::broadcast::Sender<crate::types::Event>>> {
-        self.senders
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Publishes to `sender` too from now on.
-    pub(crate) fn add(&self, sender: tokio::sync::broadcast::Sender<crate::types::Event>) {
-        self.senders().push(sender);
-    }
-
-    /// The newest event id published here (0 with none).
-    pub(crate) fn last(&self) -> i64 {
-        self.last.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub(crate) fn publish(&self, events: &[crate::types::Event]) {
-        let senders = self.senders();
-        if senders.is_empty() {
-            return;
-        }
-        for event in events {
-            self.last
-                .fetch_max(event.id, std::sync::atomic::Ordering::Relaxed);
-            for sender in senders.iter() {
-                let _ = sender.send(event.clone());
-            }
-        }
-    }
 }
 
 /// A write transaction, holding the write gate where there is one.
@@ -150,7 +107,7 @@ impl Store {
                 .test_before_acquire(false)
                 .after_connect(|connection, _| sqlite_pragmas(connection))
         } else {
-            options.after_connect(|connection, _| postgres_settings(connection))
+            options
         };
         let pool = options
             .connect(&connect_url)
@@ -302,17 +259,6 @@ fn sqlite_pragmas(
         ] {
             sqlx::Executor::execute(&mut *connection, pragma).await?;
         }
-        Ok(())
-    })
-}
-
-/// The lease engine writes string literals into its statements (see
-/// `engine/sql.rs`): quotes doubled, backslashes as they are.
-fn postgres_settings(
-    connection: &mut sqlx::AnyConnection,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
-    Box::pin(async move {
-        sqlx::Executor::execute(&mut *connection, "SET standard_conforming_strings = on").await?;
         Ok(())
     })
 }

@@ -353,6 +353,18 @@ impl Store {
         let (outcomes, events) = result?;
         self.batches
             .observe(ops.len(), started.elapsed().as_secs_f64());
+        // An operation refused whose changes stand (a release of a lease
+        // that had expired: its grant pass) has no answer to deliver its
+        // grants, which are never handed over: its waiters here look.
+        for (outcome, granted, _) in &outcomes {
+            if matches!(outcome, Err((_, true))) {
+                for grant in granted {
+                    if let Some(slot) = self.waits.get(&grant.waiter) {
+                        slot.notify.notify_one();
+                    }
+                }
+            }
+        }
         Ok(outcomes
             .into_iter()
             .map(
@@ -434,6 +446,9 @@ impl Store {
             .write(connection, batch, session, Some(&granted))
             .await?;
         scripted.committed = true;
+        if self.backend == Backend::Postgres {
+            self.own_events.note(&events);
+        }
         Ok((outcomes, events))
     }
 
@@ -528,16 +543,14 @@ impl Store {
         });
     }
 
-    /// Publishes the events `answer` recorded (on PostgreSQL, in a
-    /// server), hands the leases it granted to waits of this process over
-    /// (see `waits.rs`) and wakes its other waiters here, whether or not
-    /// its caller is still there to apply it. A lease handed to a wait that
+    /// Hands the leases `answer` granted to waits of this process over (see
+    /// `waits.rs`) and wakes its other waiters here, whether or not its
+    /// caller is still there to apply it. A lease handed to a wait that
     /// went away is given back.
     fn deliver(&self, answer: &Answer) {
         let Ok(change) = answer else {
             return;
         };
-        self.own_events.publish(&change.events);
         for grant in &change.granted {
             match &grant.handover {
                 Some(handover) => {

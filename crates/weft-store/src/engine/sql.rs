@@ -17,6 +17,10 @@ use crate::types::{Event, Holder, Lease, Resource};
 /// How long a lease given back is remembered, for a release asked again.
 const REMEMBER_RELEASED_MS: i64 = 60 * 60 * 1000;
 
+/// The most leases given back that a batch forgets: more than it can give
+/// back (`MAX_BATCH`), so that they never pile up.
+const FORGET_RELEASED: usize = 2 * super::MAX_BATCH;
+
 /// Rows of a JSON array parameter, by backend: `j.value` is each element
 /// and `j.key` its position.
 fn records(backend: Backend, n: usize) -> String {
@@ -28,12 +32,36 @@ fn records(backend: Backend, n: usize) -> String {
     }
 }
 
-/// The strings of a JSON array parameter, as a subquery.
-fn texts(backend: Backend, n: usize) -> String {
+/// Whether `column` is one of the values `subquery` returns. On
+/// PostgreSQL, `= ANY(ARRAY(…))`: the planner takes the array for a few
+/// values and probes the column's index, where for `IN (…)` over a JSON
+/// array it assumes 100 rows and, on a table that claims churn through
+/// (whose dead rows it counts), would rather scan the whole table.
+fn member_of(backend: Backend, column: &str, subquery: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("(SELECT value FROM json_each(${n}))"),
-        Backend::Postgres => format!("(SELECT value FROM json_array_elements_text(${n}::json))"),
+        Backend::Sqlite => format!("{column} IN ({subquery})"),
+        Backend::Postgres => format!("{column} = ANY(ARRAY({subquery}))"),
     }
+}
+
+/// Whether `column` is one of the strings of the JSON array parameter `$n`.
+fn member(backend: Backend, column: &str, n: usize) -> String {
+    let subquery = match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Backend::Postgres => format!("SELECT json_array_elements_text(${n}::json)"),
+    };
+    member_of(backend, column, &subquery)
+}
+
+/// Whether `column` is the `id` of one of the rows of the JSON array
+/// parameter `$n`: for an `UPDATE … FROM` those rows, which this lets look
+/// rows up by index.
+fn member_id(backend: Backend, column: &str, n: usize) -> String {
+    member_of(
+        backend,
+        column,
+        &format!("SELECT j.value ->> 'id' FROM {}", records(backend, n)),
+    )
 }
 
 pub(super) fn holder_json(holder: &Holder) -> String {
@@ -155,11 +183,10 @@ impl Statement {
 
     /// `EXECUTE name(arguments)`, the arguments written in as literals:
     /// for PostgreSQL's simple query protocol, which runs several
-    /// statements in one round trip but takes no parameters. A string
-    /// literal doubles its quotes, which is all the quoting it needs with
-    /// `standard_conforming_strings` on (the default since PostgreSQL 9.1,
-    /// and set on every connection: see `store.rs`); the engine's strings
-    /// are JSON, which holds no NUL.
+    /// statements in one round trip but takes no parameters. Strings are
+    /// escape strings (`E'…'`), their backslashes and quotes doubled,
+    /// which reads the same whatever `standard_conforming_strings` says;
+    /// the engine's strings are JSON, which holds no NUL.
     fn execute(&self, name: &str, out: &mut String) {
         use std::fmt::Write as _;
         let _ = write!(out, "EXECUTE {name}(");
@@ -169,8 +196,14 @@ impl Statement {
             }
             match arg {
                 Arg::Text(text) => {
-                    out.push('\'');
-                    out.push_str(&text.replace('\'', "''"));
+                    out.push_str("E'");
+                    for c in text.chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\'' => out.push_str("''"),
+                            c => out.push(c),
+                        }
+                    }
                     out.push('\'');
                 }
                 Arg::Int(value) => {
@@ -322,9 +355,16 @@ impl Store {
         }
         let locked = |ids: usize, leases: usize| {
             format!(
-                "id IN {} OR id IN (SELECT resource FROM leases WHERE id IN {})",
-                texts(b, ids),
-                texts(b, leases)
+                "{} OR {}",
+                member(b, "id", ids),
+                member_of(
+                    b,
+                    "id",
+                    &format!(
+                        "SELECT resource FROM leases WHERE {}",
+                        member(b, "id", leases)
+                    )
+                )
             )
         };
         statements.push(Statement::new(
@@ -344,17 +384,20 @@ impl Store {
                         CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
                         CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease
                  FROM leases
-                 WHERE resource IN (SELECT id FROM resources WHERE {locked})
-                    OR id IN {leases} OR id IN {by_id}
+                 WHERE {resource} OR {leases} OR {by_id}
                  UNION ALL
                  SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
                         NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease
                  FROM waiters
-                 WHERE resource IN (SELECT id FROM resources WHERE {locked}) OR id IN {by_id}
+                 WHERE {resource} OR {by_id}
                  ORDER BY 1, 9",
-                locked = locked(1, 2),
-                leases = texts(b, 2),
-                by_id = texts(b, 3),
+                resource = member_of(
+                    b,
+                    "resource",
+                    &format!("SELECT id FROM resources WHERE {}", locked(1, 2))
+                ),
+                leases = member(b, "id", 2),
+                by_id = member(b, "id", 3),
             ),
             vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
         );
@@ -365,11 +408,18 @@ impl Store {
                 let mut sql = String::new();
                 let names = [PREPARED_CREATE, PREPARED_LOCK, PREPARED_ROWS];
                 if !prepared {
+                    // The engine looks every row up by key, from a few ids
+                    // at a time; the plans it makes once must say so even
+                    // when a table looked small as they were made (a new
+                    // store's, not analyzed yet) and has grown since.
+                    sql.push_str("SET enable_seqscan = off;\n");
                     for (statement, name) in statements.iter().zip(names) {
                         statement.prepare(name, &mut sql);
                     }
                 }
-                sql.push_str("BEGIN;\n");
+                // Each statement sees what was committed before it began,
+                // the lock's included: the read after it needs that.
+                sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
                 for (statement, name) in statements.iter().zip(names) {
                     statement.execute(name, &mut sql);
                 }
@@ -492,13 +542,13 @@ impl Store {
         let array = |rows: Vec<Value>| Arg::Text(Value::from(rows).to_string());
         if every || !waiters_gone.is_empty() {
             statements.push(Statement::new(
-                format!("DELETE FROM waiters WHERE id IN {}", texts(b, 1)),
+                format!("DELETE FROM waiters WHERE {}", member(b, "id", 1)),
                 vec![Arg::Text(strings(waiters_gone))],
             ));
         }
         if every || !leases_gone.is_empty() {
             statements.push(Statement::new(
-                format!("DELETE FROM leases WHERE id IN {}", texts(b, 1)),
+                format!("DELETE FROM leases WHERE {}", member(b, "id", 1)),
                 vec![Arg::Text(strings(leases_gone))],
             ));
         }
@@ -506,8 +556,9 @@ impl Store {
             statements.push(Statement::new(
                 format!(
                     "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
-                     FROM {} WHERE resources.id = j.value ->> 'id'",
-                    records(b, 1)
+                     FROM {} WHERE resources.id = j.value ->> 'id' AND {}",
+                    records(b, 1),
+                    member_id(b, "resources.id", 1)
                 ),
                 vec![array(fences)],
             ));
@@ -564,8 +615,9 @@ impl Store {
                 format!(
                     "UPDATE waiters SET lease = j.value ->> 'lease',
                             heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
-                     FROM {} WHERE waiters.id = j.value ->> 'id'",
-                    records(b, 1)
+                     FROM {} WHERE waiters.id = j.value ->> 'id' AND {}",
+                    records(b, 1),
+                    member_id(b, "waiters.id", 1)
                 ),
                 vec![array(waiters_changed)],
             ));
@@ -585,19 +637,22 @@ impl Store {
                 .collect();
             let ids = strings(journal.released.iter().map(|l| l.id.as_str()));
             statements.push(Statement::new(
+                // A bounded number, oldest first, more than a batch adds:
+                // a plan that walks the index whatever the cut-off.
                 format!(
-                    "DELETE FROM released_leases WHERE released_at < $1 AND id NOT IN {}",
-                    texts(b, 2)
+                    "DELETE FROM released_leases WHERE {}",
+                    member_of(
+                        b,
+                        "id",
+                        &format!(
+                            "SELECT id FROM released_leases
+                             WHERE released_at < $1 AND NOT ({})
+                             ORDER BY released_at LIMIT {FORGET_RELEASED}",
+                            member(b, "id", 2)
+                        )
+                    )
                 ),
-                // Nothing is forgotten by a batch that releases nothing.
-                vec![
-                    Arg::Int(if journal.released.is_empty() {
-                        0
-                    } else {
-                        batch.now - REMEMBER_RELEASED_MS
-                    }),
-                    Arg::Text(ids),
-                ],
+                vec![Arg::Int(batch.now - REMEMBER_RELEASED_MS), Arg::Text(ids)],
             ));
             statements.push(Statement::new(
                 format!(
@@ -658,8 +713,9 @@ impl Store {
                             finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
                             duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
                             result = j.value ->> 'result', error = j.value ->> 'error'
-                     FROM {} WHERE operations.id = j.value ->> 'id'",
-                    records(b, 1)
+                     FROM {} WHERE operations.id = j.value ->> 'id' AND {}",
+                    records(b, 1),
+                    member_id(b, "operations.id", 1)
                 ),
                 vec![array(rows)],
             ));
@@ -768,8 +824,8 @@ impl Store {
         }
         let found = Statement::new(
             format!(
-                "SELECT id, lease FROM released_leases WHERE id IN {}",
-                texts(self.backend, 1)
+                "SELECT id, lease FROM released_leases WHERE {}",
+                member(self.backend, "id", 1)
             ),
             vec![Arg::Text(strings(unknown))],
         )
