@@ -5,6 +5,7 @@
 mod announce;
 mod backends;
 mod deployments;
+mod engine;
 mod handover;
 mod leases;
 mod monitor;

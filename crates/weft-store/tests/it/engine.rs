@@ -1,0 +1,158 @@
+//! The lease engine's connection and what its batches publish.
+
+use std::time::Duration;
+
+use sqlx::Connection;
+use weft_store::{AcquireRequest, Attempt, Holder, LeasePolicy, Mode, ResourceId, Store};
+
+use crate::backends::{Backend, coordinator, database, store};
+use crate::on_both_backends;
+
+fn claim(resource: &str, who: &str, wait_ms: i64) -> AcquireRequest {
+    AcquireRequest {
+        resource: ResourceId::parse(resource).expect("resource id"),
+        mode: Mode::Exclusive,
+        weight: 1,
+        wait_ms: Some(wait_ms),
+        holder: Holder {
+            run_id: Some(who.to_owned()),
+            ..Holder::default()
+        },
+        ..AcquireRequest::default()
+    }
+}
+
+/// Takes and gives back `resource` once, through the engine.
+async fn cycle(store: &Store, resource: &str) {
+    let lease = match store
+        .try_acquire(&claim(resource, "cycle", 0))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    store.release(&lease.id).await.expect("release");
+}
+
+/// The engine keeps its PostgreSQL connection between batches. One that
+/// went away meanwhile (here killed; a restarted server does the same) is
+/// replaced, and the claim that found it gone still succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_engine_connection_is_replaced() {
+    let Some((url, _guard)) = database(Backend::Postgres, "engine-dead-connection") else {
+        return;
+    };
+    let store = Store::open(&url, LeasePolicy::default())
+        .await
+        .expect("open store");
+    cycle(&store, "lock:engine").await;
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let engine = "SELECT pid FROM pg_stat_activity
+                  WHERE query LIKE '%EXECUTE weft_engine_%' AND pid <> pg_backend_pid()";
+    let before: Vec<i32> = sqlx::query_scalar(engine)
+        .fetch_all(&mut admin)
+        .await
+        .expect("engine backends");
+    assert_eq!(before.len(), 1, "one engine connection, kept: {before:?}");
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(before[0])
+        .fetch_one(&mut admin)
+        .await
+        .expect("terminate");
+    assert!(killed);
+    // Until the backend is gone, its row still shows.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i32>("SELECT pid FROM pg_stat_activity WHERE pid = $1")
+        .bind(before[0])
+        .fetch_optional(&mut admin)
+        .await
+        .expect("activity")
+        .is_some()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the backend lingers"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    cycle(&store, "lock:engine").await;
+    let after: Vec<i32> = sqlx::query_scalar(engine)
+        .fetch_all(&mut admin)
+        .await
+        .expect("engine backends");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "a new connection");
+    assert!(store.leases().await.expect("leases").is_empty());
+}
+
+/// A server publishes every event of the lease engine's batches once, in
+/// id order, on PostgreSQL (its listener, from the batches' own memory)
+/// as on SQLite (its tail): the same events the store holds.
+async fn events_are_published_once_in_order(backend: Backend, test: &str) {
+    let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
+        return;
+    };
+    let coordinator = coordinator(store.clone()).await;
+    let mut events = coordinator.subscribe();
+    // Claims and releases on several resources, and a grant to a waiter.
+    for round in 0..10 {
+        cycle(&store, &format!("lock:order-{}", round % 3)).await;
+    }
+    let held = match store
+        .try_acquire(&claim("lock:order-queue", "a", 0))
+        .await
+        .expect("claim")
+        .value
+    {
+        Attempt::Granted(lease) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    };
+    let waiting = {
+        let coordinator = coordinator.clone();
+        tokio::spawn(async move {
+            coordinator
+                .acquire(&claim("lock:order-queue", "b", 30_000))
+                .await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store
+        .resource(&ResourceId::parse("lock:order-queue").expect("id"))
+        .await
+        .expect("view")
+        .queue
+        .is_empty()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "b never queued");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    coordinator.release(&held.id).await.expect("release");
+    let lease = waiting.await.expect("join").expect("b is granted");
+    coordinator.release(&lease.id).await.expect("release");
+
+    let stored: Vec<i64> = store
+        .events_after(0, 1000)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(stored.len() > 20, "{stored:?}");
+    let mut published = Vec::new();
+    while published.len() < stored.len() {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("every event is published")
+            .expect("the stream is open");
+        published.push(event.id);
+    }
+    assert_eq!(published, stored);
+    // And nothing more.
+    let extra = tokio::time::timeout(Duration::from_millis(300), events.recv()).await;
+    assert!(extra.is_err(), "published again: {extra:?}");
+    coordinator.shutdown();
+}
+on_both_backends!(published_once_in_order, events_are_published_once_in_order);
