@@ -6,7 +6,10 @@
 //! 1. **Load.** Create the resources claims name, lock every resource the
 //!    batch touches (SQLite: the whole database, `BEGIN IMMEDIATE`;
 //!    PostgreSQL: `SELECT … ORDER BY id FOR UPDATE`, so two batches never
-//!    deadlock), and read their leases and waiters: a handful of statements.
+//!    deadlock), and read their leases and waiters: a handful of
+//!    statements, in one round trip (SQLite: a script; PostgreSQL: a simple
+//!    query of statements prepared once on the engine's connection, which
+//!    it keeps between batches: see `connection.rs` and `sql.rs`).
 //! 2. **Decide.** Each operation runs in memory, in arrival order, against
 //!    what the ones before it left: the grant pass of `leases.rs` (reap,
 //!    drop stale waiters, grant from the head of the queue), then the
@@ -15,7 +18,8 @@
 //! 3. **Write.** The difference between what was loaded and what is left
 //!    goes back as one statement per kind of change (leases deleted,
 //!    inserted; waiters deleted, inserted, updated; fences; operations;
-//!    events), each over a JSON array of rows, then one commit.
+//!    events), each over a JSON array of rows, and the commit, in one round
+//!    trip (on PostgreSQL with the batch's `NOTIFY`).
 //!
 //! So the cost of a transaction hardly depends on how many claims it holds,
 //! and [`Batcher`] lets requests that arrive together share one (group
@@ -500,8 +504,17 @@ impl Store {
                         let _ = answer.send(result);
                     }
                 }
-                Err(error) if ops.len() == 1 => {
-                    if let Some(answer) = answers.into_iter().next() {
+                // Alone, or not the database's refusal: a batch whose ids
+                // could not be read back after its commit (`Corrupt`) is
+                // not run again.
+                Err(error) if ops.len() == 1 || !matches!(error, StoreError::Database(_)) => {
+                    let message = error.to_string();
+                    let mut error = Some(error);
+                    for answer in answers {
+                        let error = error.take().unwrap_or_else(|| StoreError::Corrupt {
+                            what: "batch",
+                            message: message.clone(),
+                        });
                         let _ = answer.send(Err(error));
                     }
                 }
