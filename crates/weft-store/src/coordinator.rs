@@ -706,8 +706,8 @@ impl Coordinator {
                 };
                 match notification {
                     Ok(Some(notification)) => {
-                        if std::mem::take(&mut behind) {
-                            coordinator.catch_up(&mut last_event).await;
+                        if behind {
+                            behind = !coordinator.catch_up(&mut last_event).await;
                         }
                         let payload: Payload =
                             serde_json::from_str(notification.payload()).unwrap_or_default();
@@ -718,13 +718,15 @@ impl Coordinator {
                     // and the events since the last one published are read.
                     Ok(None) => {
                         coordinator.wake_all();
-                        coordinator.catch_up(&mut last_event).await;
+                        behind = !coordinator.catch_up(&mut last_event).await;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "lost the PostgreSQL listener; reconnecting");
                         coordinator.wake_all();
-                        behind = true;
                         tokio::time::sleep(Duration::from_millis(500)).await;
+                        // What was missed meanwhile, now if the database
+                        // answers, else after the next notification.
+                        behind = !coordinator.catch_up(&mut last_event).await;
                     }
                 }
             }
@@ -740,7 +742,7 @@ const OWN_EVENTS_PATIENCE: Duration = Duration::from_secs(1);
 impl Coordinator {
     /// Wakes the waiters a notification names and publishes its events.
     /// This store's lease engine woke its own waiters as it committed, and
-    /// kept its events: only others' are read.
+    /// kept its events: those are read only if they are not there.
     async fn heard(&self, payload: &Payload, last_event: &mut i64) {
         let store = &self.inner.store;
         let own = payload.origin == Some(store.origin);
@@ -756,17 +758,25 @@ impl Coordinator {
             self.catch_up(last_event).await;
             return;
         }
-        if payload.events.is_empty() {
+        // Those up to the newest published were read already (by a catch-up)
+        // or would not be published.
+        let wanted: Vec<i64> = payload
+            .events
+            .iter()
+            .copied()
+            .filter(|id| id > last_event)
+            .collect();
+        if wanted.is_empty() {
             return;
         }
-        let mut events = Vec::with_capacity(payload.events.len());
+        let mut events = Vec::with_capacity(wanted.len());
         let missing = if own {
             store
                 .own_events
-                .take(&payload.events, OWN_EVENTS_PATIENCE, &mut events)
+                .take(&wanted, OWN_EVENTS_PATIENCE, &mut events)
                 .await
         } else {
-            payload.events.clone()
+            wanted
         };
         if !missing.is_empty() {
             match store.events_by_id(&missing).await {
@@ -774,28 +784,29 @@ impl Coordinator {
                 Err(error) => tracing::warn!(%error, "cannot read events"),
             }
         }
-        self.publish_heard(events, last_event);
+        self.publish_in_order(events, last_event);
     }
 
-    /// Reads and publishes every event after `last_event`.
-    async fn catch_up(&self, last_event: &mut i64) {
+    /// Reads and publishes every event after `last_event`; whether it
+    /// could.
+    async fn catch_up(&self, last_event: &mut i64) -> bool {
         let store = &self.inner.store;
         loop {
             match store.events_after(*last_event, 1000).await {
                 Ok(events) => {
                     let Some(last) = events.last().map(|e| e.id) else {
-                        return;
+                        return true;
                     };
                     store.own_events.forget_through(last);
                     let full = events.len() == 1000;
-                    self.publish_heard(events, last_event);
+                    self.publish_in_order(events, last_event);
                     if !full {
-                        return;
+                        return true;
                     }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "cannot read events");
-                    return;
+                    return false;
                 }
             }
         }
@@ -805,7 +816,7 @@ impl Coordinator {
     /// newest published (committed after it, or read again) is not, as the
     /// event stream's clients, which resume from the newest id they saw,
     /// would not see it either.
-    fn publish_heard(&self, mut events: Vec<Event>, last_event: &mut i64) {
+    fn publish_in_order(&self, mut events: Vec<Event>, last_event: &mut i64) {
         events.sort_unstable_by_key(|e| e.id);
         for event in events {
             if event.id <= *last_event {

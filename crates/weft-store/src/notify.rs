@@ -46,13 +46,21 @@ pub(crate) fn payload(effects: &Effects) -> String {
 /// Events this store's lease engine committed on PostgreSQL, kept for its
 /// listener to publish when it hears their notification (in the order
 /// notifications come, the one order every replica publishes in) without
-/// reading them back. Noted only while a listener takes them; any can be
+/// reading them back. Noted only once a listener has started; any can be
 /// forgotten at any time, for the listener reads what it does not find.
 #[derive(Debug, Default)]
 pub(crate) struct OwnEvents {
-    events: std::sync::Mutex<std::collections::BTreeMap<i64, Event>>,
+    events: std::sync::Mutex<Kept>,
     noted: tokio::sync::Notify,
     listening: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    events: std::collections::BTreeMap<i64, Event>,
+    /// The newest id noted: the engine notes its batches one at a time,
+    /// in commit order, so an id below it that is not here never will be.
+    newest: i64,
 }
 
 impl OwnEvents {
@@ -60,7 +68,7 @@ impl OwnEvents {
     /// lost while the listener reconnected leaves its events here).
     const LIMIT: usize = 4096;
 
-    fn events(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<i64, Event>> {
+    fn events(&self) -> std::sync::MutexGuard<'_, Kept> {
         self.events
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -79,17 +87,19 @@ impl OwnEvents {
         }
         {
             let mut kept = self.events();
-            kept.extend(events.iter().map(|e| (e.id, e.clone())));
-            while kept.len() > Self::LIMIT {
-                kept.pop_first();
+            kept.events.extend(events.iter().map(|e| (e.id, e.clone())));
+            while kept.events.len() > Self::LIMIT {
+                kept.events.pop_first();
             }
+            let newest = events.iter().map(|e| e.id).max().unwrap_or_default();
+            kept.newest = kept.newest.max(newest);
         }
         self.noted.notify_waiters();
     }
 
-    /// Takes the events with these ids, waiting up to `patience` for them
-    /// to be noted (the notification can arrive before the batch that sent
-    /// it has its answer back); returns the ids it did not find.
+    /// Takes the events with these ids, waiting up to `patience` for those
+    /// not noted yet (the notification can arrive before the batch that
+    /// sent it has its answer back); returns the ids it did not find.
     pub(crate) async fn take(
         &self,
         ids: &[i64],
@@ -102,12 +112,11 @@ impl OwnEvents {
             let noted = self.noted.notified();
             {
                 let mut kept = self.events();
-                if ids.iter().all(|id| kept.contains_key(id))
-                    || tokio::time::Instant::now() >= deadline
-                {
+                let newest = ids.iter().copied().max().unwrap_or_default();
+                if newest <= kept.newest || tokio::time::Instant::now() >= deadline {
                     return ids
                         .iter()
-                        .filter(|id| match kept.remove(id) {
+                        .filter(|id| match kept.events.remove(id) {
                             Some(event) => {
                                 into.push(event);
                                 false
@@ -125,6 +134,6 @@ impl OwnEvents {
     /// Forgets every event up to `id`.
     pub(crate) fn forget_through(&self, id: i64) {
         let mut kept = self.events();
-        *kept = kept.split_off(&(id + 1));
+        kept.events = kept.events.split_off(&(id + 1));
     }
 }

@@ -9,7 +9,9 @@
 //! transaction back: it is never kept, or given back to the pool, open.
 //! Nor is it given back at all: on PostgreSQL it holds the engine's
 //! prepared statements, which a connection the engine takes from the pool
-//! must not have (see `sql.rs`). So a kept connection has them.
+//! must not have, and session settings no other statement should run
+//! under (see `sql.rs`); on SQLite, it does not checkpoint the log. So a
+//! kept connection has them.
 
 use std::sync::{Arc, Mutex};
 

@@ -30,6 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -78,6 +79,26 @@ type Answer = Result<Change<Done>, StoreError>;
 /// An operation's answer or error (and whether its changes stand), its
 /// grants, and the range of the batch's events it recorded.
 type Outcome = (Result<Done, (StoreError, bool)>, Vec<Grant>, Range<usize>);
+
+/// Why a batch failed, and whether its operations can run again (nothing
+/// of it was committed).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    error: StoreError,
+    again: bool,
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        Failure { error, again: true }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Failure {
+        StoreError::from(error).into()
+    }
+}
 
 /// A resource locked for the batch, with its leases (by token) and waiters.
 #[derive(Debug, Clone)]
@@ -312,7 +333,7 @@ impl Store {
     /// Runs `ops` as one transaction: one answer per operation, in order,
     /// once committed. An operation refused for its input changes nothing;
     /// a database error fails the whole batch.
-    pub(crate) async fn run_batch(&self, ops: &[Op]) -> Result<Vec<Answer>, StoreError> {
+    pub(crate) async fn run_batch(&self, ops: &[Op]) -> Result<Vec<Answer>, Failure> {
         let mut creates: Vec<(String, &AcquireRequest)> = Vec::new();
         let mut names = Vec::new();
         let mut leases = Vec::new();
@@ -357,6 +378,9 @@ impl Store {
         let (outcomes, events) = result?;
         self.batches
             .observe(ops.len(), started.elapsed().as_secs_f64());
+        if self.backend == Backend::Sqlite && self.batches.committed() {
+            self.checkpoint();
+        }
         // An operation refused whose changes stand (a release of a lease
         // that had expired: its grant pass) has no answer to deliver its
         // grants, which are never handed over: its waiters here look.
@@ -394,10 +418,18 @@ impl Store {
         leases: &[String],
         by_id: &[String],
         promised: &mut Vec<Handover>,
-    ) -> Result<(Vec<Outcome>, Vec<Event>), StoreError> {
+    ) -> Result<(Vec<Outcome>, Vec<Event>), Failure> {
         // BEGIN in the first round trip, COMMIT in the last: two in all
-        // (SQLite: to the connection's thread).
+        // (SQLite: to the connection's thread), and one more for a release
+        // of a lease the store no longer holds (`recall_released`).
         let mut scripted = self.scripted().await?;
+        if self.backend == Backend::Sqlite && !scripted.kept {
+            // Its commits never checkpoint the log: `checkpoint` does,
+            // beside them (see `Batcher::committed`).
+            sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                .execute(scripted.connection()?)
+                .await?;
+        }
         let now = now_ms();
         let session = |scripted: &Scripted| Session::Engine {
             prepared: scripted.kept,
@@ -433,7 +465,7 @@ impl Store {
                 )
                 .await?
             }
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         };
         let session = session(&scripted);
         let connection = scripted.connection()?;
@@ -446,9 +478,21 @@ impl Store {
             .filter(|(outcome, _, _)| outcome.is_ok() || matches!(outcome, Err((_, true))))
             .flat_map(|(_, granted, _)| granted.iter().map(|g| g.waiter.as_str()))
             .collect();
-        let events = self
-            .write(connection, batch, session, Some(&granted))
-            .await?;
+        let events = match self.write(connection, batch, session, Some(&granted)).await {
+            Ok(events) => events,
+            // The database refused a statement: the transaction is void.
+            Err(error @ StoreError::Database(sqlx::Error::Database(_))) => {
+                return Err(error.into());
+            }
+            // The round trip ends with the commit: whether it happened is
+            // not known, so the batch is not run again.
+            Err(error) => {
+                return Err(Failure {
+                    error,
+                    again: false,
+                });
+            }
+        };
         scripted.committed = true;
         if self.backend == Backend::Postgres {
             self.own_events.note(&events);
@@ -504,10 +548,7 @@ impl Store {
                         let _ = answer.send(result);
                     }
                 }
-                // Alone, or not the database's refusal: a batch whose ids
-                // could not be read back after its commit (`Corrupt`) is
-                // not run again.
-                Err(error) if ops.len() == 1 || !matches!(error, StoreError::Database(_)) => {
+                Err(Failure { error, again }) if ops.len() == 1 || !again => {
                     let message = error.to_string();
                     let mut error = Some(error);
                     for answer in answers {
@@ -518,7 +559,7 @@ impl Store {
                         let _ = answer.send(Err(error));
                     }
                 }
-                Err(error) => {
+                Err(Failure { error, .. }) => {
                     // One at a time, so each gets its own answer.
                     tracing::debug!(%error, size = ops.len(), "a batch failed; running it one by one");
                     for (op, answer) in ops.into_iter().zip(answers) {
@@ -529,7 +570,7 @@ impl Store {
                                     message: "no answer".to_owned(),
                                 })
                             }),
-                            Err(error) => Err(error),
+                            Err(failure) => Err(failure.error),
                         };
                         self.deliver(&result);
                         let _ = answer.send(result);
@@ -541,6 +582,30 @@ impl Store {
 }
 
 impl Store {
+    /// Copies SQLite's write-ahead log into the database on a task and a
+    /// connection of its own, without waiting for readers or writers
+    /// (`PASSIVE`): what a commit would do every thousand pages or so,
+    /// fsync included, keeping the claims of that batch waiting. One at a
+    /// time.
+    fn checkpoint(&self) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.batches.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = self.clone();
+        handle.spawn(async move {
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&store.pool)
+                .await
+            {
+                tracing::warn!(%error, "cannot checkpoint the store's log");
+            }
+            store.batches.checkpointing.store(false, Ordering::Release);
+        });
+    }
+
     /// Gives back, on a task of its own, a lease handed over to a wait that
     /// went away: nobody holds it. (Its grants are delivered by the batch
     /// that releases it.)
@@ -606,7 +671,14 @@ pub(crate) struct Batcher {
     queue: Mutex<Pending>,
     stats: Mutex<BatchStats>,
     keeper: Arc<connection::Keeper>,
+    /// Batches committed since the log was last checkpointed (SQLite).
+    since_checkpoint: AtomicUsize,
+    checkpointing: AtomicBool,
 }
+
+/// SQLite: the batches between checkpoints of the log, about the thousand
+/// pages it checkpoints at by itself.
+const CHECKPOINT_EVERY: usize = 64;
 
 #[derive(Debug, Default)]
 struct Pending {
@@ -631,6 +703,16 @@ pub struct BatchStats {
 impl Batcher {
     pub(crate) fn new() -> Arc<Batcher> {
         Arc::new(Batcher::default())
+    }
+
+    /// Counts a committed batch; whether the log is due a checkpoint.
+    fn committed(&self) -> bool {
+        let since = self.since_checkpoint.fetch_add(1, Ordering::Relaxed) + 1;
+        if since < CHECKPOINT_EVERY {
+            return false;
+        }
+        self.since_checkpoint.store(0, Ordering::Relaxed);
+        true
     }
 
     /// Where the engine keeps its connection between batches.

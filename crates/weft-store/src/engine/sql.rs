@@ -186,7 +186,9 @@ impl Statement {
     /// statements in one round trip but takes no parameters. Strings are
     /// escape strings (`E'…'`), their backslashes and quotes doubled,
     /// which reads the same whatever `standard_conforming_strings` says;
-    /// the engine's strings are JSON, which holds no NUL.
+    /// the engine's strings are JSON, which holds no NUL byte (an escaped
+    /// one, `\u0000`, PostgreSQL's JSON functions refuse: a database error,
+    /// which fails the batch before its commit).
     fn execute(&self, name: &str, out: &mut String) {
         use std::fmt::Write as _;
         let _ = write!(out, "EXECUTE {name}(");
@@ -407,19 +409,22 @@ impl Store {
             (Backend::Postgres, Session::Engine { prepared }) => {
                 let mut sql = String::new();
                 let names = [PREPARED_CREATE, PREPARED_LOCK, PREPARED_ROWS];
+                // First: a statement before it in the same query would be
+                // part of the transaction, and the level could no longer be
+                // set. Each statement sees what was committed before it
+                // began, the lock's included: the read after it needs that.
+                sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
                 if !prepared {
                     // The engine looks every row up by key, from a few ids
                     // at a time; the plans it makes once must say so even
                     // when a table looked small as they were made (a new
-                    // store's, not analyzed yet) and has grown since.
+                    // store's, not analyzed yet) and has grown since. Both
+                    // outlast the transaction: they are the session's.
                     sql.push_str("SET enable_seqscan = off;\n");
                     for (statement, name) in statements.iter().zip(names) {
                         statement.prepare(name, &mut sql);
                     }
                 }
-                // Each statement sees what was committed before it began,
-                // the lock's included: the read after it needs that.
-                sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
                 for (statement, name) in statements.iter().zip(names) {
                     statement.execute(name, &mut sql);
                 }
@@ -647,8 +652,14 @@ impl Store {
                         &format!(
                             "SELECT id FROM released_leases
                              WHERE released_at < $1 AND NOT ({})
-                             ORDER BY released_at LIMIT {FORGET_RELEASED}",
-                            member(b, "id", 2)
+                             ORDER BY released_at LIMIT {FORGET_RELEASED}{}",
+                            member(b, "id", 2),
+                            // What another server's batch is forgetting
+                            // is left to it, rather than waited for.
+                            match b {
+                                Backend::Sqlite => "",
+                                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+                            }
                         )
                     )
                 ),

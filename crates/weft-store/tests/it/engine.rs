@@ -156,3 +156,37 @@ async fn events_are_published_once_in_order(backend: Backend, test: &str) {
     coordinator.shutdown();
 }
 on_both_backends!(published_once_in_order, events_are_published_once_in_order);
+
+/// The engine reads what its lock let through, which takes read committed:
+/// a database whose transactions default to another level runs it all the
+/// same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stricter_default_isolation_is_overridden() {
+    let Some((url, _guard)) = database(Backend::Postgres, "engine-isolation") else {
+        return;
+    };
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut admin)
+        .await
+        .expect("database name");
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'serializable'"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("alter database");
+    let store = Store::open(&url, LeasePolicy::default())
+        .await
+        .expect("open store");
+    let mut connection = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let level: String = sqlx::query_scalar("SHOW default_transaction_isolation")
+        .fetch_one(&mut connection)
+        .await
+        .expect("show");
+    assert_eq!(level, "serializable");
+    for _ in 0..3 {
+        cycle(&store, "lock:isolation").await;
+    }
+    assert!(store.leases().await.expect("leases").is_empty());
+}
