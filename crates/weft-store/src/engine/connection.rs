@@ -10,8 +10,7 @@
 //! Nor is it given back at all: on PostgreSQL it holds the engine's
 //! prepared statements, which a connection the engine takes from the pool
 //! must not have, and session settings no other statement should run
-//! under (see `sql.rs`); on SQLite, it does not checkpoint the log. So a
-//! kept connection has them.
+//! under (see `sql.rs`). So a kept connection has them.
 
 use std::sync::{Arc, Mutex};
 

@@ -423,13 +423,6 @@ impl Store {
         // (SQLite: to the connection's thread), and one more for a release
         // of a lease the store no longer holds (`recall_released`).
         let mut scripted = self.scripted().await?;
-        if self.backend == Backend::Sqlite && !scripted.kept {
-            // Its commits never checkpoint the log: `checkpoint` does,
-            // beside them (see `Batcher::committed`).
-            sqlx::query("PRAGMA wal_autocheckpoint = 0")
-                .execute(scripted.connection()?)
-                .await?;
-        }
         let now = now_ms();
         let session = |scripted: &Scripted| Session::Engine {
             prepared: scripted.kept,
@@ -584,9 +577,12 @@ impl Store {
 impl Store {
     /// Copies SQLite's write-ahead log into the database on a task and a
     /// connection of its own, without waiting for readers or writers
-    /// (`PASSIVE`): what a commit would do every thousand pages or so,
-    /// fsync included, keeping the claims of that batch waiting. One at a
-    /// time.
+    /// (`PASSIVE`). A commit that finds the log past a thousand pages
+    /// checkpoints it itself, keeping the claims of its batch waiting: it
+    /// then finds nearly all of it copied already. (Only a checkpoint made
+    /// while nothing writes lets the next writer start the log again from
+    /// its beginning: one beside a busy engine alone would let it grow
+    /// without end.) One at a time.
     fn checkpoint(&self) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
@@ -676,9 +672,9 @@ pub(crate) struct Batcher {
     checkpointing: AtomicBool,
 }
 
-/// SQLite: the batches between checkpoints of the log, about the thousand
-/// pages it checkpoints at by itself.
-const CHECKPOINT_EVERY: usize = 64;
+/// SQLite: the batches between checkpoints of the log beside the engine,
+/// a fraction of the thousand pages a commit checkpoints at.
+const CHECKPOINT_EVERY: usize = 16;
 
 #[derive(Debug, Default)]
 struct Pending {

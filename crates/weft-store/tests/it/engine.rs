@@ -190,3 +190,33 @@ async fn a_stricter_default_isolation_is_overridden() {
     }
     assert!(store.leases().await.expect("leases").is_empty());
 }
+
+/// On SQLite the write-ahead log is checkpointed beside the engine's
+/// commits, which must not keep it from starting again from its beginning
+/// (a checkpoint made while the engine writes never lets it): it stays
+/// short however many batches there were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_log_is_checkpointed() {
+    let Some((store, _guard)) =
+        store(Backend::Sqlite, "engine-checkpoint", LeasePolicy::default()).await
+    else {
+        return;
+    };
+    for round in 0..200 {
+        cycle(&store, &format!("lock:log-{}", round % 8)).await;
+    }
+    let url = store.url().to_owned();
+    // Frames now in the log: those written since it last started again.
+    let mut connection = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    let (_busy, frames, _copied): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut connection)
+            .await
+            .expect("checkpoint");
+    assert!(
+        frames < 2_000,
+        "the log was not checkpointed: {frames} frames"
+    );
+}
