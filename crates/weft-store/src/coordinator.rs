@@ -711,7 +711,9 @@ impl Coordinator {
                         }
                         let payload: Payload =
                             serde_json::from_str(notification.payload()).unwrap_or_default();
-                        coordinator.heard(&payload, &mut last_event).await;
+                        // Behind, its events would be published past the
+                        // ones missed: they wait for the catch-up.
+                        coordinator.heard(&payload, &mut last_event, !behind).await;
                     }
                     // The connection dropped and was re-established:
                     // notifications may be lost, so every waiter looks,
@@ -724,9 +726,14 @@ impl Coordinator {
                         tracing::warn!(%error, "lost the PostgreSQL listener; reconnecting");
                         coordinator.wake_all();
                         tokio::time::sleep(Duration::from_millis(500)).await;
-                        // What was missed meanwhile, now if the database
-                        // answers, else after the next notification.
-                        behind = !coordinator.catch_up(&mut last_event).await;
+                        // Listening again first (a query connects the
+                        // listener and listens again), then what was missed
+                        // meanwhile; else after the next notification.
+                        behind = true;
+                        if sqlx::query("SELECT 1").execute(&mut listener).await.is_ok() {
+                            coordinator.wake_all();
+                            behind = !coordinator.catch_up(&mut last_event).await;
+                        }
                     }
                 }
             }
@@ -740,10 +747,11 @@ impl Coordinator {
 const OWN_EVENTS_PATIENCE: Duration = Duration::from_secs(1);
 
 impl Coordinator {
-    /// Wakes the waiters a notification names and publishes its events.
-    /// This store's lease engine woke its own waiters as it committed, and
-    /// kept its events: those are read only if they are not there.
-    async fn heard(&self, payload: &Payload, last_event: &mut i64) {
+    /// Wakes the waiters a notification names and, if `publish`, publishes
+    /// its events. This store's lease engine woke its own waiters as it
+    /// committed, and kept its events: those are read only if they are not
+    /// there.
+    async fn heard(&self, payload: &Payload, last_event: &mut i64, publish: bool) {
         let store = &self.inner.store;
         let own = payload.origin == Some(store.origin);
         if !own {
@@ -753,6 +761,9 @@ impl Coordinator {
             for waiter in &payload.granted {
                 self.wake(waiter);
             }
+        }
+        if !publish {
+            return;
         }
         if payload.overflow {
             self.catch_up(last_event).await;

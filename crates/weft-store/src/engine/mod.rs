@@ -474,8 +474,15 @@ impl Store {
         let events = match self.write(connection, batch, session, Some(&granted)).await {
             Ok(events) => events,
             // The database refused a statement: the transaction is void.
-            Err(error @ StoreError::Database(sqlx::Error::Database(_))) => {
-                return Err(error.into());
+            // But for an error that ends the session (class 57: shut down,
+            // terminated, cancelled; 08: the connection), which can come
+            // once the commit is made.
+            Err(StoreError::Database(sqlx::Error::Database(refusal)))
+                if !refusal
+                    .code()
+                    .is_some_and(|code| code.starts_with("57") || code.starts_with("08")) =>
+            {
+                return Err(StoreError::Database(sqlx::Error::Database(refusal)).into());
             }
             // The round trip ends with the commit: whether it happened is
             // not known, so the batch is not run again.
@@ -590,15 +597,26 @@ impl Store {
         if self.batches.checkpointing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let store = self.clone();
+        /// Lets the next checkpoint run, however this one ends.
+        struct Done(Arc<Batcher>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.checkpointing.store(false, Ordering::Release);
+            }
+        }
+        let done = Done(self.batches.clone());
+        let pool = self.pool.clone();
         handle.spawn(async move {
+            let _done = done;
+            if pool.is_closed() {
+                return;
+            }
             if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&store.pool)
+                .execute(&pool)
                 .await
             {
                 tracing::warn!(%error, "cannot checkpoint the store's log");
             }
-            store.batches.checkpointing.store(false, Ordering::Release);
         });
     }
 

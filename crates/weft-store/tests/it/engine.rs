@@ -220,3 +220,54 @@ async fn the_sqlite_log_is_checkpointed() {
         "the log was not checkpointed: {frames} frames"
     );
 }
+
+/// A server whose listener lost its connection reads what it missed once
+/// it listens again: another server's events committed meanwhile are
+/// published all the same, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_lost_its_connection_catches_up() {
+    let Some((url, _guard)) = database(Backend::Postgres, "engine-listener-lost") else {
+        return;
+    };
+    let here = Store::open(&url, LeasePolicy::default())
+        .await
+        .expect("open store");
+    let coordinator = coordinator(here.clone()).await;
+    let mut events = coordinator.subscribe();
+    let elsewhere = Store::open(&url, LeasePolicy::default())
+        .await
+        .expect("open the other server's store");
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("terminate the listener");
+    assert_eq!(killed, [true], "one listener");
+    // Committed by the other server while this one's listener is gone or
+    // coming back.
+    for _ in 0..3 {
+        cycle(&elsewhere, "lock:elsewhere").await;
+    }
+    let stored: Vec<i64> = here
+        .events_after(0, 1000)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(stored.len() >= 6, "{stored:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut published = Vec::new();
+    while published.len() < stored.len() {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("every event is published")
+            .expect("the stream is open");
+        published.push(event.id);
+    }
+    assert_eq!(published, stored);
+    coordinator.shutdown();
+}
