@@ -713,7 +713,7 @@ impl Coordinator {
                             serde_json::from_str(notification.payload()).unwrap_or_default();
                         // Behind, its events would be published past the
                         // ones missed: they wait for the catch-up.
-                        coordinator.heard(&payload, &mut last_event, !behind).await;
+                        behind = !coordinator.heard(&payload, &mut last_event, !behind).await;
                     }
                     // The connection dropped and was re-established:
                     // notifications may be lost, so every waiter looks,
@@ -750,8 +750,9 @@ impl Coordinator {
     /// Wakes the waiters a notification names and, if `publish`, publishes
     /// its events. This store's lease engine woke its own waiters as it
     /// committed, and kept its events: those are read only if they are not
-    /// there.
-    async fn heard(&self, payload: &Payload, last_event: &mut i64, publish: bool) {
+    /// there. Whether the events are all published (none missed for a
+    /// read that failed).
+    async fn heard(&self, payload: &Payload, last_event: &mut i64, publish: bool) -> bool {
         let store = &self.inner.store;
         let own = payload.origin == Some(store.origin);
         if !own {
@@ -763,11 +764,10 @@ impl Coordinator {
             }
         }
         if !publish {
-            return;
+            return false;
         }
         if payload.overflow {
-            self.catch_up(last_event).await;
-            return;
+            return self.catch_up(last_event).await;
         }
         // Those up to the newest published were read already (by a catch-up)
         // or would not be published.
@@ -778,7 +778,7 @@ impl Coordinator {
             .filter(|id| id > last_event)
             .collect();
         if wanted.is_empty() {
-            return;
+            return true;
         }
         let mut events = Vec::with_capacity(wanted.len());
         let missing = if own {
@@ -792,10 +792,16 @@ impl Coordinator {
         if !missing.is_empty() {
             match store.events_by_id(&missing).await {
                 Ok(read) => events.extend(read),
-                Err(error) => tracing::warn!(%error, "cannot read events"),
+                Err(error) => {
+                    // Published past them, they would be lost: they wait
+                    // for a catch-up with the rest.
+                    tracing::warn!(%error, "cannot read events");
+                    return false;
+                }
             }
         }
         self.publish_in_order(events, last_event);
+        true
     }
 
     /// Reads and publishes every event after `last_event`; whether it
