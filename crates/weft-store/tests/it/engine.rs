@@ -22,6 +22,23 @@ fn claim(resource: &str, who: &str, wait_ms: i64) -> AcquireRequest {
     }
 }
 
+/// The ids of the next `count` events published on `events`, by `deadline`.
+async fn published(
+    events: &mut tokio::sync::broadcast::Receiver<weft_store::Event>,
+    count: usize,
+    deadline: tokio::time::Instant,
+) -> Vec<i64> {
+    let mut published = Vec::with_capacity(count);
+    while published.len() < count {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("every event is published")
+            .expect("the stream is open");
+        published.push(event.id);
+    }
+    published
+}
+
 /// Takes and gives back `resource` once, through the engine.
 async fn cycle(store: &Store, resource: &str) {
     let lease = match store
@@ -141,15 +158,7 @@ async fn events_are_published_once_in_order(backend: Backend, test: &str) {
         .map(|e| e.id)
         .collect();
     assert!(stored.len() > 20, "{stored:?}");
-    let mut published = Vec::new();
-    while published.len() < stored.len() {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .expect("every event is published")
-            .expect("the stream is open");
-        published.push(event.id);
-    }
-    assert_eq!(published, stored);
+    assert_eq!(published(&mut events, stored.len(), deadline).await, stored);
     // And nothing more.
     let extra = tokio::time::timeout(Duration::from_millis(300), events.recv()).await;
     assert!(extra.is_err(), "published again: {extra:?}");
@@ -260,14 +269,6 @@ async fn a_listener_that_lost_its_connection_catches_up() {
         .collect();
     assert!(stored.len() >= 6, "{stored:?}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut published = Vec::new();
-    while published.len() < stored.len() {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .expect("every event is published")
-            .expect("the stream is open");
-        published.push(event.id);
-    }
-    assert_eq!(published, stored);
+    assert_eq!(published(&mut events, stored.len(), deadline).await, stored);
     coordinator.shutdown();
 }

@@ -1,0 +1,180 @@
+//! A statement with its arguments, combined with others into one round
+//! trip: a SQLite script, PostgreSQL `WITH` clauses, or `EXECUTE`s of
+//! statements prepared once.
+
+use sqlx::AnyConnection;
+
+use crate::error::StoreError;
+
+/// A statement's argument.
+#[derive(Debug, Clone)]
+pub(super) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement whose parameters are numbered from `$1`, with its
+/// arguments. Several are combined into one round trip by renumbering.
+#[derive(Debug)]
+pub(super) struct Statement {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Statement {
+    pub(super) fn new(sql: String, args: Vec<Arg>) -> Statement {
+        Statement { sql, args }
+    }
+
+    /// The SQL with each `$n` replaced by `parameter(n)`.
+    fn substituted(&self, parameter: impl Fn(usize, &mut String)) -> String {
+        let mut out = String::with_capacity(self.sql.len() + 8);
+        let mut rest = self.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => parameter(n, &mut out),
+                Err(_) => out.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// `$n` → `$(n + offset)`.
+    fn shifted(&self, offset: usize) -> String {
+        self.substituted(|n, out| {
+            out.push('$');
+            out.push_str(&(n + offset).to_string());
+        })
+    }
+
+    fn combine(statements: Vec<Statement>, join: impl Fn(usize, String) -> String) -> Statement {
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        let last = statements.len().saturating_sub(1);
+        for (index, statement) in statements.into_iter().enumerate() {
+            let part = statement.shifted(args.len());
+            sql.push_str(&if index == last {
+                part
+            } else {
+                join(index, part)
+            });
+            args.extend(statement.args);
+        }
+        Statement { sql, args }
+    }
+
+    /// SQLite runs every statement of one query in one call to its thread;
+    /// each `$n` is the query's n-th argument in every statement. The rows
+    /// are those of all the statements, in order.
+    pub(super) fn script(statements: Vec<Statement>) -> Statement {
+        Self::combine(statements, |_, part| format!("{part};\n"))
+    }
+
+    /// PostgreSQL runs data-modifying `WITH` clauses whether or not the
+    /// main statement (the last) reads them; they see one snapshot, so the
+    /// statements must touch different rows. The rows are the last's.
+    pub(super) fn with(statements: Vec<Statement>) -> Statement {
+        let mut statements = statements;
+        if statements.len() < 2 {
+            return statements
+                .pop()
+                .unwrap_or_else(|| Statement::new(String::new(), Vec::new()));
+        }
+        let count = statements.len() - 1;
+        Self::combine(statements, |index, part| {
+            let lead = if index == 0 { "WITH " } else { "" };
+            let tail = if index + 1 == count { " " } else { ", " };
+            format!("{lead}w{index} AS ({part}){tail}")
+        })
+    }
+
+    /// `PREPARE name (types) AS sql`: a statement PostgreSQL plans once per
+    /// connection, to run with [`Statement::execute`].
+    pub(super) fn prepare(&self, name: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let types: Vec<&str> = self
+            .args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Text(_) => "text",
+                Arg::Int(_) => "bigint",
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "PREPARE {name} ({}) AS {};",
+            types.join(", "),
+            self.sql
+        );
+    }
+
+    /// `EXECUTE name(arguments)`, the arguments written in as literals:
+    /// for PostgreSQL's simple query protocol, which runs several
+    /// statements in one round trip but takes no parameters. Strings are
+    /// escape strings (`E'…'`), their backslashes and quotes doubled,
+    /// which reads the same whatever `standard_conforming_strings` says;
+    /// the engine's strings are JSON, which holds no NUL byte (an escaped
+    /// one, `\u0000`, PostgreSQL's JSON functions refuse: a database error,
+    /// which fails the batch before its commit).
+    pub(super) fn execute(&self, name: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "EXECUTE {name}(");
+        for (index, arg) in self.args.iter().enumerate() {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            match arg {
+                Arg::Text(text) => {
+                    out.push_str("E'");
+                    for c in text.chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\'' => out.push_str("''"),
+                            c => out.push(c),
+                        }
+                    }
+                    out.push('\'');
+                }
+                Arg::Int(value) => {
+                    let _ = write!(out, "{value}");
+                }
+            }
+        }
+        out.push_str(");\n");
+    }
+
+    /// Runs `sql` as one simple query: in one round trip, its statements
+    /// in order, each seeing what the ones before it did (and, at read
+    /// committed, what others committed meanwhile); the first that fails
+    /// stops the rest. The rows are those of all the statements.
+    pub(super) async fn fetch_simple(
+        sql: &str,
+        connection: &mut AnyConnection,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        // `Executor::fetch_all` rather than `RawSql::fetch_all`, an `async
+        // fn` whose future the compiler cannot prove `Send` for every
+        // lifetime of the connection.
+        Ok(sqlx::Executor::fetch_all(connection, sqlx::raw_sql(sql)).await?)
+    }
+
+    pub(super) async fn fetch(
+        self,
+        connection: &mut AnyConnection,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let mut query = sqlx::query(&self.sql);
+        for arg in self.args {
+            query = match arg {
+                Arg::Text(text) => query.bind(text),
+                Arg::Int(n) => query.bind(n),
+            };
+        }
+        Ok(query.fetch_all(connection).await?)
+    }
+}
