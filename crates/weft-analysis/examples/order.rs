@@ -49,8 +49,8 @@ fn main() -> ExitCode {
         // list says nothing of where its edges come from, so they carry no
         // provenance (which ordering never reads).
         edges.push(Edge {
-            from: ServiceId(after.to_string()),
-            to: ServiceId(before.to_string()),
+            from: ServiceId::from(after),
+            to: ServiceId::from(before),
             kind: EdgeKind::Required,
             provenance: Vec::new(),
             explicit: false,
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
     let services = names
         .into_iter()
         .map(|name| Service {
-            id: ServiceId(name.to_string()),
+            id: ServiceId::from(name),
             repository: String::new(),
             name: name.to_string(),
             sources: Vec::new(),

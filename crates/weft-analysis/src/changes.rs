@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use weft_model::{EdgeKind, Model, ServiceId};
 
@@ -56,7 +57,7 @@ impl Analysis {
             .map(|id| (*id).to_string())
             .collect();
 
-        let phases = phase_changes(phases(&before.plan), phases(&self.plan));
+        let phases = phase_changes(&before.plan, &self.plan);
         Changes {
             services: Delta::between(service_ids(before), service_ids(self), |id| id.clone()),
             edges: Delta::between(edge_keys(before), edge_keys(self), edge),
@@ -96,60 +97,44 @@ fn conflicts_by_id(analysis: &Analysis) -> BTreeMap<&str, &Conflict> {
         .collect()
 }
 
-/// Each service of the plan and its phase, by service.
-fn phases(plan: &Plan) -> Vec<(&ServiceId, usize)> {
-    let mut phases: Vec<(&ServiceId, usize)> = plan
-        .phases
+/// Each service of the plan and its phase.
+fn phases(plan: &Plan) -> impl Iterator<Item = (&ServiceId, usize)> {
+    plan.phases
         .iter()
         .flat_map(|phase| phase.services.iter().map(move |s| (s, phase.phase)))
-        .collect();
-    phases.sort_unstable();
-    phases
 }
 
 /// The services whose phase differs (or that are in one plan only), by
-/// service: one pass over both lists, each sorted by service.
-fn phase_changes(
-    before: Vec<(&ServiceId, usize)>,
-    after: Vec<(&ServiceId, usize)>,
-) -> Vec<PhaseChange> {
-    let change = |service: &ServiceId, from, to| PhaseChange {
-        service: service.clone(),
-        from,
-        to,
-    };
+/// service. Looked up by hash rather than sorted: a plan lists every
+/// service, and few of them change.
+fn phase_changes(before: &Plan, after: &Plan) -> Vec<PhaseChange> {
+    let old: HashMap<&ServiceId, usize> = phases(before).collect();
     let mut changes = Vec::new();
-    let (mut old, mut new) = (before.into_iter().peekable(), after.into_iter().peekable());
-    loop {
-        match (old.peek().copied(), new.peek().copied()) {
-            (Some((a, from)), Some((b, to))) => match a.cmp(b) {
-                std::cmp::Ordering::Less => {
-                    changes.push(change(a, Some(from), None));
-                    old.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    changes.push(change(b, None, Some(to)));
-                    new.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if from != to {
-                        changes.push(change(a, Some(from), Some(to)));
-                    }
-                    old.next();
-                    new.next();
-                }
-            },
-            (Some((a, from)), None) => {
-                changes.push(change(a, Some(from), None));
-                old.next();
-            }
-            (None, Some((b, to))) => {
-                changes.push(change(b, None, Some(to)));
-                new.next();
-            }
-            (None, None) => break,
+    let mut kept = 0;
+    for (service, to) in phases(after) {
+        let from = old.get(service).copied();
+        kept += usize::from(from.is_some());
+        if from != Some(to) {
+            changes.push(PhaseChange {
+                service: service.clone(),
+                from,
+                to: Some(to),
+            });
         }
     }
+    if kept < old.len() {
+        let new: HashSet<&ServiceId> = phases(after).map(|(service, _)| service).collect();
+        for (service, from) in phases(before) {
+            if !new.contains(service) {
+                changes.push(PhaseChange {
+                    service: service.clone(),
+                    from: Some(from),
+                    to: None,
+                });
+            }
+        }
+    }
+    changes.sort_unstable_by(|a, b| a.service.cmp(&b.service));
     changes
 }
 
@@ -276,8 +261,8 @@ mod tests {
 
     fn edge(from: &str, to: &str, kind: EdgeKind) -> Edge {
         Edge {
-            from: ServiceId(from.to_string()),
-            to: ServiceId(to.to_string()),
+            from: ServiceId::from(from),
+            to: ServiceId::from(to),
             kind,
             provenance: vec![provenance()],
             explicit: false,

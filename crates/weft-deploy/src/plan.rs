@@ -454,7 +454,7 @@ fn order(
 }
 
 fn node(graph: &ServiceGraph<'_>, id: &str) -> Option<usize> {
-    graph.node(&weft_model::ServiceId(id.to_string()))
+    graph.node(&weft_model::ServiceId::from(id))
 }
 
 /// A cycle among services that all still wait: follow any need until a

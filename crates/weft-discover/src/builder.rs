@@ -47,17 +47,26 @@ pub(crate) struct Builder<'c, 'f> {
     traefik_by_repository: Vec<Vec<usize>>,
     /// Each repository's services by the local name they were declared with.
     by_local: Vec<HashMap<&'f LocalService, usize>>,
-    /// Host name → (entry, repository, scope). Most names reach one service.
-    aliases: HashMap<Cow<'f, str>, SmallVec<[Alias<'f>; 1]>>,
+    /// Host name → its place in `hosts`. The table holds only a number
+    /// per name, so that it stays small: looking names up in it is most of
+    /// what naming services costs.
+    aliases: HashMap<Cow<'f, str>, u32>,
+    /// The services each host name reaches, by place. Most reach one.
+    hosts: Vec<SmallVec<[Alias<'f>; 1]>>,
     /// Each repository's mounts: (entry, path).
     mounts: Vec<Vec<(usize, String)>>,
     /// Synthetic nginx services by (repository, directory).
     nginx_services: HashMap<(RepositoryIndex, String), usize>,
-    /// Edges by (from entry, to entry); sorted by id when finished.
-    edges: HashMap<(usize, usize), Edge>,
+    /// Edges, in the order they were first drawn; sorted by id when finished.
+    edges: Vec<Edge>,
+    /// Each edge's place in `edges`, by (from entry, to entry).
+    edge_index: HashMap<(usize, usize), usize>,
     claims: Vec<Claim>,
     diagnostics: Vec<Diagnostic>,
 }
+
+/// The entries a fact's subject stands for.
+type Subjects = SmallVec<[usize; 1]>;
 
 /// A service a host name reaches: (entry, repository, scope).
 type Alias<'f> = (usize, RepositoryIndex, Cow<'f, str>);
@@ -80,9 +89,11 @@ impl<'c, 'f> Builder<'c, 'f> {
             traefik_by_repository: Vec::new(),
             by_local: Vec::new(),
             aliases: HashMap::new(),
+            hosts: Vec::new(),
             mounts: Vec::new(),
             nginx_services: HashMap::new(),
-            edges: HashMap::new(),
+            edges: Vec::new(),
+            edge_index: HashMap::new(),
             claims: Vec::new(),
             diagnostics,
         }
@@ -103,8 +114,16 @@ impl<'c, 'f> Builder<'c, 'f> {
         self.entries.reserve(declared);
         self.by_id.reserve(declared);
         self.aliases.reserve(declared * 2);
-        self.edges
-            .reserve(facts.iter().map(|f| f.references.len()).sum::<usize>());
+        self.hosts.reserve(declared * 2);
+        let references: usize = facts.iter().map(|f| f.references.len()).sum();
+        self.edges.reserve(references);
+        self.edge_index.reserve(references);
+        self.claims.reserve(
+            facts
+                .iter()
+                .map(|f| f.claims.len() + f.env.len())
+                .sum::<usize>(),
+        );
         for (index, &repository_facts) in facts.iter().enumerate() {
             self.name_services(index, repository_facts);
             self.diagnostics
@@ -157,10 +176,11 @@ impl<'c, 'f> Builder<'c, 'f> {
                 Some(&entry) => entry,
                 None => {
                     let entry = self.entries.len();
-                    self.by_id.insert(ServiceId(id.clone()), entry);
+                    let service_id = ServiceId::from(id.as_str());
+                    self.by_id.insert(service_id.clone(), entry);
                     self.by_repository[repository].push(entry);
                     self.entries.push(Entry::new(
-                        ServiceId(id.clone()),
+                        service_id,
                         repository_name.clone(),
                         service_name.to_string(),
                         fact.source.as_str(),
@@ -203,7 +223,7 @@ impl<'c, 'f> Builder<'c, 'f> {
                 .map(|alias| Cow::Borrowed(alias.as_str()))
                 .chain([name]);
             for host in hosts {
-                let slot = self.aliases.entry(host).or_default();
+                let slot = self.host_mut(host);
                 if !slot.iter().any(|(e, _, s)| *e == entry && *s == scope) {
                     slot.push((entry, repository, Cow::Borrowed(scope)));
                 }
@@ -312,22 +332,25 @@ impl<'c, 'f> Builder<'c, 'f> {
         }
     }
 
-    /// The services a subject stands for.
+    /// The services a subject stands for: most often the one service a
+    /// fact was declared under, which takes no allocation.
     fn subjects(
         &mut self,
         repository: RepositoryIndex,
         subject: &Subject,
         provenance: &Provenance,
-    ) -> Vec<usize> {
+    ) -> Subjects {
         match subject {
             Subject::Service(local) => self.by_local[repository]
                 .get(local)
                 .copied()
                 .into_iter()
                 .collect(),
-            Subject::File => self.file_owners(repository, provenance),
-            Subject::Proxy(ProxyKind::Traefik) => self.traefik_proxies(repository),
-            Subject::Proxy(_) | Subject::Repository => Vec::new(),
+            Subject::File => Subjects::from_vec(self.file_owners(repository, provenance)),
+            Subject::Proxy(ProxyKind::Traefik) => {
+                Subjects::from_vec(self.traefik_proxies(repository))
+            }
+            Subject::Proxy(_) | Subject::Repository => Subjects::new(),
         }
     }
 
@@ -336,7 +359,7 @@ impl<'c, 'f> Builder<'c, 'f> {
     /// else the only service of the repository. An nginx config nobody
     /// mounts describes an nginx of its own.
     fn file_owners(&mut self, repository: RepositoryIndex, provenance: &Provenance) -> Vec<usize> {
-        let file = provenance.file.as_str();
+        let file = &*provenance.file;
         let mut owners: Vec<usize> = self.mounts[repository]
             .iter()
             .filter(|(_, path)| is_within(file, path))
@@ -434,10 +457,11 @@ impl<'c, 'f> Builder<'c, 'f> {
             nginx.provenance.push(declared);
             self.entries.push(nginx);
             let entry = self.entries.len() - 1;
-            self.aliases
-                .entry(Cow::Owned(name.clone()))
-                .or_default()
-                .push((entry, repository, Cow::Owned(format!("nginx:{directory}"))));
+            self.host_mut(Cow::Owned(name.clone())).push((
+                entry,
+                repository,
+                Cow::Owned(format!("nginx:{directory}")),
+            ));
             entry
         };
         self.nginx_services.insert((repository, directory), entry);
@@ -454,6 +478,22 @@ impl<'c, 'f> Builder<'c, 'f> {
         }
     }
 
+    /// The services a host name reaches, if any.
+    fn host(&self, name: &str) -> Option<&[Alias<'f>]> {
+        let &place = self.aliases.get(name)?;
+        Some(&self.hosts[place as usize])
+    }
+
+    /// The services a host name reaches, to add to.
+    fn host_mut(&mut self, name: Cow<'f, str>) -> &mut SmallVec<[Alias<'f>; 1]> {
+        let hosts = &mut self.hosts;
+        let place = *self.aliases.entry(name).or_insert_with(|| {
+            hosts.push(SmallVec::new());
+            u32::try_from(hosts.len() - 1).expect("fewer than 2^32 host names")
+        });
+        &mut self.hosts[place as usize]
+    }
+
     fn scope_of(&self, entry: usize) -> Option<&'f str> {
         self.first_scope.get(entry).copied().flatten()
     }
@@ -462,7 +502,7 @@ impl<'c, 'f> Builder<'c, 'f> {
         if let Some(&entry) = self.by_local[repository].get(local) {
             return Some(entry);
         }
-        let candidates = self.aliases.get(local.name.to_ascii_lowercase().as_str())?;
+        let candidates = self.host(&local.name.to_ascii_lowercase())?;
         candidates
             .iter()
             .find(|(_, r, scope)| *r == repository && *scope == local.scope)
@@ -476,8 +516,8 @@ impl<'c, 'f> Builder<'c, 'f> {
         host: &str,
         provenance: &Provenance,
     ) -> Option<usize> {
-        let candidates = self.aliases.get(host)?;
-        if let [(only, _, _)] = candidates.as_slice() {
+        let candidates = self.host(host)?;
+        if let [(only, _, _)] = candidates {
             // Whatever the scope and repository, the one service is found.
             return Some(*only);
         }
@@ -511,7 +551,7 @@ impl<'c, 'f> Builder<'c, 'f> {
                     names.join(", ")
                 ),
             )
-            .in_file(&provenance.file)
+            .in_file(&*provenance.file)
             .with_hint("add the edge under `services.NAME.depends_on` in weft.yaml"),
         );
         let last = self.diagnostics.len() - 1;
@@ -536,7 +576,7 @@ impl<'c, 'f> Builder<'c, 'f> {
             "unknown-reference",
             format!("`{name}` is referenced here, but {what}"),
         )
-        .in_file(&provenance.file)
+        .in_file(&*provenance.file)
         .with_hint("check the name, or add the repository that defines it to the workspace");
         diagnostic.line = Some(provenance.line);
         diagnostic.column = Some(provenance.column);
@@ -567,13 +607,18 @@ impl<'c, 'f> Builder<'c, 'f> {
         };
         let (from, to) = (canonical(from), canonical(to));
         let entries = &self.entries;
-        let edge = self.edges.entry((from, to)).or_insert_with(|| Edge {
-            from: entries[from].id.clone(),
-            to: entries[to].id.clone(),
-            kind,
-            provenance: Vec::new(),
-            explicit: false,
+        let edges = &mut self.edges;
+        let index = *self.edge_index.entry((from, to)).or_insert_with(|| {
+            edges.push(Edge {
+                from: entries[from].id.clone(),
+                to: entries[to].id.clone(),
+                kind,
+                provenance: Vec::new(),
+                explicit: false,
+            });
+            edges.len() - 1
         });
+        let edge = &mut self.edges[index];
         if explicit {
             edge.kind = kind;
             edge.explicit = true;
@@ -601,9 +646,13 @@ impl<'c, 'f> Builder<'c, 'f> {
         // ranks order them as their ids would. (Two entries of one id both
         // keep edges only when a synthetic nginx service took over an id
         // some edges already used; those then follow the entries' order.)
-        let mut edges: Vec<((usize, usize), Edge)> = self.edges.into_iter().collect();
-        edges.sort_unstable_by_key(|((from, to), _)| (rank[*from], rank[*to]));
-        let mut edges: Vec<Edge> = edges.into_iter().map(|(_, edge)| edge).collect();
+        let mut keys: Vec<((usize, usize), usize)> = self.edge_index.into_iter().collect();
+        keys.sort_unstable_by_key(|((from, to), _)| (rank[*from], rank[*to]));
+        let mut drawn: Vec<Option<Edge>> = self.edges.into_iter().map(Some).collect();
+        let mut edges: Vec<Edge> = keys
+            .into_iter()
+            .map(|(_, index)| drawn[index].take().expect("each edge is taken once"))
+            .collect();
         let mut entries: Vec<Option<Entry>> = self.entries.into_iter().map(Some).collect();
         let services: Vec<Service> = order
             .iter()
@@ -667,11 +716,17 @@ fn qualified_names(facts: &[ServiceFact], repository_path: &str) -> Vec<Option<S
     // Sorted, as `declared` is.
     let mut clashing: Vec<&str> = Vec::new();
     for scopes in declared.chunk_by(|a, b| a.0 == b.0) {
+        if scopes.len() < 2 {
+            continue;
+        }
         let mut kinds: Vec<&str> = scopes.iter().map(|(_, scope)| scope_kind(scope)).collect();
         kinds.sort_unstable();
         if kinds.windows(2).any(|pair| pair[0] == pair[1]) {
             clashing.push(scopes[0].0);
         }
+    }
+    if clashing.is_empty() {
+        return vec![None; facts.len()];
     }
     facts
         .iter()

@@ -163,7 +163,7 @@ pub fn read_project(project: &Project<'_>) -> Facts {
             ),
         )
         .with_hint("set them in the project's .env to analyse the values Compose would use");
-        diagnostic.file = project.files.first().map(|f| f.path.clone());
+        diagnostic.file = project.files.first().map(|f| f.path.to_string());
         reader.facts.diagnostics.push(diagnostic);
     }
     reader.facts

@@ -1,18 +1,21 @@
 //! What readers find: facts local to one repository, before the builder
 //! resolves names across the workspace.
 
+use std::sync::Arc;
+
 use weft_model::{Diagnostic, EdgeKind, Provenance, ProxyKind, Resource, Span};
 
 /// One file handed to a reader.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// Path relative to the workspace root, with `/` separators; used in provenance.
-    pub path: String,
+    /// Path relative to the workspace root, with `/` separators; shared by
+    /// the provenance of every fact read from the file.
+    pub path: Arc<str>,
     pub text: String,
 }
 
 impl SourceFile {
-    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn new(path: impl Into<Arc<str>>, text: impl Into<String>) -> Self {
         SourceFile {
             path: path.into(),
             text: text.into(),
@@ -21,7 +24,7 @@ impl SourceFile {
 
     /// Provenance for a span of this file.
     pub fn provenance(&self, span: Span, rule: weft_model::Rule) -> Provenance {
-        Provenance::new(&self.path, span, rule)
+        Provenance::new(Arc::clone(&self.path), span, rule)
     }
 
     /// A diagnostic located at a span of this file, quoting its line.

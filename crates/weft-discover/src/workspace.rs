@@ -84,7 +84,7 @@ impl RepositoryFiles {
             .chain(&self.nginx)
             .chain(self.config.iter().map(|(file, _)| file))
             .chain(&self.procfiles)
-            .map(|file| file.path.as_str())
+            .map(|file| &*file.path)
     }
 }
 
@@ -528,19 +528,19 @@ pub fn read_repository(root: &Path, files: &RepositoryFiles) -> (Facts, BTreeSet
                 extended
                     .entry(target)
                     .or_default()
-                    .insert(file.path.clone());
+                    .insert(file.path.to_string());
             }
         }
     }
     for (directory, project_files) in &files.compose {
         let mut read = Vec::new();
         for file in project_files {
-            if included.contains(&file.path) {
+            if included.contains(&*file.path) {
                 continue;
             }
             let name = lower_name(&file.path);
             if let Some(extenders) = extended
-                .get(&file.path)
+                .get(&*file.path)
                 .filter(|_| compose_rank(&name).0 > 1)
             {
                 let extenders: Vec<&str> = extenders.iter().map(String::as_str).collect();
@@ -612,7 +612,7 @@ fn project_environment(
     };
     config
         .iter()
-        .find(|(file, _)| file.path == wanted)
+        .find(|(file, _)| *file.path == *wanted)
         .map(|(file, _)| {
             let (entries, _) = parse_dotenv(file);
             let mut environment = HashMap::new();

@@ -464,7 +464,7 @@ fn service_settings(
         .provenance
         .iter()
         .find(|p| p.rule == Rule::ProcfileProcess)
-        .and_then(|p| Path::new(&p.file).parent().map(|d| model.root.join(d)));
+        .and_then(|p| Path::new(&*p.file).parent().map(|d| model.root.join(d)));
     let workdir = match &config.workdir {
         Some(workdir) => repository.join(workdir),
         None => procfile_directory.unwrap_or(repository),

@@ -66,8 +66,8 @@ impl Diagnostic {
         Self::new(Severity::Warning, code, message)
     }
 
-    pub fn in_file(mut self, file: impl Into<String>) -> Self {
-        self.file = Some(file.into());
+    pub fn in_file(mut self, file: impl AsRef<str>) -> Self {
+        self.file = Some(file.as_ref().to_string());
         self
     }
 

@@ -1,5 +1,7 @@
 //! Provenance: the file, line, column and inference rule behind every fact.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::edge::EdgeKind;
@@ -135,8 +137,9 @@ impl std::fmt::Display for Rule {
 /// Where a fact came from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Provenance {
-    /// Path relative to the workspace root, with `/` separators.
-    pub file: String,
+    /// Path relative to the workspace root, with `/` separators; shared by
+    /// every fact read from the file.
+    pub file: Arc<str>,
     pub line: u32,
     pub column: u32,
     pub rule: Rule,
@@ -146,7 +149,7 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    pub fn new(file: impl Into<String>, span: Span, rule: Rule) -> Self {
+    pub fn new(file: impl Into<Arc<str>>, span: Span, rule: Rule) -> Self {
         Provenance {
             file: file.into(),
             line: span.start.line,

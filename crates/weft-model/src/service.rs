@@ -1,13 +1,18 @@
 //! Services and their workspace-unique ids.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::provenance::Provenance;
 
 /// `repository/service`, unique in the workspace.
+///
+/// Shared text: a model names each service in its edges, claims and plans
+/// many times over, and a copy of an id is a count, not a string.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct ServiceId(pub String);
+pub struct ServiceId(pub Arc<str>);
 
 impl ServiceId {
     pub fn new(repository: &str, name: &str) -> Self {
@@ -15,7 +20,7 @@ impl ServiceId {
         id.push_str(repository);
         id.push('/');
         id.push_str(name);
-        ServiceId(id)
+        ServiceId(id.into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -28,6 +33,18 @@ impl ServiceId {
 impl std::borrow::Borrow<str> for ServiceId {
     fn borrow(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<&str> for ServiceId {
+    fn from(id: &str) -> Self {
+        ServiceId(id.into())
+    }
+}
+
+impl From<String> for ServiceId {
+    fn from(id: String) -> Self {
+        ServiceId(id.into())
     }
 }
 

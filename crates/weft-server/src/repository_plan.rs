@@ -77,7 +77,7 @@ impl<'model> RepositoryGraph<'model> {
             services: repositories
                 .iter()
                 .map(|name| Service {
-                    id: ServiceId(name.clone()),
+                    id: ServiceId::from(name.as_str()),
                     repository: name.clone(),
                     name: name.clone(),
                     sources: Vec::new(),
@@ -91,8 +91,8 @@ impl<'model> RepositoryGraph<'model> {
                 .iter()
                 .flat_map(|((from, to), edges)| {
                     edges.iter().map(move |edge| Edge {
-                        from: ServiceId(from.clone()),
-                        to: ServiceId(to.clone()),
+                        from: ServiceId::from(from.as_str()),
+                        to: ServiceId::from(to.as_str()),
                         kind: edge.kind,
                         provenance: edge.provenance.clone(),
                         explicit: edge.explicit,
@@ -168,7 +168,10 @@ impl<'model> RepositoryGraph<'model> {
         max_parallel: Option<NonZeroUsize>,
     ) -> RepositoryPlan {
         let settings = PlanSettings {
-            targets: named.iter().map(|name| ServiceId(name.clone())).collect(),
+            targets: named
+                .iter()
+                .map(|name| ServiceId::from(name.as_str()))
+                .collect(),
             include_dependencies: true,
             max_parallel,
         };
@@ -288,8 +291,8 @@ mod tests {
             edges: edges
                 .iter()
                 .map(|(from, to, kind)| Edge {
-                    from: ServiceId((*from).to_owned()),
-                    to: ServiceId((*to).to_owned()),
+                    from: ServiceId::from(*from),
+                    to: ServiceId::from(*to),
                     kind: *kind,
                     provenance: vec![Provenance::new(
                         "weft.yaml",

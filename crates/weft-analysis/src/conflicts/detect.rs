@@ -266,7 +266,7 @@ type ServerKey<'m> = (&'m str, Option<&'m str>, &'m str);
 /// A route read from a template (Jinja, envsubst): its server blocks may sit
 /// in branches of which only one is rendered, so shadowing is not judged.
 fn is_template(route: &Route<'_>) -> bool {
-    let file = route.claim.provenance.file.as_str();
+    let file = &*route.claim.provenance.file;
     [".j2", ".jinja", ".tpl", ".template", ".tmpl"]
         .iter()
         .any(|suffix| file.ends_with(suffix))
@@ -350,10 +350,7 @@ fn shadowed_routes(model: &Model, conflicts: &mut Vec<Conflict>) {
         servers
             .entry((route.router, route.name, route.host))
             .or_default()
-            .entry((
-                route.claim.provenance.file.as_str(),
-                route.claim.provenance.line,
-            ))
+            .entry((&*route.claim.provenance.file, route.claim.provenance.line))
             .or_insert(route);
     }
     for ((router, port, host), blocks) in servers {

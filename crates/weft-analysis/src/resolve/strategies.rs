@@ -32,7 +32,7 @@ pub(crate) struct Context<'m> {
     moved_hosts: HashMap<(String, String), String>,
     /// Ports already moved by this plan, by (file, offset) of the claim: a
     /// range that collides with several ports moves once.
-    moved_ports: HashMap<(String, usize), u16>,
+    moved_ports: HashMap<(std::sync::Arc<str>, usize), u16>,
     /// Files this plan creates (override files).
     pub(crate) created: BTreeSet<String>,
 }
@@ -179,7 +179,7 @@ fn by_claimant<'c>(
 fn edit(provenance: &Provenance, before: &str, offset: usize, old: &str, new: &str) -> FileEdit {
     let start = provenance.span.start.offset + offset;
     FileEdit {
-        file: provenance.file.clone(),
+        file: provenance.file.to_string(),
         line: provenance.line,
         column: provenance.column + before[..offset].chars().count() as u32,
         start,

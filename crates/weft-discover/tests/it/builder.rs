@@ -28,7 +28,7 @@ fn without_weft_yaml_subdirectories_are_repositories_and_hosts_resolve_across_th
     assert_eq!(db.kind, EdgeKind::Soft);
     assert_eq!(db.provenance[0].rule, Rule::ComposeEnvironment);
     assert_eq!(
-        (db.provenance[0].file.as_str(), db.provenance[0].line),
+        (&*db.provenance[0].file, db.provenance[0].line),
         ("api/compose.yaml", 5)
     );
     // The .env of a repository with one service belongs to that service.
@@ -234,7 +234,7 @@ fn included_compose_files_join_the_including_project() {
         .iter()
         .find(|s| s.id.as_str() == "app/db")
         .unwrap();
-    assert_eq!(db.provenance[0].file, "app/db/compose.db.yaml");
+    assert_eq!(&*db.provenance[0].file, "app/db/compose.db.yaml");
     let missing = model
         .diagnostics
         .iter()

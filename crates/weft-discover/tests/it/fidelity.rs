@@ -59,7 +59,7 @@ fn a_file_only_extended_from_is_not_a_project() {
     );
     // What `api` inherits from the template still counts, located in the template.
     let db = edge(&model, "shop/api", "shop/db").expect("inherited edge");
-    assert_eq!(db.provenance[0].file, "shop/common-services.yml");
+    assert_eq!(&*db.provenance[0].file, "shop/common-services.yml");
     // The template's own services and their edges are gone.
     assert!(
         model
@@ -154,7 +154,7 @@ data:
     let places: Vec<(&str, u32, Rule)> = inventory
         .provenance
         .iter()
-        .map(|p| (p.file.as_str(), p.line, p.rule))
+        .map(|p| (&*p.file, p.line, p.rule))
         .collect();
     assert_eq!(
         places,
@@ -251,7 +251,7 @@ spec:
     let claimed_at: Vec<(&str, &str)> = port
         .claims
         .iter()
-        .map(|c| (c.service.as_str(), c.provenance.file.as_str()))
+        .map(|c| (c.service.as_str(), &*c.provenance.file))
         .collect();
     assert_eq!(
         claimed_at,

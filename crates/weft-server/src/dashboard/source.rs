@@ -33,8 +33,8 @@ pub(crate) async fn view(
             let known: BTreeSet<&str> = model
                 .edges
                 .iter()
-                .flat_map(|e| e.provenance.iter().map(|p| p.file.as_str()))
-                .chain(model.claims.iter().map(|c| c.provenance.file.as_str()))
+                .flat_map(|e| e.provenance.iter().map(|p| &*p.file))
+                .chain(model.claims.iter().map(|c| &*c.provenance.file))
                 .collect();
             if known.contains(file.as_str()) {
                 read_inside(&state.settings.workspace, &file)

@@ -71,7 +71,7 @@ pub(crate) fn run(context: &Context, args: ResolveArgs) -> anyhow::Result<Outcom
                     .iter()
                     .any(|r| r.automatic && r.conflict == c.id)
                     || c.claims.iter().any(|claim| {
-                        edited.contains(&(claim.provenance.file.as_str(), claim.provenance.line))
+                        edited.contains(&(&*claim.provenance.file, claim.provenance.line))
                     })
             })
             .map(|c| c.id)
