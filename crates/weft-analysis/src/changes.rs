@@ -11,6 +11,10 @@ use weft_model::{EdgeKind, Model, ServiceId};
 
 use crate::{Conflict, GraphError, Plan, PlanSettings, find_conflicts, plan};
 
+/// Models of this many services or more are planned and searched for
+/// conflicts at once; below it, a thread costs more than it saves.
+const PARALLEL_FROM: usize = 2_000;
+
 /// A model with its deployment plan and conflicts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
@@ -21,11 +25,32 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Plans every service of `model` and finds its conflicts.
+    /// Plans every service of `model` and finds its conflicts: on a large
+    /// model, the two at once on two threads.
     pub fn of(model: impl Into<Arc<Model>>) -> Result<Self, GraphError> {
         let model = model.into();
-        let plan = plan(&model, &PlanSettings::default())?;
-        let conflicts = find_conflicts(&model);
+        let (plan, conflicts) = if model.services.len() >= PARALLEL_FROM {
+            std::thread::scope(|scope| {
+                let conflicts = std::thread::Builder::new()
+                    .name("weft-conflicts".to_string())
+                    .spawn_scoped(scope, || find_conflicts(&model));
+                let plan = plan(&model, &PlanSettings::default());
+                // Without a thread to be had, this one finds them too.
+                let conflicts = match conflicts {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err(_) => find_conflicts(&model),
+                };
+                (plan, conflicts)
+            })
+        } else {
+            (
+                plan(&model, &PlanSettings::default()),
+                find_conflicts(&model),
+            )
+        };
+        let plan = plan?;
         Ok(Analysis {
             model,
             plan,

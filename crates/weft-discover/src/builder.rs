@@ -129,19 +129,12 @@ impl<'c, 'f> Builder<'c, 'f> {
             self.diagnostics
                 .extend(repository_facts.diagnostics.iter().cloned());
         }
-        self.traefik = (0..self.entries.len())
-            .filter(|&e| self.entries[e].runs("traefik"))
-            .collect();
+        let traefik: Vec<bool> = self.entries.iter().map(|e| e.runs("traefik")).collect();
+        self.traefik = (0..self.entries.len()).filter(|&e| traefik[e]).collect();
         self.traefik_by_repository = self
             .by_repository
             .iter()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .copied()
-                    .filter(|&e| self.entries[e].runs("traefik"))
-                    .collect()
-            })
+            .map(|entries| entries.iter().copied().filter(|&e| traefik[e]).collect())
             .collect();
         for (index, &repository_facts) in facts.iter().enumerate() {
             for Mount { service, path } in &repository_facts.mounts {
