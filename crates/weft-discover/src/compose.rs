@@ -6,6 +6,7 @@
 //! interpolated from the project's `.env` the way Compose does; the process
 //! environment is deliberately not consulted, so that analysis is repeatable.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use weft_model::yaml::{self, Node};
@@ -110,10 +111,12 @@ pub fn read_project(project: &Project<'_>) -> Facts {
     for (file, node) in &documents {
         reader.read_file(file, node);
     }
-    // `include:` brings other compose files into this project.
-    let mut pending: Vec<(SourceFile, Node, usize)> = documents
+    // `include:` brings other compose files into this project. The
+    // project's own files are looked at where they are; only files the
+    // includes load are held here.
+    let mut pending: Vec<(Cow<'_, SourceFile>, Cow<'_, Node>, usize)> = documents
         .iter()
-        .map(|(f, n)| ((*f).clone(), n.clone(), 0))
+        .map(|(f, n)| (Cow::Borrowed(*f), Cow::Borrowed(n), 0))
         .collect();
     let mut included = BTreeSet::new();
     while let Some((file, node, depth)) = pending.pop() {
@@ -139,7 +142,7 @@ pub fn read_project(project: &Project<'_>) -> Facts {
             match yaml::parse_one(&other.text) {
                 Ok(other_node) => {
                     reader.read_file(&other, &other_node);
-                    pending.push((other, other_node, depth + 1));
+                    pending.push((Cow::Owned(other), Cow::Owned(other_node), depth + 1));
                 }
                 Err(error) => reader.facts.diagnostics.push(
                     Diagnostic::error(
