@@ -30,8 +30,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // tsort splits its input at ASCII white space, and so does this.
-    let mut words = text.split_ascii_whitespace();
+    // tsort's tokens are separated by spaces, tabs and newlines.
+    let mut words = text
+        .split([' ', '\t', '\n'])
+        .filter(|word| !word.is_empty());
     let mut names: HashSet<&str> = HashSet::with_capacity(text.len() / 16);
     let mut edges = Vec::with_capacity(text.len() / 32);
     loop {

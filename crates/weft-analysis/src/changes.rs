@@ -29,7 +29,9 @@ impl Analysis {
     /// model, the two at once on two threads.
     pub fn of(model: impl Into<Arc<Model>>) -> Result<Self, GraphError> {
         let model = model.into();
-        let (plan, conflicts) = if model.services.len() >= PARALLEL_FROM {
+        let parallel = model.services.len() >= PARALLEL_FROM
+            && std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1);
+        let (plan, conflicts) = if parallel {
             std::thread::scope(|scope| {
                 let conflicts = std::thread::Builder::new()
                     .name("weft-conflicts".to_string())
@@ -45,10 +47,8 @@ impl Analysis {
                 (plan, conflicts)
             })
         } else {
-            (
-                plan(&model, &PlanSettings::default()),
-                find_conflicts(&model),
-            )
+            let plan = plan(&model, &PlanSettings::default())?;
+            (Ok(plan), find_conflicts(&model))
         };
         let plan = plan?;
         Ok(Analysis {
@@ -131,7 +131,8 @@ fn phases(plan: &Plan) -> impl Iterator<Item = (&ServiceId, usize)> {
 
 /// The services whose phase differs (or that are in one plan only), by
 /// service. Looked up by hash rather than sorted: a plan lists every
-/// service, and few of them change.
+/// service, and few of them change. A plan lists each service once (its
+/// graph has one node per id), which the counting below relies on.
 fn phase_changes(before: &Plan, after: &Plan) -> Vec<PhaseChange> {
     let old: HashMap<&ServiceId, usize> = phases(before).collect();
     let mut changes = Vec::new();

@@ -118,12 +118,8 @@ impl<'c, 'f> Builder<'c, 'f> {
         let references: usize = facts.iter().map(|f| f.references.len()).sum();
         self.edges.reserve(references);
         self.edge_index.reserve(references);
-        self.claims.reserve(
-            facts
-                .iter()
-                .map(|f| f.claims.len() + f.env.len())
-                .sum::<usize>(),
-        );
+        self.claims
+            .reserve(facts.iter().map(|f| f.claims.len()).sum::<usize>());
         for (index, &repository_facts) in facts.iter().enumerate() {
             self.name_services(index, repository_facts);
             self.diagnostics
@@ -441,10 +437,9 @@ impl<'c, 'f> Builder<'c, 'f> {
             }
             let mut declared = provenance.clone();
             declared.rule = Rule::NginxServer;
-            self.by_id
-                .insert(ServiceId::new(&repository_name, &name), self.entries.len());
-            self.by_repository[repository].push(self.entries.len());
             let id = ServiceId::new(&repository_name, &name);
+            self.by_id.insert(id.clone(), self.entries.len());
+            self.by_repository[repository].push(self.entries.len());
             let mut nginx = Entry::new(id, repository_name, name.clone(), "nginx");
             nginx.directories.push(directory.clone());
             nginx.provenance.push(declared);

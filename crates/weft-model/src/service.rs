@@ -42,12 +42,6 @@ impl From<&str> for ServiceId {
     }
 }
 
-impl From<String> for ServiceId {
-    fn from(id: String) -> Self {
-        ServiceId(id.into())
-    }
-}
-
 impl std::fmt::Display for ServiceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

@@ -3,6 +3,7 @@
 //! reported as manual, with what to do.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use weft_model::config::PortRange;
 use weft_model::{Model, Platform, Provenance, Resource, Rule};
@@ -32,7 +33,7 @@ pub(crate) struct Context<'m> {
     moved_hosts: HashMap<(String, String), String>,
     /// Ports already moved by this plan, by (file, offset) of the claim: a
     /// range that collides with several ports moves once.
-    moved_ports: HashMap<(std::sync::Arc<str>, usize), u16>,
+    moved_ports: HashMap<(Arc<str>, usize), u16>,
     /// Files this plan creates (override files).
     pub(crate) created: BTreeSet<String>,
 }
