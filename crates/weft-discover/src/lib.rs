@@ -29,5 +29,5 @@ pub mod workspace;
 
 pub use discover::discover;
 pub use incremental::{Update, Workspace};
-pub use watch::{Batch, WatchError, Watcher};
+pub use watch::{Applied, ApplyError, Batch, WatchError, Watcher};
 pub use workspace::DiscoverError;

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
-use crate::workspace::SKIPPED_DIRECTORIES;
+use crate::incremental::{Update, Workspace};
+use crate::workspace::{DiscoverError, SKIPPED_DIRECTORIES};
 
 /// A batch is handed out after this long even if changes keep coming.
 pub const LONGEST_BATCH: Duration = Duration::from_secs(1);
@@ -47,6 +48,27 @@ impl WatchError {
              `sysctl fs.inotify.max_user_watches=524288`",
         )
     }
+}
+
+/// Why [`Watcher::apply`] could not bring a workspace up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Watching everything again failed: the watcher is of no more use.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// The files no longer read (weft.yaml broke, the root went away); the
+    /// workspace keeps its last good model until a later batch mends them.
+    #[error(transparent)]
+    Workspace(#[from] DiscoverError),
+}
+
+/// What [`Watcher::apply`] did.
+#[derive(Debug)]
+pub struct Applied {
+    pub update: Update,
+    /// Repositories that appeared but cannot be watched; their files were
+    /// read all the same.
+    pub unwatched: Vec<WatchError>,
 }
 
 /// Changed paths, as [`Watcher::next_batch`] hands them out.
@@ -124,6 +146,32 @@ impl Watcher {
         }
         self.tops.push(directory.to_path_buf());
         self.watch_tree(directory, &mut Vec::new())
+    }
+
+    /// Brings `workspace` up to date with a batch, as `weft watch` and
+    /// `weft serve` do: everything read and watched again after lost events,
+    /// else the changed paths read again; then repositories that appeared
+    /// are watched too.
+    pub fn apply(
+        &mut self,
+        workspace: &mut Workspace,
+        batch: &Batch,
+    ) -> Result<Applied, ApplyError> {
+        let update = if batch.rescan {
+            self.rescan()?;
+            workspace.reload()?
+        } else {
+            workspace.update(&batch.paths)?
+        };
+        let mut unwatched = Vec::new();
+        if update.reloaded || !update.reread.is_empty() {
+            for directory in workspace.repository_directories() {
+                if let Err(error) = self.also_watch(&directory) {
+                    unwatched.push(error);
+                }
+            }
+        }
+        Ok(Applied { update, unwatched })
     }
 
     /// How many directories are watched.
@@ -354,5 +402,50 @@ mod tests {
         // A repository weft.yaml places under `vendor` is watched too.
         fs_err::write(vendored.join("compose.yaml"), "services: {}\n").expect("write");
         assert_eq!(batch(&mut watcher).paths, [vendored.join("compose.yaml")]);
+    }
+
+    #[test]
+    fn applying_batches_follows_a_repository_weft_yaml_adds_and_keeps_the_model_on_errors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = dir.path().canonicalize().expect("canonical");
+        let (root, external) = (base.join("ws"), base.join("ext"));
+        fs_err::create_dir_all(root.join("api")).expect("mkdir");
+        fs_err::create_dir_all(&external).expect("mkdir");
+        fs_err::write(root.join("api/compose.yaml"), "services: {web: {}}\n").expect("write");
+        fs_err::write(external.join("compose.yaml"), "services: {billing: {}}\n").expect("write");
+        fs_err::write(root.join("weft.yaml"), "repositories:\n  api: {}\n").expect("write");
+        let mut workspace = Workspace::open(&root).expect("open");
+        let mut watcher =
+            Watcher::new(&root, &workspace.repository_directories()).expect("watcher");
+        let watched = watcher.watched();
+
+        // weft.yaml now lists a repository outside the root: it is read and watched.
+        fs_err::write(
+            root.join("weft.yaml"),
+            "repositories:\n  api: {}\n  ext: {path: ../ext}\n",
+        )
+        .expect("write");
+        let changed = batch(&mut watcher);
+        let applied = watcher.apply(&mut workspace, &changed).expect("apply");
+        assert!(applied.update.reloaded && applied.unwatched.is_empty());
+        assert!(workspace.model().lookup("billing").is_ok());
+        assert_eq!(watcher.watched(), watched + 1, "ext is watched");
+
+        // A change in it arrives and is read.
+        fs_err::write(external.join("compose.yaml"), "services: {invoices: {}}\n").expect("write");
+        let changed = batch(&mut watcher);
+        let applied = watcher.apply(&mut workspace, &changed).expect("apply");
+        assert_eq!(applied.update.reread, ["ext"]);
+        assert!(workspace.model().lookup("invoices").is_ok());
+
+        // weft.yaml breaks: the error is the workspace's, and the model stays.
+        let before = workspace.model().clone();
+        fs_err::write(root.join("weft.yaml"), "repositories: [unclosed\n").expect("write");
+        let changed = batch(&mut watcher);
+        let error = watcher
+            .apply(&mut workspace, &changed)
+            .expect_err("weft.yaml does not read");
+        assert!(matches!(error, ApplyError::Workspace(_)), "{error:?}");
+        assert_eq!(workspace.model(), &before);
     }
 }

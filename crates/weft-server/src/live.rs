@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use weft_analysis::{Analysis, Changes};
-use weft_discover::{Watcher, Workspace};
+use weft_discover::{Applied, ApplyError, Watcher, Workspace};
 
 /// How long files must be quiet before a batch of changes is read.
 const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -144,19 +144,19 @@ impl LiveModel {
                 }
             };
             let started = Instant::now();
-            let update = if batch.rescan {
-                if let Err(error) = watcher.rescan() {
+            let update = match watcher.apply(&mut workspace, &batch) {
+                Ok(Applied { update, unwatched }) => {
+                    for error in unwatched {
+                        tracing::warn!(%error, "cannot watch a new repository");
+                    }
+                    update
+                }
+                Err(ApplyError::Watch(error)) => {
                     tracing::warn!(%error, "the workspace watcher stopped; pages read the workspace on each load");
                     self.current.send_replace(None);
                     return;
                 }
-                workspace.reload()
-            } else {
-                workspace.update(&batch.paths)
-            };
-            let update = match update {
-                Ok(update) => update,
-                Err(error) => {
+                Err(ApplyError::Workspace(error)) => {
                     // Reads go to the files (and answer the error) until
                     // they read again.
                     self.current.send_replace(None);
@@ -178,11 +178,6 @@ impl LiveModel {
             if !update.rebuilt {
                 continue;
             }
-            for directory in workspace.repository_directories() {
-                if let Err(error) = watcher.also_watch(&directory) {
-                    tracing::warn!(%error, "cannot watch a new repository");
-                }
-            }
             let next = match Analysis::of(workspace.shared_model()) {
                 Ok(next) => Arc::new(next),
                 Err(error) => {
@@ -191,7 +186,9 @@ impl LiveModel {
                 }
             };
             let changes = next.changes_since(&analysis);
-            analysis = next;
+            // The last model is let go once the change is out: freeing
+            // tens of thousands of services is not worth a wait.
+            let previous = std::mem::replace(&mut analysis, next);
             self.current.send_replace(Some(Arc::clone(&analysis)));
             if changes.is_empty() {
                 continue;
@@ -207,6 +204,7 @@ impl LiveModel {
                 phases: analysis.plan.phases.len(),
                 elapsed_ms: elapsed_ms(started),
             });
+            drop(previous);
         }
     }
 

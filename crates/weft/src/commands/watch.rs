@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use weft_analysis::{Analysis, Changes};
-use weft_discover::{Batch, Update, Watcher, Workspace};
+use weft_discover::{Applied, ApplyError, Update, Watcher, Workspace};
 use weft_model::Severity;
 
 use super::Context;
@@ -83,23 +83,20 @@ pub(crate) fn run(context: &Context, args: WatchArgs) -> anyhow::Result<Outcome>
             continue;
         };
         let started = Instant::now();
-        let Batch { paths, rescan } = batch;
-        let shown = workspace.relevant(&paths);
-        let update = if rescan {
-            watcher
-                .rescan()
-                .map_err(|error| with_hint(error.hint(), error.into()))?;
-            workspace.reload()
-        } else {
-            workspace.update(&paths)
-        };
-        let update = match update {
-            Ok(update) => update,
-            Err(error) => {
+        let update = match watcher.apply(&mut workspace, &batch) {
+            Ok(Applied { update, unwatched }) => {
+                // A repository that appeared and cannot be watched.
+                if let Some(error) = unwatched.into_iter().next() {
+                    return Err(with_hint(error.hint(), error.into()));
+                }
+                update
+            }
+            Err(ApplyError::Watch(error)) => return Err(with_hint(error.hint(), error.into())),
+            Err(ApplyError::Workspace(error)) => {
                 emit(
                     args.format,
                     &Line::Error {
-                        paths: &shown,
+                        paths: &workspace.relevant(&batch.paths),
                         message: error.to_string(),
                     },
                 )?;
@@ -108,14 +105,6 @@ pub(crate) fn run(context: &Context, args: WatchArgs) -> anyhow::Result<Outcome>
         };
         if update.relevant.is_empty() && !update.reloaded {
             continue;
-        }
-        // A repository that appeared is watched from now on.
-        if !update.reread.is_empty() {
-            for directory in workspace.repository_directories() {
-                watcher
-                    .also_watch(&directory)
-                    .map_err(|error| with_hint(error.hint(), error.into()))?;
-            }
         }
         let analysing = Instant::now();
         let next = if update.rebuilt {
@@ -130,7 +119,9 @@ pub(crate) fn run(context: &Context, args: WatchArgs) -> anyhow::Result<Outcome>
             analysis: ms(analysing.elapsed()),
             total: ms(started.elapsed()),
         };
-        analysis = next;
+        // The last model is let go once the change is out: freeing tens of
+        // thousands of services is not worth a wait.
+        let previous = std::mem::replace(&mut analysis, next);
         emit(
             args.format,
             &Line::Change {
@@ -144,6 +135,7 @@ pub(crate) fn run(context: &Context, args: WatchArgs) -> anyhow::Result<Outcome>
         if args.format == Format::Text {
             console::out(&render(&update, &changes, &analysis, timings));
         }
+        drop(previous);
     }
 }
 
