@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use foldhash::{HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use weft_model::{Edge, EdgeKind, Model, Service, ServiceId};
 
 /// The `weft` binary's allocator, so this times what `weft` would do.
@@ -34,7 +34,8 @@ fn main() -> ExitCode {
     let mut words = text
         .split([' ', '\t', '\n'])
         .filter(|word| !word.is_empty());
-    let mut names: HashSet<&str> = HashSet::with_capacity(text.len() / 16);
+    // Each name's id is made once; edges share it.
+    let mut ids: HashMap<&str, ServiceId> = HashMap::with_capacity(text.len() / 16);
     let mut edges = Vec::with_capacity(text.len() / 32);
     loop {
         let (before, after) = match (words.next(), words.next()) {
@@ -45,14 +46,12 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        names.insert(before);
-        names.insert(after);
         // tsort's `BEFORE AFTER` is weft's `AFTER needs BEFORE`. An edge
         // list says nothing of where its edges come from, so they carry no
         // provenance (which ordering never reads).
         edges.push(Edge {
-            from: ServiceId::from(after),
-            to: ServiceId::from(before),
+            from: intern(&mut ids, after),
+            to: intern(&mut ids, before),
             kind: EdgeKind::Required,
             provenance: Vec::new(),
             explicit: false,
@@ -60,12 +59,12 @@ fn main() -> ExitCode {
     }
     // Sorted once at the end, as tsort's own table is walked: cheaper than
     // keeping a sorted set while reading.
-    let mut names: Vec<&str> = names.into_iter().collect();
-    names.sort_unstable();
+    let mut names: Vec<(&str, ServiceId)> = ids.into_iter().collect();
+    names.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let services = names
         .into_iter()
-        .map(|name| Service {
-            id: ServiceId::from(name),
+        .map(|(name, id)| Service {
+            id,
             repository: String::new(),
             name: name.to_string(),
             sources: Vec::new(),
@@ -92,4 +91,11 @@ fn main() -> ExitCode {
         let _ = writeln!(out, "{id}");
     }
     ExitCode::SUCCESS
+}
+
+/// The id named `name`, made the first time it is asked for.
+fn intern<'t>(ids: &mut HashMap<&'t str, ServiceId>, name: &'t str) -> ServiceId {
+    ids.entry(name)
+        .or_insert_with(|| ServiceId::from(name))
+        .clone()
 }
