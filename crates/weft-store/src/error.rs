@@ -49,6 +49,18 @@ pub enum StoreError {
     UnknownAlert(String),
     #[error("stored {what} is corrupt: {message}")]
     Corrupt { what: &'static str, message: String },
+    /// The request was decided in one transaction with others, and that
+    /// transaction failed as it committed: whether it took effect is not
+    /// known.
+    #[error(
+        "the store may or may not have recorded this: its transaction failed as it \
+         committed ({message}); look at the lease before asking again"
+    )]
+    OutcomeUnknown { message: String },
+    /// The request was decided in one transaction with others, and that
+    /// transaction failed; nothing of it was recorded.
+    #[error("database error: {message}")]
+    BatchFailed { message: String },
 }
 
 impl StoreError {

@@ -80,26 +80,6 @@ type Answer = Result<Change<Done>, StoreError>;
 /// grants, and the range of the batch's events it recorded.
 type Outcome = (Result<Done, (StoreError, bool)>, Vec<Grant>, Range<usize>);
 
-/// Why a batch failed, and whether its operations can run again (nothing
-/// of it was committed).
-#[derive(Debug)]
-pub(crate) struct Failure {
-    error: StoreError,
-    again: bool,
-}
-
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Failure {
-        Failure { error, again: true }
-    }
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(error: sqlx::Error) -> Failure {
-        StoreError::from(error).into()
-    }
-}
-
 /// A resource locked for the batch, with its leases (by token) and waiters.
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
@@ -302,9 +282,11 @@ impl Batch {
 
 mod connection;
 mod decide;
+mod failure;
 mod sql;
 
 pub(crate) use connection::Scripted;
+use failure::Failure;
 use sql::Session;
 
 impl Store {
@@ -548,14 +530,8 @@ impl Store {
                         let _ = answer.send(result);
                     }
                 }
-                Err(Failure { error, again }) if ops.len() == 1 || !again => {
-                    let message = error.to_string();
-                    let mut error = Some(error);
-                    for answer in answers {
-                        let error = error.take().unwrap_or_else(|| StoreError::Corrupt {
-                            what: "batch",
-                            message: message.clone(),
-                        });
+                Err(failure) if ops.len() == 1 || !failure.again => {
+                    for (answer, error) in answers.into_iter().zip(failure.answers(ops.len())) {
                         let _ = answer.send(Err(error));
                     }
                 }
