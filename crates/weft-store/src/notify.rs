@@ -80,6 +80,14 @@ impl OwnEvents {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The listener stopped: nothing is kept from now on, and what was is
+    /// let go.
+    pub(crate) fn stop(&self) {
+        self.listening
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        *self.events() = Kept::default();
+    }
+
     /// Keeps `events`, just committed, if a listener takes them.
     pub(crate) fn note(&self, events: &[Event]) {
         if events.is_empty() || !self.listening.load(std::sync::atomic::Ordering::Relaxed) {
@@ -135,5 +143,41 @@ impl OwnEvents {
     pub(crate) fn forget_through(&self, id: i64) {
         let mut kept = self.events();
         kept.events = kept.events.split_off(&(id + 1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn event(id: i64) -> Event {
+        Event {
+            id,
+            at: String::new(),
+            kind: "lease.granted".to_owned(),
+            resource: None,
+            data: serde_json::Value::Null,
+        }
+    }
+
+    #[tokio::test]
+    async fn events_are_kept_only_while_a_listener_takes_them() {
+        let own = OwnEvents::default();
+        own.note(&[event(1)]);
+        own.listen();
+        own.note(&[event(2), event(3)]);
+        let mut taken = Vec::new();
+        let missing = own.take(&[1, 2], Duration::ZERO, &mut taken).await;
+        assert_eq!(missing, [1], "noted before anyone listened");
+        assert_eq!(taken.iter().map(|e| e.id).collect::<Vec<_>>(), [2]);
+
+        own.stop();
+        own.note(&[event(4)]);
+        let mut taken = Vec::new();
+        let missing = own.take(&[3, 4], Duration::ZERO, &mut taken).await;
+        assert_eq!(missing, [3, 4], "let go when the listener stopped");
+        assert!(taken.is_empty());
     }
 }

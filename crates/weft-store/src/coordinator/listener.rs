@@ -21,7 +21,11 @@ impl Coordinator {
             let mut behind = false;
             loop {
                 let notification = tokio::select! {
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => {
+                        // Nobody takes the engine's events any more.
+                        coordinator.inner.store.own_events.stop();
+                        return;
+                    }
                     notification = listener.try_recv() => notification,
                 };
                 match notification {
