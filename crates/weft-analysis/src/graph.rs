@@ -457,7 +457,7 @@ pub(crate) mod tests {
             id: ServiceId::new(repository, name),
             repository: repository.to_string(),
             name: name.to_string(),
-            sources: vec!["compose".to_string()],
+            sources: vec!["compose"],
             image: None,
             command: None,
             aliases: Vec::new(),

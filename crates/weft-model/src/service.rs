@@ -55,7 +55,7 @@ pub struct Service {
     pub repository: String,
     pub name: String,
     /// Where it is described: `compose`, `kubernetes`, `nginx`, `procfile`, `weft.yaml`.
-    pub sources: Vec<String>,
+    pub sources: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

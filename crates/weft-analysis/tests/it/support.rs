@@ -48,7 +48,7 @@ pub(crate) fn model(node_count: usize, edges: &[(usize, usize, u8)]) -> Model {
                 id: service_id(number),
                 repository: repository(number),
                 name: format!("s{number:05}"),
-                sources: vec!["compose".to_string()],
+                sources: vec!["compose"],
                 image: None,
                 command: None,
                 aliases: Vec::new(),

@@ -69,12 +69,12 @@ impl Sources {
         self.0 |= 1 << bit;
     }
 
-    pub(super) fn names(self) -> Vec<String> {
+    pub(super) fn names(self) -> Vec<&'static str> {
         Self::NAMES
             .iter()
             .enumerate()
             .filter(|(bit, _)| self.0 & (1 << bit) != 0)
-            .map(|(_, name)| (*name).to_string())
+            .map(|(_, name)| *name)
             .collect()
     }
 }
