@@ -144,7 +144,11 @@ impl Watcher {
         if self.watched.contains(directory) || !directory.is_dir() {
             return Ok(());
         }
-        self.tops.push(directory.to_path_buf());
+        // One that could not be watched (it is not readable) is tried again
+        // on each call, but rescanned as one tree.
+        if !self.tops.iter().any(|top| top == directory) {
+            self.tops.push(directory.to_path_buf());
+        }
         self.watch_tree(directory, &mut Vec::new())
     }
 

@@ -148,8 +148,12 @@ impl Coordinator {
         };
         if mode == CoordinatorMode::Server {
             if coordinator.inner.store.backend() == Backend::Postgres {
-                coordinator.inner.store.own_events.listen();
-                coordinator.spawn_listener().await?;
+                let own_events = &coordinator.inner.store.own_events;
+                own_events.listen();
+                if let Err(error) = coordinator.spawn_listener().await {
+                    own_events.stop();
+                    return Err(error);
+                }
             } else {
                 let last_event = coordinator.inner.store.last_event_id().await?;
                 tokio::spawn(coordinator.clone().tail_sqlite(last_event));

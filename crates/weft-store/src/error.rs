@@ -1,8 +1,10 @@
 //! What can go wrong in the store.
 
 /// An error from the coordination store. Variants other than
-/// [`StoreError::Database`] and [`StoreError::Migration`] are the caller's
-/// input or a state it must handle, and change nothing.
+/// [`StoreError::Database`], [`StoreError::Migration`] and
+/// [`StoreError::OutcomeUnknown`] (which may have changed what it was
+/// asked to) are the caller's input or a state it must handle, and change
+/// nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open store `{url}`: {source}")]
@@ -49,18 +51,12 @@ pub enum StoreError {
     UnknownAlert(String),
     #[error("stored {what} is corrupt: {message}")]
     Corrupt { what: &'static str, message: String },
-    /// The request was decided in one transaction with others, and that
-    /// transaction failed as it committed: whether it took effect is not
-    /// known.
+    /// The transaction that decided the request failed as it committed:
+    /// whether it took effect is not known.
     #[error(
-        "the store may or may not have recorded this: its transaction failed as it \
-         committed ({message}); look at the lease before asking again"
+        "the store may or may not have recorded this: its transaction failed as it committed ({message})"
     )]
     OutcomeUnknown { message: String },
-    /// The request was decided in one transaction with others, and that
-    /// transaction failed; nothing of it was recorded.
-    #[error("database error: {message}")]
-    BatchFailed { message: String },
 }
 
 impl StoreError {

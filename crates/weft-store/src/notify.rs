@@ -46,13 +46,14 @@ pub(crate) fn payload(effects: &Effects) -> String {
 /// Events this store's lease engine committed on PostgreSQL, kept for its
 /// listener to publish when it hears their notification (in the order
 /// notifications come, the one order every replica publishes in) without
-/// reading them back. Noted only once a listener has started; any can be
+/// reading them back. Noted only while a listener runs; any can be
 /// forgotten at any time, for the listener reads what it does not find.
 #[derive(Debug, Default)]
 pub(crate) struct OwnEvents {
     events: std::sync::Mutex<Kept>,
     noted: tokio::sync::Notify,
-    listening: std::sync::atomic::AtomicBool,
+    /// How many listeners take them (coordinators on one store).
+    listeners: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -76,25 +77,36 @@ impl OwnEvents {
 
     /// A listener takes the events from now on.
     pub(crate) fn listen(&self) {
-        self.listening
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.listeners
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The listener stopped: nothing is kept from now on, and what was is
-    /// let go.
+    /// A listener stopped. Once none is left, nothing is kept, and what
+    /// was is let go.
     pub(crate) fn stop(&self) {
-        self.listening
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        *self.events() = Kept::default();
+        let mut kept = self.events();
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        let left = self
+            .listeners
+            .fetch_update(relaxed, relaxed, |listeners| listeners.checked_sub(1))
+            .map_or(0, |before| before - 1);
+        if left == 0 {
+            kept.events.clear();
+        }
     }
 
     /// Keeps `events`, just committed, if a listener takes them.
     pub(crate) fn note(&self, events: &[Event]) {
-        if events.is_empty() || !self.listening.load(std::sync::atomic::Ordering::Relaxed) {
+        if events.is_empty() {
             return;
         }
         {
+            // Looked at under the lock `stop` takes, so that nothing is
+            // kept once the last listener stopped.
             let mut kept = self.events();
+            if self.listeners.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                return;
+            }
             kept.events.extend(events.iter().map(|e| (e.id, e.clone())));
             while kept.events.len() > Self::LIMIT {
                 kept.events.pop_first();
@@ -173,11 +185,22 @@ mod tests {
         assert_eq!(missing, [1], "noted before anyone listened");
         assert_eq!(taken.iter().map(|e| e.id).collect::<Vec<_>>(), [2]);
 
+        // Two listeners (two coordinators on one store): kept until both stop.
+        own.listen();
         own.stop();
         own.note(&[event(4)]);
+        own.stop();
+        own.note(&[event(5)]);
         let mut taken = Vec::new();
-        let missing = own.take(&[3, 4], Duration::ZERO, &mut taken).await;
-        assert_eq!(missing, [3, 4], "let go when the listener stopped");
+        let missing = own.take(&[3, 4, 5], Duration::ZERO, &mut taken).await;
+        assert_eq!(missing, [3, 4, 5], "let go when the last listener stopped");
         assert!(taken.is_empty());
+
+        // A stop too many changes nothing; a listener that starts again keeps them.
+        own.stop();
+        own.listen();
+        own.note(&[event(6)]);
+        let missing = own.take(&[6], Duration::ZERO, &mut taken).await;
+        assert!(missing.is_empty() && taken.len() == 1);
     }
 }

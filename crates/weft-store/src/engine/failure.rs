@@ -23,23 +23,20 @@ impl From<sqlx::Error> for Failure {
 }
 
 impl Failure {
-    /// The answers to the `count` operations of a batch that failed and is
-    /// not run again. A failure that may have followed the commit is told
-    /// as such to every operation; another goes to the first as it is, and
-    /// to the rest by its message.
-    pub(super) fn answers(self, count: usize) -> Vec<StoreError> {
+    /// What the `count` operations of a batch that failed, and is not run
+    /// again, are told. A batch that may have been committed tells each of
+    /// them that its outcome is unknown. One that was not is run again one
+    /// operation at a time when it holds several, so here it holds one,
+    /// which is told the error itself.
+    pub(super) fn into_errors(self, count: usize) -> Vec<StoreError> {
+        if self.again {
+            debug_assert_eq!(count, 1, "a batch of several that can run again runs again");
+            return vec![self.error];
+        }
         let message = self.error.to_string();
-        let mut first = self.again.then_some(self.error);
         (0..count)
-            .map(|_| {
-                first.take().unwrap_or_else(|| {
-                    let message = message.clone();
-                    if self.again {
-                        StoreError::BatchFailed { message }
-                    } else {
-                        StoreError::OutcomeUnknown { message }
-                    }
-                })
+            .map(|_| StoreError::OutcomeUnknown {
+                message: message.clone(),
             })
             .collect()
     }
@@ -55,34 +52,32 @@ mod tests {
 
     #[test]
     fn a_failure_that_may_follow_the_commit_is_uncertain_for_every_operation() {
-        let answers = Failure {
+        let errors = Failure {
             error: refused(),
             again: false,
         }
-        .answers(3);
-        assert_eq!(answers.len(), 3);
-        for answer in &answers {
+        .into_errors(3);
+        assert_eq!(errors.len(), 3);
+        for error in &errors {
             assert!(
-                matches!(answer, StoreError::OutcomeUnknown { message } if message.contains("refused")),
-                "{answer:?}"
+                matches!(error, StoreError::OutcomeUnknown { message } if message.contains("refused")),
+                "{error:?}"
             );
         }
     }
 
     #[test]
-    fn another_failure_goes_to_the_first_as_it_is_and_to_the_rest_by_its_message() {
-        let answers = Failure::from(refused()).answers(2);
-        assert!(matches!(
-            answers[0],
-            StoreError::Invalid {
-                field: "holder",
-                ..
-            }
-        ));
+    fn a_failure_before_the_commit_is_told_as_it_is() {
+        let errors = Failure::from(refused()).into_errors(1);
         assert!(
-            matches!(&answers[1], StoreError::BatchFailed { message } if message.contains("refused")),
-            "{:?}",
-            answers[1]
+            matches!(
+                errors[..],
+                [StoreError::Invalid {
+                    field: "holder",
+                    ..
+                }]
+            ),
+            "{errors:?}"
         );
     }
 }

@@ -531,7 +531,7 @@ impl Store {
                     }
                 }
                 Err(failure) if ops.len() == 1 || !failure.again => {
-                    for (answer, error) in answers.into_iter().zip(failure.answers(ops.len())) {
+                    for (answer, error) in answers.into_iter().zip(failure.into_errors(ops.len())) {
                         let _ = answer.send(Err(error));
                     }
                 }
@@ -546,7 +546,7 @@ impl Store {
                                     message: "no answer".to_owned(),
                                 })
                             }),
-                            Err(failure) => Err(failure.error),
+                            Err(failure) => Err(failure.into_errors(1).remove(0)),
                         };
                         self.deliver(&result);
                         let _ = answer.send(result);
