@@ -244,7 +244,7 @@ impl Step {
         let run = step.get("run").and_then(|value| {
             let Scalar { text, style } = value.as_scalar()?;
             Some(Script {
-                text: text.clone(),
+                text: text.to_string(),
                 location: value.span.start,
                 style: *style,
             })
@@ -298,7 +298,9 @@ fn text_at(node: &Node, path: &[&str]) -> Option<String> {
 fn environment(node: Option<&Node>) -> Environment {
     node.map(|env| {
         env.entries()
-            .filter_map(|(name, value)| Some((name.to_string(), value.as_scalar()?.text.clone())))
+            .filter_map(|(name, value)| {
+                Some((name.to_string(), value.as_scalar()?.text.to_string()))
+            })
             .collect()
     })
     .unwrap_or_default()

@@ -1,5 +1,7 @@
 //! The spanned YAML tree.
 
+use compact_str::CompactString;
+
 use crate::span::Span;
 
 /// How a scalar was written; a quoted `"8080"` is a string, a plain `8080` a number.
@@ -12,7 +14,8 @@ pub enum ScalarStyle {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar {
-    pub text: String,
+    /// Inline up to 24 bytes, which nearly every key and value is.
+    pub text: CompactString,
     pub style: ScalarStyle,
 }
 
@@ -33,7 +36,7 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn scalar(text: impl Into<String>, style: ScalarStyle, span: Span) -> Node {
+    pub fn scalar(text: impl Into<CompactString>, style: ScalarStyle, span: Span) -> Node {
         Node {
             value: Value::Scalar(Scalar {
                 text: text.into(),

@@ -276,7 +276,7 @@ impl<'t> Builder<'t> {
                     };
                     let node = Node {
                         value: Value::Scalar(Scalar {
-                            text: text.into_owned(),
+                            text: text.into(),
                             style,
                         }),
                         span: Span::new(start, end),

@@ -1,5 +1,7 @@
 //! Block collections and block scalars.
 
+use compact_str::CompactString;
+
 use super::flow::is_flow_indicator;
 use super::{At, MAX_DEPTH, MAX_KEY, Place, Reader};
 use crate::span::{Location, Span};
@@ -220,7 +222,7 @@ impl Reader<'_> {
             return None;
         }
         let start = self.here();
-        let mut text = String::new();
+        let mut text = CompactString::default();
         let mut empty_lines = 0usize;
         let mut first = true;
         // The cursor is on a content line's first character, at `indent`.

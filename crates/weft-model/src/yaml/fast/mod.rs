@@ -397,7 +397,7 @@ impl<'t> Reader<'t> {
                 let start_location = start.unwrap_or_else(|| self.location(first));
                 let node = Node {
                     value: Value::Scalar(Scalar {
-                        text: self.text[first..end].to_string(),
+                        text: self.text[first..end].into(),
                         style: ScalarStyle::Plain,
                     }),
                     span: Span::new(start_location, self.location(end)),

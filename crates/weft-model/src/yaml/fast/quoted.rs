@@ -1,5 +1,7 @@
 //! Quoted scalars on one line.
 
+use compact_str::CompactString;
+
 use super::Reader;
 use crate::span::Span;
 use crate::yaml::node::{Node, Scalar, ScalarStyle, Value};
@@ -9,7 +11,7 @@ impl Reader<'_> {
     pub(super) fn quoted(&mut self) -> Option<Node> {
         let quote = self.peek();
         let start = self.pos;
-        let mut text = String::new();
+        let mut text = CompactString::default();
         let mut i = start + 1;
         let mut run = i;
         loop {
@@ -54,7 +56,7 @@ impl Reader<'_> {
 
 /// Decodes the escape after a `\` in a double-quoted scalar onto `out`;
 /// how many bytes it took, or `None` for one the full reader should judge.
-fn escape(rest: &str, out: &mut String) -> Option<usize> {
+fn escape(rest: &str, out: &mut CompactString) -> Option<usize> {
     let decoded = match rest.as_bytes().first()? {
         b'0' => '\0',
         b'a' => '\u{7}',
