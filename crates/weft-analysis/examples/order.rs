@@ -30,10 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // tsort's tokens are separated by spaces, tabs and newlines.
-    let mut words = text
-        .split([' ', '\t', '\n'])
-        .filter(|word| !word.is_empty());
+    let mut words = Words { text: &text, at: 0 };
     // Each name's id is made once; edges share it.
     let mut ids: HashMap<&str, ServiceId> = HashMap::with_capacity(text.len() / 16);
     let mut edges = Vec::with_capacity(text.len() / 32);
@@ -88,7 +85,8 @@ fn main() -> ExitCode {
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for id in &plan.order {
-        let _ = writeln!(out, "{id}");
+        let _ = out.write_all(id.as_str().as_bytes());
+        let _ = out.write_all(b"\n");
     }
     ExitCode::SUCCESS
 }
@@ -98,4 +96,29 @@ fn intern<'t>(ids: &mut HashMap<&'t str, ServiceId>, name: &'t str) -> ServiceId
     ids.entry(name)
         .or_insert_with(|| ServiceId::from(name))
         .clone()
+}
+
+/// tsort's tokens: runs of bytes between spaces, tabs and newlines.
+struct Words<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl<'t> Iterator for Words<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        let bytes = self.text.as_bytes();
+        while self.at < bytes.len() {
+            let start = self.at;
+            let end = memchr::memchr3(b' ', b'\t', b'\n', &bytes[start..])
+                .map_or(bytes.len(), |length| start + length);
+            self.at = end + 1;
+            if end > start {
+                // Split at ASCII bytes, so at character boundaries.
+                return Some(&self.text[start..end]);
+            }
+        }
+        None
+    }
 }

@@ -89,8 +89,9 @@ pub fn break_cycles(graph: &ServiceGraph<'_>) -> (Vec<Cycle>, Vec<Cut>) {
     (breaking.cycles, cuts)
 }
 
-/// The cycles found among a set of nodes, and which edges were cut.
-#[derive(Debug, Clone)]
+/// The cycles found among a set of nodes, and which edges were cut (none
+/// at all when `removed` is empty).
+#[derive(Debug, Clone, Default)]
 pub(crate) struct CycleBreaking {
     pub(crate) cycles: Vec<Cycle>,
     /// Per edge index: whether a cut removed it.

@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 use serde::Serialize;
 use weft_model::{Model, ServiceId};
 
-use crate::cycles::{Cut, Cycle, break_cycles_among};
+use crate::cycles::{Cut, Cycle, CycleBreaking, break_cycles_among};
 use crate::graph::{GraphError, ServiceGraph};
 
 /// What to plan, resolved from the command line.
@@ -86,13 +86,25 @@ pub fn plan_graph(graph: &ServiceGraph<'_>, settings: &PlanSettings) -> Result<P
     for &node in &members {
         in_subset[node] = true;
     }
-    let breaking = break_cycles_among(graph, &members);
-    let active = |position: usize| {
+    let inside = |position: usize| {
         let edge = graph.edge(position);
-        !breaking.removed[position] && in_subset[edge.from] && in_subset[edge.to]
+        in_subset[edge.from] && in_subset[edge.to]
     };
-
-    let levels = longest_path_levels(graph, &members, &active);
+    // Layering finds out whether the subset is acyclic, as nearly every
+    // workspace is: only when it is not are cycles sought and cut, and the
+    // subset layered again without the cut edges.
+    let (mut levels, acyclic) = longest_path_levels(graph, &members, &inside);
+    let breaking = if acyclic {
+        CycleBreaking::default()
+    } else {
+        break_cycles_among(graph, &members)
+    };
+    let active = |position: usize| {
+        !breaking.removed.get(position).copied().unwrap_or(false) && inside(position)
+    };
+    if !acyclic {
+        levels = longest_path_levels(graph, &members, &active).0;
+    }
     let phases = phases(graph, &members, &levels, settings.max_parallel);
     let order = phases
         .iter()
@@ -132,12 +144,13 @@ fn subset(graph: &ServiceGraph<'_>, settings: &PlanSettings) -> Result<Vec<usize
 }
 
 /// Per node, the number of services on the longest dependency chain ending at
-/// it (1 for no dependencies); 0 outside `members`.
+/// it (1 for no dependencies); 0 outside `members`. And whether every member
+/// got its level, which is whether the `active` edges among them are acyclic.
 fn longest_path_levels(
     graph: &ServiceGraph<'_>,
     members: &[usize],
     active: &impl Fn(usize) -> bool,
-) -> Vec<usize> {
+) -> (Vec<usize>, bool) {
     let mut levels = vec![0; graph.len()];
     let mut waiting_on = vec![0_usize; graph.len()];
     let mut ready = VecDeque::new();
@@ -168,12 +181,14 @@ fn longest_path_levels(
     // Cutting cycles leaves the subset acyclic, so every member has a level;
     // should one not, it goes last rather than missing from the plan.
     let highest = members.iter().map(|&node| levels[node]).max().unwrap_or(0);
+    let mut acyclic = true;
     for &node in members {
         if waiting_on[node] > 0 {
             levels[node] = highest + 1;
+            acyclic = false;
         }
     }
-    levels
+    (levels, acyclic)
 }
 
 fn phases(
