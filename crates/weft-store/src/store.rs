@@ -246,7 +246,10 @@ impl Store {
 }
 
 /// Writers wait for each other instead of failing at once; WAL lets readers
-/// run beside the writer.
+/// run beside the writer. Each commit is synced to disk before it is
+/// answered (`FULL`): with `NORMAL`, a commit survives the process being
+/// killed but not the machine losing power, which could hand out a fencing
+/// token again. (Claims that arrive together share one commit and its sync.)
 fn sqlite_pragmas(
     connection: &mut sqlx::AnyConnection,
 ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
@@ -254,7 +257,7 @@ fn sqlite_pragmas(
         for pragma in [
             "PRAGMA busy_timeout = 30000",
             "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
+            "PRAGMA synchronous = FULL",
             "PRAGMA foreign_keys = ON",
         ] {
             sqlx::Executor::execute(&mut *connection, pragma).await?;
