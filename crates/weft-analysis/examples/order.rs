@@ -85,8 +85,13 @@ fn main() -> ExitCode {
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for id in &plan.order {
-        let _ = out.write_all(id.as_str().as_bytes());
-        let _ = out.write_all(b"\n");
+        if out
+            .write_all(id.as_str().as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .is_err()
+        {
+            return ExitCode::from(1);
+        }
     }
     if out.flush().is_err() {
         return ExitCode::from(1);

@@ -75,11 +75,13 @@ pub fn plan(model: &Model, settings: &PlanSettings) -> Result<Plan, GraphError> 
 ///
 /// How it works: the planned subset is the targets and, unless
 /// `include_dependencies` is off, everything they transitively depend on;
-/// only edges inside the subset count. Cycles among the subset are broken
-/// by cutting their weakest edges. Kahn's algorithm then layers the rest by
-/// longest path: a service's level is one more than the highest level of its
-/// dependencies, so level 1 has no dependencies. Each level is a phase, split
-/// into consecutive chunks when wider than `max_parallel`.
+/// only edges inside the subset count. Kahn's algorithm layers the subset
+/// by longest path: a service's level is one more than the highest level of
+/// its dependencies, so level 1 has no dependencies. Should that leave
+/// services without a level, the subset has cycles: they are broken by
+/// cutting their weakest edges, and the subset is layered again without
+/// them. Each level is a phase, split into consecutive chunks when wider
+/// than `max_parallel`.
 pub fn plan_graph(graph: &ServiceGraph<'_>, settings: &PlanSettings) -> Result<Plan, GraphError> {
     let members = subset(graph, settings)?;
     let mut in_subset = vec![false; graph.len()];
@@ -178,8 +180,9 @@ fn longest_path_levels(
             }
         }
     }
-    // Cutting cycles leaves the subset acyclic, so every member has a level;
-    // should one not, it goes last rather than missing from the plan.
+    // A member on or behind a cycle gets no level: the caller cuts the
+    // cycles and layers again. After the cuts every member has one; should
+    // one not, it goes last rather than missing from the plan.
     let highest = members.iter().map(|&node| levels[node]).max().unwrap_or(0);
     let mut acyclic = true;
     for &node in members {

@@ -244,7 +244,7 @@ impl Step {
         let run = step.get("run").and_then(|value| {
             let Scalar { text, style } = value.as_scalar()?;
             Some(Script {
-                text: text.to_string(),
+                text: String::from(text.as_str()),
                 location: value.span.start,
                 style: *style,
             })
@@ -299,7 +299,10 @@ fn environment(node: Option<&Node>) -> Environment {
     node.map(|env| {
         env.entries()
             .filter_map(|(name, value)| {
-                Some((name.to_string(), value.as_scalar()?.text.to_string()))
+                Some((
+                    name.to_string(),
+                    String::from(value.as_scalar()?.text.as_str()),
+                ))
             })
             .collect()
     })
