@@ -69,7 +69,7 @@ pub fn is_host_key(key: &str) -> bool {
 /// The hosts of a URL-like value (`scheme://[user[:pass]@]host[:port][,host2…][/…]`);
 /// `None` when the value is not URL-like.
 fn host_of_url(value: &str) -> Option<Vec<String>> {
-    let (_, rest) = value.split_once("://")?;
+    let rest = after_scheme(value)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority
         .rsplit_once('@')
@@ -82,6 +82,21 @@ fn host_of_url(value: &str) -> Option<Vec<String>> {
         })
         .collect();
     Some(hosts)
+}
+
+/// What follows the first `://` of `value`, if it has one. (Found by its
+/// colon: cheaper than a substring search, set up again for every value.)
+fn after_scheme(value: &str) -> Option<&str> {
+    let bytes = value.as_bytes();
+    let mut from = 0;
+    while let Some(colon) = bytes[from..].iter().position(|&b| b == b':') {
+        let colon = from + colon;
+        if bytes[colon + 1..].starts_with(b"//") {
+            return Some(&value[colon + 3..]);
+        }
+        from = colon + 1;
+    }
+    None
 }
 
 /// `host:port` with a numeric port; `None` otherwise.
@@ -127,10 +142,10 @@ pub fn is_host_name(text: &str) -> bool {
     if !text.bytes().any(|b| b.is_ascii_alphabetic()) {
         return false; // an IPv4 address or a number
     }
-    !matches!(
-        text.to_ascii_lowercase().as_str(),
-        "localhost" | "0.0.0.0" | "true" | "false" | "null" | "none" | "yes" | "no"
-    )
+    // Without allocating a lower-case copy of every candidate.
+    !["localhost", "true", "false", "null", "none", "yes", "no"]
+        .iter()
+        .any(|word| text.eq_ignore_ascii_case(word))
 }
 
 fn normalize(host: &str) -> String {
