@@ -22,62 +22,18 @@ CLIENTS=${CLIENTS:-"1 16 64"}
 cargo build -q --release -p weft -p weft-testkit --bin weft --bin weft-lockbench
 WEFT=$PWD/target/release/weft
 BENCH=$PWD/target/release/weft-lockbench
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    if [ -n "${pg_data:-}" ] && [ -f "$pg_data/postmaster.pid" ]; then
-        kill -INT "$(head -1 "$pg_data/postmaster.pid")" 2>/dev/null || true
-        sleep 1
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-
-start_weft() { # name store-url -> sets url
-    local port
-    port=$(free_port)
-    mkdir -p "$work/$1"
-    (cd "$work/$1" && exec "$WEFT" serve --listen "127.0.0.1:$port" --store "$2") >"$work/$1.log" 2>&1 &
-    pids+=($!)
-    wait_port "$port"
-    url="http://127.0.0.1:$port"
-}
+# shellcheck source=bench/lib/locks.sh
+source bench/lib/locks.sh
 
 targets=()
 # The default place, `.weft/` in the workspace (which the server's file
 # watcher skips); a database in the watched root would wake the watcher on
 # every commit.
-start_weft weft-sqlite "sqlite://$work/weft-sqlite/.weft/state.db"
+start_weft "$WEFT" weft-sqlite "sqlite://$work/weft-sqlite/.weft/state.db"
 targets+=("weft-sqlite weft $url")
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-if [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; then
-    run_as=()
-    if [ "$(id -u)" = 0 ]; then
-        run_as=(runuser -u postgres --)
-        chown postgres "$work"
-    fi
-    pg_data=$work/pg
-    pg_port=$(free_port)
-    "${run_as[@]}" "$pg_bin/initdb" -D "$pg_data" -U weft --auth=trust -N -E UTF8 --locale=C >/dev/null
-    # Durable commits, as a team would run it.
-    "${run_as[@]}" "$pg_bin/postgres" -D "$pg_data" -p "$pg_port" -k "$work" \
-        -c listen_addresses=127.0.0.1 -c max_connections=200 >"$work/pg.log" 2>&1 &
-    pids+=($!)
-    wait_port "$pg_port"
-    sleep 0.5
-    start_weft weft-postgres "postgres://weft@127.0.0.1:$pg_port/postgres"
+if start_postgres; then
+    start_weft "$WEFT" weft-postgres "postgres://weft@127.0.0.1:$pg_port/postgres"
     targets+=("weft-postgres weft $url")
 else
     echo "SKIP weft on PostgreSQL: PostgreSQL is not installed" >&2
