@@ -70,11 +70,11 @@ for round in $(seq 1 "$ROUNDS"); do
             done
             if [ "$WAKE_ROUNDS" -gt 0 ]; then
                 line=$("$BENCH" wake weft "$url" "$WAKE_ROUNDS" 2>/dev/null)
-                for quantile in p50 p99; do
-                    echo "$backend wake-$quantile(ms) - $side $(field "$quantile" "$line" | head -1)" >>"$results"
-                done
-                printf 'round %s  %-8s  %-3s  wake p50=%sms p99=%sms\n' "$round" "$backend" "$side" \
-                    "$(field p50 "$line" | head -1)" "$(field p99 "$line" | head -1)"
+                p50=$(field p50 "$line")
+                p99=$(field p99 "$line")
+                echo "$backend wake-p50(ms) - $side $p50" >>"$results"
+                echo "$backend wake-p99(ms) - $side $p99" >>"$results"
+                printf 'round %s  %-8s  %-3s  wake p50=%sms p99=%sms\n' "$round" "$backend" "$side" "$p50" "$p99"
             fi
             kill "$server"
             wait "$server" 2>/dev/null || true

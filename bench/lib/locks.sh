@@ -39,7 +39,7 @@ start_weft() {
 }
 
 # start_postgres: a new cluster in $work/pg; sets `pg_bin`, `pg_port` and
-# `psql_as` (psql as the cluster's user, on its socket). Returns 1 when
+# `psql_as` (psql as the cluster's user `weft`, over TCP on 127.0.0.1). Returns 1 when
 # PostgreSQL is not installed.
 start_postgres() {
     pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
