@@ -12,6 +12,7 @@
 //! must not have, and session settings no other statement should run
 //! under (see `sql.rs`). So a kept connection has them.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use sqlx::pool::PoolConnection;
@@ -27,7 +28,8 @@ pub(crate) struct Keeper {
 
 #[derive(Debug, Default)]
 struct Slot {
-    connection: Option<PoolConnection<Any>>,
+    /// With the write statements prepared on it (`Scripted::writes`).
+    connection: Option<(PoolConnection<Any>, BTreeSet<u16>)>,
     /// The store is closing: what comes back is closed.
     closed: bool,
 }
@@ -47,7 +49,7 @@ impl Keeper {
             slot.closed = true;
             slot.connection.take()
         };
-        if let Some(connection) = connection {
+        if let Some((connection, _)) = connection {
             drop(connection.detach());
         }
     }
@@ -71,6 +73,9 @@ pub(crate) struct Scripted {
     /// Whether the connection served an earlier batch (rather than coming
     /// from the pool, which tests what it lends).
     pub(crate) kept: bool,
+    /// The engine's write statements prepared on the connection, by the
+    /// kinds of change each makes (see `Session::Engine`).
+    pub(crate) writes: BTreeSet<u16>,
     pub(crate) committed: bool,
 }
 
@@ -82,15 +87,16 @@ impl Scripted {
         gate: Option<tokio::sync::OwnedMutexGuard<()>>,
     ) -> Result<Scripted, StoreError> {
         let kept = keeper.slot().connection.take();
-        let (connection, kept) = match kept {
-            Some(connection) => (connection, true),
-            None => (pool.acquire().await?, false),
+        let (connection, kept, writes) = match kept {
+            Some((connection, writes)) => (connection, true, writes),
+            None => (pool.acquire().await?, false, BTreeSet::new()),
         };
         Ok(Scripted {
             connection: Some(connection),
             keeper,
             _gate: gate,
             kept,
+            writes,
             committed: false,
         })
     }
@@ -109,6 +115,7 @@ impl Scripted {
         }
         self.connection = Some(pool.acquire().await?);
         self.kept = false;
+        self.writes.clear();
         Ok(())
     }
 }
@@ -121,7 +128,7 @@ impl Drop for Scripted {
         if self.committed {
             let mut slot = self.keeper.slot();
             if !slot.closed && slot.connection.is_none() {
-                slot.connection = Some(connection);
+                slot.connection = Some((connection, std::mem::take(&mut self.writes)));
                 return;
             }
         }

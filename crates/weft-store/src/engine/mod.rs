@@ -443,6 +443,8 @@ impl Store {
             Err(error) => return Err(error.into()),
         };
         let session = session(&scripted);
+        // Kept again with the connection once the batch has committed.
+        let mut writes = std::mem::take(&mut scripted.writes);
         let connection = scripted.connection()?;
         batch.handover = true;
         let mut outcomes = self.decide_all(&mut batch, ops);
@@ -453,7 +455,16 @@ impl Store {
             .filter(|(outcome, _, _)| outcome.is_ok() || matches!(outcome, Err((_, true))))
             .flat_map(|(_, granted, _)| granted.iter().map(|g| g.waiter.as_str()))
             .collect();
-        let events = match self.write(connection, batch, session, Some(&granted)).await {
+        let written = self
+            .write(
+                connection,
+                batch,
+                session,
+                Some(&granted),
+                Some(&mut writes),
+            )
+            .await;
+        let events = match written {
             Ok(events) => events,
             // The database refused a statement: the transaction is void.
             // But for an error that ends the session (class 57: shut down,
@@ -476,6 +487,7 @@ impl Store {
             }
         };
         scripted.committed = true;
+        scripted.writes = writes;
         if self.backend == Backend::Postgres {
             self.own_events.note(&events);
         }

@@ -1,6 +1,8 @@
 //! The engine's SQL: locking and loading a batch's resources in one round
 //! trip, writing what it changed in one, by backend.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
@@ -128,8 +130,13 @@ fn engine_tail(
 pub(crate) enum Session {
     /// The engine's own transaction on its connection: begun by the load
     /// and committed by the write, each one round trip. On PostgreSQL,
-    /// as statements prepared on the connection (`prepared`: already),
-    /// whatever the batch holds, so that each is planned once.
+    /// as statements prepared on the connection, so that each is planned
+    /// once: the load's whatever the batch holds (`prepared`: already),
+    /// and a write for each combination of the kinds of change a batch
+    /// makes (a claim alone, say, deletes nothing), which the connection
+    /// keeps a note of (`Scripted::writes`). Every write could be one
+    /// statement with a clause per kind, those with no rows doing nothing,
+    /// but PostgreSQL still runs each: a fifth of the write and commit.
     Engine { prepared: bool },
     /// A transaction the caller began and commits.
     Within,
@@ -303,18 +310,25 @@ impl Store {
     /// committing the engine's transaction in the same one; returns the
     /// events with their ids. For the engine on PostgreSQL, `announce` (the
     /// waiters granted) has the same statement send the batch's
-    /// notification (see `notify.rs`), marked with this store's origin.
+    /// notification (see `notify.rs`), marked with this store's origin,
+    /// and `prepared_writes` notes the write statements prepared on the
+    /// connection (see `Session::Engine`).
     pub(super) async fn write(
         &self,
         connection: &mut AnyConnection,
         batch: Batch,
         session: Session,
         announce: Option<&[&str]>,
+        prepared_writes: Option<&mut BTreeSet<u16>>,
     ) -> Result<Vec<Event>, StoreError> {
         let b = self.backend;
-        // The engine's prepared statement writes every kind of change,
-        // none where there is none.
-        let every = b == Backend::Postgres && session != Session::Within;
+        // One statement per kind of change there is; `kinds` marks which,
+        // and names the engine's prepared statement for that combination.
+        let mut kinds = 0u16;
+        let mut has = |kind: u16, rows: bool| {
+            kinds |= u16::from(rows) << kind;
+            rows
+        };
         let mut leases_gone = Vec::new();
         let mut leases_new = Vec::new();
         let mut waiters_gone = Vec::new();
@@ -379,19 +393,19 @@ impl Store {
         }
         let mut statements = Vec::new();
         let array = |rows: Vec<Value>| Arg::Text(Value::from(rows).to_string());
-        if every || !waiters_gone.is_empty() {
+        if has(0, !waiters_gone.is_empty()) {
             statements.push(Statement::new(
                 format!("DELETE FROM waiters WHERE {}", member(b, "id", 1)),
                 vec![Arg::Text(strings(waiters_gone))],
             ));
         }
-        if every || !leases_gone.is_empty() {
+        if has(1, !leases_gone.is_empty()) {
             statements.push(Statement::new(
                 format!("DELETE FROM leases WHERE {}", member(b, "id", 1)),
                 vec![Arg::Text(strings(leases_gone))],
             ));
         }
-        if every || !fences.is_empty() {
+        if has(2, !fences.is_empty()) {
             statements.push(Statement::new(
                 format!(
                     "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
@@ -402,7 +416,7 @@ impl Store {
                 vec![array(fences)],
             ));
         }
-        if every || !leases_new.is_empty() {
+        if has(3, !leases_new.is_empty()) {
             statements.push(Statement::new(
                 format!(
                     "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
@@ -425,7 +439,7 @@ impl Store {
                 vec![array(leases_new)],
             ));
         }
-        if every || !waiters_new.is_empty() {
+        if has(4, !waiters_new.is_empty()) {
             statements.push(Statement::new(
                 format!(
                     "INSERT INTO waiters ({WAITER_COLUMNS})
@@ -449,7 +463,7 @@ impl Store {
                 vec![array(waiters_new)],
             ));
         }
-        if every || !waiters_changed.is_empty() {
+        if has(5, !waiters_changed.is_empty()) {
             statements.push(Statement::new(
                 format!(
                     "UPDATE waiters SET lease = j.value ->> 'lease',
@@ -462,7 +476,7 @@ impl Store {
             ));
         }
         let journal = batch.journal;
-        if every || !journal.released.is_empty() {
+        if has(6, !journal.released.is_empty()) {
             let rows: Vec<Value> = journal
                 .released
                 .iter()
@@ -511,7 +525,7 @@ impl Store {
                 vec![array(rows)],
             ));
         }
-        if every || !journal.operations.is_empty() {
+        if has(7, !journal.operations.is_empty()) {
             let rows: Vec<Value> = journal
                 .operations
                 .iter()
@@ -541,7 +555,7 @@ impl Store {
                 vec![array(rows)],
             ));
         }
-        if every || !journal.finished.is_empty() {
+        if has(8, !journal.finished.is_empty()) {
             let rows: Vec<Value> = journal
                 .finished
                 .iter()
@@ -603,17 +617,25 @@ impl Store {
                 .iter()
                 .map(|row| row.try_get("id"))
                 .collect::<Result<_, _>>()?,
-            (Backend::Postgres, Session::Engine { prepared }) => {
+            (Backend::Postgres, Session::Engine { .. }) => {
                 let announce =
                     announce.filter(|granted| !granted.is_empty() || !journal.events.is_empty());
                 let write = Statement::with(engine_tail(statements, announce, self.origin));
+                let name = format!("{PREPARED_WRITE}_{kinds}");
                 let mut sql = String::new();
+                let mut prepared_writes = prepared_writes;
+                let prepared = prepared_writes
+                    .as_deref()
+                    .is_some_and(|p| p.contains(&kinds));
                 if !prepared {
-                    write.prepare(PREPARED_WRITE, &mut sql);
+                    write.prepare(&name, &mut sql);
                 }
-                write.execute(PREPARED_WRITE, &mut sql);
+                write.execute(&name, &mut sql);
                 sql.push_str("COMMIT");
                 let rows = Statement::fetch_simple(&sql, connection).await?;
+                if let Some(prepared) = &mut prepared_writes {
+                    prepared.insert(kinds);
+                }
                 let ids: String = rows
                     .first()
                     .ok_or(StoreError::Corrupt {
@@ -721,7 +743,7 @@ impl Store {
             .await?;
         self.pass(&mut batch, &id, None, &mut effects.granted);
         effects.events.extend(
-            self.write(transaction, batch, Session::Within, None)
+            self.write(transaction, batch, Session::Within, None, None)
                 .await?,
         );
         Ok(())
