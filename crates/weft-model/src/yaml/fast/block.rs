@@ -11,10 +11,24 @@ use crate::yaml::parse::apply_merge_keys;
 impl Reader<'_> {
     /// A block mapping whose first key is at the cursor, at `column`.
     pub(super) fn mapping(&mut self, column: usize, start: Option<Location>) -> Option<Node> {
+        let base = self.entries.len();
+        let node = self.mapping_above(base, column, start);
+        // Nothing is left on the stack, whether or not it was read.
+        self.entries.truncate(base);
+        node
+    }
+
+    /// The mapping of [`Reader::mapping`], its entries gathered on the
+    /// stack of entries above `base` (see `Reader::entries`).
+    fn mapping_above(
+        &mut self,
+        base: usize,
+        column: usize,
+        start: Option<Location>,
+    ) -> Option<Node> {
         self.enter()?;
         self.count(1)?;
         let start = start.unwrap_or_else(|| self.here());
-        let mut entries = Vec::new();
         loop {
             let key = self.key()?;
             let colon = self.here();
@@ -42,7 +56,7 @@ impl Reader<'_> {
                 let here = self.pos - self.line_start;
                 self.node(column as isize, here, Place::AfterColon, None)?
             };
-            entries.push((key, value));
+            self.entries.push((key, value));
             match self.at {
                 At::Content(next) if next == column => {
                     if self.peek() == b'-' && self.blank_at(1) {
@@ -54,6 +68,7 @@ impl Reader<'_> {
             }
         }
         self.depth -= 1;
+        let entries = self.entries.split_off(base);
         Some(Node {
             value: Value::Mapping(apply_merge_keys(entries)),
             span: Span::new(start, self.next_token(column).max(start)),
@@ -102,10 +117,24 @@ impl Reader<'_> {
         indentless: bool,
         start: Option<Location>,
     ) -> Option<Node> {
+        let base = self.items.len();
+        let node = self.sequence_above(base, column, indentless, start);
+        self.items.truncate(base);
+        node
+    }
+
+    /// The sequence of [`Reader::sequence`], its items gathered on the
+    /// stack of items above `base` (see `Reader::items`).
+    fn sequence_above(
+        &mut self,
+        base: usize,
+        column: usize,
+        indentless: bool,
+        start: Option<Location>,
+    ) -> Option<Node> {
         self.enter()?;
         self.count(1)?;
         let mut start = start.or_else(|| (!indentless).then(|| self.here()));
-        let mut items = Vec::new();
         loop {
             self.pos += 1;
             self.skip_spaces();
@@ -129,7 +158,7 @@ impl Reader<'_> {
                 let here = self.pos - self.line_start;
                 self.node(column as isize, here, Place::AfterDash, None)?
             };
-            items.push(item);
+            self.items.push(item);
             match self.at {
                 At::Content(next) if next == column => {
                     if self.peek() != b'-' || !self.blank_at(1) {
@@ -146,7 +175,7 @@ impl Reader<'_> {
         self.depth -= 1;
         let start = start?;
         Some(Node {
-            value: Value::Sequence(items),
+            value: Value::Sequence(self.items.split_off(base)),
             span: Span::new(start, self.next_token(column).max(start)),
             tag: None,
         })

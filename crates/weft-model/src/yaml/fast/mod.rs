@@ -66,6 +66,8 @@ pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
         ascii,
         anchor_ids: HashMap::new(),
         anchored: Vec::new(),
+        entries: Vec::new(),
+        items: Vec::new(),
         nodes: 0,
         depth: 0,
         at: At::Eof,
@@ -115,6 +117,12 @@ struct Reader<'t> {
     /// start (as saphyr numbers them), and the nodes of those that ended.
     anchor_ids: HashMap<&'t str, usize>,
     anchored: Vec<Option<Node>>,
+    /// The entries of the block mappings being read, and the items of the
+    /// block sequences, innermost last: each collection's are moved off
+    /// the top into a vector of their exact size once it ends, rather than
+    /// gathered in one that grows (and is copied) as they come.
+    entries: Vec<(Node, Node)>,
+    items: Vec<Node>,
     nodes: usize,
     depth: usize,
     /// Where the next line with content is, once a node has been read.
@@ -141,6 +149,7 @@ impl<'t> Reader<'t> {
     }
 
     /// The location of `offset`, which must be on the cursor's line.
+    #[inline]
     fn location(&self, offset: usize) -> Location {
         let column = if self.ascii {
             offset - self.line_start
