@@ -77,16 +77,27 @@ impl<'a> EnvSources<'a> {
         candidates
             .iter()
             .filter(|object| nearness(object) == nearest)
-            .flat_map(|object| object_values(object, kind))
-            .filter(|value| key.is_none_or(|key| value.key == key))
+            .flat_map(|object| object_values(object, kind, key))
             .collect()
     }
 }
 
 /// The text values of one ConfigMap (`data`) or Secret (`stringData`, and
-/// `data` decoded from base64; values that are not UTF-8 text are skipped).
-fn object_values<'a>(object: &'a Object<'a>, kind: SourceKind) -> Vec<SourceValue<'a>> {
-    let entries = |section: &str| object.node.get(section).into_iter().flat_map(Node::entries);
+/// `data` decoded from base64; values that are not UTF-8 text are skipped):
+/// every key's, or only `key`'s.
+fn object_values<'a>(
+    object: &'a Object<'a>,
+    kind: SourceKind,
+    key: Option<&str>,
+) -> Vec<SourceValue<'a>> {
+    let entries = move |section: &str| {
+        object
+            .node
+            .get(section)
+            .into_iter()
+            .flat_map(Node::entries)
+            .filter(move |(k, _)| key.is_none_or(|key| *k == key))
+    };
     let mut values = Vec::new();
     let plain_section = match kind {
         SourceKind::ConfigMap => "data",
@@ -127,10 +138,12 @@ fn object_values<'a>(object: &'a Object<'a>, kind: SourceKind) -> Vec<SourceValu
 
 /// How many leading directories two workspace-relative file paths share.
 fn shared_directory_depth(a: &str, b: &str) -> usize {
-    let directory = |path: &str| path.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-    let (a, b) = (directory(a), directory(b));
-    a.split('/')
-        .zip(b.split('/'))
+    fn directory(path: &str) -> &str {
+        path.rsplit_once('/').map_or("", |(d, _)| d)
+    }
+    directory(a)
+        .split('/')
+        .zip(directory(b).split('/'))
         .take_while(|(x, y)| x == y && !x.is_empty())
         .count()
 }

@@ -31,37 +31,40 @@ pub(super) enum Class {
 pub(super) struct Object<'a> {
     pub(super) file: &'a SourceFile,
     pub(super) node: &'a Node,
-    pub(super) api_version: &'a str,
     pub(super) kind: &'a str,
     /// The value node of `metadata.name`.
     pub(super) name_node: &'a Node,
     pub(super) name: &'a str,
     pub(super) namespace: &'a str,
+    /// Its class, from its `apiVersion` and `kind` (see [`classify`]),
+    /// asked for often enough to be worked out once.
+    class: Class,
 }
 
 impl<'a> Object<'a> {
-    /// `kubernetes:<namespace>`.
+    /// `kubernetes:<namespace>`. (Names here are joined with `concat`,
+    /// which sizes the string once, rather than `format!`: they are made
+    /// for every object and reference.)
     pub(super) fn scope(&self) -> String {
-        format!("kubernetes:{}", self.namespace)
+        ["kubernetes:", self.namespace].concat()
     }
 
     /// The service this object is known as in the model.
     pub(super) fn local_service(&self) -> LocalService {
+        let prefixed = |prefix: &str| [prefix, ":", self.name].concat();
         let name = match self.class() {
             Class::Workload | Class::Service => self.name.to_string(),
-            Class::ConfigMap => format!("configmap:{}", self.name),
-            Class::Secret => format!("secret:{}", self.name),
-            Class::PersistentVolumeClaim => format!("pvc:{}", self.name),
-            Class::Ingress => format!("ingress:{}", self.name),
-            Class::Skipped | Class::Other => {
-                format!("{}:{}", self.kind.to_ascii_lowercase(), self.name)
-            }
+            Class::ConfigMap => prefixed("configmap"),
+            Class::Secret => prefixed("secret"),
+            Class::PersistentVolumeClaim => prefixed("pvc"),
+            Class::Ingress => prefixed("ingress"),
+            Class::Skipped | Class::Other => prefixed(&self.kind.to_ascii_lowercase()),
         };
         LocalService::new(self.scope(), name)
     }
 
     pub(super) fn class(&self) -> Class {
-        classify(self.api_version, self.kind)
+        self.class
     }
 
     /// The pod template (`metadata` and `spec`) of a workload.
@@ -81,12 +84,9 @@ impl<'a> Object<'a> {
         self.pod_template()?.get("spec")
     }
 
-    /// The labels its pods carry, as `(key, value)` text.
-    pub(super) fn pod_labels(&self) -> Vec<(&'a str, &'a str)> {
-        self.pod_template()
-            .and_then(|template| template.path(&["metadata", "labels"]))
-            .map(labels)
-            .unwrap_or_default()
+    /// The node of the labels its pods carry, if it has one.
+    pub(super) fn pod_labels(&self) -> Option<&'a Node> {
+        self.pod_template()?.path(&["metadata", "labels"])
     }
 
     /// An annotation of the object, as text.
@@ -251,10 +251,10 @@ fn collect_at<'a>(
     objects.push(Object {
         file,
         node: document,
-        api_version,
         kind,
         name_node,
         name,
         namespace,
+        class: classify(api_version, kind),
     });
 }

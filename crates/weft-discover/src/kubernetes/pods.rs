@@ -359,7 +359,7 @@ impl PodReader<'_, '_> {
             from: self.subject.clone(),
             target: Target::Service(LocalService::new(
                 self.object.scope(),
-                format!("{prefix}:{name}"),
+                [prefix, ":", name].concat(),
             )),
             kind: if optional {
                 EdgeKind::Optional

@@ -7,13 +7,16 @@ use super::objects::{Object, labels};
 
 /// The DNS names a Service answers to inside the cluster.
 pub(super) fn dns_names(service: &Object<'_>) -> Vec<String> {
-    let name = service.name.to_ascii_lowercase();
-    let namespace = service.namespace.to_ascii_lowercase();
+    // The other three are beginnings of the longest.
+    let mut full = [service.name, ".", service.namespace, ".svc.cluster.local"].concat();
+    full.make_ascii_lowercase();
+    let name = service.name.len();
+    let qualified = name + 1 + service.namespace.len();
     vec![
-        name.clone(),
-        format!("{name}.{namespace}"),
-        format!("{name}.{namespace}.svc"),
-        format!("{name}.{namespace}.svc.cluster.local"),
+        full[..name].to_owned(),
+        full[..qualified].to_owned(),
+        full[..qualified + ".svc".len()].to_owned(),
+        full,
     ]
 }
 
@@ -43,7 +46,15 @@ pub(super) fn selected_workloads<'a>(
         .filter(|workload| workload.namespace == service.namespace)
         .filter(|workload| {
             let pod_labels = workload.pod_labels();
-            selector.iter().all(|pair| pod_labels.contains(pair))
+            // As `labels` reads them, without collecting them for each
+            // Service: a value that is not a scalar reads as "".
+            selector.iter().all(|&(key, value)| {
+                pod_labels.is_some_and(|labels| {
+                    labels
+                        .entries()
+                        .any(|(k, v)| k == key && v.as_str().unwrap_or("") == value)
+                })
+            })
         })
         .map(|workload| workload.name)
         .collect();
