@@ -267,7 +267,10 @@ fn throughput(target: &str, address: &str, clients: usize, seconds: f64) -> Resu
     let run = Duration::from_secs_f64(seconds);
     let mut handles = Vec::new();
     for client in 0..clients {
-        let mut locker = locker(target, address, &format!("bench-{client}"))?;
+        // Named by the process too, so that runs side by side (against
+        // two replicas, say) do not contend for each other's locks.
+        let name = format!("bench-{}-{client}", std::process::id());
+        let mut locker = locker(target, address, &name)?;
         let barrier = barrier.clone();
         handles.push(std::thread::spawn(move || -> Result<Vec<Duration>> {
             let mut latencies = Vec::new();
