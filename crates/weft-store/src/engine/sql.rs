@@ -633,6 +633,10 @@ impl Store {
                 write.execute(&name, &mut sql);
                 sql.push_str("COMMIT");
                 let rows = Statement::fetch_simple(&sql, connection).await?;
+                // Noted only once it ran. A query that fails may have
+                // prepared it all the same (a rollback does not undo a
+                // `PREPARE`), which is right only because a batch that
+                // fails never keeps its connection (see `connection.rs`).
                 if let Some(prepared) = &mut prepared_writes {
                     prepared.insert(kinds);
                 }
