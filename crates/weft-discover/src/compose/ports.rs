@@ -119,6 +119,11 @@ pub fn parse_short_port(text: &str) -> Result<Option<PublishedPort>, String> {
 }
 
 fn parse_range(text: &str) -> Option<(u16, u16)> {
+    // A bare port, nearly every one, without searching and trimming.
+    if (1..=5).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+        let port = text.parse().ok()?;
+        return Some((port, port));
+    }
     let text = text.trim();
     let (start, end) = text.split_once('-').unwrap_or((text, text));
     let start: u16 = start.trim().parse().ok()?;
