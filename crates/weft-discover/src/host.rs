@@ -13,13 +13,9 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut hosts = Vec::new();
-    for word in value
-        .split([' ', ';', '\n', '\t'])
-        .filter(|p| !p.is_empty())
-    {
-        if let Some(host) = host_of_url(word) {
-            hosts.extend(host);
-            continue;
+    let mut word = |word: &str| {
+        if hosts_of_url(word, &mut hosts) {
+            return;
         }
         for part in word.split(',').filter(|p| !p.is_empty()) {
             if let Some(host) = host_of_host_port(part) {
@@ -28,6 +24,19 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
                 hosts.push(normalize(part));
             }
         }
+    };
+    // Nearly every value is one word: it is not searched again for where
+    // words end.
+    if value
+        .bytes()
+        .any(|b| matches!(b, b' ' | b';' | b'\n' | b'\t'))
+    {
+        value
+            .split([' ', ';', '\n', '\t'])
+            .filter(|p| !p.is_empty())
+            .for_each(word);
+    } else {
+        word(value);
     }
     hosts.sort();
     hosts.dedup();
@@ -66,22 +75,25 @@ pub fn is_host_key(key: &str) -> bool {
     })
 }
 
-/// The hosts of a URL-like value (`scheme://[user[:pass]@]host[:port][,host2…][/…]`);
-/// `None` when the value is not URL-like.
-fn host_of_url(value: &str) -> Option<Vec<String>> {
-    let rest = after_scheme(value)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+/// Adds the hosts of a URL-like value (`scheme://[user[:pass]@]host[:port][,host2…][/…]`)
+/// to `hosts`; whether the value is URL-like.
+fn hosts_of_url(value: &str, hosts: &mut Vec<String>) -> bool {
+    let Some(rest) = after_scheme(value) else {
+        return false;
+    };
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
     let authority = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
-    let hosts = authority
-        .split(',')
-        .filter_map(|entry| {
-            let host = strip_port(entry);
-            is_host_name(host).then(|| normalize(host))
-        })
-        .collect();
-    Some(hosts)
+    hosts.extend(authority.split(',').filter_map(|entry| {
+        let host = strip_port(entry);
+        is_host_name(host).then(|| normalize(host))
+    }));
+    true
 }
 
 /// What follows the first `://` of `value`, if it has one. (Found by its
