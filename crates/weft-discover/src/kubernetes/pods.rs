@@ -280,18 +280,19 @@ impl PodReader<'_, '_> {
             .provenance(name_node.span, Rule::KubernetesEnvSource);
         for value in values {
             let variable = match import {
-                Import::All { prefix } => format!("{prefix}{}", value.key),
+                Import::All { prefix } => [prefix, value.key].concat(),
                 Import::One { variable, .. } => variable.to_string(),
             };
+            let hosts = hosts_in_value(Some(&variable), &value.value);
             facts.env.push(EnvAssignment {
                 subject: self.subject.clone(),
-                name: variable.clone(),
-                value: value.value.clone(),
+                name: variable,
+                value: value.value,
                 provenance: value
                     .file
                     .provenance(value.node.span, Rule::KubernetesEnvironment),
             });
-            for host in hosts_in_value(Some(&variable), &value.value) {
+            for host in hosts {
                 if self.is_own(&host) {
                     continue;
                 }
