@@ -13,7 +13,7 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut hosts = Vec::new();
-    let mut word = |word: &str| {
+    let mut read = |word: &str| {
         if hosts_of_url(word, &mut hosts) {
             return;
         }
@@ -34,9 +34,9 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
         value
             .split([' ', ';', '\n', '\t'])
             .filter(|p| !p.is_empty())
-            .for_each(word);
+            .for_each(read);
     } else {
-        word(value);
+        read(value);
     }
     hosts.sort();
     hosts.dedup();
