@@ -201,6 +201,13 @@ mod tests {
             ["kafka-1", "kafka-2"]
         );
         assert_eq!(hosts_in_value(None, "redis-cart:6379"), ["redis-cart"]);
+        // One word and several, the same way.
+        assert_eq!(
+            hosts_in_value(None, "http://B:1/x?y#z; http://a:2,c:3 b:4\tb:5\nd:6"),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(hosts_in_value(None, "http://B?x"), ["b"]);
+        assert_eq!(hosts_in_value(None, "http://:80/ db:5432"), ["db"]);
         assert_eq!(
             hosts_in_value(None, "http://[::1]:80/"),
             Vec::<String>::new()

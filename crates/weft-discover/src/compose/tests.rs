@@ -229,6 +229,22 @@ fn short_port_forms() {
     );
     assert!(parse_short_port("x:80").is_err());
     assert!(parse_short_port("9-1:80").is_err());
+    // Bare numbers, read without the general path, read as it does.
+    assert_eq!(
+        parse_short_port("00080:80"),
+        Ok(Some((None, 80, 80, "tcp".into())))
+    );
+    assert_eq!(
+        parse_short_port("65535:80"),
+        Ok(Some((None, 65535, 65535, "tcp".into())))
+    );
+    assert!(parse_short_port("65536:80").is_err());
+    assert!(parse_short_port("8080:65536").is_err());
+    assert_eq!(parse_short_port("0:80"), Ok(None));
+    assert_eq!(
+        parse_short_port("+8080: 80"),
+        Ok(Some((None, 8080, 8080, "tcp".into())))
+    );
 }
 
 #[test]

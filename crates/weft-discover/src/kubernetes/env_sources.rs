@@ -96,7 +96,7 @@ fn object_values<'a>(
             .get(section)
             .into_iter()
             .flat_map(Node::entries)
-            .filter(move |(k, _)| key.is_none_or(|key| *k == key))
+            .filter(move |(name, _)| key.is_none_or(|wanted| *name == wanted))
     };
     let mut values = Vec::new();
     let plain_section = match kind {

@@ -453,6 +453,26 @@ spec:
     }
 
     #[test]
+    fn dns_names_are_lower_case_and_keep_other_letters() {
+        let text = "\
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: Grüße-API, namespace: Apps}
+spec: {template: {spec: {containers: [{image: hello}]}}}
+";
+        let facts = read_texts(&[("knative.yaml", text)]);
+        assert_eq!(
+            facts.services[0].aliases,
+            [
+                "grüße-api",
+                "grüße-api.apps",
+                "grüße-api.apps.svc",
+                "grüße-api.apps.svc.cluster.local"
+            ]
+        );
+    }
+
+    #[test]
     fn odd_shapes_do_not_panic() {
         let odd = [
             "apiVersion: v1\nkind: Service\nmetadata: name\n",

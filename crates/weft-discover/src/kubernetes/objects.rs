@@ -42,9 +42,10 @@ pub(super) struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
-    /// `kubernetes:<namespace>`. (Names here are joined with `concat`,
-    /// which sizes the string once, rather than `format!`: they are made
-    /// for every object and reference.)
+    // Names here are joined with `concat`, which sizes the string once,
+    // rather than `format!`: they are made for every object and reference.
+
+    /// `kubernetes:<namespace>`.
     pub(super) fn scope(&self) -> String {
         ["kubernetes:", self.namespace].concat()
     }

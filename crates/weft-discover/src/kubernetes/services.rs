@@ -10,10 +10,10 @@ pub(super) fn dns_names(service: &Object<'_>) -> Vec<String> {
     // The other three are beginnings of the longest.
     let mut full = [service.name, ".", service.namespace, ".svc.cluster.local"].concat();
     full.make_ascii_lowercase();
-    let name = service.name.len();
-    let qualified = name + 1 + service.namespace.len();
+    let name_len = service.name.len();
+    let qualified = name_len + 1 + service.namespace.len();
     vec![
-        full[..name].to_owned(),
+        full[..name_len].to_owned(),
         full[..qualified].to_owned(),
         full[..qualified + ".svc".len()].to_owned(),
         full,
@@ -49,8 +49,8 @@ pub(super) fn selected_workloads<'a>(
             // As `labels` reads them, without collecting them for each
             // Service: a value that is not a scalar reads as "".
             selector.iter().all(|&(key, value)| {
-                pod_labels.is_some_and(|labels| {
-                    labels
+                pod_labels.is_some_and(|pod_labels| {
+                    pod_labels
                         .entries()
                         .any(|(k, v)| k == key && v.as_str().unwrap_or("") == value)
                 })
