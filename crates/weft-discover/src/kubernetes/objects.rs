@@ -103,11 +103,11 @@ impl<'a> Object<'a> {
     }
 }
 
-/// The scalar entries of a label mapping (`labels`, `selector`).
-pub(super) fn labels(node: &Node) -> Vec<(&str, &str)> {
+/// The scalar entries of a label mapping (`labels`, `selector`): a value
+/// that is not a scalar reads as "".
+pub(super) fn labels(node: &Node) -> impl Iterator<Item = (&str, &str)> {
     node.entries()
         .map(|(key, value)| (key, value.as_str().unwrap_or("")))
-        .collect()
 }
 
 /// The class of an object from its `apiVersion` and `kind`.

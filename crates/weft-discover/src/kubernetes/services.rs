@@ -36,7 +36,7 @@ pub(super) fn selected_workloads<'a>(
     }
     let selector = spec
         .and_then(|spec| spec.get("selector"))
-        .map(labels)
+        .map(|selector| labels(selector).collect::<Vec<_>>())
         .unwrap_or_default();
     if selector.is_empty() {
         return Vec::new();
@@ -46,14 +46,8 @@ pub(super) fn selected_workloads<'a>(
         .filter(|workload| workload.namespace == service.namespace)
         .filter(|workload| {
             let pod_labels = workload.pod_labels();
-            // As `labels` reads them, without collecting them for each
-            // Service: a value that is not a scalar reads as "".
-            selector.iter().all(|&(key, value)| {
-                pod_labels.is_some_and(|pod_labels| {
-                    pod_labels
-                        .entries()
-                        .any(|(k, v)| k == key && v.as_str().unwrap_or("") == value)
-                })
+            selector.iter().all(|pair| {
+                pod_labels.is_some_and(|pod_labels| labels(pod_labels).any(|label| label == *pair))
             })
         })
         .map(|workload| workload.name)
