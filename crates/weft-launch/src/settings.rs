@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
 use weft_model::config::{
     Condition, DependencyDetails, OnRestart, PortRange, ProbeConfig, RestartPolicy, ServiceConfig,
 };
@@ -14,7 +15,7 @@ use weft_model::{Edge, EdgeKind, LookupIndex, Model, Rule, Service, ServiceId};
 use crate::error::SettingsError;
 
 /// Everything the supervisor needs, resolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LaunchSettings {
     /// The workspace root.
     pub root: PathBuf,
@@ -33,7 +34,7 @@ pub struct LaunchSettings {
 }
 
 /// How much output is kept, in memory and on disk.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct LogSettings {
     /// Lines kept in memory per service.
     pub lines: usize,
@@ -46,7 +47,7 @@ pub struct LogSettings {
 }
 
 /// One service as the supervisor runs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceSettings {
     /// `repository/service`.
     pub id: String,
@@ -70,7 +71,7 @@ pub struct ServiceSettings {
 }
 
 /// A port to allocate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRequest {
     /// As written; the variable is `WEFT_PORT_<NAME>` in upper case.
     pub name: String,
@@ -79,15 +80,16 @@ pub struct PortRequest {
 }
 
 /// How a service is asked to stop.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StopSettings {
+    #[serde(with = "signal_name")]
     pub signal: Signal,
     pub command: Option<String>,
     pub timeout: Duration,
 }
 
 /// One edge as the supervisor enforces it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DependencySettings {
     /// Index into [`LaunchSettings::services`].
     pub service: usize,
@@ -107,7 +109,7 @@ impl DependencySettings {
 }
 
 /// A probe and its timing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeSettings {
     pub check: Check,
     pub initial_delay: Duration,
@@ -119,13 +121,25 @@ pub struct ProbeSettings {
 }
 
 /// What a probe checks; targets may hold `${…}` references.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Check {
-    Http { url: String, status: Option<u16> },
-    Tcp { address: String },
-    Exec { command: String },
-    Log { pattern: regex::Regex },
-    File { path: String },
+    Http {
+        url: String,
+        status: Option<u16>,
+    },
+    Tcp {
+        address: String,
+    },
+    Exec {
+        command: String,
+    },
+    Log {
+        #[serde(with = "pattern_text")]
+        pattern: regex::Regex,
+    },
+    File {
+        path: String,
+    },
 }
 
 impl Check {
@@ -137,6 +151,37 @@ impl Check {
             Check::Log { pattern } => format!("log /{pattern}/"),
             Check::File { path } => format!("file {path}"),
         }
+    }
+}
+
+/// A signal as its name (`SIGTERM`), for [`StopSettings`]'s serde.
+mod signal_name {
+    use nix::sys::signal::Signal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(signal: &Signal, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(signal.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Signal, D::Error> {
+        let name = String::deserialize(input)?;
+        name.parse()
+            .map_err(|_| serde::de::Error::custom(format!("unknown signal `{name}`")))
+    }
+}
+
+/// A regular expression as its pattern, for [`Check::Log`]'s serde.
+mod pattern_text {
+    use regex::Regex;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(pattern: &Regex, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(pattern.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Regex, D::Error> {
+        let text = String::deserialize(input)?;
+        Regex::new(&text).map_err(serde::de::Error::custom)
     }
 }
 

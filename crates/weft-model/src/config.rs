@@ -243,8 +243,8 @@ pub struct PortsConfig {
 }
 
 /// An inclusive range of ports written `FIRST-LAST`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
 #[schemars(with = "String")]
 pub struct PortRange {
     pub first: u16,
@@ -257,6 +257,13 @@ impl Default for PortRange {
             first: 20000,
             last: 29999,
         }
+    }
+}
+
+impl From<PortRange> for String {
+    /// As written in weft.yaml: `FIRST-LAST`.
+    fn from(range: PortRange) -> String {
+        format!("{}-{}", range.first, range.last)
     }
 }
 

@@ -7,5 +7,6 @@ mod output;
 mod ports;
 mod probes;
 mod restarts;
+mod settings;
 mod shutdown;
 mod support;

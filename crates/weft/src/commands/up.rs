@@ -1,7 +1,7 @@
 //! `weft up`: start the workspace's services, in the foreground or as a
 //! background supervisor.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -20,16 +20,19 @@ use crate::console::{self, Style};
 use crate::exit::{Outcome, UsageError};
 
 pub(crate) fn run(context: &Context, args: UpArgs) -> anyhow::Result<Outcome> {
+    if args.supervise {
+        // Started by `weft up --detach`, which read the workspace and sent
+        // what to run: the workspace is read once, and the supervisor runs
+        // what that command checked and reported.
+        let settings = received_settings(std::io::stdin().lock())?;
+        return supervise(settings, false, &args);
+    }
     let (root, names) = context.split_workspace(&args.services)?;
     let root = std::fs::canonicalize(&root).map_err(|_| {
         UsageError::new(format!("workspace `{}` does not exist", root.display()))
             .with_hint("give an existing directory, with -w DIR or as the first argument")
     })?;
-    let model = if args.supervise {
-        weft_discover::discover(&root)?
-    } else {
-        context.discover(&root)?
-    };
+    let model = context.discover(&root)?;
     let request = LaunchRequest {
         services: names.clone(),
         no_dependencies: args.no_deps,
@@ -42,25 +45,32 @@ pub(crate) fn run(context: &Context, args: UpArgs) -> anyhow::Result<Outcome> {
     if super::config_errors(&model).next().is_some() {
         return Ok(Outcome::BadInput);
     }
-    if !args.supervise {
-        for notice in &notices {
-            console::note(&console::paint_note(&format!(
-                "note: {}: {}",
-                notice.service, notice.message
-            )));
-        }
+    for notice in &notices {
+        console::note(&console::paint_note(&format!(
+            "note: {}: {}",
+            notice.service, notice.message
+        )));
     }
     // The model is not needed once the settings are made; a supervisor
     // holding a thousand services' model for its whole life would keep it
     // resident.
     drop(model);
-    if args.supervise {
-        return supervise(settings, false, &args);
-    }
     if args.detach || args.wait {
-        return detach(&root, &settings, &names, &args);
+        return detach(&settings, &names, &args);
     }
     supervise(settings, true, &args)
+}
+
+/// The settings `weft up --detach` writes to its supervisor's standard
+/// input, as JSON.
+fn received_settings(input: impl std::io::Read) -> anyhow::Result<LaunchSettings> {
+    serde_json::from_reader(std::io::BufReader::new(input)).map_err(|error| {
+        UsageError::new(format!(
+            "cannot read the services to run from standard input: {error}"
+        ))
+        .with_hint("`--supervise` is for the background supervisor `weft up --detach` starts; run `weft up --detach` instead")
+        .into()
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -240,12 +250,7 @@ fn blocked_text(why: &weft_launch::report::Why) -> String {
 }
 
 /// Starts a background supervisor and, with --wait, waits for readiness.
-fn detach(
-    root: &Path,
-    settings: &LaunchSettings,
-    names: &[String],
-    args: &UpArgs,
-) -> anyhow::Result<Outcome> {
+fn detach(settings: &LaunchSettings, names: &[String], args: &UpArgs) -> anyhow::Result<Outcome> {
     let state_dir = &settings.state_dir;
     if let Ok(mut client) = Client::connect(state_dir) {
         client.send(&Request::Status)?;
@@ -265,22 +270,24 @@ fn detach(
     let mut command = std::process::Command::new(&program);
     command
         .arg("--workspace")
-        .arg(root)
+        .arg(&settings.root)
         .arg("up")
         .arg("--supervise")
-        .args(if args.no_deps {
-            &["--no-deps"][..]
-        } else {
-            &[]
-        })
-        .arg("--")
-        .args(names)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
     // Its own process group: a Ctrl-C at this terminal is not for it.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn()?;
+    // What to run, as this command resolved it; the pipe closes after it.
+    // A supervisor that died before reading it is reported below, with its
+    // log, rather than as a broken pipe here.
+    if let Some(stdin) = child.stdin.take() {
+        let mut stdin = std::io::BufWriter::new(stdin);
+        let _ = serde_json::to_writer(&mut stdin, settings)
+            .map_err(std::io::Error::from)
+            .and_then(|()| std::io::Write::flush(&mut stdin));
+    }
     let pid = child.id();
     // The supervisor is up once its socket answers.
     let deadline = Instant::now() + Duration::from_secs(30);
