@@ -55,8 +55,21 @@ for edge in graph["edges"]:
     print(edge["to"], edge["from"])  # tsort: BEFORE AFTER
 PY
 echo "edge list: $(wc -l <"$work/edges") edges"
-read -r tsort_seconds _ <<<"$(measure tsort "$work/edges")"
-read -r weft_seconds _ <<<"$(measure target/release/examples/order "$work/edges")"
+# Taken in turn, RUNS * 3 of each (a run takes a fraction of a second): on
+# a shared machine whose speed drifts, a block of one and then a block of
+# the other measured the drift as often as the difference.
+read -r tsort_seconds weft_seconds <<<"$(python3 - "$((runs * 3))" "$work/edges" <<'PY'
+import statistics, subprocess, sys, time
+runs, edges = int(sys.argv[1]), sys.argv[2]
+times = {"tsort": [], "order": []}
+for _ in range(runs):
+    for name, command in (("tsort", ["tsort", edges]), ("order", ["target/release/examples/order", edges])):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+        times[name].append(time.perf_counter() - start)
+print(f"{statistics.median(times['tsort']):.4f} {statistics.median(times['order']):.4f}")
+PY
+)"
 printf '%-28s %6.3f s\n' "tsort (coreutils)" "$tsort_seconds"
 printf '%-28s %6.3f s\n' "weft ordering (examples/order)" "$weft_seconds"
 python3 -c "import sys; t, w = map(float, sys.argv[1:]); print(f'ratio weft/tsort: {w / t if t else float(\"nan\"):.2f}')" "$tsort_seconds" "$weft_seconds"
