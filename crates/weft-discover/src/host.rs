@@ -12,6 +12,12 @@ pub fn hosts_in_value(key: Option<&str>, value: &str) -> Vec<String> {
     if value.is_empty() || value.len() > 4096 {
         return Vec::new();
     }
+    // A URL and a `host:port` have a colon; without one, only a bare name
+    // under a host-like key counts. Most values (`info`, `true`, `8080`,
+    // a path) are done here.
+    if !value.contains(':') && !key.is_some_and(is_host_key) {
+        return Vec::new();
+    }
     let mut hosts = Vec::new();
     let mut read = |word: &str| {
         if hosts_of_url(word, &mut hosts) {
@@ -234,5 +240,14 @@ mod tests {
         assert!(hosts_in_value(Some("DB_HOST"), "127.0.0.1").is_empty());
         assert!(hosts_in_value(Some("REDIS_HOST"), "localhost").is_empty());
         assert!(hosts_in_value(None, "12:30").is_empty());
+        // Without a colon, a list of bare names counts only under a host
+        // key; with one, a `host:port` counts under any key.
+        assert_eq!(
+            hosts_in_value(Some("KAFKA_BROKERS"), "kafka-1,kafka-2"),
+            ["kafka-1", "kafka-2"]
+        );
+        assert!(hosts_in_value(Some("TOPICS"), "orders,payments").is_empty());
+        assert!(hosts_in_value(None, "orders").is_empty());
+        assert_eq!(hosts_in_value(Some("TOPICS"), "queue:5672"), ["queue"]);
     }
 }
