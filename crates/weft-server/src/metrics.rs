@@ -224,7 +224,17 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         Family::Histogram(vec![HistogramSample::of(Vec::new(), &batches.commit)]),
     ));
 
-    let counters: [(&'static str, &'static str, u64); 9] = [
+    let counters: [(&'static str, &'static str, u64); 11] = [
+        (
+            "weft_store_batches_from_cache",
+            "Lease transactions decided from what the engine kept of earlier ones and written in one round trip (PostgreSQL).",
+            batches.from_cache,
+        ),
+        (
+            "weft_store_cache_stale",
+            "Lease transactions decided from the engine's cache that found a row changed by another writer, and were loaded again.",
+            batches.cache_stale,
+        ),
         (
             "weft_grants",
             "Leases granted to waiters in the queue.",

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool};
 
+use super::cache::Cache;
 use crate::error::StoreError;
 
 /// Where the connection waits between batches.
@@ -28,8 +29,9 @@ pub(crate) struct Keeper {
 
 #[derive(Debug, Default)]
 struct Slot {
-    /// With the write statements prepared on it (`Scripted::writes`).
-    connection: Option<(PoolConnection<Any>, BTreeSet<u16>)>,
+    /// With the write statements prepared on it (`Scripted::writes`) and
+    /// what its transactions left (`Scripted::cache`).
+    connection: Option<(PoolConnection<Any>, BTreeSet<u16>, Cache)>,
     /// The store is closing: what comes back is closed.
     closed: bool,
 }
@@ -49,7 +51,7 @@ impl Keeper {
             slot.closed = true;
             slot.connection.take()
         };
-        if let Some((connection, _)) = connection {
+        if let Some((connection, _, _)) = connection {
             drop(connection.detach());
         }
     }
@@ -76,6 +78,10 @@ pub(crate) struct Scripted {
     /// The engine's write statements prepared on the connection, by the
     /// kinds of change each makes (see `Session::Engine`).
     pub(crate) writes: BTreeSet<u16>,
+    /// What the connection's transactions left in the resources they
+    /// locked (see `cache.rs`): only for a connection kept since, which
+    /// is the only writer that kept it up to date.
+    pub(super) cache: Cache,
     pub(crate) committed: bool,
 }
 
@@ -87,9 +93,14 @@ impl Scripted {
         gate: Option<tokio::sync::OwnedMutexGuard<()>>,
     ) -> Result<Scripted, StoreError> {
         let kept = keeper.slot().connection.take();
-        let (connection, kept, writes) = match kept {
-            Some((connection, writes)) => (connection, true, writes),
-            None => (pool.acquire().await?, false, BTreeSet::new()),
+        let (connection, kept, writes, cache) = match kept {
+            Some((connection, writes, cache)) => (connection, true, writes, cache),
+            None => (
+                pool.acquire().await?,
+                false,
+                BTreeSet::new(),
+                Cache::default(),
+            ),
         };
         Ok(Scripted {
             connection: Some(connection),
@@ -97,6 +108,7 @@ impl Scripted {
             _gate: gate,
             kept,
             writes,
+            cache,
             committed: false,
         })
     }
@@ -116,6 +128,7 @@ impl Scripted {
         self.connection = Some(pool.acquire().await?);
         self.kept = false;
         self.writes.clear();
+        self.cache.clear();
         Ok(())
     }
 }
@@ -128,7 +141,11 @@ impl Drop for Scripted {
         if self.committed {
             let mut slot = self.keeper.slot();
             if !slot.closed && slot.connection.is_none() {
-                slot.connection = Some((connection, std::mem::take(&mut self.writes)));
+                slot.connection = Some((
+                    connection,
+                    std::mem::take(&mut self.writes),
+                    std::mem::take(&mut self.cache),
+                ));
                 return;
             }
         }

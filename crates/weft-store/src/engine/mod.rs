@@ -96,6 +96,8 @@ struct Loaded {
     /// Waiter id → (operation, lease, heartbeat).
     waiters: HashMap<String, (String, Option<String>, i64)>,
     fence: i64,
+    /// Each row's `xmin` (PostgreSQL), for the cache.
+    versions: cache::Versions,
 }
 
 #[derive(Debug)]
@@ -224,6 +226,19 @@ pub(crate) struct Batch {
     promised: Vec<Handover>,
 }
 
+/// What became of a batch decided and written.
+enum Decided {
+    Written(Vec<Outcome>, Vec<Event>),
+    /// Decided from the cache, which cannot answer it: nothing was sent.
+    Unfit,
+    /// Decided from the cache, which its round trip found out of date:
+    /// nothing was written, and the transaction is to be rolled back.
+    Stale,
+    /// Decided from the cache, and its round trip failed before anything
+    /// of it ran: the connection is to be replaced.
+    Unanswered,
+}
+
 /// What a grant pass leaves in the queue: waiter ids in grant order.
 pub(crate) type Queue = Vec<String>;
 
@@ -274,12 +289,14 @@ impl Batch {
                         })
                         .collect(),
                     fence: slot.resource.fence,
+                    versions: cache::Versions::default(),
                 },
             );
         }
     }
 }
 
+mod cache;
 mod connection;
 mod decide;
 mod failure;
@@ -403,9 +420,40 @@ impl Store {
     ) -> Result<(Vec<Outcome>, Vec<Event>), Failure> {
         // BEGIN in the first round trip, COMMIT in the last: two in all
         // (SQLite: to the connection's thread), and one more for a release
-        // of a lease the store no longer holds (`recall_released`).
+        // of a lease the store no longer holds (`recall_released`). On
+        // PostgreSQL, a batch over resources the connection's earlier
+        // transactions left in its cache is decided first and takes one
+        // (see `cache.rs`).
         let mut scripted = self.scripted().await?;
         let now = now_ms();
+        let cached = match self.backend {
+            Backend::Postgres if scripted.kept => scripted.cache.batch(ops, now),
+            _ => None,
+        };
+        if let Some((batch, check)) = cached {
+            match self
+                .decide_and_write(&mut scripted, batch, ops, Some(check), promised)
+                .await?
+            {
+                Decided::Written(outcomes, events) => {
+                    self.batches.count(|stats| stats.from_cache += 1);
+                    return Ok((outcomes, events));
+                }
+                Decided::Unfit => {}
+                Decided::Stale => {
+                    self.batches.count(|stats| stats.cache_stale += 1);
+                    tracing::debug!(
+                        "rows the lease engine kept changed since its last batch; loading them"
+                    );
+                    sql::roll_back(scripted.connection()?).await?;
+                }
+                Decided::Unanswered => scripted.replace(&self.pool).await?,
+            }
+            // Nothing was written: what was promised is not coming.
+            Waits::withdraw(promised);
+            promised.clear();
+            scripted.cache.clear();
+        }
         let session = |scripted: &Scripted| Session::Engine {
             prepared: scripted.kept,
         };
@@ -421,7 +469,7 @@ impl Store {
                 now,
             )
             .await;
-        let mut batch = match loaded {
+        let batch = match loaded {
             Ok(batch) => batch,
             Err(error) if scripted.kept && self.backend == Backend::Postgres => {
                 // The connection kept from an earlier batch may have gone
@@ -442,30 +490,88 @@ impl Store {
             }
             Err(error) => return Err(error.into()),
         };
-        let session = session(&scripted);
-        // Kept again with the connection once the batch has committed.
-        let mut writes = std::mem::take(&mut scripted.writes);
-        let connection = scripted.connection()?;
+        match self
+            .decide_and_write(&mut scripted, batch, ops, None, promised)
+            .await?
+        {
+            Decided::Written(outcomes, events) => Ok((outcomes, events)),
+            Decided::Unfit | Decided::Stale | Decided::Unanswered => Err(StoreError::Corrupt {
+                what: "lease engine",
+                message: "a batch it loaded was taken for one from its cache".to_owned(),
+            }
+            .into()),
+        }
+    }
+
+    /// Decides `ops` over `batch` and writes the result, committing. With
+    /// `check`, `batch` comes from the cache and the transaction has not
+    /// begun: the write's round trip begins it and checks the cache first,
+    /// and a batch the cache cannot answer (a release the store has to
+    /// look up) is not written at all.
+    async fn decide_and_write(
+        &self,
+        scripted: &mut Scripted,
+        mut batch: Batch,
+        ops: &[Op],
+        check: Option<sql::Check>,
+        promised: &mut Vec<Handover>,
+    ) -> Result<Decided, Failure> {
+        let session = Session::Engine {
+            prepared: scripted.kept,
+        };
         batch.handover = true;
         let mut outcomes = self.decide_all(&mut batch, ops);
         promised.append(&mut batch.promised);
-        self.recall_released(connection, &mut outcomes).await?;
+        let from_cache = check.is_some();
+        if from_cache
+            && outcomes
+                .iter()
+                .any(|(outcome, _, _)| matches!(outcome, Err((StoreError::UnknownLease(_), false))))
+        {
+            return Ok(Decided::Unfit);
+        }
+        // Kept again with the connection once the batch has committed.
+        let mut writes = std::mem::take(&mut scripted.writes);
+        let mut cache = std::mem::take(&mut scripted.cache);
+        let connection = scripted.connection()?;
+        if !from_cache {
+            self.recall_released(connection, &mut outcomes).await?;
+        }
         let granted: Vec<&str> = outcomes
             .iter()
             .filter(|(outcome, _, _)| outcome.is_ok() || matches!(outcome, Err((_, true))))
             .flat_map(|(_, granted, _)| granted.iter().map(|g| g.waiter.as_str()))
             .collect();
+        let mut unanswered = false;
         let written = self
             .write(
                 connection,
                 batch,
                 session,
-                Some(&granted),
-                Some(&mut writes),
+                Some(sql::EngineWrite {
+                    announce: &granted,
+                    prepared: &mut writes,
+                    cache: &mut cache,
+                    check,
+                    unanswered: &mut unanswered,
+                }),
             )
             .await;
         let events = match written {
             Ok(events) => events,
+            // The kept connection had gone (the server ended it, or
+            // restarted) before it could begin the transaction.
+            Err(error) if unanswered => {
+                tracing::debug!(%error, "the lease engine's kept connection was gone; again on another");
+                return Ok(Decided::Unanswered);
+            }
+            // The cache check found a row changed: nothing was written,
+            // and the connection is kept, to load the batch.
+            Err(error) if from_cache && sql::is_stale(&error) => {
+                scripted.writes = writes;
+                scripted.cache = cache;
+                return Ok(Decided::Stale);
+            }
             // The database refused a statement: the transaction is void.
             // But for an error that ends the session (class 57: shut down,
             // terminated, cancelled; 08: the connection), which can come
@@ -488,10 +594,12 @@ impl Store {
         };
         scripted.committed = true;
         scripted.writes = writes;
+        cache.committed();
+        scripted.cache = cache;
         if self.backend == Backend::Postgres {
             self.own_events.note(&events);
         }
-        Ok((outcomes, events))
+        Ok(Decided::Written(outcomes, events))
     }
 
     /// Runs one operation, in a batch with whatever else arrives meanwhile.
@@ -696,6 +804,13 @@ pub struct BatchStats {
     pub size_sum: u64,
     /// Seconds from the batch's `BEGIN` to its commit.
     pub commit: Histogram,
+    /// Batches decided from the engine's cache and written in one round
+    /// trip (PostgreSQL; see `cache.rs`).
+    pub from_cache: u64,
+    /// Batches decided from the cache whose round trip found a row changed
+    /// (another replica, a renewal…), and that were loaded and decided
+    /// again.
+    pub cache_stale: u64,
     /// Claims and releases waiting for the next batch now.
     pub waiting: usize,
     /// Whether a batch is running now.
@@ -720,6 +835,12 @@ impl Batcher {
     /// Where the engine keeps its connection between batches.
     pub(crate) fn keeper(&self) -> Arc<connection::Keeper> {
         self.keeper.clone()
+    }
+
+    fn count(&self, add: impl FnOnce(&mut BatchStats)) {
+        if let Ok(mut stats) = self.stats.lock() {
+            add(&mut stats);
+        }
     }
 
     fn observe(&self, size: usize, seconds: f64) {

@@ -1,11 +1,12 @@
 //! The engine's SQL: locking and loading a batch's resources in one round
 //! trip, writing what it changed in one, by backend.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
+use super::cache::{Cache, Versions};
 use super::{Batch, Done, Outcome};
 use crate::error::StoreError;
 use crate::leases::{
@@ -116,7 +117,8 @@ fn engine_tail(
     ));
     statements.push(Statement::new(
         format!(
-            "SELECT {} AS ids, (SELECT count(*) FROM w{}) AS announced",
+            "SELECT {} AS ids, (SELECT count(*) FROM w{}) AS announced,
+                    (txid_current() % 4294967296)::text AS xid",
             ids("::text"),
             events + 1
         ),
@@ -142,11 +144,100 @@ pub(crate) enum Session {
     Within,
 }
 
+/// What the engine's own write needs besides the batch.
+pub(super) struct EngineWrite<'a> {
+    /// The waiters granted: on PostgreSQL, the same statement sends the
+    /// batch's notification (see `notify.rs`), marked with this store's
+    /// origin.
+    pub(super) announce: &'a [&'a str],
+    /// The write statements prepared on the connection (see
+    /// `Session::Engine`).
+    pub(super) prepared: &'a mut BTreeSet<u16>,
+    /// What the connection's transactions left, brought up to date once
+    /// this one commits (PostgreSQL; see `cache.rs`).
+    pub(super) cache: &'a mut Cache,
+    /// For a batch decided from the cache: what its round trip checks
+    /// before it writes, after beginning its transaction and locking.
+    pub(super) check: Option<Check>,
+    /// Set when that round trip failed with the server's error before
+    /// any statement of it completed (a connection the server ended while
+    /// it was kept): nothing of it took effect.
+    pub(super) unanswered: &'a mut bool,
+}
+
+/// What the round trip of a batch decided from the cache checks.
+#[derive(Debug)]
+pub(super) struct Check {
+    pub(super) ids: String,
+    pub(super) by_id: String,
+    pub(super) expected: String,
+}
+
 /// Names of the engine's statements prepared on its PostgreSQL connection.
 const PREPARED_CREATE: &str = "weft_engine_create";
 const PREPARED_LOCK: &str = "weft_engine_lock";
 const PREPARED_ROWS: &str = "weft_engine_rows";
 const PREPARED_WRITE: &str = "weft_engine_write";
+const PREPARED_VERIFY: &str = "weft_engine_verify";
+
+/// What the statement checking a batch decided from the cache fails with
+/// when a row changed (see `cache.rs`).
+const STALE: &str = "weft: the rows the lease engine kept have changed";
+
+/// A row's version, for the cache: its `xmin` on PostgreSQL, as text.
+fn version(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "CAST(NULL AS TEXT)",
+        Backend::Postgres => "xmin::text",
+    }
+}
+
+/// PostgreSQL: fails with [`STALE`] unless the resources `$1` (a JSON
+/// array of ids), their leases and waiters, and the leases and waiters
+/// whose ids are in `$2`, are exactly the rows `$3` lists (`[table, id,
+/// xmin]`), by id and `xmin`. Runs after the lock: each statement of a
+/// transaction at read committed sees what was committed before it began.
+/// (The error is a cast of text that is not a number: a condition
+/// PostgreSQL cannot work out as it plans, which it would for `1/0`.)
+fn verify_statement(ids: String, by_id: String, expected: String) -> Statement {
+    let b = Backend::Postgres;
+    Statement::new(
+        format!(
+            "WITH actual AS (
+                 SELECT 'resource' AS t, id, xmin::text AS v FROM resources WHERE {resources}
+                 UNION ALL
+                 SELECT 'lease', id, xmin::text FROM leases WHERE {of_resources} OR {by_id}
+                 UNION ALL
+                 SELECT 'waiter', id, xmin::text FROM waiters WHERE {of_resources} OR {by_id}
+             ), expected AS (
+                 SELECT j.value ->> 0 AS t, j.value ->> 1 AS id, j.value ->> 2 AS v FROM {rows}
+             )
+             SELECT CAST(CASE WHEN EXISTS (
+                        (SELECT t, id, v FROM actual EXCEPT ALL SELECT t, id, v FROM expected)
+                        UNION ALL
+                        (SELECT t, id, v FROM expected EXCEPT ALL SELECT t, id, v FROM actual))
+                    THEN '{STALE}' ELSE '1' END AS INTEGER) AS verified",
+            resources = member(b, "id", 1),
+            of_resources = member(b, "resource", 1),
+            by_id = member(b, "id", 2),
+            rows = records(b, 3),
+        ),
+        vec![Arg::Text(ids), Arg::Text(by_id), Arg::Text(expected)],
+    )
+}
+
+/// Ends the engine's transaction after its cache check failed.
+pub(super) async fn roll_back(connection: &mut AnyConnection) -> Result<(), StoreError> {
+    Statement::fetch_simple("ROLLBACK", connection).await?;
+    Ok(())
+}
+
+/// Whether `error` is the check of a batch decided from the cache finding
+/// that a row changed.
+pub(super) fn is_stale(error: &StoreError) -> bool {
+    matches!(error, StoreError::Database(sqlx::Error::Database(refusal))
+        if refusal.message().contains(STALE))
+}
 
 impl Store {
     /// Begins the engine's transaction (in `Session::Engine`), creates the
@@ -212,8 +303,10 @@ impl Store {
         };
         statements.push(Statement::new(
             format!(
-                "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence
+                "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence,
+                        {} AS version
                  FROM resources WHERE {} ORDER BY id{}",
+                version(b),
                 locked(1, 2),
                 self.for_update()
             ),
@@ -225,12 +318,14 @@ impl Store {
                 "SELECT 'lease' AS row_of, id, resource, mode, weight, holder, priority, ttl_ms,
                         token, granted_at, expires_at, CAST(NULL AS BIGINT) AS enqueued_at,
                         CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
-                        CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease
+                        CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease,
+                        {version} AS version
                  FROM leases
                  WHERE {resource} OR {leases} OR {by_id}
                  UNION ALL
                  SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
-                        NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease
+                        NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease,
+                        {version}
                  FROM waiters
                  WHERE {resource} OR {by_id}
                  ORDER BY 1, 9",
@@ -241,6 +336,7 @@ impl Store {
                 ),
                 leases = member(b, "id", 2),
                 by_id = member(b, "id", 3),
+                version = version(b),
             ),
             vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
         );
@@ -265,6 +361,8 @@ impl Store {
                     for (statement, name) in statements.iter().zip(names) {
                         statement.prepare(name, &mut sql);
                     }
+                    verify_statement(String::new(), String::new(), String::new())
+                        .prepare(PREPARED_VERIFY, &mut sql);
                 }
                 for (statement, name) in statements.iter().zip(names) {
                     statement.execute(name, &mut sql);
@@ -280,14 +378,34 @@ impl Store {
             }
         };
         let mut batch = Batch::new(now);
+        // Each loaded row's `xmin` (PostgreSQL), by resource.
+        let mut versions: HashMap<String, Versions> = HashMap::new();
         for row in found {
             let row_of: String = row.try_get("row_of")?;
+            let version: Option<String> = row.try_get("version")?;
             match row_of.as_str() {
-                "resource" => batch.add(resource_from_row(&row)?),
+                "resource" => {
+                    let resource = resource_from_row(&row)?;
+                    versions
+                        .entry(resource.id.to_string())
+                        .or_default()
+                        .resource = version;
+                    batch.add(resource);
+                }
                 "lease" => {
                     let lease = lease_from_row(&row)?;
-                    match batch.slots.get_mut(&lease.resource.to_string()) {
-                        Some(slot) => slot.leases.push(lease),
+                    let resource = lease.resource.to_string();
+                    match batch.slots.get_mut(&resource) {
+                        Some(slot) => {
+                            if let Some(version) = version {
+                                versions
+                                    .entry(resource)
+                                    .or_default()
+                                    .leases
+                                    .insert(lease.id.clone(), version);
+                            }
+                            slot.leases.push(lease);
+                        }
                         None => batch.strays.leases.push(lease),
                     }
                 }
@@ -295,31 +413,40 @@ impl Store {
                     let resource: String = row.try_get("resource")?;
                     let waiter = waiter_from_row(&row)?;
                     match batch.slots.get_mut(&resource) {
-                        Some(slot) => slot.waiters.push(waiter),
+                        Some(slot) => {
+                            if let Some(version) = version {
+                                versions
+                                    .entry(resource)
+                                    .or_default()
+                                    .waiters
+                                    .insert(waiter.id.clone(), version);
+                            }
+                            slot.waiters.push(waiter);
+                        }
                         None => batch.strays.waiters.push((resource, waiter)),
                     }
                 }
             }
         }
         batch.remember();
+        for (id, loaded) in &mut batch.loaded {
+            if let Some(versions) = versions.remove(id) {
+                loaded.versions = versions;
+            }
+        }
         Ok(batch)
     }
 
     /// Writes what the batch changed and recorded in one round trip (a
     /// script on SQLite, data-modifying `WITH` clauses on PostgreSQL),
     /// committing the engine's transaction in the same one; returns the
-    /// events with their ids. For the engine on PostgreSQL, `announce` (the
-    /// waiters granted) has the same statement send the batch's
-    /// notification (see `notify.rs`), marked with this store's origin,
-    /// and `prepared_writes` notes the write statements prepared on the
-    /// connection (see `Session::Engine`).
+    /// events with their ids. See [`EngineWrite`] for the engine's own.
     pub(super) async fn write(
         &self,
         connection: &mut AnyConnection,
         batch: Batch,
         session: Session,
-        announce: Option<&[&str]>,
-        prepared_writes: Option<&mut BTreeSet<u16>>,
+        engine: Option<EngineWrite<'_>>,
     ) -> Result<Vec<Event>, StoreError> {
         let b = self.backend;
         // One statement per kind of change there is; `kinds` marks which,
@@ -335,6 +462,9 @@ impl Store {
         let mut waiters_new = Vec::new();
         let mut waiters_changed = Vec::new();
         let mut fences = Vec::new();
+        // Ids of the rows written (for the cache: they take this
+        // transaction's id as their `xmin`).
+        let mut written: BTreeSet<String> = BTreeSet::new();
         for (id, slot) in &batch.slots {
             let Some(loaded) = batch.loaded.get(id) else {
                 continue;
@@ -351,6 +481,7 @@ impl Store {
             );
             for lease in &slot.leases {
                 if !loaded.leases.contains(&(lease.id.clone(), lease.token)) {
+                    written.insert(lease.id.clone());
                     leases_new.push(json!({
                         "id": lease.id, "resource": id, "mode": lease.mode.as_str(),
                         "weight": lease.weight, "token": lease.token,
@@ -371,20 +502,24 @@ impl Store {
                 match loaded.waiters.get(&waiter.id) {
                     Some((operation, lease, heartbeat)) if operation == &waiter.operation => {
                         if lease != &waiter.lease || *heartbeat != waiter.heartbeat_until {
+                            written.insert(waiter.id.clone());
                             waiters_changed.push(json!({
                                 "id": waiter.id, "lease": waiter.lease,
                                 "heartbeat_until": waiter.heartbeat_until,
                             }));
                         }
                     }
-                    _ => waiters_new.push(json!({
+                    _ => {
+                        written.insert(waiter.id.clone());
+                        waiters_new.push(json!({
                         "id": waiter.id, "resource": id, "mode": waiter.mode.as_str(),
                         "weight": waiter.weight, "holder": holder_json(&waiter.holder),
                         "priority": waiter.priority, "ttl_ms": waiter.ttl_ms,
                         "enqueued_at": waiter.enqueued_at, "deadline": waiter.deadline,
                         "heartbeat_until": waiter.heartbeat_until,
                         "operation": waiter.operation, "lease": waiter.lease,
-                    })),
+                        }));
+                    }
                 }
             }
             if slot.resource.fence != loaded.fence {
@@ -618,35 +753,110 @@ impl Store {
                 .map(|row| row.try_get("id"))
                 .collect::<Result<_, _>>()?,
             (Backend::Postgres, Session::Engine { .. }) => {
-                let announce =
-                    announce.filter(|granted| !granted.is_empty() || !journal.events.is_empty());
+                let engine = engine.ok_or(StoreError::Corrupt {
+                    what: "engine write",
+                    message: "without the engine's connection state".to_owned(),
+                })?;
+                let announce = Some(engine.announce)
+                    .filter(|granted| !granted.is_empty() || !journal.events.is_empty());
                 let write = Statement::with(engine_tail(statements, announce, self.origin));
                 let name = format!("{PREPARED_WRITE}_{kinds}");
                 let mut sql = String::new();
-                let mut prepared_writes = prepared_writes;
-                let prepared = prepared_writes
-                    .as_deref()
-                    .is_some_and(|p| p.contains(&kinds));
-                if !prepared {
+                let from_cache = engine.check.is_some();
+                if let Some(check) = engine.check {
+                    // A batch decided from the cache: its transaction
+                    // begins, locks its resources and checks the cache in
+                    // this same round trip (see `cache.rs`).
+                    sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
+                    Statement::new(
+                        String::new(),
+                        vec![Arg::Text(check.ids.clone()), Arg::Text("[]".to_owned())],
+                    )
+                    .execute(PREPARED_LOCK, &mut sql);
+                    verify_statement(check.ids, check.by_id, check.expected)
+                        .execute(PREPARED_VERIFY, &mut sql);
+                }
+                if !engine.prepared.contains(&kinds) {
                     write.prepare(&name, &mut sql);
                 }
                 write.execute(&name, &mut sql);
                 sql.push_str("COMMIT");
-                let rows = Statement::fetch_simple(&sql, connection).await?;
+                let rows = if from_cache {
+                    Statement::fetch_simple_told(&sql, connection)
+                        .await
+                        .map_err(|(error, answered)| {
+                            *engine.unanswered = !answered
+                                && matches!(error, StoreError::Database(sqlx::Error::Database(_)));
+                            error
+                        })?
+                } else {
+                    Statement::fetch_simple(&sql, connection).await?
+                };
                 // Noted only once it ran. A query that fails may have
                 // prepared it all the same (a rollback does not undo a
                 // `PREPARE`), which is right only because a batch that
-                // fails never keeps its connection (see `connection.rs`).
-                if let Some(prepared) = &mut prepared_writes {
-                    prepared.insert(kinds);
+                // fails never keeps its connection (see `connection.rs`):
+                // but for one whose cache check fails, which fails before
+                // the `PREPARE`.
+                engine.prepared.insert(kinds);
+                // The write's row is the last: the lock's and the check's
+                // come first.
+                let row = rows.last().ok_or(StoreError::Corrupt {
+                    what: "event ids",
+                    message: "no row".to_owned(),
+                })?;
+                let ids: String = row.try_get("ids")?;
+                let xid: String = row.try_get("xid")?;
+                let mut slots = batch.slots;
+                for (id, loaded) in &batch.loaded {
+                    let Some(slot) = slots.remove(id) else {
+                        continue;
+                    };
+                    // The version of each row: this transaction's for the
+                    // rows it wrote, else the one it loaded. A row without
+                    // one is not kept.
+                    let own = |row: &str, loaded: Option<&String>| {
+                        if written.contains(row) {
+                            Some(xid.clone())
+                        } else {
+                            loaded.cloned()
+                        }
+                    };
+                    let versions = Versions {
+                        resource: if slot.resource.fence != loaded.fence {
+                            Some(xid.clone())
+                        } else {
+                            loaded.versions.resource.clone()
+                        },
+                        leases: slot
+                            .leases
+                            .iter()
+                            .map(|l| {
+                                Some((l.id.clone(), own(&l.id, loaded.versions.leases.get(&l.id))?))
+                            })
+                            .collect::<Option<_>>()
+                            .unwrap_or_default(),
+                        waiters: slot
+                            .waiters
+                            .iter()
+                            .map(|w| {
+                                Some((
+                                    w.id.clone(),
+                                    own(&w.id, loaded.versions.waiters.get(&w.id))?,
+                                ))
+                            })
+                            .collect::<Option<_>>()
+                            .unwrap_or_default(),
+                    };
+                    let complete = versions.resource.is_some()
+                        && versions.leases.len() == slot.leases.len()
+                        && versions.waiters.len() == slot.waiters.len();
+                    if complete {
+                        engine.cache.keep(id.clone(), slot, versions);
+                    } else {
+                        engine.cache.forget(id);
+                    }
                 }
-                let ids: String = rows
-                    .first()
-                    .ok_or(StoreError::Corrupt {
-                        what: "event ids",
-                        message: "no row".to_owned(),
-                    })?
-                    .try_get("ids")?;
                 serde_json::from_str(&ids).map_err(|error| StoreError::Corrupt {
                     what: "event ids",
                     message: error.to_string(),
@@ -747,7 +957,7 @@ impl Store {
             .await?;
         self.pass(&mut batch, &id, None, &mut effects.granted);
         effects.events.extend(
-            self.write(transaction, batch, Session::Within, None, None)
+            self.write(transaction, batch, Session::Within, None)
                 .await?,
         );
         Ok(())

@@ -274,3 +274,111 @@ async fn a_listener_that_lost_its_connection_catches_up() {
     assert_eq!(published(&mut events, stored.len(), deadline).await, stored);
     coordinator.shutdown();
 }
+
+/// The grant `store` answers a claim of `resource` that does not wait.
+async fn take(store: &Store, resource: &str, who: &str) -> Attempt {
+    store
+        .try_acquire(&claim(resource, who, 0))
+        .await
+        .expect("claim")
+        .value
+}
+
+fn granted(attempt: Attempt) -> weft_store::Lease {
+    match attempt {
+        Attempt::Granted(lease) => *lease,
+        other => panic!("expected a grant, got {other:?}"),
+    }
+}
+
+/// On PostgreSQL a batch over resources the engine's connection locked
+/// before is decided from what it kept of them and written in one round
+/// trip, which checks first that nothing changed them (see the engine's
+/// `cache.rs`). What another replica, or a renewal, changed in between is
+/// seen: the batch is loaded and decided again, and decides what it would
+/// have decided without the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_from_the_cache_sees_what_others_changed() {
+    let Some((url, _guard)) = database(Backend::Postgres, "engine-cache") else {
+        return;
+    };
+    let here = Store::open(&url, LeasePolicy::default())
+        .await
+        .expect("open store");
+    let elsewhere = Store::open(&url, LeasePolicy::default())
+        .await
+        .expect("open the second replica's store");
+
+    // Taken and given back twice here: the second time from the cache.
+    cycle(&here, "lock:shared").await;
+    let first = granted(take(&here, "lock:shared", "here").await);
+    here.release(&first.id).await.expect("release");
+    let used = here.batch_stats().from_cache;
+    assert!(
+        used >= 2,
+        "the claim and the release came from the cache: {used}"
+    );
+
+    // The other replica takes it. Here, the cache still says it is free:
+    // the claim must find it taken.
+    let theirs = granted(take(&elsewhere, "lock:shared", "elsewhere").await);
+    assert!(
+        theirs.token > first.token,
+        "{} after {}",
+        theirs.token,
+        first.token
+    );
+    match take(&here, "lock:shared", "here").await {
+        Attempt::Conflict { holders, .. } => {
+            assert_eq!(holders.len(), 1);
+            assert_eq!(holders[0].id, theirs.id);
+        }
+        other => panic!("a claim here must see the other replica's lease, got {other:?}"),
+    }
+    assert_eq!(here.batch_stats().cache_stale, 1);
+
+    // Renewed there, then given back there: here, the lease it saw (and
+    // kept) is gone, and the next grant's token follows theirs.
+    elsewhere
+        .renew(&theirs.id, Some(120_000))
+        .await
+        .expect("renew");
+    elsewhere.release(&theirs.id).await.expect("release");
+    let again = granted(take(&here, "lock:shared", "here").await);
+    assert!(
+        again.token > theirs.token,
+        "{} after {}",
+        again.token,
+        theirs.token
+    );
+    assert_eq!(here.batch_stats().cache_stale, 2);
+
+    here.release(&again.id).await.expect("release");
+    assert_eq!(here.batch_stats().cache_stale, 2);
+
+    // A renewal here, outside the engine, is seen too. Taken for 400 ms
+    // (from the cache) and renewed for a minute: past the 400 ms, a claim
+    // decided from what the engine kept would find the lease expired and
+    // take the resource from its holder.
+    let short = granted(
+        here.try_acquire(&AcquireRequest {
+            ttl_ms: Some(400),
+            ..claim("lock:shared", "here", 0)
+        })
+        .await
+        .expect("claim")
+        .value,
+    );
+    here.renew(&short.id, Some(60_000))
+        .await
+        .expect("renew here");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    match take(&here, "lock:shared", "here-too").await {
+        Attempt::Conflict { holders, .. } => assert_eq!(holders[0].id, short.id),
+        other => panic!("the renewed lease is still held, got {other:?}"),
+    }
+    assert_eq!(here.batch_stats().cache_stale, 3);
+    here.release(&short.id).await.expect("release");
+    assert!(here.leases().await.expect("leases").is_empty());
+    assert!(elsewhere.leases().await.expect("leases").is_empty());
+}

@@ -164,6 +164,31 @@ impl Statement {
         Ok(sqlx::Executor::fetch_all(connection, sqlx::raw_sql(sql)).await?)
     }
 
+    /// [`Statement::fetch_simple`], telling of a failure whether any of
+    /// the statements had completed before it. When none had (the error is
+    /// the first thing the server answered), none took effect: it runs
+    /// them in order, and sends each one's result before a later error.
+    pub(super) async fn fetch_simple_told(
+        sql: &str,
+        connection: &mut AnyConnection,
+    ) -> Result<Vec<sqlx::any::AnyRow>, (StoreError, bool)> {
+        use tokio_stream::StreamExt as _;
+        let mut results = sqlx::Executor::fetch_many(connection, sqlx::raw_sql(sql));
+        let mut rows = Vec::new();
+        let mut answered = false;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(sqlx::Either::Left(_)) => answered = true,
+                Ok(sqlx::Either::Right(row)) => {
+                    answered = true;
+                    rows.push(row);
+                }
+                Err(error) => return Err((error.into(), answered)),
+            }
+        }
+        Ok(rows)
+    }
+
     pub(super) async fn fetch(
         self,
         connection: &mut AnyConnection,

@@ -1,0 +1,155 @@
+//! What the engine's PostgreSQL transactions left in the resources they
+//! locked, kept with its connection, so that a batch over those resources
+//! can be decided before its transaction begins and be written in one round
+//! trip instead of two.
+//!
+//! A batch decided from the cache is only as good as the cache, so its
+//! round trip checks it first: after locking the batch's resources, one
+//! statement compares the rows the batch would have loaded (its resources,
+//! their leases and waiters, and any lease or waiter whose id a claim
+//! gives) with those the cache holds, by id and `xmin`. A row's `xmin` is
+//! the transaction that wrote its version: any change by anyone (another
+//! replica's engine, a renewal, a cancelled wait, a resource deleted or
+//! made again) gives a row another one, or adds or removes a row. On any
+//! difference the statement fails, the transaction is rolled back with
+//! nothing written, and the batch is loaded and decided again as usual.
+//! Locked, the rows cannot change until the commit. So a batch decided from
+//! the cache decides what it would have decided from a load.
+//!
+//! The versions come from the transactions themselves: those of the rows a
+//! batch loaded, and for each row it wrote, its own transaction id. This
+//! relies on the engine writing every change it makes to a row (`write` in
+//! `sql.rs`: a lease is only ever added or removed, and of a waiter only
+//! its lease and heartbeat change).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::sql::Check;
+use super::{Batch, Op, Slot};
+
+/// The most resources kept; past it the cache starts again.
+const MAX_RESOURCES: usize = 4096;
+
+/// How long after its last commit the connection's cache is used. The
+/// first round trip of a batch from the cache commits: should the server
+/// have gone away meanwhile without a word (a crash, a cut network), its
+/// error could not tell whether the commit was made. A connection idle
+/// longer is tried with a batch's load first, which commits nothing.
+const FRESH: Duration = Duration::from_secs(1);
+
+/// The `xmin` of each row of a slot, as text.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Versions {
+    pub(super) resource: Option<String>,
+    pub(super) leases: HashMap<String, String>,
+    pub(super) waiters: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    slot: Slot,
+    versions: Versions,
+}
+
+/// The committed state of resources the engine locked, by resource id.
+#[derive(Debug, Default)]
+pub(super) struct Cache {
+    entries: HashMap<String, Entry>,
+    /// Lease id → resource id, for releases.
+    leases: HashMap<String, String>,
+    /// When the connection last committed a batch.
+    committed: Option<Instant>,
+}
+
+impl Cache {
+    /// A batch of `ops` over the cached state, and what its round trip
+    /// checks, if the cache holds every resource they name and every lease
+    /// they give back.
+    pub(super) fn batch(&self, ops: &[Op], now: i64) -> Option<(Batch, Check)> {
+        if self.committed?.elapsed() > FRESH {
+            return None;
+        }
+        let mut resources = BTreeSet::new();
+        let mut by_id = Vec::new();
+        for op in ops {
+            let resource = match op {
+                Op::Acquire(claim) => {
+                    by_id.extend(claim.request.request.as_deref());
+                    claim.request.resource.to_string()
+                }
+                Op::Release(lease) => self.leases.get(lease)?.clone(),
+            };
+            if !self.entries.contains_key(&resource) {
+                return None;
+            }
+            resources.insert(resource);
+        }
+        let mut batch = Batch::new(now);
+        let mut expected = Vec::new();
+        for id in &resources {
+            let entry = self.entries.get(id)?;
+            let versions = &entry.versions;
+            expected.push(json!(["resource", id, versions.resource.as_deref()?]));
+            for lease in &entry.slot.leases {
+                expected.push(json!(["lease", lease.id, versions.leases.get(&lease.id)?]));
+            }
+            for waiter in &entry.slot.waiters {
+                expected.push(json!([
+                    "waiter",
+                    waiter.id,
+                    versions.waiters.get(&waiter.id)?
+                ]));
+            }
+            batch.slots.insert(id.clone(), entry.slot.clone());
+        }
+        batch.remember();
+        for (id, loaded) in &mut batch.loaded {
+            if let Some(entry) = self.entries.get(id) {
+                loaded.versions = entry.versions.clone();
+            }
+        }
+        let check = Check {
+            // The resources to lock, as a JSON array of ids.
+            ids: Value::from(resources.into_iter().collect::<Vec<_>>()).to_string(),
+            // The ids claims give (request ids): a lease or waiter with one
+            // elsewhere is a row the batch would have loaded.
+            by_id: Value::from(by_id).to_string(),
+            // `[table, id, xmin]` of every row the batch would have loaded.
+            expected: Value::from(expected).to_string(),
+        };
+        Some((batch, check))
+    }
+
+    /// Keeps what a committed batch left in `resource`.
+    pub(super) fn keep(&mut self, resource: String, slot: Slot, versions: Versions) {
+        self.forget(&resource);
+        if self.entries.len() >= MAX_RESOURCES {
+            self.clear();
+        }
+        for lease in &slot.leases {
+            self.leases.insert(lease.id.clone(), resource.clone());
+        }
+        self.entries.insert(resource, Entry { slot, versions });
+    }
+
+    pub(super) fn forget(&mut self, resource: &str) {
+        if let Some(entry) = self.entries.remove(resource) {
+            for lease in &entry.slot.leases {
+                self.leases.remove(&lease.id);
+            }
+        }
+    }
+
+    /// Notes that the connection committed a batch.
+    pub(super) fn committed(&mut self) {
+        self.committed = Some(Instant::now());
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+        self.leases.clear();
+    }
+}
