@@ -21,6 +21,14 @@
 //!    events), each over a JSON array of rows, and the commit, in one round
 //!    trip (on PostgreSQL with the batch's `NOTIFY`).
 //!
+//! On PostgreSQL, a batch over resources the engine's connection locked
+//! before skips the load: it is decided from what the connection's earlier
+//! transactions left in them, and its one round trip begins the
+//! transaction, locks the resources, checks by each row's `xmin` that
+//! nothing changed them since, and writes and commits. Should anything
+//! have changed, nothing is written and the batch is loaded as above (see
+//! `cache.rs`).
+//!
 //! So the cost of a transaction hardly depends on how many claims it holds,
 //! and [`Batcher`] lets requests that arrive together share one (group
 //! commit): the first to arrive starts a task that takes everything
