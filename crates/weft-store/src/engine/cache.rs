@@ -40,6 +40,12 @@ const MAX_RESOURCES: usize = 4096;
 /// longer is tried with a batch's load first, which commits nothing.
 const FRESH: Duration = Duration::from_secs(1);
 
+/// How long resources whose check found them changed are not kept. Another
+/// replica that takes turns on them with this one would change them
+/// between any two of its batches: each batch from the cache would cost
+/// the failed round trip and the rollback on top of the load.
+const CONTENDED: Duration = Duration::from_secs(1);
+
 /// The `xmin` of each row of a slot, as text.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Versions {
@@ -62,6 +68,8 @@ pub(super) struct Cache {
     leases: HashMap<String, String>,
     /// When the connection last committed a batch.
     committed: Option<Instant>,
+    /// Resources another writer changed, and until when they are not kept.
+    contended: HashMap<String, Instant>,
 }
 
 impl Cache {
@@ -111,9 +119,11 @@ impl Cache {
                 loaded.versions = entry.versions.clone();
             }
         }
+        let resources: Vec<String> = resources.into_iter().collect();
         let check = Check {
             // The resources to lock, as a JSON array of ids.
-            ids: Value::from(resources.into_iter().collect::<Vec<_>>()).to_string(),
+            ids: Value::from(resources.clone()).to_string(),
+            resources,
             // The ids claims give (request ids): a lease or waiter with one
             // elsewhere is a row the batch would have loaded.
             by_id: Value::from(by_id).to_string(),
@@ -126,6 +136,12 @@ impl Cache {
     /// Keeps what a committed batch left in `resource`.
     pub(super) fn keep(&mut self, resource: String, slot: Slot, versions: Versions) {
         self.forget(&resource);
+        if let Some(until) = self.contended.get(&resource) {
+            if Instant::now() < *until {
+                return;
+            }
+            self.contended.remove(&resource);
+        }
         if self.entries.len() >= MAX_RESOURCES {
             self.clear();
         }
@@ -146,6 +162,19 @@ impl Cache {
     /// Notes that the connection committed a batch.
     pub(super) fn committed(&mut self) {
         self.committed = Some(Instant::now());
+    }
+
+    /// Forgets everything, after a check found `resources` changed by
+    /// another writer: they are not kept for a while.
+    pub(super) fn stale(&mut self, resources: &[String]) {
+        self.clear();
+        let now = Instant::now();
+        self.contended.retain(|_, until| now < *until);
+        let until = now + CONTENDED;
+        if self.contended.len() < MAX_RESOURCES {
+            self.contended
+                .extend(resources.iter().map(|resource| (resource.clone(), until)));
+        }
     }
 
     pub(super) fn clear(&mut self) {

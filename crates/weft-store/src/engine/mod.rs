@@ -439,6 +439,7 @@ impl Store {
             _ => None,
         };
         if let Some((batch, check)) = cached {
+            let resources = check.resources.clone();
             match self
                 .decide_and_write(&mut scripted, batch, ops, Some(check), promised)
                 .await?
@@ -454,6 +455,7 @@ impl Store {
                         "rows the lease engine kept changed since its last batch; loading them"
                     );
                     sql::roll_back(scripted.connection()?).await?;
+                    scripted.cache.stale(&resources);
                 }
                 Decided::Unanswered => scripted.replace(&self.pool).await?,
             }

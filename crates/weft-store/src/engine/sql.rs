@@ -168,6 +168,9 @@ pub(super) struct EngineWrite<'a> {
 /// What the round trip of a batch decided from the cache checks.
 #[derive(Debug)]
 pub(super) struct Check {
+    /// The batch's resources.
+    pub(super) resources: Vec<String>,
+    /// The same, as a JSON array.
     pub(super) ids: String,
     pub(super) by_id: String,
     pub(super) expected: String,
