@@ -18,17 +18,20 @@
 //!
 //! The versions come from the transactions themselves: those of the rows a
 //! batch loaded, and for each row it wrote, its own transaction id. This
-//! relies on the engine writing every change it makes to a row (`write` in
-//! `sql.rs`: a lease is only ever added or removed, and of a waiter only
-//! its lease and heartbeat change).
+//! relies on what the engine's writes already rely on: that `write` in
+//! `sql.rs` writes every change a batch makes to a row (a lease is only
+//! ever added or removed; of a waiter, only its lease and heartbeat
+//! change). A resource is kept for a minute at most after its last batch:
+//! an `xmin` is a 32-bit counter, which comes round again only after four
+//! billion transactions.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::sql::Check;
-use super::{Batch, Op, Slot};
+use super::{Batch, Loaded, Op, Slot};
 
 /// The most resources kept; past it the cache starts again.
 const MAX_RESOURCES: usize = 4096;
@@ -46,6 +49,14 @@ const FRESH: Duration = Duration::from_secs(1);
 /// the failed round trip and the rollback on top of the load.
 const CONTENDED: Duration = Duration::from_secs(1);
 
+/// The ids of the leases and of the waiters a batch's write inserted or
+/// updated. (Two sets: a granted waiter's lease has the waiter's id.)
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    pub(super) leases: BTreeSet<String>,
+    pub(super) waiters: BTreeSet<String>,
+}
+
 /// The `xmin` of each row of a slot, as text.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Versions {
@@ -58,7 +69,12 @@ pub(super) struct Versions {
 struct Entry {
     slot: Slot,
     versions: Versions,
+    /// When it was kept.
+    at: Instant,
 }
+
+/// How long a resource is kept after its last batch.
+const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// The committed state of resources the engine locked, by resource id.
 #[derive(Debug, Default)]
@@ -90,7 +106,7 @@ impl Cache {
                 }
                 Op::Release(lease) => self.leases.get(lease)?.clone(),
             };
-            if !self.entries.contains_key(&resource) {
+            if self.entries.get(&resource)?.at.elapsed() > MAX_AGE {
                 return None;
             }
             resources.insert(resource);
@@ -113,12 +129,7 @@ impl Cache {
             }
             batch.slots.insert(id.clone(), entry.slot.clone());
         }
-        batch.remember();
-        for (id, loaded) in &mut batch.loaded {
-            if let Some(entry) = self.entries.get(id) {
-                loaded.versions = entry.versions.clone();
-            }
-        }
+        batch.remember(|id| Some(self.entries.get(id)?.versions.clone()));
         let resources: Vec<String> = resources.into_iter().collect();
         let check = Check {
             // The resources to lock, as a JSON array of ids.
@@ -133,8 +144,71 @@ impl Cache {
         Some((batch, check))
     }
 
+    /// Keeps what the committed transaction `xid` left in the slots of a
+    /// batch: each row's version is `xid` for the rows it wrote (`written`:
+    /// the leases and waiters inserted or updated, and a resource whose
+    /// fence moved), else the one it loaded. A slot with a row of no known
+    /// version (a load that did not read them) is not kept.
+    pub(super) fn committed_batch(
+        &mut self,
+        slots: BTreeMap<String, Slot>,
+        loaded: &BTreeMap<String, Loaded>,
+        written: &Written,
+        xid: &str,
+    ) {
+        for (id, slot) in slots {
+            let Some(loaded) = loaded.get(&id) else {
+                continue;
+            };
+            let version = |wrote: bool, loaded: Option<&String>| {
+                if wrote {
+                    Some(xid.to_owned())
+                } else {
+                    loaded.cloned()
+                }
+            };
+            let resource = version(
+                slot.resource.fence != loaded.fence,
+                loaded.versions.resource.as_ref(),
+            );
+            let leases: Option<HashMap<String, String>> = slot
+                .leases
+                .iter()
+                .map(|lease| {
+                    let wrote = written.leases.contains(&lease.id);
+                    Some((
+                        lease.id.clone(),
+                        version(wrote, loaded.versions.leases.get(&lease.id))?,
+                    ))
+                })
+                .collect();
+            let waiters: Option<HashMap<String, String>> = slot
+                .waiters
+                .iter()
+                .map(|waiter| {
+                    let wrote = written.waiters.contains(&waiter.id);
+                    Some((
+                        waiter.id.clone(),
+                        version(wrote, loaded.versions.waiters.get(&waiter.id))?,
+                    ))
+                })
+                .collect();
+            match (resource, leases, waiters) {
+                (Some(resource), Some(leases), Some(waiters)) => {
+                    let versions = Versions {
+                        resource: Some(resource),
+                        leases,
+                        waiters,
+                    };
+                    self.keep(id, slot, versions);
+                }
+                _ => self.forget(&id),
+            }
+        }
+    }
+
     /// Keeps what a committed batch left in `resource`.
-    pub(super) fn keep(&mut self, resource: String, slot: Slot, versions: Versions) {
+    fn keep(&mut self, resource: String, slot: Slot, versions: Versions) {
         self.forget(&resource);
         if let Some(until) = self.contended.get(&resource) {
             if Instant::now() < *until {
@@ -148,10 +222,17 @@ impl Cache {
         for lease in &slot.leases {
             self.leases.insert(lease.id.clone(), resource.clone());
         }
-        self.entries.insert(resource, Entry { slot, versions });
+        self.entries.insert(
+            resource,
+            Entry {
+                slot,
+                versions,
+                at: Instant::now(),
+            },
+        );
     }
 
-    pub(super) fn forget(&mut self, resource: &str) {
+    fn forget(&mut self, resource: &str) {
         if let Some(entry) = self.entries.remove(resource) {
             for lease in &entry.slot.leases {
                 self.leases.remove(&lease.id);

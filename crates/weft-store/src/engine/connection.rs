@@ -7,6 +7,9 @@
 //! transactions with statements run on it. A batch that fails, or is
 //! dropped, before its commit closes the connection, which rolls the
 //! transaction back: it is never kept, or given back to the pool, open.
+//! (The one exception is a batch decided from the engine's cache whose
+//! check found a row changed: it rolls back on the connection and goes on
+//! with a load; see `cache.rs`.)
 //! Nor is it given back at all: on PostgreSQL it holds the engine's
 //! prepared statements, which a connection the engine takes from the pool
 //! must not have, and session settings no other statement should run

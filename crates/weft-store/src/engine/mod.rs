@@ -276,7 +276,9 @@ impl Batch {
         );
     }
 
-    fn remember(&mut self) {
+    /// Notes what each slot holds as loaded, with its rows' versions (for
+    /// the cache: `versions` gives up each slot's, where it has them).
+    fn remember(&mut self, mut versions: impl FnMut(&str) -> Option<cache::Versions>) {
         for (id, slot) in &self.slots {
             self.loaded.insert(
                 id.clone(),
@@ -297,7 +299,7 @@ impl Batch {
                         })
                         .collect(),
                     fence: slot.resource.fence,
-                    versions: cache::Versions::default(),
+                    versions: versions(id).unwrap_or_default(),
                 },
             );
         }

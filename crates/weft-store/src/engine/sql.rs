@@ -1,12 +1,14 @@
 //! The engine's SQL: locking and loading a batch's resources in one round
-//! trip, writing what it changed in one, by backend.
+//! trip, writing what it changed in one, by backend; on PostgreSQL, for a
+//! batch decided from the engine's cache, locking, checking the cache,
+//! writing and committing in one (see `cache.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
-use super::cache::{Cache, Versions};
+use super::cache::{Cache, Versions, Written};
 use super::{Batch, Done, Outcome};
 use crate::error::StoreError;
 use crate::leases::{
@@ -131,7 +133,8 @@ fn engine_tail(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Session {
     /// The engine's own transaction on its connection: begun by the load
-    /// and committed by the write, each one round trip. On PostgreSQL,
+    /// and committed by the write, each one round trip (a batch from the
+    /// cache begins it in the write's: see `cache.rs`). On PostgreSQL,
     /// as statements prepared on the connection, so that each is planned
     /// once: the load's whatever the batch holds (`prepared`: already),
     /// and a write for each combination of the kinds of change a batch
@@ -159,9 +162,9 @@ pub(super) struct EngineWrite<'a> {
     /// For a batch decided from the cache: what its round trip checks
     /// before it writes, after beginning its transaction and locking.
     pub(super) check: Option<Check>,
-    /// Set when that round trip failed with the server's error before
-    /// any statement of it completed (a connection the server ended while
-    /// it was kept): nothing of it took effect.
+    /// Set when that round trip's first answer was the error PostgreSQL
+    /// sends a session it ended while the session was idle (see
+    /// `ended_idle`): nothing of it took effect.
     pub(super) unanswered: &'a mut bool,
 }
 
@@ -186,6 +189,23 @@ const PREPARED_VERIFY: &str = "weft_engine_verify";
 /// What the statement checking a batch decided from the cache fails with
 /// when a row changed (see `cache.rs`).
 const STALE: &str = "weft: the rows the lease engine kept have changed";
+
+/// Whether a resource's `id` is one of `$ids` or holds one of the leases
+/// `$leases` (JSON arrays of ids).
+fn locked(b: Backend, ids: usize, leases: usize) -> String {
+    format!(
+        "{} OR {}",
+        member(b, "id", ids),
+        member_of(
+            b,
+            "id",
+            &format!(
+                "SELECT resource FROM leases WHERE {}",
+                member(b, "id", leases)
+            )
+        )
+    )
+}
 
 /// A row's version, for the cache: its `xmin` on PostgreSQL, as text.
 fn version(backend: Backend) -> &'static str {
@@ -229,6 +249,18 @@ fn verify_statement(ids: String, by_id: String, expected: String) -> Statement {
     )
 }
 
+/// Whether `error` is what PostgreSQL sends a session it ends while the
+/// session is idle: terminated (`pg_terminate_backend`, a shutdown), after
+/// another backend crashed, or idle too long. A backend sends each
+/// statement's result as it completes, so this error, as the first answer
+/// to a query, means that no statement of it ran. (Only these: a pooler
+/// between could make up an error of its own, such as 08P01, after the
+/// backend had committed.)
+fn ended_idle(error: &StoreError) -> bool {
+    matches!(error, StoreError::Database(sqlx::Error::Database(refusal))
+        if matches!(refusal.code().as_deref(), Some("57P01" | "57P02" | "57P05")))
+}
+
 /// Ends the engine's transaction after its cache check failed.
 pub(super) async fn roll_back(connection: &mut AnyConnection) -> Result<(), StoreError> {
     Statement::fetch_simple("ROLLBACK", connection).await?;
@@ -243,6 +275,24 @@ pub(super) fn is_stale(error: &StoreError) -> bool {
 }
 
 impl Store {
+    /// Locks (on PostgreSQL) and reads the resources named by `ids` and
+    /// those of the leases `leases` (JSON arrays of ids), in id order, so
+    /// that two transactions never wait for each other's locks.
+    fn lock_statement(&self, ids: String, leases: String) -> Statement {
+        let b = self.backend;
+        Statement::new(
+            format!(
+                "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence,
+                        {} AS version
+                 FROM resources WHERE {} ORDER BY id{}",
+                version(b),
+                locked(b, 1, 2),
+                self.for_update()
+            ),
+            vec![Arg::Text(ids), Arg::Text(leases)],
+        )
+    }
+
     /// Begins the engine's transaction (in `Session::Engine`), creates the
     /// resources `creates` names (a JSON array of rows), locks those named
     /// by `ids` and by the leases `leases` (in id order), and loads their
@@ -290,31 +340,7 @@ impl Store {
                 vec![Arg::Text(rows), Arg::Int(now)],
             ));
         }
-        let locked = |ids: usize, leases: usize| {
-            format!(
-                "{} OR {}",
-                member(b, "id", ids),
-                member_of(
-                    b,
-                    "id",
-                    &format!(
-                        "SELECT resource FROM leases WHERE {}",
-                        member(b, "id", leases)
-                    )
-                )
-            )
-        };
-        statements.push(Statement::new(
-            format!(
-                "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence,
-                        {} AS version
-                 FROM resources WHERE {} ORDER BY id{}",
-                version(b),
-                locked(1, 2),
-                self.for_update()
-            ),
-            vec![Arg::Text(ids.clone()), Arg::Text(leases.clone())],
-        ));
+        statements.push(self.lock_statement(ids.clone(), leases.clone()));
         // Leases by token (the holders' order), then waiters.
         let rows = Statement::new(
             format!(
@@ -335,7 +361,7 @@ impl Store {
                 resource = member_of(
                     b,
                     "resource",
-                    &format!("SELECT id FROM resources WHERE {}", locked(1, 2))
+                    &format!("SELECT id FROM resources WHERE {}", locked(b, 1, 2))
                 ),
                 leases = member(b, "id", 2),
                 by_id = member(b, "id", 3),
@@ -431,12 +457,7 @@ impl Store {
                 }
             }
         }
-        batch.remember();
-        for (id, loaded) in &mut batch.loaded {
-            if let Some(versions) = versions.remove(id) {
-                loaded.versions = versions;
-            }
-        }
+        batch.remember(|id| versions.remove(id));
         Ok(batch)
     }
 
@@ -467,7 +488,7 @@ impl Store {
         let mut fences = Vec::new();
         // Ids of the rows written (for the cache: they take this
         // transaction's id as their `xmin`).
-        let mut written: BTreeSet<String> = BTreeSet::new();
+        let mut written = Written::default();
         for (id, slot) in &batch.slots {
             let Some(loaded) = batch.loaded.get(id) else {
                 continue;
@@ -484,7 +505,7 @@ impl Store {
             );
             for lease in &slot.leases {
                 if !loaded.leases.contains(&(lease.id.clone(), lease.token)) {
-                    written.insert(lease.id.clone());
+                    written.leases.insert(lease.id.clone());
                     leases_new.push(json!({
                         "id": lease.id, "resource": id, "mode": lease.mode.as_str(),
                         "weight": lease.weight, "token": lease.token,
@@ -505,7 +526,7 @@ impl Store {
                 match loaded.waiters.get(&waiter.id) {
                     Some((operation, lease, heartbeat)) if operation == &waiter.operation => {
                         if lease != &waiter.lease || *heartbeat != waiter.heartbeat_until {
-                            written.insert(waiter.id.clone());
+                            written.waiters.insert(waiter.id.clone());
                             waiters_changed.push(json!({
                                 "id": waiter.id, "lease": waiter.lease,
                                 "heartbeat_until": waiter.heartbeat_until,
@@ -513,7 +534,7 @@ impl Store {
                         }
                     }
                     _ => {
-                        written.insert(waiter.id.clone());
+                        written.waiters.insert(waiter.id.clone());
                         waiters_new.push(json!({
                         "id": waiter.id, "resource": id, "mode": waiter.mode.as_str(),
                         "weight": waiter.weight, "holder": holder_json(&waiter.holder),
@@ -771,11 +792,8 @@ impl Store {
                     // begins, locks its resources and checks the cache in
                     // this same round trip (see `cache.rs`).
                     sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
-                    Statement::new(
-                        String::new(),
-                        vec![Arg::Text(check.ids.clone()), Arg::Text("[]".to_owned())],
-                    )
-                    .execute(PREPARED_LOCK, &mut sql);
+                    self.lock_statement(check.ids.clone(), "[]".to_owned())
+                        .execute(PREPARED_LOCK, &mut sql);
                     verify_statement(check.ids, check.by_id, check.expected)
                         .execute(PREPARED_VERIFY, &mut sql);
                 }
@@ -788,8 +806,7 @@ impl Store {
                     Statement::fetch_simple_told(&sql, connection)
                         .await
                         .map_err(|(error, answered)| {
-                            *engine.unanswered = !answered
-                                && matches!(error, StoreError::Database(sqlx::Error::Database(_)));
+                            *engine.unanswered = !answered && ended_idle(&error);
                             error
                         })?
                 } else {
@@ -810,56 +827,9 @@ impl Store {
                 })?;
                 let ids: String = row.try_get("ids")?;
                 let xid: String = row.try_get("xid")?;
-                let mut slots = batch.slots;
-                for (id, loaded) in &batch.loaded {
-                    let Some(slot) = slots.remove(id) else {
-                        continue;
-                    };
-                    // The version of each row: this transaction's for the
-                    // rows it wrote, else the one it loaded. A row without
-                    // one is not kept.
-                    let own = |row: &str, loaded: Option<&String>| {
-                        if written.contains(row) {
-                            Some(xid.clone())
-                        } else {
-                            loaded.cloned()
-                        }
-                    };
-                    let versions = Versions {
-                        resource: if slot.resource.fence != loaded.fence {
-                            Some(xid.clone())
-                        } else {
-                            loaded.versions.resource.clone()
-                        },
-                        leases: slot
-                            .leases
-                            .iter()
-                            .map(|l| {
-                                Some((l.id.clone(), own(&l.id, loaded.versions.leases.get(&l.id))?))
-                            })
-                            .collect::<Option<_>>()
-                            .unwrap_or_default(),
-                        waiters: slot
-                            .waiters
-                            .iter()
-                            .map(|w| {
-                                Some((
-                                    w.id.clone(),
-                                    own(&w.id, loaded.versions.waiters.get(&w.id))?,
-                                ))
-                            })
-                            .collect::<Option<_>>()
-                            .unwrap_or_default(),
-                    };
-                    let complete = versions.resource.is_some()
-                        && versions.leases.len() == slot.leases.len()
-                        && versions.waiters.len() == slot.waiters.len();
-                    if complete {
-                        engine.cache.keep(id.clone(), slot, versions);
-                    } else {
-                        engine.cache.forget(id);
-                    }
-                }
+                engine
+                    .cache
+                    .committed_batch(batch.slots, &batch.loaded, &written, &xid);
                 serde_json::from_str(&ids).map_err(|error| StoreError::Corrupt {
                     what: "event ids",
                     message: error.to_string(),

@@ -347,26 +347,37 @@ async fn a_batch_from_the_cache_sees_what_others_changed() {
     elsewhere.release(&theirs.id).await.expect("release");
     let used = here.batch_stats().from_cache;
     let again = granted(take(&here, "lock:shared", "here").await);
-    assert!(again.token > theirs.token, "{} after {}", again.token, theirs.token);
+    assert!(
+        again.token > theirs.token,
+        "{} after {}",
+        again.token,
+        theirs.token
+    );
     here.release(&again.id).await.expect("release");
-    assert_eq!(here.batch_stats().from_cache, used, "loaded, not from the cache");
+    assert_eq!(
+        here.batch_stats().from_cache,
+        used,
+        "loaded, not from the cache"
+    );
     assert_eq!(here.batch_stats().cache_stale, 1);
 
-    // A renewal here, outside the engine, is seen too. Taken for 400 ms
-    // (from the cache) and renewed for a minute: past the 400 ms, a claim
+    // A renewal here, outside the engine, is seen too. Taken for 300 ms
+    // (from the cache) and renewed for a minute: past the 300 ms, a claim
     // decided from what the engine kept would find the lease expired and
     // take the resource from its holder.
     cycle(&here, "lock:renewed").await;
     let short = granted(
         here.try_acquire(&AcquireRequest {
-            ttl_ms: Some(400),
+            ttl_ms: Some(300),
             ..claim("lock:renewed", "here", 0)
         })
         .await
         .expect("claim")
         .value,
     );
-    here.renew(&short.id, Some(60_000)).await.expect("renew here");
+    here.renew(&short.id, Some(60_000))
+        .await
+        .expect("renew here");
     tokio::time::sleep(Duration::from_millis(500)).await;
     match take(&here, "lock:renewed", "here-too").await {
         Attempt::Conflict { holders, .. } => assert_eq!(holders[0].id, short.id),
@@ -376,4 +387,48 @@ async fn a_batch_from_the_cache_sees_what_others_changed() {
     here.release(&short.id).await.expect("release");
     assert!(here.leases().await.expect("leases").is_empty());
     assert!(elsewhere.leases().await.expect("leases").is_empty());
+}
+
+/// The request id of the claim asked again below.
+const REQUEST: &str = "5f0c1a2e-9b7d-4c3e-8a61-2d4f6e8b9c01";
+
+/// A waiter granted a lease it has not collected shares its id with the
+/// lease. Asked again by that id, the claim only renews the waiter's
+/// heartbeat: the lease row is not written, and the next batch from the
+/// cache must still find it as it was kept (not as changed by someone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_asked_again_keeps_the_cache_good() {
+    let Some((url, _guard)) = database(Backend::Postgres, "engine-cache-again") else {
+        return;
+    };
+    let store = Store::open(&url, LeasePolicy::default())
+        .await
+        .expect("open store");
+    cycle(&store, "lock:again").await;
+    let holder = granted(take(&store, "lock:again", "holder").await);
+    let waiting = AcquireRequest {
+        request: Some(REQUEST.to_owned()),
+        ..claim("lock:again", "waiter", 60_000)
+    };
+    let queued = store.try_acquire(&waiting).await.expect("claim").value;
+    assert!(matches!(queued, Attempt::Queued { .. }), "{queued:?}");
+    // Given back: the waiter is granted, in its row, for its client to find.
+    store.release(&holder.id).await.expect("release");
+    let again = store
+        .try_acquire(&waiting)
+        .await
+        .expect("claim again")
+        .value;
+    assert!(
+        matches!(&again, Attempt::Queued { waiter, .. } if waiter == REQUEST),
+        "{again:?}"
+    );
+    let stats = store.batch_stats();
+    match take(&store, "lock:again", "someone").await {
+        Attempt::Conflict { holders, .. } => assert_eq!(holders[0].id, REQUEST),
+        other => panic!("the granted waiter holds the lease, got {other:?}"),
+    }
+    let after = store.batch_stats();
+    assert_eq!(after.from_cache, stats.from_cache + 1, "from the cache");
+    assert_eq!(after.cache_stale, 0, "and the cache was good");
 }
