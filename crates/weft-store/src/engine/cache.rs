@@ -49,6 +49,25 @@ const FRESH: Duration = Duration::from_secs(1);
 /// the failed round trip and the rollback on top of the load.
 const CONTENDED: Duration = Duration::from_secs(1);
 
+/// The version of each row `ids` names: `xid` for those in `written`, else
+/// the one `loaded` has; `None` if one has none.
+fn versions_of<'a>(
+    ids: impl Iterator<Item = &'a String>,
+    written: &BTreeSet<String>,
+    loaded: &HashMap<String, String>,
+    xid: &str,
+) -> Option<HashMap<String, String>> {
+    ids.map(|id| {
+        let version = if written.contains(id) {
+            xid.to_owned()
+        } else {
+            loaded.get(id)?.clone()
+        };
+        Some((id.clone(), version))
+    })
+    .collect()
+}
+
 /// The ids of the leases and of the waiters a batch's write inserted or
 /// updated. (Two sets: a granted waiter's lease has the waiter's id.)
 #[derive(Debug, Default)]
@@ -160,39 +179,23 @@ impl Cache {
             let Some(loaded) = loaded.get(&id) else {
                 continue;
             };
-            let version = |wrote: bool, loaded: Option<&String>| {
-                if wrote {
-                    Some(xid.to_owned())
-                } else {
-                    loaded.cloned()
-                }
+            let resource = if slot.resource.fence != loaded.fence {
+                Some(xid.to_owned())
+            } else {
+                loaded.versions.resource.clone()
             };
-            let resource = version(
-                slot.resource.fence != loaded.fence,
-                loaded.versions.resource.as_ref(),
+            let leases = versions_of(
+                slot.leases.iter().map(|lease| &lease.id),
+                &written.leases,
+                &loaded.versions.leases,
+                xid,
             );
-            let leases: Option<HashMap<String, String>> = slot
-                .leases
-                .iter()
-                .map(|lease| {
-                    let wrote = written.leases.contains(&lease.id);
-                    Some((
-                        lease.id.clone(),
-                        version(wrote, loaded.versions.leases.get(&lease.id))?,
-                    ))
-                })
-                .collect();
-            let waiters: Option<HashMap<String, String>> = slot
-                .waiters
-                .iter()
-                .map(|waiter| {
-                    let wrote = written.waiters.contains(&waiter.id);
-                    Some((
-                        waiter.id.clone(),
-                        version(wrote, loaded.versions.waiters.get(&waiter.id))?,
-                    ))
-                })
-                .collect();
+            let waiters = versions_of(
+                slot.waiters.iter().map(|waiter| &waiter.id),
+                &written.waiters,
+                &loaded.versions.waiters,
+                xid,
+            );
             match (resource, leases, waiters) {
                 (Some(resource), Some(leases), Some(waiters)) => {
                     let versions = Versions {

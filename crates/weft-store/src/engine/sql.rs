@@ -207,6 +207,20 @@ fn locked(b: Backend, ids: usize, leases: usize) -> String {
     )
 }
 
+/// Notes the version of the lease or waiter `id` of `resource` (in the map
+/// `of` picks), if the row has one.
+fn note_version(
+    versions: &mut HashMap<String, Versions>,
+    resource: String,
+    of: fn(&mut Versions) -> &mut HashMap<String, String>,
+    id: &str,
+    version: Option<String>,
+) {
+    if let Some(version) = version {
+        of(versions.entry(resource).or_default()).insert(id.to_owned(), version);
+    }
+}
+
 /// A row's version, for the cache: its `xmin` on PostgreSQL, as text.
 fn version(backend: Backend) -> &'static str {
     match backend {
@@ -426,13 +440,8 @@ impl Store {
                     let resource = lease.resource.to_string();
                     match batch.slots.get_mut(&resource) {
                         Some(slot) => {
-                            if let Some(version) = version {
-                                versions
-                                    .entry(resource)
-                                    .or_default()
-                                    .leases
-                                    .insert(lease.id.clone(), version);
-                            }
+                            let id = &lease.id;
+                            note_version(&mut versions, resource, |v| &mut v.leases, id, version);
                             slot.leases.push(lease);
                         }
                         None => batch.strays.leases.push(lease),
@@ -443,13 +452,8 @@ impl Store {
                     let waiter = waiter_from_row(&row)?;
                     match batch.slots.get_mut(&resource) {
                         Some(slot) => {
-                            if let Some(version) = version {
-                                versions
-                                    .entry(resource)
-                                    .or_default()
-                                    .waiters
-                                    .insert(waiter.id.clone(), version);
-                            }
+                            let id = &waiter.id;
+                            note_version(&mut versions, resource, |v| &mut v.waiters, id, version);
                             slot.waiters.push(waiter);
                         }
                         None => batch.strays.waiters.push((resource, waiter)),
