@@ -36,6 +36,9 @@ use super::{Batch, Loaded, Op, Slot};
 /// The most resources kept; past it the cache starts again.
 const MAX_RESOURCES: usize = 4096;
 
+/// How long a resource is kept after its last batch.
+const MAX_AGE: Duration = Duration::from_secs(60);
+
 /// How long after its last commit the connection's cache is used. The
 /// first round trip of a batch from the cache commits: should the server
 /// have gone away meanwhile without a word (a crash, a cut network), its
@@ -91,9 +94,6 @@ struct Entry {
     /// When it was kept.
     at: Instant,
 }
-
-/// How long a resource is kept after its last batch.
-const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// The committed state of resources the engine locked, by resource id.
 #[derive(Debug, Default)]
@@ -151,13 +151,9 @@ impl Cache {
         batch.remember(|id| Some(self.entries.get(id)?.versions.clone()));
         let resources: Vec<String> = resources.into_iter().collect();
         let check = Check {
-            // The resources to lock, as a JSON array of ids.
             ids: Value::from(resources.clone()).to_string(),
             resources,
-            // The ids claims give (request ids): a lease or waiter with one
-            // elsewhere is a row the batch would have loaded.
             by_id: Value::from(by_id).to_string(),
-            // `[table, id, xmin]` of every row the batch would have loaded.
             expected: Value::from(expected).to_string(),
         };
         Some((batch, check))

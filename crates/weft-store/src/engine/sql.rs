@@ -175,7 +175,12 @@ pub(super) struct Check {
     pub(super) resources: Vec<String>,
     /// The same, as a JSON array.
     pub(super) ids: String,
+    /// The ids claims give (request ids), as a JSON array: a lease or
+    /// waiter with one on another resource is a row the batch would have
+    /// loaded.
     pub(super) by_id: String,
+    /// `[table, id, xmin]` of every row the batch would have loaded, as a
+    /// JSON array.
     pub(super) expected: String,
 }
 
