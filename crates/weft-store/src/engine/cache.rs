@@ -21,9 +21,10 @@
 //! relies on what the engine's writes already rely on: that `write` in
 //! `sql.rs` writes every change a batch makes to a row (a lease is only
 //! ever added or removed; of a waiter, only its lease and heartbeat
-//! change). A resource is kept for a minute at most after its last batch:
-//! an `xmin` is a 32-bit counter, which comes round again only after four
-//! billion transactions.
+//! change). A resource is used from the cache only within a minute of its
+//! last batch: a row's `xmin` is a 32-bit counter, and for a row changed by
+//! another writer to show the kept value again, four billion transactions
+//! would have to pass between two uses.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ use super::{Batch, Loaded, Op, Slot};
 /// The most resources kept; past it the cache starts again.
 const MAX_RESOURCES: usize = 4096;
 
-/// How long a resource is kept after its last batch.
+/// How long after its last batch a resource is used from the cache.
 const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// How long after its last commit the connection's cache is used. The
@@ -173,6 +174,7 @@ impl Cache {
     ) {
         for (id, slot) in slots {
             let Some(loaded) = loaded.get(&id) else {
+                self.forget(&id);
                 continue;
             };
             let resource = if slot.resource.fence != loaded.fence {
@@ -260,5 +262,49 @@ impl Cache {
     pub(super) fn clear(&mut self) {
         self.entries.clear();
         self.leases.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Resource, ResourceId};
+
+    fn slot(id: &str) -> Slot {
+        Slot {
+            resource: Resource {
+                id: ResourceId::parse(id).expect("resource id"),
+                kind: "lock".to_owned(),
+                identifier: id.trim_start_matches("lock:").to_owned(),
+                capacity: 1,
+                metadata: serde_json::Value::Null,
+                fence: 0,
+            },
+            leases: Vec::new(),
+            waiters: Vec::new(),
+        }
+    }
+
+    fn versions() -> Versions {
+        Versions {
+            resource: Some("7".to_owned()),
+            ..Versions::default()
+        }
+    }
+
+    #[test]
+    fn a_resource_another_writer_changed_is_not_kept_for_a_while() {
+        let mut cache = Cache::default();
+        cache.keep("lock:x".to_owned(), slot("lock:x"), versions());
+        cache.keep("lock:y".to_owned(), slot("lock:y"), versions());
+        cache.stale(&["lock:x".to_owned()]);
+        assert!(
+            cache.entries.is_empty(),
+            "a failed check forgets everything"
+        );
+        cache.keep("lock:x".to_owned(), slot("lock:x"), versions());
+        cache.keep("lock:y".to_owned(), slot("lock:y"), versions());
+        assert!(!cache.entries.contains_key("lock:x"), "contended: not kept");
+        assert!(cache.entries.contains_key("lock:y"));
     }
 }

@@ -459,12 +459,12 @@ impl Store {
                     sql::roll_back(scripted.connection()?).await?;
                     scripted.cache.stale(&resources);
                 }
+                // Another connection, with nothing kept.
                 Decided::Unanswered => scripted.replace(&self.pool).await?,
             }
             // Nothing was written: what was promised is not coming.
             Waits::withdraw(promised);
             promised.clear();
-            scripted.cache.clear();
         }
         let session = |scripted: &Scripted| Session::Engine {
             prepared: scripted.kept,

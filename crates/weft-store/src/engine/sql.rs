@@ -269,15 +269,16 @@ fn verify_statement(ids: String, by_id: String, expected: String) -> Statement {
 }
 
 /// Whether `error` is what PostgreSQL sends a session it ends while the
-/// session is idle: terminated (`pg_terminate_backend`, a shutdown), after
-/// another backend crashed, or idle too long. A backend sends each
-/// statement's result as it completes, so this error, as the first answer
-/// to a query, means that no statement of it ran. (Only these: a pooler
-/// between could make up an error of its own, such as 08P01, after the
-/// backend had committed.)
+/// session is idle: terminated (`pg_terminate_backend`, a shutdown) or
+/// idle too long. A backend sends each statement's result as it
+/// completes, so this error, as the first answer to a query, means that no
+/// statement of it ran. (Only these: a pooler between could make up an
+/// error of its own, such as 08P01, after the backend had committed. A
+/// crash elsewhere in the server ends sessions with a warning, not an
+/// error: such a batch's outcome is reported unknown.)
 fn ended_idle(error: &StoreError) -> bool {
     matches!(error, StoreError::Database(sqlx::Error::Database(refusal))
-        if matches!(refusal.code().as_deref(), Some("57P01" | "57P02" | "57P05")))
+        if matches!(refusal.code().as_deref(), Some("57P01" | "57P05")))
 }
 
 /// Ends the engine's transaction after its cache check failed.
