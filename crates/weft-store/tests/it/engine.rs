@@ -39,6 +39,13 @@ async fn published(
     published
 }
 
+/// A store on the database at `url`, with the default policy.
+async fn open(url: &str) -> Store {
+    Store::open(url, LeasePolicy::default())
+        .await
+        .expect("open store")
+}
+
 /// Takes and gives back `resource` once, through the engine.
 async fn cycle(store: &Store, resource: &str) {
     let lease = match store
@@ -61,9 +68,7 @@ async fn a_dead_engine_connection_is_replaced() {
     let Some((url, _guard)) = database(Backend::Postgres, "engine-dead-connection") else {
         return;
     };
-    let store = Store::open(&url, LeasePolicy::default())
-        .await
-        .expect("open store");
+    let store = open(&url).await;
     cycle(&store, "lock:engine").await;
     let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
     // Its last query prepares or runs the engine's statements (one that
@@ -187,9 +192,7 @@ async fn a_stricter_default_isolation_is_overridden() {
     .execute(&mut admin)
     .await
     .expect("alter database");
-    let store = Store::open(&url, LeasePolicy::default())
-        .await
-        .expect("open store");
+    let store = open(&url).await;
     let mut connection = sqlx::PgConnection::connect(&url).await.expect("connect");
     let level: String = sqlx::query_scalar("SHOW default_transaction_isolation")
         .fetch_one(&mut connection)
@@ -240,14 +243,10 @@ async fn a_listener_that_lost_its_connection_catches_up() {
     let Some((url, _guard)) = database(Backend::Postgres, "engine-listener-lost") else {
         return;
     };
-    let here = Store::open(&url, LeasePolicy::default())
-        .await
-        .expect("open store");
+    let here = open(&url).await;
     let coordinator = coordinator(here.clone()).await;
     let mut events = coordinator.subscribe();
-    let elsewhere = Store::open(&url, LeasePolicy::default())
-        .await
-        .expect("open the other server's store");
+    let elsewhere = open(&url).await;
     let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
     let killed: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -302,12 +301,8 @@ async fn a_batch_from_the_cache_sees_what_others_changed() {
     let Some((url, _guard)) = database(Backend::Postgres, "engine-cache") else {
         return;
     };
-    let here = Store::open(&url, LeasePolicy::default())
-        .await
-        .expect("open store");
-    let elsewhere = Store::open(&url, LeasePolicy::default())
-        .await
-        .expect("open the second replica's store");
+    let here = open(&url).await;
+    let elsewhere = open(&url).await;
     // The engine uses its cache within a second of its connection's last
     // commit: a batch on another resource just before the one that matters
     // makes sure of it, whatever the other replica took meanwhile.
@@ -417,9 +412,7 @@ async fn a_claim_asked_again_keeps_the_cache_good() {
     let Some((url, _guard)) = database(Backend::Postgres, "engine-cache-again") else {
         return;
     };
-    let store = Store::open(&url, LeasePolicy::default())
-        .await
-        .expect("open store");
+    let store = open(&url).await;
     cycle(&store, "lock:again").await;
     let holder = granted(take(&store, "lock:again", "holder").await);
     let waiting = AcquireRequest {

@@ -1,0 +1,129 @@
+//! Requests waiting for the next batch of the lease engine, and what its
+//! batches did (sizes and commit latency, for `/metrics`).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use super::{Answer, Op, connection};
+use crate::metrics::Histogram;
+use crate::store::Store;
+
+/// Upper bounds of the batch-size histogram's buckets.
+pub const BATCH_SIZE_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+
+/// Marks the batcher idle if its task panics, failing what waits (their
+/// senders are dropped), so that the next request starts a task again
+/// instead of waiting for one that is gone.
+pub(super) struct Draining(pub(super) Arc<Batcher>);
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut queue = self
+                .0
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue.running = false;
+            queue.pending.clear();
+        }
+    }
+}
+
+/// Requests waiting for the next batch, and what batches did.
+#[derive(Debug, Default)]
+pub(crate) struct Batcher {
+    pub(super) queue: Mutex<Pending>,
+    stats: Mutex<BatchStats>,
+    keeper: Arc<connection::Keeper>,
+    /// Batches committed since the log was last checkpointed (SQLite).
+    since_checkpoint: AtomicUsize,
+    pub(super) checkpointing: AtomicBool,
+}
+
+/// SQLite: the batches between checkpoints of the log beside the engine,
+/// a fraction of the thousand pages a commit checkpoints at.
+const CHECKPOINT_EVERY: usize = 16;
+
+#[derive(Debug, Default)]
+pub(super) struct Pending {
+    pub(super) pending: Vec<(Op, oneshot::Sender<Answer>)>,
+    pub(super) running: bool,
+}
+
+/// Batch sizes and commit latency, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchStats {
+    /// Cumulative counts per [`BATCH_SIZE_BUCKETS`] bound.
+    pub size_counts: [u64; BATCH_SIZE_BUCKETS.len()],
+    pub size_sum: u64,
+    /// Seconds from the batch's `BEGIN` to its commit.
+    pub commit: Histogram,
+    /// Batches decided from the engine's cache and written in one round
+    /// trip (PostgreSQL; see `cache.rs`).
+    pub from_cache: u64,
+    /// Batches decided from the cache whose round trip found a row changed
+    /// (another replica, a renewal…), and that were loaded and decided
+    /// again.
+    pub cache_stale: u64,
+    /// Claims and releases waiting for the next batch now.
+    pub waiting: usize,
+    /// Whether a batch is running now.
+    pub running: bool,
+}
+
+impl Batcher {
+    pub(crate) fn new() -> Arc<Batcher> {
+        Arc::new(Batcher::default())
+    }
+
+    /// Counts a committed batch; whether the log is due a checkpoint.
+    pub(super) fn committed(&self) -> bool {
+        let since = self.since_checkpoint.fetch_add(1, Ordering::Relaxed) + 1;
+        if since < CHECKPOINT_EVERY {
+            return false;
+        }
+        self.since_checkpoint.store(0, Ordering::Relaxed);
+        true
+    }
+
+    /// Where the engine keeps its connection between batches.
+    pub(crate) fn keeper(&self) -> Arc<connection::Keeper> {
+        self.keeper.clone()
+    }
+
+    pub(super) fn count(&self, add: impl FnOnce(&mut BatchStats)) {
+        if let Ok(mut stats) = self.stats.lock() {
+            add(&mut stats);
+        }
+    }
+
+    pub(super) fn observe(&self, size: usize, seconds: f64) {
+        if let Ok(mut stats) = self.stats.lock() {
+            for (index, bound) in BATCH_SIZE_BUCKETS.iter().enumerate() {
+                if size as f64 <= *bound {
+                    stats.size_counts[index] += 1;
+                }
+            }
+            stats.size_sum += size as u64;
+            stats.commit.observe(seconds);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> BatchStats {
+        let mut stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Ok(queue) = self.queue.lock() {
+            stats.waiting = queue.pending.len();
+            stats.running = queue.running;
+        }
+        stats
+    }
+}
+impl Store {
+    /// Batch sizes and commit latency of the lease engine so far.
+    pub fn batch_stats(&self) -> BatchStats {
+        self.batches.stats()
+    }
+}

@@ -1,0 +1,462 @@
+//! The engine's write: what a batch changed and recorded, in one round
+//! trip, with the commit of the engine's own transaction.
+
+use serde_json::{Value, json};
+use sqlx::{AnyConnection, Row};
+
+use super::statement::{Arg, Statement};
+use super::{
+    EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_VERIFY, PREPARED_WRITE,
+    REMEMBER_RELEASED_MS, Session, ended_idle, holder_json, member, member_id, member_of, records,
+    strings, verify_statement,
+};
+use crate::engine::Batch;
+use crate::engine::cache::Written;
+use crate::error::StoreError;
+use crate::leases::{LEASE_COLUMNS, WAITER_COLUMNS};
+use crate::store::{Backend, Store};
+use crate::time::rfc3339;
+use crate::types::Event;
+
+/// The end of the engine's write on PostgreSQL: after `statements` as
+/// `WITH` clauses (the last inserts the events, returning their ids), a
+/// clause that sends the batch's notification (see `notify.rs`) if there is
+/// `announce` (the waiters granted), marked with this store's `origin`,
+/// and a main statement whose one row has the event ids as a JSON array
+/// (and counts the notification's row: PostgreSQL runs a clause that only
+/// reads when something reads it).
+fn engine_tail(
+    mut statements: Vec<Statement>,
+    announce: Option<&[&str]>,
+    origin: i64,
+) -> Vec<Statement> {
+    let events = statements.len() - 1;
+    let ids = |cast: &str| {
+        format!("COALESCE((SELECT json_agg(id ORDER BY id) FROM w{events}), '[]'){cast}")
+    };
+    statements.push(Statement::new(
+        format!(
+            "SELECT pg_notify($1, CASE WHEN length(p.t) < 7900 THEN p.t
+                                  ELSE json_build_object('origin', $2::bigint,
+                                                         'overflow', true)::text END)
+             FROM (SELECT json_build_object('origin', $2::bigint, 'granted', $3::json,
+                                            'events', {})::text AS t) AS p
+             WHERE $4::bigint = 1",
+            ids("::json")
+        ),
+        vec![
+            Arg::Text(crate::notify::CHANNEL.to_owned()),
+            Arg::Int(origin),
+            Arg::Text(strings(announce.unwrap_or_default().iter().copied())),
+            Arg::Int(i64::from(announce.is_some())),
+        ],
+    ));
+    statements.push(Statement::new(
+        format!(
+            "SELECT {} AS ids, (SELECT count(*) FROM w{}) AS announced,
+                    (txid_current() % 4294967296)::text AS xid",
+            ids("::text"),
+            events + 1
+        ),
+        Vec::new(),
+    ));
+    statements
+}
+
+impl Store {
+    /// Writes what the batch changed and recorded in one round trip (a
+    /// script on SQLite, data-modifying `WITH` clauses on PostgreSQL),
+    /// committing the engine's transaction in the same one; returns the
+    /// events with their ids. See [`EngineWrite`] for the engine's own.
+    pub(in crate::engine) async fn write(
+        &self,
+        connection: &mut AnyConnection,
+        batch: Batch,
+        session: Session,
+        engine: Option<EngineWrite<'_>>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let b = self.backend;
+        // One statement per kind of change there is; `kinds` marks which,
+        // and names the engine's prepared statement for that combination.
+        let mut kinds = 0u16;
+        let mut has = |kind: u16, rows: bool| {
+            kinds |= u16::from(rows) << kind;
+            rows
+        };
+        let mut leases_gone = Vec::new();
+        let mut leases_new = Vec::new();
+        let mut waiters_gone = Vec::new();
+        let mut waiters_new = Vec::new();
+        let mut waiters_changed = Vec::new();
+        let mut fences = Vec::new();
+        // Ids of the rows written (for the cache: they take this
+        // transaction's id as their `xmin`).
+        let mut written = Written::default();
+        for (id, slot) in &batch.slots {
+            let Some(loaded) = batch.loaded.get(id) else {
+                continue;
+            };
+            // A row replaced under the same id (a request id asked again
+            // after its lease expired or its place lapsed) is written over:
+            // gone are only the ids that are gone.
+            leases_gone.extend(
+                loaded
+                    .leases
+                    .iter()
+                    .filter(|(l, _)| !slot.leases.iter().any(|k| &k.id == l))
+                    .map(|(l, _)| l.as_str()),
+            );
+            for lease in &slot.leases {
+                if !loaded.leases.contains(&(lease.id.clone(), lease.token)) {
+                    written.leases.insert(lease.id.clone());
+                    leases_new.push(json!({
+                        "id": lease.id, "resource": id, "mode": lease.mode.as_str(),
+                        "weight": lease.weight, "token": lease.token,
+                        "holder": holder_json(&lease.holder), "priority": lease.priority,
+                        "ttl_ms": lease.ttl_ms, "granted_at": lease.granted_at_ms,
+                        "expires_at": lease.expires_at_ms,
+                    }));
+                }
+            }
+            waiters_gone.extend(
+                loaded
+                    .waiters
+                    .keys()
+                    .filter(|w| !slot.waiters.iter().any(|k| &k.id == *w))
+                    .map(String::as_str),
+            );
+            for waiter in &slot.waiters {
+                match loaded.waiters.get(&waiter.id) {
+                    Some((operation, lease, heartbeat)) if operation == &waiter.operation => {
+                        if lease != &waiter.lease || *heartbeat != waiter.heartbeat_until {
+                            written.waiters.insert(waiter.id.clone());
+                            waiters_changed.push(json!({
+                                "id": waiter.id, "lease": waiter.lease,
+                                "heartbeat_until": waiter.heartbeat_until,
+                            }));
+                        }
+                    }
+                    _ => {
+                        written.waiters.insert(waiter.id.clone());
+                        waiters_new.push(json!({
+                        "id": waiter.id, "resource": id, "mode": waiter.mode.as_str(),
+                        "weight": waiter.weight, "holder": holder_json(&waiter.holder),
+                        "priority": waiter.priority, "ttl_ms": waiter.ttl_ms,
+                        "enqueued_at": waiter.enqueued_at, "deadline": waiter.deadline,
+                        "heartbeat_until": waiter.heartbeat_until,
+                        "operation": waiter.operation, "lease": waiter.lease,
+                        }));
+                    }
+                }
+            }
+            if slot.resource.fence != loaded.fence {
+                fences.push(json!({"id": id, "fence": slot.resource.fence}));
+            }
+        }
+        let mut statements = Vec::new();
+        let array = |rows: Vec<Value>| Arg::Text(Value::from(rows).to_string());
+        if has(0, !waiters_gone.is_empty()) {
+            statements.push(Statement::new(
+                format!("DELETE FROM waiters WHERE {}", member(b, "id", 1)),
+                vec![Arg::Text(strings(waiters_gone))],
+            ));
+        }
+        if has(1, !leases_gone.is_empty()) {
+            statements.push(Statement::new(
+                format!("DELETE FROM leases WHERE {}", member(b, "id", 1)),
+                vec![Arg::Text(strings(leases_gone))],
+            ));
+        }
+        if has(2, !fences.is_empty()) {
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
+                     FROM {} WHERE resources.id = j.value ->> 'id' AND {}",
+                    records(b, 1),
+                    member_id(b, "resources.id", 1)
+                ),
+                vec![array(fences)],
+            ));
+        }
+        if has(3, !leases_new.is_empty()) {
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                            CAST(j.value ->> 'weight' AS BIGINT),
+                            CAST(j.value ->> 'token' AS BIGINT), j.value ->> 'holder',
+                            CAST(j.value ->> 'priority' AS BIGINT),
+                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                            CAST(j.value ->> 'granted_at' AS BIGINT),
+                            CAST(j.value ->> 'expires_at' AS BIGINT),
+                            CAST(j.value ->> 'granted_at' AS BIGINT)
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                        mode = excluded.mode, weight = excluded.weight, token = excluded.token,
+                        holder = excluded.holder, priority = excluded.priority,
+                        ttl_ms = excluded.ttl_ms, granted_at = excluded.granted_at,
+                        expires_at = excluded.expires_at, renewed_at = excluded.renewed_at",
+                    records(b, 1)
+                ),
+                vec![array(leases_new)],
+            ));
+        }
+        if has(4, !waiters_new.is_empty()) {
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO waiters ({WAITER_COLUMNS})
+                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                            CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
+                            CAST(j.value ->> 'priority' AS BIGINT),
+                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                            CAST(j.value ->> 'enqueued_at' AS BIGINT),
+                            CAST(j.value ->> 'deadline' AS BIGINT),
+                            CAST(j.value ->> 'heartbeat_until' AS BIGINT),
+                            j.value ->> 'operation', j.value ->> 'lease'
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                        mode = excluded.mode, weight = excluded.weight, holder = excluded.holder,
+                        priority = excluded.priority, ttl_ms = excluded.ttl_ms,
+                        enqueued_at = excluded.enqueued_at, deadline = excluded.deadline,
+                        heartbeat_until = excluded.heartbeat_until,
+                        operation = excluded.operation, lease = excluded.lease",
+                    records(b, 1)
+                ),
+                vec![array(waiters_new)],
+            ));
+        }
+        if has(5, !waiters_changed.is_empty()) {
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE waiters SET lease = j.value ->> 'lease',
+                            heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
+                     FROM {} WHERE waiters.id = j.value ->> 'id' AND {}",
+                    records(b, 1),
+                    member_id(b, "waiters.id", 1)
+                ),
+                vec![array(waiters_changed)],
+            ));
+        }
+        let journal = batch.journal;
+        if has(6, !journal.released.is_empty()) {
+            let rows: Vec<Value> = journal
+                .released
+                .iter()
+                .map(|lease| {
+                    json!({"id": lease.id, "at": batch.now,
+                           // The milliseconds are not part of a lease's JSON.
+                           "lease": serde_json::to_string(
+                               &(lease, lease.granted_at_ms, lease.expires_at_ms)
+                           ).unwrap_or_default()})
+                })
+                .collect();
+            let ids = strings(journal.released.iter().map(|l| l.id.as_str()));
+            statements.push(Statement::new(
+                // A bounded number, oldest first, more than a batch adds:
+                // a plan that walks the index whatever the cut-off.
+                format!(
+                    "DELETE FROM released_leases WHERE {}",
+                    member_of(
+                        b,
+                        "id",
+                        &format!(
+                            "SELECT id FROM released_leases
+                             WHERE released_at < $1 AND NOT ({})
+                             ORDER BY released_at LIMIT {FORGET_RELEASED}{}",
+                            member(b, "id", 2),
+                            // What another server's batch is forgetting
+                            // is left to it, rather than waited for.
+                            match b {
+                                Backend::Sqlite => "",
+                                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+                            }
+                        )
+                    )
+                ),
+                vec![Arg::Int(batch.now - REMEMBER_RELEASED_MS), Arg::Text(ids)],
+            ));
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO released_leases (id, lease, released_at)
+                     SELECT j.value ->> 'id', j.value ->> 'lease', CAST(j.value ->> 'at' AS BIGINT)
+                     FROM {} WHERE true
+                     ON CONFLICT (id) DO UPDATE SET lease = excluded.lease,
+                        released_at = excluded.released_at",
+                    records(b, 1)
+                ),
+                vec![array(rows)],
+            ));
+        }
+        if has(7, !journal.operations.is_empty()) {
+            let rows: Vec<Value> = journal
+                .operations
+                .iter()
+                .map(|o| {
+                    json!({
+                        "id": o.id, "kind": o.kind, "status": o.status.as_str(),
+                        "resource": o.resource, "holder": o.holder, "started_at": o.started_at,
+                        "finished_at": o.finished_at,
+                        "duration_ms": o.finished_at.map(|f| f - o.started_at),
+                        "result": o.result.as_ref().map(Value::to_string), "error": o.error,
+                    })
+                })
+                .collect();
+            statements.push(Statement::new(
+                format!(
+                    "INSERT INTO operations (id, kind, status, resource, holder, started_at,
+                                             finished_at, duration_ms, result, error)
+                     SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
+                            j.value ->> 'resource', j.value ->> 'holder',
+                            CAST(j.value ->> 'started_at' AS BIGINT),
+                            CAST(j.value ->> 'finished_at' AS BIGINT),
+                            CAST(j.value ->> 'duration_ms' AS BIGINT),
+                            j.value ->> 'result', j.value ->> 'error'
+                     FROM {}",
+                    records(b, 1)
+                ),
+                vec![array(rows)],
+            ));
+        }
+        if has(8, !journal.finished.is_empty()) {
+            let rows: Vec<Value> = journal
+                .finished
+                .iter()
+                .map(|f| {
+                    json!({
+                        "id": f.id, "status": f.status.as_str(), "finished_at": f.finished_at,
+                        "result": f.result.as_ref().map(Value::to_string), "error": f.error,
+                    })
+                })
+                .collect();
+            statements.push(Statement::new(
+                format!(
+                    "UPDATE operations SET status = j.value ->> 'status',
+                            finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
+                            duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
+                            result = j.value ->> 'result', error = j.value ->> 'error'
+                     FROM {} WHERE operations.id = j.value ->> 'id' AND {}",
+                    records(b, 1),
+                    member_id(b, "operations.id", 1)
+                ),
+                vec![array(rows)],
+            ));
+        }
+        let rows: Vec<Value> = journal
+            .events
+            .iter()
+            .map(|e| {
+                json!({"at": e.at, "kind": e.kind, "resource": e.resource,
+                       "data": e.data.to_string()})
+            })
+            .collect();
+        // Inserted in order, so the ids ascend in the journal's order. Last:
+        // its ids are the rows the round trip returns.
+        statements.push(Statement::new(
+            format!(
+                "INSERT INTO events (at, kind, resource, data)
+                 SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
+                        j.value ->> 'resource', j.value ->> 'data'
+                 FROM {} ORDER BY j.key RETURNING id",
+                records(b, 1)
+            ),
+            vec![array(rows)],
+        ));
+        let mut ids: Vec<i64> = match (b, session) {
+            (Backend::Sqlite, session) => {
+                if session != Session::Within {
+                    statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
+                }
+                Statement::script(statements)
+                    .fetch(connection)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get("id"))
+                    .collect::<Result<_, _>>()?
+            }
+            (Backend::Postgres, Session::Within) => Statement::with(statements)
+                .fetch(connection)
+                .await?
+                .iter()
+                .map(|row| row.try_get("id"))
+                .collect::<Result<_, _>>()?,
+            (Backend::Postgres, Session::Engine { .. }) => {
+                let engine = engine.ok_or(StoreError::Corrupt {
+                    what: "engine write",
+                    message: "without the engine's connection state".to_owned(),
+                })?;
+                let announce = Some(engine.announce)
+                    .filter(|granted| !granted.is_empty() || !journal.events.is_empty());
+                let write = Statement::with(engine_tail(statements, announce, self.origin));
+                let name = format!("{PREPARED_WRITE}_{kinds}");
+                let mut sql = String::new();
+                let from_cache = engine.check.is_some();
+                if let Some(check) = engine.check {
+                    // A batch decided from the cache: its transaction
+                    // begins, locks its resources and checks the cache in
+                    // this same round trip (see `cache.rs`).
+                    sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
+                    self.lock_statement(check.ids.clone(), "[]".to_owned())
+                        .execute(PREPARED_LOCK, &mut sql);
+                    verify_statement(check.ids, check.by_id, check.expected)
+                        .execute(PREPARED_VERIFY, &mut sql);
+                }
+                if !engine.prepared.contains(&kinds) {
+                    write.prepare(&name, &mut sql);
+                }
+                write.execute(&name, &mut sql);
+                sql.push_str("COMMIT");
+                let rows = if from_cache {
+                    Statement::fetch_simple_told(&sql, connection)
+                        .await
+                        .map_err(|(error, answered)| {
+                            *engine.unanswered = !answered && ended_idle(&error);
+                            error
+                        })?
+                } else {
+                    Statement::fetch_simple(&sql, connection).await?
+                };
+                // Noted only once it ran. A query that fails may have
+                // prepared it all the same (a rollback does not undo a
+                // `PREPARE`), which is right only because a batch that
+                // fails never keeps its connection (see `connection.rs`):
+                // but for one whose cache check fails, which fails before
+                // the `PREPARE`.
+                engine.prepared.insert(kinds);
+                // The write's row is the last: the lock's and the check's
+                // come first.
+                let row = rows.last().ok_or(StoreError::Corrupt {
+                    what: "event ids",
+                    message: "no row".to_owned(),
+                })?;
+                let ids: String = row.try_get("ids")?;
+                let xid: String = row.try_get("xid")?;
+                engine
+                    .cache
+                    .committed_batch(batch.slots, &batch.loaded, &written, &xid);
+                serde_json::from_str(&ids).map_err(|error| StoreError::Corrupt {
+                    what: "event ids",
+                    message: error.to_string(),
+                })?
+            }
+        };
+        ids.sort_unstable();
+        if ids.len() != journal.events.len() {
+            return Err(StoreError::Corrupt {
+                what: "event ids",
+                message: format!("{} events written, {} ids", journal.events.len(), ids.len()),
+            });
+        }
+        Ok(journal
+            .events
+            .into_iter()
+            .zip(ids)
+            .map(|(event, id)| Event {
+                id,
+                at: rfc3339(event.at),
+                kind: event.kind.to_owned(),
+                resource: Some(event.resource),
+                data: event.data,
+            })
+            .collect())
+    }
+}
