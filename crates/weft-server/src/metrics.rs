@@ -227,7 +227,7 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
     let counters: [(&'static str, &'static str, u64); 11] = [
         (
             "weft_store_batches_from_cache",
-            "Lease transactions decided from what the engine kept of earlier ones and written in one round trip (PostgreSQL).",
+            "Lease transactions decided from what the engine kept of earlier ones and written in one round trip.",
             batches.from_cache,
         ),
         (

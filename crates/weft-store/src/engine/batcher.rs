@@ -62,11 +62,11 @@ pub struct BatchStats {
     /// Seconds from the batch's `BEGIN` to its commit.
     pub commit: Histogram,
     /// Batches decided from the engine's cache and written in one round
-    /// trip (PostgreSQL; see `cache.rs`).
+    /// trip (see `cache.rs`).
     pub from_cache: u64,
     /// Batches decided from the cache whose round trip found a row changed
-    /// (another replica, a renewal…), and that were loaded and decided
-    /// again.
+    /// (another replica, a renewal…; on SQLite, anything another
+    /// connection committed), and that were loaded and decided again.
     pub cache_stale: u64,
     /// Claims and releases waiting for the next batch now.
     pub waiting: usize,

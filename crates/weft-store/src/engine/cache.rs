@@ -1,7 +1,7 @@
-//! What the engine's PostgreSQL transactions left in the resources they
-//! locked, kept with its connection, so that a batch over those resources
-//! can be decided before its transaction begins and be written in one round
-//! trip instead of two.
+//! What the engine's transactions left in the resources they locked, kept
+//! with its connection, so that a batch over those resources can be decided
+//! before its transaction begins and be written in one round trip instead
+//! of two.
 //!
 //! A batch decided from the cache is only as good as the cache, so its
 //! round trip checks it first: after locking the batch's resources, one
@@ -25,6 +25,19 @@
 //! last batch: a row's `xmin` is a 32-bit counter, and for a row changed by
 //! another writer to show the kept value again, four billion transactions
 //! would have to pass between two uses.
+//!
+//! On SQLite a row's version is the database's: the connection's
+//! `data_version`, which moves when another connection (of this process or
+//! another) commits, and never for the connection's own commits. So every
+//! row the cache holds has the version of the transaction that last read
+//! or wrote it, the cache keeps only rows of the latest one (`keep_only`),
+//! and a batch from the cache begins its transaction (`BEGIN IMMEDIATE`,
+//! which holds off every other writer until the commit) and checks that the
+//! version is still that one. What it cannot see that way are the rows a
+//! claim's request id names on another resource, which the engine's own
+//! batches may have written: the check looks for those too. Any commit by
+//! another connection (a renewal, a cancelled wait, a deployment) fails
+//! the check; checkpoints do not.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -88,6 +101,23 @@ pub(super) struct Versions {
     pub(super) waiters: HashMap<String, String>,
 }
 
+/// The version the rows of a batch share, as they are seen.
+enum Common {
+    Unseen,
+    One(String),
+    Several,
+}
+
+impl Common {
+    fn see(&mut self, version: &str) {
+        match self {
+            Common::Unseen => *self = Common::One(version.to_owned()),
+            Common::One(one) if one == version => {}
+            _ => *self = Common::Several,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     slot: Slot,
@@ -111,9 +141,11 @@ pub(super) struct Cache {
 impl Cache {
     /// A batch of `ops` over the cached state, and what its round trip
     /// checks, if the cache holds every resource they name and every lease
-    /// they give back.
-    pub(super) fn batch(&self, ops: &[Op], now: i64) -> Option<(Batch, Check)> {
-        if self.committed?.elapsed() > FRESH {
+    /// they give back. With `fresh`, only within [`FRESH`] of the
+    /// connection's last commit (a server's connection, which can go away
+    /// without a word; not SQLite's).
+    pub(super) fn batch(&self, ops: &[Op], now: i64, fresh: bool) -> Option<(Batch, Check)> {
+        if fresh && self.committed?.elapsed() > FRESH {
             return None;
         }
         let mut resources = BTreeSet::new();
@@ -133,19 +165,21 @@ impl Cache {
         }
         let mut batch = Batch::new(now);
         let mut expected = Vec::new();
+        // The version every row has, while they all have the same.
+        let mut common = Common::Unseen;
+        let mut row = |table: &str, id: &str, version: &str| {
+            common.see(version);
+            expected.push(json!([table, id, version]));
+        };
         for id in &resources {
             let entry = self.entries.get(id)?;
             let versions = &entry.versions;
-            expected.push(json!(["resource", id, versions.resource.as_deref()?]));
+            row("resource", id, versions.resource.as_deref()?);
             for lease in &entry.slot.leases {
-                expected.push(json!(["lease", lease.id, versions.leases.get(&lease.id)?]));
+                row("lease", &lease.id, versions.leases.get(&lease.id)?);
             }
             for waiter in &entry.slot.waiters {
-                expected.push(json!([
-                    "waiter",
-                    waiter.id,
-                    versions.waiters.get(&waiter.id)?
-                ]));
+                row("waiter", &waiter.id, versions.waiters.get(&waiter.id)?);
             }
             batch.slots.insert(id.clone(), entry.slot.clone());
         }
@@ -156,8 +190,27 @@ impl Cache {
             resources,
             by_id: Value::from(by_id).to_string(),
             expected: Value::from(expected).to_string(),
+            version: match common {
+                Common::One(version) => Some(version),
+                Common::Unseen | Common::Several => None,
+            },
         };
         Some((batch, check))
+    }
+
+    /// Forgets the resources kept at a version other than `version`
+    /// (SQLite, where a row's version is the database's: another
+    /// connection committed since they were read).
+    pub(super) fn keep_only(&mut self, version: &str) {
+        let old: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.versions.resource.as_deref() != Some(version))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in old {
+            self.forget(&id);
+        }
     }
 
     /// Keeps what the committed transaction `xid` left in the slots of a

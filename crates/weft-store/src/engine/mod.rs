@@ -21,13 +21,13 @@
 //!    events), each over a JSON array of rows, and the commit, in one round
 //!    trip (on PostgreSQL with the batch's `NOTIFY`).
 //!
-//! On PostgreSQL, a batch over resources the engine's connection locked
-//! before skips the load: it is decided from what the connection's earlier
-//! transactions left in them, and its one round trip begins the
-//! transaction, locks the resources, checks by each row's `xmin` that
-//! nothing changed them since, and writes and commits. Should anything
-//! have changed, nothing is written and the batch is loaded as above (see
-//! `cache.rs`).
+//! A batch over resources the engine's connection locked before skips the
+//! load: it is decided from what the connection's earlier transactions
+//! left in them, and its one round trip begins the transaction, locks the
+//! resources, checks that nothing changed them since (PostgreSQL: by each
+//! row's `xmin`; SQLite: by the database's `data_version`), and writes and
+//! commits. Should anything have changed, nothing is written and the batch
+//! is loaded as above (see `cache.rs`).
 //!
 //! So the cost of a transaction hardly depends on how many claims it holds,
 //! and [`Batcher`] lets requests that arrive together share one (group
@@ -100,7 +100,7 @@ struct Loaded {
     /// Waiter id → (operation, lease, heartbeat).
     waiters: HashMap<String, (String, Option<String>, i64)>,
     fence: i64,
-    /// Each row's `xmin` (PostgreSQL), for the cache.
+    /// Each row's version (`xmin`; SQLite: `data_version`), for the cache.
     versions: cache::Versions,
 }
 
@@ -430,14 +430,17 @@ impl Store {
     ) -> Result<(Vec<Outcome>, Vec<Event>), Failure> {
         // BEGIN in the first round trip, COMMIT in the last: two in all
         // (SQLite: to the connection's thread), and one more for a release
-        // of a lease the store no longer holds (`recall_released`). On
-        // PostgreSQL, a batch over resources the connection's earlier
-        // transactions left in its cache is decided first and takes one
-        // (see `cache.rs`).
+        // of a lease the store no longer holds (`recall_released`). A batch
+        // over resources the connection's earlier transactions left in its
+        // cache is decided first and takes one (see `cache.rs`).
         let mut scripted = self.scripted().await?;
         let now = now_ms();
         let cached = match self.backend {
-            Backend::Postgres if scripted.kept => scripted.cache.batch(ops, now),
+            Backend::Postgres if scripted.kept => scripted.cache.batch(ops, now, true),
+            Backend::Sqlite if scripted.kept => scripted
+                .cache
+                .batch(ops, now, false)
+                .filter(|(_, check)| check.version.is_some()),
             _ => None,
         };
         if let Some((batch, check)) = cached {

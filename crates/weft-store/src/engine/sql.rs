@@ -111,7 +111,7 @@ pub(super) struct EngineWrite<'a> {
     /// `Session::Engine`).
     pub(super) prepared: &'a mut BTreeSet<u16>,
     /// What the connection's transactions left, brought up to date once
-    /// this one commits (PostgreSQL; see `cache.rs`).
+    /// this one commits (see `cache.rs`).
     pub(super) cache: &'a mut Cache,
     /// For a batch decided from the cache: what its round trip checks
     /// before it writes, after beginning its transaction and locking.
@@ -134,8 +134,11 @@ pub(super) struct Check {
     /// loaded.
     pub(super) by_id: String,
     /// `[table, id, xmin]` of every row the batch would have loaded, as a
-    /// JSON array.
+    /// JSON array (PostgreSQL).
     pub(super) expected: String,
+    /// The version all those rows share, if they do: on SQLite, where a
+    /// row's version is the database's, the one the check looks for.
+    pub(super) version: Option<String>,
 }
 
 /// Names of the engine's statements prepared on its PostgreSQL connection.
@@ -180,13 +183,19 @@ fn note_version(
     }
 }
 
-/// A row's version, for the cache: its `xmin` on PostgreSQL, as text.
+/// A row's version, for the cache, as text: its `xmin` on PostgreSQL; on
+/// SQLite, the connection's `data_version`, which every row it reads in a
+/// transaction shares, and which moves only when another connection
+/// commits.
 fn version(backend: Backend) -> &'static str {
     match backend {
-        Backend::Sqlite => "CAST(NULL AS TEXT)",
+        Backend::Sqlite => SQLITE_VERSION,
         Backend::Postgres => "xmin::text",
     }
 }
+
+/// SQLite: the connection's `data_version`, as text.
+const SQLITE_VERSION: &str = "CAST((SELECT data_version FROM pragma_data_version) AS TEXT)";
 
 /// PostgreSQL: fails with [`STALE`] unless the resources `$1` (a JSON
 /// array of ids), their leases and waiters, and the leases and waiters
@@ -219,6 +228,34 @@ fn verify_statement(ids: String, by_id: String, expected: String) -> Statement {
             rows = records(b, 3),
         ),
         vec![Arg::Text(ids), Arg::Text(by_id), Arg::Text(expected)],
+    )
+}
+
+/// SQLite: fails with [`STALE`] unless the connection's `data_version` is
+/// still `$3` (no other connection committed since the cache's rows were
+/// read at it) and no lease or waiter whose id is in `$2` is on a resource
+/// other than the batch's, `$1` (JSON arrays of ids); returns no row. Runs
+/// after `BEGIN IMMEDIATE`, which holds off every other writer until the
+/// commit. (The error is a JSON path that is not one: SQLite raises errors
+/// of its own choosing only in triggers, and this one quotes the path.)
+fn verify_sqlite_statement(ids: String, by_id: String, version: String) -> Statement {
+    let b = Backend::Sqlite;
+    let elsewhere = |table: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM {table} WHERE {} AND NOT {})",
+            member(b, "id", 2),
+            member(b, "resource", 1)
+        )
+    };
+    Statement::new(
+        format!(
+            "SELECT 1 AS verified
+             WHERE json_extract('{{}}', CASE WHEN {SQLITE_VERSION} <> $3 OR {} OR {}
+                                         THEN '{STALE}' ELSE '$' END) IS NULL",
+            elsewhere("leases"),
+            elsewhere("waiters"),
+        ),
+        vec![Arg::Text(ids), Arg::Text(by_id), Arg::Text(version)],
     )
 }
 

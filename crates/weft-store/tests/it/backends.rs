@@ -11,7 +11,7 @@ pub(crate) enum Guard {
     Postgres(Postgres),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
     Sqlite,
     Postgres,

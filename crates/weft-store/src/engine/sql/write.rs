@@ -7,8 +7,8 @@ use sqlx::{AnyConnection, Row};
 use super::statement::{Arg, Statement};
 use super::{
     EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_VERIFY, PREPARED_WRITE,
-    REMEMBER_RELEASED_MS, Session, ended_idle, holder_json, member, member_id, member_of, records,
-    strings, verify_statement,
+    REMEMBER_RELEASED_MS, SQLITE_VERSION, Session, ended_idle, holder_json, member, member_id,
+    member_of, records, strings, verify_sqlite_statement, verify_statement,
 };
 use crate::engine::Batch;
 use crate::engine::cache::Written;
@@ -362,14 +362,52 @@ impl Store {
             vec![array(rows)],
         ));
         let mut ids: Vec<i64> = match (b, session) {
-            (Backend::Sqlite, session) => {
-                if session != Session::Within {
-                    statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
+            (Backend::Sqlite, Session::Within) => Statement::script(statements)
+                .fetch(connection)
+                .await?
+                .iter()
+                .map(|row| row.try_get("id"))
+                .collect::<Result<_, _>>()?,
+            (Backend::Sqlite, Session::Engine { .. }) => {
+                let engine = engine.ok_or(StoreError::Corrupt {
+                    what: "engine write",
+                    message: "without the engine's connection state".to_owned(),
+                })?;
+                if let Some(check) = engine.check {
+                    // A batch decided from the cache: its transaction
+                    // begins and checks the cache in this same script (see
+                    // `cache.rs`).
+                    let version = check.version.ok_or(StoreError::Corrupt {
+                        what: "lease engine cache",
+                        message: "rows of several versions".to_owned(),
+                    })?;
+                    statements.splice(
+                        0..0,
+                        [
+                            Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()),
+                            verify_sqlite_statement(check.ids, check.by_id, version),
+                        ],
+                    );
                 }
-                Statement::script(statements)
-                    .fetch(connection)
-                    .await?
-                    .iter()
+                // The version the rows written take, and the commit.
+                statements.push(Statement::new(
+                    format!("SELECT {SQLITE_VERSION} AS xid"),
+                    Vec::new(),
+                ));
+                statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
+                let mut rows = Statement::script(statements).fetch(connection).await?;
+                let xid: String = rows
+                    .pop()
+                    .ok_or(StoreError::Corrupt {
+                        what: "event ids",
+                        message: "no row".to_owned(),
+                    })?
+                    .try_get("xid")?;
+                engine.cache.keep_only(&xid);
+                engine
+                    .cache
+                    .committed_batch(batch.slots, &batch.loaded, &written, &xid);
+                rows.iter()
                     .map(|row| row.try_get("id"))
                     .collect::<Result<_, _>>()?
             }
