@@ -232,7 +232,7 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         ),
         (
             "weft_store_cache_stale",
-            "Lease transactions decided from the engine's cache that found a row changed by another writer, and were loaded again.",
+            "Lease transactions decided from the engine's cache that found a row changed by another writer (on SQLite, anything another connection committed), and were loaded again.",
             batches.cache_stale,
         ),
         (

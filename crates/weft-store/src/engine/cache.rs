@@ -4,40 +4,41 @@
 //! of two.
 //!
 //! A batch decided from the cache is only as good as the cache, so its
-//! round trip checks it first: after locking the batch's resources, one
-//! statement compares the rows the batch would have loaded (its resources,
-//! their leases and waiters, and any lease or waiter whose id a claim
-//! gives) with those the cache holds, by id and `xmin`. A row's `xmin` is
-//! the transaction that wrote its version: any change by anyone (another
-//! replica's engine, a renewal, a cancelled wait, a resource deleted or
-//! made again) gives a row another one, or adds or removes a row. On any
-//! difference the statement fails, the transaction is rolled back with
-//! nothing written, and the batch is loaded and decided again as usual.
-//! Locked, the rows cannot change until the commit. So a batch decided from
-//! the cache decides what it would have decided from a load.
+//! round trip checks it first, and on any difference fails before anything
+//! is written: the transaction is rolled back and the batch is loaded and
+//! decided again as usual. So a batch decided from the cache decides what
+//! it would have decided from a load. How it checks depends on the
+//! backend.
 //!
-//! The versions come from the transactions themselves: those of the rows a
-//! batch loaded, and for each row it wrote, its own transaction id. This
-//! relies on what the engine's writes already rely on: that `write` in
-//! `sql.rs` writes every change a batch makes to a row (a lease is only
-//! ever added or removed; of a waiter, only its lease and heartbeat
-//! change). A resource is used from the cache only within a minute of its
-//! last batch: a row's `xmin` is a 32-bit counter, and for a row changed by
-//! another writer to show the kept value again, four billion transactions
-//! would have to pass between two uses.
+//! On PostgreSQL, after locking the batch's resources, one statement
+//! compares the rows the batch would have loaded (its resources, their
+//! leases and waiters, and any lease or waiter whose id a claim gives) with
+//! those the cache holds, by id and `xmin`. A row's `xmin` is the
+//! transaction that wrote its version: any change by anyone (another
+//! replica's engine, a renewal, a cancelled wait, a resource deleted or
+//! made again) gives a row another one, or adds or removes a row. Locked,
+//! the rows cannot change until the commit. The versions come from the
+//! transactions themselves: those of the rows a batch loaded, and for each
+//! row it wrote, its own transaction id. This relies on what the engine's
+//! writes already rely on: that `write` in `sql/write.rs` writes every
+//! change a batch makes to a row (a lease is only ever added or removed; of
+//! a waiter, only its lease and heartbeat change). A resource is used from
+//! the cache only within a minute of its last batch: a row's `xmin` is a
+//! 32-bit counter, and for a row changed by another writer to show the kept
+//! value again, four billion transactions would have to pass between two
+//! uses.
 //!
 //! On SQLite a row's version is the database's: the connection's
 //! `data_version`, which moves when another connection (of this process or
-//! another) commits, and never for the connection's own commits. So every
-//! row the cache holds has the version of the transaction that last read
-//! or wrote it, the cache keeps only rows of the latest one (`keep_only`),
-//! and a batch from the cache begins its transaction (`BEGIN IMMEDIATE`,
-//! which holds off every other writer until the commit) and checks that the
-//! version is still that one. What it cannot see that way are the rows a
-//! claim's request id names on another resource, which the engine's own
-//! batches may have written: the check looks for those too. Any commit by
-//! another connection (a renewal, a cancelled wait, a deployment) fails
-//! the check; checkpoints do not.
+//! another) commits, and never for the connection's own commits. The cache
+//! keeps only rows read or written at the latest version its transactions
+//! saw (`at_version`), and a batch from the cache begins its transaction
+//! (`BEGIN IMMEDIATE`, which holds off every other writer until the
+//! commit) and checks that the version is still that one. What that cannot
+//! see are the rows a claim's request id names on another resource, which
+//! the engine's own batches may have written: the check looks for those
+//! too. Any commit by another connection (a renewal, a cancelled wait, a
+//! deployment) fails the check, and empties the cache; checkpoints do not.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -93,29 +94,13 @@ pub(super) struct Written {
     pub(super) waiters: BTreeSet<String>,
 }
 
-/// The `xmin` of each row of a slot, as text.
+/// The version of each row of a slot, as text: its `xmin` (PostgreSQL), or
+/// the database's `data_version` (SQLite).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Versions {
     pub(super) resource: Option<String>,
     pub(super) leases: HashMap<String, String>,
     pub(super) waiters: HashMap<String, String>,
-}
-
-/// The version the rows of a batch share, as they are seen.
-enum Common {
-    Unseen,
-    One(String),
-    Several,
-}
-
-impl Common {
-    fn see(&mut self, version: &str) {
-        match self {
-            Common::Unseen => *self = Common::One(version.to_owned()),
-            Common::One(one) if one == version => {}
-            _ => *self = Common::Several,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +121,9 @@ pub(super) struct Cache {
     committed: Option<Instant>,
     /// Resources another writer changed, and until when they are not kept.
     contended: HashMap<String, Instant>,
+    /// SQLite: the version of the database every kept row was read or
+    /// written at (see `at_version`).
+    database: Option<String>,
 }
 
 impl Cache {
@@ -165,21 +153,21 @@ impl Cache {
         }
         let mut batch = Batch::new(now);
         let mut expected = Vec::new();
-        // The version every row has, while they all have the same.
-        let mut common = Common::Unseen;
-        let mut row = |table: &str, id: &str, version: &str| {
-            common.see(version);
-            expected.push(json!([table, id, version]));
-        };
         for id in &resources {
             let entry = self.entries.get(id)?;
-            let versions = &entry.versions;
-            row("resource", id, versions.resource.as_deref()?);
-            for lease in &entry.slot.leases {
-                row("lease", &lease.id, versions.leases.get(&lease.id)?);
-            }
-            for waiter in &entry.slot.waiters {
-                row("waiter", &waiter.id, versions.waiters.get(&waiter.id)?);
+            if self.database.is_none() {
+                let versions = &entry.versions;
+                expected.push(json!(["resource", id, versions.resource.as_deref()?]));
+                for lease in &entry.slot.leases {
+                    expected.push(json!(["lease", lease.id, versions.leases.get(&lease.id)?]));
+                }
+                for waiter in &entry.slot.waiters {
+                    expected.push(json!([
+                        "waiter",
+                        waiter.id,
+                        versions.waiters.get(&waiter.id)?
+                    ]));
+                }
             }
             batch.slots.insert(id.clone(), entry.slot.clone());
         }
@@ -190,26 +178,18 @@ impl Cache {
             resources,
             by_id: Value::from(by_id).to_string(),
             expected: Value::from(expected).to_string(),
-            version: match common {
-                Common::One(version) => Some(version),
-                Common::Unseen | Common::Several => None,
-            },
+            version: self.database.clone(),
         };
         Some((batch, check))
     }
 
-    /// Forgets the resources kept at a version other than `version`
-    /// (SQLite, where a row's version is the database's: another
-    /// connection committed since they were read).
-    pub(super) fn keep_only(&mut self, version: &str) {
-        let old: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|(_, entry)| entry.versions.resource.as_deref() != Some(version))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in old {
-            self.forget(&id);
+    /// SQLite, where a row's version is the database's: notes that the
+    /// connection's transaction read and wrote at `version`, forgetting
+    /// what was kept at another (another connection committed since).
+    pub(super) fn at_version(&mut self, version: &str) {
+        if self.database.as_deref() != Some(version) {
+            self.clear();
+            self.database = Some(version.to_owned());
         }
     }
 
@@ -300,7 +280,8 @@ impl Cache {
     }
 
     /// Forgets everything, after a check found `resources` changed by
-    /// another writer: they are not kept for a while.
+    /// another writer: they are not kept for a while (PostgreSQL, where the
+    /// check finds the rows that changed).
     pub(super) fn stale(&mut self, resources: &[String]) {
         self.clear();
         let now = Instant::now();
@@ -315,6 +296,7 @@ impl Cache {
     pub(super) fn clear(&mut self) {
         self.entries.clear();
         self.leases.clear();
+        self.database = None;
     }
 }
 

@@ -69,8 +69,9 @@ impl Drop for Keeper {
 
 /// A transaction begun and committed by the statements run on it (on
 /// SQLite, `BEGIN IMMEDIATE` first in one script and `COMMIT` last in
-/// another: two round trips to the connection's thread in all), on the
-/// engine's connection, holding the write gate where there is one.
+/// another: two round trips to the connection's thread in all, or one for
+/// a batch decided from the cache), on the engine's connection, holding
+/// the write gate where there is one.
 pub(crate) struct Scripted {
     connection: Option<PoolConnection<Any>>,
     keeper: Arc<Keeper>,

@@ -460,7 +460,13 @@ impl Store {
                         "rows the lease engine kept changed since its last batch; loading them"
                     );
                     sql::roll_back(scripted.connection()?).await?;
-                    scripted.cache.stale(&resources);
+                    match self.backend {
+                        Backend::Postgres => scripted.cache.stale(&resources),
+                        // Any commit by another connection fails the check,
+                        // whatever it changed: nothing says which resources
+                        // to hold back.
+                        Backend::Sqlite => scripted.cache.clear(),
+                    }
                 }
                 // Another connection, with nothing kept.
                 Decided::Unanswered => scripted.replace(&self.pool).await?,

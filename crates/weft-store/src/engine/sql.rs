@@ -1,8 +1,7 @@
 //! The engine's SQL: locking and loading a batch's resources in one round
-//! trip, writing what it changed in one, by backend; on PostgreSQL, for a
-//! batch decided from the engine's cache, locking, checking the cache,
-//! writing and committing in one (see `cache.rs`). The write is in
-//! `write.rs`.
+//! trip, writing what it changed in one, by backend; for a batch decided
+//! from the engine's cache, locking, checking the cache, writing and
+//! committing in one (see `cache.rs`). The write is in `write.rs`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -136,8 +135,8 @@ pub(super) struct Check {
     /// `[table, id, xmin]` of every row the batch would have loaded, as a
     /// JSON array (PostgreSQL).
     pub(super) expected: String,
-    /// The version all those rows share, if they do: on SQLite, where a
-    /// row's version is the database's, the one the check looks for.
+    /// SQLite: the database's version every row the cache holds was read
+    /// or written at, which the check looks for.
     pub(super) version: Option<String>,
 }
 
@@ -183,19 +182,21 @@ fn note_version(
     }
 }
 
-/// A row's version, for the cache, as text: its `xmin` on PostgreSQL; on
-/// SQLite, the connection's `data_version`, which every row it reads in a
-/// transaction shares, and which moves only when another connection
-/// commits.
-fn version(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => SQLITE_VERSION,
-        Backend::Postgres => "xmin::text",
+/// A row's version, for the engine's cache, as text: its `xmin` on
+/// PostgreSQL; on SQLite, the connection's `data_version`, which every row
+/// it reads in a transaction shares, and which moves only when another
+/// connection commits (only in the engine's own transactions: no other
+/// keeps a cache).
+fn version(backend: Backend, session: Session) -> &'static str {
+    match (backend, session) {
+        (Backend::Postgres, _) => "xmin::text",
+        (Backend::Sqlite, Session::Engine { .. }) => SQLITE_DATA_VERSION,
+        (Backend::Sqlite, Session::Within) => "CAST(NULL AS TEXT)",
     }
 }
 
 /// SQLite: the connection's `data_version`, as text.
-const SQLITE_VERSION: &str = "CAST((SELECT data_version FROM pragma_data_version) AS TEXT)";
+const SQLITE_DATA_VERSION: &str = "CAST((SELECT data_version FROM pragma_data_version) AS TEXT)";
 
 /// PostgreSQL: fails with [`STALE`] unless the resources `$1` (a JSON
 /// array of ids), their leases and waiters, and the leases and waiters
@@ -250,7 +251,7 @@ fn verify_sqlite_statement(ids: String, by_id: String, version: String) -> State
     Statement::new(
         format!(
             "SELECT 1 AS verified
-             WHERE json_extract('{{}}', CASE WHEN {SQLITE_VERSION} <> $3 OR {} OR {}
+             WHERE json_extract('{{}}', CASE WHEN {SQLITE_DATA_VERSION} <> $3 OR {} OR {}
                                          THEN '{STALE}' ELSE '$' END) IS NULL",
             elsewhere("leases"),
             elsewhere("waiters"),
@@ -289,14 +290,14 @@ impl Store {
     /// Locks (on PostgreSQL) and reads the resources named by `ids` and
     /// those of the leases `leases` (JSON arrays of ids), in id order, so
     /// that two transactions never wait for each other's locks.
-    fn lock_statement(&self, ids: String, leases: String) -> Statement {
+    fn lock_statement(&self, session: Session, ids: String, leases: String) -> Statement {
         let b = self.backend;
         Statement::new(
             format!(
                 "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence,
                         {} AS version
                  FROM resources WHERE {} ORDER BY id{}",
-                version(b),
+                version(b, session),
                 locked(b, 1, 2),
                 self.for_update()
             ),
@@ -351,7 +352,7 @@ impl Store {
                 vec![Arg::Text(rows), Arg::Int(now)],
             ));
         }
-        statements.push(self.lock_statement(ids.clone(), leases.clone()));
+        statements.push(self.lock_statement(session, ids.clone(), leases.clone()));
         // Leases by token (the holders' order), then waiters.
         let rows = Statement::new(
             format!(
@@ -376,7 +377,7 @@ impl Store {
                 ),
                 leases = member(b, "id", 2),
                 by_id = member(b, "id", 3),
-                version = version(b),
+                version = version(b, session),
             ),
             vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
         );
@@ -418,7 +419,7 @@ impl Store {
             }
         };
         let mut batch = Batch::new(now);
-        // Each loaded row's `xmin` (PostgreSQL), by resource.
+        // Each loaded row's version (in the engine's session), by resource.
         let mut versions: HashMap<String, Versions> = HashMap::new();
         for row in found {
             let row_of: String = row.try_get("row_of")?;

@@ -456,45 +456,81 @@ on_both_backends!(
     a_claim_asked_again_keeps_the_cache_good
 );
 
-/// A claim whose request id names a lease on another resource is refused,
-/// and the lease stays where it is, when the engine decides the claim from
-/// what it kept of its own resource too: the other resource's rows are not
-/// in the batch, so the check must look for them.
+/// A claim whose request id names a lease, or a waiter, on another resource
+/// is refused, and the row stays where it is, when the engine decides the
+/// claim from what it kept of its own resource too: the other resource's
+/// rows are not in the batch, so the check must look for them. (Granted,
+/// the claim's lease would take the row's id; a lease written under it
+/// would move to the claim's resource.)
 async fn a_request_id_used_elsewhere_is_refused_from_the_cache(backend: Backend, test: &str) {
     let Some((store, _guard)) = store(backend, test, LeasePolicy::default()).await else {
         return;
     };
-    let with_id = |resource: &str| AcquireRequest {
+    let with_id = |resource: &str, wait_ms: i64| AcquireRequest {
         request: Some(REQUEST.to_owned()),
-        ..claim(resource, "holder", 0)
+        ..claim(resource, "holder", wait_ms)
     };
-    let held = granted(
-        store
-            .try_acquire(&with_id("lock:a"))
-            .await
-            .expect("claim")
-            .value,
-    );
-    cycle(&store, "lock:b").await;
-    cycle(&store, "lock:b").await;
-    let stats = store.batch_stats();
-    assert!(stats.from_cache >= 2, "lock:b is kept: {stats:?}");
-    let refused = store.try_acquire(&with_id("lock:b")).await;
-    assert!(
-        matches!(
-            refused,
-            Err(weft_store::StoreError::Invalid {
-                field: "request",
-                ..
-            })
-        ),
-        "{refused:?}"
-    );
-    let leases = store.leases().await.expect("leases");
-    assert_eq!(leases.len(), 1, "{leases:?}");
-    assert_eq!(leases[0].id, held.id);
-    assert_eq!(leases[0].resource.to_string(), "lock:a");
-    store.release(&held.id).await.expect("release");
+    for queued in [false, true] {
+        let first = queued.then_some(());
+        let before = match first {
+            // Someone holds lock:a, and the id waits for it.
+            Some(()) => {
+                let first = granted(take(&store, "lock:a", "first").await);
+                let waiting = store
+                    .try_acquire(&with_id("lock:a", 60_000))
+                    .await
+                    .expect("claim")
+                    .value;
+                assert!(matches!(waiting, Attempt::Queued { .. }), "{waiting:?}");
+                first
+            }
+            // The id holds lock:a.
+            None => granted(
+                store
+                    .try_acquire(&with_id("lock:a", 0))
+                    .await
+                    .expect("claim")
+                    .value,
+            ),
+        };
+        // A resource of its own each time: on PostgreSQL, one whose check
+        // failed is not kept for a second.
+        let other = format!("lock:b-{queued}");
+        let kept = store.batch_stats().from_cache;
+        cycle(&store, &other).await;
+        cycle(&store, &other).await;
+        let stats = store.batch_stats();
+        assert!(stats.from_cache >= kept + 2, "{other} is kept: {stats:?}");
+        let refused = store.try_acquire(&with_id(&other, 0)).await;
+        assert!(
+            matches!(
+                refused,
+                Err(weft_store::StoreError::Invalid {
+                    field: "request",
+                    ..
+                })
+            ),
+            "queued {queued}: {refused:?}"
+        );
+        assert_eq!(
+            store.batch_stats().cache_stale,
+            stats.cache_stale + 1,
+            "queued {queued}: decided from the cache, whose check failed"
+        );
+        let leases = store.leases().await.expect("leases");
+        assert_eq!(leases.len(), 1, "queued {queued}: {leases:?}");
+        assert_eq!(leases[0].id, before.id);
+        assert_eq!(leases[0].resource.to_string(), "lock:a");
+        // Given back: with the id waiting, it is granted lock:a.
+        store.release(&before.id).await.expect("release");
+        if queued {
+            let leases = store.leases().await.expect("leases");
+            assert_eq!(leases.len(), 1, "{leases:?}");
+            assert_eq!(leases[0].id, REQUEST);
+            assert_eq!(leases[0].resource.to_string(), "lock:a");
+            store.release(REQUEST).await.expect("release");
+        }
+    }
 }
 
 on_both_backends!(

@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::statement::{Arg, Statement};
 use super::{
     EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_VERIFY, PREPARED_WRITE,
-    REMEMBER_RELEASED_MS, SQLITE_VERSION, Session, ended_idle, holder_json, member, member_id,
+    REMEMBER_RELEASED_MS, SQLITE_DATA_VERSION, Session, ended_idle, holder_json, member, member_id,
     member_of, records, strings, verify_sqlite_statement, verify_statement,
 };
 use crate::engine::Batch;
@@ -90,7 +90,7 @@ impl Store {
         let mut waiters_changed = Vec::new();
         let mut fences = Vec::new();
         // Ids of the rows written (for the cache: they take this
-        // transaction's id as their `xmin`).
+        // transaction's version, its id as their `xmin` on PostgreSQL).
         let mut written = Written::default();
         for (id, slot) in &batch.slots {
             let Some(loaded) = batch.loaded.get(id) else {
@@ -361,26 +361,41 @@ impl Store {
             ),
             vec![array(rows)],
         ));
-        let mut ids: Vec<i64> = match (b, session) {
-            (Backend::Sqlite, Session::Within) => Statement::script(statements)
-                .fetch(connection)
-                .await?
+        let engine = match session {
+            Session::Within => None,
+            Session::Engine { .. } => Some(engine.ok_or(StoreError::Corrupt {
+                what: "engine write",
+                message: "without the engine's connection state".to_owned(),
+            })?),
+        };
+        let event_ids = |rows: &[sqlx::any::AnyRow]| -> Result<Vec<i64>, StoreError> {
+            Ok(rows
                 .iter()
                 .map(|row| row.try_get("id"))
-                .collect::<Result<_, _>>()?,
-            (Backend::Sqlite, Session::Engine { .. }) => {
-                let engine = engine.ok_or(StoreError::Corrupt {
-                    what: "engine write",
-                    message: "without the engine's connection state".to_owned(),
-                })?;
+                .collect::<Result<_, _>>()?)
+        };
+        let no_row = || StoreError::Corrupt {
+            what: "event ids",
+            message: "no row".to_owned(),
+        };
+        // The events' ids and, in the engine's transaction, the version the
+        // rows it wrote take (for the cache).
+        let (mut ids, engine) = match (b, engine) {
+            (Backend::Sqlite, None) => {
+                let rows = Statement::script(statements).fetch(connection).await?;
+                (event_ids(&rows)?, None)
+            }
+            (Backend::Postgres, None) => {
+                let rows = Statement::with(statements).fetch(connection).await?;
+                (event_ids(&rows)?, None)
+            }
+            (Backend::Sqlite, Some(engine)) => {
                 if let Some(check) = engine.check {
                     // A batch decided from the cache: its transaction
                     // begins and checks the cache in this same script (see
-                    // `cache.rs`).
-                    let version = check.version.ok_or(StoreError::Corrupt {
-                        what: "lease engine cache",
-                        message: "rows of several versions".to_owned(),
-                    })?;
+                    // `cache.rs`). (Without a version, which a kept SQLite
+                    // connection's cache always has, the check fails.)
+                    let version = check.version.unwrap_or_default();
                     statements.splice(
                         0..0,
                         [
@@ -389,39 +404,17 @@ impl Store {
                         ],
                     );
                 }
-                // The version the rows written take, and the commit.
                 statements.push(Statement::new(
-                    format!("SELECT {SQLITE_VERSION} AS xid"),
+                    format!("SELECT {SQLITE_DATA_VERSION} AS xid"),
                     Vec::new(),
                 ));
                 statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
                 let mut rows = Statement::script(statements).fetch(connection).await?;
-                let xid: String = rows
-                    .pop()
-                    .ok_or(StoreError::Corrupt {
-                        what: "event ids",
-                        message: "no row".to_owned(),
-                    })?
-                    .try_get("xid")?;
-                engine.cache.keep_only(&xid);
-                engine
-                    .cache
-                    .committed_batch(batch.slots, &batch.loaded, &written, &xid);
-                rows.iter()
-                    .map(|row| row.try_get("id"))
-                    .collect::<Result<_, _>>()?
+                let xid: String = rows.pop().ok_or_else(no_row)?.try_get("xid")?;
+                engine.cache.at_version(&xid);
+                (event_ids(&rows)?, Some((engine.cache, xid)))
             }
-            (Backend::Postgres, Session::Within) => Statement::with(statements)
-                .fetch(connection)
-                .await?
-                .iter()
-                .map(|row| row.try_get("id"))
-                .collect::<Result<_, _>>()?,
-            (Backend::Postgres, Session::Engine { .. }) => {
-                let engine = engine.ok_or(StoreError::Corrupt {
-                    what: "engine write",
-                    message: "without the engine's connection state".to_owned(),
-                })?;
+            (Backend::Postgres, Some(engine)) => {
                 let announce = Some(engine.announce)
                     .filter(|granted| !granted.is_empty() || !journal.events.is_empty());
                 let write = Statement::with(engine_tail(statements, announce, self.origin));
@@ -433,7 +426,7 @@ impl Store {
                     // begins, locks its resources and checks the cache in
                     // this same round trip (see `cache.rs`).
                     sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
-                    self.lock_statement(check.ids.clone(), "[]".to_owned())
+                    self.lock_statement(session, check.ids.clone(), "[]".to_owned())
                         .execute(PREPARED_LOCK, &mut sql);
                     verify_statement(check.ids, check.by_id, check.expected)
                         .execute(PREPARED_VERIFY, &mut sql);
@@ -462,21 +455,19 @@ impl Store {
                 engine.prepared.insert(kinds);
                 // The write's row is the last: the lock's and the check's
                 // come first.
-                let row = rows.last().ok_or(StoreError::Corrupt {
-                    what: "event ids",
-                    message: "no row".to_owned(),
-                })?;
+                let row = rows.last().ok_or_else(no_row)?;
                 let ids: String = row.try_get("ids")?;
                 let xid: String = row.try_get("xid")?;
-                engine
-                    .cache
-                    .committed_batch(batch.slots, &batch.loaded, &written, &xid);
-                serde_json::from_str(&ids).map_err(|error| StoreError::Corrupt {
+                let ids = serde_json::from_str(&ids).map_err(|error| StoreError::Corrupt {
                     what: "event ids",
                     message: error.to_string(),
-                })?
+                })?;
+                (ids, Some((engine.cache, xid)))
             }
         };
+        if let Some((cache, xid)) = engine {
+            cache.committed_batch(batch.slots, &batch.loaded, &written, &xid);
+        }
         ids.sort_unstable();
         if ids.len() != journal.events.len() {
             return Err(StoreError::Corrupt {
