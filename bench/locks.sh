@@ -9,13 +9,17 @@
 #      grant arriving (weft pushes it on a long poll; etcd's lock call blocks
 #      until granted; Redis has no waiting, so it is not measured).
 # Each client takes and releases its own lock, so throughput measures the
-# request path. Prints figures; asserts nothing. Needs: etcd (Debian
+# request path. Runs wander by ±20% on a small machine, so each client count
+# is run ROUNDS times (default 3), the targets taken in turn within a round,
+# and the summary prints each target's median and its ratio to etcd's.
+# Prints figures; asserts nothing. Needs: etcd (Debian
 # `etcd-server`), redis-server, and PostgreSQL (Debian `postgresql`);
 # missing ones are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+ROUNDS=${ROUNDS:-3}
 WAKE_ROUNDS=${WAKE_ROUNDS:-200}
 CLIENTS=${CLIENTS:-"1 16 64"}
 
@@ -65,14 +69,34 @@ else
     echo "SKIP redis: not installed (apt-get install redis-server)" >&2
 fi
 
-echo "== acquire+release throughput (${SECONDS_PER_RUN}s per run, $(nproc) cores)"
+echo "== acquire+release throughput (${SECONDS_PER_RUN}s per run, $ROUNDS rounds, $(nproc) cores)"
+results=$work/results
 for clients in $CLIENTS; do
-    for target in "${targets[@]}"; do
-        set -- $target
-        printf '%-14s ' "$1"
-        "$BENCH" throughput "$2" "$3" "$clients" "$SECONDS_PER_RUN" | cut -c16-
+    for round in $(seq 1 "$ROUNDS"); do
+        for target in "${targets[@]}"; do
+            set -- $target
+            line=$("$BENCH" throughput "$2" "$3" "$clients" "$SECONDS_PER_RUN" | cut -c16-)
+            printf 'round %s  %-14s %s\n' "$round" "$1" "$line"
+            echo "$1 $clients $(sed -n 's|.* ops/s=\([0-9.]*\).*|\1|p' <<<"$line")" >>"$results"
+        done
     done
 done
+
+echo "== medians of $ROUNDS rounds (acquire+release per second; ÷ etcd: above 1 is faster)"
+python3 - "$results" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    target, clients, ops = line.split()
+    runs.setdefault(int(clients), {}).setdefault(target, []).append(float(ops))
+for clients, targets in sorted(runs.items()):
+    etcd = statistics.median(targets["etcd"]) if "etcd" in targets else None
+    for target, values in targets.items():
+        median = statistics.median(values)
+        ratio = f"{median / etcd:.2f}x etcd" if etcd else ""
+        spread = f"({min(values):,.0f}-{max(values):,.0f})"
+        print(f"clients={clients:<3} {target:<14} {median:>9,.0f}  {spread:<17} {ratio}")
+PY
 
 echo "== wake latency: release → next waiter's grant ($WAKE_ROUNDS rounds)"
 for target in "${targets[@]}"; do
