@@ -39,6 +39,7 @@
 //! the engine's own batches may have written: the check looks for those
 //! too. Any commit by another connection (a renewal, a cancelled wait, a
 //! deployment) fails the check, and empties the cache; checkpoints do not.
+//! (`data_version` is a 32-bit counter too: the minute bound covers it.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
