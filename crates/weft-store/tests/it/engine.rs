@@ -471,27 +471,20 @@ async fn a_request_id_used_elsewhere_is_refused_from_the_cache(backend: Backend,
         ..claim(resource, "holder", wait_ms)
     };
     for queued in [false, true] {
-        let first = queued.then_some(());
-        let before = match first {
-            // Someone holds lock:a, and the id waits for it.
-            Some(()) => {
-                let first = granted(take(&store, "lock:a", "first").await);
-                let waiting = store
-                    .try_acquire(&with_id("lock:a", 60_000))
-                    .await
-                    .expect("claim")
-                    .value;
-                assert!(matches!(waiting, Attempt::Queued { .. }), "{waiting:?}");
-                first
-            }
-            // The id holds lock:a.
-            None => granted(
-                store
-                    .try_acquire(&with_id("lock:a", 0))
-                    .await
-                    .expect("claim")
-                    .value,
-            ),
+        // The lease on lock:a: the id's own, or (queued) someone else's,
+        // with the id waiting for it.
+        let before = if queued {
+            let first = granted(take(&store, "lock:a", "first").await);
+            let waiting = store
+                .try_acquire(&with_id("lock:a", 60_000))
+                .await
+                .expect("claim")
+                .value;
+            assert!(matches!(waiting, Attempt::Queued { .. }), "{waiting:?}");
+            first
+        } else {
+            let claimed = store.try_acquire(&with_id("lock:a", 0)).await;
+            granted(claimed.expect("claim").value)
         };
         // A resource of its own each time: on PostgreSQL, one whose check
         // failed is not kept for a second.
