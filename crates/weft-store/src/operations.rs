@@ -65,7 +65,7 @@ pub(crate) async fn insert_operation(
     holder: Option<&Holder>,
     started_at: i64,
 ) -> Result<String, StoreError> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = crate::types::new_id();
     sqlx::query(
         "INSERT INTO operations (id, kind, status, resource, holder, started_at)
          VALUES ($1, $2, 'active', $3, $4, $5)",

@@ -8,6 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::StoreError;
 use crate::time::rfc3339;
 
+/// A new id for a lease, waiter or operation the store makes: a UUID of
+/// version 7, whose leading bits are the time (and the rest random), so
+/// that the rows a batch adds go to the end of their tables' id indexes. A
+/// random (version 4) id put nearly every row on another page of the index,
+/// each one written out again with the commit.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// `type:identifier`, e.g. `branch:origin/main` or `port:8080`. A name with
 /// no `:` is a plain lock: `lock:NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

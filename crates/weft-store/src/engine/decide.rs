@@ -261,10 +261,7 @@ impl Store {
             // The fast path: nobody waits and it fits.
             slot.resource.fence += 1;
             let lease = Lease {
-                id: request
-                    .request
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                id: request.request.clone().unwrap_or_else(crate::types::new_id),
                 resource: request.resource.clone(),
                 mode: request.mode,
                 weight: request.weight,
@@ -323,11 +320,8 @@ impl Store {
         }
         // Queue, and run the pass again: a higher priority that fits is
         // granted ahead of the waiters already there.
-        let waiter = request
-            .request
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let operation = uuid::Uuid::new_v4().to_string();
+        let waiter = request.request.clone().unwrap_or_else(crate::types::new_id);
+        let operation = crate::types::new_id();
         journal.operations.push(OperationRow {
             id: operation.clone(),
             kind: "claim",

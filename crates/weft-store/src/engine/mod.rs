@@ -135,7 +135,7 @@ impl OperationRow {
         at: i64,
     ) -> Self {
         OperationRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::types::new_id(),
             kind,
             status,
             resource,
