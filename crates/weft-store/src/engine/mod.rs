@@ -435,14 +435,13 @@ impl Store {
         // cache is decided first and takes one (see `cache.rs`).
         let mut scripted = self.scripted().await?;
         let now = now_ms();
-        let cached = match self.backend {
-            Backend::Postgres if scripted.kept => scripted.cache.batch(ops, now, true),
-            Backend::Sqlite if scripted.kept => scripted
-                .cache
-                .batch(ops, now, false)
-                .filter(|(_, check)| check.version.is_some()),
-            _ => None,
-        };
+        // Only a kept connection's cache (and on PostgreSQL, only a fresh
+        // one: see `cache.rs`).
+        let fresh = self.backend == Backend::Postgres;
+        let cached = scripted
+            .kept
+            .then(|| scripted.cache.batch(ops, now, fresh))
+            .flatten();
         if let Some((batch, check)) = cached {
             let resources = check.resources.clone();
             match self

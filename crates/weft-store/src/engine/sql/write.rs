@@ -393,8 +393,9 @@ impl Store {
                 if let Some(check) = engine.check {
                     // A batch decided from the cache: its transaction
                     // begins and checks the cache in this same script (see
-                    // `cache.rs`). (Without a version, which a kept SQLite
-                    // connection's cache always has, the check fails.)
+                    // `cache.rs`). (A SQLite cache holds rows only with
+                    // the version they were read at; without one, the check
+                    // would fail.)
                     let version = check.version.unwrap_or_default();
                     statements.splice(
                         0..0,
