@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::operations::insert_event;
 use crate::store::Store;
 use crate::time::{now_ms, rfc3339};
-use crate::types::{Alert, Event, OperationStatus};
+use crate::types::{Alert, Event};
 
 /// When alerts fire.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,48 +93,67 @@ fn alert_from_row(row: &AnyRow) -> Result<Alert, StoreError> {
 
 impl Store {
     /// The rates over the window, as the metrics and alerts see them.
+    ///
+    /// Counted by the database in one pass over the window's operations
+    /// (a busy server records thousands a second, and the alert loop asks
+    /// every 15 s): only the results of claims that may have waited come
+    /// back, to read their wait.
     pub async fn window_rates(&self, window_ms: i64) -> Result<WindowRates, StoreError> {
         let since = now_ms() - window_ms;
-        let rows = sqlx::query(
-            "SELECT kind, status, duration_ms, result FROM operations WHERE started_at >= $1",
+        let sum = |when: &str, value: &str| {
+            format!("CAST(COALESCE(SUM(CASE WHEN {when} THEN {value} ELSE 0 END), 0) AS BIGINT)")
+        };
+        let resolved = "kind = 'resolution' AND status = 'succeeded'";
+        let sql = format!(
+            "SELECT {} AS finished, {} AS failed, {} AS claims, {} AS conflicts,
+                    {} AS resolutions, {} AS resolution_total
+             FROM operations WHERE started_at >= $1",
+            sum("status <> 'active'", "1"),
+            sum("status = 'failed'", "1"),
+            sum("kind = 'claim' AND status <> 'active'", "1"),
+            sum("kind = 'claim' AND status = 'conflict'", "1"),
+            sum(resolved, "1"),
+            sum(resolved, "COALESCE(duration_ms, 0)"),
+        );
+        let row = sqlx::query(&sql).bind(since).fetch_one(&self.pool).await?;
+        let count = |column: &str| -> Result<u64, StoreError> {
+            let value: i64 = row.try_get(column)?;
+            Ok(u64::try_from(value).unwrap_or(0))
+        };
+        let resolutions = count("resolutions")?;
+        let resolution_total: i64 = row.try_get("resolution_total")?;
+        let mut rates = WindowRates {
+            claims: count("claims")?,
+            contended: count("conflicts")?,
+            finished: count("finished")?,
+            failed: count("failed")?,
+            resolutions,
+            resolution_ms: if resolutions > 0 {
+                resolution_total as f64 / resolutions as f64
+            } else {
+                0.0
+            },
+        };
+        // A claim that waited took at least as long as its wait (it started
+        // when it was queued): one that took no time did not wait.
+        let waited = sqlx::query(
+            "SELECT result FROM operations
+             WHERE started_at >= $1 AND kind = 'claim' AND status NOT IN ('active', 'conflict')
+               AND (duration_ms IS NULL OR duration_ms <> 0)",
         )
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        let mut rates = WindowRates::default();
-        let mut resolution_total = 0.0;
-        for row in rows {
-            let kind: String = row.try_get("kind")?;
-            let status: String = row.try_get("status")?;
-            let status = OperationStatus::parse(&status);
-            let duration: Option<i64> = row.try_get("duration_ms")?;
+        for row in waited {
             let result: Option<String> = row.try_get("result")?;
-            if status != Some(OperationStatus::Active) {
-                rates.finished += 1;
-            }
-            if status == Some(OperationStatus::Failed) {
-                rates.failed += 1;
-            }
-            if kind == "claim" && status != Some(OperationStatus::Active) {
-                rates.claims += 1;
-                let waited = result
-                    .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
-                    .and_then(|r| r.get("waited_ms").and_then(serde_json::Value::as_i64))
-                    .unwrap_or(0);
-                if status == Some(OperationStatus::Conflict) || waited > 0 {
-                    rates.contended += 1;
-                }
-            }
-            if kind == "resolution" && status == Some(OperationStatus::Succeeded) {
-                rates.resolutions += 1;
-                resolution_total += duration.unwrap_or(0) as f64;
+            let waited = result
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+                .and_then(|r| r.get("waited_ms").and_then(serde_json::Value::as_i64))
+                .unwrap_or(0);
+            if waited > 0 {
+                rates.contended += 1;
             }
         }
-        rates.resolution_ms = if rates.resolutions > 0 {
-            resolution_total / rates.resolutions as f64
-        } else {
-            0.0
-        };
         Ok(rates)
     }
 
@@ -204,6 +223,30 @@ impl Store {
                 });
             }
         }
+        // Nothing to fire or resolve, as nearly always: no write (on SQLite
+        // it would hold the lease engine's writes up).
+        let open: Vec<(String, String)> =
+            sqlx::query("SELECT rule, subject FROM alerts WHERE resolved_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("rule")?, row.try_get("subject")?)))
+                .collect::<Result<_, StoreError>>()?;
+        let firing_open = |rule: &str, subject: &str| {
+            firing
+                .iter()
+                .any(|f| f.rule == rule && f.subject == subject)
+        };
+        if open
+            .iter()
+            .all(|(rule, subject)| firing_open(rule, subject))
+            && firing.iter().all(|f| {
+                open.iter()
+                    .any(|(rule, subject)| f.rule == rule && &f.subject == subject)
+            })
+        {
+            return Ok(Vec::new());
+        }
         let mut transaction = self.begin().await?;
         let open = sqlx::query("SELECT id, rule, subject FROM alerts WHERE resolved_at IS NULL")
             .fetch_all(&mut **transaction)
@@ -215,10 +258,7 @@ impl Store {
             let id: String = row.try_get("id")?;
             let rule: String = row.try_get("rule")?;
             let subject: String = row.try_get("subject")?;
-            let still = firing
-                .iter()
-                .any(|f| f.rule == rule && f.subject == subject);
-            if still {
+            if firing_open(&rule, &subject) {
                 open_keys.push((rule, subject));
             } else {
                 sqlx::query("UPDATE alerts SET resolved_at = $1 WHERE id = $2")

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use weft_store::{
     AcquireRequest, AlertFilter, AlertThresholds, Attempt, Holder, LeasePolicy, OperationFilter,
-    OperationStatus, ResourceId, Store,
+    OperationStatus, ResourceId, Store, WaitState,
 };
 
 use crate::backends::{Backend, database, store};
@@ -172,10 +172,10 @@ async fn operations_and_alerts(backend: Backend, test: &str) {
     // A resource at capacity with a waiter fires `capacity`.
     let mut waiting = request("port:8080");
     waiting.wait_ms = Some(60_000);
-    assert!(matches!(
-        store.try_acquire(&waiting).await.expect("queue").value,
-        Attempt::Queued { .. }
-    ));
+    let Attempt::Queued { waiter, .. } = store.try_acquire(&waiting).await.expect("queue").value
+    else {
+        panic!("queued");
+    };
     let fired = store.evaluate_alerts(&thresholds).await.expect("evaluate");
     assert!(
         fired
@@ -183,6 +183,7 @@ async fn operations_and_alerts(backend: Backend, test: &str) {
             .any(|e| e.data["rule"] == "capacity" && e.data["subject"] == "port:8080")
     );
     // Released: the waiter gets it, the capacity alert resolves.
+    tokio::time::sleep(Duration::from_millis(5)).await;
     store.release(&lease.id).await.expect("release");
     let resolved = store.evaluate_alerts(&thresholds).await.expect("evaluate");
     assert!(
@@ -190,6 +191,13 @@ async fn operations_and_alerts(backend: Backend, test: &str) {
             .iter()
             .any(|e| e.kind == "alert_resolved" && e.data["rule"] == "capacity")
     );
+    // The claim that queued waited for its grant: contended too.
+    assert!(matches!(
+        store.collect(&waiter).await.expect("collect"),
+        WaitState::Granted(_)
+    ));
+    let rates = store.window_rates(60_000).await.expect("rates");
+    assert_eq!((rates.claims, rates.contended), (4, 3));
 }
 on_both_backends!(alerts, operations_and_alerts);
 
