@@ -7,7 +7,9 @@
 #      SQLite and on PostgreSQL, etcd and Redis;
 #   2. wake latency, from a holder sending its release to the next waiter's
 #      grant arriving (weft pushes it on a long poll; etcd's lock call blocks
-#      until granted; Redis has no waiting, so it is not measured).
+#      until granted; Redis has no waiting, so it is not measured);
+#   3. the sync latency of the disk under the stores, which bounds a wake's
+#      tail (a wake waits on the release's synced commit).
 # Each client takes and releases its own lock, so throughput measures the
 # request path. Runs wander by ±20% on a small machine, so each client count
 # is run ROUNDS times (default 3), the targets taken in turn within a round,
@@ -105,3 +107,25 @@ for target in "${targets[@]}"; do
     printf '%-14s ' "$1"
     "$BENCH" wake "$2" "$3" "$WAKE_ROUNDS" 2>/dev/null | cut -c16-
 done
+
+# A wake waits on at least one synced commit (the release's), weft's and
+# etcd's alike, so its tail is the disk's: the same disk's sync latency,
+# measured the same way a commit syncs (a 16 KB write, then fdatasync).
+echo "== this disk's sync latency under the stores ($WAKE_ROUNDS rounds, 5 ms apart)"
+python3 - "$work" "$WAKE_ROUNDS" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], "sync-probe")
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+times = []
+for i in range(max(int(sys.argv[2]), 1)):
+    os.pwrite(fd, b"\0" * 16384, (i % 64) * 16384)
+    start = time.perf_counter()
+    os.fdatasync(fd)
+    times.append((time.perf_counter() - start) * 1000)
+    time.sleep(0.005)
+os.close(fd)
+os.unlink(path)
+times.sort()
+pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
+print(f"fdatasync      p50={pick(0.5):.2f}ms p99={pick(0.99):.2f}ms max={times[-1]:.2f}ms")
+PY
