@@ -67,7 +67,7 @@ fn key_span(root: &Node, path: &str) -> Option<Span> {
     for part in path.split('.').filter(|p| !p.is_empty()) {
         match &node.value {
             Value::Mapping(entries) => {
-                let (key, value) = entries.iter().find(|(k, _)| k.as_str() == Some(part))?;
+                let (key, value) = entries.iter().find(|(k, _)| k.is_key(part))?;
                 span = Some(key.span);
                 node = value;
             }

@@ -102,18 +102,21 @@ impl Node {
 
     /// The value of a mapping key, if this is a mapping holding it.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_mapping()?
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
+        self.entry(key).map(|(_, v)| v)
     }
 
     /// The entry (key node and value node) of a mapping key.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         self.as_mapping()?
             .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
+            .find(|(k, _)| k.is_key(key))
             .map(|(k, v)| (k, v))
+    }
+
+    /// Whether this is the scalar `key` (`as_str() == Some(key)`), the text
+    /// compared first: a lookup passes over keys it is not.
+    pub fn is_key(&self, key: &str) -> bool {
+        matches!(&self.value, Value::Scalar(scalar) if scalar.text == key) && !self.is_null()
     }
 
     /// Follows a path of mapping keys.
