@@ -107,7 +107,10 @@ impl<'c, 'f> Builder<'c, 'f> {
         facts: &[&'f Facts],
     ) -> Model {
         self.repositories = repositories.to_vec();
-        self.by_local = vec![HashMap::new(); repositories.len()];
+        self.by_local = facts
+            .iter()
+            .map(|f| HashMap::with_capacity(f.services.len()))
+            .collect();
         self.mounts = vec![Vec::new(); repositories.len()];
         self.by_repository = vec![Vec::new(); repositories.len()];
         let declared: usize = facts.iter().map(|f| f.services.len()).sum();
@@ -634,8 +637,14 @@ impl<'c, 'f> Builder<'c, 'f> {
         // ranks order them as their ids would. (Two entries of one id both
         // keep edges only when a synthetic nginx service took over an id
         // some edges already used; those then follow the entries' order.)
-        let mut keys: Vec<((usize, usize), usize)> = self.edge_index.into_iter().collect();
-        keys.sort_unstable_by_key(|((from, to), _)| (rank[*from], rank[*to]));
+        // Each key made once (the ranks of its two ends in one integer), so
+        // that the sort compares integers rather than looking ranks up.
+        let mut keys: Vec<(u128, usize)> = self
+            .edge_index
+            .into_iter()
+            .map(|((from, to), index)| (((rank[from] as u128) << 64) | rank[to] as u128, index))
+            .collect();
+        keys.sort_unstable();
         let mut drawn: Vec<Option<Edge>> = self.edges.into_iter().map(Some).collect();
         let mut edges: Vec<Edge> = keys
             .into_iter()
@@ -695,6 +704,13 @@ impl<'c, 'f> Builder<'c, 'f> {
 /// declared in several scopes of one kind (two compose projects, two
 /// namespaces).
 fn qualified_names(facts: &[ServiceFact], repository_path: &str) -> Vec<Option<String>> {
+    // One scope (one compose project, say), as in most repositories: no name
+    // is declared in two.
+    if let Some(first) = facts.first()
+        && facts.iter().all(|f| f.service.scope == first.service.scope)
+    {
+        return vec![None; facts.len()];
+    }
     let mut declared: Vec<(&str, &str)> = facts
         .iter()
         .map(|fact| (fact.service.name.as_str(), fact.service.scope.as_str()))

@@ -47,6 +47,9 @@ pub struct Workspace {
     /// configured repository that is missing).
     listing: Vec<Diagnostic>,
     repositories: Vec<Repository>,
+    /// Each repository's directory, absolute: what a changed path is
+    /// matched against (see `owner`).
+    directories: Vec<PathBuf>,
     reads: Vec<Read>,
     model: Arc<Model>,
 }
@@ -101,6 +104,7 @@ impl Workspace {
         let work: Vec<(&Repository, Vec<PathBuf>)> = repositories.iter().zip(nested).collect();
         let reads = read_all(&base, &loaded, work);
         let model = build(root, &loaded, &name, &listing, &repositories, &reads);
+        let directories = directories(&base, &repositories);
         Ok(Workspace {
             root: root.to_path_buf(),
             base,
@@ -108,6 +112,7 @@ impl Workspace {
             name,
             listing,
             repositories,
+            directories,
             reads,
             model: Arc::new(model),
         })
@@ -228,7 +233,8 @@ impl Workspace {
             .into_iter()
             .map(Some)
             .collect();
-        let mut same = repositories == self.repositories && listing == self.listing;
+        // Not listed again, they are the same.
+        let mut same = !relist || (repositories == self.repositories && listing == self.listing);
         let reads: Vec<Read> = plan
             .into_iter()
             .map(|(keep, before)| match keep {
@@ -243,6 +249,9 @@ impl Workspace {
             })
             .collect();
         update.read_time = started.elapsed();
+        if relist {
+            self.directories = directories(&self.base, &repositories);
+        }
         self.repositories = repositories;
         self.listing = listing;
         self.reads = reads;
@@ -293,10 +302,7 @@ impl Workspace {
     /// The directories of the repositories, absolute: with
     /// [`Workspace::directory`], what to watch.
     pub fn repository_directories(&self) -> Vec<PathBuf> {
-        self.repositories
-            .iter()
-            .map(|repository| normal(&self.base.join(&repository.path)))
-            .collect()
+        self.directories.clone()
     }
 
     fn reload_from(
@@ -367,13 +373,8 @@ impl Workspace {
         }
         // Inside a repository (which weft.yaml may place outside the root),
         // or else inside the root.
-        let base = self
-            .owner(path)
-            .map(|index| normal(&self.base.join(&self.repositories[index].path)));
-        let within = match base
-            .as_deref()
-            .and_then(|base| path.strip_prefix(base).ok())
-        {
+        let base = self.owner(path).map(|index| &self.directories[index]);
+        let within = match base.and_then(|base| path.strip_prefix(base).ok()) {
             Some(within) => within,
             None => match path.strip_prefix(&self.base) {
                 Ok(relative) => relative,
@@ -418,12 +419,11 @@ impl Workspace {
 
     /// The repository whose files `path` is among: the deepest one holding it.
     fn owner(&self, path: &Path) -> Option<usize> {
-        self.repositories
+        self.directories
             .iter()
             .enumerate()
-            .filter_map(|(index, repository)| {
-                let base = normal(&self.base.join(&repository.path));
-                path.starts_with(&base)
+            .filter_map(|(index, base)| {
+                path.starts_with(base)
                     .then_some((base.components().count(), index))
             })
             .max()
@@ -487,6 +487,14 @@ fn read_all(
             })
             .collect()
     })
+}
+
+/// Each repository's directory under `base`, normalized.
+fn directories(base: &Path, repositories: &[Repository]) -> Vec<PathBuf> {
+    repositories
+        .iter()
+        .map(|repository| normal(&base.join(&repository.path)))
+        .collect()
 }
 
 fn build(
