@@ -123,7 +123,10 @@ impl<'c, 'f> Builder<'c, 'f> {
         self.edge_index.reserve(references);
         self.claims
             .reserve(facts.iter().map(|f| f.claims.len()).sum::<usize>());
+        // Where each repository's entries begin (see `entry::id_order`).
+        let mut starts = Vec::with_capacity(facts.len());
         for (index, &repository_facts) in facts.iter().enumerate() {
+            starts.push(self.entries.len());
             self.name_services(index, repository_facts);
             self.diagnostics
                 .extend(repository_facts.diagnostics.iter().cloned());
@@ -147,7 +150,7 @@ impl<'c, 'f> Builder<'c, 'f> {
             self.resolve_claims(index, repository_facts);
         }
         self.apply_config();
-        self.finish(root)
+        self.finish(root, &starts)
     }
 
     /// Gives every declared service its id. A name declared in one scope per
@@ -624,11 +627,10 @@ impl<'c, 'f> Builder<'c, 'f> {
         }
     }
 
-    fn finish(mut self, root: std::path::PathBuf) -> Model {
+    fn finish(mut self, root: std::path::PathBuf, starts: &[usize]) -> Model {
         // The entries in the order of their ids (stable: entries that share
         // an id stay in the order they were made), and each one's place in it.
-        let mut order: Vec<usize> = (0..self.entries.len()).collect();
-        order.sort_by(|&a, &b| self.entries[a].id.cmp(&self.entries[b].id));
+        let order = entry::id_order(&self.entries, starts);
         let mut rank = vec![0; order.len()];
         for (place, &entry) in order.iter().enumerate() {
             rank[entry] = place;
@@ -637,18 +639,11 @@ impl<'c, 'f> Builder<'c, 'f> {
         // ranks order them as their ids would. (Two entries of one id both
         // keep edges only when a synthetic nginx service took over an id
         // some edges already used; those then follow the entries' order.)
-        // Each key made once (the ranks of its two ends in one integer), so
-        // that the sort compares integers rather than looking ranks up.
-        let mut keys: Vec<(u128, usize)> = self
-            .edge_index
-            .into_iter()
-            .map(|((from, to), index)| (((rank[from] as u128) << 64) | rank[to] as u128, index))
-            .collect();
-        keys.sort_unstable();
+        let keys = entry::edge_order(&rank, self.edge_index);
         let mut drawn: Vec<Option<Edge>> = self.edges.into_iter().map(Some).collect();
         let mut edges: Vec<Edge> = keys
             .into_iter()
-            .map(|(_, index)| drawn[index].take().expect("each edge is taken once"))
+            .map(|index| drawn[index].take().expect("each edge is taken once"))
             .collect();
         let mut entries: Vec<Option<Entry>> = self.entries.into_iter().map(Some).collect();
         let services: Vec<Service> = order
