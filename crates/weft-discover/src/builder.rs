@@ -24,6 +24,7 @@ use crate::paths::{is_within, parent};
 
 mod config;
 mod entry;
+mod order;
 
 use entry::{Entry, insert_sorted};
 
@@ -123,7 +124,7 @@ impl<'c, 'f> Builder<'c, 'f> {
         self.edge_index.reserve(references);
         self.claims
             .reserve(facts.iter().map(|f| f.claims.len()).sum::<usize>());
-        // Where each repository's entries begin (see `entry::id_order`).
+        // Where each repository's entries begin (see `order::id_order`).
         let mut starts = Vec::with_capacity(facts.len());
         for (index, &repository_facts) in facts.iter().enumerate() {
             starts.push(self.entries.len());
@@ -630,7 +631,7 @@ impl<'c, 'f> Builder<'c, 'f> {
     fn finish(mut self, root: std::path::PathBuf, starts: &[usize]) -> Model {
         // The entries in the order of their ids (stable: entries that share
         // an id stay in the order they were made), and each one's place in it.
-        let order = entry::id_order(&self.entries, starts);
+        let order = order::id_order(&self.entries, starts);
         let mut rank = vec![0; order.len()];
         for (place, &entry) in order.iter().enumerate() {
             rank[entry] = place;
@@ -639,7 +640,7 @@ impl<'c, 'f> Builder<'c, 'f> {
         // ranks order them as their ids would. (Two entries of one id both
         // keep edges only when a synthetic nginx service took over an id
         // some edges already used; those then follow the entries' order.)
-        let keys = entry::edge_order(&rank, self.edge_index);
+        let keys = order::edge_order(&rank, self.edge_index);
         let mut drawn: Vec<Option<Edge>> = self.edges.into_iter().map(Some).collect();
         let mut edges: Vec<Edge> = keys
             .into_iter()

@@ -47,8 +47,9 @@ pub struct Workspace {
     /// configured repository that is missing).
     listing: Vec<Diagnostic>,
     repositories: Vec<Repository>,
-    /// Each repository's directory, absolute: what a changed path is
-    /// matched against (see `owner`).
+    /// Each repository's directory, absolute and normalized: what a changed
+    /// path is matched against (see `owner`). Set wherever `repositories`
+    /// is listed, so that the two stay in step.
     directories: Vec<PathBuf>,
     reads: Vec<Read>,
     model: Arc<Model>,
@@ -233,7 +234,8 @@ impl Workspace {
             .into_iter()
             .map(Some)
             .collect();
-        // Not listed again, they are the same.
+        // Unless listed again, the repositories and the listing are copies
+        // of the ones held.
         let mut same = !relist || (repositories == self.repositories && listing == self.listing);
         let reads: Vec<Read> = plan
             .into_iter()
@@ -412,9 +414,9 @@ impl Workspace {
 
     /// Whether `path` is a repository's directory or holds one.
     fn holds_repository(&self, path: &Path) -> bool {
-        self.repositories
+        self.directories
             .iter()
-            .any(|repository| normal(&self.base.join(&repository.path)).starts_with(path))
+            .any(|directory| directory.starts_with(path))
     }
 
     /// The repository whose files `path` is among: the deepest one holding it.

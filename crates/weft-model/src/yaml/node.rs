@@ -113,9 +113,10 @@ impl Node {
             .map(|(k, v)| (k, v))
     }
 
-    /// Whether this is the scalar `key` (`as_str() == Some(key)`), the text
-    /// compared first: a lookup passes over keys it is not.
-    pub fn is_key(&self, key: &str) -> bool {
+    /// Whether this is the scalar `key` (`as_str() == Some(key)`). The
+    /// text is compared before checking for null, since most keys a lookup
+    /// meets are not `key`.
+    pub(crate) fn is_key(&self, key: &str) -> bool {
         matches!(&self.value, Value::Scalar(scalar) if scalar.text == key) && !self.is_null()
     }
 
