@@ -71,7 +71,7 @@ print(f"{statistics.median(times['tsort']):.4f} {statistics.median(times['order'
 PY
 )"
 printf '%-28s %6.3f s\n' "tsort (coreutils)" "$tsort_seconds"
-printf '%-28s %6.3f s\n' "weft ordering (examples/order)" "$weft_seconds"
+printf '%-28s %6.3f s\n' "weft ordering (order example)" "$weft_seconds"
 python3 -c "import sys; t, w = map(float, sys.argv[1:]); print(f'ratio weft/tsort: {w / t if t else float(\"nan\"):.2f}')" "$tsort_seconds" "$weft_seconds"
 
 target/release/examples/parse-throughput "$work/workspace"

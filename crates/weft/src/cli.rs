@@ -123,7 +123,9 @@ again, with any whose compose files include it (weft.yaml reads everything again
 skips (.git, node_modules, target…) are not watched.\n\n\
 With --format json, one JSON object per line: a `ready` line, then a `change` line per batch of saved \
 files (or an `error` line when weft.yaml no longer reads; the last good model stays). See docs/json.md. \
-Runs until interrupted.",
+Runs until interrupted.\n\n\
+Exit codes: 2 bad input at the start (weft.yaml or a repository that does not read), 3 the file watcher \
+failed (a repository that cannot be watched, the system's watch limit).",
         after_help = "Examples:\n  weft watch\n  weft watch -w examples/homelab --format json | jq -c .changes.conflicts"
     )]
     Watch(WatchArgs),
@@ -179,7 +181,10 @@ whole process group. The supervisor exits once everything is stopped."
     #[command(
         long_about = "Run the coordination server: a REST API under /api/v1/ for leases, locks and \
 resource claims (priority queues, capacity, TTL, fencing tokens), operations, alerts, a Server-Sent Events \
-stream at /api/v1/events, Prometheus metrics at /metrics, and the workspace analysis.\n\nIt also serves \
+stream at /api/v1/events, Prometheus metrics at /metrics, and the workspace analysis.\n\nIt keeps the \
+workspace's model in memory and watches its repositories: a saved file is read again, and the services, \
+edges and conflicts it adds or removes go out as a `model` event on the stream (as `weft watch` prints \
+them).\n\nIt also serves \
 the dashboard at / (http://127.0.0.1:7700/ by default): the workspace graph, the stack `weft up` runs, \
 leases and queues, releases, alerts and repository health, updated live.\n\nWithout a token \
 (weft.yaml coordination.server.tokens, or WEFT_ADMIN_TOKEN) it listens on loopback only. With PostgreSQL \

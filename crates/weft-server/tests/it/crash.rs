@@ -3,21 +3,24 @@
 //! port and store; on SQLite, and with two replicas on one PostgreSQL
 //! database.
 //!
-//! How it works: each client thread loops acquire (wait 60 s, TTL 5 s) →
-//! hold briefly → release, appending `enter TOKEN` to a shared log when it
-//! gets a lease and `exit TOKEN` just before it releases (so a release can
-//! never let another client's `enter` land before this `exit`). A request
-//! that fails in transport is retried; a lease whose release fails simply
-//! expires. The test itself also takes the lease, with a long TTL, and
-//! holds it across the kill: the restarted server must still know it (same
-//! id, same token), renew it and release it, and grant nobody else
-//! meanwhile; the waiting clients, asking again with their request ids,
-//! keep their places (the same queue, in the same order), and the head is
-//! granted at once when the test lets go. Then the log must show no two
-//! confirmed holds overlapping and
-//! tokens strictly increasing across the whole run. A hold counts as
-//! confirmed when its client ended it well within its TTL, so a client
-//! stalled past its TTL by a loaded machine cannot fake an overlap.
+//! How it works: each of eight client threads, given every replica's URL
+//! (its own first, as `--server URL1,URL2` gives them), loops acquire
+//! (wait 60 s, TTL 5 s) → hold briefly → release, appending `enter TOKEN`
+//! to a shared log when it gets a lease and `exit TOKEN` just before it
+//! releases (so a release can never let another client's `enter` land
+//! before this `exit`). A request that fails in transport is retried; a
+//! lease whose release fails simply expires. The test itself also takes
+//! the lease, with a long TTL, and holds it across the kill: the restarted
+//! server must still know it (same id, same token), renew it and release
+//! it, and grant nobody else meanwhile; the waiting clients, asking again
+//! with their request ids (of the restarted server, or of the replica they
+//! fail over to), keep their places (the same queue, in the same order),
+//! and the head is granted at once when the test lets go. Every client
+//! must hold the lease again after the restart. Then the log must show no
+//! two confirmed holds overlapping and tokens strictly increasing across
+//! the whole run. A hold counts as confirmed when its client ended it well
+//! within its TTL, so a client stalled past its TTL by a loaded machine
+//! cannot fake an overlap.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +36,7 @@ use crate::process::WeftServe;
 use crate::support::eventually;
 
 const RESOURCE: &str = "lock:crash-test";
-const CLIENTS: usize = 6;
+const CLIENTS: usize = 8;
 const CLIENT_TTL_MS: i64 = 5_000;
 /// Holds logged before the kill, and after the test's own hold ends.
 const HOLDS: usize = 20;
@@ -191,6 +194,19 @@ fn check_log(log: &[Entry]) {
     }
 }
 
+/// Each client's confirmed holds after the test's own (the one held
+/// across the restart).
+fn holds_after_restart(log: &[Entry]) -> [usize; CLIENTS] {
+    let mut holds = [0; CLIENTS];
+    let after = log.iter().skip_while(|e| e.client != usize::MAX);
+    for entry in after.filter(|e| e.step == Step::Exit { confirmed: true }) {
+        if let Some(count) = holds.get_mut(entry.client) {
+            *count += 1;
+        }
+    }
+    holds
+}
+
 /// The ids of the waiters queued on the resource.
 fn queued(client: &Client) -> Vec<String> {
     let path = format!("/api/v1/resources/{}/queue", weft_client::encode(RESOURCE));
@@ -208,8 +224,9 @@ fn queued(client: &Client) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Runs clients against `servers` (split evenly), kills and restarts the
-/// first server midway while the test holds the lease, and checks the log.
+/// Runs clients against `servers` (each client's own first, the others
+/// to fail over to), kills and restarts the first server midway while the
+/// test holds the lease, and checks the log.
 fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
     let started = Instant::now();
     let phase = |what: &str| eprintln!("crash: {what} at {:.1?}", started.elapsed());
@@ -222,7 +239,12 @@ fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
     let threads: Vec<JoinHandle<()>> = (0..CLIENTS)
         .map(|id| {
             let shared = shared.clone();
-            let url = urls[id % replicas].clone();
+            // Its own replica first, then the others: a client whose
+            // replica dies fails over, as `--server URL1,URL2` does.
+            let url = (0..replicas)
+                .map(|k| urls[(id + k) % replicas].as_str())
+                .collect::<Vec<_>>()
+                .join(",");
             let done = done.clone();
             std::thread::spawn(move || {
                 // Reports even when the loop panics, so the join below
@@ -288,9 +310,10 @@ fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
     assert_eq!(shown["token"], mine.token, "{shown}");
     let renewed = restarted.renew(&mine.id, Some(120_000)).unwrap();
     assert_eq!(renewed.token, mine.token);
-    // The clients of the restarted server ask again with their request
-    // ids and take back their places: the queue is the one before the kill,
-    // same waiters, same order, and nobody is granted while the test holds.
+    // The clients of the killed server ask again with their request ids
+    // (there, or at the replica they fail over to) and take back their
+    // places: the queue is the one before the kill, same waiters, same
+    // order, and nobody is granted while the test holds.
     std::thread::sleep(Duration::from_millis(2_500));
     {
         let log = shared.log.lock().unwrap();
@@ -328,10 +351,15 @@ fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
     );
 
     phase("released the lease held across the restart");
-    // Phase 2: the clients take turns again, through the restarted server.
+    // Phase 2: the clients take turns again, every one of them, through
+    // the restarted server or the one they failed over to.
     let before = shared.holds();
     eventually("holds after the restart", Duration::from_secs(180), || {
-        (shared.holds() >= before + HOLDS).then_some(())
+        (shared.holds() >= before + HOLDS
+            && holds_after_restart(&shared.log.lock().unwrap())
+                .iter()
+                .all(|&holds| holds > 0))
+        .then_some(())
     });
     phase("phase 2 done");
     shared.stop.store(true, Ordering::SeqCst);
@@ -351,14 +379,14 @@ fn crash_and_restart(workspace: &Path, store: &str, replicas: usize) {
     assert!(unexpected.is_empty(), "unexpected errors: {unexpected:#?}");
     let log = shared.log.lock().unwrap();
     check_log(&log);
-    let after_restart = log
-        .iter()
-        .skip_while(|e| e.client != usize::MAX)
-        .filter(|e| e.step == Step::Enter && e.client != usize::MAX)
-        .count();
+    let after_restart = holds_after_restart(&log);
     assert!(
-        after_restart >= HOLDS,
-        "{after_restart} holds after the restart"
+        after_restart.iter().sum::<usize>() >= HOLDS,
+        "{after_restart:?} holds after the restart"
+    );
+    assert!(
+        after_restart.iter().all(|&holds| holds > 0),
+        "a client made no hold after the restart: {after_restart:?}"
     );
     assert!(
         log.iter().filter(|e| e.step == Step::Enter).count() > 2 * HOLDS,

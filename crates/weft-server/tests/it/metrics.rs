@@ -129,6 +129,12 @@ fn metrics_after_traffic_are_scraped() {
         text.contains("weft_store_batch_size_bucket{le=\"1.0\"} 7"),
         "{text}"
     );
+    // A resource's first batch has nothing kept; bob's claim after alice's,
+    // with no other writer between, is decided from what alice's left.
+    let from_cache = sample(&text, "weft_store_batches_from_cache_total");
+    let stale = sample(&text, "weft_store_cache_stale_total");
+    assert!(from_cache >= 1.0, "{text}");
+    assert!(from_cache + stale < batches, "{text}");
     for labelled in [
         "weft_operations_total{type=\"claim\",status=\"succeeded\"} 3",
         "weft_operations_total{type=\"claim\",status=\"conflict\"} 2",

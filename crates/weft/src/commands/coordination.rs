@@ -198,13 +198,7 @@ fn store_lease(lease: &weft_store::Lease) -> Result<Lease, LeaseError> {
 impl Leases {
     pub(crate) fn connect(context: &Context, args: &ConnectionArgs) -> anyhow::Result<Leases> {
         if let Some(url) = args.server.as_deref().filter(|u| !u.is_empty()) {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(
-                    UsageError::new(format!("server `{url}` is not an http(s) URL"))
-                        .with_hint("e.g. --server http://127.0.0.1:7700")
-                        .into(),
-                );
-            }
+            super::check_servers(url, "e.g. --server http://127.0.0.1:7700")?;
             return Ok(Leases::Server(Client::new(url, args.token.clone())));
         }
         let root = context.workspace(None);

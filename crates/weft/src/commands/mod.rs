@@ -132,6 +132,21 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
 
 /// The first `shown` provenance entries as `file:line:col (rule)`, and how
 /// many more there are.
+/// Checks a `--server` value (one URL or a comma-separated list of
+/// replicas): each must be an http(s) URL. `hint` says how to give one.
+pub(crate) fn check_servers(list: &str, hint: &str) -> Result<(), UsageError> {
+    let mut urls = weft_client::server_urls(list).peekable();
+    if urls.peek().is_none() {
+        return Err(UsageError::new(format!("server `{list}` names no URL")).with_hint(hint));
+    }
+    match urls.find(|url| !(url.starts_with("http://") || url.starts_with("https://"))) {
+        Some(url) => {
+            Err(UsageError::new(format!("server `{url}` is not an http(s) URL")).with_hint(hint))
+        }
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn render_provenance(provenance: &[Provenance], shown: usize) -> String {
     let mut parts: Vec<String> = provenance
         .iter()

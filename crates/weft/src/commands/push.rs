@@ -213,13 +213,10 @@ fn land(root: &Path, config: &PushConfig, args: LandArgs) -> anyhow::Result<Outc
     let lock = match server {
         _ if args.emergency => LockMode::None,
         Some(url) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(
-                    UsageError::new(format!("server `{url}` is not an http(s) URL"))
-                        .with_hint("e.g. --server http://127.0.0.1:7700, or unset WEFT_SERVER")
-                        .into(),
-                );
-            }
+            super::check_servers(
+                url,
+                "e.g. --server http://127.0.0.1:7700, or unset WEFT_SERVER",
+            )?;
             LockMode::External(Box::new(super::push_lock::ServerLock::new(
                 url,
                 std::env::var("WEFT_TOKEN").ok().filter(|t| !t.is_empty()),

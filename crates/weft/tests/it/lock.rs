@@ -26,8 +26,13 @@ pub(crate) fn serve(directory: &std::path::Path) -> Server {
 
 /// [`serve`] with extra environment variables.
 pub(crate) fn serve_with(directory: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    serve_at(directory, "127.0.0.1:0", env)
+}
+
+/// [`serve_with`] on the address `listen`.
+fn serve_at(directory: &std::path::Path, listen: &str, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .current_dir(directory)
         .env("NO_COLOR", "1")
         .env_remove("WEFT_ADMIN_TOKEN")
@@ -222,4 +227,82 @@ fn server_mode_waits_for_a_release() {
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     let list = with_server(&["lock", "list", "--format", "json"]);
     assert_eq!(list.json()["resources"], serde_json::json!([]));
+}
+
+/// The case: `weft lock run --wait 60s` queued on a server that is
+/// killed and started again on the same address and store. The command
+/// rides out the restart (passing over a replica in its list that is down
+/// throughout), keeps its place, and runs once the holder lets go.
+#[test]
+fn lock_run_rides_out_a_killed_and_restarted_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(dir.path());
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let with_server = |url: &str, arguments: &[&str]| {
+        let mut all = arguments.to_vec();
+        all.extend(["--server", url]);
+        weft_in(dir.path(), &all)
+    };
+    let held = with_server(
+        &server.url,
+        &["claim", "lock", "deploy", "--format", "json"],
+    );
+    assert_eq!(held.code, 0, "{}", held.stderr);
+    let id = held.json()["id"].as_str().unwrap().to_owned();
+
+    // An address nothing listens on, first in the list.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let servers = format!("{dead_url},{}", server.url);
+    let waiter = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "lock", "run", "deploy", "--wait", "60s", "--server", &servers,
+        ])
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"ran with token $WEFT_FENCING_TOKEN\"",
+        ])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let queued = |url: &str| {
+        let list = with_server(url, &["lock", "list", "--format", "json"]);
+        list.json()["resources"][0]["queue"]
+            .as_array()
+            .is_some_and(|q| q.len() == 1)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !queued(&server.url) {
+        assert!(Instant::now() < deadline, "the waiter never queued");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // SIGKILL, then the same address and store again.
+    let url = server.url.clone();
+    drop(server);
+    server = serve_at(dir.path(), &address, &[]);
+    assert_eq!(server.url, url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !queued(&server.url) {
+        assert!(
+            Instant::now() < deadline,
+            "the waiter did not take back its place after the restart"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(with_server(&server.url, &["lock", "release", &id]).code, 0);
+    let output = waiter.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "ran with token 2",
+        "{stderr}"
+    );
 }

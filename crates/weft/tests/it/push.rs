@@ -212,6 +212,17 @@ fn bad_input_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not an http(s) URL"), "{stderr}");
+    // Each replica of a list is checked, not only the first.
+    let output = weft(&clone, &["push"])
+        .env("WEFT_SERVER", "http://127.0.0.1:1, ftp://127.0.0.1:2")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("server `ftp://127.0.0.1:2` is not an http(s) URL"),
+        "{stderr}"
+    );
 
     let (code, _, stderr) = run(&clone, &["push", "--priority", "1", "--class", "batch"]);
     assert_eq!(code, 2, "{stderr}");

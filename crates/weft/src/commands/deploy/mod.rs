@@ -142,8 +142,9 @@ struct RunArgs {
     #[arg(long, short)]
     verbose: bool,
     /// Run the release on a `weft serve` (its workspace and store) instead
-    /// of here; WEFT_TOKEN is the bearer token
-    #[arg(long, env = "WEFT_SERVER", value_name = "URL")]
+    /// of here; several replicas' URLs, comma-separated, to fail over
+    /// between them. WEFT_TOKEN is the bearer token
+    #[arg(long, env = "WEFT_SERVER", value_name = "URL[,URL...]")]
     server: Option<String>,
     #[arg(long, env = "WEFT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     token: Option<String>,

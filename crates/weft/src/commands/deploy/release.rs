@@ -145,13 +145,7 @@ const SERVER_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// `run --server URL`: the server plans and runs the release on its
 /// workspace and store; this follows it (unless `--detach`) until it ends.
 fn on_server(server: &str, args: RunArgs) -> anyhow::Result<Outcome> {
-    if !(server.starts_with("http://") || server.starts_with("https://")) {
-        return Err(
-            UsageError::new(format!("server `{server}` is not an http(s) URL"))
-                .with_hint("e.g. --server http://127.0.0.1:7700")
-                .into(),
-        );
-    }
+    crate::commands::check_servers(server, "e.g. --server http://127.0.0.1:7700")?;
     let client = weft_client::Client::new(server, args.token.clone());
     let selection = &args.selection;
     let body = json!({
