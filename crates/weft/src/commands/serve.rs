@@ -28,6 +28,20 @@ pub(crate) struct ServeArgs {
     /// Serve /api/v1/health and /metrics without a token
     #[arg(long)]
     pub(crate) open_health: bool,
+    /// Threads that answer requests [default: one fewer than the CPUs,
+    /// at least one]; the store's own work runs beside them (SQLite's
+    /// writer on a thread of its own, a PostgreSQL on this machine in its
+    /// own processes)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+}
+
+/// One thread fewer than the CPUs, at least one: see [`ServeArgs::threads`].
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .saturating_sub(1)
+        .max(1)
 }
 
 pub(crate) fn run(context: &Context, args: ServeArgs) -> anyhow::Result<Outcome> {
@@ -103,7 +117,9 @@ pub(crate) fn run(context: &Context, args: ServeArgs) -> anyhow::Result<Outcome>
     };
     let policy = LeasePolicy::from_config(config);
     let thresholds = AlertThresholds::from_config(&config.alerts);
+    let threads = args.threads.map_or_else(default_threads, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()?;
     runtime.block_on(async move {

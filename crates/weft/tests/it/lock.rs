@@ -132,6 +132,8 @@ fn bad_input_is_exit_2() {
         &["lock", "acquire", "bad type:x"],
         &["lock", "renew", "no-such-lease"],
         &["lock", "acquire", "x", "--server", "ftp://nowhere"],
+        &["lock", "acquire", "x", "--server", "http://127.0.0.1:1,ftp://nowhere"],
+        &["serve", "--threads", "0"],
     ] {
         let run = weft_in(dir.path(), arguments);
         assert_eq!(run.code, 2, "{arguments:?}: {}", run.stderr);
