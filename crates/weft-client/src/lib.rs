@@ -103,12 +103,9 @@ const PATIENCE: Duration = Duration::from_secs(10);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
 /// The servers of a comma-separated list (`http://a:7700,http://b:7700`),
-/// as [`Client::new`] reads it: trimmed, without a trailing `/`, empty
-/// entries left out.
+/// as [`Client::new`] reads it: trimmed, empty entries left out.
 pub fn server_urls(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',')
-        .map(|url| url.trim().trim_end_matches('/'))
-        .filter(|url| !url.is_empty())
+    list.split(',').map(str::trim).filter(|url| !url.is_empty())
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +127,9 @@ impl Client {
             .timeout_connect(Some(Duration::from_secs(2)))
             .build()
             .into();
-        let mut bases: Vec<String> = server_urls(url).map(str::to_owned).collect();
+        let mut bases: Vec<String> = server_urls(url)
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .collect();
         if bases.is_empty() {
             bases.push(url.trim().to_owned());
         }

@@ -115,11 +115,10 @@ pub(crate) async fn run_schedule(state: AppState) {
     }
 }
 
-/// One scheduled run, with weft.yaml as it is now.
-async fn run_once(root: &Path, store: &Store) -> Result<String, MonitorError> {
+/// weft.yaml as it is now, and the rules it names.
+fn read_settings(root: &Path) -> Result<(Config, RuleSet), MonitorError> {
     let config =
         load(root).ok_or_else(|| MonitorError::Invalid("weft.yaml cannot be read".into()))?;
-    let settings = MonitorSettings::from_config(&config.monitor);
     let rules = match &config.monitor.rules {
         Some(path) => {
             let file = root.join(path);
@@ -131,6 +130,19 @@ async fn run_once(root: &Path, store: &Store) -> Result<String, MonitorError> {
         }
         None => RuleSet::builtin(),
     };
+    Ok((config, rules))
+}
+
+/// One scheduled run, with weft.yaml as it is now.
+async fn run_once(root: &Path, store: &Store) -> Result<String, MonitorError> {
+    let (config, rules) = {
+        // Files: a blocking thread's work, not the request threads'.
+        let root = root.to_path_buf();
+        tokio::task::spawn_blocking(move || read_settings(&root))
+            .await
+            .map_err(|error| MonitorError::Invalid(error.to_string()))??
+    };
+    let settings = MonitorSettings::from_config(&config.monitor);
     let mut github = GitHubSettings::from_env(
         config.github.api_url.as_deref(),
         config.github.token_env.as_deref(),

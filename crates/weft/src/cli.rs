@@ -124,8 +124,8 @@ skips (.git, node_modules, target…) are not watched.\n\n\
 With --format json, one JSON object per line: a `ready` line, then a `change` line per batch of saved \
 files (or an `error` line when weft.yaml no longer reads; the last good model stays). See docs/json.md. \
 Runs until interrupted.\n\n\
-Exit codes: 2 bad input at the start (weft.yaml or a repository that does not read), 3 the file watcher \
-failed (a repository that cannot be watched, the system's watch limit).",
+Exit codes: 2 the workspace or its weft.yaml does not read at the start, 3 the file watcher failed (a \
+repository that cannot be watched, the system's watch limit).",
         after_help = "Examples:\n  weft watch\n  weft watch -w examples/homelab --format json | jq -c .changes.conflicts"
     )]
     Watch(WatchArgs),

@@ -74,10 +74,15 @@ pub(crate) async fn view(
         return redirect;
     }
     let since = state.coordinator.store().last_event_id().await.ok();
-    let body = match load_analysis(&state).await {
-        Ok(analysis) => body(&analysis),
-        Err(message) => html! { h1 { "Graph" } (trouble(&message)) },
+    // Drawing thousands of services is work for a blocking thread, not
+    // for the ones answering leases.
+    let drawn = match load_analysis(&state).await {
+        Ok(analysis) => tokio::task::spawn_blocking(move || body(&analysis))
+            .await
+            .map_err(|error| error.to_string()),
+        Err(message) => Err(message),
     };
+    let body = drawn.unwrap_or_else(|message| html! { h1 { "Graph" } (trouble(&message)) });
     // The server watches the files: any change to the model, by a
     // resolution applied here or an edit anywhere, sends a `model` event.
     Page::new(View::Graph, "Graph", body)

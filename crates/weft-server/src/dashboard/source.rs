@@ -3,8 +3,6 @@
 //! some fact of the model points at can be shown, and only inside the
 //! workspace.
 
-use std::collections::BTreeSet;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::html;
@@ -28,21 +26,29 @@ pub(crate) async fn view(
         return redirect;
     }
     let read = match load_analysis(&state).await {
+        // A walk of every provenance and a file read: a blocking thread's.
         Ok(analysis) => {
-            let model = &analysis.model;
-            let known: BTreeSet<&str> = model
-                .edges
-                .iter()
-                .flat_map(|e| e.provenance.iter().map(|p| &*p.file))
-                .chain(model.claims.iter().map(|c| &*c.provenance.file))
-                .collect();
-            if known.contains(file.as_str()) {
-                read_inside(&state.settings.workspace, &file)
-            } else {
-                Err(format!(
-                    "`{file}` is not a file the workspace model was read from"
-                ))
-            }
+            let workspace = state.settings.workspace.clone();
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || {
+                let model = &analysis.model;
+                let known = model
+                    .edges
+                    .iter()
+                    .flat_map(|e| e.provenance.iter().map(|p| &*p.file))
+                    .chain(model.claims.iter().map(|c| &*c.provenance.file))
+                    .any(|known| known == file);
+                if known {
+                    read_inside(&workspace, &file)
+                } else {
+                    Err(format!(
+                        "`{file}` is not a file the workspace model was read from"
+                    ))
+                }
+            })
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|read| read)
         }
         Err(message) => Err(message),
     };

@@ -197,8 +197,10 @@ fn store_lease(lease: &weft_store::Lease) -> Result<Lease, LeaseError> {
 
 impl Leases {
     pub(crate) fn connect(context: &Context, args: &ConnectionArgs) -> anyhow::Result<Leases> {
-        if let Some(url) = args.server.as_deref().filter(|u| !u.is_empty()) {
-            super::check_servers(url, "e.g. --server http://127.0.0.1:7700")?;
+        if let Some(url) = super::server_list(
+            args.server.as_deref(),
+            "e.g. --server http://127.0.0.1:7700",
+        )? {
             return Ok(Leases::Server(Client::new(url, args.token.clone())));
         }
         let root = context.workspace(None);

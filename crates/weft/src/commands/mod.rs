@@ -130,11 +130,17 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The first `shown` provenance entries as `file:line:col (rule)`, and how
-/// many more there are.
-/// Checks a `--server` value (one URL or a comma-separated list of
-/// replicas): each must be an http(s) URL. `hint` says how to give one.
-pub(crate) fn check_servers(list: &str, hint: &str) -> Result<(), UsageError> {
+/// A `--server` value (one URL, or several replicas' comma-separated),
+/// trimmed: `None` when it is empty (an exported `WEFT_SERVER=` means no
+/// server), else checked that each URL is http(s). `hint` says how to give
+/// one.
+pub(crate) fn server_list<'a>(
+    value: Option<&'a str>,
+    hint: &str,
+) -> Result<Option<&'a str>, UsageError> {
+    let Some(list) = value.map(str::trim).filter(|list| !list.is_empty()) else {
+        return Ok(None);
+    };
     let mut urls = weft_client::server_urls(list).peekable();
     if urls.peek().is_none() {
         return Err(UsageError::new(format!("server `{list}` names no URL")).with_hint(hint));
@@ -143,10 +149,12 @@ pub(crate) fn check_servers(list: &str, hint: &str) -> Result<(), UsageError> {
         Some(url) => {
             Err(UsageError::new(format!("server `{url}` is not an http(s) URL")).with_hint(hint))
         }
-        None => Ok(()),
+        None => Ok(Some(list)),
     }
 }
 
+/// The first `shown` provenance entries as `file:line:col (rule)`, and how
+/// many more there are.
 pub(crate) fn render_provenance(provenance: &[Provenance], shown: usize) -> String {
     let mut parts: Vec<String> = provenance
         .iter()

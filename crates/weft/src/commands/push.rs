@@ -205,23 +205,16 @@ fn land(root: &Path, config: &PushConfig, args: LandArgs) -> anyhow::Result<Outc
     };
     let settings = PushSettings::resolve(config, request)
         .map_err(|error| UsageError::new(error.to_string()))?;
-    let server = args
-        .server
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let server = super::server_list(
+        args.server.as_deref(),
+        "e.g. --server http://127.0.0.1:7700, or unset WEFT_SERVER",
+    )?;
     let lock = match server {
         _ if args.emergency => LockMode::None,
-        Some(url) => {
-            super::check_servers(
-                url,
-                "e.g. --server http://127.0.0.1:7700, or unset WEFT_SERVER",
-            )?;
-            LockMode::External(Box::new(super::push_lock::ServerLock::new(
-                url,
-                std::env::var("WEFT_TOKEN").ok().filter(|t| !t.is_empty()),
-            )))
-        }
+        Some(url) => LockMode::External(Box::new(super::push_lock::ServerLock::new(
+            url,
+            std::env::var("WEFT_TOKEN").ok().filter(|t| !t.is_empty()),
+        ))),
         None => LockMode::Git,
     };
     let interrupt = Interrupt::from_signals()?;

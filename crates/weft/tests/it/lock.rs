@@ -132,7 +132,13 @@ fn bad_input_is_exit_2() {
         &["lock", "acquire", "bad type:x"],
         &["lock", "renew", "no-such-lease"],
         &["lock", "acquire", "x", "--server", "ftp://nowhere"],
-        &["lock", "acquire", "x", "--server", "http://127.0.0.1:1,ftp://nowhere"],
+        &[
+            "lock",
+            "acquire",
+            "x",
+            "--server",
+            "http://127.0.0.1:1,ftp://nowhere",
+        ],
         &["serve", "--threads", "0"],
     ] {
         let run = weft_in(dir.path(), arguments);
@@ -231,10 +237,29 @@ fn server_mode_waits_for_a_release() {
     assert_eq!(list.json()["resources"], serde_json::json!([]));
 }
 
+/// A child process killed when the test ends, passing or not.
+struct Reap(Option<Child>);
+
+impl Reap {
+    fn output(mut self) -> std::process::Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The case: `weft lock run --wait 60s` queued on a server that is
-/// killed and started again on the same address and store. The command
-/// rides out the restart (passing over a replica in its list that is down
-/// throughout), keeps its place, and runs once the holder lets go.
+/// SIGKILLed and started again on the same address and store, with a
+/// `weft claim --wait 60s` queued behind it. Both ride out the restart
+/// (passing over a replica in their list that is down throughout), keep
+/// their order, and get the lease in turn once the holder lets go.
 #[test]
 fn lock_run_rides_out_a_killed_and_restarted_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,54 +277,59 @@ fn lock_run_rides_out_a_killed_and_restarted_server() {
     assert_eq!(held.code, 0, "{}", held.stderr);
     let id = held.json()["id"].as_str().unwrap().to_owned();
 
-    // An address nothing listens on, first in the list.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
-    let servers = format!("{dead_url},{}", server.url);
-    let waiter = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "lock", "run", "deploy", "--wait", "60s", "--server", &servers,
-        ])
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "echo \"ran with token $WEFT_FENCING_TOKEN\"",
-        ])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let queued = |url: &str| {
-        let list = with_server(url, &["lock", "list", "--format", "json"]);
+    // Port 1: nothing listens there.
+    let servers = format!("http://127.0.0.1:1,{}", server.url);
+    let spawn = |arguments: &[&str]| {
+        Reap(Some(
+            Command::new(env!("CARGO_BIN_EXE_weft"))
+                .args(arguments)
+                .args(["--server", &servers])
+                .current_dir(dir.path())
+                .env("NO_COLOR", "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ))
+    };
+    let queued = |waiters: usize| {
+        let list = with_server(&server.url, &["lock", "list", "--format", "json"]);
         list.json()["resources"][0]["queue"]
             .as_array()
-            .is_some_and(|q| q.len() == 1)
+            .is_some_and(|q| q.len() == waiters)
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !queued(&server.url) {
-        assert!(Instant::now() < deadline, "the waiter never queued");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let wait_for = |waiters: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !queued(waiters) {
+            assert!(Instant::now() < deadline, "{waiters} waiters never queued");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let first = spawn(&[
+        "lock",
+        "run",
+        "deploy",
+        "--wait",
+        "60s",
+        "--",
+        "sh",
+        "-c",
+        "echo \"ran with token $WEFT_FENCING_TOKEN\"",
+    ]);
+    wait_for(1);
+    let second = spawn(&[
+        "claim", "lock", "deploy", "--wait", "60s", "--format", "json",
+    ]);
+    wait_for(2);
 
     // SIGKILL, then the same address and store again.
     let url = server.url.clone();
     drop(server);
     server = serve_at(dir.path(), &address, &[]);
     assert_eq!(server.url, url);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !queued(&server.url) {
-        assert!(
-            Instant::now() < deadline,
-            "the waiter did not take back its place after the restart"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     assert_eq!(with_server(&server.url, &["lock", "release", &id]).code, 0);
-    let output = waiter.wait_with_output().unwrap();
+
+    let output = first.output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(
@@ -307,4 +337,9 @@ fn lock_run_rides_out_a_killed_and_restarted_server() {
         "ran with token 2",
         "{stderr}"
     );
+    let output = second.output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lease: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(lease["token"], 3, "{stderr}");
 }

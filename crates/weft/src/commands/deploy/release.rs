@@ -35,7 +35,12 @@ pub(super) fn plan(
 }
 
 pub(super) fn run(context: &Context, session: &Session, args: RunArgs) -> anyhow::Result<Outcome> {
-    if let Some(server) = args.server.clone() {
+    let server = crate::commands::server_list(
+        args.server.as_deref(),
+        "e.g. --server http://127.0.0.1:7700",
+    )?
+    .map(str::to_owned);
+    if let Some(server) = server {
         return on_server(&server, args);
     }
     let model = session.model(context)?;
@@ -145,7 +150,6 @@ const SERVER_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// `run --server URL`: the server plans and runs the release on its
 /// workspace and store; this follows it (unless `--detach`) until it ends.
 fn on_server(server: &str, args: RunArgs) -> anyhow::Result<Outcome> {
-    crate::commands::check_servers(server, "e.g. --server http://127.0.0.1:7700")?;
     let client = weft_client::Client::new(server, args.token.clone());
     let selection = &args.selection;
     let body = json!({
