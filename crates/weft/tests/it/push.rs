@@ -205,24 +205,22 @@ fn bad_input_exits_2() {
 
     let fixture = Fixture::new(&[]);
     let clone = fixture.clone("b");
-    let output = weft(&clone, &["push"])
-        .env("WEFT_SERVER", "ftp://127.0.0.1:1")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not an http(s) URL"), "{stderr}");
     // Each replica of a list is checked, not only the first.
-    let output = weft(&clone, &["push"])
-        .env("WEFT_SERVER", "http://127.0.0.1:1, ftp://127.0.0.1:2")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("server `ftp://127.0.0.1:2` is not an http(s) URL"),
-        "{stderr}"
-    );
+    for (servers, bad) in [
+        ("ftp://127.0.0.1:1", "ftp://127.0.0.1:1"),
+        ("http://127.0.0.1:1, ftp://127.0.0.1:2", "ftp://127.0.0.1:2"),
+    ] {
+        let output = weft(&clone, &["push"])
+            .env("WEFT_SERVER", servers)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("server `{bad}` is not an http(s) URL")),
+            "{stderr}"
+        );
+    }
 
     let (code, _, stderr) = run(&clone, &["push", "--priority", "1", "--class", "batch"]);
     assert_eq!(code, 2, "{stderr}");
