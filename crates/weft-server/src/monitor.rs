@@ -99,7 +99,17 @@ pub(crate) async fn run_schedule(state: AppState) {
                 continue;
             }
         }
-        let outcome = match run_once(&root, &store).await {
+        // Collecting, analysing and writing the reports: work for a
+        // blocking thread (its requests still go through the runtime),
+        // not for the threads answering leases.
+        let run = {
+            let (root, store) = (root.clone(), store.clone());
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || runtime.block_on(run_once(&root, &store)))
+                .await
+                .unwrap_or_else(|error| Err(MonitorError::Invalid(error.to_string())))
+        };
+        let outcome = match run {
             Ok(summary) => {
                 tracing::info!(%summary, "the monitor's scheduled run finished");
                 format!("ok: {summary}")
@@ -135,13 +145,7 @@ fn read_settings(root: &Path) -> Result<(Config, RuleSet), MonitorError> {
 
 /// One scheduled run, with weft.yaml as it is now.
 async fn run_once(root: &Path, store: &Store) -> Result<String, MonitorError> {
-    let (config, rules) = {
-        // Files: a blocking thread's work, not the request threads'.
-        let root = root.to_path_buf();
-        tokio::task::spawn_blocking(move || read_settings(&root))
-            .await
-            .map_err(|error| MonitorError::Invalid(error.to_string()))??
-    };
+    let (config, rules) = read_settings(root)?;
     let settings = MonitorSettings::from_config(&config.monitor);
     let mut github = GitHubSettings::from_env(
         config.github.api_url.as_deref(),

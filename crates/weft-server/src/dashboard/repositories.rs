@@ -35,7 +35,17 @@ pub(super) async fn assessment(state: &AppState) -> Result<Monitored, String> {
         .map(|loaded| MonitorSettings::from_config(&loaded.config.monitor))
         .unwrap_or_default();
     let store = state.coordinator.store();
-    match weft_monitor::jobs::assess(store, &settings, None).await {
+    // The analysis of everything collected: a blocking thread's work.
+    let assessed = {
+        let store = store.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            runtime.block_on(weft_monitor::jobs::assess(&store, &settings, None))
+        })
+        .await
+        .map_err(|error| error.to_string())?
+    };
+    match assessed {
         Ok(assessment) => {
             let collected = store
                 .monitor_collections(1)

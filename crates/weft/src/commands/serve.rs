@@ -122,7 +122,7 @@ pub(crate) fn run(context: &Context, args: ServeArgs) -> anyhow::Result<Outcome>
         .worker_threads(threads)
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let store = Store::open(&store_url, policy).await?;
         let coordinator =
             Coordinator::start(store.clone(), CoordinatorMode::Server, thresholds).await?;
@@ -142,7 +142,11 @@ pub(crate) fn run(context: &Context, args: ServeArgs) -> anyhow::Result<Outcome>
         .await?;
         console::note("stopped");
         anyhow::Ok(())
-    })?;
+    });
+    // Work left on blocking threads (an analysis, a monitor run) is not
+    // waited for past this.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    served?;
     Ok(Outcome::Clean)
 }
 
