@@ -3,6 +3,8 @@
 //! subject, stays until its condition clears (then it is resolved), and can
 //! be acknowledged.
 
+use std::collections::BTreeSet;
+
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -234,26 +236,18 @@ impl Store {
         }
         // Nothing to fire or resolve, as nearly always: no write (on SQLite
         // it would hold the lease engine's writes up).
-        let open: Vec<(String, String)> =
+        let open: BTreeSet<(String, String)> =
             sqlx::query("SELECT rule, subject FROM alerts WHERE resolved_at IS NULL")
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
                 .map(|row| Ok((row.try_get("rule")?, row.try_get("subject")?)))
                 .collect::<Result<_, StoreError>>()?;
-        let firing_open = |rule: &str, subject: &str| {
-            firing
-                .iter()
-                .any(|f| f.rule == rule && f.subject == subject)
-        };
-        if open
+        let firing_keys: BTreeSet<(String, String)> = firing
             .iter()
-            .all(|(rule, subject)| firing_open(rule, subject))
-            && firing.iter().all(|f| {
-                open.iter()
-                    .any(|(rule, subject)| f.rule == rule && &f.subject == subject)
-            })
-        {
+            .map(|f| (f.rule.to_owned(), f.subject.clone()))
+            .collect();
+        if open == firing_keys {
             return Ok(Vec::new());
         }
         let mut transaction = self.begin().await?;
@@ -265,11 +259,11 @@ impl Store {
         let mut open_keys = Vec::new();
         for row in &open {
             let id: String = row.try_get("id")?;
-            let rule: String = row.try_get("rule")?;
-            let subject: String = row.try_get("subject")?;
-            if firing_open(&rule, &subject) {
-                open_keys.push((rule, subject));
+            let key: (String, String) = (row.try_get("rule")?, row.try_get("subject")?);
+            if firing_keys.contains(&key) {
+                open_keys.push(key);
             } else {
+                let (rule, subject) = key;
                 sqlx::query("UPDATE alerts SET resolved_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(&id)
