@@ -54,13 +54,26 @@ fn member_of(backend: Backend, column: &str, subquery: &str) -> String {
     }
 }
 
-/// Whether `column` is one of the strings of the JSON array parameter `$n`.
-fn member(backend: Backend, column: &str, n: usize) -> String {
-    let subquery = match backend {
+/// The strings of the JSON array parameter `$n`, one row each.
+fn elements(backend: Backend, n: usize) -> String {
+    match backend {
         Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
         Backend::Postgres => format!("SELECT json_array_elements_text(${n}::json)"),
-    };
-    member_of(backend, column, &subquery)
+    }
+}
+
+/// Whether `column` is one of the strings of the JSON array parameter `$n`.
+fn member(backend: Backend, column: &str, n: usize) -> String {
+    member_of(backend, column, &elements(backend, n))
+}
+
+/// Whether `column` is none of the values `subquery` returns (a column
+/// that is never null).
+fn not_member_of(backend: Backend, column: &str, subquery: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("{column} NOT IN ({subquery})"),
+        Backend::Postgres => format!("{column} <> ALL(ARRAY({subquery}))"),
+    }
 }
 
 /// Whether `column` is the `id` of one of the rows of the JSON array
@@ -152,19 +165,18 @@ const PREPARED_VERIFY: &str = "weft_engine_verify";
 const STALE: &str = "weft: the rows the lease engine kept have changed";
 
 /// Whether a resource's `id` is one of `$ids` or holds one of the leases
-/// `$leases` (JSON arrays of ids).
+/// `$leases` (JSON arrays of ids). One list of ids rather than an `OR` of
+/// two: PostgreSQL looks a list up with a plain index scan, an `OR` only
+/// with a bitmap scan of each side (see `Store::load`).
 fn locked(b: Backend, ids: usize, leases: usize) -> String {
-    format!(
-        "{} OR {}",
-        member(b, "id", ids),
-        member_of(
-            b,
-            "id",
-            &format!(
-                "SELECT resource FROM leases WHERE {}",
-                member(b, "id", leases)
-            )
-        )
+    member_of(
+        b,
+        "id",
+        &format!(
+            "{} UNION ALL SELECT resource FROM leases WHERE {}",
+            elements(b, ids),
+            member(b, "id", leases)
+        ),
     )
 }
 
@@ -212,9 +224,13 @@ fn verify_statement(ids: String, by_id: String, expected: String) -> Statement {
             "WITH actual AS (
                  SELECT 'resource' AS t, id, xmin::text AS v FROM resources WHERE {resources}
                  UNION ALL
-                 SELECT 'lease', id, xmin::text FROM leases WHERE {of_resources} OR {by_id}
+                 SELECT 'lease', id, xmin::text FROM leases WHERE {of_resources}
                  UNION ALL
-                 SELECT 'waiter', id, xmin::text FROM waiters WHERE {of_resources} OR {by_id}
+                 SELECT 'lease', id, xmin::text FROM leases WHERE {by_id} AND {elsewhere}
+                 UNION ALL
+                 SELECT 'waiter', id, xmin::text FROM waiters WHERE {of_resources}
+                 UNION ALL
+                 SELECT 'waiter', id, xmin::text FROM waiters WHERE {by_id} AND {elsewhere}
              ), expected AS (
                  SELECT j.value ->> 0 AS t, j.value ->> 1 AS id, j.value ->> 2 AS v FROM {rows}
              )
@@ -226,6 +242,7 @@ fn verify_statement(ids: String, by_id: String, expected: String) -> Statement {
             resources = member(b, "id", 1),
             of_resources = member(b, "resource", 1),
             by_id = member(b, "id", 2),
+            elsewhere = not_member_of(b, "resource", &elements(b, 1)),
             rows = records(b, 3),
         ),
         vec![Arg::Text(ids), Arg::Text(by_id), Arg::Text(expected)],
@@ -353,31 +370,45 @@ impl Store {
             ));
         }
         statements.push(self.lock_statement(session, ids.clone(), leases.clone()));
-        // Leases by token (the holders' order), then waiters.
+        // Leases by token (the holders' order), then waiters: those of the
+        // locked resources (`l`), then those asked for by id that are on
+        // another resource, each side a look-up of one list (see `locked`).
+        let lease = format!(
+            "SELECT 'lease' AS row_of, id, resource, mode, weight, holder, priority, ttl_ms,
+                    token, granted_at, expires_at, CAST(NULL AS BIGINT) AS enqueued_at,
+                    CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
+                    CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease,
+                    {version} AS version
+             FROM leases",
+            version = version(b, session),
+        );
+        let waiter = format!(
+            "SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
+                    NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease,
+                    {version}
+             FROM waiters",
+            version = version(b, session),
+        );
         let rows = Statement::new(
             format!(
-                "SELECT 'lease' AS row_of, id, resource, mode, weight, holder, priority, ttl_ms,
-                        token, granted_at, expires_at, CAST(NULL AS BIGINT) AS enqueued_at,
-                        CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
-                        CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease,
-                        {version} AS version
-                 FROM leases
-                 WHERE {resource} OR {leases} OR {by_id}
+                "WITH l AS (SELECT id FROM resources WHERE {locked})
+                 {lease} WHERE {of_locked}
                  UNION ALL
-                 SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
-                        NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease,
-                        {version}
-                 FROM waiters
-                 WHERE {resource} OR {by_id}
+                 {lease} WHERE {leases_or_by_id} AND {elsewhere}
+                 UNION ALL
+                 {waiter} WHERE {of_locked}
+                 UNION ALL
+                 {waiter} WHERE {by_id} AND {elsewhere}
                  ORDER BY 1, 9",
-                resource = member_of(
+                locked = locked(b, 1, 2),
+                of_locked = member_of(b, "resource", "SELECT id FROM l"),
+                elsewhere = not_member_of(b, "resource", "SELECT id FROM l"),
+                leases_or_by_id = member_of(
                     b,
-                    "resource",
-                    &format!("SELECT id FROM resources WHERE {}", locked(b, 1, 2))
+                    "id",
+                    &format!("{} UNION ALL {}", elements(b, 2), elements(b, 3))
                 ),
-                leases = member(b, "id", 2),
                 by_id = member(b, "id", 3),
-                version = version(b, session),
             ),
             vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
         );
@@ -396,9 +427,18 @@ impl Store {
                     // The engine looks every row up by key, from a few ids
                     // at a time; the plans it makes once must say so even
                     // when a table looked small as they were made (a new
-                    // store's, not analyzed yet) and has grown since. Both
-                    // outlast the transaction: they are the session's.
-                    sql.push_str("SET enable_seqscan = off;\n");
+                    // store's, not analyzed yet) and has grown since. And
+                    // with plain index scans, not bitmap scans, which the
+                    // planner prefers for a list it cannot count: a bitmap
+                    // scan never marks the index entries of dead rows, so
+                    // every lease given back left one in `leases_resource`
+                    // that each look-up of a busy resource read again,
+                    // thousands until a vacuum; an index scan marks them
+                    // and skips them after. (Hence no `OR` of two lists in
+                    // the engine's statements: only a bitmap scan takes
+                    // one.) Settings and statements outlast the
+                    // transaction: they are the session's.
+                    sql.push_str("SET enable_seqscan = off;\nSET enable_bitmapscan = off;\n");
                     for (statement, name) in statements.iter().zip(names) {
                         statement.prepare(name, &mut sql);
                     }
