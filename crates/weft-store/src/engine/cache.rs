@@ -44,9 +44,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::sql::Check;
+use super::sql::{Check, row_version, row_versions};
 use super::{Batch, Loaded, Op, Slot};
 
 /// The most resources kept; past it the cache starts again.
@@ -158,16 +158,16 @@ impl Cache {
             let entry = self.entries.get(id)?;
             if self.database.is_none() {
                 let versions = &entry.versions;
-                expected.push(json!(["resource", id, versions.resource.as_deref()?]));
+                expected.push(row_version('r', id, versions.resource.as_deref()?));
                 for lease in &entry.slot.leases {
-                    expected.push(json!(["lease", lease.id, versions.leases.get(&lease.id)?]));
+                    expected.push(row_version('l', &lease.id, versions.leases.get(&lease.id)?));
                 }
                 for waiter in &entry.slot.waiters {
-                    expected.push(json!([
-                        "waiter",
-                        waiter.id,
-                        versions.waiters.get(&waiter.id)?
-                    ]));
+                    expected.push(row_version(
+                        'w',
+                        &waiter.id,
+                        versions.waiters.get(&waiter.id)?,
+                    ));
                 }
             }
             batch.slots.insert(id.clone(), entry.slot.clone());
@@ -177,8 +177,8 @@ impl Cache {
         let check = Check {
             ids: Value::from(resources.clone()).to_string(),
             resources,
-            by_id: Value::from(by_id).to_string(),
-            expected: Value::from(expected).to_string(),
+            by_id: by_id.into_iter().map(str::to_owned).collect(),
+            expected: row_versions(expected),
             version: self.database.clone(),
         };
         Some((batch, check))
@@ -326,6 +326,32 @@ mod tests {
             resource: Some("7".to_owned()),
             ..Versions::default()
         }
+    }
+
+    /// What the check on PostgreSQL compares: rows in byte order (as
+    /// `COLLATE "C"` sorts them), each read one way however its id runs on
+    /// into the next row's text.
+    #[test]
+    fn row_versions_are_in_byte_order_and_read_one_way() {
+        assert_eq!(row_version('l', "ab:c", "12"), "l12,4:ab:c");
+        assert_eq!(
+            row_versions(vec![
+                row_version('w', "b", "1"),
+                row_version('r', "lock:é", "1"),
+                row_version('r', "lock:z", "1"),
+                row_version('l', "a", "1"),
+            ]),
+            "l1,1:ar1,6:lock:zr1,6:lock:éw1,1:b"
+        );
+        let sets = [
+            vec![row_version('r', "lock:a", "7")],
+            vec![row_version('r', "lock:a", "7"), row_version('l', "x", "7")],
+            vec![row_version('r', "lock:al7,1:x", "7")],
+            vec![row_version('r', "lock:a", "71")],
+            vec![row_version('r', "lock:a7", "1")],
+        ];
+        let texts: BTreeSet<String> = sets.into_iter().map(row_versions).collect();
+        assert_eq!(texts.len(), 5, "{texts:?}");
     }
 
     #[test]

@@ -141,12 +141,11 @@ pub(super) struct Check {
     pub(super) resources: Vec<String>,
     /// The same, as a JSON array.
     pub(super) ids: String,
-    /// The ids claims give (request ids), as a JSON array: a lease or
-    /// waiter with one on another resource is a row the batch would have
-    /// loaded.
-    pub(super) by_id: String,
-    /// `[table, id, xmin]` of every row the batch would have loaded, as a
-    /// JSON array (PostgreSQL).
+    /// The ids claims give (request ids): a lease or waiter with one on
+    /// another resource is a row the batch would have loaded.
+    pub(super) by_id: Vec<String>,
+    /// The version of every row the batch would have loaded (PostgreSQL:
+    /// see [`row_versions`]).
     pub(super) expected: String,
     /// SQLite: the database's version every row the cache holds was read
     /// or written at, which the check looks for.
@@ -210,42 +209,60 @@ fn version(backend: Backend, session: Session) -> &'static str {
 /// SQLite: the connection's `data_version`, as text.
 const SQLITE_DATA_VERSION: &str = "CAST((SELECT data_version FROM pragma_data_version) AS TEXT)";
 
-/// PostgreSQL: fails with [`STALE`] unless the resources `$1` (a JSON
-/// array of ids), their leases and waiters, and the leases and waiters
-/// whose ids are in `$2`, are exactly the rows `$3` lists (`[table, id,
-/// xmin]`), by id and `xmin`. Runs after the lock: each statement of a
-/// transaction at read committed sees what was committed before it began.
-/// (The error is a cast of text that is not a number: a condition
-/// PostgreSQL cannot work out as it plans, which it would for `1/0`.)
-fn verify_statement(ids: String, by_id: String, expected: String) -> Statement {
-    let b = Backend::Postgres;
+/// A row's version as the check of a batch decided from the cache compares
+/// it on PostgreSQL: the table's letter (`table`: `r`, `l` or `w`), the
+/// row's `xmin`, the length of its id in characters and the id, as in
+/// `l1234,36:…`. No two rows share one, and a run of them reads only one
+/// way. [`verify_statement`] writes the same text.
+pub(super) fn row_version(table: char, id: &str, xmin: &str) -> String {
+    format!("{table}{xmin},{}:{id}", id.chars().count())
+}
+
+/// The rows' versions ([`row_version`]) as [`verify_statement`] expects
+/// them: in byte order, one after the other. (`COLLATE "C"` sorts by the
+/// database's bytes: in an encoding whose order is not UTF-8's, a batch
+/// over ids outside ASCII would find its check failing, and be loaded.)
+pub(super) fn row_versions(mut rows: Vec<String>) -> String {
+    rows.sort_unstable();
+    rows.concat()
+}
+
+/// PostgreSQL: fails with [`STALE`] unless the resources `$1`, their
+/// leases and waiters, and the leases and waiters whose ids are in `$2`
+/// (lists of ids) are exactly the rows whose versions `$3` lists (see
+/// [`row_versions`]). Runs after the lock: each statement of a transaction
+/// at read committed sees what was committed before it began. One text
+/// compared, rather than two sets of rows: the statement is on the path of
+/// nearly every batch, and PostgreSQL sets up each node of its plan every
+/// time it runs. (The error is a cast of text that is not a number: a
+/// condition PostgreSQL cannot work out as it plans, which it would for
+/// `1/0`.)
+fn verify_statement(resources: Vec<String>, by_id: Vec<String>, expected: String) -> Statement {
+    let row = |table: char| format!("'{table}' || xmin::text || ',' || length(id) || ':' || id");
     Statement::new(
         format!(
-            "WITH actual AS (
-                 SELECT 'resource' AS t, id, xmin::text AS v FROM resources WHERE {resources}
-                 UNION ALL
-                 SELECT 'lease', id, xmin::text FROM leases WHERE {of_resources}
-                 UNION ALL
-                 SELECT 'lease', id, xmin::text FROM leases WHERE {by_id} AND {elsewhere}
-                 UNION ALL
-                 SELECT 'waiter', id, xmin::text FROM waiters WHERE {of_resources}
-                 UNION ALL
-                 SELECT 'waiter', id, xmin::text FROM waiters WHERE {by_id} AND {elsewhere}
-             ), expected AS (
-                 SELECT j.value ->> 0 AS t, j.value ->> 1 AS id, j.value ->> 2 AS v FROM {rows}
-             )
-             SELECT CAST(CASE WHEN EXISTS (
-                        (SELECT t, id, v FROM actual EXCEPT ALL SELECT t, id, v FROM expected)
-                        UNION ALL
-                        (SELECT t, id, v FROM expected EXCEPT ALL SELECT t, id, v FROM actual))
-                    THEN '{STALE}' ELSE '1' END AS INTEGER) AS verified",
-            resources = member(b, "id", 1),
-            of_resources = member(b, "resource", 1),
-            by_id = member(b, "id", 2),
-            elsewhere = not_member_of(b, "resource", &elements(b, 1)),
-            rows = records(b, 3),
+            "SELECT CAST(CASE WHEN COALESCE((
+                        SELECT string_agg(v, '' ORDER BY v COLLATE \"C\") FROM (
+                            SELECT {resource} AS v FROM resources WHERE id = ANY($1)
+                            UNION ALL
+                            SELECT {lease} FROM leases WHERE resource = ANY($1)
+                            UNION ALL
+                            SELECT {lease} FROM leases WHERE id = ANY($2) AND resource <> ALL($1)
+                            UNION ALL
+                            SELECT {waiter} FROM waiters WHERE resource = ANY($1)
+                            UNION ALL
+                            SELECT {waiter} FROM waiters WHERE id = ANY($2) AND resource <> ALL($1)
+                        ) AS actual), '') = $3
+                    THEN '1' ELSE '{STALE}' END AS INTEGER) AS verified",
+            resource = row('r'),
+            lease = row('l'),
+            waiter = row('w'),
         ),
-        vec![Arg::Text(ids), Arg::Text(by_id), Arg::Text(expected)],
+        vec![
+            Arg::Texts(resources),
+            Arg::Texts(by_id),
+            Arg::Text(expected),
+        ],
     )
 }
 
@@ -436,13 +453,19 @@ impl Store {
                     // thousands until a vacuum; an index scan marks them
                     // and skips them after. (Hence no `OR` of two lists in
                     // the engine's statements: only a bitmap scan takes
-                    // one.) Settings and statements outlast the
+                    // one.) Planned once, too: PostgreSQL would plan a
+                    // statement that takes a list (`text[]`) again each
+                    // time it runs, for a plan that differs in nothing but
+                    // its estimates. Settings and statements outlast the
                     // transaction: they are the session's.
-                    sql.push_str("SET enable_seqscan = off;\nSET enable_bitmapscan = off;\n");
+                    sql.push_str(
+                        "SET enable_seqscan = off;\nSET enable_bitmapscan = off;\n\
+                         SET plan_cache_mode = force_generic_plan;\n",
+                    );
                     for (statement, name) in statements.iter().zip(names) {
                         statement.prepare(name, &mut sql);
                     }
-                    verify_statement(String::new(), String::new(), String::new())
+                    verify_statement(Vec::new(), Vec::new(), String::new())
                         .prepare(PREPARED_VERIFY, &mut sql);
                 }
                 for (statement, name) in statements.iter().zip(names) {

@@ -11,6 +11,9 @@ use crate::error::StoreError;
 pub(super) enum Arg {
     Text(String),
     Int(i64),
+    /// A `text[]`, only for a statement prepared once ([`Statement::execute`]
+    /// writes it in; sqlx's `Any` driver binds no array).
+    Texts(Vec<String>),
 }
 
 /// A statement whose parameters are numbered from `$1`, with its
@@ -105,6 +108,7 @@ impl Statement {
             .map(|arg| match arg {
                 Arg::Text(_) => "text",
                 Arg::Int(_) => "bigint",
+                Arg::Texts(_) => "text[]",
             })
             .collect();
         let _ = writeln!(
@@ -120,9 +124,11 @@ impl Statement {
     /// statements in one round trip but takes no parameters. Strings are
     /// escape strings (`E'…'`), their backslashes and quotes doubled,
     /// which reads the same whatever `standard_conforming_strings` says;
-    /// the engine's strings are JSON, which holds no NUL byte (an escaped
-    /// one, `\u0000`, PostgreSQL's JSON functions refuse: a database error,
-    /// which fails the batch before its commit).
+    /// a list is an `ARRAY` of them. None holds a NUL byte: the engine's
+    /// strings are JSON (an escaped NUL, `\u0000`, PostgreSQL's JSON
+    /// functions refuse: a database error, which fails the batch before
+    /// its commit) or ids, of resources (no control characters), leases
+    /// and requests (UUIDs).
     pub(super) fn execute(&self, name: &str, out: &mut String) {
         use std::fmt::Write as _;
         let _ = write!(out, "EXECUTE {name}(");
@@ -131,19 +137,19 @@ impl Statement {
                 out.push_str(", ");
             }
             match arg {
-                Arg::Text(text) => {
-                    out.push_str("E'");
-                    for c in text.chars() {
-                        match c {
-                            '\\' => out.push_str("\\\\"),
-                            '\'' => out.push_str("''"),
-                            c => out.push(c),
-                        }
-                    }
-                    out.push('\'');
-                }
+                Arg::Text(text) => literal(text, out),
                 Arg::Int(value) => {
                     let _ = write!(out, "{value}");
+                }
+                Arg::Texts(texts) => {
+                    out.push_str("ARRAY[");
+                    for (index, text) in texts.iter().enumerate() {
+                        if index > 0 {
+                            out.push_str(", ");
+                        }
+                        literal(text, out);
+                    }
+                    out.push_str("]::text[]");
                 }
             }
         }
@@ -198,8 +204,29 @@ impl Statement {
             query = match arg {
                 Arg::Text(text) => query.bind(text),
                 Arg::Int(n) => query.bind(n),
+                Arg::Texts(_) => {
+                    return Err(StoreError::Invalid {
+                        field: "statement argument",
+                        message: "a list is written only into a prepared statement's EXECUTE"
+                            .to_owned(),
+                    });
+                }
             };
         }
         Ok(query.fetch_all(connection).await?)
     }
+}
+
+/// `text` as an escape string (`E'…'`), its backslashes and quotes doubled
+/// (see [`Statement::execute`]).
+fn literal(text: &str, out: &mut String) {
+    out.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
 }

@@ -401,7 +401,11 @@ impl Store {
                         0..0,
                         [
                             Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()),
-                            verify_sqlite_statement(check.ids, check.by_id, version),
+                            verify_sqlite_statement(
+                                check.ids,
+                                strings(check.by_id.iter().map(String::as_str)),
+                                version,
+                            ),
                         ],
                     );
                 }
@@ -429,7 +433,7 @@ impl Store {
                     sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
                     self.lock_statement(session, check.ids.clone(), "[]".to_owned())
                         .execute(PREPARED_LOCK, &mut sql);
-                    verify_statement(check.ids, check.by_id, check.expected)
+                    verify_statement(check.resources, check.by_id, check.expected)
                         .execute(PREPARED_VERIFY, &mut sql);
                 }
                 if !engine.prepared.contains(&kinds) {
