@@ -10,8 +10,8 @@
 //! it would have decided from a load. How it checks depends on the
 //! backend.
 //!
-//! On PostgreSQL, after locking the batch's resources, one statement
-//! compares the rows the batch would have loaded (its resources, their
+//! On PostgreSQL, after locking the batch's resources, the write's
+//! statement first compares the rows the batch would have loaded (its resources, their
 //! leases and waiters, and any lease or waiter whose id a claim gives) with
 //! those the cache holds, by id and `xmin`. A row's `xmin` is the
 //! transaction that wrote its version: any change by anyone (another

@@ -157,7 +157,9 @@ const PREPARED_CREATE: &str = "weft_engine_create";
 const PREPARED_LOCK: &str = "weft_engine_lock";
 const PREPARED_ROWS: &str = "weft_engine_rows";
 const PREPARED_WRITE: &str = "weft_engine_write";
-const PREPARED_VERIFY: &str = "weft_engine_verify";
+/// Marks the key of an engine write that checks the cache (see
+/// `EngineWrite::check`), beside the kinds of change it makes.
+const CHECKED: u16 = 1 << 15;
 
 /// What the statement checking a batch decided from the cache fails with
 /// when a row changed (see `cache.rs`).
@@ -230,8 +232,10 @@ pub(super) fn row_versions(mut rows: Vec<String>) -> String {
 /// PostgreSQL: fails with [`STALE`] unless the resources `$1`, their
 /// leases and waiters, and the leases and waiters whose ids are in `$2`
 /// (lists of ids) are exactly the rows whose versions `$3` lists (see
-/// [`row_versions`]). Runs after the lock: each statement of a transaction
-/// at read committed sees what was committed before it began. One text
+/// [`row_versions`]). The first clause of the engine's write, which runs
+/// after the lock: each statement of a transaction at read committed sees
+/// what was committed before it began (and none of what its own clauses
+/// write). One text
 /// compared, rather than two sets of rows: the statement is on the path of
 /// nearly every batch, and PostgreSQL sets up each node of its plan every
 /// time it runs. (The error is a cast of text that is not a number: a
@@ -465,8 +469,6 @@ impl Store {
                     for (statement, name) in statements.iter().zip(names) {
                         statement.prepare(name, &mut sql);
                     }
-                    verify_statement(Vec::new(), Vec::new(), String::new())
-                        .prepare(PREPARED_VERIFY, &mut sql);
                 }
                 for (statement, name) in statements.iter().zip(names) {
                     statement.execute(name, &mut sql);

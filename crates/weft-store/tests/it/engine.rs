@@ -410,6 +410,41 @@ on_both_backends!(
     a_batch_from_the_cache_sees_what_others_changed
 );
 
+/// The first batch from the cache whose check finds a row changed is also
+/// the first to use its write: on PostgreSQL, the check is part of that
+/// write, which the failed round trip prepared all the same. The next
+/// batch of the same kind from the cache must run it, not prepare it
+/// again (which PostgreSQL refuses).
+async fn a_failed_check_leaves_its_write_ready(backend: Backend, test: &str) {
+    let Some((url, _guard)) = database(backend, test) else {
+        return;
+    };
+    let here = open(&url).await;
+    let elsewhere = open(&url).await;
+    // Taken here, renewed by the other replica: the release here, the
+    // first one decided from the cache, finds the lease changed.
+    let lease = granted(take(&here, "lock:first", "here").await);
+    elsewhere
+        .renew(&lease.id, Some(120_000))
+        .await
+        .expect("renew there");
+    here.release(&lease.id).await.expect("release");
+    assert_eq!(here.batch_stats().cache_stale, 1);
+    // The same kind of release on another resource, from the cache.
+    let next = granted(take(&here, "lock:second", "here").await);
+    let used = here.batch_stats().from_cache;
+    here.release(&next.id)
+        .await
+        .expect("release from the cache");
+    assert_eq!(here.batch_stats().from_cache, used + 1, "from the cache");
+    assert_eq!(here.batch_stats().cache_stale, 1);
+}
+
+on_both_backends!(
+    a_failed_check_leaves_its_write_ready,
+    a_failed_check_leaves_its_write_ready
+);
+
 /// The request id of the claim asked again below.
 const REQUEST: &str = "5f0c1a2e-9b7d-4c3e-8a61-2d4f6e8b9c01";
 

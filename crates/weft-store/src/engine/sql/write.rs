@@ -6,9 +6,9 @@ use sqlx::{AnyConnection, Row};
 
 use super::statement::{Arg, Statement};
 use super::{
-    EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_VERIFY, PREPARED_WRITE,
-    REMEMBER_RELEASED_MS, SQLITE_DATA_VERSION, Session, ended_idle, holder_json, member, member_id,
-    member_of, records, strings, verify_sqlite_statement, verify_statement,
+    CHECKED, EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_WRITE, REMEMBER_RELEASED_MS,
+    SQLITE_DATA_VERSION, Session, ended_idle, holder_json, is_stale, member, member_id, member_of,
+    records, strings, verify_sqlite_statement, verify_statement,
 };
 use crate::engine::Batch;
 use crate::engine::cache::Written;
@@ -24,11 +24,14 @@ use crate::types::Event;
 /// `announce` (the waiters granted), marked with this store's `origin`,
 /// and a main statement whose one row has the event ids as a JSON array
 /// (and counts the notification's row: PostgreSQL runs a clause that only
-/// reads when something reads it).
+/// reads when something reads it). With `checked`, the first clause is the
+/// cache check (see `verify_statement`), which the main statement reads
+/// first.
 fn engine_tail(
     mut statements: Vec<Statement>,
     announce: Option<&[&str]>,
     origin: i64,
+    checked: bool,
 ) -> Vec<Statement> {
     let events = statements.len() - 1;
     let ids = |cast: &str| {
@@ -53,8 +56,13 @@ fn engine_tail(
     ));
     statements.push(Statement::new(
         format!(
-            "SELECT {} AS ids, (SELECT count(*) FROM w{}) AS announced,
+            "SELECT {}{} AS ids, (SELECT count(*) FROM w{}) AS announced,
                     (txid_current() % 4294967296)::text AS xid",
+            if checked {
+                "(SELECT verified FROM w0) AS verified, "
+            } else {
+                ""
+            },
             ids("::text"),
             events + 1
         ),
@@ -422,21 +430,32 @@ impl Store {
             (Backend::Postgres, Some(engine)) => {
                 let announce = Some(engine.announce)
                     .filter(|granted| !granted.is_empty() || !journal.events.is_empty());
-                let write = Statement::with(engine_tail(statements, announce, self.origin));
-                let name = format!("{PREPARED_WRITE}_{kinds}");
-                let mut sql = String::new();
                 let from_cache = engine.check.is_some();
+                let mut sql = String::new();
+                let mut statements = statements;
+                // Its prepared statement's key: the kinds of change, and
+                // whether it checks the cache.
+                let mut key = kinds;
                 if let Some(check) = engine.check {
                     // A batch decided from the cache: its transaction
                     // begins, locks its resources and checks the cache in
-                    // this same round trip (see `cache.rs`).
+                    // this same round trip (see `cache.rs`), the check in
+                    // the write's statement, before anything it writes
+                    // (which an error in the check undoes all the same).
                     sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
-                    self.lock_statement(session, check.ids.clone(), "[]".to_owned())
+                    self.lock_statement(session, check.ids, "[]".to_owned())
                         .execute(PREPARED_LOCK, &mut sql);
-                    verify_statement(check.resources, check.by_id, check.expected)
-                        .execute(PREPARED_VERIFY, &mut sql);
+                    statements.insert(
+                        0,
+                        verify_statement(check.resources, check.by_id, check.expected),
+                    );
+                    key |= CHECKED;
                 }
-                if !engine.prepared.contains(&kinds) {
+                let write =
+                    Statement::with(engine_tail(statements, announce, self.origin, from_cache));
+                let name = format!("{PREPARED_WRITE}_{key}");
+                let prepare = !engine.prepared.contains(&key);
+                if prepare {
                     write.prepare(&name, &mut sql);
                 }
                 write.execute(&name, &mut sql);
@@ -446,20 +465,24 @@ impl Store {
                         .await
                         .map_err(|(error, answered)| {
                             *engine.unanswered = !answered && ended_idle(&error);
+                            // A failed check fails the `EXECUTE`, after the
+                            // `PREPARE`, which a rollback does not undo;
+                            // and the connection is kept (see below).
+                            if prepare && is_stale(&error) {
+                                engine.prepared.insert(key);
+                            }
                             error
                         })?
                 } else {
                     Statement::fetch_simple(&sql, connection).await?
                 };
                 // Noted only once it ran. A query that fails may have
-                // prepared it all the same (a rollback does not undo a
-                // `PREPARE`), which is right only because a batch that
-                // fails never keeps its connection (see `connection.rs`):
-                // but for one whose cache check fails, which fails before
-                // the `PREPARE`.
-                engine.prepared.insert(kinds);
-                // The write's row is the last: the lock's and the check's
-                // come first.
+                // prepared it all the same, which is right only because a
+                // batch that fails never keeps its connection (see
+                // `connection.rs`): but for one whose cache check fails,
+                // noted above.
+                engine.prepared.insert(key);
+                // The write's row is the last: the lock's come first.
                 let row = rows.last().ok_or_else(no_row)?;
                 let ids: String = row.try_get("ids")?;
                 let xid: String = row.try_get("xid")?;
