@@ -20,11 +20,11 @@ use crate::types::Event;
 
 /// The end of the engine's write on PostgreSQL: after `statements` as
 /// `WITH` clauses (the last inserts the events, returning their ids), a
-/// clause that sends the batch's notification (see `notify.rs`) if there is
-/// `announce` (the waiters granted), marked with this store's `origin`,
-/// and a main statement whose one row has the event ids as a JSON array
-/// (and counts the notification's row: PostgreSQL runs a clause that only
-/// reads when something reads it). With `checked`, the first clause is the
+/// clause with those ids as a JSON array, one that sends the batch's
+/// notification (see `notify.rs`) if there is `announce` (the waiters
+/// granted), marked with this store's `origin`, and a main statement whose
+/// one row has the ids (and counts the notification's row: PostgreSQL runs
+/// a clause that only reads when something reads it). With `checked`, the first clause is the
 /// cache check (see `verify_statement`), which the main statement reads
 /// first.
 fn engine_tail(
@@ -34,18 +34,20 @@ fn engine_tail(
     checked: bool,
 ) -> Vec<Statement> {
     let events = statements.len() - 1;
-    let ids = |cast: &str| {
-        format!("COALESCE((SELECT json_agg(id ORDER BY id) FROM w{events}), '[]'){cast}")
-    };
+    // Their ids, once for both the notification and the main statement.
+    statements.push(Statement::new(
+        format!("SELECT COALESCE(json_agg(id ORDER BY id), '[]') AS ids FROM w{events}"),
+        Vec::new(),
+    ));
+    let ids = events + 1;
     statements.push(Statement::new(
         format!(
             "SELECT pg_notify($1, CASE WHEN length(p.t) < 7900 THEN p.t
                                   ELSE json_build_object('origin', $2::bigint,
                                                          'overflow', true)::text END)
              FROM (SELECT json_build_object('origin', $2::bigint, 'granted', $3::json,
-                                            'events', {})::text AS t) AS p
-             WHERE $4::bigint = 1",
-            ids("::json")
+                                            'events', (SELECT ids FROM w{ids}))::text AS t) AS p
+             WHERE $4::bigint = 1"
         ),
         vec![
             Arg::Text(crate::notify::CHANNEL.to_owned()),
@@ -56,15 +58,15 @@ fn engine_tail(
     ));
     statements.push(Statement::new(
         format!(
-            "SELECT {}{} AS ids, (SELECT count(*) FROM w{}) AS announced,
+            "SELECT {}(SELECT ids FROM w{ids})::text AS ids,
+                    (SELECT count(*) FROM w{}) AS announced,
                     (txid_current() % 4294967296)::text AS xid",
             if checked {
                 "(SELECT verified FROM w0) AS verified, "
             } else {
                 ""
             },
-            ids("::text"),
-            events + 1
+            ids + 1
         ),
         Vec::new(),
     ));
