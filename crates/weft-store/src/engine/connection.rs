@@ -80,7 +80,8 @@ pub(crate) struct Scripted {
     /// from the pool, which tests what it lends).
     pub(crate) kept: bool,
     /// The engine's write statements prepared on the connection, by the
-    /// kinds of change each makes (see `Session::Engine`).
+    /// kinds of change each makes and whether it checks the cache (see
+    /// `Session::Engine`).
     pub(crate) writes: BTreeSet<u16>,
     /// What the connection's transactions left in the resources they
     /// locked (see `cache.rs`): only for a connection kept since, which

@@ -205,8 +205,8 @@ impl Statement {
                 Arg::Text(text) => query.bind(text),
                 Arg::Int(n) => query.bind(n),
                 Arg::Texts(_) => {
-                    return Err(StoreError::Invalid {
-                        field: "statement argument",
+                    return Err(StoreError::Corrupt {
+                        what: "statement argument",
                         message: "a list is written only into a prepared statement's EXECUTE"
                             .to_owned(),
                     });

@@ -18,21 +18,32 @@ use crate::store::{Backend, Store};
 use crate::time::rfc3339;
 use crate::types::Event;
 
-/// The end of the engine's write on PostgreSQL: after `statements` as
-/// `WITH` clauses (the last inserts the events, returning their ids), a
-/// clause with those ids as a JSON array, one that sends the batch's
-/// notification (see `notify.rs`) if there is `announce` (the waiters
-/// granted), marked with this store's `origin`, and a main statement whose
-/// one row has the ids (and counts the notification's row: PostgreSQL runs
-/// a clause that only reads when something reads it). With `checked`, the first clause is the
-/// cache check (see `verify_statement`), which the main statement reads
-/// first.
-fn engine_tail(
+/// The engine's write on PostgreSQL: `statements` as `WITH` clauses (the
+/// last inserts the events, returning their ids), after `check` if there is
+/// one (see `verify_statement`); then a clause with the events' ids as a
+/// JSON array, one that sends the batch's notification (see `notify.rs`)
+/// if there is `announce` (the waiters granted), marked with this store's
+/// `origin`, and a main statement whose one row has the check's result, the
+/// ids and a count of the notification's row (PostgreSQL runs a clause that
+/// only reads when something reads it).
+///
+/// The check is read first, and before anything the statement writes. Not
+/// an order PostgreSQL's documentation promises, but how its executor runs
+/// such a statement: the main statement's subqueries in the order of its
+/// columns, each clause as it is first read, and a clause that writes and
+/// that nothing reads (all but the events') once the main statement is done.
+/// A failed check fails the statement, and its transaction, all the same:
+/// the order only decides which error a stale batch meets first.
+fn engine_write(
     mut statements: Vec<Statement>,
+    check: Option<Statement>,
     announce: Option<&[&str]>,
     origin: i64,
-    checked: bool,
-) -> Vec<Statement> {
+) -> Statement {
+    let checked = check.is_some();
+    if let Some(check) = check {
+        statements.insert(0, check);
+    }
     let events = statements.len() - 1;
     // Their ids, once for both the notification and the main statement.
     statements.push(Statement::new(
@@ -70,7 +81,7 @@ fn engine_tail(
         ),
         Vec::new(),
     ));
-    statements
+    Statement::with(statements)
 }
 
 impl Store {
@@ -434,27 +445,20 @@ impl Store {
                     .filter(|granted| !granted.is_empty() || !journal.events.is_empty());
                 let from_cache = engine.check.is_some();
                 let mut sql = String::new();
-                let mut statements = statements;
-                // Its prepared statement's key: the kinds of change, and
-                // whether it checks the cache.
-                let mut key = kinds;
-                if let Some(check) = engine.check {
-                    // A batch decided from the cache: its transaction
-                    // begins, locks its resources and checks the cache in
-                    // this same round trip (see `cache.rs`), the check in
-                    // the write's statement, before anything it writes
-                    // (which an error in the check undoes all the same).
+                // A batch decided from the cache: its transaction begins,
+                // locks its resources and checks the cache in this same
+                // round trip (see `cache.rs`), the check in the write's
+                // statement (see `engine_write`).
+                let check = engine.check.map(|check| {
                     sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED;\n");
                     self.lock_statement(session, check.ids, "[]".to_owned())
                         .execute(PREPARED_LOCK, &mut sql);
-                    statements.insert(
-                        0,
-                        verify_statement(check.resources, check.by_id, check.expected),
-                    );
-                    key |= CHECKED;
-                }
-                let write =
-                    Statement::with(engine_tail(statements, announce, self.origin, from_cache));
+                    verify_statement(check.resources, check.by_id, check.expected)
+                });
+                // Its prepared statement's key: the kinds of change, and
+                // whether it checks the cache.
+                let key = if from_cache { kinds | CHECKED } else { kinds };
+                let write = engine_write(statements, check, announce, self.origin);
                 let name = format!("{PREPARED_WRITE}_{key}");
                 let prepare = !engine.prepared.contains(&key);
                 if prepare {
