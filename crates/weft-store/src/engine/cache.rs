@@ -13,8 +13,8 @@
 //! On PostgreSQL, after locking the batch's resources, the write's
 //! statement first compares the rows the batch would have loaded (its
 //! resources, their leases and waiters, and any lease or waiter whose id a
-//! claim gives) with those the cache holds, by id and `xmin`. A row's `xmin` is the
-//! transaction that wrote its version: any change by anyone (another
+//! claim gives) with those the cache holds, by id and `xmin`. A row's
+//! `xmin` is the transaction that wrote its version: any change by anyone (another
 //! replica's engine, a renewal, a cancelled wait, a resource deleted or
 //! made again) gives a row another one, or adds or removes a row. Locked,
 //! the rows cannot change until the commit. The versions come from the

@@ -106,9 +106,9 @@ pub(crate) enum Session {
     /// and a write for each combination of the kinds of change a batch
     /// makes (a claim alone, say, deletes nothing), with or without the
     /// cache's check, which the connection keeps a note of
-    /// (`Scripted::writes`). Every write could be one
-    /// statement with a clause per kind, those with no rows doing nothing,
-    /// but PostgreSQL still runs each: a fifth of the write and commit.
+    /// (`Scripted::writes`). Every write could be one statement with a
+    /// clause per kind, those with no rows doing nothing, but PostgreSQL
+    /// still runs each: a fifth of the write and commit.
     Engine { prepared: bool },
     /// A transaction the caller began and commits.
     Within,
@@ -238,9 +238,9 @@ pub(super) fn row_versions(mut rows: Vec<String>) -> String {
 /// what was committed before it began (and none of what its own clauses
 /// write). One text compared, rather than two sets of rows: the statement
 /// is on the path of nearly every batch, and PostgreSQL sets up each node
-/// of its plan every time it runs. (The error is a cast of text that is not a number: a
-/// condition PostgreSQL cannot work out as it plans, which it would for
-/// `1/0`.)
+/// of its plan every time it runs. (The error is a cast of text that is
+/// not a number: a condition PostgreSQL cannot work out as it plans, which
+/// it would for `1/0`.)
 fn verify_statement(resources: Vec<String>, by_id: Vec<String>, expected: String) -> Statement {
     let row = |table: char| format!("'{table}' || xmin::text || ',' || length(id) || ':' || id");
     Statement::new(
