@@ -42,6 +42,48 @@ fn records(backend: Backend, n: usize) -> String {
     }
 }
 
+/// `sql` with each field of a row of [`records`] over `$n`, which it
+/// writes `j.value ->> 'name'`, read the way the backend reads it best. On
+/// SQLite, from the parameter itself by the row's path: SQLite keeps the
+/// parameter parsed between calls, where `j.value` is the row written back
+/// out as text, at every field that reads it, and each `->>` parses that
+/// text again (in all, a sixth of what a server did per batch).
+fn fields(backend: Backend, n: usize, sql: String) -> String {
+    const FIELD: &str = "j.value ->> '";
+    if backend == Backend::Postgres {
+        return sql;
+    }
+    let parameter = format!("${n}");
+    let mut out = String::with_capacity(sql.len() * 2);
+    let mut rest = sql.as_str();
+    // Found by its first letter (a `memchr`): a search for the whole
+    // pattern, on every batch, cost more than it saved.
+    let mut from = 0;
+    while let Some(found) = rest[from..].find('j') {
+        let at = from + found;
+        if !rest[at..].starts_with(FIELD) {
+            from = at + 1;
+            continue;
+        }
+        out.push_str(&rest[..at]);
+        from = 0;
+        let after = &rest[at + FIELD.len()..];
+        let Some(end) = after.find('\'') else {
+            // Not a field after all: left as it is.
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        let name = &after[..end];
+        // `->>` binds as tightly as `||`: the path is parenthesized.
+        for part in ["(", &parameter, " ->> ('$[' || j.key || '].", name, "'))"] {
+            out.push_str(part);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether `column` is one of the values `subquery` returns. On
 /// PostgreSQL, `= ANY(ARRAY(…))`: the planner takes the array for a few
 /// values and probes the column's index, where for `IN (…)` over a JSON
@@ -83,7 +125,11 @@ fn member_id(backend: Backend, column: &str, n: usize) -> String {
     member_of(
         backend,
         column,
-        &format!("SELECT j.value ->> 'id' FROM {}", records(backend, n)),
+        &fields(
+            backend,
+            n,
+            format!("SELECT j.value ->> 'id' FROM {}", records(backend, n)),
+        ),
     )
 }
 
@@ -380,12 +426,16 @@ impl Store {
         };
         if let Some(rows) = creates {
             statements.push(Statement::new(
-                format!(
-                    "INSERT INTO resources (id, kind, identifier, capacity, metadata, fence, created_at)
-                     SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'identifier',
-                            CAST(j.value ->> 'capacity' AS BIGINT), '{{}}', 0, $2
-                     FROM {} WHERE true ON CONFLICT (id) DO NOTHING",
-                    records(b, 1)
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "INSERT INTO resources (id, kind, identifier, capacity, metadata, fence, created_at)
+                         SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'identifier',
+                                CAST(j.value ->> 'capacity' AS BIGINT), '{{}}', 0, $2
+                         FROM {} WHERE true ON CONFLICT (id) DO NOTHING",
+                        records(b, 1)
+                    ),
                 ),
                 vec![Arg::Text(rows), Arg::Int(now)],
             ));
@@ -605,5 +655,24 @@ impl Store {
                 .await?,
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_reads_each_field_from_the_parameter_by_the_rows_path() {
+        let sql = "SELECT j.value ->> 'id', CAST(j.value ->> 'ttl_ms' AS BIGINT), j.key \
+                   FROM json_each($2) AS j ORDER BY j.key"
+            .to_owned();
+        assert_eq!(
+            fields(Backend::Sqlite, 2, sql.clone()),
+            "SELECT ($2 ->> ('$[' || j.key || '].id')), \
+             CAST(($2 ->> ('$[' || j.key || '].ttl_ms')) AS BIGINT), j.key \
+             FROM json_each($2) AS j ORDER BY j.key"
+        );
+        assert_eq!(fields(Backend::Postgres, 2, sql.clone()), sql);
     }
 }

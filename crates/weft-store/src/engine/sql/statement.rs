@@ -52,8 +52,8 @@ impl Statement {
     /// `$n` → `$(n + offset)`.
     fn shifted(&self, offset: usize) -> String {
         self.substituted(|n, out| {
-            out.push('$');
-            out.push_str(&(n + offset).to_string());
+            use std::fmt::Write as _;
+            let _ = write!(out, "${}", n + offset);
         })
     }
 

@@ -7,8 +7,8 @@ use sqlx::{AnyConnection, Row};
 use super::statement::{Arg, Statement};
 use super::{
     CHECKED, EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_WRITE, REMEMBER_RELEASED_MS,
-    SQLITE_DATA_VERSION, Session, ended_idle, holder_json, is_stale, member, member_id, member_of,
-    records, strings, verify_sqlite_statement, verify_statement,
+    SQLITE_DATA_VERSION, Session, ended_idle, fields, holder_json, is_stale, member, member_id,
+    member_of, records, strings, verify_sqlite_statement, verify_statement,
 };
 use crate::engine::Batch;
 use crate::engine::cache::Written;
@@ -190,19 +190,26 @@ impl Store {
         }
         if has(2, !fences.is_empty()) {
             statements.push(Statement::new(
-                format!(
-                    "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
                      FROM {} WHERE resources.id = j.value ->> 'id' AND {}",
-                    records(b, 1),
-                    member_id(b, "resources.id", 1)
+                        records(b, 1),
+                        member_id(b, "resources.id", 1)
+                    ),
                 ),
                 vec![array(fences)],
             ));
         }
         if has(3, !leases_new.is_empty()) {
             statements.push(Statement::new(
-                format!(
-                    "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
                      SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
                             CAST(j.value ->> 'weight' AS BIGINT),
                             CAST(j.value ->> 'token' AS BIGINT), j.value ->> 'holder',
@@ -217,15 +224,19 @@ impl Store {
                         holder = excluded.holder, priority = excluded.priority,
                         ttl_ms = excluded.ttl_ms, granted_at = excluded.granted_at,
                         expires_at = excluded.expires_at, renewed_at = excluded.renewed_at",
-                    records(b, 1)
+                        records(b, 1)
+                    ),
                 ),
                 vec![array(leases_new)],
             ));
         }
         if has(4, !waiters_new.is_empty()) {
             statements.push(Statement::new(
-                format!(
-                    "INSERT INTO waiters ({WAITER_COLUMNS})
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "INSERT INTO waiters ({WAITER_COLUMNS})
                      SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
                             CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
                             CAST(j.value ->> 'priority' AS BIGINT),
@@ -241,19 +252,24 @@ impl Store {
                         enqueued_at = excluded.enqueued_at, deadline = excluded.deadline,
                         heartbeat_until = excluded.heartbeat_until,
                         operation = excluded.operation, lease = excluded.lease",
-                    records(b, 1)
+                        records(b, 1)
+                    ),
                 ),
                 vec![array(waiters_new)],
             ));
         }
         if has(5, !waiters_changed.is_empty()) {
             statements.push(Statement::new(
-                format!(
-                    "UPDATE waiters SET lease = j.value ->> 'lease',
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "UPDATE waiters SET lease = j.value ->> 'lease',
                             heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
                      FROM {} WHERE waiters.id = j.value ->> 'id' AND {}",
-                    records(b, 1),
-                    member_id(b, "waiters.id", 1)
+                        records(b, 1),
+                        member_id(b, "waiters.id", 1)
+                    ),
                 ),
                 vec![array(waiters_changed)],
             ));
@@ -297,13 +313,17 @@ impl Store {
                 vec![Arg::Int(batch.now - REMEMBER_RELEASED_MS), Arg::Text(ids)],
             ));
             statements.push(Statement::new(
-                format!(
-                    "INSERT INTO released_leases (id, lease, released_at)
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "INSERT INTO released_leases (id, lease, released_at)
                      SELECT j.value ->> 'id', j.value ->> 'lease', CAST(j.value ->> 'at' AS BIGINT)
                      FROM {} WHERE true
                      ON CONFLICT (id) DO UPDATE SET lease = excluded.lease,
                         released_at = excluded.released_at",
-                    records(b, 1)
+                        records(b, 1)
+                    ),
                 ),
                 vec![array(rows)],
             ));
@@ -323,8 +343,11 @@ impl Store {
                 })
                 .collect();
             statements.push(Statement::new(
-                format!(
-                    "INSERT INTO operations (id, kind, status, resource, holder, started_at,
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "INSERT INTO operations (id, kind, status, resource, holder, started_at,
                                              finished_at, duration_ms, result, error)
                      SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
                             j.value ->> 'resource', j.value ->> 'holder',
@@ -333,7 +356,8 @@ impl Store {
                             CAST(j.value ->> 'duration_ms' AS BIGINT),
                             j.value ->> 'result', j.value ->> 'error'
                      FROM {}",
-                    records(b, 1)
+                        records(b, 1)
+                    ),
                 ),
                 vec![array(rows)],
             ));
@@ -350,14 +374,18 @@ impl Store {
                 })
                 .collect();
             statements.push(Statement::new(
-                format!(
-                    "UPDATE operations SET status = j.value ->> 'status',
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "UPDATE operations SET status = j.value ->> 'status',
                             finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
                             duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
                             result = j.value ->> 'result', error = j.value ->> 'error'
                      FROM {} WHERE operations.id = j.value ->> 'id' AND {}",
-                    records(b, 1),
-                    member_id(b, "operations.id", 1)
+                        records(b, 1),
+                        member_id(b, "operations.id", 1)
+                    ),
                 ),
                 vec![array(rows)],
             ));
@@ -373,12 +401,16 @@ impl Store {
         // Inserted in order, so the ids ascend in the journal's order. Last:
         // its ids are the rows the round trip returns.
         statements.push(Statement::new(
-            format!(
-                "INSERT INTO events (at, kind, resource, data)
+            fields(
+                b,
+                1,
+                format!(
+                    "INSERT INTO events (at, kind, resource, data)
                  SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
                         j.value ->> 'resource', j.value ->> 'data'
                  FROM {} ORDER BY j.key RETURNING id",
-                records(b, 1)
+                    records(b, 1)
+                ),
             ),
             vec![array(rows)],
         ));
