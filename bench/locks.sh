@@ -22,8 +22,8 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 ROUNDS=${ROUNDS:-3}
-# A p99 of 200 rounds is their second slowest, one stall of the machine
-# away from another figure; of 1,000 rounds it is the tenth slowest.
+# A p99 of 200 rounds is their third slowest, two stalls of the machine
+# away from another figure; of 1,000 rounds it is the eleventh slowest.
 WAKE_ROUNDS=${WAKE_ROUNDS:-1000}
 CLIENTS=${CLIENTS:-"1 16 64"}
 

@@ -325,7 +325,11 @@ fn wake(target: &str, address: &str, rounds: usize) -> Result<()> {
         let released = Instant::now();
         holder.release()?;
         let (mut waiter, granted) = handle.join().map_err(|_| "the waiter panicked")??;
-        latencies.push(granted.saturating_duration_since(released));
+        latencies.push(
+            granted
+                .checked_duration_since(released)
+                .ok_or("the waiter was granted before the holder released")?,
+        );
         waiter.release()?;
         if round % 50 == 49 {
             let _ = writeln!(std::io::stderr(), "  {target} wake: {} rounds", round + 1);
