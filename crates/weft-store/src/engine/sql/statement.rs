@@ -80,6 +80,17 @@ impl Statement {
         Self::combine(statements, |_, part| format!("{part};\n"))
     }
 
+    /// The arguments of `statements` in the order [`Statement::script`] and
+    /// [`Statement::with`] number them, without their text: for a
+    /// statement prepared already, which only its arguments are sent for.
+    pub(super) fn arguments_of(statements: Vec<Statement>) -> Statement {
+        let args = statements.into_iter().flat_map(|s| s.args).collect();
+        Statement {
+            sql: String::new(),
+            args,
+        }
+    }
+
     /// PostgreSQL runs data-modifying `WITH` clauses whether or not the
     /// main statement (the last) reads them; they see one snapshot, so the
     /// statements must touch different rows. The rows are the last's.
@@ -220,13 +231,55 @@ impl Statement {
 /// `text` as an escape string (`E'…'`), its backslashes and quotes doubled
 /// (see [`Statement::execute`]).
 fn literal(text: &str, out: &mut String) {
+    out.reserve(text.len() + 3);
     out.push_str("E'");
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("''"),
-            c => out.push(c),
-        }
+    // The runs between quotes and backslashes copied whole: both are
+    // ASCII, so every split is at a character boundary.
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(|b| b == b'\\' || b == b'\'') {
+        let (run, tail) = rest.split_at(at);
+        out.push_str(run);
+        out.push_str(if tail.starts_with('\\') { "\\\\" } else { "''" });
+        rest = &tail[1..];
     }
+    out.push_str(rest);
     out.push('\'');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_literal_doubles_its_quotes_and_backslashes_and_keeps_the_rest() {
+        let mut out = String::new();
+        literal(
+            &format!(r#"{{"a":"it's","b":"c:\\d","é":"{}"}}"#, '\u{1F600}'),
+            &mut out,
+        );
+        assert_eq!(out, r#"E'{"a":"it''s","b":"c:\\\\d","é":"😀"}'"#);
+        let mut out = String::new();
+        literal("'\\", &mut out);
+        assert_eq!(out, r"E'''\\'");
+    }
+
+    #[test]
+    fn a_prepared_statement_is_sent_the_arguments_the_combined_one_takes() {
+        let statements = || {
+            vec![
+                Statement::new("SELECT $1".to_owned(), vec![Arg::Text("a".to_owned())]),
+                Statement::new("SELECT 1".to_owned(), Vec::new()),
+                Statement::new(
+                    "SELECT $1, $2".to_owned(),
+                    vec![Arg::Int(2), Arg::Texts(vec!["b".to_owned()])],
+                ),
+            ]
+        };
+        let mut combined = String::new();
+        Statement::with(statements()).execute("w", &mut combined);
+        let mut alone = String::new();
+        Statement::arguments_of(statements()).execute("w", &mut alone);
+        assert_eq!(alone, combined);
+        assert_eq!(alone, "EXECUTE w(E'a', 2, ARRAY[E'b']::text[]);\n");
+    }
 }
