@@ -236,7 +236,7 @@ fn literal(text: &str, out: &mut String) {
     // The runs between quotes and backslashes copied whole: both are
     // ASCII, so every split is at a character boundary.
     let mut rest = text;
-    while let Some(at) = rest.bytes().position(|b| b == b'\\' || b == b'\'') {
+    while let Some(at) = memchr::memchr2(b'\\', b'\'', rest.as_bytes()) {
         let (run, tail) = rest.split_at(at);
         out.push_str(run);
         out.push_str(if tail.starts_with('\\') { "\\\\" } else { "''" });
