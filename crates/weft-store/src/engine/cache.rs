@@ -44,9 +44,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use super::sql::{Check, row_version, row_versions};
+use super::sql::{Check, json_text, row_version, row_versions};
 use super::{Batch, Loaded, Op, Slot};
 
 /// The most resources kept; past it the cache starts again.
@@ -175,7 +173,8 @@ impl Cache {
         batch.remember(|id| Some(self.entries.get(id)?.versions.clone()));
         let resources: Vec<String> = resources.into_iter().collect();
         let check = Check {
-            ids: Value::from(resources.clone()).to_string(),
+            // (Writing a list of strings does not fail.)
+            ids: json_text(&resources).ok()?,
             resources,
             by_id: by_id.into_iter().map(str::to_owned).collect(),
             expected: row_versions(expected),

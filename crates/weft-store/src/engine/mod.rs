@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
@@ -365,17 +365,28 @@ impl Store {
                 Op::Release(id) => leases.push(id.clone()),
             }
         }
-        let creates = (!creates.is_empty()).then(|| {
-            let rows: Vec<Value> = creates
+        /// A resource a claim creates, if it is not there.
+        #[derive(serde::Serialize)]
+        struct Create<'a> {
+            id: &'a str,
+            kind: &'a str,
+            identifier: &'a str,
+            capacity: i64,
+        }
+        let creates = if creates.is_empty() {
+            None
+        } else {
+            let rows: Vec<Create> = creates
                 .iter()
-                .map(|(name, request)| {
-                    json!({"id": name, "kind": request.resource.kind(),
-                           "identifier": request.resource.identifier(),
-                           "capacity": request.capacity.unwrap_or(1)})
+                .map(|(name, request)| Create {
+                    id: name,
+                    kind: request.resource.kind(),
+                    identifier: request.resource.identifier(),
+                    capacity: request.capacity.unwrap_or(1),
                 })
                 .collect();
-            Value::from(rows).to_string()
-        });
+            Some(sql::json_text(&rows)?)
+        };
         let started = Instant::now();
         let mut promised = Vec::new();
         let result = self

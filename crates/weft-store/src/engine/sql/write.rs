@@ -1,14 +1,14 @@
 //! The engine's write: what a batch changed and recorded, in one round
 //! trip, with the commit of the engine's own transaction.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use super::statement::{Arg, Statement};
 use super::{
     CHECKED, EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_WRITE, REMEMBER_RELEASED_MS,
-    SQLITE_DATA_VERSION, Session, ended_idle, fields, holder_json, is_stale, member, member_id,
-    member_of, records, strings, verify_sqlite_statement, verify_statement,
+    SQLITE_DATA_VERSION, Session, ended_idle, fields, holder_json, is_stale, json_text, member,
+    member_id, member_of, records, strings, verify_sqlite_statement, verify_statement,
 };
 use crate::engine::Batch;
 use crate::engine::cache::Written;
@@ -17,6 +17,99 @@ use crate::leases::{LEASE_COLUMNS, WAITER_COLUMNS};
 use crate::store::{Backend, Store};
 use crate::time::rfc3339;
 use crate::types::Event;
+
+// The rows of the write's statements, each kind a JSON array of objects
+// whose fields the statement reads by name (`j.value ->> 'name'`):
+// serialized straight from these (see `json_text`).
+
+#[derive(Serialize)]
+struct LeaseRow<'a> {
+    id: &'a str,
+    resource: &'a str,
+    mode: &'static str,
+    weight: i64,
+    token: i64,
+    /// The holder's JSON, as text.
+    holder: String,
+    priority: i64,
+    ttl_ms: i64,
+    granted_at: i64,
+    expires_at: i64,
+}
+
+#[derive(Serialize)]
+struct WaiterRow<'a> {
+    id: &'a str,
+    resource: &'a str,
+    mode: &'static str,
+    weight: i64,
+    /// The holder's JSON, as text.
+    holder: String,
+    priority: i64,
+    ttl_ms: i64,
+    enqueued_at: i64,
+    deadline: i64,
+    heartbeat_until: i64,
+    operation: &'a str,
+    lease: Option<&'a str>,
+}
+
+/// A waiter's lease (once granted) or heartbeat, changed.
+#[derive(Serialize)]
+struct WaiterChange<'a> {
+    id: &'a str,
+    lease: Option<&'a str>,
+    heartbeat_until: i64,
+}
+
+#[derive(Serialize)]
+struct FenceRow<'a> {
+    id: &'a str,
+    fence: i64,
+}
+
+/// A lease given back, remembered for a release asked again.
+#[derive(Serialize)]
+struct ReleasedRow<'a> {
+    id: &'a str,
+    at: i64,
+    /// The lease's JSON with its milliseconds, as text.
+    lease: String,
+}
+
+#[derive(Serialize)]
+struct OperationInsert<'a> {
+    id: &'a str,
+    kind: &'static str,
+    status: &'static str,
+    resource: &'a str,
+    holder: Option<&'a str>,
+    started_at: i64,
+    finished_at: Option<i64>,
+    duration_ms: Option<i64>,
+    /// The result's JSON, as text.
+    result: Option<String>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct OperationFinish<'a> {
+    id: &'a str,
+    status: &'static str,
+    finished_at: i64,
+    /// The result's JSON, as text.
+    result: Option<String>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct EventRow<'a> {
+    at: i64,
+    kind: &'static str,
+    resource: &'a str,
+    /// The event's data, as JSON text.
+    data: String,
+}
 
 /// The engine's write on PostgreSQL: `statements` as `WITH` clauses (the
 /// last inserts the events, returning their ids), after `check` if there is
@@ -43,7 +136,7 @@ fn engine_write(
     announce: Option<&[&str]>,
     origin: i64,
     text: bool,
-) -> Statement {
+) -> Result<Statement, StoreError> {
     let checked = check.is_some();
     if let Some(check) = check {
         statements.insert(0, check);
@@ -67,7 +160,7 @@ fn engine_write(
         vec![
             Arg::Text(crate::notify::CHANNEL.to_owned()),
             Arg::Int(origin),
-            Arg::Text(strings(announce.unwrap_or_default().iter().copied())),
+            Arg::Text(strings(announce.unwrap_or_default().iter().copied())?),
             Arg::Int(i64::from(announce.is_some())),
         ],
     ));
@@ -85,11 +178,11 @@ fn engine_write(
         ),
         Vec::new(),
     ));
-    if text {
+    Ok(if text {
         Statement::with(statements)
     } else {
         Statement::arguments_of(statements)
-    }
+    })
 }
 
 impl Store {
@@ -138,13 +231,18 @@ impl Store {
             for lease in &slot.leases {
                 if !loaded.leases.contains(&(lease.id.clone(), lease.token)) {
                     written.leases.insert(lease.id.clone());
-                    leases_new.push(json!({
-                        "id": lease.id, "resource": id, "mode": lease.mode.as_str(),
-                        "weight": lease.weight, "token": lease.token,
-                        "holder": holder_json(&lease.holder), "priority": lease.priority,
-                        "ttl_ms": lease.ttl_ms, "granted_at": lease.granted_at_ms,
-                        "expires_at": lease.expires_at_ms,
-                    }));
+                    leases_new.push(LeaseRow {
+                        id: &lease.id,
+                        resource: id,
+                        mode: lease.mode.as_str(),
+                        weight: lease.weight,
+                        token: lease.token,
+                        holder: holder_json(&lease.holder),
+                        priority: lease.priority,
+                        ttl_ms: lease.ttl_ms,
+                        granted_at: lease.granted_at_ms,
+                        expires_at: lease.expires_at_ms,
+                    });
                 }
             }
             waiters_gone.extend(
@@ -159,41 +257,50 @@ impl Store {
                     Some((operation, lease, heartbeat)) if operation == &waiter.operation => {
                         if lease != &waiter.lease || *heartbeat != waiter.heartbeat_until {
                             written.waiters.insert(waiter.id.clone());
-                            waiters_changed.push(json!({
-                                "id": waiter.id, "lease": waiter.lease,
-                                "heartbeat_until": waiter.heartbeat_until,
-                            }));
+                            waiters_changed.push(WaiterChange {
+                                id: &waiter.id,
+                                lease: waiter.lease.as_deref(),
+                                heartbeat_until: waiter.heartbeat_until,
+                            });
                         }
                     }
                     _ => {
                         written.waiters.insert(waiter.id.clone());
-                        waiters_new.push(json!({
-                        "id": waiter.id, "resource": id, "mode": waiter.mode.as_str(),
-                        "weight": waiter.weight, "holder": holder_json(&waiter.holder),
-                        "priority": waiter.priority, "ttl_ms": waiter.ttl_ms,
-                        "enqueued_at": waiter.enqueued_at, "deadline": waiter.deadline,
-                        "heartbeat_until": waiter.heartbeat_until,
-                        "operation": waiter.operation, "lease": waiter.lease,
-                        }));
+                        waiters_new.push(WaiterRow {
+                            id: &waiter.id,
+                            resource: id,
+                            mode: waiter.mode.as_str(),
+                            weight: waiter.weight,
+                            holder: holder_json(&waiter.holder),
+                            priority: waiter.priority,
+                            ttl_ms: waiter.ttl_ms,
+                            enqueued_at: waiter.enqueued_at,
+                            deadline: waiter.deadline,
+                            heartbeat_until: waiter.heartbeat_until,
+                            operation: &waiter.operation,
+                            lease: waiter.lease.as_deref(),
+                        });
                     }
                 }
             }
             if slot.resource.fence != loaded.fence {
-                fences.push(json!({"id": id, "fence": slot.resource.fence}));
+                fences.push(FenceRow {
+                    id,
+                    fence: slot.resource.fence,
+                });
             }
         }
         let mut statements = Vec::new();
-        let array = |rows: Vec<Value>| Arg::Text(Value::from(rows).to_string());
         if has(0, !waiters_gone.is_empty()) {
             statements.push(Statement::new(
                 format!("DELETE FROM waiters WHERE {}", member(b, "id", 1)),
-                vec![Arg::Text(strings(waiters_gone))],
+                vec![Arg::Text(strings(waiters_gone)?)],
             ));
         }
         if has(1, !leases_gone.is_empty()) {
             statements.push(Statement::new(
                 format!("DELETE FROM leases WHERE {}", member(b, "id", 1)),
-                vec![Arg::Text(strings(leases_gone))],
+                vec![Arg::Text(strings(leases_gone)?)],
             ));
         }
         if has(2, !fences.is_empty()) {
@@ -208,7 +315,7 @@ impl Store {
                         member_id(b, "resources.id", 1)
                     ),
                 ),
-                vec![array(fences)],
+                vec![Arg::Text(json_text(&fences)?)],
             ));
         }
         if has(3, !leases_new.is_empty()) {
@@ -235,7 +342,7 @@ impl Store {
                         records(b, 1)
                     ),
                 ),
-                vec![array(leases_new)],
+                vec![Arg::Text(json_text(&leases_new)?)],
             ));
         }
         if has(4, !waiters_new.is_empty()) {
@@ -263,7 +370,7 @@ impl Store {
                         records(b, 1)
                     ),
                 ),
-                vec![array(waiters_new)],
+                vec![Arg::Text(json_text(&waiters_new)?)],
             ));
         }
         if has(5, !waiters_changed.is_empty()) {
@@ -279,23 +386,24 @@ impl Store {
                         member_id(b, "waiters.id", 1)
                     ),
                 ),
-                vec![array(waiters_changed)],
+                vec![Arg::Text(json_text(&waiters_changed)?)],
             ));
         }
         let journal = batch.journal;
         if has(6, !journal.released.is_empty()) {
-            let rows: Vec<Value> = journal
+            let rows = journal
                 .released
                 .iter()
                 .map(|lease| {
-                    json!({"id": lease.id, "at": batch.now,
-                           // The milliseconds are not part of a lease's JSON.
-                           "lease": serde_json::to_string(
-                               &(lease, lease.granted_at_ms, lease.expires_at_ms)
-                           ).unwrap_or_default()})
+                    Ok(ReleasedRow {
+                        id: &lease.id,
+                        at: batch.now,
+                        // The milliseconds are not part of a lease's JSON.
+                        lease: json_text(&(lease, lease.granted_at_ms, lease.expires_at_ms))?,
+                    })
                 })
-                .collect();
-            let ids = strings(journal.released.iter().map(|l| l.id.as_str()));
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let ids = strings(journal.released.iter().map(|l| l.id.as_str()))?;
             statements.push(Statement::new(
                 // A bounded number, oldest first, more than a batch adds:
                 // a plan that walks the index whatever the cut-off.
@@ -333,23 +441,28 @@ impl Store {
                         records(b, 1)
                     ),
                 ),
-                vec![array(rows)],
+                vec![Arg::Text(json_text(&rows)?)],
             ));
         }
         if has(7, !journal.operations.is_empty()) {
-            let rows: Vec<Value> = journal
+            let rows = journal
                 .operations
                 .iter()
                 .map(|o| {
-                    json!({
-                        "id": o.id, "kind": o.kind, "status": o.status.as_str(),
-                        "resource": o.resource, "holder": o.holder, "started_at": o.started_at,
-                        "finished_at": o.finished_at,
-                        "duration_ms": o.finished_at.map(|f| f - o.started_at),
-                        "result": o.result.as_ref().map(Value::to_string), "error": o.error,
+                    Ok(OperationInsert {
+                        id: &o.id,
+                        kind: o.kind,
+                        status: o.status.as_str(),
+                        resource: &o.resource,
+                        holder: o.holder.as_deref(),
+                        started_at: o.started_at,
+                        finished_at: o.finished_at,
+                        duration_ms: o.finished_at.map(|f| f - o.started_at),
+                        result: o.result.as_ref().map(json_text).transpose()?,
+                        error: o.error.as_deref(),
                     })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, StoreError>>()?;
             statements.push(Statement::new(
                 fields(
                     b,
@@ -367,20 +480,23 @@ impl Store {
                         records(b, 1)
                     ),
                 ),
-                vec![array(rows)],
+                vec![Arg::Text(json_text(&rows)?)],
             ));
         }
         if has(8, !journal.finished.is_empty()) {
-            let rows: Vec<Value> = journal
+            let rows = journal
                 .finished
                 .iter()
                 .map(|f| {
-                    json!({
-                        "id": f.id, "status": f.status.as_str(), "finished_at": f.finished_at,
-                        "result": f.result.as_ref().map(Value::to_string), "error": f.error,
+                    Ok(OperationFinish {
+                        id: &f.id,
+                        status: f.status.as_str(),
+                        finished_at: f.finished_at,
+                        result: f.result.as_ref().map(json_text).transpose()?,
+                        error: f.error.as_deref(),
                     })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, StoreError>>()?;
             statements.push(Statement::new(
                 fields(
                     b,
@@ -395,17 +511,21 @@ impl Store {
                         member_id(b, "operations.id", 1)
                     ),
                 ),
-                vec![array(rows)],
+                vec![Arg::Text(json_text(&rows)?)],
             ));
         }
-        let rows: Vec<Value> = journal
+        let rows = journal
             .events
             .iter()
             .map(|e| {
-                json!({"at": e.at, "kind": e.kind, "resource": e.resource,
-                       "data": e.data.to_string()})
+                Ok(EventRow {
+                    at: e.at,
+                    kind: e.kind,
+                    resource: &e.resource,
+                    data: json_text(&e.data)?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, StoreError>>()?;
         // Inserted in order, so the ids ascend in the journal's order. Last:
         // its ids are the rows the round trip returns.
         statements.push(Statement::new(
@@ -420,7 +540,7 @@ impl Store {
                     records(b, 1)
                 ),
             ),
-            vec![array(rows)],
+            vec![Arg::Text(json_text(&rows)?)],
         ));
         let engine = match session {
             Session::Within => None,
@@ -464,7 +584,7 @@ impl Store {
                             Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()),
                             verify_sqlite_statement(
                                 check.ids,
-                                strings(check.by_id.iter().map(String::as_str)),
+                                strings(check.by_id.iter().map(String::as_str))?,
                                 version,
                             ),
                         ],
@@ -504,7 +624,7 @@ impl Store {
                 // alone: its text (the same for the same key) is combined
                 // only to prepare it. (Combining it on every batch was an
                 // eighth of the server's instructions.)
-                let write = engine_write(statements, check, announce, self.origin, prepare);
+                let write = engine_write(statements, check, announce, self.origin, prepare)?;
                 if prepare {
                     write.prepare(&name, &mut sql);
                 }
