@@ -11,7 +11,7 @@ use crate::migrations;
 use crate::policy::LeasePolicy;
 
 /// Which database a store runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Sqlite,
     Postgres,

@@ -18,7 +18,7 @@ use crate::types::{Holder, Lease, Resource};
 mod statement;
 mod write;
 
-use statement::{Arg, Statement};
+use statement::{Arg, Statement, text};
 
 /// How long a lease given back is remembered, for a release asked again.
 const REMEMBER_RELEASED_MS: i64 = 60 * 60 * 1000;
@@ -265,6 +265,12 @@ fn version(backend: Backend, session: Session) -> &'static str {
     }
 }
 
+/// The variant of a text that is not the same in the engine's session as
+/// in another: 1 in the engine's, 0 in another.
+fn engine(session: Session) -> u32 {
+    u32::from(matches!(session, Session::Engine { .. }))
+}
+
 /// SQLite: the connection's `data_version`, as text.
 const SQLITE_DATA_VERSION: &str = "CAST((SELECT data_version FROM pragma_data_version) AS TEXT)";
 
@@ -298,8 +304,9 @@ pub(super) fn row_versions(mut rows: Vec<String>) -> String {
 /// not a number: a condition PostgreSQL cannot work out as it plans, which
 /// it would for `1/0`.)
 fn verify_statement(resources: Vec<String>, by_id: Vec<String>, expected: String) -> Statement {
-    let row = |table: char| format!("'{table}' || xmin::text || ',' || length(id) || ':' || id");
-    Statement::new(
+    let sql = text(Backend::Postgres, "verify", 0, || {
+        let row =
+            |table: char| format!("'{table}' || xmin::text || ',' || length(id) || ':' || id");
         format!(
             "SELECT CAST(CASE WHEN COALESCE((
                         SELECT string_agg(v, '' ORDER BY v COLLATE \"C\") FROM (
@@ -317,7 +324,10 @@ fn verify_statement(resources: Vec<String>, by_id: Vec<String>, expected: String
             resource = row('r'),
             lease = row('l'),
             waiter = row('w'),
-        ),
+        )
+    });
+    Statement::new(
+        sql,
         vec![
             Arg::Texts(resources),
             Arg::Texts(by_id),
@@ -335,21 +345,24 @@ fn verify_statement(resources: Vec<String>, by_id: Vec<String>, expected: String
 /// of its own choosing only in triggers, and this one quotes the path.)
 fn verify_sqlite_statement(ids: String, by_id: String, version: String) -> Statement {
     let b = Backend::Sqlite;
-    let elsewhere = |table: &str| {
-        format!(
-            "EXISTS (SELECT 1 FROM {table} WHERE {} AND NOT {})",
-            member(b, "id", 2),
-            member(b, "resource", 1)
-        )
-    };
-    Statement::new(
+    let sql = text(b, "verify", 0, || {
+        let elsewhere = |table: &str| {
+            format!(
+                "EXISTS (SELECT 1 FROM {table} WHERE {} AND NOT {})",
+                member(b, "id", 2),
+                member(b, "resource", 1)
+            )
+        };
         format!(
             "SELECT 1 AS verified
              WHERE json_extract('{{}}', CASE WHEN {SQLITE_DATA_VERSION} <> $3 OR {} OR {}
                                          THEN '{STALE}' ELSE '$' END) IS NULL",
             elsewhere("leases"),
             elsewhere("waiters"),
-        ),
+        )
+    });
+    Statement::new(
+        sql,
         vec![Arg::Text(ids), Arg::Text(by_id), Arg::Text(version)],
     )
 }
@@ -386,7 +399,7 @@ impl Store {
     /// that two transactions never wait for each other's locks.
     fn lock_statement(&self, session: Session, ids: String, leases: String) -> Statement {
         let b = self.backend;
-        Statement::new(
+        let sql = text(b, "lock", engine(session), || {
             format!(
                 "SELECT 'resource' AS row_of, id, kind, identifier, capacity, metadata, fence,
                         {} AS version
@@ -394,9 +407,9 @@ impl Store {
                 version(b, session),
                 locked(b, 1, 2),
                 self.for_update()
-            ),
-            vec![Arg::Text(ids), Arg::Text(leases)],
-        )
+            )
+        });
+        Statement::new(sql, vec![Arg::Text(ids), Arg::Text(leases)])
     }
 
     /// Begins the engine's transaction (in `Session::Engine`), creates the
@@ -425,7 +438,7 @@ impl Store {
         let by_id = strings(by_id.iter().map(String::as_str))?;
         let mut statements = Vec::new();
         if b == Backend::Sqlite && session != Session::Within {
-            statements.push(Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()));
+            statements.push(Statement::new("BEGIN IMMEDIATE", Vec::new()));
         }
         // The engine's prepared statements are the same whatever the batch.
         let creates = match (b, session) {
@@ -434,8 +447,9 @@ impl Store {
             }
             _ => creates,
         };
+        let creating = creates.is_some();
         if let Some(rows) = creates {
-            statements.push(Statement::new(
+            let sql = text(b, "create", 0, || {
                 fields(
                     b,
                     1,
@@ -446,31 +460,31 @@ impl Store {
                          FROM {} WHERE true ON CONFLICT (id) DO NOTHING",
                         records(b, 1)
                     ),
-                ),
-                vec![Arg::Text(rows), Arg::Int(now)],
-            ));
+                )
+            });
+            statements.push(Statement::new(sql, vec![Arg::Text(rows), Arg::Int(now)]));
         }
         statements.push(self.lock_statement(session, ids.clone(), leases.clone()));
         // Leases by token (the holders' order), then waiters: those of the
         // locked resources (`l`), then those asked for by id that are on
         // another resource, each side a look-up of one list (see `locked`).
-        let lease = format!(
-            "SELECT 'lease' AS row_of, id, resource, mode, weight, holder, priority, ttl_ms,
-                    token, granted_at, expires_at, CAST(NULL AS BIGINT) AS enqueued_at,
-                    CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
-                    CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease,
-                    {version} AS version
-             FROM leases",
-            version = version(b, session),
-        );
-        let waiter = format!(
-            "SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
-                    NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease,
-                    {version}
-             FROM waiters",
-            version = version(b, session),
-        );
-        let rows = Statement::new(
+        let sql = text(b, "rows", engine(session), || {
+            let lease = format!(
+                "SELECT 'lease' AS row_of, id, resource, mode, weight, holder, priority, ttl_ms,
+                        token, granted_at, expires_at, CAST(NULL AS BIGINT) AS enqueued_at,
+                        CAST(NULL AS BIGINT) AS deadline, CAST(NULL AS BIGINT) AS heartbeat_until,
+                        CAST(NULL AS TEXT) AS operation, CAST(NULL AS TEXT) AS lease,
+                        {version} AS version
+                 FROM leases",
+                version = version(b, session),
+            );
+            let waiter = format!(
+                "SELECT 'waiter', id, resource, mode, weight, holder, priority, ttl_ms,
+                        NULL, NULL, NULL, enqueued_at, deadline, heartbeat_until, operation, lease,
+                        {version}
+                 FROM waiters",
+                version = version(b, session),
+            );
             format!(
                 "WITH l AS (SELECT id FROM resources WHERE {locked})
                  {lease} WHERE {of_locked}
@@ -490,12 +504,20 @@ impl Store {
                     &format!("{} UNION ALL {}", elements(b, 2), elements(b, 3))
                 ),
                 by_id = member(b, "id", 3),
-            ),
+            )
+        });
+        let rows = Statement::new(
+            sql,
             vec![Arg::Text(ids), Arg::Text(leases), Arg::Text(by_id)],
         );
         statements.push(rows);
         let found = match (b, session) {
-            (Backend::Sqlite, _) => Statement::script(statements).fetch(connection).await?,
+            (Backend::Sqlite, _) => {
+                let variant = engine(session) | u32::from(creating) << 1;
+                Statement::script(statements, "load", variant)
+                    .fetch(connection)
+                    .await?
+            }
             (Backend::Postgres, Session::Engine { prepared }) => {
                 let mut sql = String::new();
                 let names = [PREPARED_CREATE, PREPARED_LOCK, PREPARED_ROWS];
@@ -607,11 +629,14 @@ impl Store {
         if unknown.is_empty() {
             return Ok(());
         }
+        let b = self.backend;
         let found = Statement::new(
-            format!(
-                "SELECT id, lease FROM released_leases WHERE {}",
-                member(self.backend, "id", 1)
-            ),
+            text(b, "recall released", 0, || {
+                format!(
+                    "SELECT id, lease FROM released_leases WHERE {}",
+                    member(b, "id", 1)
+                )
+            }),
             vec![Arg::Text(strings(unknown)?)],
         )
         .fetch(connection)

@@ -2,9 +2,55 @@
 //! trip: a SQLite script, PostgreSQL `WITH` clauses, or `EXECUTE`s of
 //! statements prepared once.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use sqlx::AnyConnection;
 
 use crate::error::StoreError;
+use crate::store::Backend;
+
+/// The text of one of the engine's statements, built by `build` the first
+/// time this process asks for it, by its backend, `name` and `variant`
+/// (what else it depends on: the kinds of change a write makes, say).
+/// The engine's SQL depends on those alone, never on a batch's rows, so it
+/// is written once rather than for every batch (where it was a tenth of
+/// the server's instructions). Each text is kept for the life of the
+/// process: there are as many as there are combinations of the kinds of
+/// change that batches make, a few dozen in practice.
+///
+/// Debug builds build the text again on every call and check that it is
+/// the one kept, so that the tests catch a text that depends on something
+/// its key leaves out.
+pub(super) fn text(
+    backend: Backend,
+    name: &'static str,
+    variant: u32,
+    build: impl FnOnce() -> String,
+) -> &'static str {
+    type Texts = HashMap<(Backend, &'static str, u32), &'static str>;
+    static TEXTS: LazyLock<Mutex<Texts>> = LazyLock::new(Mutex::default);
+    let key = (backend, name, variant);
+    let kept = TEXTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+        .copied();
+    if let Some(kept) = kept {
+        if cfg!(debug_assertions) {
+            assert_eq!(kept, build(), "the text of {name} {variant} changed");
+        }
+        return kept;
+    }
+    // Built without the lock held: building one text may ask for others.
+    let built = build();
+    TEXTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_insert_with(|| Box::leak(built.into_boxed_str()))
+}
 
 /// A statement's argument.
 #[derive(Debug, Clone)]
@@ -20,19 +66,22 @@ pub(super) enum Arg {
 /// arguments. Several are combined into one round trip by renumbering.
 #[derive(Debug)]
 pub(super) struct Statement {
-    sql: String,
+    sql: Cow<'static, str>,
     args: Vec<Arg>,
 }
 
 impl Statement {
-    pub(super) fn new(sql: String, args: Vec<Arg>) -> Statement {
-        Statement { sql, args }
+    pub(super) fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Statement {
+        Statement {
+            sql: sql.into(),
+            args,
+        }
     }
 
     /// The SQL with each `$n` replaced by `parameter(n)`.
     fn substituted(&self, parameter: impl Fn(usize, &mut String)) -> String {
         let mut out = String::with_capacity(self.sql.len() + 8);
-        let mut rest = self.sql.as_str();
+        let mut rest = &*self.sql;
         while let Some(at) = rest.find('$') {
             out.push_str(&rest[..at]);
             let digits = rest[at + 1..]
@@ -57,56 +106,63 @@ impl Statement {
         })
     }
 
-    fn combine(statements: Vec<Statement>, join: impl Fn(usize, String) -> String) -> Statement {
+    /// The text of `statements` combined, each renumbered after the
+    /// arguments of those before it and joined by `join`, but the last.
+    fn combined_text(statements: &[Statement], join: impl Fn(usize, String) -> String) -> String {
         let mut sql = String::new();
-        let mut args = Vec::new();
+        let mut offset = 0;
         let last = statements.len().saturating_sub(1);
-        for (index, statement) in statements.into_iter().enumerate() {
-            let part = statement.shifted(args.len());
+        for (index, statement) in statements.iter().enumerate() {
+            let part = statement.shifted(offset);
             sql.push_str(&if index == last {
                 part
             } else {
                 join(index, part)
             });
-            args.extend(statement.args);
+            offset += statement.args.len();
         }
-        Statement { sql, args }
+        sql
+    }
+
+    /// `statements` as one, with `sql` for their text: the arguments of
+    /// each in turn.
+    fn combined(statements: Vec<Statement>, sql: &'static str) -> Statement {
+        Statement {
+            sql: Cow::Borrowed(sql),
+            args: statements.into_iter().flat_map(|s| s.args).collect(),
+        }
     }
 
     /// SQLite runs every statement of one query in one call to its thread;
     /// each `$n` is the query's n-th argument in every statement. The rows
-    /// are those of all the statements, in order.
-    pub(super) fn script(statements: Vec<Statement>) -> Statement {
-        Self::combine(statements, |_, part| format!("{part};\n"))
-    }
-
-    /// The arguments of `statements` in the order [`Statement::script`] and
-    /// [`Statement::with`] number them, without their text: for a
-    /// statement prepared already, which only its arguments are sent for.
-    pub(super) fn arguments_of(statements: Vec<Statement>) -> Statement {
-        let args = statements.into_iter().flat_map(|s| s.args).collect();
-        Statement {
-            sql: String::new(),
-            args,
-        }
+    /// are those of all the statements, in order. Its text is kept as
+    /// [`text`] keeps one, by `name` and `variant`: the same for the same
+    /// statements.
+    pub(super) fn script(
+        statements: Vec<Statement>,
+        name: &'static str,
+        variant: u32,
+    ) -> Statement {
+        let sql = text(Backend::Sqlite, name, variant, || {
+            Self::combined_text(&statements, |_, part| format!("{part};\n"))
+        });
+        Self::combined(statements, sql)
     }
 
     /// PostgreSQL runs data-modifying `WITH` clauses whether or not the
     /// main statement (the last) reads them; they see one snapshot, so the
-    /// statements must touch different rows. The rows are the last's.
-    pub(super) fn with(statements: Vec<Statement>) -> Statement {
-        let mut statements = statements;
-        if statements.len() < 2 {
-            return statements
-                .pop()
-                .unwrap_or_else(|| Statement::new(String::new(), Vec::new()));
-        }
-        let count = statements.len() - 1;
-        Self::combine(statements, |index, part| {
-            let lead = if index == 0 { "WITH " } else { "" };
-            let tail = if index + 1 == count { " " } else { ", " };
-            format!("{lead}w{index} AS ({part}){tail}")
-        })
+    /// statements must touch different rows. The rows are the last's. Its
+    /// text is kept as [`Statement::script`]'s is.
+    pub(super) fn with(statements: Vec<Statement>, name: &'static str, variant: u32) -> Statement {
+        let count = statements.len().saturating_sub(1);
+        let sql = text(Backend::Postgres, name, variant, || {
+            Self::combined_text(&statements, |index, part| {
+                let lead = if index == 0 { "WITH " } else { "" };
+                let tail = if index + 1 == count { " " } else { ", " };
+                format!("{lead}w{index} AS ({part}){tail}")
+            })
+        });
+        Self::combined(statements, sql)
     }
 
     /// `PREPARE name (types) AS sql`: a statement PostgreSQL plans once per
@@ -263,23 +319,39 @@ mod tests {
         assert_eq!(out, r"E'''\\'");
     }
 
+    fn statements() -> Vec<Statement> {
+        vec![
+            Statement::new("SELECT $1", vec![Arg::Text("a".to_owned())]),
+            Statement::new("SELECT 1", Vec::new()),
+            Statement::new(
+                "SELECT $1, $2",
+                vec![Arg::Int(2), Arg::Texts(vec!["b".to_owned()])],
+            ),
+        ]
+    }
+
     #[test]
-    fn a_prepared_statement_is_sent_the_arguments_the_combined_one_takes() {
-        let statements = || {
-            vec![
-                Statement::new("SELECT $1".to_owned(), vec![Arg::Text("a".to_owned())]),
-                Statement::new("SELECT 1".to_owned(), Vec::new()),
-                Statement::new(
-                    "SELECT $1, $2".to_owned(),
-                    vec![Arg::Int(2), Arg::Texts(vec!["b".to_owned()])],
-                ),
-            ]
-        };
-        let mut combined = String::new();
-        Statement::with(statements()).execute("w", &mut combined);
-        let mut alone = String::new();
-        Statement::arguments_of(statements()).execute("w", &mut alone);
-        assert_eq!(alone, combined);
-        assert_eq!(alone, "EXECUTE w(E'a', 2, ARRAY[E'b']::text[]);\n");
+    fn combined_statements_number_their_parameters_in_turn_whether_built_or_kept() {
+        for _ in 0..2 {
+            let with = Statement::with(statements(), "test with", 0);
+            assert_eq!(
+                with.sql,
+                "WITH w0 AS (SELECT $1), w1 AS (SELECT 1) SELECT $2, $3"
+            );
+            let mut out = String::new();
+            with.execute("w", &mut out);
+            assert_eq!(out, "EXECUTE w(E'a', 2, ARRAY[E'b']::text[]);\n");
+            let script = Statement::script(statements(), "test script", 0);
+            assert_eq!(script.sql, "SELECT $1;\nSELECT 1;\nSELECT $2, $3");
+            assert_eq!(script.args.len(), 3);
+        }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "the text of test changed 0 changed")]
+    fn a_kept_text_its_key_does_not_decide_fails_a_debug_build() {
+        text(Backend::Sqlite, "test changed", 0, || "SELECT 1".to_owned());
+        text(Backend::Sqlite, "test changed", 0, || "SELECT 2".to_owned());
     }
 }

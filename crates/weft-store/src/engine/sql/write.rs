@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::statement::{Arg, Statement};
+use super::statement::{Arg, Statement, text};
 use super::{
     CHECKED, EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_WRITE, REMEMBER_RELEASED_MS,
     SQLITE_DATA_VERSION, Session, ended_idle, fields, holder_json, is_stale, json_text, member,
@@ -128,15 +128,16 @@ struct EventRow<'a> {
 /// A failed check fails the statement, and its transaction, all the same:
 /// the order only decides which error a stale batch meets first.
 ///
-/// Without `text`, the statement's arguments alone, in the same order: for
-/// one prepared already.
+/// Its text is kept by `key`: the kinds of change the statements make, and
+/// whether there is a check (see `text`).
 fn engine_write(
     mut statements: Vec<Statement>,
     check: Option<Statement>,
     announce: Option<&[&str]>,
     origin: i64,
-    text: bool,
+    key: u16,
 ) -> Result<Statement, StoreError> {
+    let pg = Backend::Postgres;
     let checked = check.is_some();
     if let Some(check) = check {
         statements.insert(0, check);
@@ -144,19 +145,23 @@ fn engine_write(
     let events = statements.len() - 1;
     // Their ids, once for both the notification and the main statement.
     statements.push(Statement::new(
-        format!("SELECT COALESCE(json_agg(id ORDER BY id), '[]') AS ids FROM w{events}"),
+        text(pg, "engine write ids", events as u32, || {
+            format!("SELECT COALESCE(json_agg(id ORDER BY id), '[]') AS ids FROM w{events}")
+        }),
         Vec::new(),
     ));
     let ids = events + 1;
     statements.push(Statement::new(
-        format!(
-            "SELECT pg_notify($1, CASE WHEN length(p.t) < 7900 THEN p.t
-                                  ELSE json_build_object('origin', $2::bigint,
-                                                         'overflow', true)::text END)
-             FROM (SELECT json_build_object('origin', $2::bigint, 'granted', $3::json,
-                                            'events', (SELECT ids FROM w{ids}))::text AS t) AS p
-             WHERE $4::bigint = 1"
-        ),
+        text(pg, "engine write notify", ids as u32, || {
+            format!(
+                "SELECT pg_notify($1, CASE WHEN length(p.t) < 7900 THEN p.t
+                                      ELSE json_build_object('origin', $2::bigint,
+                                                             'overflow', true)::text END)
+                 FROM (SELECT json_build_object('origin', $2::bigint, 'granted', $3::json,
+                                                'events', (SELECT ids FROM w{ids}))::text AS t) AS p
+                 WHERE $4::bigint = 1"
+            )
+        }),
         vec![
             Arg::Text(crate::notify::CHANNEL.to_owned()),
             Arg::Int(origin),
@@ -165,24 +170,27 @@ fn engine_write(
         ],
     ));
     statements.push(Statement::new(
-        format!(
-            "SELECT {}(SELECT ids FROM w{ids})::text AS ids,
-                    (SELECT count(*) FROM w{}) AS announced,
-                    (txid_current() % 4294967296)::text AS xid",
-            if checked {
-                "(SELECT verified FROM w0) AS verified, "
-            } else {
-                ""
+        text(
+            pg,
+            "engine write main",
+            ids as u32 * 2 + u32::from(checked),
+            || {
+                format!(
+                    "SELECT {}(SELECT ids FROM w{ids})::text AS ids,
+                        (SELECT count(*) FROM w{}) AS announced,
+                        (txid_current() % 4294967296)::text AS xid",
+                    if checked {
+                        "(SELECT verified FROM w0) AS verified, "
+                    } else {
+                        ""
+                    },
+                    ids + 1
+                )
             },
-            ids + 1
         ),
         Vec::new(),
     ));
-    Ok(if text {
-        Statement::with(statements)
-    } else {
-        Statement::arguments_of(statements)
-    })
+    Ok(Statement::with(statements, "engine write", u32::from(key)))
 }
 
 impl Store {
@@ -293,99 +301,111 @@ impl Store {
         let mut statements = Vec::new();
         if has(0, !waiters_gone.is_empty()) {
             statements.push(Statement::new(
-                format!("DELETE FROM waiters WHERE {}", member(b, "id", 1)),
+                text(b, "waiters gone", 0, || {
+                    format!("DELETE FROM waiters WHERE {}", member(b, "id", 1))
+                }),
                 vec![Arg::Text(strings(waiters_gone)?)],
             ));
         }
         if has(1, !leases_gone.is_empty()) {
             statements.push(Statement::new(
-                format!("DELETE FROM leases WHERE {}", member(b, "id", 1)),
+                text(b, "leases gone", 0, || {
+                    format!("DELETE FROM leases WHERE {}", member(b, "id", 1))
+                }),
                 vec![Arg::Text(strings(leases_gone)?)],
             ));
         }
         if has(2, !fences.is_empty()) {
             statements.push(Statement::new(
-                fields(
-                    b,
-                    1,
-                    format!(
-                        "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
-                     FROM {} WHERE resources.id = j.value ->> 'id' AND {}",
-                        records(b, 1),
-                        member_id(b, "resources.id", 1)
-                    ),
-                ),
+                text(b, "fences", 0, || {
+                    fields(
+                        b,
+                        1,
+                        format!(
+                            "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
+                         FROM {} WHERE resources.id = j.value ->> 'id' AND {}",
+                            records(b, 1),
+                            member_id(b, "resources.id", 1)
+                        ),
+                    )
+                }),
                 vec![Arg::Text(json_text(&fences)?)],
             ));
         }
         if has(3, !leases_new.is_empty()) {
             statements.push(Statement::new(
-                fields(
-                    b,
-                    1,
-                    format!(
-                        "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
-                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
-                            CAST(j.value ->> 'weight' AS BIGINT),
-                            CAST(j.value ->> 'token' AS BIGINT), j.value ->> 'holder',
-                            CAST(j.value ->> 'priority' AS BIGINT),
-                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
-                            CAST(j.value ->> 'granted_at' AS BIGINT),
-                            CAST(j.value ->> 'expires_at' AS BIGINT),
-                            CAST(j.value ->> 'granted_at' AS BIGINT)
-                     FROM {} WHERE true
-                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
-                        mode = excluded.mode, weight = excluded.weight, token = excluded.token,
-                        holder = excluded.holder, priority = excluded.priority,
-                        ttl_ms = excluded.ttl_ms, granted_at = excluded.granted_at,
-                        expires_at = excluded.expires_at, renewed_at = excluded.renewed_at",
-                        records(b, 1)
-                    ),
-                ),
+                text(b, "leases new", 0, || {
+                    fields(
+                        b,
+                        1,
+                        format!(
+                            "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+                         SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                                CAST(j.value ->> 'weight' AS BIGINT),
+                                CAST(j.value ->> 'token' AS BIGINT), j.value ->> 'holder',
+                                CAST(j.value ->> 'priority' AS BIGINT),
+                                CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                                CAST(j.value ->> 'granted_at' AS BIGINT),
+                                CAST(j.value ->> 'expires_at' AS BIGINT),
+                                CAST(j.value ->> 'granted_at' AS BIGINT)
+                         FROM {} WHERE true
+                         ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                            mode = excluded.mode, weight = excluded.weight, token = excluded.token,
+                            holder = excluded.holder, priority = excluded.priority,
+                            ttl_ms = excluded.ttl_ms, granted_at = excluded.granted_at,
+                            expires_at = excluded.expires_at, renewed_at = excluded.renewed_at",
+                            records(b, 1)
+                        ),
+                    )
+                }),
                 vec![Arg::Text(json_text(&leases_new)?)],
             ));
         }
         if has(4, !waiters_new.is_empty()) {
             statements.push(Statement::new(
-                fields(
-                    b,
-                    1,
-                    format!(
-                        "INSERT INTO waiters ({WAITER_COLUMNS})
-                     SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
-                            CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
-                            CAST(j.value ->> 'priority' AS BIGINT),
-                            CAST(j.value ->> 'ttl_ms' AS BIGINT),
-                            CAST(j.value ->> 'enqueued_at' AS BIGINT),
-                            CAST(j.value ->> 'deadline' AS BIGINT),
-                            CAST(j.value ->> 'heartbeat_until' AS BIGINT),
-                            j.value ->> 'operation', j.value ->> 'lease'
-                     FROM {} WHERE true
-                     ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
-                        mode = excluded.mode, weight = excluded.weight, holder = excluded.holder,
-                        priority = excluded.priority, ttl_ms = excluded.ttl_ms,
-                        enqueued_at = excluded.enqueued_at, deadline = excluded.deadline,
-                        heartbeat_until = excluded.heartbeat_until,
-                        operation = excluded.operation, lease = excluded.lease",
-                        records(b, 1)
-                    ),
-                ),
+                text(b, "waiters new", 0, || {
+                    fields(
+                        b,
+                        1,
+                        format!(
+                            "INSERT INTO waiters ({WAITER_COLUMNS})
+                         SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
+                                CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
+                                CAST(j.value ->> 'priority' AS BIGINT),
+                                CAST(j.value ->> 'ttl_ms' AS BIGINT),
+                                CAST(j.value ->> 'enqueued_at' AS BIGINT),
+                                CAST(j.value ->> 'deadline' AS BIGINT),
+                                CAST(j.value ->> 'heartbeat_until' AS BIGINT),
+                                j.value ->> 'operation', j.value ->> 'lease'
+                         FROM {} WHERE true
+                         ON CONFLICT (id) DO UPDATE SET resource = excluded.resource,
+                            mode = excluded.mode, weight = excluded.weight, holder = excluded.holder,
+                            priority = excluded.priority, ttl_ms = excluded.ttl_ms,
+                            enqueued_at = excluded.enqueued_at, deadline = excluded.deadline,
+                            heartbeat_until = excluded.heartbeat_until,
+                            operation = excluded.operation, lease = excluded.lease",
+                            records(b, 1)
+                        ),
+                    )
+                }),
                 vec![Arg::Text(json_text(&waiters_new)?)],
             ));
         }
         if has(5, !waiters_changed.is_empty()) {
             statements.push(Statement::new(
-                fields(
-                    b,
-                    1,
-                    format!(
-                        "UPDATE waiters SET lease = j.value ->> 'lease',
-                            heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
-                     FROM {} WHERE waiters.id = j.value ->> 'id' AND {}",
-                        records(b, 1),
-                        member_id(b, "waiters.id", 1)
-                    ),
-                ),
+                text(b, "waiters changed", 0, || {
+                    fields(
+                        b,
+                        1,
+                        format!(
+                            "UPDATE waiters SET lease = j.value ->> 'lease',
+                                heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
+                         FROM {} WHERE waiters.id = j.value ->> 'id' AND {}",
+                            records(b, 1),
+                            member_id(b, "waiters.id", 1)
+                        ),
+                    )
+                }),
                 vec![Arg::Text(json_text(&waiters_changed)?)],
             ));
         }
@@ -407,40 +427,44 @@ impl Store {
             statements.push(Statement::new(
                 // A bounded number, oldest first, more than a batch adds:
                 // a plan that walks the index whatever the cut-off.
-                format!(
-                    "DELETE FROM released_leases WHERE {}",
-                    member_of(
-                        b,
-                        "id",
-                        &format!(
-                            "SELECT id FROM released_leases
-                             WHERE released_at < $1 AND NOT ({})
-                             ORDER BY released_at LIMIT {FORGET_RELEASED}{}",
-                            member(b, "id", 2),
-                            // What another server's batch is forgetting
-                            // is left to it, rather than waited for.
-                            match b {
-                                Backend::Sqlite => "",
-                                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-                            }
+                text(b, "released forget", 0, || {
+                    format!(
+                        "DELETE FROM released_leases WHERE {}",
+                        member_of(
+                            b,
+                            "id",
+                            &format!(
+                                "SELECT id FROM released_leases
+                                 WHERE released_at < $1 AND NOT ({})
+                                 ORDER BY released_at LIMIT {FORGET_RELEASED}{}",
+                                member(b, "id", 2),
+                                // What another server's batch is forgetting
+                                // is left to it, rather than waited for.
+                                match b {
+                                    Backend::Sqlite => "",
+                                    Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+                                }
+                            )
                         )
                     )
-                ),
+                }),
                 vec![Arg::Int(batch.now - REMEMBER_RELEASED_MS), Arg::Text(ids)],
             ));
             statements.push(Statement::new(
-                fields(
-                    b,
-                    1,
-                    format!(
-                        "INSERT INTO released_leases (id, lease, released_at)
-                     SELECT j.value ->> 'id', j.value ->> 'lease', CAST(j.value ->> 'at' AS BIGINT)
-                     FROM {} WHERE true
-                     ON CONFLICT (id) DO UPDATE SET lease = excluded.lease,
-                        released_at = excluded.released_at",
-                        records(b, 1)
-                    ),
-                ),
+                text(b, "released insert", 0, || {
+                    fields(
+                        b,
+                        1,
+                        format!(
+                            "INSERT INTO released_leases (id, lease, released_at)
+                         SELECT j.value ->> 'id', j.value ->> 'lease', CAST(j.value ->> 'at' AS BIGINT)
+                         FROM {} WHERE true
+                         ON CONFLICT (id) DO UPDATE SET lease = excluded.lease,
+                            released_at = excluded.released_at",
+                            records(b, 1)
+                        ),
+                    )
+                }),
                 vec![Arg::Text(json_text(&rows)?)],
             ));
         }
@@ -464,22 +488,24 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             statements.push(Statement::new(
-                fields(
-                    b,
-                    1,
-                    format!(
-                        "INSERT INTO operations (id, kind, status, resource, holder, started_at,
-                                             finished_at, duration_ms, result, error)
-                     SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
-                            j.value ->> 'resource', j.value ->> 'holder',
-                            CAST(j.value ->> 'started_at' AS BIGINT),
-                            CAST(j.value ->> 'finished_at' AS BIGINT),
-                            CAST(j.value ->> 'duration_ms' AS BIGINT),
-                            j.value ->> 'result', j.value ->> 'error'
-                     FROM {}",
-                        records(b, 1)
-                    ),
-                ),
+                text(b, "operations", 0, || {
+                    fields(
+                        b,
+                        1,
+                        format!(
+                            "INSERT INTO operations (id, kind, status, resource, holder, started_at,
+                                                 finished_at, duration_ms, result, error)
+                         SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
+                                j.value ->> 'resource', j.value ->> 'holder',
+                                CAST(j.value ->> 'started_at' AS BIGINT),
+                                CAST(j.value ->> 'finished_at' AS BIGINT),
+                                CAST(j.value ->> 'duration_ms' AS BIGINT),
+                                j.value ->> 'result', j.value ->> 'error'
+                         FROM {}",
+                            records(b, 1)
+                        ),
+                    )
+                }),
                 vec![Arg::Text(json_text(&rows)?)],
             ));
         }
@@ -498,19 +524,21 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             statements.push(Statement::new(
-                fields(
-                    b,
-                    1,
-                    format!(
-                        "UPDATE operations SET status = j.value ->> 'status',
-                            finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
-                            duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
-                            result = j.value ->> 'result', error = j.value ->> 'error'
-                     FROM {} WHERE operations.id = j.value ->> 'id' AND {}",
-                        records(b, 1),
-                        member_id(b, "operations.id", 1)
-                    ),
-                ),
+                text(b, "finished", 0, || {
+                    fields(
+                        b,
+                        1,
+                        format!(
+                            "UPDATE operations SET status = j.value ->> 'status',
+                                finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
+                                duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
+                                result = j.value ->> 'result', error = j.value ->> 'error'
+                         FROM {} WHERE operations.id = j.value ->> 'id' AND {}",
+                            records(b, 1),
+                            member_id(b, "operations.id", 1)
+                        ),
+                    )
+                }),
                 vec![Arg::Text(json_text(&rows)?)],
             ));
         }
@@ -529,17 +557,19 @@ impl Store {
         // Inserted in order, so the ids ascend in the journal's order. Last:
         // its ids are the rows the round trip returns.
         statements.push(Statement::new(
-            fields(
-                b,
-                1,
-                format!(
-                    "INSERT INTO events (at, kind, resource, data)
-                 SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
-                        j.value ->> 'resource', j.value ->> 'data'
-                 FROM {} ORDER BY j.key RETURNING id",
-                    records(b, 1)
-                ),
-            ),
+            text(b, "events", 0, || {
+                fields(
+                    b,
+                    1,
+                    format!(
+                        "INSERT INTO events (at, kind, resource, data)
+                     SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
+                            j.value ->> 'resource', j.value ->> 'data'
+                     FROM {} ORDER BY j.key RETURNING id",
+                        records(b, 1)
+                    ),
+                )
+            }),
             vec![Arg::Text(json_text(&rows)?)],
         ));
         let engine = match session {
@@ -563,14 +593,23 @@ impl Store {
         // rows it wrote take (for the cache).
         let (mut ids, engine) = match (b, engine) {
             (Backend::Sqlite, None) => {
-                let rows = Statement::script(statements).fetch(connection).await?;
+                let rows = Statement::script(statements, "write", u32::from(kinds))
+                    .fetch(connection)
+                    .await?;
                 (event_ids(&rows)?, None)
             }
             (Backend::Postgres, None) => {
-                let rows = Statement::with(statements).fetch(connection).await?;
+                let rows = Statement::with(statements, "write", u32::from(kinds))
+                    .fetch(connection)
+                    .await?;
                 (event_ids(&rows)?, None)
             }
             (Backend::Sqlite, Some(engine)) => {
+                let key = if engine.check.is_some() {
+                    kinds | CHECKED
+                } else {
+                    kinds
+                };
                 if let Some(check) = engine.check {
                     // A batch decided from the cache: its transaction
                     // begins and checks the cache in this same script (see
@@ -581,7 +620,7 @@ impl Store {
                     statements.splice(
                         0..0,
                         [
-                            Statement::new("BEGIN IMMEDIATE".to_owned(), Vec::new()),
+                            Statement::new("BEGIN IMMEDIATE", Vec::new()),
                             verify_sqlite_statement(
                                 check.ids,
                                 strings(check.by_id.iter().map(String::as_str))?,
@@ -591,11 +630,15 @@ impl Store {
                     );
                 }
                 statements.push(Statement::new(
-                    format!("SELECT {SQLITE_DATA_VERSION} AS xid"),
+                    text(b, "data version", 0, || {
+                        format!("SELECT {SQLITE_DATA_VERSION} AS xid")
+                    }),
                     Vec::new(),
                 ));
-                statements.push(Statement::new("COMMIT".to_owned(), Vec::new()));
-                let mut rows = Statement::script(statements).fetch(connection).await?;
+                statements.push(Statement::new("COMMIT", Vec::new()));
+                let mut rows = Statement::script(statements, "engine write", u32::from(key))
+                    .fetch(connection)
+                    .await?;
                 let xid: String = rows.pop().ok_or_else(no_row)?.try_get("xid")?;
                 engine.cache.at_version(&xid);
                 (event_ids(&rows)?, Some((engine.cache, xid)))
@@ -621,10 +664,9 @@ impl Store {
                 let name = format!("{PREPARED_WRITE}_{key}");
                 let prepare = !engine.prepared.contains(&key);
                 // A statement prepared already is sent its arguments
-                // alone: its text (the same for the same key) is combined
-                // only to prepare it. (Combining it on every batch was an
-                // eighth of the server's instructions.)
-                let write = engine_write(statements, check, announce, self.origin, prepare)?;
+                // alone: its text (the same for the same key, and kept) is
+                // only for preparing it.
+                let write = engine_write(statements, check, announce, self.origin, key)?;
                 if prepare {
                     write.prepare(&name, &mut sql);
                 }
