@@ -7,14 +7,19 @@ pub fn now_ms() -> i64 {
 }
 
 /// `2026-11-23T01:02:03.456Z`: always UTC, always milliseconds. An instant
-/// out of jiff's range (years beyond ±9999) is clamped to it.
+/// out of jiff's range (years beyond ±9999) is clamped to it; one before
+/// year 1 has an expanded year (`-000205-…`).
 pub fn rfc3339(ms: i64) -> String {
     let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
         jiff::Timestamp::MIN
     } else {
         jiff::Timestamp::MAX
     });
-    timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    // A printer made once, rather than a format string read on every call
+    // (a lease's two times are rendered on every grant).
+    static PRINTER: jiff::fmt::temporal::DateTimePrinter =
+        jiff::fmt::temporal::DateTimePrinter::new().precision(Some(3));
+    PRINTER.timestamp_to_string(&timestamp)
 }
 
 #[cfg(test)]
@@ -26,5 +31,33 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339(1_795_395_723_456), "2026-11-23T01:02:03.456Z");
+    }
+
+    #[test]
+    fn renders_what_the_rfc3339_format_string_does() {
+        let format = |ms: i64| {
+            let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+                jiff::Timestamp::MIN
+            } else {
+                jiff::Timestamp::MAX
+            });
+            timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        };
+        // Years 1 to 9999, and the clamp above them. (Before year 1, the
+        // year is written in ISO 8601's expanded form, `-000205`, which
+        // RFC 3339 has none of, where the format string wrote `-205`.)
+        const YEAR_1: i64 = -62_135_596_800_000;
+        let mut ms: i64 = 1;
+        for _ in 0..60 {
+            for value in [ms, -ms, ms / 7 * 3 + 1, 1_795_395_723_000 + ms % 1000] {
+                if value >= YEAR_1 {
+                    assert_eq!(rfc3339(value), format(value), "{value}");
+                }
+            }
+            ms = ms.saturating_mul(3);
+        }
+        for value in [0, -1, 999, 1000, YEAR_1, i64::MAX] {
+            assert_eq!(rfc3339(value), format(value), "{value}");
+        }
     }
 }
