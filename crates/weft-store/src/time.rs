@@ -8,7 +8,7 @@ pub fn now_ms() -> i64 {
 
 /// `2026-11-23T01:02:03.456Z`: always UTC, always milliseconds. An instant
 /// out of jiff's range (years beyond ±9999) is clamped to it; one before
-/// year 1 has an expanded year (`-000205-…`).
+/// year 0 has an expanded year (`-000205-…`).
 pub fn rfc3339(ms: i64) -> String {
     let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
         jiff::Timestamp::MIN
@@ -43,21 +43,22 @@ mod tests {
             });
             timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
         };
-        // Years 1 to 9999, and the clamp above them. (Before year 1, the
+        // Years 0 to 9999, and the clamp above them. (Before year 0, the
         // year is written in ISO 8601's expanded form, `-000205`, which
         // RFC 3339 has none of, where the format string wrote `-205`.)
-        const YEAR_1: i64 = -62_135_596_800_000;
+        const YEAR_0: i64 = -62_167_219_200_000;
         let mut ms: i64 = 1;
         for _ in 0..60 {
             for value in [ms, -ms, ms / 7 * 3 + 1, 1_795_395_723_000 + ms % 1000] {
-                if value >= YEAR_1 {
+                if value >= YEAR_0 {
                     assert_eq!(rfc3339(value), format(value), "{value}");
                 }
             }
             ms = ms.saturating_mul(3);
         }
-        for value in [0, -1, 999, 1000, YEAR_1, i64::MAX] {
+        for value in [0, -1, 999, 1000, YEAR_0, i64::MAX] {
             assert_eq!(rfc3339(value), format(value), "{value}");
         }
+        assert_eq!(rfc3339(YEAR_0 - 1), "-000001-12-31T23:59:59.999Z");
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::sql::holder_json;
+use super::sql::json_text;
 use super::{Batch, Claim, OperationRow, Queue};
 use crate::error::StoreError;
 use crate::leases::{Attempt, Grant, Released, WAITER_HEARTBEAT_MS, Waiter, fits};
@@ -216,6 +216,8 @@ impl Store {
         granted: &mut Vec<Grant>,
     ) -> Result<Attempt, StoreError> {
         let request = &claim.request;
+        // Before anything changes: an error here leaves nothing done.
+        let holder = Some(json_text(&request.holder)?);
         let name = request.resource.to_string();
         let capacity = match batch.slots.get(&name) {
             Some(slot) => slot.resource.capacity,
@@ -255,7 +257,6 @@ impl Store {
                 return Ok(Attempt::Granted(Box::new(lease.clone())));
             }
         }
-        let holder = Some(holder_json(&request.holder));
         let journal = &mut batch.journal;
         if queue.is_empty() && fits(request.mode, request.weight, capacity, &slot.leases) {
             // The fast path: nobody waits and it fits.
@@ -425,6 +426,8 @@ impl Store {
                 true,
             ));
         }
+        // Before anything changes: an error here leaves nothing done.
+        let holder = json_text(&lease.holder).map_err(|error| (error, false))?;
         if let Some(slot) = batch.slots.get_mut(&name) {
             slot.leases.retain(|l| l.id != id);
         }
@@ -436,7 +439,7 @@ impl Store {
                 "release",
                 OperationStatus::Succeeded,
                 name.clone(),
-                Some(holder_json(&lease.holder)),
+                Some(holder),
                 now,
             )
         });

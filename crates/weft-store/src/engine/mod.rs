@@ -104,6 +104,15 @@ struct Loaded {
     versions: cache::Versions,
 }
 
+/// A resource a claim creates if it is not there, as the load reads it.
+#[derive(serde::Serialize)]
+struct Create<'a> {
+    id: &'a str,
+    kind: &'a str,
+    identifier: &'a str,
+    capacity: i64,
+}
+
 #[derive(Debug)]
 struct NewEvent {
     at: i64,
@@ -364,14 +373,6 @@ impl Store {
                 }
                 Op::Release(id) => leases.push(id.clone()),
             }
-        }
-        /// A resource a claim creates, if it is not there.
-        #[derive(serde::Serialize)]
-        struct Create<'a> {
-            id: &'a str,
-            kind: &'a str,
-            identifier: &'a str,
-            capacity: i64,
         }
         let creates = if creates.is_empty() {
             None

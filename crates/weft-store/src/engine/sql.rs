@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::leases::{Effects, Released, lease_from_row, resource_from_row, waiter_from_row};
 use crate::store::{Backend, Store};
 use crate::time::now_ms;
-use crate::types::{Holder, Lease, Resource};
+use crate::types::{Lease, Resource};
 
 mod statement;
 mod write;
@@ -130,10 +130,6 @@ fn member_id(backend: Backend, column: &str, n: usize) -> String {
             format!("SELECT j.value ->> 'id' FROM {}", records(backend, n)),
         ),
     )
-}
-
-pub(super) fn holder_json(holder: &Holder) -> String {
-    serde_json::to_string(holder).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// `value` as JSON text, written straight from its type: building

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{LazyLock, PoisonError, RwLock};
 
 use sqlx::AnyConnection;
 
@@ -21,8 +21,8 @@ use crate::store::Backend;
 /// change that batches make, a few dozen in practice.
 ///
 /// Debug builds build the text again on every call and check that it is
-/// the one kept, so that the tests catch a text that depends on something
-/// its key leaves out.
+/// the one kept, so that the tests (all of a test binary's run in one
+/// process) catch a text that depends on something its key leaves out.
 pub(super) fn text(
     backend: Backend,
     name: &'static str,
@@ -30,23 +30,27 @@ pub(super) fn text(
     build: impl FnOnce() -> String,
 ) -> &'static str {
     type Texts = HashMap<(Backend, &'static str, u32), &'static str>;
-    static TEXTS: LazyLock<Mutex<Texts>> = LazyLock::new(Mutex::default);
+    static TEXTS: LazyLock<RwLock<Texts>> = LazyLock::new(RwLock::default);
     let key = (backend, name, variant);
     let kept = TEXTS
-        .lock()
+        .read()
         .unwrap_or_else(PoisonError::into_inner)
         .get(&key)
         .copied();
     if let Some(kept) = kept {
         if cfg!(debug_assertions) {
-            assert_eq!(kept, build(), "the text of {name} {variant} changed");
+            assert_eq!(
+                kept,
+                build(),
+                "the text of {name} {variant} on {backend:?} changed"
+            );
         }
         return kept;
     }
     // Built without the lock held: building one text may ask for others.
     let built = build();
     TEXTS
-        .lock()
+        .write()
         .unwrap_or_else(PoisonError::into_inner)
         .entry(key)
         .or_insert_with(|| Box::leak(built.into_boxed_str()))
@@ -349,7 +353,7 @@ mod tests {
 
     #[test]
     #[cfg(debug_assertions)]
-    #[should_panic(expected = "the text of test changed 0 changed")]
+    #[should_panic(expected = "the text of test changed 0 on Sqlite changed")]
     fn a_kept_text_its_key_does_not_decide_fails_a_debug_build() {
         text(Backend::Sqlite, "test changed", 0, || "SELECT 1".to_owned());
         text(Backend::Sqlite, "test changed", 0, || "SELECT 2".to_owned());

@@ -7,8 +7,8 @@ use sqlx::{AnyConnection, Row};
 use super::statement::{Arg, Statement, text};
 use super::{
     CHECKED, EngineWrite, FORGET_RELEASED, PREPARED_LOCK, PREPARED_WRITE, REMEMBER_RELEASED_MS,
-    SQLITE_DATA_VERSION, Session, ended_idle, fields, holder_json, is_stale, json_text, member,
-    member_id, member_of, records, strings, verify_sqlite_statement, verify_statement,
+    SQLITE_DATA_VERSION, Session, ended_idle, fields, is_stale, json_text, member, member_id,
+    member_of, records, strings, verify_sqlite_statement, verify_statement,
 };
 use crate::engine::Batch;
 use crate::engine::cache::Written;
@@ -22,6 +22,7 @@ use crate::types::Event;
 // whose fields the statement reads by name (`j.value ->> 'name'`):
 // serialized straight from these (see `json_text`).
 
+/// A lease granted, or granted again under its id.
 #[derive(Serialize)]
 struct LeaseRow<'a> {
     id: &'a str,
@@ -37,6 +38,7 @@ struct LeaseRow<'a> {
     expires_at: i64,
 }
 
+/// A claim queued.
 #[derive(Serialize)]
 struct WaiterRow<'a> {
     id: &'a str,
@@ -62,6 +64,7 @@ struct WaiterChange<'a> {
     heartbeat_until: i64,
 }
 
+/// A resource's fencing token, moved on by its grants.
 #[derive(Serialize)]
 struct FenceRow<'a> {
     id: &'a str,
@@ -77,6 +80,7 @@ struct ReleasedRow<'a> {
     lease: String,
 }
 
+/// An operation started in the batch, finished or not.
 #[derive(Serialize)]
 struct OperationInsert<'a> {
     id: &'a str,
@@ -92,6 +96,7 @@ struct OperationInsert<'a> {
     error: Option<&'a str>,
 }
 
+/// An operation started by an earlier transaction, finished in the batch.
 #[derive(Serialize)]
 struct OperationFinish<'a> {
     id: &'a str,
@@ -102,6 +107,7 @@ struct OperationFinish<'a> {
     error: Option<&'a str>,
 }
 
+/// An event the batch records.
 #[derive(Serialize)]
 struct EventRow<'a> {
     at: i64,
@@ -139,6 +145,11 @@ fn engine_write(
 ) -> Result<Statement, StoreError> {
     let pg = Backend::Postgres;
     let checked = check.is_some();
+    debug_assert_eq!(
+        key & CHECKED != 0,
+        checked,
+        "a write's key says whether it checks"
+    );
     if let Some(check) = check {
         statements.insert(0, check);
     }
@@ -245,7 +256,7 @@ impl Store {
                         mode: lease.mode.as_str(),
                         weight: lease.weight,
                         token: lease.token,
-                        holder: holder_json(&lease.holder),
+                        holder: json_text(&lease.holder)?,
                         priority: lease.priority,
                         ttl_ms: lease.ttl_ms,
                         granted_at: lease.granted_at_ms,
@@ -279,7 +290,7 @@ impl Store {
                             resource: id,
                             mode: waiter.mode.as_str(),
                             weight: waiter.weight,
-                            holder: holder_json(&waiter.holder),
+                            holder: json_text(&waiter.holder)?,
                             priority: waiter.priority,
                             ttl_ms: waiter.ttl_ms,
                             enqueued_at: waiter.enqueued_at,
