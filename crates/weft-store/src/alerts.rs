@@ -94,80 +94,6 @@ fn alert_from_row(row: &AnyRow) -> Result<Alert, StoreError> {
 }
 
 impl Store {
-    /// The rates over the window, as the metrics and alerts see them.
-    ///
-    /// Counted by the database in one pass over the window's operations
-    /// (a busy server records thousands a second, and the alert loop asks
-    /// every 15 s): only the results of claims that may have waited come
-    /// back, to read their wait.
-    pub async fn window_rates(&self, window_ms: i64) -> Result<WindowRates, StoreError> {
-        let since = now_ms() - window_ms;
-        // A claim that waited took at least as long as its wait (it started
-        // when it was queued): one that took no time did not wait. (Not
-        // quite for a wait collected by a replica whose clock is behind the
-        // granting one's, whose wait is the clocks' difference anyway, or
-        // for a "claim" recorded through the operations API, which says
-        // what it likes.)
-        // Read before the counts: an operation only ever finishes, so each
-        // of these is among the claims counted next, and the contended
-        // claims never outnumber the claims.
-        let waited = sqlx::query(
-            "SELECT result FROM operations
-             WHERE started_at >= $1 AND kind = 'claim' AND status NOT IN ('active', 'conflict')
-               AND (duration_ms IS NULL OR duration_ms <> 0)",
-        )
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut waited_claims = 0u64;
-        for row in waited {
-            let result: Option<String> = row.try_get("result")?;
-            let waited = result
-                .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
-                .and_then(|r| r.get("waited_ms").and_then(serde_json::Value::as_i64))
-                .unwrap_or(0);
-            if waited > 0 {
-                waited_claims += 1;
-            }
-        }
-        let sum = |when: &str, value: &str| {
-            format!("CAST(COALESCE(SUM(CASE WHEN {when} THEN {value} ELSE 0 END), 0) AS BIGINT)")
-        };
-        let resolved = "kind = 'resolution' AND status = 'succeeded'";
-        let sql = format!(
-            "SELECT {} AS finished, {} AS failed, {} AS claims, {} AS conflicts,
-                    {} AS resolutions, {} AS resolution_total
-             FROM operations WHERE started_at >= $1",
-            sum("status <> 'active'", "1"),
-            sum("status = 'failed'", "1"),
-            sum("kind = 'claim' AND status <> 'active'", "1"),
-            sum("kind = 'claim' AND status = 'conflict'", "1"),
-            sum(resolved, "1"),
-            sum(resolved, "COALESCE(duration_ms, 0)"),
-        );
-        let row = sqlx::query(&sql).bind(since).fetch_one(&self.pool).await?;
-        let count = |column: &str| -> Result<u64, StoreError> {
-            let value: i64 = row.try_get(column)?;
-            Ok(u64::try_from(value).unwrap_or(0))
-        };
-        let claims = count("claims")?;
-        let resolutions = count("resolutions")?;
-        let resolution_total: i64 = row.try_get("resolution_total")?;
-        Ok(WindowRates {
-            claims,
-            // Only a clean-up between the two reads could make it more.
-            contended: (count("conflicts")? + waited_claims).min(claims),
-            finished: count("finished")?,
-            failed: count("failed")?,
-            resolutions,
-            resolution_ms: if resolutions > 0 {
-                resolution_total as f64 / resolutions as f64
-            } else {
-                0.0
-            },
-        })
-    }
-
     /// Evaluates every rule now: fires new alerts, resolves cleared ones.
     /// Returns the events recorded (one per alert fired or resolved).
     pub async fn evaluate_alerts(
@@ -390,34 +316,5 @@ impl Store {
             granted: Vec::new(),
             events,
         })
-    }
-}
-
-/// Counts over the alert window.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct WindowRates {
-    pub claims: u64,
-    pub contended: u64,
-    pub finished: u64,
-    pub failed: u64,
-    pub resolutions: u64,
-    pub resolution_ms: f64,
-}
-
-impl WindowRates {
-    pub fn conflict_rate(&self) -> f64 {
-        if self.claims == 0 {
-            0.0
-        } else {
-            self.contended as f64 / self.claims as f64
-        }
-    }
-
-    pub fn failure_rate(&self) -> f64 {
-        if self.finished == 0 {
-            0.0
-        } else {
-            self.failed as f64 / self.finished as f64
-        }
     }
 }

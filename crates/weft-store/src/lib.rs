@@ -25,13 +25,14 @@ mod notifications;
 mod notify;
 mod operations;
 mod policy;
+mod rates;
 mod store;
 pub mod time;
 mod types;
 mod views;
 mod waits;
 
-pub use alerts::{AlertFilter, AlertThresholds, WindowRates};
+pub use alerts::{AlertFilter, AlertThresholds};
 pub use coordinator::{AcquireError, Coordinator, CoordinatorMode, CoordinatorStats};
 pub use deployment_types::{
     ArtifactRecord, DeploymentKind, DeploymentRecord, DeploymentStats, DeploymentStatus,
@@ -45,6 +46,7 @@ pub use monitor::{CachedAnswer, CollectionRecord, MonitorItem, ScheduleRecord};
 pub use notifications::{DueEscalation, NotificationDelivery};
 pub use operations::{CleanupReport, OperationFilter};
 pub use policy::{DEFAULT_CLASSES, LeasePolicy};
+pub use rates::WindowRates;
 pub use store::{Backend, Store, StoreStats};
 pub use types::{
     AcquireRequest, Alert, Event, Holder, Lease, Mode, Operation, OperationStatus, QueueEntry,

@@ -52,6 +52,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_released_leases.sql"),
         postgres: include_str!("../migrations/postgres/0006_released_leases.sql"),
     },
+    Migration {
+        version: 7,
+        name: "operations by finish",
+        sqlite: include_str!("../migrations/sqlite/0007_operations_by_finish.sql"),
+        postgres: include_str!("../migrations/postgres/0007_operations_by_finish.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

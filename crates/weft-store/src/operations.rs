@@ -273,6 +273,9 @@ impl Store {
         .await?
         .rows_affected();
         transaction.commit().await?;
+        if operations > 0 {
+            self.forget_rates().await;
+        }
         Ok(CleanupReport {
             expired_leases: reaped.value,
             stale_waiters: 0,

@@ -48,6 +48,8 @@ pub struct Store {
     /// This store's mark on the notifications its lease engine sends, by
     /// which its own listener knows them.
     pub(crate) origin: i64,
+    /// The settled buckets of the alert window counted so far.
+    pub(crate) kept_rates: Arc<tokio::sync::Mutex<crate::rates::KeptRates>>,
 }
 
 /// A write transaction, holding the write gate where there is one.
@@ -127,6 +129,7 @@ impl Store {
             waits: Arc::default(),
             own_events: Arc::default(),
             origin: (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
+            kept_rates: Arc::default(),
         };
         let mut transaction = store.pool.begin().await?;
         let applied = migrations::run(&mut transaction, backend).await?;

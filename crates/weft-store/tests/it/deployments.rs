@@ -342,6 +342,6 @@ async fn records_survive_a_reopen(backend: Backend, test: &str) {
         .expect("reopen");
     let record = store.deployment(&id).await.expect("read").expect("kept");
     assert_eq!(record.status, DeploymentStatus::Succeeded);
-    assert_eq!(store.schema_version().await.expect("version"), 6);
+    assert_eq!(store.schema_version().await.expect("version"), 7);
 }
 on_both_backends!(records_survive_a_reopen_, records_survive_a_reopen);

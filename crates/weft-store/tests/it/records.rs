@@ -40,7 +40,7 @@ async fn reopen_keeps_state(backend: Backend, test: &str) {
     let store = Store::open(&url, LeasePolicy::default())
         .await
         .expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), 6);
+    assert_eq!(store.schema_version().await.expect("version"), 7);
     assert_eq!(store.leases().await.expect("leases"), vec![*lease.clone()]);
     store.release(&lease.id).await.expect("release");
     let Attempt::Granted(next) = store
