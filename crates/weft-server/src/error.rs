@@ -82,7 +82,8 @@ impl From<StoreError> for ApiError {
             }
             StoreError::UnknownResource(_)
             | StoreError::UnknownLease(_)
-            | StoreError::UnknownAlert(_) => ApiError::not_found(error.to_string()),
+            | StoreError::UnknownAlert(_)
+            | StoreError::UnknownOperation(_) => ApiError::not_found(error.to_string()),
             StoreError::LeaseExpired { token, .. } => {
                 ApiError::new(StatusCode::GONE, "lease_expired", error.to_string())
                     .with_details(json!({"token": token}))

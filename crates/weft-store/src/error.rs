@@ -49,6 +49,8 @@ pub enum StoreError {
     },
     #[error("no alert `{0}`")]
     UnknownAlert(String),
+    #[error("no active operation `{0}`")]
+    UnknownOperation(String),
     #[error("stored {what} is corrupt: {message}")]
     Corrupt { what: &'static str, message: String },
     /// The transaction that decided the request failed as it committed:
@@ -77,6 +79,7 @@ impl StoreError {
                 | StoreError::UnknownLease(_)
                 | StoreError::LeaseExpired { .. }
                 | StoreError::UnknownAlert(_)
+                | StoreError::UnknownOperation(_)
                 | StoreError::UnsupportedUrl(_)
         )
     }

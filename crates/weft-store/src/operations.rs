@@ -80,17 +80,20 @@ pub(crate) async fn insert_operation(
     Ok(id)
 }
 
+/// Finishes the operation `id` if it is still active; whether it was. (An
+/// operation finishes once: finishing it again would move it to another
+/// bucket of the alert window, where it would be counted twice.)
 pub(crate) async fn finish_operation(
     transaction: &mut Transaction<'static, Any>,
     id: &str,
     status: OperationStatus,
     result: Option<Value>,
     error: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let now = now_ms();
-    sqlx::query(
+    let finished = sqlx::query(
         "UPDATE operations SET status = $1, finished_at = $2, duration_ms = $2 - started_at,
-         result = $3, error = $4 WHERE id = $5",
+         result = $3, error = $4 WHERE id = $5 AND status = 'active'",
     )
     .bind(status.as_str())
     .bind(now)
@@ -98,8 +101,9 @@ pub(crate) async fn finish_operation(
     .bind(error)
     .bind(id)
     .execute(&mut **transaction)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(finished > 0)
 }
 
 fn operation_from_row(row: &AnyRow) -> Result<Operation, StoreError> {
@@ -153,6 +157,9 @@ impl Store {
         Ok(id)
     }
 
+    /// Finishes the active operation `id`: the `operation` event to publish,
+    /// and how long it took. One that is not active (finished already, or
+    /// never started) is [`StoreError::UnknownOperation`].
     pub async fn finish_operation(
         &self,
         id: &str,
@@ -161,7 +168,9 @@ impl Store {
         error: Option<&str>,
     ) -> Result<(Event, i64), StoreError> {
         let mut transaction = self.begin().await?;
-        finish_operation(&mut transaction, id, status, result, error).await?;
+        if !finish_operation(&mut transaction, id, status, result, error).await? {
+            return Err(StoreError::UnknownOperation(id.to_owned()));
+        }
         let row = sqlx::query("SELECT kind, duration_ms FROM operations WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **transaction)
@@ -274,7 +283,7 @@ impl Store {
         .rows_affected();
         transaction.commit().await?;
         if operations > 0 {
-            self.forget_rates().await;
+            self.forget_rates();
         }
         Ok(CleanupReport {
             expired_leases: reaped.value,

@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::AddAssign;
+use std::sync::{Mutex, MutexGuard};
 
 use sqlx::Row;
 
@@ -30,21 +31,27 @@ use crate::time::now_ms;
 /// The length of a bucket.
 const BUCKET_MS: i64 = 10_000;
 
-/// How long after a bucket ends it is counted and kept: by then everything
-/// that finished in it has been committed.
+/// How long after a bucket ends it is counted and kept: by then, it is
+/// assumed, everything that finished in it has been committed.
 const SETTLE_MS: i64 = 30_000;
 
 /// The longest window counted by bucket (8,640 of them); a longer one (the
 /// metrics' `timeRange` goes up to a year) is counted afresh on every ask.
 const MAX_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Counts over the alert window.
+/// Counts of the operations that finished in a window (the alert window,
+/// or the range the metrics were asked for).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct WindowRates {
+    /// Claims answered: granted, at once or after a wait, or refused.
     pub claims: u64,
+    /// Claims that found their resource taken: refused, or granted after a
+    /// wait.
     pub contended: u64,
+    /// Operations of every kind.
     pub finished: u64,
     pub failed: u64,
+    /// Resolutions that succeeded, and their average duration.
     pub resolutions: u64,
     pub resolution_ms: f64,
 }
@@ -117,6 +124,9 @@ impl Counts {
 /// The settled buckets counted so far, shared by a store's clones.
 #[derive(Debug, Default)]
 pub(crate) struct KeptRates {
+    /// Moves on when the buckets are forgotten: what was counted before
+    /// then is not kept.
+    generation: u64,
     /// By bucket number (a bucket's start over [`BUCKET_MS`]); buckets in
     /// which nothing finished are left out.
     buckets: BTreeMap<i64, Counts>,
@@ -129,8 +139,14 @@ pub(crate) struct KeptRates {
 }
 
 impl KeptRates {
-    fn forget(&mut self) {
-        *self = KeptRates::default();
+    /// Forgets every bucket, to count again from bucket `at`.
+    fn forget(&mut self, at: i64) {
+        *self = KeptRates {
+            generation: self.generation + 1,
+            from: at,
+            to: at,
+            ..KeptRates::default()
+        };
     }
 
     fn sum(&self, from: i64, to: i64) -> Counts {
@@ -160,53 +176,100 @@ impl Store {
         let first = since.div_euclid(BUCKET_MS) + i64::from(since.rem_euclid(BUCKET_MS) != 0);
         let unsettled = now.saturating_sub(SETTLE_MS).div_euclid(BUCKET_MS);
         if window_ms > MAX_KEPT_MS || first >= unsettled {
-            return Ok(total(self.count_finished(since, i64::MAX).await?).rates());
+            return Ok(self.count_finished(since, i64::MAX).await?.rates());
         }
-        let mut kept = self.kept_rates.lock().await;
-        // Nothing counted yet, the clock gone back, or a gap since the last
-        // ask: start again.
-        if kept.from == kept.to || unsettled < kept.to || first > kept.to {
-            kept.forget();
-            kept.from = first;
-            kept.to = first;
-        }
-        if first < kept.from {
-            let older = self
-                .count_finished(first * BUCKET_MS, kept.from * BUCKET_MS)
+        // What to count, decided under the lock and counted without it (two
+        // asks at once may count the same buckets: a settled bucket's counts
+        // are the same however often it is counted).
+        let (generation, older, newer) = {
+            let mut kept = lock(&self.kept_rates);
+            // Nothing counted yet, the clock gone back, or a gap since the
+            // last ask: start again.
+            if kept.from == kept.to || unsettled < kept.to || first > kept.to {
+                kept.forget(first);
+            }
+            (
+                kept.generation,
+                (first < kept.from).then_some((first, kept.from)),
+                (kept.to < unsettled).then_some((kept.to, unsettled)),
+            )
+        };
+        let mut counted = Vec::new();
+        for (from, to) in [older, newer].into_iter().flatten() {
+            let buckets = self
+                .count_finished_by_bucket(from * BUCKET_MS, to * BUCKET_MS)
                 .await?;
-            kept.buckets.extend(older);
-            kept.from = first;
+            counted.push((from, to, buckets));
         }
-        if kept.to < unsettled {
-            let newer = self
-                .count_finished(kept.to * BUCKET_MS, unsettled * BUCKET_MS)
-                .await?;
-            kept.buckets.extend(newer);
-            kept.to = unsettled;
-        }
-        kept.longest_ms = kept.longest_ms.max(window_ms);
-        let keep_from = now.saturating_sub(kept.longest_ms).div_euclid(BUCKET_MS);
-        if keep_from > kept.from {
-            kept.buckets = kept.buckets.split_off(&keep_from);
-            kept.from = keep_from;
-        }
-        let mut counts = kept.sum(first, unsettled);
-        drop(kept);
-        counts += total(self.count_finished(unsettled * BUCKET_MS, i64::MAX).await?);
+        let closed = {
+            let mut kept = lock(&self.kept_rates);
+            if kept.generation == generation {
+                for (from, to, buckets) in counted {
+                    // Only next to what is kept: the buckets in between
+                    // would be missing.
+                    if to >= kept.from && from <= kept.to {
+                        kept.buckets.extend(buckets);
+                        kept.from = kept.from.min(from);
+                        kept.to = kept.to.max(to);
+                    }
+                }
+                kept.longest_ms = kept.longest_ms.max(window_ms);
+                let keep_from = now.saturating_sub(kept.longest_ms).div_euclid(BUCKET_MS);
+                if keep_from > kept.from {
+                    kept.buckets = kept.buckets.split_off(&keep_from);
+                    kept.from = keep_from;
+                }
+            }
+            (kept.generation == generation && kept.from <= first && unsettled <= kept.to)
+                .then(|| kept.sum(first, unsettled))
+        };
+        let mut counts = match closed {
+            Some(counts) => counts,
+            // Forgotten meanwhile (a clean-up): counted afresh.
+            None => {
+                self.count_finished(first * BUCKET_MS, unsettled * BUCKET_MS)
+                    .await?
+            }
+        };
+        counts += self.count_finished(unsettled * BUCKET_MS, i64::MAX).await?;
         Ok(counts.rates())
     }
 
     /// Forgets the counted buckets: operations were removed.
-    pub(crate) async fn forget_rates(&self) {
-        self.kept_rates.lock().await.forget();
+    pub(crate) fn forget_rates(&self) {
+        lock(&self.kept_rates).forget(0);
+    }
+
+    /// What finished from `from` up to `to` (milliseconds), in all.
+    async fn count_finished(&self, from: i64, to: i64) -> Result<Counts, StoreError> {
+        Ok(total(self.count(from, to, false).await?))
     }
 
     /// What finished from `from` up to `to` (milliseconds), by bucket.
-    async fn count_finished(
+    async fn count_finished_by_bucket(
         &self,
         from: i64,
         to: i64,
     ) -> Result<BTreeMap<i64, Counts>, StoreError> {
+        self.count(from, to, true).await
+    }
+
+    /// What finished from `from` up to `to` (milliseconds): by bucket, or
+    /// all of it under the key 0.
+    async fn count(
+        &self,
+        from: i64,
+        to: i64,
+        by_bucket: bool,
+    ) -> Result<BTreeMap<i64, Counts>, StoreError> {
+        let (bucket, group) = if by_bucket {
+            (
+                format!("CAST(finished_at / {BUCKET_MS} AS BIGINT)"),
+                "GROUP BY 1",
+            )
+        } else {
+            ("CAST(0 AS BIGINT)".to_owned(), "")
+        };
         let mut buckets: BTreeMap<i64, Counts> = BTreeMap::new();
         // A claim that waited took at least as long as its wait (it started
         // when it was queued): one that took no time did not wait. (Not
@@ -215,7 +278,7 @@ impl Store {
         // for a "claim" recorded through the operations API, which says
         // what it likes.) Read before the counts: see `Counts::rates`.
         let waited = sqlx::query(&format!(
-            "SELECT CAST(finished_at / {BUCKET_MS} AS BIGINT) AS bucket, result FROM operations
+            "SELECT {bucket} AS bucket, result FROM operations
              WHERE finished_at >= $1 AND finished_at < $2 AND kind = 'claim'
                AND status NOT IN ('active', 'conflict')
                AND (duration_ms IS NULL OR duration_ms <> 0)"
@@ -239,12 +302,12 @@ impl Store {
         };
         let resolved = "kind = 'resolution' AND status = 'succeeded'";
         let sql = format!(
-            "SELECT CAST(finished_at / {BUCKET_MS} AS BIGINT) AS bucket,
+            "SELECT {bucket} AS bucket,
                     CAST(COUNT(*) AS BIGINT) AS finished, {} AS failed, {} AS claims,
                     {} AS conflicts, {} AS resolutions, {} AS resolution_total
              FROM operations
              WHERE finished_at >= $1 AND finished_at < $2 AND status <> 'active'
-             GROUP BY 1",
+             {group}",
             sum("status = 'failed'", "1"),
             sum("kind = 'claim'", "1"),
             sum("kind = 'claim' AND status = 'conflict'", "1"),
@@ -271,6 +334,10 @@ impl Store {
         }
         Ok(buckets)
     }
+}
+
+fn lock(kept: &Mutex<KeptRates>) -> MutexGuard<'_, KeptRates> {
+    kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn total(buckets: BTreeMap<i64, Counts>) -> Counts {
@@ -365,11 +432,13 @@ mod tests {
         let since = now - window_ms;
         let first = since.div_euclid(BUCKET_MS) + i64::from(since.rem_euclid(BUCKET_MS) != 0);
         let unsettled = (now - SETTLE_MS).div_euclid(BUCKET_MS);
-        if window_ms > MAX_KEPT_MS || first >= unsettled {
+        let start = if window_ms > MAX_KEPT_MS || first >= unsettled {
             since
         } else {
             first * BUCKET_MS
-        }
+        };
+        assert!(since <= start && start < since + BUCKET_MS);
+        start
     }
 
     /// Random operations, and asks of random windows as time goes on, with
@@ -379,11 +448,14 @@ mod tests {
     async fn kept_rates_match_a_full_count(store: Store) {
         let mut rng = fastrand::Rng::with_seed(7);
         let mut rows = Vec::new();
-        let mut now = 1_796_000_000_000_i64 + rng.i64(0..BUCKET_MS);
+        // Hours before the clock, so that a clean-up removes every one.
+        let mut now = now_ms() - 3 * 3_600_000;
         for _ in 0..400 {
             write(&store, &mut rows, &mut rng, now - 26 * 3_600_000, now).await;
         }
+        // 30 s and 25 h: counted afresh.
         let windows = [
+            30_000,
             60_000,
             5 * 60_000,
             15 * 60_000,
@@ -396,14 +468,18 @@ mod tests {
                 write(&store, &mut rows, &mut rng, now - SETTLE_MS + 1, now + 1).await;
             }
             if step == 30 {
-                store.forget_rates().await;
+                store.forget_rates();
+            }
+            // The clock goes back a minute.
+            if step == 45 {
+                now -= 60_000;
             }
             let window = windows[rng.usize(..windows.len())];
             let rates = store.window_rates_at(window, now).await.expect("rates");
             assert_eq!(
                 rates,
                 expected(&rows, start(window, now)),
-                "step {step}, window {window} ms"
+                "step {step}, window {window} ms, now {now}"
             );
         }
         // Nothing new: asking again counts the same.
@@ -418,14 +494,27 @@ mod tests {
             .await
             .expect("rates");
         assert_eq!(rates, expected(&rows, start(2 * 3_600_000, now)));
-        let kept = store.kept_rates.lock().await;
-        assert!(kept.from < kept.to, "buckets were kept");
-        // Kept as far back as the longest window counted by bucket, and no
-        // further.
-        assert_eq!(kept.longest_ms, 2 * 3_600_000);
-        let oldest = (now - kept.longest_ms).div_euclid(BUCKET_MS);
-        assert!(oldest <= kept.from && kept.from * BUCKET_MS <= start(2 * 3_600_000, now));
-        assert!(kept.buckets.keys().all(|bucket| *bucket >= oldest));
+        {
+            let kept = lock(&store.kept_rates);
+            assert!(kept.from < kept.to, "buckets were kept");
+            // Kept as far back as the longest window counted by bucket, and
+            // no further.
+            assert_eq!(kept.longest_ms, 2 * 3_600_000);
+            let oldest = (now - kept.longest_ms).div_euclid(BUCKET_MS);
+            assert!(oldest <= kept.from && kept.from * BUCKET_MS <= start(2 * 3_600_000, now));
+            assert!(kept.buckets.keys().all(|bucket| *bucket >= oldest));
+        }
+        // A clean-up that removes the finished operations forgets what was
+        // counted of them.
+        let removed = store.cleanup(Some(0)).await.expect("clean up");
+        assert!(removed.operations > 0);
+        rows.retain(|row| row.finished_at.is_none());
+        let rates = store
+            .window_rates_at(2 * 3_600_000, now)
+            .await
+            .expect("rates");
+        assert_eq!(rates, WindowRates::default());
+        assert_eq!(rates, expected(&rows, start(2 * 3_600_000, now)));
     }
 
     #[tokio::test]

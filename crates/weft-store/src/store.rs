@@ -49,7 +49,7 @@ pub struct Store {
     /// which its own listener knows them.
     pub(crate) origin: i64,
     /// The settled buckets of the alert window counted so far.
-    pub(crate) kept_rates: Arc<tokio::sync::Mutex<crate::rates::KeptRates>>,
+    pub(crate) kept_rates: Arc<std::sync::Mutex<crate::rates::KeptRates>>,
 }
 
 /// A write transaction, holding the write gate where there is one.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use weft_store::{
     AcquireRequest, AlertFilter, AlertThresholds, Attempt, Holder, LeasePolicy, OperationFilter,
-    OperationStatus, ResourceId, Store, WaitState,
+    OperationStatus, ResourceId, Store, StoreError, WaitState,
 };
 
 use crate::backends::{Backend, database, store};
@@ -103,6 +103,13 @@ async fn operations_and_alerts(backend: Backend, test: &str) {
         )
         .await
         .expect("finish");
+    // It finishes once: again, it would be counted twice.
+    assert!(matches!(
+        store
+            .finish_operation(&analysis, OperationStatus::Succeeded, None, None)
+            .await,
+        Err(StoreError::UnknownOperation(id)) if id == analysis
+    ));
     let rates = store.window_rates(60_000).await.expect("rates");
     assert_eq!((rates.claims, rates.contended, rates.failed), (3, 2, 1));
 
