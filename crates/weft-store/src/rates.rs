@@ -150,11 +150,7 @@ impl KeptRates {
     }
 
     fn sum(&self, from: i64, to: i64) -> Counts {
-        let mut total = Counts::default();
-        for counts in self.buckets.range(from..to).map(|(_, counts)| *counts) {
-            total += counts;
-        }
-        total
+        total(self.buckets.range(from..to).map(|(_, counts)| *counts))
     }
 }
 
@@ -196,9 +192,7 @@ impl Store {
         };
         let mut counted = Vec::new();
         for (from, to) in [older, newer].into_iter().flatten() {
-            let buckets = self
-                .count_finished_by_bucket(from * BUCKET_MS, to * BUCKET_MS)
-                .await?;
+            let buckets = self.count(from * BUCKET_MS, to * BUCKET_MS, true).await?;
             counted.push((from, to, buckets));
         }
         let closed = {
@@ -242,16 +236,7 @@ impl Store {
 
     /// What finished from `from` up to `to` (milliseconds), in all.
     async fn count_finished(&self, from: i64, to: i64) -> Result<Counts, StoreError> {
-        Ok(total(self.count(from, to, false).await?))
-    }
-
-    /// What finished from `from` up to `to` (milliseconds), by bucket.
-    async fn count_finished_by_bucket(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<BTreeMap<i64, Counts>, StoreError> {
-        self.count(from, to, true).await
+        Ok(total(self.count(from, to, false).await?.into_values()))
     }
 
     /// What finished from `from` up to `to` (milliseconds): by bucket, or
@@ -340,10 +325,10 @@ fn lock(kept: &Mutex<KeptRates>) -> MutexGuard<'_, KeptRates> {
     kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn total(buckets: BTreeMap<i64, Counts>) -> Counts {
+fn total(counts: impl IntoIterator<Item = Counts>) -> Counts {
     let mut total = Counts::default();
-    for counts in buckets.into_values() {
-        total += counts;
+    for one in counts {
+        total += one;
     }
     total
 }
