@@ -1,7 +1,7 @@
 //! Requests waiting for the next batch of the lease engine, and what its
 //! batches did (sizes and commit latency, for `/metrics`).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -41,6 +41,48 @@ pub(crate) struct Batcher {
     /// Batches committed since the log was last checkpointed (SQLite).
     since_checkpoint: AtomicUsize,
     pub(super) checkpointing: AtomicBool,
+    /// When the engine next forgets leases given back long ago.
+    pub(super) forgetting: Forgetting,
+}
+
+/// When the engine forgets the leases given back over an hour ago (see
+/// `sql/write.rs`), at most `FORGET_RELEASED` at a time: in a batch that
+/// gives a lease back, once `MAX_BATCH` have been given back since it
+/// last did, or a second after; not in every such batch, where the delete
+/// was a twentieth of a PostgreSQL backend's time at one client. Between
+/// two, fewer than `MAX_BATCH` are given back before the batch that
+/// forgets, which adds at most `MAX_BATCH`: fewer than it may forget, so
+/// the forgotten keep up with those given back, as they did when every
+/// batch forgot.
+#[derive(Debug, Default)]
+pub(crate) struct Forgetting {
+    /// Leases given back since the engine last forgot.
+    since: AtomicUsize,
+    /// When it last forgot (ms since the epoch; 0 before the first time).
+    at: AtomicI64,
+}
+
+impl Forgetting {
+    const EVERY_MS: i64 = 1000;
+
+    /// Whether a batch that gives `released` leases back at `now`
+    /// forgets. (The engine runs one batch at a time.)
+    pub(crate) fn due(&self, released: usize, now: i64) -> bool {
+        let at = self.at.load(Ordering::Relaxed);
+        self.since.load(Ordering::Relaxed) + released >= super::MAX_BATCH
+            || !(at..at + Self::EVERY_MS).contains(&now)
+    }
+
+    /// Notes a batch committed that gave `released` leases back at `now`,
+    /// and whether it forgot.
+    pub(crate) fn done(&self, forgot: bool, released: usize, now: i64) {
+        if forgot {
+            self.since.store(0, Ordering::Relaxed);
+            self.at.store(now, Ordering::Relaxed);
+        } else {
+            self.since.fetch_add(released, Ordering::Relaxed);
+        }
+    }
 }
 
 /// SQLite: the batches between checkpoints of the log beside the engine,
@@ -125,5 +167,28 @@ impl Store {
     /// Batch sizes and commit latency of the lease engine so far.
     pub fn batch_stats(&self) -> BatchStats {
         self.batches.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Forgetting;
+
+    #[test]
+    fn the_engine_forgets_after_a_batch_worth_of_releases_or_a_second() {
+        let forgetting = Forgetting::default();
+        assert!(forgetting.due(1, 5_000), "the first time");
+        forgetting.done(true, 1, 5_000);
+        assert!(!forgetting.due(1, 5_001));
+        forgetting.done(false, 1, 5_001);
+        assert!(!forgetting.due(126, 5_500), "127 given back since");
+        assert!(forgetting.due(127, 5_500), "128 given back since");
+        forgetting.done(false, 126, 5_500);
+        assert!(forgetting.due(1, 5_600), "128 given back since");
+        assert!(forgetting.due(0, 6_000), "a second after");
+        assert!(forgetting.due(0, 4_999), "the clock went back");
+        forgetting.done(true, 1, 5_600);
+        assert!(!forgetting.due(127, 5_700), "counted afresh");
+        assert!(forgetting.due(1, 6_600), "a second after the last time");
     }
 }

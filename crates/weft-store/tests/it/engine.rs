@@ -571,3 +571,67 @@ on_both_backends!(
     a_request_id_used_elsewhere_is_refused_from_the_cache,
     a_request_id_used_elsewhere_is_refused_from_the_cache
 );
+
+/// Leases given back over an hour ago are forgotten while releases go on
+/// (by the engine every so often, not in every batch: see `Forgetting`),
+/// at most 256 at a time; those given back within the hour are kept.
+async fn old_released_leases_are_forgotten(backend: Backend, test: &str) {
+    let Some((url, _guard)) = database(backend, test) else {
+        return;
+    };
+    let store = open(&url).await;
+    cycle(&store, "lock:forget").await;
+    let mut admin = sqlx::AnyConnection::connect(&url).await.expect("connect");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    let long_ago = i64::try_from(now.as_millis()).expect("ms") - 2 * 60 * 60 * 1000;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
+         INSERT INTO released_leases (id, lease, released_at)
+         SELECT 'old-' || i, '[]', $1 FROM n",
+    )
+    .bind(long_ago)
+    .execute(&mut admin)
+    .await
+    .expect("leases given back long ago");
+    let count = |sql: &'static str| {
+        let url = url.clone();
+        async move {
+            let mut admin = sqlx::AnyConnection::connect(&url).await.expect("connect");
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut admin)
+                .await
+                .expect("count")
+        }
+    };
+    let old = "SELECT COUNT(*) FROM released_leases WHERE id LIKE 'old-%'";
+    let mut left = count(old).await;
+    assert_eq!(left, 600);
+    let mut cycles = 1;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while left > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{left} of 600 still remembered after {cycles} releases"
+        );
+        cycle(&store, "lock:forget").await;
+        cycles += 1;
+        let now_left = count(old).await;
+        assert!(
+            (0..=256).contains(&(left - now_left)),
+            "one batch forgot {} ({left} → {now_left})",
+            left - now_left
+        );
+        left = now_left;
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM released_leases WHERE id NOT LIKE 'old-%'").await,
+        cycles,
+        "every lease given back within the hour is remembered"
+    );
+}
+on_both_backends!(
+    old_released_leases_forgotten,
+    old_released_leases_are_forgotten
+);

@@ -61,6 +61,10 @@ pub(super) fn text(
 pub(super) enum Arg {
     Text(String),
     Int(i64),
+    /// A text that may be null.
+    MaybeText(Option<String>),
+    /// A number that may be null.
+    MaybeInt(Option<i64>),
     /// A `text[]`, only for a statement prepared once ([`Statement::execute`]
     /// writes it in; sqlx's `Any` driver binds no array).
     Texts(Vec<String>),
@@ -177,8 +181,8 @@ impl Statement {
             .args
             .iter()
             .map(|arg| match arg {
-                Arg::Text(_) => "text",
-                Arg::Int(_) => "bigint",
+                Arg::Text(_) | Arg::MaybeText(_) => "text",
+                Arg::Int(_) | Arg::MaybeInt(_) => "bigint",
                 Arg::Texts(_) => "text[]",
             })
             .collect();
@@ -209,9 +213,11 @@ impl Statement {
             }
             match arg {
                 Arg::Text(text) => literal(text, out),
-                Arg::Int(value) => {
+                Arg::Int(value) | Arg::MaybeInt(Some(value)) => {
                     let _ = write!(out, "{value}");
                 }
+                Arg::MaybeText(Some(text)) => literal(text, out),
+                Arg::MaybeText(None) | Arg::MaybeInt(None) => out.push_str("NULL"),
                 Arg::Texts(texts) => {
                     out.push_str("ARRAY[");
                     for (index, text) in texts.iter().enumerate() {
@@ -275,6 +281,8 @@ impl Statement {
             query = match arg {
                 Arg::Text(text) => query.bind(text),
                 Arg::Int(n) => query.bind(n),
+                Arg::MaybeText(text) => query.bind(text),
+                Arg::MaybeInt(n) => query.bind(n),
                 Arg::Texts(_) => {
                     return Err(StoreError::Corrupt {
                         what: "statement argument",
@@ -328,8 +336,13 @@ mod tests {
             Statement::new("SELECT $1", vec![Arg::Text("a".to_owned())]),
             Statement::new("SELECT 1", Vec::new()),
             Statement::new(
-                "SELECT $1, $2",
-                vec![Arg::Int(2), Arg::Texts(vec!["b".to_owned()])],
+                "SELECT $1, $2, $3, $4",
+                vec![
+                    Arg::Int(2),
+                    Arg::Texts(vec!["b".to_owned()]),
+                    Arg::MaybeText(None),
+                    Arg::MaybeInt(Some(3)),
+                ],
             ),
         ]
     }
@@ -340,14 +353,20 @@ mod tests {
             let with = Statement::with(statements(), "test with", 0);
             assert_eq!(
                 with.sql,
-                "WITH w0 AS (SELECT $1), w1 AS (SELECT 1) SELECT $2, $3"
+                "WITH w0 AS (SELECT $1), w1 AS (SELECT 1) SELECT $2, $3, $4, $5"
+            );
+            let mut out = String::new();
+            with.prepare("w", &mut out);
+            assert!(
+                out.starts_with("PREPARE w (text, bigint, text[], text, bigint) AS "),
+                "{out}"
             );
             let mut out = String::new();
             with.execute("w", &mut out);
-            assert_eq!(out, "EXECUTE w(E'a', 2, ARRAY[E'b']::text[]);\n");
+            assert_eq!(out, "EXECUTE w(E'a', 2, ARRAY[E'b']::text[], NULL, 3);\n");
             let script = Statement::script(statements(), "test script", 0);
-            assert_eq!(script.sql, "SELECT $1;\nSELECT 1;\nSELECT $2, $3");
-            assert_eq!(script.args.len(), 3);
+            assert_eq!(script.sql, "SELECT $1;\nSELECT 1;\nSELECT $2, $3, $4, $5");
+            assert_eq!(script.args.len(), 5);
         }
     }
 
