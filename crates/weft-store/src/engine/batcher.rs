@@ -1,5 +1,6 @@
-//! Requests waiting for the next batch of the lease engine, and what its
-//! batches did (sizes and commit latency, for `/metrics`).
+//! Requests waiting for the next batch of the lease engine, what its
+//! batches did (sizes and commit latency, for `/metrics`), and when they
+//! forget leases given back long ago.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,17 +50,28 @@ pub(crate) struct Batcher {
 /// `sql/write.rs`), at most `FORGET_RELEASED` at a time: in a batch that
 /// gives a lease back, once `MAX_BATCH` have been given back since it
 /// last did, or a second after; not in every such batch, where the delete
-/// was a twentieth of a PostgreSQL backend's time at one client. Between
-/// two, fewer than `MAX_BATCH` are given back before the batch that
-/// forgets, which adds at most `MAX_BATCH`: fewer than it may forget, so
-/// the forgotten keep up with those given back, as they did when every
-/// batch forgot.
-#[derive(Debug, Default)]
+/// was 4% of a PostgreSQL backend's CPU at one client. Between two, fewer
+/// than `MAX_BATCH` are counted before the batch that forgets, which adds
+/// at most `MAX_BATCH`: fewer than it may forget, so the forgotten keep up
+/// with those given back, as they did when every batch forgot. (A batch
+/// whose commit went unanswered, and may have happened, is not counted: up
+/// to `MAX_BATCH` more, once in a while.)
+#[derive(Debug)]
 pub(crate) struct Forgetting {
     /// Leases given back since the engine last forgot.
     since: AtomicUsize,
-    /// When it last forgot (ms since the epoch; 0 before the first time).
+    /// When it last forgot (ms since the epoch; `i64::MIN` before the
+    /// first time).
     at: AtomicI64,
+}
+
+impl Default for Forgetting {
+    fn default() -> Self {
+        Forgetting {
+            since: AtomicUsize::new(0),
+            at: AtomicI64::new(i64::MIN),
+        }
+    }
 }
 
 impl Forgetting {
@@ -70,7 +82,7 @@ impl Forgetting {
     pub(crate) fn due(&self, released: usize, now: i64) -> bool {
         let at = self.at.load(Ordering::Relaxed);
         self.since.load(Ordering::Relaxed) + released >= super::MAX_BATCH
-            || !(at..at + Self::EVERY_MS).contains(&now)
+            || !(at..at.saturating_add(Self::EVERY_MS)).contains(&now)
     }
 
     /// Notes a batch committed that gave `released` leases back at `now`,
@@ -178,6 +190,10 @@ mod tests {
     fn the_engine_forgets_after_a_batch_worth_of_releases_or_a_second() {
         let forgetting = Forgetting::default();
         assert!(forgetting.due(1, 5_000), "the first time");
+        assert!(
+            Forgetting::default().due(0, 0),
+            "the first time, at any time"
+        );
         forgetting.done(true, 1, 5_000);
         assert!(!forgetting.due(1, 5_001));
         forgetting.done(false, 1, 5_001);

@@ -79,8 +79,9 @@ pub(crate) struct Scripted {
     /// Whether the connection served an earlier batch (rather than coming
     /// from the pool, which tests what it lends).
     pub(crate) kept: bool,
-    /// The engine's write statements prepared on the connection, by the
-    /// kinds of change each makes and whether it checks the cache (see
+    /// The engine's write statements prepared on the connection, by key:
+    /// the kinds of change each makes, which of them have one row, and
+    /// whether it forgets old releases and checks the cache (see
     /// `Session::Engine`).
     pub(crate) writes: BTreeSet<u16>,
     /// What the connection's transactions left in the resources they

@@ -18,9 +18,10 @@
 //! 3. **Write.** The difference between what was loaded and what is left
 //!    goes back as one statement per kind of change (leases deleted,
 //!    inserted; waiters deleted, inserted, updated; fences; operations;
-//!    events), each over a JSON array of rows (on PostgreSQL, a kind's one
-//!    row as plain arguments), and the commit, in one round trip (on
-//!    PostgreSQL with the batch's `NOTIFY`).
+//!    events), each over a JSON array of rows (on PostgreSQL, a lone fence,
+//!    lease, lease given back, operation or event as plain arguments), and
+//!    the commit, in one round trip (on PostgreSQL with the batch's
+//!    `NOTIFY`).
 //!
 //! A batch over resources the engine's connection locked before skips the
 //! load: it is decided from what the connection's earlier transactions

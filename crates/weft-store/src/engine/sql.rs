@@ -23,9 +23,11 @@ use statement::{Arg, Statement, text};
 /// How long a lease given back is remembered, for a release asked again.
 const REMEMBER_RELEASED_MS: i64 = 60 * 60 * 1000;
 
-/// The most leases given back that a batch forgets: more than it can give
-/// back (`MAX_BATCH`), so that they never pile up.
+/// The most leases given back that a batch forgets: more than come in
+/// between two batches that forget (see `Forgetting`), so that they never
+/// pile up.
 const FORGET_RELEASED: usize = 2 * super::MAX_BATCH;
+const _: () = assert!(FORGET_RELEASED >= 2 * super::MAX_BATCH);
 
 /// Rows of a JSON array parameter, by backend: `j.value` is each element
 /// and `j.key` its position. On PostgreSQL as `jsonb`, parsed once: each
@@ -144,8 +146,9 @@ pub(crate) enum Session {
     /// as statements prepared on the connection, so that each is planned
     /// once: the load's whatever the batch holds (`prepared`: already),
     /// and a write for each combination of the kinds of change a batch
-    /// makes (a claim alone, say, deletes nothing), with or without the
-    /// cache's check, which the connection keeps a note of
+    /// makes (a claim alone, say, deletes nothing), of the kinds with one
+    /// row, and of whether it forgets old releases and checks the cache
+    /// (its key: see `write.rs`), which the connection keeps a note of
     /// (`Scripted::writes`). Every write could be one statement with a
     /// clause per kind, those with no rows doing nothing, but PostgreSQL
     /// still runs each: a fifth of the write and commit.

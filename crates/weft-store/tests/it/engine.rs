@@ -1,6 +1,6 @@
 //! The lease engine's connection and what its batches publish.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection;
 use weft_store::{AcquireRequest, Attempt, Holder, LeasePolicy, Mode, ResourceId, Store};
@@ -572,9 +572,10 @@ on_both_backends!(
     a_request_id_used_elsewhere_is_refused_from_the_cache
 );
 
-/// Leases given back over an hour ago are forgotten while releases go on
-/// (by the engine every so often, not in every batch: see `Forgetting`),
-/// at most 256 at a time; those given back within the hour are kept.
+/// Leases given back over an hour ago are forgotten while releases go on:
+/// at most 256 at a time, and by the engine every so often, not in every
+/// batch (once 128 have been given back since it last forgot, or a second
+/// after: see `Forgetting`); those given back within the hour are kept.
 async fn old_released_leases_are_forgotten(backend: Backend, test: &str) {
     let Some((url, _guard)) = database(backend, test) else {
         return;
@@ -582,8 +583,8 @@ async fn old_released_leases_are_forgotten(backend: Backend, test: &str) {
     let store = open(&url).await;
     cycle(&store, "lock:forget").await;
     let mut admin = sqlx::AnyConnection::connect(&url).await.expect("connect");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .expect("after 1970");
     let long_ago = i64::try_from(now.as_millis()).expect("ms") - 2 * 60 * 60 * 1000;
     sqlx::query(
@@ -609,12 +610,15 @@ async fn old_released_leases_are_forgotten(backend: Backend, test: &str) {
     let mut left = count(old).await;
     assert_eq!(left, 600);
     let mut cycles = 1;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // The last cycle that forgot: its number, and when it began.
+    let mut forgot: Option<(i64, Instant)> = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
     while left > 0 {
         assert!(
-            tokio::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "{left} of 600 still remembered after {cycles} releases"
         );
+        let began = Instant::now();
         cycle(&store, "lock:forget").await;
         cycles += 1;
         let now_left = count(old).await;
@@ -623,6 +627,17 @@ async fn old_released_leases_are_forgotten(backend: Backend, test: &str) {
             "one batch forgot {} ({left} → {now_left})",
             left - now_left
         );
+        if now_left < left {
+            if let Some((cycle, at)) = forgot {
+                assert!(
+                    cycles - cycle >= 128 || at.elapsed() >= Duration::from_millis(990),
+                    "forgot again {} releases and {:?} after",
+                    cycles - cycle,
+                    at.elapsed()
+                );
+            }
+            forgot = Some((cycles, began));
+        }
         left = now_left;
     }
     assert_eq!(

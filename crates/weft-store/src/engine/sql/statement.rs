@@ -18,7 +18,8 @@ use crate::store::Backend;
 /// is written once rather than for every batch (where it was a tenth of
 /// the server's instructions). Each text is kept for the life of the
 /// process: there are as many as there are combinations of the kinds of
-/// change that batches make, a few dozen in practice.
+/// change that batches make (and of the kinds with one row, which a
+/// write's key tells apart), a few dozen to a few hundred in practice.
 ///
 /// Debug builds build the text again on every call and check that it is
 /// the one kept, so that the tests (all of a test binary's run in one

@@ -20,7 +20,8 @@ use crate::types::Event;
 
 // The rows of the write's statements, each kind a JSON array of objects
 // whose fields the statement reads by name (`j.value ->> 'name'`):
-// serialized straight from these (see `json_text`).
+// serialized straight from these (see `json_text`); on PostgreSQL, the one
+// row of some kinds as plain arguments instead (see `one_row`).
 
 /// A lease granted, or granted again under its id.
 #[derive(Serialize)]
@@ -119,20 +120,25 @@ struct EventRow<'a> {
 
 // Bits of a write's key beside the kinds of change (0 to 8) and `CHECKED`
 // (15): a kind whose one row goes as arguments of its own (see
-// `one_row`), and a write that forgets leases given back long ago.
+// `one_row`), and a write that forgets leases given back long ago. All
+// sixteen are taken: another needs a wider key.
 const ONE_FENCE: u16 = 9;
 const ONE_LEASE: u16 = 10;
 const ONE_RELEASED: u16 = 11;
 const ONE_OPERATION: u16 = 12;
 const ONE_EVENT: u16 = 13;
 const FORGET: u16 = 14;
+const _: () = assert!(1 << FORGET < CHECKED);
 
 /// Whether a kind's rows, `rows` of them, go as one row's arguments to a
 /// statement that inserts (or updates) `VALUES`, rather than as a JSON
 /// array its statement takes apart: on PostgreSQL, for one row. Reading
 /// each field out of `jsonb` was a tenth of a PostgreSQL backend's time in
 /// a batch of one claim or release, the most common batch at one client.
-/// (SQLite reads each field from its parameter, kept parsed: no gain.)
+/// (SQLite reads each field from its parameter, kept parsed: no gain.) The
+/// kinds: fences, leases granted, leases given back, operations started
+/// and events; the others (rows deleted, waiters, operations finished)
+/// are rarer alone and keep their arrays.
 fn one_row(b: Backend, rows: usize) -> bool {
     b == Backend::Postgres && rows == 1
 }
@@ -166,7 +172,8 @@ const OPERATION_COLUMNS: &str =
 /// A failed check fails the statement, and its transaction, all the same:
 /// the order only decides which error a stale batch meets first.
 ///
-/// Its text is kept by `key`: the kinds of change the statements make, and
+/// Its text is kept by `key`: the kinds of change the statements make,
+/// which of them have one row, whether it forgets old releases, and
 /// whether there is a check (see `text`).
 fn engine_write(
     mut statements: Vec<Statement>,
@@ -249,8 +256,10 @@ impl Store {
         engine: Option<EngineWrite<'_>>,
     ) -> Result<Vec<Event>, StoreError> {
         let b = self.backend;
-        // One statement per kind of change there is; `kinds` marks which,
-        // and names the engine's prepared statement for that combination.
+        // One statement per kind of change there is; `kinds` marks which
+        // (and which of them have one row, and whether old releases are
+        // forgotten), and names the engine's prepared statement for that
+        // combination.
         let mut kinds = 0u16;
         let mut has = |kind: u16, rows: bool| {
             kinds |= u16::from(rows) << kind;
@@ -496,7 +505,8 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             // Leases given back over an hour ago: forgotten by the engine
-            // every so often (see `Forgetting`), by any other write at once.
+            // every so often (see `Forgetting`); by a write in another
+            // transaction at once (none gives a lease back today).
             let forget = match session {
                 Session::Within => true,
                 Session::Engine { .. } => self
@@ -585,7 +595,7 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             statements.push(if has(ONE_OPERATION, one_row(b, rows.len())) {
-                let o = &rows[0];
+                let operation = &rows[0];
                 Statement::new(
                     text(b, "operation", 0, || {
                         format!(
@@ -594,16 +604,16 @@ impl Store {
                         )
                     }),
                     vec![
-                        Arg::Text(o.id.to_owned()),
-                        Arg::Text(o.kind.to_owned()),
-                        Arg::Text(o.status.to_owned()),
-                        Arg::Text(o.resource.to_owned()),
-                        Arg::MaybeText(o.holder.map(str::to_owned)),
-                        Arg::Int(o.started_at),
-                        Arg::MaybeInt(o.finished_at),
-                        Arg::MaybeInt(o.duration_ms),
-                        Arg::MaybeText(o.result.clone()),
-                        Arg::MaybeText(o.error.map(str::to_owned)),
+                        Arg::Text(operation.id.to_owned()),
+                        Arg::Text(operation.kind.to_owned()),
+                        Arg::Text(operation.status.to_owned()),
+                        Arg::Text(operation.resource.to_owned()),
+                        Arg::MaybeText(operation.holder.map(str::to_owned)),
+                        Arg::Int(operation.started_at),
+                        Arg::MaybeInt(operation.finished_at),
+                        Arg::MaybeInt(operation.duration_ms),
+                        Arg::MaybeText(operation.result.clone()),
+                        Arg::MaybeText(operation.error.map(str::to_owned)),
                     ],
                 )
             } else {
@@ -790,8 +800,8 @@ impl Store {
                         .execute(PREPARED_LOCK, &mut sql);
                     verify_statement(check.resources, check.by_id, check.expected)
                 });
-                // Its prepared statement's key: the kinds of change, and
-                // whether it checks the cache.
+                // Its prepared statement's key: `kinds`, and whether it
+                // checks the cache.
                 let key = if from_cache { kinds | CHECKED } else { kinds };
                 let name = format!("{PREPARED_WRITE}_{key}");
                 let prepare = !engine.prepared.contains(&key);
