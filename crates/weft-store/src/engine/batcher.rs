@@ -75,13 +75,15 @@ impl Default for Forgetting {
 }
 
 impl Forgetting {
+    /// Leases given back since the engine last forgot that make it forget.
+    pub(super) const AFTER: usize = super::MAX_BATCH;
     const EVERY_MS: i64 = 1000;
 
     /// Whether a batch that gives `released` leases back at `now`
     /// forgets. (The engine runs one batch at a time.)
     pub(crate) fn due(&self, released: usize, now: i64) -> bool {
         let at = self.at.load(Ordering::Relaxed);
-        self.since.load(Ordering::Relaxed) + released >= super::MAX_BATCH
+        self.since.load(Ordering::Relaxed) + released >= Self::AFTER
             || !(at..at.saturating_add(Self::EVERY_MS)).contains(&now)
     }
 

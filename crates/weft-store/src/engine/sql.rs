@@ -24,10 +24,11 @@ use statement::{Arg, Statement, text};
 const REMEMBER_RELEASED_MS: i64 = 60 * 60 * 1000;
 
 /// The most leases given back that a batch forgets: more than come in
-/// between two batches that forget (see `Forgetting`), so that they never
-/// pile up.
+/// between two batches that forget (fewer than `Forgetting::AFTER` before
+/// the one that forgets, and what it gives back), so that they never pile
+/// up.
 const FORGET_RELEASED: usize = 2 * super::MAX_BATCH;
-const _: () = assert!(FORGET_RELEASED >= 2 * super::MAX_BATCH);
+const _: () = assert!(super::batcher::Forgetting::AFTER - 1 + super::MAX_BATCH < FORGET_RELEASED);
 
 /// Rows of a JSON array parameter, by backend: `j.value` is each element
 /// and `j.key` its position. On PostgreSQL as `jsonb`, parsed once: each
