@@ -108,6 +108,7 @@ fn start_error(error: LaunchError) -> anyhow::Error {
 fn supervise(settings: LaunchSettings, foreground: bool, args: &UpArgs) -> anyhow::Result<Outcome> {
     let options = options(&settings)?;
     let runtime = runtime()?;
+    let mut printer = None;
     let outcome = runtime.block_on(async {
         let supervisor = Supervisor::start(settings, options)
             .await
@@ -120,7 +121,7 @@ fn supervise(settings: LaunchSettings, foreground: bool, args: &UpArgs) -> anyho
         let listener = control::bind(supervisor.socket())?;
         tokio::spawn(control::serve(supervisor.clone(), listener));
         if foreground {
-            print_output(&supervisor);
+            printer = Some(print_output(&supervisor));
             let watcher = supervisor.clone();
             let timeout = args.timeout;
             tokio::spawn(async move { report_start(&watcher, timeout).await });
@@ -146,11 +147,16 @@ fn supervise(settings: LaunchSettings, foreground: bool, args: &UpArgs) -> anyho
             }
         }
         supervisor.finish().await;
-        if foreground {
-            console::note("stopped");
-        }
         anyhow::Ok(Outcome::Clean)
     });
+    // Every line the services and the supervisor sent, written before the
+    // process ends (it ended before the last `stopped` at times).
+    if let Some(printer) = printer {
+        printer.finish();
+        if outcome.is_ok() {
+            console::note("stopped");
+        }
+    }
     // Background tasks (follow streams) end with the runtime.
     runtime.shutdown_timeout(Duration::from_millis(200));
     outcome
@@ -174,7 +180,7 @@ async fn wait_for_shutdown(supervisor: &Supervisor, foreground: bool) -> anyhow:
 
 /// Streams every service's output to the terminal from a thread of its own:
 /// a slow terminal makes it skip lines (and say how many), never slows a service.
-fn print_output(supervisor: &Supervisor) {
+fn print_output(supervisor: &Supervisor) -> Printer {
     let names: Vec<String> = supervisor
         .settings()
         .services
@@ -188,19 +194,61 @@ fn print_output(supervisor: &Supervisor) {
         .unwrap_or(0)
         .max(4);
     let mut lines = supervisor.follow();
-    std::thread::spawn(move || {
-        loop {
-            match lines.blocking_recv() {
-                Ok(line) => console::out(&format_line(&names[line.service], width, &line)),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    console::note(&console::paint_note(&format!(
-                        "[weft] {missed} lines not shown: output came faster than the terminal took it (all of it is in .weft/logs)"
-                    )))
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    // The lines are written on a thread of their own, so that a terminal
+    // slow to take them never holds up the supervisor; the thread waits on
+    // the channels alone, which need no driver of the runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let thread = std::thread::spawn(move || {
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+        let print = |line: &weft_launch::output::LogLine| {
+            console::out(&format_line(&names[line.service], width, line));
+        };
+        let lagged = |missed: u64| {
+            console::note(&console::paint_note(&format!(
+                "[weft] {missed} lines not shown: output came faster than the terminal took it (all of it is in .weft/logs)"
+            )));
+        };
+        runtime.block_on(async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    line = lines.recv() => match line {
+                        Ok(line) => print(&line),
+                        Err(RecvError::Lagged(missed)) => lagged(missed),
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = &mut stopped => {
+                        // What was sent before the stop, then no more.
+                        for _ in 0..lines.len() {
+                            match lines.try_recv() {
+                                Ok(line) => print(&line),
+                                Err(TryRecvError::Lagged(missed)) => lagged(missed),
+                                Err(_) => break,
+                            }
+                        }
+                        return;
+                    }
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
-        }
+        });
     });
+    Printer { stop, thread }
+}
+
+/// The thread writing the services' lines in the foreground.
+struct Printer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Printer {
+    /// Writes the lines sent so far (the last services' `stopped` among
+    /// them), and stops: the process may end once this returns.
+    fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
 }
 
 /// Once start-up settles, says so: every service ready and the critical
