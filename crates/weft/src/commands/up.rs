@@ -243,8 +243,8 @@ struct Printer {
 }
 
 impl Printer {
-    /// Writes the lines sent so far (the last services' `stopped` among
-    /// them), and stops: the process may end once this returns.
+    /// Writes the lines sent so far (each service's `stopped` among them),
+    /// and stops: the process may end once this returns.
     fn finish(self) {
         let _ = self.stop.send(());
         let _ = self.thread.join();
