@@ -47,7 +47,7 @@ pub(crate) struct Batcher {
 }
 
 /// When the engine forgets the leases given back over an hour ago (see
-/// `sql/write.rs`), at most `FORGET_RELEASED` at a time: in a batch that
+/// `sql/changes.rs`), at most `FORGET_RELEASED` at a time: in a batch that
 /// gives a lease back, once `MAX_BATCH` have been given back since it
 /// last did, or a second after; not in every such batch, where the delete
 /// was 4% of a PostgreSQL backend's CPU at one client. Between two, fewer

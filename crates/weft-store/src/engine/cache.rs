@@ -20,7 +20,7 @@
 //! the rows cannot change until the commit. The versions come from the
 //! transactions themselves: those of the rows a batch loaded, and for each
 //! row it wrote, its own transaction id. This relies on what the engine's
-//! writes already rely on: that `write` in `sql/write.rs` writes every
+//! writes already rely on: that `changes` in `sql/changes.rs` writes every
 //! change a batch makes to a row (a lease is only ever added or removed; of
 //! a waiter, only its lease and heartbeat change). A resource is used from
 //! the cache only within a minute of its last batch: a row's `xmin` is a

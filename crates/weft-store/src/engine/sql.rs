@@ -1,7 +1,8 @@
 //! The engine's SQL: locking and loading a batch's resources in one round
 //! trip, writing what it changed in one, by backend; for a batch decided
 //! from the engine's cache, locking, checking the cache, writing and
-//! committing in one (see `cache.rs`). The write is in `write.rs`.
+//! committing in one (see `cache.rs`). The write is in `write.rs`, its
+//! statements in `changes.rs`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -15,6 +16,7 @@ use crate::store::{Backend, Store};
 use crate::time::now_ms;
 use crate::types::{Lease, Resource};
 
+mod changes;
 mod statement;
 mod write;
 
@@ -149,7 +151,7 @@ pub(crate) enum Session {
     /// and a write for each combination of the kinds of change a batch
     /// makes (a claim alone, say, deletes nothing), of the kinds with one
     /// row, and of whether it forgets old releases and checks the cache
-    /// (its key: see `write.rs`), which the connection keeps a note of
+    /// (its key: see `changes.rs`), which the connection keeps a note of
     /// (`Scripted::writes`). Every write could be one statement with a
     /// clause per kind, those with no rows doing nothing, but PostgreSQL
     /// still runs each: a fifth of the write and commit.
