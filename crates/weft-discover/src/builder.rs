@@ -608,7 +608,9 @@ impl<'c, 'f> Builder<'c, 'f> {
                 from: entries[from].id.clone(),
                 to: entries[to].id.clone(),
                 kind,
-                provenance: Vec::new(),
+                // Nearly every edge is written once: room for one, where
+                // the first push would make room for four.
+                provenance: Vec::with_capacity(1),
                 explicit: false,
             });
             edges.len() - 1

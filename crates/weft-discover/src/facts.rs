@@ -158,12 +158,22 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// Adds `other`'s facts after these. A kind these have none of takes
+    /// `other`'s vector as it is, without copying it or growing one to
+    /// twice its size.
     pub fn extend(&mut self, other: Facts) {
-        self.services.extend(other.services);
-        self.references.extend(other.references);
-        self.claims.extend(other.claims);
-        self.mounts.extend(other.mounts);
-        self.env.extend(other.env);
-        self.diagnostics.extend(other.diagnostics);
+        fn append<T>(to: &mut Vec<T>, from: Vec<T>) {
+            if to.is_empty() {
+                *to = from;
+            } else {
+                to.extend(from);
+            }
+        }
+        append(&mut self.services, other.services);
+        append(&mut self.references, other.references);
+        append(&mut self.claims, other.claims);
+        append(&mut self.mounts, other.mounts);
+        append(&mut self.env, other.env);
+        append(&mut self.diagnostics, other.diagnostics);
     }
 }

@@ -25,6 +25,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use weft_model::config::{self, LoadedConfig};
@@ -448,11 +449,11 @@ fn read_all(
             .get(name)
             .map_or(&[], |r| r.exclude.as_slice())
     };
-    let read_one = |(repository, nested): (&Repository, Vec<PathBuf>)| -> Read {
+    let read_one = |(repository, nested): &(&Repository, Vec<PathBuf>)| -> Read {
         let files = workspace::collect(root, repository, nested.clone(), exclude(&repository.name));
         let (facts, loaded) = workspace::read_repository(root, &files);
         Read {
-            nested,
+            nested: nested.clone(),
             facts,
             files: files.paths().map(|path| root.join(path)).collect(),
             loaded: loaded
@@ -465,30 +466,38 @@ fn read_all(
         .map_or(1, |n| n.get())
         .min(work.len());
     if threads <= 1 {
-        return work.into_iter().map(read_one).collect();
+        return work.iter().map(read_one).collect();
     }
-    let chunk = work.len().div_ceil(threads);
-    let mut work = work.into_iter();
-    let groups: Vec<Vec<_>> = (0..threads)
-        .map(|_| work.by_ref().take(chunk).collect())
-        .collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|group| {
-                let read_one = &read_one;
-                scope.spawn(move || group.into_iter().map(read_one).collect::<Vec<Read>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
+    // Each thread takes the next repository as it finishes one, rather
+    // than a fixed share: repositories differ in size, and a core of a
+    // shared machine can stall, where a fixed share leaves the other
+    // threads idle while the last one finishes. The calling thread is one
+    // of them.
+    let next = AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = work.get(index) else {
+                return done;
+            };
+            done.push((index, read_one(item)));
+        }
+    };
+    let mut reads: Vec<(usize, Read)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
+        let mut reads = take();
+        for helper in helpers {
+            reads.extend(
+                helper
                     .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        reads
+    });
+    reads.sort_unstable_by_key(|(index, _)| *index);
+    reads.into_iter().map(|(_, read)| read).collect()
 }
 
 /// Each repository's directory under `base`, normalized.

@@ -36,7 +36,9 @@ impl Entry {
             command: None,
             aliases: Vec::new(),
             directories: Vec::new(),
-            provenance: Vec::new(),
+            // Nearly every service is declared in one place: room for one,
+            // where the first push would make room for four.
+            provenance: Vec::with_capacity(1),
         }
     }
 
