@@ -21,7 +21,7 @@ struct Report<'m> {
 
 pub(crate) fn run(context: &Context, args: CheckArgs) -> anyhow::Result<Outcome> {
     let root = context.workspace(args.directory.as_deref());
-    let model = context.discover(&root)?;
+    let model = context.discover_once(&root)?;
     let count = |severity| {
         model
             .diagnostics

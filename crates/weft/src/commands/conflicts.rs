@@ -17,8 +17,8 @@ struct Report<'a> {
 
 pub(crate) fn run(context: &Context, args: ConflictsArgs) -> anyhow::Result<Outcome> {
     let root = context.workspace(args.directory.as_deref());
-    let model = context.discover(&root)?;
-    let conflicts = find_conflicts(&model);
+    let model = context.discover_once(&root)?;
+    let conflicts = find_conflicts(model);
     match args.format {
         Format::Json => console::json(&Report {
             conflicts: &conflicts,
@@ -37,7 +37,7 @@ pub(crate) fn run(context: &Context, args: ConflictsArgs) -> anyhow::Result<Outc
         } else {
             Outcome::Problems
         },
-        &model,
+        model,
     ))
 }
 

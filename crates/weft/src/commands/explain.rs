@@ -24,9 +24,9 @@ pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcom
             .with_hint("weft explain [WORKSPACE] SERVICE")
             .into());
     };
-    let model = context.discover(&root)?;
-    let id = context.lookup(&model, name)?;
-    let explanation = explain(&model, &id)?;
+    let model = context.discover_once(&root)?;
+    let id = context.lookup(model, name)?;
+    let explanation = explain(model, &id)?;
     let service = model
         .service(&id)
         .ok_or_else(|| anyhow::anyhow!("service {id} vanished from the model"))?;
@@ -39,7 +39,7 @@ pub(crate) fn run(context: &Context, args: ExplainArgs) -> anyhow::Result<Outcom
         })?,
         Format::Text => console::out(&text(service, &explanation)),
     }
-    Ok(super::with_config_errors(Outcome::Clean, &model))
+    Ok(super::with_config_errors(Outcome::Clean, model))
 }
 
 fn text(service: &Service, explanation: &Explanation) -> String {

@@ -24,10 +24,10 @@ struct Report<'m> {
 
 pub(crate) fn run(context: &Context, args: GraphArgs) -> anyhow::Result<Outcome> {
     let root = context.workspace(args.directory.as_deref());
-    let model = context.discover(&root)?;
-    let graph = ServiceGraph::new(&model);
+    let model = context.discover_once(&root)?;
+    let graph = ServiceGraph::new(model);
     let (cycles, _) = break_cycles(&graph);
-    let repository_edges = repository_edges(&model);
+    let repository_edges = repository_edges(model);
     match args.format {
         GraphFormat::Json => console::json(&Report {
             workspace: &model.name,
@@ -39,15 +39,15 @@ pub(crate) fn run(context: &Context, args: GraphArgs) -> anyhow::Result<Outcome>
             diagnostics: &model.diagnostics,
         })?,
         GraphFormat::Dot if args.repositories => {
-            console::out(&repository_dot(&model, &repository_edges))
+            console::out(&repository_dot(model, &repository_edges))
         }
-        GraphFormat::Dot => console::out(&dot(&model, &cycles)),
+        GraphFormat::Dot => console::out(&dot(model, &cycles)),
         GraphFormat::Mermaid if args.repositories => {
-            console::out(&repository_mermaid(&model, &repository_edges))
+            console::out(&repository_mermaid(model, &repository_edges))
         }
-        GraphFormat::Mermaid => console::out(&mermaid(&model, &cycles)),
+        GraphFormat::Mermaid => console::out(&mermaid(model, &cycles)),
         GraphFormat::Text => {
-            console::out(&text(&model, &repository_edges, &cycles));
+            console::out(&text(model, &repository_edges, &cycles));
             if let Some(summary) = console::diagnostic_summary(&model.diagnostics) {
                 console::note(&console::paint_note(&summary));
             }
@@ -59,7 +59,7 @@ pub(crate) fn run(context: &Context, args: GraphArgs) -> anyhow::Result<Outcome>
         } else {
             Outcome::Clean
         },
-        &model,
+        model,
     ))
 }
 

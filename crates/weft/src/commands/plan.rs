@@ -23,17 +23,17 @@ struct Report<'p> {
 
 pub(crate) fn run(context: &Context, args: PlanArgs) -> anyhow::Result<Outcome> {
     let (root, names) = context.split_workspace(&args.services)?;
-    let model = context.discover(&root)?;
+    let model = context.discover_once(&root)?;
     let targets = names
         .iter()
-        .map(|name| context.lookup(&model, name))
+        .map(|name| context.lookup(model, name))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let settings = PlanSettings {
         targets,
         include_dependencies: !args.no_deps,
         max_parallel: args.max_parallel,
     };
-    let plan = plan(&model, &settings)?;
+    let plan = plan(model, &settings)?;
     match args.format {
         Format::Json => console::json(&Report {
             workspace: &model.name,
@@ -94,6 +94,6 @@ pub(crate) fn run(context: &Context, args: PlanArgs) -> anyhow::Result<Outcome> 
         } else {
             Outcome::Clean
         },
-        &model,
+        model,
     ))
 }
