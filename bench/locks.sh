@@ -24,6 +24,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 ROUNDS=${ROUNDS:-3}
 # A p99 of 200 rounds is their third slowest, two stalls of the machine
 # away from another figure; of 1,000 rounds it is the eleventh slowest.
+# 0: throughput alone.
 WAKE_ROUNDS=${WAKE_ROUNDS:-1000}
 CLIENTS=${CLIENTS:-"1 16 64"}
 
@@ -102,6 +103,12 @@ for clients, targets in sorted(runs.items()):
         print(f"clients={clients:<3} {target:<14} {median:>9,.0f}  {spread:<17} {ratio}")
 PY
 
+if [ "$WAKE_ROUNDS" -le 0 ]; then
+    # Throughput alone (WAKE_ROUNDS=0): no wake rounds, and no disk
+    # probe, which is there to read the wake latency against.
+    exit 0
+fi
+
 echo "== wake latency: release → next waiter's grant ($WAKE_ROUNDS rounds)"
 for target in "${targets[@]}"; do
     set -- $target
@@ -114,9 +121,8 @@ done
 # sync latency is a floor under its tail: measured here on the same disk,
 # the way a commit syncs (a 16 KB write over a file already on disk, then
 # fdatasync).
-rounds=$(( WAKE_ROUNDS > 0 ? WAKE_ROUNDS : 1 ))
-echo "== this disk's sync latency under the stores ($rounds rounds, 5 ms apart)"
-python3 - "$work" "$rounds" <<'PY'
+echo "== this disk's sync latency under the stores ($WAKE_ROUNDS rounds, 5 ms apart)"
+python3 - "$work" "$WAKE_ROUNDS" <<'PY'
 import os, sys, time
 path = os.path.join(sys.argv[1], "sync-probe")
 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
