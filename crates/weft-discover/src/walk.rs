@@ -121,6 +121,8 @@ mod tests {
         {
             std::os::unix::fs::symlink(elsewhere.path(), path.join("a/link")).unwrap();
             std::os::unix::fs::symlink(path.join("a"), path.join("a/b/loop")).unwrap();
+            // A loop inside a linked directory.
+            std::os::unix::fs::symlink(elsewhere.path(), elsewhere.path().join("back")).unwrap();
             std::os::unix::fs::symlink(path.join("top.yaml"), path.join("alias.yaml")).unwrap();
             std::os::unix::fs::symlink(path.join("gone"), path.join("dangling.yaml")).unwrap();
         }
@@ -133,7 +135,8 @@ mod tests {
             })
             .collect();
         found.sort();
-        // The link back up to `a` is cut; the dangling link is passed over.
+        // The links back up to `a` and to `elsewhere` are cut; the dangling
+        // link is passed over.
         let expected = if cfg!(unix) {
             vec![
                 "a/b/deep.yaml",
