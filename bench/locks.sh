@@ -10,6 +10,7 @@
 #      until granted; Redis has no waiting, so it is not measured);
 #   3. the sync latency of the disk under the stores, a floor under a
 #      wake's tail (a wake waits on the release's synced commit).
+#   (WAKE_ROUNDS=0 measures 1 alone.)
 # Each client takes and releases its own lock, so throughput measures the
 # request path. Runs wander by ±20% on a small machine, so each client count
 # is run ROUNDS times (default 3), the targets taken in turn within a round,
@@ -26,6 +27,12 @@ ROUNDS=${ROUNDS:-3}
 # away from another figure; of 1,000 rounds it is the eleventh slowest.
 # 0: throughput alone.
 WAKE_ROUNDS=${WAKE_ROUNDS:-1000}
+case $WAKE_ROUNDS in
+    '' | *[!0-9]*)
+        echo "error: WAKE_ROUNDS must be a whole number (0 for none), not '$WAKE_ROUNDS'" >&2
+        exit 2
+        ;;
+esac
 CLIENTS=${CLIENTS:-"1 16 64"}
 
 cargo build -q --release -p weft -p weft-testkit --bin weft --bin weft-lockbench
@@ -103,7 +110,7 @@ for clients, targets in sorted(runs.items()):
         print(f"clients={clients:<3} {target:<14} {median:>9,.0f}  {spread:<17} {ratio}")
 PY
 
-if [ "$WAKE_ROUNDS" -le 0 ]; then
+if [ "$WAKE_ROUNDS" -eq 0 ]; then
     # Throughput alone (WAKE_ROUNDS=0): no wake rounds, and no disk
     # probe, which is there to read the wake latency against.
     exit 0

@@ -159,8 +159,8 @@ pub struct Facts {
 
 impl Facts {
     /// Adds `other`'s facts after these. A kind these have none of takes
-    /// `other`'s vector as it is, without copying it or growing one to
-    /// twice its size.
+    /// `other`'s vector as it is, rather than allocating a second one and
+    /// copying into it.
     pub fn extend(&mut self, other: Facts) {
         fn append<T>(to: &mut Vec<T>, from: Vec<T>) {
             if to.is_empty() {
