@@ -408,10 +408,14 @@ pub(super) fn count_nodes(node: &Node) -> usize {
     }
 }
 
+/// Whether `key` is the merge key, a plain `<<`.
+pub(super) fn is_merge(key: &Node) -> bool {
+    matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<")
+}
+
 /// Applies YAML merge keys: entries of `<<: *a` or `<<: [*a, *b]` are added
 /// unless the mapping sets the key itself; earlier sources win over later ones.
 pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-    let is_merge = |key: &Node| matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<");
     if !entries.iter().any(|(key, _)| is_merge(key)) {
         return entries;
     }

@@ -6,7 +6,7 @@ use super::flow::is_flow_indicator;
 use super::{At, MAX_DEPTH, MAX_KEY, Place, Reader};
 use crate::span::{Location, Span};
 use crate::yaml::node::{Node, Scalar, ScalarStyle, Value};
-use crate::yaml::parse::apply_merge_keys;
+use crate::yaml::parse::{apply_merge_keys, is_merge};
 
 impl Reader<'_> {
     /// A block mapping whose first key is at the cursor, at `column`.
@@ -29,8 +29,12 @@ impl Reader<'_> {
         self.enter()?;
         self.count(1)?;
         let start = start.unwrap_or_else(|| self.here());
+        // Whether a merge key was read: nearly no mapping has one, and
+        // looking for it once all are read touches each entry again.
+        let mut merges = false;
         loop {
             let key = self.key()?;
+            merges |= is_merge(&key);
             let colon = self.here();
             self.pos += 1;
             self.skip_spaces();
@@ -70,7 +74,11 @@ impl Reader<'_> {
         self.depth -= 1;
         let entries = self.entries.split_off(base);
         Some(Node {
-            value: Value::Mapping(apply_merge_keys(entries)),
+            value: Value::Mapping(if merges {
+                apply_merge_keys(entries)
+            } else {
+                entries
+            }),
             span: Span::new(start, self.next_token(column).max(start)),
             tag: None,
         })
