@@ -134,8 +134,8 @@ impl Workspace {
     /// Gives up the model.
     ///
     /// What it was read from (every file's text and facts) is freed on a
-    /// thread of its own when there is much of it: a one-shot command goes
-    /// on with the model meanwhile, and need not wait for it at all.
+    /// thread of its own when there is much of it: the caller goes on with
+    /// the model meanwhile, and need not wait for it at all.
     pub fn into_model(self) -> Model {
         let Workspace { reads, model, .. } = self;
         if reads.len() >= 64 {
@@ -144,18 +144,6 @@ impl Workspace {
             let _ = freeing.spawn(move || drop(reads));
         }
         Arc::try_unwrap(model).unwrap_or_else(|shared| (*shared).clone())
-    }
-
-    /// Gives up the model for the rest of the process, freeing nothing:
-    /// neither the model nor what it was read from. For a command that
-    /// answers and exits, which the kernel then takes the whole address
-    /// space back from at once. Freeing what was read, mostly blocks the
-    /// reading threads allocated, took about a twelfth of `weft plan`'s CPU
-    /// on 1,000 repositories × 10 services, and its peak is the same
-    /// without it (the analysis allocates little once the model is built).
-    /// Not for a process that goes on running.
-    pub fn leak(self) -> &'static Model {
-        Box::leak(Box::new(self)).model()
     }
 
     /// The workspace's root, as given to [`Workspace::open`].

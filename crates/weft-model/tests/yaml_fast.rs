@@ -72,7 +72,7 @@ fn the_common_shapes_take_the_fast_path_and_agree() {
         "services:\n  web:\n    image: nginx:1.25   # pinned\n    ports: [\"8080:80\", '443:443']\n    environment:\n      - A=1\n      - B=\n",
         "a:\n- x\n-   # c\n  y\n-\nb: &anchor\n  k: v\nc: !override [1]\nd: !reset\ne: *anchor\nf: &s plain\ng:   # comment\nh: \"q\" # c\n",
         "x-base: &base\n  restart: always\n  env: {A: 1}\nservices:\n  a:\n    <<: *base\n    restart: never\n",
-        "b: &b {k: 1, m: 2}\nc: &c {m: 3, n: 4}\nd:\n  k: 0\n  <<: [*b, *c]\n  \"<<\": quoted\ne:\n  '<<': {x: 1}\n",
+        "b: &b {k: 1, m: 2}\nc: &c {m: 3, n: 4}\nd:\n  k: 0\n  <<: [*b, *c]\n  \"<<\": quoted\ne:\n  '<<': {x: 1}\nf: {k: 9, <<: *c, \"<<\": q}\n",
         "lit: |\n  line1\n   line2\n\nfold: >-\n  a\n  b\n\n  c\nkeep: |+\n  k\n\n\nlast: end\n",
         "---\n---\na: 1\n---\n",
         "apiVersion: v1\nkind: Service\n---\napiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          args: [\"--port\", \"80\"]\n",

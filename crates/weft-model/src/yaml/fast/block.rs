@@ -30,7 +30,7 @@ impl Reader<'_> {
         self.count(1)?;
         let start = start.unwrap_or_else(|| self.here());
         // Whether a merge key was read: nearly no mapping has one, and
-        // looking for it once all are read touches each entry again.
+        // looking for one once all are read goes over every key again.
         let mut merges = false;
         loop {
             let key = self.key()?;

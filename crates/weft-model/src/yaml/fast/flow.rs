@@ -3,7 +3,7 @@
 use super::Reader;
 use crate::span::{Location, Span};
 use crate::yaml::node::{Node, ScalarStyle, Value};
-use crate::yaml::parse::apply_merge_keys;
+use crate::yaml::parse::{apply_merge_keys, is_merge};
 
 impl Reader<'_> {
     /// A flow collection at the cursor, inside a block indented to
@@ -32,6 +32,8 @@ impl Reader<'_> {
             Value::Sequence(items)
         } else {
             let mut entries: Vec<(Node, Node)> = Vec::new();
+            // As in a block mapping: whether a merge key was read.
+            let mut merges = false;
             loop {
                 self.flow_space(parent)?;
                 if self.peek() == b'}' {
@@ -43,6 +45,7 @@ impl Reader<'_> {
                     break;
                 }
                 let key = self.flow_node(parent, true)?;
+                merges |= is_merge(&key);
                 if self.peek() != b':' || !self.blank_at(1) {
                     return None;
                 }
@@ -60,7 +63,11 @@ impl Reader<'_> {
                     _ => return None,
                 }
             }
-            Value::Mapping(apply_merge_keys(entries))
+            Value::Mapping(if merges {
+                apply_merge_keys(entries)
+            } else {
+                entries
+            })
         };
         // saphyr ends the closing bracket's token after the blanks and the
         // comment that follow it on its line.
