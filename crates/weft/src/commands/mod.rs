@@ -90,13 +90,13 @@ impl Context {
     /// [`discover`](Self::discover), for a command that answers and exits:
     /// the model, and every file's text and facts it was built from, are
     /// kept until the process exits, which gives the whole address space
-    /// back at once. Freed piece by piece, the model took 5–10 ms of
-    /// `weft plan`'s 130 on 10,000 services, after its answer was written;
-    /// the facts, freed on a thread of their own beside the analysis, a
-    /// twelfth of its CPU on 1,000 repositories × 10 services. (At that
-    /// size the peak is the same; at 10 times it, 4% higher, with memory
-    /// the analysis no longer reuses.) Not for a command that reads the
-    /// workspace again, or that goes on running.
+    /// back at once. On 1,000 repositories × 10 services, freeing the
+    /// model piece by piece took 5–10 ms of `weft plan`'s 130, after its
+    /// answer was written; freeing the facts, on a thread of their own
+    /// beside the analysis, a twelfth of its CPU. (At that size the peak is
+    /// the same; at 10 times it, 4% higher, with memory the analysis no
+    /// longer reuses.) Not for a command that reads the workspace again, or
+    /// that goes on running.
     fn discover_once(&self, root: &Path) -> anyhow::Result<&'static Model> {
         let workspace = Box::leak(Box::new(weft_discover::Workspace::open(root)?));
         let model = workspace.model();
