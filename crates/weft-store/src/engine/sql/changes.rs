@@ -152,6 +152,20 @@ const RELEASED_UPSERT: &str =
 const OPERATION_COLUMNS: &str =
     "id, kind, status, resource, holder, started_at, finished_at, duration_ms, result, error";
 
+/// A statement over `rows` as the JSON array `$1`, its text (written by
+/// `sql`, each field as `j.value ->> 'name'`: see `fields`) kept by `name`.
+fn over_rows<T: Serialize + ?Sized>(
+    b: Backend,
+    name: &'static str,
+    rows: &T,
+    sql: impl FnOnce() -> String,
+) -> Result<Statement, StoreError> {
+    Ok(Statement::new(
+        text(b, name, 0, || fields(b, 1, sql())),
+        vec![Arg::Text(json_text(rows)?)],
+    ))
+}
+
 /// A batch's changes as statements, in the order they run.
 pub(super) struct Changes {
     pub(super) statements: Vec<Statement>,
@@ -288,21 +302,14 @@ impl Store {
                     ],
                 )
             } else {
-                Statement::new(
-                    text(b, "fences", 0, || {
-                        fields(
-                            b,
-                            1,
-                            format!(
-                                "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
+                over_rows(b, "fences", &fences, || {
+                    format!(
+                        "UPDATE resources SET fence = CAST(j.value ->> 'fence' AS BIGINT)
                          FROM {} WHERE resources.id = j.value ->> 'id' AND {}",
-                                records(b, 1),
-                                member_id(b, "resources.id", 1)
-                            ),
-                        )
-                    }),
-                    vec![Arg::Text(json_text(&fences)?)],
-                )
+                        records(b, 1),
+                        member_id(b, "resources.id", 1)
+                    )
+                })?
             });
         }
         if has(3, !leases_new.is_empty()) {
@@ -329,13 +336,9 @@ impl Store {
                     ],
                 )
             } else {
-                Statement::new(
-                    text(b, "leases new", 0, || {
-                        fields(
-                            b,
-                            1,
-                            format!(
-                                "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
+                over_rows(b, "leases new", &leases_new, || {
+                    format!(
+                        "INSERT INTO leases ({LEASE_COLUMNS}, renewed_at)
                          SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
                                 CAST(j.value ->> 'weight' AS BIGINT),
                                 CAST(j.value ->> 'token' AS BIGINT), j.value ->> 'holder',
@@ -345,22 +348,15 @@ impl Store {
                                 CAST(j.value ->> 'expires_at' AS BIGINT),
                                 CAST(j.value ->> 'granted_at' AS BIGINT)
                          FROM {} WHERE true {LEASE_UPSERT}",
-                                records(b, 1)
-                            ),
-                        )
-                    }),
-                    vec![Arg::Text(json_text(&leases_new)?)],
-                )
+                        records(b, 1)
+                    )
+                })?
             });
         }
         if has(4, !waiters_new.is_empty()) {
-            statements.push(Statement::new(
-                text(b, "waiters new", 0, || {
-                    fields(
-                        b,
-                        1,
-                        format!(
-                            "INSERT INTO waiters ({WAITER_COLUMNS})
+            statements.push(over_rows(b, "waiters new", &waiters_new, || {
+                format!(
+                    "INSERT INTO waiters ({WAITER_COLUMNS})
                          SELECT j.value ->> 'id', j.value ->> 'resource', j.value ->> 'mode',
                                 CAST(j.value ->> 'weight' AS BIGINT), j.value ->> 'holder',
                                 CAST(j.value ->> 'priority' AS BIGINT),
@@ -376,30 +372,20 @@ impl Store {
                             enqueued_at = excluded.enqueued_at, deadline = excluded.deadline,
                             heartbeat_until = excluded.heartbeat_until,
                             operation = excluded.operation, lease = excluded.lease",
-                            records(b, 1)
-                        ),
-                    )
-                }),
-                vec![Arg::Text(json_text(&waiters_new)?)],
-            ));
+                    records(b, 1)
+                )
+            })?);
         }
         if has(5, !waiters_changed.is_empty()) {
-            statements.push(Statement::new(
-                text(b, "waiters changed", 0, || {
-                    fields(
-                        b,
-                        1,
-                        format!(
-                            "UPDATE waiters SET lease = j.value ->> 'lease',
+            statements.push(over_rows(b, "waiters changed", &waiters_changed, || {
+                format!(
+                    "UPDATE waiters SET lease = j.value ->> 'lease',
                                 heartbeat_until = CAST(j.value ->> 'heartbeat_until' AS BIGINT)
                          FROM {} WHERE waiters.id = j.value ->> 'id' AND {}",
-                            records(b, 1),
-                            member_id(b, "waiters.id", 1)
-                        ),
-                    )
-                }),
-                vec![Arg::Text(json_text(&waiters_changed)?)],
-            ));
+                    records(b, 1),
+                    member_id(b, "waiters.id", 1)
+                )
+            })?);
         }
         let journal = &batch.journal;
         if has(6, !journal.released.is_empty()) {
@@ -469,21 +455,14 @@ impl Store {
                     ],
                 )
             } else {
-                Statement::new(
-                    text(b, "released insert", 0, || {
-                        fields(
-                            b,
-                            1,
-                            format!(
-                                "INSERT INTO released_leases (id, lease, released_at)
+                over_rows(b, "released insert", &rows, || {
+                    format!(
+                        "INSERT INTO released_leases (id, lease, released_at)
                          SELECT j.value ->> 'id', j.value ->> 'lease', CAST(j.value ->> 'at' AS BIGINT)
                          FROM {} WHERE true {RELEASED_UPSERT}",
-                                records(b, 1)
-                            ),
-                        )
-                    }),
-                    vec![Arg::Text(json_text(&rows)?)],
-                )
+                        records(b, 1)
+                    )
+                })?
             });
         }
         if has(7, !journal.operations.is_empty()) {
@@ -528,13 +507,9 @@ impl Store {
                     ],
                 )
             } else {
-                Statement::new(
-                    text(b, "operations", 0, || {
-                        fields(
-                            b,
-                            1,
-                            format!(
-                                "INSERT INTO operations ({OPERATION_COLUMNS})
+                over_rows(b, "operations", &rows, || {
+                    format!(
+                        "INSERT INTO operations ({OPERATION_COLUMNS})
                          SELECT j.value ->> 'id', j.value ->> 'kind', j.value ->> 'status',
                                 j.value ->> 'resource', j.value ->> 'holder',
                                 CAST(j.value ->> 'started_at' AS BIGINT),
@@ -542,12 +517,9 @@ impl Store {
                                 CAST(j.value ->> 'duration_ms' AS BIGINT),
                                 j.value ->> 'result', j.value ->> 'error'
                          FROM {}",
-                                records(b, 1)
-                            ),
-                        )
-                    }),
-                    vec![Arg::Text(json_text(&rows)?)],
-                )
+                        records(b, 1)
+                    )
+                })?
             });
         }
         if has(8, !journal.finished.is_empty()) {
@@ -564,24 +536,17 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            statements.push(Statement::new(
-                text(b, "finished", 0, || {
-                    fields(
-                        b,
-                        1,
-                        format!(
-                            "UPDATE operations SET status = j.value ->> 'status',
+            statements.push(over_rows(b, "finished", &rows, || {
+                format!(
+                    "UPDATE operations SET status = j.value ->> 'status',
                                 finished_at = CAST(j.value ->> 'finished_at' AS BIGINT),
                                 duration_ms = CAST(j.value ->> 'finished_at' AS BIGINT) - started_at,
                                 result = j.value ->> 'result', error = j.value ->> 'error'
                          FROM {} WHERE operations.id = j.value ->> 'id' AND {}",
-                            records(b, 1),
-                            member_id(b, "operations.id", 1)
-                        ),
-                    )
-                }),
-                vec![Arg::Text(json_text(&rows)?)],
-            ));
+                    records(b, 1),
+                    member_id(b, "operations.id", 1)
+                )
+            })?);
         }
         let rows = journal
             .events
@@ -608,22 +573,15 @@ impl Store {
                 ],
             )
         } else {
-            Statement::new(
-                text(b, "events", 0, || {
-                    fields(
-                        b,
-                        1,
-                        format!(
-                            "INSERT INTO events (at, kind, resource, data)
+            over_rows(b, "events", &rows, || {
+                format!(
+                    "INSERT INTO events (at, kind, resource, data)
                      SELECT CAST(j.value ->> 'at' AS BIGINT), j.value ->> 'kind',
                             j.value ->> 'resource', j.value ->> 'data'
                      FROM {} ORDER BY j.key RETURNING id",
-                            records(b, 1)
-                        ),
-                    )
-                }),
-                vec![Arg::Text(json_text(&rows)?)],
-            )
+                    records(b, 1)
+                )
+            })?
         });
         Ok(Changes {
             statements,
