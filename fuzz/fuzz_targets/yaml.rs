@@ -2,9 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weft_model::yaml::{Node, Value, parse_documents};
+use weft_model::yaml::{Arena, Node, Value, parse_documents};
 
-fn check(node: &Node, length: usize) {
+fn check(node: &Node<'_>, length: usize) {
     assert!(node.span.start.offset <= length && node.span.end.offset <= length);
     match &node.value {
         Value::Scalar(_) => {}
@@ -17,7 +17,8 @@ fn check(node: &Node, length: usize) {
 }
 
 fuzz_target!(|text: &str| {
-    if let Ok(documents) = parse_documents(text) {
+    let arena = Arena::new();
+    if let Ok(documents) = parse_documents(&arena, text) {
         documents.iter().for_each(|d| check(d, text.len()));
     }
 });

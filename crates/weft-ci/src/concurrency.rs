@@ -84,10 +84,11 @@ impl Concurrency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_model::yaml::parse_one;
+    use weft_model::yaml::{Arena, parse_one};
 
     fn read(yaml: &str) -> Concurrency {
-        let root = parse_one(yaml).unwrap();
+        let arena = Arena::new();
+        let root = parse_one(&arena, yaml).unwrap();
         Concurrency::read(root.get("concurrency").unwrap(), Location::default()).unwrap()
     }
 

@@ -58,10 +58,11 @@ impl Permissions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_model::yaml::parse_one;
+    use weft_model::yaml::{Arena, parse_one};
 
     fn contents(yaml: &str) -> ContentsAccess {
-        let root = parse_one(yaml).unwrap();
+        let arena = Arena::new();
+        let root = parse_one(&arena, yaml).unwrap();
         Permissions::read(root.get("permissions").unwrap(), Location::default()).contents
     }
 

@@ -234,10 +234,11 @@ fn is_literal(pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_model::yaml::parse_one;
+    use weft_model::yaml::{Arena, parse_one};
 
     fn triggers(yaml: &str) -> Triggers {
-        let root = parse_one(yaml).unwrap();
+        let arena = Arena::new();
+        let root = parse_one(&arena, yaml).unwrap();
         Triggers::read(root.get("on"))
     }
 

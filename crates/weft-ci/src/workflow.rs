@@ -114,7 +114,8 @@ pub struct WorkflowError {
 impl Workflow {
     /// Reads a workflow file; `file` is the path shown to the user.
     pub fn parse(file: &str, text: &str) -> Result<Workflow, WorkflowError> {
-        let root = yaml::parse_one(text).map_err(|error| WorkflowError {
+        let arena = yaml::Arena::new();
+        let root = yaml::parse_one(&arena, text).map_err(|error| WorkflowError {
             code: "yaml-syntax",
             message: error.message,
             location: error.location,
@@ -244,7 +245,7 @@ impl Step {
         let run = step.get("run").and_then(|value| {
             let Scalar { text, style } = value.as_scalar()?;
             Some(Script {
-                text: String::from(text.as_str()),
+                text: String::from(*text),
                 location: value.span.start,
                 style: *style,
             })
@@ -259,7 +260,7 @@ impl Step {
                     .unwrap_or_default()
                     .iter()
                     .filter_map(|(key, value)| {
-                        let text = value.as_scalar().map_or("", |s| s.text.as_str());
+                        let text = value.as_scalar().map_or("", |s| s.text);
                         Some((
                             key.as_str()?.to_string(),
                             text.to_string(),
@@ -299,10 +300,7 @@ fn environment(node: Option<&Node>) -> Environment {
     node.map(|env| {
         env.entries()
             .filter_map(|(name, value)| {
-                Some((
-                    name.to_string(),
-                    String::from(value.as_scalar()?.text.as_str()),
-                ))
+                Some((name.to_string(), String::from(value.as_scalar()?.text)))
             })
             .collect()
     })

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use weft_model::yaml::{self, Node};
+use weft_model::yaml::{self, Arena, Node};
 use weft_model::{Diagnostic, EdgeKind, Resource, Rule, Severity, Span};
 
 use crate::env::interpolate;
@@ -86,9 +86,11 @@ pub fn read_project(project: &Project<'_>) -> Facts {
         facts: Facts::default(),
         unset: BTreeSet::new(),
     };
+    // The trees of the project's files and of those it includes.
+    let arena = Arena::new();
     let mut documents = Vec::new();
     for file in project.files {
-        match yaml::parse_one(&file.text) {
+        match yaml::parse_one(&arena, &file.text) {
             Ok(node) => documents.push((file, node)),
             Err(error) => reader.facts.diagnostics.push(
                 Diagnostic::error(
@@ -114,9 +116,9 @@ pub fn read_project(project: &Project<'_>) -> Facts {
     // `include:` brings other compose files into this project. The
     // project's own files are looked at where they are; only files the
     // includes load are held here.
-    let mut pending: Vec<(Cow<'_, SourceFile>, Cow<'_, Node>, usize)> = documents
+    let mut pending: Vec<(Cow<'_, SourceFile>, Node<'_>, usize)> = documents
         .iter()
-        .map(|(f, n)| (Cow::Borrowed(*f), Cow::Borrowed(n), 0))
+        .map(|&(f, n)| (Cow::Borrowed(f), n, 0))
         .collect();
     let mut included = BTreeSet::new();
     while let Some((file, node, depth)) = pending.pop() {
@@ -139,10 +141,11 @@ pub fn read_project(project: &Project<'_>) -> Facts {
                 );
                 continue;
             };
-            match yaml::parse_one(&other.text) {
+            // The tree outlives `other`, which moves onto the stack.
+            match yaml::parse_one(&arena, arena.alloc_str(&other.text)) {
                 Ok(other_node) => {
                     reader.read_file(&other, &other_node);
-                    pending.push((Cow::Owned(other), Cow::Owned(other_node), depth + 1));
+                    pending.push((Cow::Owned(other), other_node, depth + 1));
                 }
                 Err(error) => reader.facts.diagnostics.push(
                     Diagnostic::error(
@@ -311,7 +314,8 @@ impl Reader<'_, '_> {
             .collect();
         self.read_body(file, &local, body, &HashSet::new(), &mut fact);
         let mut seen = vec![(file.path.clone(), name.to_string())];
-        let mut base = self.extends_base(file, body);
+        let arena = Arena::new();
+        let mut base = self.extends_base(&arena, file, body);
         while let Some((base_file, base_name, base_node)) = base.take() {
             let key = (base_file.path.clone(), base_name.clone());
             if seen.contains(&key) || seen.len() > MAX_EXTENDS {
@@ -339,17 +343,19 @@ impl Reader<'_, '_> {
                     .map(|(k, _)| k.to_string())
                     .filter(|k| !MERGED_BY_EXTENDS.contains(&k.as_str())),
             );
-            base = self.extends_base(&base_file, &base_node);
+            base = self.extends_base(&arena, &base_file, &base_node);
         }
         self.facts.services.push(fact);
     }
 
-    /// The service an `extends` points at, with the file it is in.
-    fn extends_base(
+    /// The service an `extends` points at, with the file it is in; its
+    /// tree (and a copy of the file's text) in `arena`.
+    fn extends_base<'y>(
         &mut self,
+        arena: &'y Arena,
         file: &SourceFile,
-        body: &Node,
-    ) -> Option<(SourceFile, String, Node)> {
+        body: &Node<'_>,
+    ) -> Option<(SourceFile, String, Node<'y>)> {
         let extends = body.get("extends")?;
         let (service, other_file) = match extends.as_str() {
             Some(service) => (service.to_string(), None),
@@ -378,8 +384,8 @@ impl Reader<'_, '_> {
                 }
             }
         };
-        let root = yaml::parse_one(&base_file.text).ok()?;
-        let node = root.get("services")?.get(&service)?.clone();
+        let root = yaml::parse_one(arena, arena.alloc_str(&base_file.text)).ok()?;
+        let node = *root.get("services")?.get(&service)?;
         Some((base_file, service, node))
     }
 
@@ -538,7 +544,7 @@ impl Reader<'_, '_> {
                     }
                 }
                 "ports" => {
-                    if matches!(value.tag.as_deref(), Some("!override" | "!reset")) {
+                    if matches!(value.tag, Some("!override" | "!reset")) {
                         // A later file replaces the ports read so far (Compose's merge tags).
                         let subject = Subject::Service(local.clone());
                         self.facts.claims.retain(|c| {
@@ -751,7 +757,8 @@ pub fn pulled_in_files(file: &SourceFile, environment: &HashMap<String, String>)
     if !file.text.contains("include") && !file.text.contains("extends") {
         return PulledIn::default();
     }
-    let Ok(root) = yaml::parse_one(&file.text) else {
+    let arena = Arena::new();
+    let Ok(root) = yaml::parse_one(&arena, &file.text) else {
         return PulledIn::default();
     };
     let load = |_: &str| None;

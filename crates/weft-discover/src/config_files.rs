@@ -96,7 +96,8 @@ fn read_dotenv(file: &SourceFile) -> Facts {
 
 fn read_structured(file: &SourceFile) -> Facts {
     let mut facts = Facts::default();
-    match yaml::parse_documents(&file.text) {
+    let arena = yaml::Arena::new();
+    match yaml::parse_documents(&arena, &file.text) {
         Ok(documents) => {
             for document in &documents {
                 walk(&mut facts, file, None, document, 0);
@@ -132,10 +133,10 @@ fn walk(facts: &mut Facts, file: &SourceFile, key: Option<&str>, node: &Node, de
     if depth > 64 {
         return;
     }
-    match &node.value {
+    match node.value {
         Value::Scalar(scalar) => {
             if let Some(key) = key {
-                reference(facts, file, key, &scalar.text, node.span);
+                reference(facts, file, key, scalar.text, node.span);
             }
         }
         Value::Sequence(items) => {

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use weft_model::yaml::{parse_documents_fast, parse_documents_fully};
+use weft_model::yaml::{Arena, parse_documents_fast, parse_documents_fully};
 
 fn collect(path: &Path, files: &mut Vec<PathBuf>) {
     if path.is_file() {
@@ -51,13 +51,14 @@ fn main() -> ExitCode {
             continue;
         };
         total_bytes += text.len();
-        let Some(documents) = parse_documents_fast(&text) else {
+        let (fast_arena, full_arena) = (Arena::new(), Arena::new());
+        let Some(documents) = parse_documents_fast(&fast_arena, &text) else {
             if std::env::var_os("SHOW_FULL").is_some() {
                 println!("full reader: {}", file.display());
             }
             continue;
         };
-        match parse_documents_fully(&text) {
+        match parse_documents_fully(&full_arena, &text) {
             Ok(full) if full == documents => {
                 fast += 1;
                 fast_bytes += text.len();

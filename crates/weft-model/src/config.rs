@@ -302,8 +302,8 @@ pub struct LoadedConfig {
     pub config: WorkspaceConfig,
     /// `None` when the workspace has no weft.yaml.
     pub file: Option<PathBuf>,
-    /// The text and the parsed tree of weft.yaml, for locating its keys.
-    pub source: Option<(String, Node)>,
+    /// The text of weft.yaml and where its keys are.
+    pub source: Option<(String, KeySpans)>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -311,14 +311,13 @@ impl LoadedConfig {
     /// The span of a key path in weft.yaml (`["services", "api", "depends_on", "db"]`):
     /// the key itself, or the closest key found.
     pub fn key_span(&self, keys: &[&str]) -> Option<Span> {
-        let (_, root) = self.source.as_ref()?;
-        let mut node = root;
+        let mut node = &self.source.as_ref()?.1;
         let mut span = None;
         for key in keys {
-            let Some((key_node, value)) = node.entry(key) else {
+            let Some((_, key_span, value)) = node.keys.iter().find(|(k, _, _)| k == key) else {
                 break;
             };
-            span = Some(key_node.span);
+            span = Some(*key_span);
             node = value;
         }
         span
@@ -327,21 +326,44 @@ impl LoadedConfig {
     /// The spans of the keys of the mapping at `keys`, by key: one walk for
     /// what [`LoadedConfig::key_span`] would find one key at a time.
     pub fn child_key_spans(&self, keys: &[&str]) -> HashMap<&str, Span> {
-        let Some((_, root)) = self.source.as_ref() else {
+        let Some(mut node) = self.source.as_ref().map(|(_, keys)| keys) else {
             return HashMap::new();
         };
-        let mut spans = HashMap::new();
-        for (key, _) in root
-            .path(keys)
-            .and_then(Node::as_mapping)
-            .unwrap_or_default()
-        {
-            if let Some(text) = key.as_str() {
-                // The first of repeated keys, as `key_span` finds it.
-                spans.entry(text).or_insert(key.span);
+        for key in keys {
+            match node.keys.iter().find(|(k, _, _)| k == key) {
+                Some((_, _, value)) => node = value,
+                None => return HashMap::new(),
             }
         }
-        spans
+        node.keys
+            .iter()
+            .map(|(key, span, _)| (key.as_str(), *span))
+            .collect()
+    }
+}
+
+/// The keys of weft.yaml's mappings and where each is written, nested as
+/// they are in the file: what locates a key once the YAML tree is gone.
+/// Of a key written twice in one mapping, the first is kept, as
+/// [`Node::entry`] finds it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeySpans {
+    keys: Vec<(String, Span, KeySpans)>,
+}
+
+impl KeySpans {
+    pub fn of(node: &Node<'_>) -> KeySpans {
+        let mut seen = std::collections::HashSet::new();
+        let keys = node
+            .as_mapping()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(key, value)| {
+                let text = key.as_str().filter(|text| seen.insert(*text))?;
+                Some((text.to_string(), key.span, KeySpans::of(value)))
+            })
+            .collect();
+        KeySpans { keys }
     }
 }
 
@@ -361,11 +383,11 @@ pub fn load(root: &Path) -> Result<LoadedConfig, ConfigError> {
             });
         }
     };
-    let (config, warnings, node) = parse_with_tree(&text)?;
+    let (config, warnings, keys) = parse_with_tree(&text)?;
     Ok(LoadedConfig {
         config,
         file: Some(path),
-        source: Some((text, node)),
+        source: Some((text, keys)),
         warnings,
     })
 }
@@ -375,11 +397,14 @@ pub fn parse(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>), ConfigErr
     parse_with_tree(text).map(|(config, warnings, _)| (config, warnings))
 }
 
-fn parse_with_tree(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>, Node), ConfigError> {
+fn parse_with_tree(
+    text: &str,
+) -> Result<(WorkspaceConfig, Vec<Diagnostic>, KeySpans), ConfigError> {
     let invalid = |diagnostic: Diagnostic| ConfigError::Invalid {
         diagnostic: Box::new(diagnostic),
     };
-    let node = yaml::parse_one(text).map_err(|error| {
+    let arena = yaml::Arena::new();
+    let node = yaml::parse_one(&arena, text).map_err(|error| {
         invalid(
             Diagnostic::error(
                 "yaml-syntax",
@@ -391,7 +416,7 @@ fn parse_with_tree(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>, Node
         )
     })?;
     if node.is_null() {
-        return Ok((WorkspaceConfig::default(), Vec::new(), node));
+        return Ok((WorkspaceConfig::default(), Vec::new(), KeySpans::default()));
     }
     let mut warnings = Vec::new();
     let config: WorkspaceConfig = yaml::from_node(&node, |path, span: Span| {
@@ -418,7 +443,7 @@ fn parse_with_tree(text: &str) -> Result<(WorkspaceConfig, Vec<Diagnostic>, Node
         )
     })?;
     validate(&config, &node, text)?;
-    Ok((config, warnings, node))
+    Ok((config, warnings, KeySpans::of(&node)))
 }
 
 fn validate(config: &WorkspaceConfig, node: &Node, text: &str) -> Result<(), ConfigError> {
@@ -534,5 +559,34 @@ mod tests {
             panic!("expected an error");
         };
         assert_eq!(diagnostic.line, Some(1));
+    }
+
+    #[test]
+    fn key_spans_find_the_first_of_repeated_keys_or_the_closest_key() {
+        let text = "services:\n  api:\n    depends_on:\n      db: required\n  api:\n    other: 1\n  web: {}\n";
+        let arena = yaml::Arena::new();
+        let node = yaml::parse_one(&arena, text).unwrap();
+        let loaded = LoadedConfig {
+            source: Some((text.to_string(), KeySpans::of(&node))),
+            ..LoadedConfig::default()
+        };
+        let at = |keys: &[&str]| {
+            loaded
+                .key_span(keys)
+                .map(|s| (s.start.line, s.start.column))
+        };
+        assert_eq!(at(&["services", "api", "depends_on", "db"]), Some((4, 7)));
+        // `other` is under the second `api`, which a lookup never reaches.
+        assert_eq!(at(&["services", "api", "other"]), Some((2, 3)));
+        assert_eq!(at(&["services", "nope"]), Some((1, 1)));
+        assert_eq!(at(&["nope"]), None);
+        let mut children: Vec<(&str, u32)> = loaded
+            .child_key_spans(&["services"])
+            .into_iter()
+            .map(|(key, span)| (key, span.start.line))
+            .collect();
+        children.sort();
+        assert_eq!(children, [("api", 2), ("web", 7)]);
+        assert!(loaded.child_key_spans(&["services", "nope"]).is_empty());
     }
 }

@@ -1,14 +1,15 @@
 //! The YAML fast path against the full reader: wherever the fast path gives
 //! an answer, it is the full reader's answer, spans included.
 
-use weft_model::yaml::{Node, Value, parse_documents_fast, parse_documents_fully};
+use weft_model::yaml::{Arena, Node, Value, parse_documents_fast, parse_documents_fully};
 
 /// The property: the fast path either steps aside or agrees.
 fn agrees(text: &str) -> bool {
-    match parse_documents_fast(text) {
+    let (fast_arena, full_arena) = (Arena::new(), Arena::new());
+    match parse_documents_fast(&fast_arena, text) {
         None => false,
         Some(fast) => {
-            match parse_documents_fully(text) {
+            match parse_documents_fully(&full_arena, text) {
                 Ok(full) => {
                     let difference = (fast.len() != full.len())
                         .then(|| format!("{} documents, not {}", fast.len(), full.len()))
@@ -34,14 +35,14 @@ fn agrees(text: &str) -> bool {
 }
 
 /// Where two trees first differ (fast, then full), if they do.
-fn difference(fast: &Node, full: &Node, path: &str) -> Option<String> {
+fn difference(fast: &Node<'_>, full: &Node<'_>, path: &str) -> Option<String> {
     if fast.span != full.span || fast.tag != full.tag {
         return Some(format!(
             "{path}: span {:?} tag {:?}, not span {:?} tag {:?}",
             fast.span, fast.tag, full.span, full.tag
         ));
     }
-    match (&fast.value, &full.value) {
+    match (fast.value, full.value) {
         (Value::Scalar(a), Value::Scalar(b)) => {
             (a != b).then(|| format!("{path}: {a:?}, not {b:?}"))
         }

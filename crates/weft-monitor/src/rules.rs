@@ -341,7 +341,8 @@ fn located(file: &str, node: &Node, message: impl Into<String>) -> RulesError {
 
 /// Reads and checks the rules of one file.
 fn read(file: &str, text: &str) -> Result<Vec<Rule>, RulesError> {
-    let root = yaml::parse_one(text).map_err(|error| RulesError {
+    let arena = yaml::Arena::new();
+    let root = yaml::parse_one(&arena, text).map_err(|error| RulesError {
         file: file.to_string(),
         line: error.location.line,
         column: error.location.column,

@@ -409,9 +409,10 @@ fn repository_override(
         };
         let text = context.text(&base)?.to_string();
         let service = owner.rsplit('/').next().unwrap_or(owner);
-        let Some(ports) = weft_model::yaml::parse_one(&text)
+        let arena = weft_model::yaml::Arena::new();
+        let Some(ports) = weft_model::yaml::parse_one(&arena, &text)
             .ok()
-            .and_then(|root| root.path(&["services", service, "ports"]).cloned())
+            .and_then(|root| root.path(&["services", service, "ports"]).copied())
         else {
             return Ok(Err(format!(
                 "`services.{service}.ports` of {base} could not be read back"

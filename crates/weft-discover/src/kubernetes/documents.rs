@@ -2,7 +2,7 @@
 //! errors reported, and the readable documents of a broken file kept.
 
 use weft_model::span::LineIndex;
-use weft_model::yaml::{Node, YamlError, parse_documents};
+use weft_model::yaml::{Arena, Node, YamlError, parse_documents};
 use weft_model::{Diagnostic, Severity, Span};
 
 use crate::facts::SourceFile;
@@ -13,9 +13,14 @@ const MAX_SALVAGED_DOCUMENTS: usize = 200;
 
 /// Parses a file into documents, reporting what does not parse. After a
 /// syntax error the file is read again one `---` document at a time, so that
-/// one broken document does not hide the others.
-pub(super) fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Vec<Node> {
-    let error = match parse_documents(&file.text) {
+/// one broken document does not hide the others. The documents live in
+/// `arena`.
+pub(super) fn parse<'a>(
+    arena: &'a Arena,
+    file: &'a SourceFile,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Node<'a>> {
+    let error = match parse_documents(arena, &file.text) {
         Ok(documents) => return documents,
         Err(error) => error,
     };
@@ -38,7 +43,7 @@ pub(super) fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Vec
             .map(|byte| if byte == b'\n' { '\n' } else { ' ' })
             .collect();
         text.push_str(&file.text[start..end]);
-        match parse_documents(&text) {
+        match parse_documents(arena, arena.alloc_str(&text)) {
             Ok(parsed) => documents.extend(parsed),
             Err(error) => diagnostics.push(syntax_error(file, &error)),
         }

@@ -31,7 +31,7 @@ pub(super) struct SourceValue<'a> {
     /// The value as text (a Secret's `data` decoded from base64).
     pub(super) value: String,
     /// The value's node, for provenance.
-    pub(super) node: &'a Node,
+    pub(super) node: &'a Node<'a>,
     pub(super) file: &'a SourceFile,
 }
 

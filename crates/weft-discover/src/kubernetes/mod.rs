@@ -19,7 +19,7 @@ mod services;
 use std::collections::{BTreeMap, BTreeSet};
 
 use weft_model::Rule;
-use weft_model::yaml::Node;
+use weft_model::yaml::{Arena, Node};
 
 use crate::facts::{EnvAssignment, Facts, ServiceFact, SourceFile, SourceKind, Subject};
 use objects::{Class, Object};
@@ -30,9 +30,12 @@ use objects::{Class, Object};
 /// skipped without a word.
 pub fn read(files: &[SourceFile]) -> Facts {
     let mut facts = Facts::default();
-    let parsed: Vec<(&SourceFile, Vec<Node>)> = files
+    // One arena for the trees of all the files: the objects refer to one
+    // another across files, and it is freed at once at the end.
+    let arena = Arena::new();
+    let parsed: Vec<(&SourceFile, Vec<Node<'_>>)> = files
         .iter()
-        .map(|file| (file, documents::parse(file, &mut facts.diagnostics)))
+        .map(|file| (file, documents::parse(&arena, file, &mut facts.diagnostics)))
         .collect();
     let mut objects = Vec::new();
     for (file, documents) in &parsed {
@@ -631,7 +634,8 @@ spec: {template: {spec: {containers: [{image: hello}]}}}
                 let facts = read(&files);
                 let mut ignored = Vec::new();
                 for file in &files {
-                    let documents = documents::parse(file, &mut ignored);
+                    let arena = Arena::new();
+                    let documents = documents::parse(&arena, file, &mut ignored);
                     let mut objects = Vec::new();
                     for document in &documents {
                         objects::collect(file, document, &mut objects, &mut ignored);

@@ -30,10 +30,10 @@ pub(super) enum Class {
 #[derive(Debug, Clone)]
 pub(super) struct Object<'a> {
     pub(super) file: &'a SourceFile,
-    pub(super) node: &'a Node,
+    pub(super) node: &'a Node<'a>,
     pub(super) kind: &'a str,
     /// The value node of `metadata.name`.
-    pub(super) name_node: &'a Node,
+    pub(super) name_node: &'a Node<'a>,
     pub(super) name: &'a str,
     pub(super) namespace: &'a str,
     /// Its class, from its `apiVersion` and `kind` (see [`classify`]),
@@ -69,7 +69,7 @@ impl<'a> Object<'a> {
     }
 
     /// The pod template (`metadata` and `spec`) of a workload.
-    pub(super) fn pod_template(&self) -> Option<&'a Node> {
+    pub(super) fn pod_template(&self) -> Option<&'a Node<'a>> {
         if self.class() != Class::Workload {
             return None;
         }
@@ -81,12 +81,12 @@ impl<'a> Object<'a> {
     }
 
     /// The pod spec of a workload.
-    pub(super) fn pod_spec(&self) -> Option<&'a Node> {
+    pub(super) fn pod_spec(&self) -> Option<&'a Node<'a>> {
         self.pod_template()?.get("spec")
     }
 
     /// The node of the labels its pods carry, if it has one.
-    pub(super) fn pod_labels(&self) -> Option<&'a Node> {
+    pub(super) fn pod_labels(&self) -> Option<&'a Node<'a>> {
         self.pod_template()?.path(&["metadata", "labels"])
     }
 
@@ -98,14 +98,14 @@ impl<'a> Object<'a> {
             .as_str()
     }
 
-    pub(super) fn spec(&self) -> Option<&'a Node> {
+    pub(super) fn spec(&self) -> Option<&'a Node<'a>> {
         self.node.get("spec")
     }
 }
 
 /// The scalar entries of a label mapping (`labels`, `selector`): a value
 /// that is not a scalar reads as "".
-pub(super) fn labels(node: &Node) -> impl Iterator<Item = (&str, &str)> {
+pub(super) fn labels<'a>(node: &Node<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
     node.entries()
         .map(|(key, value)| (key, value.as_str().unwrap_or("")))
 }
@@ -186,7 +186,7 @@ fn is_tool_configuration(group: &str) -> bool {
 /// Collects the objects of one document into `objects`, unwrapping `List`s.
 pub(super) fn collect<'a>(
     file: &'a SourceFile,
-    document: &'a Node,
+    document: &'a Node<'a>,
     objects: &mut Vec<Object<'a>>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -195,7 +195,7 @@ pub(super) fn collect<'a>(
 
 fn collect_at<'a>(
     file: &'a SourceFile,
-    document: &'a Node,
+    document: &'a Node<'a>,
     depth: usize,
     objects: &mut Vec<Object<'a>>,
     diagnostics: &mut Vec<Diagnostic>,

@@ -67,7 +67,7 @@ pub(super) fn first_container(object: &Object<'_>) -> (Option<String>, Option<St
 }
 
 /// The items of a `command` or `args` list (or a lone string written in its place).
-fn words(node: &Node) -> Vec<(&Node, &str)> {
+fn words<'a>(node: &'a Node<'a>) -> Vec<(&'a Node<'a>, &'a str)> {
     match node.as_sequence() {
         Some(items) => items
             .iter()
@@ -221,7 +221,10 @@ impl PodReader<'_, '_> {
         let Some(value_from) = variable.get("valueFrom") else {
             return;
         };
-        fn as_variable<'n>(reference: &'n Node, variable: Option<&'n str>) -> Option<Import<'n>> {
+        fn as_variable<'n>(
+            reference: &'n Node<'n>,
+            variable: Option<&'n str>,
+        ) -> Option<Import<'n>> {
             Some(Import::One {
                 key: reference.get("key")?.as_str()?,
                 variable: variable?,

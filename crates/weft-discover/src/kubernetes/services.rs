@@ -69,7 +69,7 @@ pub(super) fn opens_node_ports(service: &Object<'_>) -> bool {
 }
 
 /// The `spec.ports` entries of a Service.
-pub(super) fn ports<'a>(service: &Object<'a>) -> impl Iterator<Item = &'a Node> {
+pub(super) fn ports<'a>(service: &Object<'a>) -> impl Iterator<Item = &'a Node<'a>> {
     service
         .spec()
         .and_then(|spec| spec.get("ports"))

@@ -82,12 +82,12 @@ fn key_span(root: &Node, path: &str) -> Option<Span> {
 }
 
 #[derive(Clone, Copy)]
-struct NodeDeserializer<'a>(&'a Node);
+struct NodeDeserializer<'a>(&'a Node<'a>);
 
 impl<'a> NodeDeserializer<'a> {
     fn text(&self) -> Result<&'a str, DecodeError> {
         match &self.0.value {
-            Value::Scalar(scalar) => Ok(&scalar.text),
+            Value::Scalar(scalar) => Ok(scalar.text),
             _ => Err(de::Error::invalid_type(self.unexpected(), &"a scalar")),
         }
     }
@@ -95,7 +95,7 @@ impl<'a> NodeDeserializer<'a> {
     fn unexpected(&self) -> de::Unexpected<'a> {
         match &self.0.value {
             _ if self.0.is_null() => de::Unexpected::Unit,
-            Value::Scalar(scalar) => de::Unexpected::Str(&scalar.text),
+            Value::Scalar(scalar) => de::Unexpected::Str(scalar.text),
             Value::Sequence(_) => de::Unexpected::Seq,
             Value::Mapping(_) => de::Unexpected::Map,
         }
@@ -126,7 +126,7 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'_> {
         let result = match &self.0.value {
             _ if self.0.is_null() => visitor.visit_unit(),
             Value::Scalar(scalar) if scalar.style == ScalarStyle::Plain => {
-                let text = scalar.text.as_str();
+                let text = scalar.text;
                 if let Some(b) = self.0.as_bool() {
                     visitor.visit_bool(b)
                 } else if let Ok(n) = text.parse::<u64>() {
@@ -139,7 +139,7 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'_> {
                     visitor.visit_str(text)
                 }
             }
-            Value::Scalar(scalar) => visitor.visit_str(&scalar.text),
+            Value::Scalar(scalar) => visitor.visit_str(scalar.text),
             Value::Sequence(items) => visitor.visit_seq(Sequence {
                 items: items.iter(),
             }),
@@ -174,7 +174,7 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'_> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
         match &self.0.value {
-            Value::Scalar(scalar) if !self.0.is_null() => visitor.visit_str(&scalar.text),
+            Value::Scalar(scalar) if !self.0.is_null() => visitor.visit_str(scalar.text),
             _ => Err(de::Error::invalid_type(self.unexpected(), &visitor)),
         }
         .map_err(|e: DecodeError| e.at(self.0.span))
@@ -214,7 +214,7 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'_> {
         let span = self.0.span;
         match &self.0.value {
             Value::Scalar(scalar) => visitor.visit_enum(
-                IntoDeserializer::<DecodeError>::into_deserializer(scalar.text.as_str()),
+                IntoDeserializer::<DecodeError>::into_deserializer(scalar.text),
             ),
             Value::Mapping(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
@@ -234,7 +234,7 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'_> {
 }
 
 struct Sequence<'a> {
-    items: std::slice::Iter<'a, Node>,
+    items: std::slice::Iter<'a, Node<'a>>,
 }
 
 impl<'de> SeqAccess<'de> for Sequence<'_> {
@@ -252,8 +252,8 @@ impl<'de> SeqAccess<'de> for Sequence<'_> {
 }
 
 struct Mapping<'a> {
-    entries: std::slice::Iter<'a, (Node, Node)>,
-    value: Option<&'a Node>,
+    entries: std::slice::Iter<'a, (Node<'a>, Node<'a>)>,
+    value: Option<&'a Node<'a>>,
 }
 
 impl<'de> MapAccess<'de> for Mapping<'_> {
@@ -283,8 +283,8 @@ impl<'de> MapAccess<'de> for Mapping<'_> {
 }
 
 struct Enum<'a> {
-    key: &'a Node,
-    value: &'a Node,
+    key: &'a Node<'a>,
+    value: &'a Node<'a>,
 }
 
 impl<'de, 'a> de::EnumAccess<'de> for Enum<'a> {
@@ -334,7 +334,7 @@ impl<'de> de::VariantAccess<'de> for NodeDeserializer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::parse_one;
+    use crate::yaml::{Arena, parse_one};
 
     #[derive(Debug, serde::Deserialize)]
     struct Config {
@@ -346,7 +346,8 @@ mod tests {
 
     #[test]
     fn decodes_and_reports_unknown_keys_with_spans() {
-        let node = parse_one("name: 42\nport: 8080\ncolour: red\ntags: [a]\n").unwrap();
+        let arena = Arena::new();
+        let node = parse_one(&arena, "name: 42\nport: 8080\ncolour: red\ntags: [a]\n").unwrap();
         let mut unknown = Vec::new();
         let config: Config =
             from_node(&node, |path, span| unknown.push((path, span.start.line))).unwrap();
@@ -369,7 +370,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_inside_optional_sections_are_located() {
-        let node = parse_one("inner:\n  bucket: b\n  wat: 2\n").unwrap();
+        let arena = Arena::new();
+        let node = parse_one(&arena, "inner:\n  bucket: b\n  wat: 2\n").unwrap();
         let mut unknown = Vec::new();
         let outer: Outer = from_node(&node, |path, span| {
             unknown.push((path, span.start.line, span.start.column));
@@ -381,7 +383,8 @@ mod tests {
 
     #[test]
     fn type_errors_point_at_the_value() {
-        let node = parse_one("name: x\nport: 99999\n").unwrap();
+        let arena = Arena::new();
+        let node = parse_one(&arena, "name: x\nport: 99999\n").unwrap();
         let error = from_node::<Config>(&node, |_, _| {}).unwrap_err();
         assert_eq!(
             error.span.map(|s| (s.start.line, s.start.column)),

@@ -1,8 +1,46 @@
-//! The spanned YAML tree.
+//! The spanned YAML tree, held in an [`Arena`].
 
-use compact_str::CompactString;
+use std::fmt;
+
+use bumpalo::Bump;
 
 use crate::span::Span;
+
+/// Where a YAML tree lives: its collections, and the text of scalars that
+/// are not a slice of the source as written (escaped, folded, or read by
+/// the full reader). A tree is freed at once with its arena, not node by
+/// node; a reader keeps one arena per file, or per batch of files.
+#[derive(Default)]
+pub struct Arena {
+    bump: Bump,
+}
+
+impl Arena {
+    pub fn new() -> Arena {
+        Arena::default()
+    }
+
+    /// A copy of `text` in the arena: for a text that must live as long as
+    /// the tree read from it.
+    pub fn alloc_str(&self, text: &str) -> &str {
+        self.bump.alloc_str(text)
+    }
+
+    pub(super) fn slice<T: Copy>(&self, items: &[T]) -> &[T] {
+        if items.is_empty() {
+            return &[];
+        }
+        self.bump.alloc_slice_copy(items)
+    }
+}
+
+impl fmt::Debug for Arena {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Arena")
+            .field("allocated_bytes", &self.bump.allocated_bytes())
+            .finish()
+    }
+}
 
 /// How a scalar was written; a quoted `"8080"` is a string, a plain `8080` a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,36 +50,35 @@ pub enum ScalarStyle {
     Block,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scalar {
-    /// Inline up to 24 bytes, which nearly every key and value is.
-    pub text: CompactString,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scalar<'a> {
+    /// A slice of the source where it is written as it reads (nearly every
+    /// key and value), else in the arena.
+    pub text: &'a str,
     pub style: ScalarStyle,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Scalar(Scalar),
-    Sequence(Vec<Node>),
-    Mapping(Vec<(Node, Node)>),
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Scalar(Scalar<'a>),
+    Sequence(&'a [Node<'a>]),
+    Mapping(&'a [(Node<'a>, Node<'a>)]),
 }
 
-/// One YAML node with the span it was read from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
+/// One YAML node with the span it was read from. A node is a few words
+/// that point into its arena: copying one copies no children.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node<'a> {
+    pub value: Value<'a>,
     pub span: Span,
     /// A local tag such as Compose's `!override` or `!reset`, with its `!`.
-    pub tag: Option<String>,
+    pub tag: Option<&'a str>,
 }
 
-impl Node {
-    pub fn scalar(text: impl Into<CompactString>, style: ScalarStyle, span: Span) -> Node {
+impl<'a> Node<'a> {
+    pub fn scalar(text: &'a str, style: ScalarStyle, span: Span) -> Node<'a> {
         Node {
-            value: Value::Scalar(Scalar {
-                text: text.into(),
-                style,
-            }),
+            value: Value::Scalar(Scalar { text, style }),
             span,
             tag: None,
         }
@@ -50,18 +87,18 @@ impl Node {
     /// `~`, `null`, an empty plain scalar.
     pub fn is_null(&self) -> bool {
         matches!(&self.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain })
-            if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+            if matches!(*text, "" | "~" | "null" | "Null" | "NULL"))
     }
 
     /// The text of a scalar (of any style); `None` for null, sequences and mappings.
-    pub fn as_str(&self) -> Option<&str> {
-        match &self.value {
-            Value::Scalar(scalar) if !self.is_null() => Some(&scalar.text),
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self.value {
+            Value::Scalar(scalar) if !self.is_null() => Some(scalar.text),
             _ => None,
         }
     }
 
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub fn as_scalar(&self) -> Option<&Scalar<'a>> {
         match &self.value {
             Value::Scalar(scalar) => Some(scalar),
             _ => None,
@@ -74,7 +111,7 @@ impl Node {
         if scalar.style != ScalarStyle::Plain {
             return None;
         }
-        match scalar.text.as_str() {
+        match scalar.text {
             "true" | "True" | "TRUE" => Some(true),
             "false" | "False" | "FALSE" => Some(false),
             _ => None,
@@ -86,27 +123,27 @@ impl Node {
         self.as_str()?.trim().parse().ok()
     }
 
-    pub fn as_sequence(&self) -> Option<&[Node]> {
-        match &self.value {
+    pub fn as_sequence(&self) -> Option<&'a [Node<'a>]> {
+        match self.value {
             Value::Sequence(items) => Some(items),
             _ => None,
         }
     }
 
-    pub fn as_mapping(&self) -> Option<&[(Node, Node)]> {
-        match &self.value {
+    pub fn as_mapping(&self) -> Option<&'a [(Node<'a>, Node<'a>)]> {
+        match self.value {
             Value::Mapping(entries) => Some(entries),
             _ => None,
         }
     }
 
     /// The value of a mapping key, if this is a mapping holding it.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&'a Node<'a>> {
         self.entry(key).map(|(_, v)| v)
     }
 
     /// The entry (key node and value node) of a mapping key.
-    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+    pub fn entry(&self, key: &str) -> Option<(&'a Node<'a>, &'a Node<'a>)> {
         self.as_mapping()?
             .iter()
             .find(|(k, _)| k.is_key(key))
@@ -117,16 +154,16 @@ impl Node {
     /// text is compared before checking for null, since most keys a lookup
     /// meets are not `key`.
     pub(crate) fn is_key(&self, key: &str) -> bool {
-        matches!(&self.value, Value::Scalar(scalar) if scalar.text == key) && !self.is_null()
+        matches!(self.value, Value::Scalar(scalar) if scalar.text == key) && !self.is_null()
     }
 
     /// Follows a path of mapping keys.
-    pub fn path(&self, keys: &[&str]) -> Option<&Node> {
+    pub fn path<'n>(&'n self, keys: &[&str]) -> Option<&'n Node<'a>> {
         keys.iter().try_fold(self, |node, key| node.get(key))
     }
 
     /// Iterates `(key text, value)` over a mapping; empty for anything else.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
+    pub fn entries(&self) -> impl Iterator<Item = (&'a str, &'a Node<'a>)> + use<'a> {
         self.as_mapping()
             .unwrap_or_default()
             .iter()
@@ -134,7 +171,7 @@ impl Node {
     }
 
     /// Iterates the items of a sequence; empty for anything else.
-    pub fn items(&self) -> impl Iterator<Item = &Node> {
+    pub fn items(&self) -> impl Iterator<Item = &'a Node<'a>> + use<'a> {
         self.as_sequence().unwrap_or_default().iter()
     }
 

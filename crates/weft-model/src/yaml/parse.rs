@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle as EventStyle};
 
-use super::node::{Node, Scalar, ScalarStyle, Value};
+use super::node::{Arena, Node, Scalar, ScalarStyle, Value};
 use crate::span::{LineIndex, Location, Span};
 
 /// Expanding aliases can blow up a small file ("billion laughs"); past this
@@ -32,20 +32,23 @@ const MAX_INDENT_FIXES: usize = 64;
 /// this accepts a flow collection's closing bracket or a quoted scalar's
 /// continuation line indented no deeper than its parent key, which a strict
 /// YAML 1.2 reading rejects; spans still point into the original text.
-pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    match super::fast::parse(text) {
+///
+/// The tree lives in `arena`, and its scalars are slices of `text` where
+/// they can be.
+pub fn parse_documents<'a>(arena: &'a Arena, text: &'a str) -> Result<Vec<Node<'a>>, YamlError> {
+    match super::fast::parse(arena, text) {
         Some(documents) => Ok(documents),
-        None => parse_documents_fully(text),
+        None => parse_documents_fully(arena, text),
     }
 }
 
 /// [`parse_documents`] without its fast path: saphyr's event stream for
 /// every text. The reference the fast path is checked against.
 #[doc(hidden)]
-pub fn parse_documents_fully(text: &str) -> Result<Vec<Node>, YamlError> {
-    match Builder::new(text).run() {
+pub fn parse_documents_fully<'a>(arena: &'a Arena, text: &str) -> Result<Vec<Node<'a>>, YamlError> {
+    match Builder::new(arena, text).run() {
         Err(error) if error.message.starts_with("invalid indentation") => {
-            parse_leniently(text, error)
+            parse_leniently(arena, text, error)
         }
         result => result,
     }
@@ -53,7 +56,11 @@ pub fn parse_documents_fully(text: &str) -> Result<Vec<Node>, YamlError> {
 
 /// Re-parses with each under-indented line shifted right, then maps every
 /// location back to the original text.
-fn parse_leniently(text: &str, first_error: YamlError) -> Result<Vec<Node>, YamlError> {
+fn parse_leniently<'a>(
+    arena: &'a Arena,
+    text: &str,
+    first_error: YamlError,
+) -> Result<Vec<Node<'a>>, YamlError> {
     let mut shifts = Shifts::default();
     let mut patched = text.to_string();
     let mut error = first_error.clone();
@@ -85,13 +92,11 @@ fn parse_leniently(text: &str, first_error: YamlError) -> Result<Vec<Node>, Yaml
             patched.insert_str(start, "  ");
             shifts.add(line, 2);
         }
-        match Builder::new(&patched).run() {
-            Ok(mut documents) => {
+        match Builder::new(arena, &patched).run() {
+            Ok(documents) => {
                 let original = LineIndex::new(text);
-                for document in &mut documents {
-                    shifts.restore(document, text, &original);
-                }
-                return Ok(documents);
+                let restore = |node: &Node<'a>| shifts.restore(node, arena, text, &original);
+                return Ok(documents.iter().map(restore).collect());
             }
             Err(next) if next.message.starts_with("invalid indentation") => error = next,
             Err(_) => break,
@@ -146,30 +151,51 @@ impl Shifts {
         original.from_line_column(text, at.line as usize, column as usize - 1)
     }
 
-    fn restore(&self, node: &mut Node, text: &str, original: &LineIndex) {
-        let mut stack = vec![node];
-        while let Some(node) = stack.pop() {
-            node.span = Span::new(
+    /// `node` with every span moved back to the original text; the
+    /// collections are copied, the scalars shared.
+    fn restore<'a>(
+        &self,
+        node: &Node<'a>,
+        arena: &'a Arena,
+        text: &str,
+        original: &LineIndex,
+    ) -> Node<'a> {
+        let value = match node.value {
+            Value::Scalar(scalar) => Value::Scalar(scalar),
+            Value::Sequence(items) => {
+                let items: Vec<Node<'a>> = items
+                    .iter()
+                    .map(|item| self.restore(item, arena, text, original))
+                    .collect();
+                Value::Sequence(arena.slice(&items))
+            }
+            Value::Mapping(entries) => {
+                let entries: Vec<(Node<'a>, Node<'a>)> = entries
+                    .iter()
+                    .map(|(key, value)| {
+                        (
+                            self.restore(key, arena, text, original),
+                            self.restore(value, arena, text, original),
+                        )
+                    })
+                    .collect();
+                Value::Mapping(arena.slice(&entries))
+            }
+        };
+        Node {
+            value,
+            span: Span::new(
                 self.location(node.span.start, text, original),
                 self.location(node.span.end, text, original),
-            );
-            match &mut node.value {
-                Value::Scalar(_) => {}
-                Value::Sequence(items) => stack.extend(items.iter_mut()),
-                Value::Mapping(entries) => {
-                    for (key, value) in entries.iter_mut() {
-                        stack.push(key);
-                        stack.push(value);
-                    }
-                }
-            }
+            ),
+            tag: node.tag,
         }
     }
 }
 
 /// Parses a YAML text that holds one document; an empty text is a null node.
-pub fn parse_one(text: &str) -> Result<Node, YamlError> {
-    let mut documents = parse_documents(text)?;
+pub fn parse_one<'a>(arena: &'a Arena, text: &'a str) -> Result<Node<'a>, YamlError> {
+    let mut documents = parse_documents(arena, text)?;
     Ok(if documents.is_empty() {
         Node::scalar("", ScalarStyle::Plain, Span::default())
     } else {
@@ -177,32 +203,36 @@ pub fn parse_one(text: &str) -> Result<Node, YamlError> {
     })
 }
 
-enum Frame {
+enum Frame<'a> {
     Sequence {
         anchor: usize,
-        tag: Option<String>,
+        tag: Option<&'a str>,
         start: Location,
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
     },
     Mapping {
         anchor: usize,
-        tag: Option<String>,
+        tag: Option<&'a str>,
         start: Location,
-        entries: Vec<(Node, Node)>,
-        pending_key: Option<Node>,
+        entries: Vec<(Node<'a>, Node<'a>)>,
+        pending_key: Option<Node<'a>>,
     },
 }
 
-struct Builder<'t> {
+/// Builds the tree in the arena from the events; scalars are copied there,
+/// since saphyr hands them over decoded.
+struct Builder<'a, 't> {
+    arena: &'a Arena,
     text: &'t str,
     lines: LineIndex,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Node<'a>>,
     nodes: usize,
 }
 
-impl<'t> Builder<'t> {
-    fn new(text: &'t str) -> Self {
+impl<'a, 't> Builder<'a, 't> {
+    fn new(arena: &'a Arena, text: &'t str) -> Self {
         Builder {
+            arena,
             text,
             lines: LineIndex::new(text),
             anchors: HashMap::new(),
@@ -222,11 +252,11 @@ impl<'t> Builder<'t> {
         }
     }
 
-    fn run(mut self) -> Result<Vec<Node>, YamlError> {
+    fn run(mut self) -> Result<Vec<Node<'a>>, YamlError> {
         let mut parser = Parser::new_from_str(self.text);
         let mut documents = Vec::new();
-        let mut stack: Vec<Frame> = Vec::new();
-        let mut root: Option<Node> = None;
+        let mut stack: Vec<Frame<'a>> = Vec::new();
+        let mut root: Option<Node<'a>> = None;
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| self.error(e.marker(), e.info()))?;
             let start = self.location(&span.start);
@@ -245,14 +275,14 @@ impl<'t> Builder<'t> {
                     None
                 }
                 Event::Alias(id) => {
-                    let Some(node) = self.anchors.get(&id).cloned() else {
+                    let Some(&node) = self.anchors.get(&id) else {
                         return Err(self.error(&span.start, "alias to an unknown anchor"));
                     };
                     self.count(count_nodes(&node), &span.start)?;
                     Some(node)
                 }
                 Event::Scalar(text, style, anchor, tag) => {
-                    let local_tag = local_tag(tag.as_deref());
+                    let local_tag = self.local_tag(tag.as_deref());
                     self.count(1, &span.start)?;
                     let style = match style {
                         _ if tag.as_ref().is_some_and(|t| {
@@ -276,13 +306,13 @@ impl<'t> Builder<'t> {
                     };
                     let node = Node {
                         value: Value::Scalar(Scalar {
-                            text: text.into(),
+                            text: self.arena.alloc_str(&text),
                             style,
                         }),
                         span: Span::new(start, end),
                         tag: local_tag,
                     };
-                    self.remember(anchor, &node);
+                    self.remember(anchor, node);
                     Some(node)
                 }
                 Event::SequenceStart(anchor, tag) => {
@@ -290,7 +320,7 @@ impl<'t> Builder<'t> {
                     self.depth(stack.len(), &span.start)?;
                     stack.push(Frame::Sequence {
                         anchor,
-                        tag: local_tag(tag.as_deref()),
+                        tag: self.local_tag(tag.as_deref()),
                         start,
                         items: Vec::new(),
                     });
@@ -301,7 +331,7 @@ impl<'t> Builder<'t> {
                     self.depth(stack.len(), &span.start)?;
                     stack.push(Frame::Mapping {
                         anchor,
-                        tag: local_tag(tag.as_deref()),
+                        tag: self.local_tag(tag.as_deref()),
                         start,
                         entries: Vec::new(),
                         pending_key: None,
@@ -316,11 +346,11 @@ impl<'t> Builder<'t> {
                         items,
                     }) => {
                         let node = Node {
-                            value: Value::Sequence(items),
+                            value: Value::Sequence(self.arena.slice(&items)),
                             span: Span::new(start, end.max(start)),
                             tag,
                         };
-                        self.remember(anchor, &node);
+                        self.remember(anchor, node);
                         Some(node)
                     }
                     _ => return Err(self.error(&span.start, "unbalanced sequence end")),
@@ -334,11 +364,15 @@ impl<'t> Builder<'t> {
                         ..
                     }) => {
                         let node = Node {
-                            value: Value::Mapping(apply_merge_keys(entries)),
+                            value: Value::Mapping(if entries.iter().any(|(k, _)| is_merge(k)) {
+                                self.arena.slice(&apply_merge_keys(&entries))
+                            } else {
+                                self.arena.slice(&entries)
+                            }),
                             span: Span::new(start, end.max(start)),
                             tag,
                         };
-                        self.remember(anchor, &node);
+                        self.remember(anchor, node);
                         Some(node)
                     }
                     _ => return Err(self.error(&span.start, "unbalanced mapping end")),
@@ -362,10 +396,17 @@ impl<'t> Builder<'t> {
         Ok(documents)
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    fn remember(&mut self, anchor: usize, node: Node<'a>) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, node);
         }
+    }
+
+    /// A local tag (`!override`), as written; core-schema tags (`!!str`)
+    /// are not kept.
+    fn local_tag(&self, tag: Option<&saphyr_parser::Tag>) -> Option<&'a str> {
+        tag.filter(|t| t.handle == "!")
+            .map(|t| self.arena.alloc_str(&format!("!{}", t.suffix)) as &str)
     }
 
     fn depth(&self, depth: usize, at: &Marker) -> Result<(), YamlError> {
@@ -390,15 +431,8 @@ impl<'t> Builder<'t> {
     }
 }
 
-/// A local tag (`!override`), as written; core-schema tags (`!!str`) are
-/// not kept.
-fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
-    tag.filter(|t| t.handle == "!")
-        .map(|t| format!("!{}", t.suffix))
-}
-
-pub(super) fn count_nodes(node: &Node) -> usize {
-    1 + match &node.value {
+pub(super) fn count_nodes(node: &Node<'_>) -> usize {
+    1 + match node.value {
         Value::Scalar(_) => 0,
         Value::Sequence(items) => items.iter().map(count_nodes).sum(),
         Value::Mapping(entries) => entries
@@ -409,23 +443,27 @@ pub(super) fn count_nodes(node: &Node) -> usize {
 }
 
 /// Whether `key` is the merge key, a plain `<<`.
-pub(super) fn is_merge(key: &Node) -> bool {
-    matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<")
+pub(super) fn is_merge(key: &Node<'_>) -> bool {
+    matches!(
+        key.value,
+        Value::Scalar(Scalar {
+            text: "<<",
+            style: ScalarStyle::Plain
+        })
+    )
 }
 
 /// Applies YAML merge keys: entries of `<<: *a` or `<<: [*a, *b]` are added
-/// unless the mapping sets the key itself; earlier sources win over later ones.
-pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-    if !entries.iter().any(|(key, _)| is_merge(key)) {
-        return entries;
-    }
+/// unless the mapping sets the key itself; earlier sources win over later
+/// ones. Only for entries that hold a merge key (see [`is_merge`]).
+pub(super) fn apply_merge_keys<'a>(entries: &[(Node<'a>, Node<'a>)]) -> Vec<(Node<'a>, Node<'a>)> {
     let mut own = Vec::with_capacity(entries.len());
     let mut sources = Vec::new();
-    for (key, value) in entries {
+    for &(key, value) in entries {
         if is_merge(&key) {
             match value.value {
                 Value::Mapping(_) => sources.push(value),
-                Value::Sequence(items) => sources.extend(items),
+                Value::Sequence(items) => sources.extend_from_slice(items),
                 // A merge of something that is not a mapping is kept as an entry
                 // so that readers can report it.
                 Value::Scalar(_) => own.push((key, value)),
@@ -436,7 +474,7 @@ pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> 
     }
     for source in sources {
         if let Value::Mapping(merged) = source.value {
-            for (key, value) in merged {
+            for &(key, value) in merged {
                 let taken = own
                     .iter()
                     .any(|(k, _)| k.as_str().is_some() && k.as_str() == key.as_str());
@@ -455,8 +493,9 @@ mod tests {
 
     #[test]
     fn spans_point_at_values() {
+        let arena = Arena::new();
         let text = "services:\n  web:\n    ports: [\"8080:80\"]\n";
-        let root = parse_one(text).unwrap();
+        let root = parse_one(&arena, text).unwrap();
         let port = &root
             .path(&["services", "web", "ports"])
             .unwrap()
@@ -468,9 +507,25 @@ mod tests {
     }
 
     #[test]
+    fn scalars_written_as_they_read_are_slices_of_the_text() {
+        let arena = Arena::new();
+        let text = "plain: value\nquoted: \"as is\"\nescaped: \"a\\tb\"\nsingle: 'it''s'\n";
+        let root = parse_one(&arena, text).unwrap();
+        let in_text = |key: &str| {
+            let scalar = root.get(key).unwrap().as_str().unwrap();
+            text.as_bytes().as_ptr_range().contains(&scalar.as_ptr())
+        };
+        assert!(in_text("plain") && in_text("quoted"));
+        assert!(!in_text("escaped") && !in_text("single"));
+        assert_eq!(root.get("escaped").and_then(Node::as_str), Some("a\tb"));
+        assert_eq!(root.get("single").and_then(Node::as_str), Some("it's"));
+    }
+
+    #[test]
     fn merge_keys_and_aliases_expand() {
+        let arena = Arena::new();
         let text = "x: &base {a: 1, b: 2}\ny:\n  <<: *base\n  b: 3\nz: *base\n";
-        let root = parse_one(text).unwrap();
+        let root = parse_one(&arena, text).unwrap();
         let y = root.get("y").unwrap();
         assert_eq!(y.get("a").and_then(Node::as_str), Some("1"));
         assert_eq!(y.get("b").and_then(Node::as_str), Some("3"));
@@ -479,17 +534,22 @@ mod tests {
 
     #[test]
     fn local_tags_are_kept() {
-        let root =
-            parse_one("ports: !override [\"1:1\"]\nenv: !reset null\nname: !!str 8\n").unwrap();
-        assert_eq!(root.get("ports").unwrap().tag.as_deref(), Some("!override"));
-        assert_eq!(root.get("env").unwrap().tag.as_deref(), Some("!reset"));
+        let arena = Arena::new();
+        let root = parse_one(
+            &arena,
+            "ports: !override [\"1:1\"]\nenv: !reset null\nname: !!str 8\n",
+        )
+        .unwrap();
+        assert_eq!(root.get("ports").unwrap().tag, Some("!override"));
+        assert_eq!(root.get("env").unwrap().tag, Some("!reset"));
         assert_eq!(root.get("name").unwrap().tag, None);
     }
 
     #[test]
     fn quoted_spans_end_at_the_closing_quote() {
+        let arena = Arena::new();
         let text = "a:\n  - \"8080:80\"   # comment\n  - 'it''s' # c\n  - plain # c\n";
-        let root = parse_one(text).unwrap();
+        let root = parse_one(&arena, text).unwrap();
         let raw: Vec<&str> = root
             .get("a")
             .unwrap()
@@ -501,21 +561,24 @@ mod tests {
 
     #[test]
     fn multi_document_streams() {
-        let docs = parse_documents("a: 1\n---\nb: 2\n---\n").unwrap();
+        let arena = Arena::new();
+        let docs = parse_documents(&arena, "a: 1\n---\nb: 2\n---\n").unwrap();
         assert_eq!(docs.len(), 3);
         assert!(docs[2].is_null());
     }
 
     #[test]
     fn errors_carry_a_location() {
-        let error = parse_one("a: [1, 2\nb: 3\n").unwrap_err();
+        let arena = Arena::new();
+        let error = parse_one(&arena, "a: [1, 2\nb: 3\n").unwrap_err();
         assert!(error.location.line >= 1, "{error:?}");
     }
 
     #[test]
     fn under_indented_flow_closers_are_accepted_with_original_spans() {
+        let arena = Arena::new();
         let text = "services:\n  web:\n    healthcheck:\n      test: [\n          \"CMD\",\n          \"true\"\n      ]\n      interval: 30s\n";
-        let root = parse_one(text).unwrap();
+        let root = parse_one(&arena, text).unwrap();
         let test = root
             .path(&["services", "web", "healthcheck", "test"])
             .unwrap();
@@ -532,8 +595,9 @@ mod tests {
 
     #[test]
     fn under_indented_quoted_continuations_are_accepted() {
+        let arena = Arena::new();
         let text = "metadata:\n  annotations:\n    a: '[\n  {\"x\": 1}\n]'\n    b: c\n";
-        let root = parse_one(text).unwrap();
+        let root = parse_one(&arena, text).unwrap();
         let a = root.path(&["metadata", "annotations", "a"]).unwrap();
         assert!(a.as_str().unwrap().contains("\"x\": 1"));
         let b = root.path(&["metadata", "annotations", "b"]).unwrap();
@@ -542,12 +606,14 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
+        let arena = Arena::new();
         let text = "[".repeat(10_000);
-        assert!(parse_one(&text).is_err());
+        assert!(parse_one(&arena, &text).is_err());
     }
 
     #[test]
     fn alias_bombs_are_refused() {
+        let arena = Arena::new();
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = i - 1;
@@ -555,6 +621,6 @@ mod tests {
                 "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
             ));
         }
-        assert!(parse_one(&text).is_err());
+        assert!(parse_one(&arena, &text).is_err());
     }
 }

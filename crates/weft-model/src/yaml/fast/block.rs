@@ -1,16 +1,14 @@
 //! Block collections and block scalars.
 
-use compact_str::CompactString;
-
 use super::flow::is_flow_indicator;
 use super::{At, MAX_DEPTH, MAX_KEY, Place, Reader};
 use crate::span::{Location, Span};
 use crate::yaml::node::{Node, Scalar, ScalarStyle, Value};
 use crate::yaml::parse::{apply_merge_keys, is_merge};
 
-impl Reader<'_> {
+impl<'t> Reader<'t> {
     /// A block mapping whose first key is at the cursor, at `column`.
-    pub(super) fn mapping(&mut self, column: usize, start: Option<Location>) -> Option<Node> {
+    pub(super) fn mapping(&mut self, column: usize, start: Option<Location>) -> Option<Node<'t>> {
         let base = self.entries.len();
         let node = self.mapping_above(base, column, start);
         // Nothing is left on the stack, whether or not it was read.
@@ -25,7 +23,7 @@ impl Reader<'_> {
         base: usize,
         column: usize,
         start: Option<Location>,
-    ) -> Option<Node> {
+    ) -> Option<Node<'t>> {
         self.enter()?;
         self.count(1)?;
         let start = start.unwrap_or_else(|| self.here());
@@ -72,12 +70,12 @@ impl Reader<'_> {
             }
         }
         self.depth -= 1;
-        let entries = self.entries.split_off(base);
+        let entries = &self.entries[base..];
         Some(Node {
             value: Value::Mapping(if merges {
-                apply_merge_keys(entries)
+                self.arena.slice(&apply_merge_keys(entries))
             } else {
-                entries
+                self.arena.slice(entries)
             }),
             span: Span::new(start, self.next_token(column).max(start)),
             tag: None,
@@ -86,7 +84,7 @@ impl Reader<'_> {
 
     /// A mapping key at the cursor, plain or quoted, on one line; leaves the
     /// cursor on its `:`.
-    pub(super) fn key(&mut self) -> Option<Node> {
+    pub(super) fn key(&mut self) -> Option<Node<'t>> {
         let start = self.pos;
         let key = match self.peek() {
             b'"' | b'\'' => {
@@ -124,7 +122,7 @@ impl Reader<'_> {
         column: usize,
         indentless: bool,
         start: Option<Location>,
-    ) -> Option<Node> {
+    ) -> Option<Node<'t>> {
         let base = self.items.len();
         let node = self.sequence_above(base, column, indentless, start);
         self.items.truncate(base);
@@ -139,7 +137,7 @@ impl Reader<'_> {
         column: usize,
         indentless: bool,
         start: Option<Location>,
-    ) -> Option<Node> {
+    ) -> Option<Node<'t>> {
         self.enter()?;
         self.count(1)?;
         let mut start = start.or_else(|| (!indentless).then(|| self.here()));
@@ -183,7 +181,7 @@ impl Reader<'_> {
         self.depth -= 1;
         let start = start?;
         Some(Node {
-            value: Value::Sequence(self.items.split_off(base)),
+            value: Value::Sequence(self.arena.slice(&self.items[base..])),
             span: Span::new(start, self.next_token(column).max(start)),
             tag: None,
         })
@@ -230,7 +228,7 @@ impl Reader<'_> {
 
     /// A literal (`|`) or folded (`>`) scalar; the cursor is on its
     /// indicator. `parent` is the indentation of the block holding it.
-    pub(super) fn block_scalar(&mut self, parent: isize) -> Option<Node> {
+    pub(super) fn block_scalar(&mut self, parent: isize) -> Option<Node<'t>> {
         if parent < 0 {
             return None;
         }
@@ -259,7 +257,8 @@ impl Reader<'_> {
             return None;
         }
         let start = self.here();
-        let mut text = CompactString::default();
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
         let mut empty_lines = 0usize;
         let mut first = true;
         // The cursor is on a content line's first character, at `indent`.
@@ -330,12 +329,13 @@ impl Reader<'_> {
         // spaces of the line that ended it (the cursor is there).
         let node = Node {
             value: Value::Scalar(Scalar {
-                text,
+                text: self.arena.alloc_str(&text),
                 style: ScalarStyle::Block,
             }),
             span: Span::new(start, self.here()),
             tag: None,
         };
+        self.scratch = text;
         let column = self.pos - self.line_start;
         match self.peek() {
             0 => self.at = At::Eof,

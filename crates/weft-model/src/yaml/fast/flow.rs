@@ -5,23 +5,27 @@ use crate::span::{Location, Span};
 use crate::yaml::node::{Node, ScalarStyle, Value};
 use crate::yaml::parse::{apply_merge_keys, is_merge};
 
-impl Reader<'_> {
+impl<'t> Reader<'t> {
     /// A flow collection at the cursor, inside a block indented to
     /// `parent`; the cursor ends after its closing bracket.
-    pub(super) fn flow(&mut self, parent: isize, start: Option<Location>) -> Option<Node> {
+    pub(super) fn flow(&mut self, parent: isize, start: Option<Location>) -> Option<Node<'t>> {
         self.enter()?;
         self.count(1)?;
         let open = self.peek();
         let start = start.unwrap_or_else(|| self.here());
         self.pos += 1;
+        // The items and entries go on the reader's stacks, as a block
+        // collection's do (a failed read leaves the rest of the text to the
+        // full reader, so what it left there does not matter).
         let value = if open == b'[' {
-            let mut items = Vec::new();
+            let base = self.items.len();
             loop {
                 self.flow_space(parent)?;
                 if self.peek() == b']' {
                     break;
                 }
-                items.push(self.flow_node(parent, false)?);
+                let item = self.flow_node(parent, false)?;
+                self.items.push(item);
                 self.flow_space(parent)?;
                 match self.peek() {
                     b',' => self.pos += 1,
@@ -29,9 +33,11 @@ impl Reader<'_> {
                     _ => return None,
                 }
             }
+            let items = self.arena.slice(&self.items[base..]);
+            self.items.truncate(base);
             Value::Sequence(items)
         } else {
-            let mut entries: Vec<(Node, Node)> = Vec::new();
+            let base = self.entries.len();
             // As in a block mapping: whether a merge key was read.
             let mut merges = false;
             loop {
@@ -39,7 +45,7 @@ impl Reader<'_> {
                 if self.peek() == b'}' {
                     // saphyr ends a mapping closed after a trailing comma at
                     // the comma.
-                    if !entries.is_empty() {
+                    if self.entries.len() > base {
                         return None;
                     }
                     break;
@@ -55,7 +61,7 @@ impl Reader<'_> {
                     return None;
                 }
                 let value = self.flow_node(parent, false)?;
-                entries.push((key, value));
+                self.entries.push((key, value));
                 self.flow_space(parent)?;
                 match self.peek() {
                     b',' => self.pos += 1,
@@ -63,11 +69,14 @@ impl Reader<'_> {
                     _ => return None,
                 }
             }
-            Value::Mapping(if merges {
-                apply_merge_keys(entries)
+            let entries = &self.entries[base..];
+            let entries = if merges {
+                self.arena.slice(&apply_merge_keys(entries))
             } else {
-                entries
-            })
+                self.arena.slice(entries)
+            };
+            self.entries.truncate(base);
+            Value::Mapping(entries)
         };
         // saphyr ends the closing bracket's token after the blanks and the
         // comment that follow it on its line.
@@ -108,7 +117,7 @@ impl Reader<'_> {
 
     /// A node inside a flow collection: a scalar, an alias or a nested
     /// collection. A key is followed directly by its `:`; nothing else is.
-    pub(super) fn flow_node(&mut self, parent: isize, key: bool) -> Option<Node> {
+    pub(super) fn flow_node(&mut self, parent: isize, key: bool) -> Option<Node<'t>> {
         let node = match self.peek() {
             b'[' | b'{' => {
                 if key {

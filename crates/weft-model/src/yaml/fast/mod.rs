@@ -19,7 +19,7 @@ mod block;
 mod flow;
 mod quoted;
 
-use super::node::{Node, Scalar, ScalarStyle, Value};
+use super::node::{Arena, Node, Scalar, ScalarStyle, Value};
 use super::parse::count_nodes;
 use crate::span::{Location, Span};
 
@@ -36,7 +36,7 @@ const MAX_DEPTH: usize = 200;
 const MAX_KEY: usize = 1_000;
 
 /// The documents of `text`, or `None` when it is outside the subset.
-pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
+pub(super) fn parse<'t>(arena: &'t Arena, text: &'t str) -> Option<Vec<Node<'t>>> {
     let ascii = text.is_ascii();
     // Without a short cut, so that it compiles to vector instructions.
     let refused = text.bytes().fold(false, |refused, b| {
@@ -58,6 +58,7 @@ pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
         return None;
     }
     let mut reader = Reader {
+        arena,
         text,
         bytes: text.as_bytes(),
         pos: 0,
@@ -68,6 +69,7 @@ pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
         anchored: Vec::new(),
         entries: Vec::new(),
         items: Vec::new(),
+        scratch: String::new(),
         nodes: 0,
         depth: 0,
         at: At::Eof,
@@ -98,14 +100,16 @@ enum Place {
 
 /// A node's anchor and tag, with where they start and end.
 #[derive(Default)]
-struct Properties {
+struct Properties<'t> {
     anchor: Option<usize>,
-    tag: Option<String>,
+    tag: Option<&'t str>,
     start: Option<Location>,
     end: Option<Location>,
 }
 
 struct Reader<'t> {
+    /// Where the tree is built; plain scalars are slices of `text`.
+    arena: &'t Arena,
     text: &'t str,
     bytes: &'t [u8],
     pos: usize,
@@ -116,13 +120,16 @@ struct Reader<'t> {
     /// Each anchor name's latest definition, by the order definitions
     /// start (as saphyr numbers them), and the nodes of those that ended.
     anchor_ids: HashMap<&'t str, usize>,
-    anchored: Vec<Option<Node>>,
-    /// The entries of the block mappings being read, and the items of the
-    /// block sequences, innermost last: each collection's are moved off
-    /// the top into a vector of their exact size once it ends, rather than
-    /// gathered in one that grows (and is copied) as they come.
-    entries: Vec<(Node, Node)>,
-    items: Vec<Node>,
+    anchored: Vec<Option<Node<'t>>>,
+    /// The entries of the mappings being read, and the items of the
+    /// sequences, innermost last: each collection's are copied off the top
+    /// into a slice of their exact size in the arena once it ends, rather
+    /// than gathered in a vector of their own that grows as they come.
+    entries: Vec<(Node<'t>, Node<'t>)>,
+    items: Vec<Node<'t>>,
+    /// Where a scalar that is not a slice of the text (an escape, a block
+    /// scalar) is put together before it is copied into the arena.
+    scratch: String,
     nodes: usize,
     depth: usize,
     /// Where the next line with content is, once a node has been read.
@@ -277,7 +284,7 @@ impl<'t> Reader<'t> {
         (self.nodes <= MAX_NODES).then_some(())
     }
 
-    fn documents(&mut self) -> Option<Vec<Node>> {
+    fn documents(&mut self) -> Option<Vec<Node<'t>>> {
         let mut documents = Vec::new();
         // The first line is entered as if after a line break.
         self.skip_spaces();
@@ -333,7 +340,7 @@ impl<'t> Reader<'t> {
         column: usize,
         place: Place,
         outer: Option<Location>,
-    ) -> Option<Node> {
+    ) -> Option<Node<'t>> {
         let properties = self.properties()?;
         let inline = properties.start.is_some();
         if inline && outer.is_some() {
@@ -406,7 +413,7 @@ impl<'t> Reader<'t> {
                 let start_location = start.unwrap_or_else(|| self.location(first));
                 let node = Node {
                     value: Value::Scalar(Scalar {
-                        text: self.text[first..end].into(),
+                        text: &self.text[first..end],
                         style: ScalarStyle::Plain,
                     }),
                     span: Span::new(start_location, self.location(end)),
@@ -426,7 +433,7 @@ impl<'t> Reader<'t> {
     }
 
     /// Applies a node's tag and records its anchor.
-    fn finish(&mut self, mut node: Node, properties: Properties) -> Node {
+    fn finish(&mut self, mut node: Node<'t>, properties: Properties<'t>) -> Node<'t> {
         if let Some(start) = properties.start {
             node.span.start = start;
             if node.span.end < start {
@@ -437,7 +444,7 @@ impl<'t> Reader<'t> {
             node.tag = properties.tag;
         }
         if let Some(id) = properties.anchor {
-            self.anchored[id] = Some(node.clone());
+            self.anchored[id] = Some(node);
         }
         node
     }
@@ -447,8 +454,8 @@ impl<'t> Reader<'t> {
         &mut self,
         parent: isize,
         place: Place,
-        properties: Properties,
-    ) -> Option<Node> {
+        properties: Properties<'t>,
+    ) -> Option<Node<'t>> {
         self.next_line()?;
         let node = match self.at {
             At::Content(next) if next as isize > parent => {
@@ -475,7 +482,7 @@ impl<'t> Reader<'t> {
     }
 
     /// `&anchor` and `!tag` before a node, in either order.
-    fn properties(&mut self) -> Option<Properties> {
+    fn properties(&mut self) -> Option<Properties<'t>> {
         let mut properties = Properties::default();
         loop {
             let start = self.pos;
@@ -507,7 +514,7 @@ impl<'t> Reader<'t> {
                     {
                         return None;
                     }
-                    properties.tag = Some(format!("!{name}"));
+                    properties.tag = Some(&self.text[start..self.pos]);
                 }
                 _ => return Some(properties),
             }
@@ -532,11 +539,11 @@ impl<'t> Reader<'t> {
         &self.text[start..self.pos]
     }
 
-    fn alias(&mut self) -> Option<Node> {
+    fn alias(&mut self) -> Option<Node<'t>> {
         self.pos += 1;
         let name = self.name();
         let id = *self.anchor_ids.get(name)?;
-        let node = self.anchored[id].clone()?;
+        let node = self.anchored[id]?;
         self.count(count_nodes(&node))?;
         Some(node)
     }

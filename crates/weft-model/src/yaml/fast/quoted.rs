@@ -1,17 +1,18 @@
 //! Quoted scalars on one line.
 
-use compact_str::CompactString;
-
 use super::Reader;
 use crate::span::Span;
 use crate::yaml::node::{Node, Scalar, ScalarStyle, Value};
 
-impl Reader<'_> {
+impl<'t> Reader<'t> {
     /// A quoted scalar on one line at the cursor; the cursor ends after it.
-    pub(super) fn quoted(&mut self) -> Option<Node> {
+    /// Its text is a slice of the source unless it holds an escape.
+    pub(super) fn quoted(&mut self) -> Option<Node<'t>> {
         let quote = self.peek();
         let start = self.pos;
-        let mut text = CompactString::default();
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        let mut escaped = false;
         let mut i = start + 1;
         let mut run = i;
         loop {
@@ -20,6 +21,7 @@ impl Reader<'_> {
                 b'\'' if quote == b'\'' => {
                     text.push_str(&self.text[run..i]);
                     if self.bytes.get(i + 1) == Some(&b'\'') {
+                        escaped = true;
                         text.push('\'');
                         i += 2;
                         run = i;
@@ -32,6 +34,7 @@ impl Reader<'_> {
                     break;
                 }
                 b'\\' if quote == b'"' => {
+                    escaped = true;
                     text.push_str(&self.text[run..i]);
                     i += 1 + escape(&self.text[i + 1..], &mut text)?;
                     run = i;
@@ -43,20 +46,26 @@ impl Reader<'_> {
         }
         self.pos = i + 1;
         self.count(1)?;
-        Some(Node {
+        let node = Node {
             value: Value::Scalar(Scalar {
-                text,
+                text: if escaped {
+                    self.arena.alloc_str(&text)
+                } else {
+                    &self.text[start + 1..i]
+                },
                 style: ScalarStyle::Quoted,
             }),
             span: Span::new(self.location(start), self.here()),
             tag: None,
-        })
+        };
+        self.scratch = text;
+        Some(node)
     }
 }
 
 /// Decodes the escape after a `\` in a double-quoted scalar onto `out`;
 /// how many bytes it took, or `None` for one the full reader should judge.
-fn escape(rest: &str, out: &mut CompactString) -> Option<usize> {
+fn escape(rest: &str, out: &mut String) -> Option<usize> {
     let decoded = match rest.as_bytes().first()? {
         b'0' => '\0',
         b'a' => '\u{7}',
