@@ -2,7 +2,7 @@
 //! errors reported, and the readable documents of a broken file kept.
 
 use weft_model::span::LineIndex;
-use weft_model::yaml::{Arena, Node, YamlError, parse_documents};
+use weft_model::yaml::{Arena, Node, YamlError, parse_documents, parse_documents_fully};
 use weft_model::{Diagnostic, Severity, Span};
 
 use crate::facts::SourceFile;
@@ -43,7 +43,9 @@ pub(super) fn parse<'a>(
             .map(|byte| if byte == b'\n' { '\n' } else { ' ' })
             .collect();
         text.push_str(&file.text[start..end]);
-        match parse_documents(arena, arena.alloc_str(&text)) {
+        // The full reader, whose tree does not borrow the text: the text
+        // (as long as the file up to here) is not kept for every document.
+        match parse_documents_fully(arena, &text) {
             Ok(parsed) => documents.extend(parsed),
             Err(error) => diagnostics.push(syntax_error(file, &error)),
         }

@@ -9,7 +9,8 @@ use crate::span::Span;
 /// Where a YAML tree lives: its collections, and the text of scalars that
 /// are not a slice of the source as written (escaped, folded, or read by
 /// the full reader). A tree is freed at once with its arena, not node by
-/// node; a reader keeps one arena per file, or per batch of files.
+/// node; a reader keeps one for what it reads together (a compose project's
+/// files, a repository's manifests).
 #[derive(Default)]
 pub struct Arena {
     bump: Bump,

@@ -43,8 +43,9 @@ pub fn parse_documents<'a>(arena: &'a Arena, text: &'a str) -> Result<Vec<Node<'
 }
 
 /// [`parse_documents`] without its fast path: saphyr's event stream for
-/// every text. The reference the fast path is checked against.
-#[doc(hidden)]
+/// every text. The reference the fast path is checked against. Its tree is
+/// all in `arena` (saphyr hands scalars over decoded), so `text` need not
+/// outlive it.
 pub fn parse_documents_fully<'a>(arena: &'a Arena, text: &str) -> Result<Vec<Node<'a>>, YamlError> {
     match Builder::new(arena, text).run() {
         Err(error) if error.message.starts_with("invalid indentation") => {
@@ -55,7 +56,8 @@ pub fn parse_documents_fully<'a>(arena: &'a Arena, text: &str) -> Result<Vec<Nod
 }
 
 /// Re-parses with each under-indented line shifted right, then maps every
-/// location back to the original text.
+/// location back to the original text. The first, failed, attempt is the
+/// only one that leaves anything in `arena`.
 fn parse_leniently<'a>(
     arena: &'a Arena,
     text: &str,
@@ -92,11 +94,20 @@ fn parse_leniently<'a>(
             patched.insert_str(start, "  ");
             shifts.add(line, 2);
         }
-        match Builder::new(arena, &patched).run() {
+        // Each attempt reads into an arena of its own, and only the tree
+        // that is kept is copied into the caller's.
+        let attempt = Arena::new();
+        match Builder::new(&attempt, &patched).run() {
             Ok(documents) => {
-                let original = LineIndex::new(text);
-                let restore = |node: &Node<'a>| shifts.restore(node, arena, text, &original);
-                return Ok(documents.iter().map(restore).collect());
+                let mut restore = Restore {
+                    shifts: &shifts,
+                    text,
+                    original: LineIndex::new(text),
+                    arena,
+                    sequences: HashMap::new(),
+                    mappings: HashMap::new(),
+                };
+                return Ok(documents.iter().map(|node| restore.node(node)).collect());
             }
             Err(next) if next.message.starts_with("invalid indentation") => error = next,
             Err(_) => break,
@@ -150,45 +161,64 @@ impl Shifts {
         let column = at.column.saturating_sub(shift).max(1);
         original.from_line_column(text, at.line as usize, column as usize - 1)
     }
+}
 
-    /// `node` with every span moved back to the original text; the
-    /// collections are copied, the scalars shared.
-    fn restore<'a>(
-        &self,
-        node: &Node<'a>,
-        arena: &'a Arena,
-        text: &str,
-        original: &LineIndex,
-    ) -> Node<'a> {
+/// Copies a tree read from the patched text into the caller's arena, with
+/// every span moved back to the original text. A collection that aliases
+/// share is copied once, as it was read: each use has the same spans.
+struct Restore<'r, 'a> {
+    shifts: &'r Shifts,
+    text: &'r str,
+    original: LineIndex,
+    arena: &'a Arena,
+    /// The copies made so far, by the address of the collection copied.
+    sequences: HashMap<usize, &'a [Node<'a>]>,
+    mappings: HashMap<usize, &'a [(Node<'a>, Node<'a>)]>,
+}
+
+impl<'a> Restore<'_, 'a> {
+    fn node(&mut self, node: &Node<'_>) -> Node<'a> {
         let value = match node.value {
-            Value::Scalar(scalar) => Value::Scalar(scalar),
+            Value::Scalar(Scalar { text, style }) => Value::Scalar(Scalar {
+                text: self.arena.alloc_str(text),
+                style,
+            }),
             Value::Sequence(items) => {
-                let items: Vec<Node<'a>> = items
-                    .iter()
-                    .map(|item| self.restore(item, arena, text, original))
-                    .collect();
-                Value::Sequence(arena.slice(&items))
+                let key = items.as_ptr() as usize;
+                let copy = match self.sequences.get(&key) {
+                    Some(&copy) => copy,
+                    None => {
+                        let copy: Vec<Node<'a>> =
+                            items.iter().map(|item| self.node(item)).collect();
+                        let copy = self.arena.slice(&copy);
+                        self.sequences.insert(key, copy);
+                        copy
+                    }
+                };
+                Value::Sequence(copy)
             }
             Value::Mapping(entries) => {
-                let entries: Vec<(Node<'a>, Node<'a>)> = entries
-                    .iter()
-                    .map(|(key, value)| {
-                        (
-                            self.restore(key, arena, text, original),
-                            self.restore(value, arena, text, original),
-                        )
-                    })
-                    .collect();
-                Value::Mapping(arena.slice(&entries))
+                let key = entries.as_ptr() as usize;
+                let copy = match self.mappings.get(&key) {
+                    Some(&copy) => copy,
+                    None => {
+                        let copy: Vec<(Node<'a>, Node<'a>)> = entries
+                            .iter()
+                            .map(|(key, value)| (self.node(key), self.node(value)))
+                            .collect();
+                        let copy = self.arena.slice(&copy);
+                        self.mappings.insert(key, copy);
+                        copy
+                    }
+                };
+                Value::Mapping(copy)
             }
         };
+        let location = |at| self.shifts.location(at, self.text, &self.original);
         Node {
             value,
-            span: Span::new(
-                self.location(node.span.start, text, original),
-                self.location(node.span.end, text, original),
-            ),
-            tag: node.tag,
+            span: Span::new(location(node.span.start), location(node.span.end)),
+            tag: node.tag.map(|tag| self.arena.alloc_str(tag)),
         }
     }
 }
@@ -591,6 +621,29 @@ mod tests {
             (8, 17)
         );
         assert_eq!(&text[interval.span.range()], "30s");
+    }
+
+    #[test]
+    fn a_leniently_read_alias_shares_its_anchor_s_collection() {
+        let arena = Arena::new();
+        let text =
+            "x: &base\n  k: v\nweb:\n  check:\n    test: [\n        \"CMD\"\n    ]\ny: *base\n";
+        assert!(
+            Builder::new(&Arena::new(), text).run().is_err(),
+            "read strictly, the closing bracket is under-indented"
+        );
+        let root = parse_documents_fully(&arena, text).unwrap().remove(0);
+        let (x, y) = (root.get("x").unwrap(), root.get("y").unwrap());
+        assert_eq!(x, y);
+        assert!(std::ptr::eq(
+            x.as_mapping().unwrap(),
+            y.as_mapping().unwrap()
+        ));
+        let k = x.get("k").unwrap();
+        assert_eq!((k.span.start.line, k.span.start.column), (2, 6));
+        assert_eq!(&text[k.span.range()], "v");
+        let test = root.path(&["web", "check", "test"]).unwrap();
+        assert_eq!(test.as_sequence().unwrap().len(), 1);
     }
 
     #[test]

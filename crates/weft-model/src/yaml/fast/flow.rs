@@ -9,14 +9,22 @@ impl<'t> Reader<'t> {
     /// A flow collection at the cursor, inside a block indented to
     /// `parent`; the cursor ends after its closing bracket.
     pub(super) fn flow(&mut self, parent: isize, start: Option<Location>) -> Option<Node<'t>> {
+        let (items, entries) = (self.items.len(), self.entries.len());
+        let node = self.flow_collection(parent, start);
+        // Nothing is left on the stacks, whether or not it was read.
+        self.items.truncate(items);
+        self.entries.truncate(entries);
+        node
+    }
+
+    /// The collection of [`Reader::flow`], its items or entries gathered on
+    /// the reader's stacks, as a block collection's are.
+    fn flow_collection(&mut self, parent: isize, start: Option<Location>) -> Option<Node<'t>> {
         self.enter()?;
         self.count(1)?;
         let open = self.peek();
         let start = start.unwrap_or_else(|| self.here());
         self.pos += 1;
-        // The items and entries go on the reader's stacks, as a block
-        // collection's do (a failed read leaves the rest of the text to the
-        // full reader, so what it left there does not matter).
         let value = if open == b'[' {
             let base = self.items.len();
             loop {
@@ -33,9 +41,7 @@ impl<'t> Reader<'t> {
                     _ => return None,
                 }
             }
-            let items = self.arena.slice(&self.items[base..]);
-            self.items.truncate(base);
-            Value::Sequence(items)
+            Value::Sequence(self.arena.slice(&self.items[base..]))
         } else {
             let base = self.entries.len();
             // As in a block mapping: whether a merge key was read.
@@ -70,13 +76,11 @@ impl<'t> Reader<'t> {
                 }
             }
             let entries = &self.entries[base..];
-            let entries = if merges {
+            Value::Mapping(if merges {
                 self.arena.slice(&apply_merge_keys(entries))
             } else {
                 self.arena.slice(entries)
-            };
-            self.entries.truncate(base);
-            Value::Mapping(entries)
+            })
         };
         // saphyr ends the closing bracket's token after the blanks and the
         // comment that follow it on its line.

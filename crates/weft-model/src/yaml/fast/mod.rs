@@ -108,7 +108,8 @@ struct Properties<'t> {
 }
 
 struct Reader<'t> {
-    /// Where the tree is built; plain scalars are slices of `text`.
+    /// Where the tree is built; scalars written as they read (plain, or
+    /// quoted without an escape) are slices of `text` instead.
     arena: &'t Arena,
     text: &'t str,
     bytes: &'t [u8],
