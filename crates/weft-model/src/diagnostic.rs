@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::span::{LineIndex, Location};
+use crate::span::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,7 +76,7 @@ impl Diagnostic {
     pub fn at(mut self, text: &str, location: Location) -> Self {
         self.line = Some(location.line);
         self.column = Some(location.column);
-        let line = LineIndex::new(text).line_text(text, location.line);
+        let line = line_at(text, location.offset);
         if !line.trim().is_empty() {
             self.snippet = Some(truncate(line, 160));
         }
@@ -99,11 +99,46 @@ impl Diagnostic {
     }
 }
 
+/// The line of `text` that holds byte `offset`, without its line break:
+/// found around the offset, not by indexing every line of the text, which
+/// a file with a diagnostic on each of many lines would do once for each.
+fn line_at(text: &str, offset: usize) -> &str {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    text[start..end].trim_end_matches('\r')
+}
+
 fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
     } else {
         let cut: String = text.chars().take(max).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::LineIndex;
+
+    #[test]
+    fn the_line_at_an_offset_is_the_indexed_line_of_its_location() {
+        let text = "a: 1\r\n\nbé: ü2\n  c: [x,\n    y]\nlast";
+        let index = LineIndex::new(text);
+        for offset in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
+            let location = index.location(text, offset);
+            assert_eq!(
+                line_at(text, offset),
+                index.line_text(text, location.line),
+                "at offset {offset}"
+            );
+        }
+        assert_eq!(line_at(text, text.len() + 5), "last");
+        assert_eq!(line_at("", 0), "");
     }
 }
