@@ -10,7 +10,7 @@ use crate::span::Span;
 /// are not a slice of the source as written (escaped, folded, or read by
 /// the full reader). A tree is freed at once with its arena, not node by
 /// node; a reader keeps one for what it reads together (a compose project's
-/// files, a repository's manifests).
+/// files, a repository's manifests, the files of one `extends` chain).
 #[derive(Default)]
 pub struct Arena {
     bump: Bump,

@@ -56,8 +56,8 @@ pub fn parse_documents_fully<'a>(arena: &'a Arena, text: &str) -> Result<Vec<Nod
 }
 
 /// Re-parses with each under-indented line shifted right, then maps every
-/// location back to the original text. The first, failed, attempt is the
-/// only one that leaves anything in `arena`.
+/// location back to the original text. Each re-read runs in an arena of
+/// its own, and only the tree kept is copied into `arena`.
 fn parse_leniently<'a>(
     arena: &'a Arena,
     text: &str,
@@ -171,9 +171,10 @@ struct Restore<'r, 'a> {
     text: &'r str,
     original: LineIndex,
     arena: &'a Arena,
-    /// The copies made so far, by the address of the collection copied.
-    sequences: HashMap<usize, &'a [Node<'a>]>,
-    mappings: HashMap<usize, &'a [(Node<'a>, Node<'a>)]>,
+    /// The copies made so far, by the address and length of the collection
+    /// copied.
+    sequences: HashMap<(usize, usize), &'a [Node<'a>]>,
+    mappings: HashMap<(usize, usize), &'a [(Node<'a>, Node<'a>)]>,
 }
 
 impl<'a> Restore<'_, 'a> {
@@ -184,7 +185,7 @@ impl<'a> Restore<'_, 'a> {
                 style,
             }),
             Value::Sequence(items) => {
-                let key = items.as_ptr() as usize;
+                let key = (items.as_ptr() as usize, items.len());
                 let copy = match self.sequences.get(&key) {
                     Some(&copy) => copy,
                     None => {
@@ -198,7 +199,7 @@ impl<'a> Restore<'_, 'a> {
                 Value::Sequence(copy)
             }
             Value::Mapping(entries) => {
-                let key = entries.as_ptr() as usize;
+                let key = (entries.as_ptr() as usize, entries.len());
                 let copy = match self.mappings.get(&key) {
                     Some(&copy) => copy,
                     None => {
