@@ -19,20 +19,17 @@ impl<'t> Reader<'t> {
             match self.bytes.get(i).copied().unwrap_or(0) {
                 b'\n' | 0 => return None,
                 b'\'' if quote == b'\'' => {
-                    text.push_str(&self.text[run..i]);
-                    if self.bytes.get(i + 1) == Some(&b'\'') {
-                        escaped = true;
-                        text.push('\'');
-                        i += 2;
-                        run = i;
-                        continue;
+                    if self.bytes.get(i + 1) != Some(&b'\'') {
+                        break;
                     }
-                    break;
+                    // `''`: the run up to here and one quote.
+                    escaped = true;
+                    text.push_str(&self.text[run..=i]);
+                    i += 2;
+                    run = i;
+                    continue;
                 }
-                b'"' if quote == b'"' => {
-                    text.push_str(&self.text[run..i]);
-                    break;
-                }
+                b'"' if quote == b'"' => break,
                 b'\\' if quote == b'"' => {
                     escaped = true;
                     text.push_str(&self.text[run..i]);
@@ -43,6 +40,10 @@ impl<'t> Reader<'t> {
                 _ => {}
             }
             i += 1;
+        }
+        // Only an escaped scalar is put together; the rest is a slice.
+        if escaped {
+            text.push_str(&self.text[run..i]);
         }
         self.pos = i + 1;
         self.count(1)?;
